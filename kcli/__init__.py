@@ -1,0 +1,3 @@
+"""kcli: Kubernetes semantics without a control plane."""
+
+__version__ = "0.1.0"

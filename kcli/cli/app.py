@@ -1,0 +1,75 @@
+"""kcli command line: parse → one shell call → render → exit code (mapped once, in main)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from kcli import __version__
+from kcli.cli import console
+from kcli.errors import KcliError
+
+app = typer.Typer(
+    name="kcli",
+    help="Kubernetes semantics without a control plane: manifests → docker hosts over SSH.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.command()
+def version() -> None:
+    """Print kcli's version."""
+    console.out.print(f"kcli v{__version__}")
+
+
+def _register() -> None:
+    from kcli.cli import config_cmds, image_cmds, node_cmds, sandbox_cmds
+
+    for mod in (sandbox_cmds, config_cmds, image_cmds, node_cmds):
+        mod.register(app)
+    for optional in ("kcli.cli.manifest_cmds", "kcli.cli.bootstrap_cmds", "kcli.cli.workload_cmds"):
+        try:
+            mod = __import__(optional, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != optional:
+                raise
+            continue
+        mod.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point: user errors print one line (plus details) and exit with their code."""
+    debug = os.environ.get("KCLI_DEBUG") == "1"
+    try:
+        rv = app(standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except KcliError as exc:
+        console.error(f"{exc.message} ({type(exc).__name__})")
+        for line in exc.details:
+            console.err.print(f"  {line}")
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        console.error("interrupted")
+        code = 130
+    except Exception as exc:  # noqa: BLE001 - the one place internal errors are caught
+        if debug:
+            raise
+        console.error(f"internal error: {type(exc).__name__}: {exc} (run with KCLI_DEBUG=1 for the traceback)")
+        code = 1
+    sys.stdout.flush()
+    sys.exit(code)

@@ -1,0 +1,45 @@
+"""`kcli image load`: ship local images to nodes without a registry."""
+
+from __future__ import annotations
+
+import typer
+
+from kcli.cli import console, options
+from kcli.cli.output import print_table
+
+image = typer.Typer(help="Images on nodes.", no_args_is_help=True)
+
+
+@image.command()
+def load(
+    images: list[str] = typer.Argument(..., help="Local image references."),
+    nodes: str = typer.Option(None, "--nodes", help="Comma-separated node names (default: all)."),
+    selector: str = typer.Option(None, "--selector", "-l", help="Node label selector, e.g. role=web."),
+    inventory: str = options.Inventory,
+) -> None:
+    """Stream `docker save` into `docker load` on the nodes, skipping nodes that hold the same image ID."""
+    from kcli.cli.hosts import select_hosts
+    from kcli.errors import ExecutionError
+    from kcli.shell.config import load_inventory
+    from kcli.shell.images import load_images
+    from kcli.shell.transport import SshPool
+
+    inv = load_inventory(inventory)
+    hosts = select_hosts(inv, nodes, selector)
+    with SshPool(inv) as pool:
+        results = load_images(pool, hosts, images)
+    rows = []
+    for name, val, exc in results:
+        if exc is not None:
+            rows.append({"NODE": name, "RESULT": "error", "IMAGES": str(exc)})
+        elif val.loaded:
+            rows.append({"NODE": name, "RESULT": "loaded", "IMAGES": ", ".join(val.loaded)})
+        else:
+            rows.append({"NODE": name, "RESULT": "unchanged", "IMAGES": ", ".join(val.skipped)})
+    print_table(rows)
+    if not results.ok:
+        raise ExecutionError(f"image load failed on {len(results.errors)} node(s)", details=results.summary().splitlines())
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(image, name="image")

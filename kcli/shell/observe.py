@@ -1,0 +1,28 @@
+"""Observe hosts: one SSH round trip per host running the section script, hosts in parallel."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from kcli.core.facts.sections import Section, parse_sections, render_script
+from kcli.core.inventory import Host
+from kcli.core.results import HostResults
+from kcli.shell.fanout import run_on_hosts
+from kcli.shell.transport import SshPool
+
+
+def observe(
+    pool: SshPool,
+    hosts: Sequence[Host],
+    snippets: Mapping[str, str] | None = None,
+    per_host: Mapping[str, Mapping[str, str]] | None = None,
+    timeout: float = 60,
+) -> HostResults[dict[str, Section]]:
+    """Run the shared snippets (plus any per-host ones) on every host, as one command each."""
+
+    def one(h: Host) -> dict[str, Section]:
+        script = render_script({**(snippets or {}), **((per_host or {}).get(h.name, {}))})
+        res = pool.get(h).run(["sh", "-c", script], timeout=timeout)
+        return parse_sections(res.stdout)
+
+    return run_on_hosts(one, hosts)

@@ -1,0 +1,372 @@
+"""SSH transport: one paramiko connection per host, reused; strict host keys; argv quoted once here.
+
+Every command reaches the remote shell as ``shlex.join(argv)`` (plus ``sudo -n --`` for non-root
+users), so an argument is always one literal word on the far side. Host keys are checked against
+the inventory's known_hosts; unknown keys are refused unless first contact is explicitly allowed
+(like OpenSSH's ``StrictHostKeyChecking=accept-new``); changed keys are always refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import hashlib
+import os
+import select
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+import paramiko
+
+from kcli.core.inventory import Host, Inventory
+from kcli.errors import CommandError, CommandTimeoutError, ConnectError, HostKeyError
+
+CHUNK = 64 * 1024
+
+
+@dataclass
+class CommandResult:
+    host: str
+    argv: tuple[str, ...]
+    exit_code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+@dataclass
+class HostStats:
+    """What one host cost: round trips (commands), bytes each way, seconds spent waiting."""
+
+    round_trips: int = 0
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    seconds: float = 0.0
+    connect_seconds: float = 0.0
+
+
+def fingerprint(key: paramiko.PKey) -> str:
+    digest = base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+    return f"{key.get_name()} SHA256:{digest}"
+
+
+def known_hosts_name(address: str, port: int) -> str:
+    return address if port == 22 else f"[{address}]:{port}"
+
+
+class _HostKeyPolicy(paramiko.MissingHostKeyPolicy):
+    """Refuse unknown keys, or (accept-new) record them in the known_hosts file."""
+
+    def __init__(self, host_label: str, known_hosts: str | None, accept_new: bool) -> None:
+        self.host_label = host_label
+        self.known_hosts = known_hosts
+        self.accept_new = accept_new
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        if self.accept_new and self.known_hosts:
+            line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
+            with _KNOWN_HOSTS_LOCK:
+                os.makedirs(os.path.dirname(self.known_hosts) or ".", exist_ok=True)
+                with open(self.known_hosts, "a") as fh:
+                    fh.write(line)
+            return
+        where = self.known_hosts or "(no known_hosts file configured)"
+        raise HostKeyError(
+            f"{self.host_label}: unknown host key {fingerprint(key)}: not in {where}; "
+            "verify it out of band and add it, or allow first contact with --accept-new-host-keys"
+        )
+
+
+_KNOWN_HOSTS_LOCK = threading.Lock()
+
+
+def _parse_jump(spec: str) -> tuple[str | None, str, int]:
+    user = None
+    if "@" in spec:
+        user, spec = spec.split("@", 1)
+    port = 22
+    if spec.startswith("["):
+        hostpart, _, rest = spec[1:].partition("]")
+        if rest.startswith(":"):
+            port = int(rest[1:])
+        spec = hostpart
+    elif spec.count(":") == 1:
+        spec, p = spec.split(":")
+        port = int(p)
+    return user, spec, port
+
+
+class SshConnection:
+    """One SSH connection to one host; ``run`` may be called from one thread at a time per channel."""
+
+    def __init__(self, host: Host, inventory: Inventory) -> None:
+        self.host = host
+        self.inventory = inventory
+        self.stats = HostStats()
+        self._client: paramiko.SSHClient | None = None
+        self._jump: SshConnection | None = None
+        self._lock = threading.Lock()
+
+    # -- connection ---------------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        return f"{self.host.name} ({self.host.address}:{self.host.port})"
+
+    def _ssh_config(self) -> dict:
+        path = self.inventory.ssh_config
+        if not path or not os.path.exists(path):
+            return {}
+        cfg = paramiko.SSHConfig.from_path(path)
+        found = dict(cfg.lookup(self.host.name))
+        if "proxyjump" not in found:
+            found = dict(cfg.lookup(self.host.address))
+        return found
+
+    def connect(self) -> None:
+        with self._lock:
+            if self._client is not None and self._client.get_transport() and self._client.get_transport().is_active():
+                return
+            started = time.monotonic()
+            self._client = self._open()
+            self.stats.connect_seconds += time.monotonic() - started
+
+    def _open(self) -> paramiko.SSHClient:
+        host = self.host
+        timeout = host.connect_timeout
+        deadline = time.monotonic() + timeout
+        cfg = self._ssh_config()
+        identity = host.identity_file or (cfg.get("identityfile") or [None])[0]
+        sock = self._open_socket(cfg, deadline)
+        client = paramiko.SSHClient()
+        if self.inventory.known_hosts and os.path.exists(self.inventory.known_hosts):
+            try:
+                client.load_host_keys(self.inventory.known_hosts)
+            except Exception as exc:  # noqa: BLE001 - corrupt file is a user error
+                raise HostKeyError(f"{self.inventory.known_hosts}: cannot read known_hosts: {exc}") from exc
+        client.set_missing_host_key_policy(
+            _HostKeyPolicy(self.label, self.inventory.known_hosts, self.inventory.accept_new_host_keys)
+        )
+        remaining = max(0.2, deadline - time.monotonic())
+        try:
+            client.connect(
+                host.address,
+                port=host.port,
+                username=host.user,
+                key_filename=identity,
+                look_for_keys=identity is None,
+                allow_agent=identity is None,
+                sock=sock,
+                timeout=remaining,
+                banner_timeout=remaining,
+                auth_timeout=remaining,
+                channel_timeout=max(remaining, 5.0),
+            )
+        except HostKeyError:
+            sock.close()
+            raise
+        except paramiko.BadHostKeyException as exc:
+            sock.close()
+            raise HostKeyError(
+                f"{self.label}: HOST KEY CHANGED: offered {fingerprint(exc.key)}, expected "
+                f"{fingerprint(exc.expected_key)} from {self.inventory.known_hosts}; refusing to connect"
+            ) from exc
+        except paramiko.AuthenticationException as exc:
+            sock.close()
+            raise ConnectError(f"{self.label}: authentication failed for user {host.user}: {exc}") from exc
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            sock.close()
+            raise ConnectError(f"{self.label}: ssh handshake failed: {exc or type(exc).__name__}") from exc
+        transport = client.get_transport()
+        assert transport is not None
+        transport.set_keepalive(10)
+        return client
+
+    def _open_socket(self, cfg: dict, deadline: float):
+        jump = cfg.get("proxyjump")
+        if jump and jump.lower() != "none":
+            return self._open_via_jump(jump.split(",")[-1].strip(), deadline)
+        delay = 0.1
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ConnectError(f"{self.label}: connect timed out after {self.host.connect_timeout:g}s")
+            try:
+                sock = socket.create_connection((self.host.address, self.host.port), timeout=remaining)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return sock
+            except socket.timeout as exc:
+                raise ConnectError(f"{self.label}: connect timed out after {self.host.connect_timeout:g}s") from exc
+            except OSError as exc:
+                retryable = exc.errno in (errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH)
+                if not retryable or time.monotonic() + delay >= deadline:
+                    raise ConnectError(f"{self.label}: cannot connect: {exc.strerror or exc}") from exc
+                time.sleep(delay)  # backoff: the host may be booting
+                delay = min(delay * 2, 1.0)
+
+    def _open_via_jump(self, spec: str, deadline: float):
+        user, address, port = _parse_jump(spec)
+        jhost = Host(
+            name=f"jump:{address}",
+            address=address,
+            port=port,
+            user=user or self.host.user,
+            identity_file=self.host.identity_file,
+            connect_timeout=max(0.5, deadline - time.monotonic()),
+        )
+        jinv = Inventory(
+            cluster=self.inventory.cluster,
+            hosts=(jhost,),
+            known_hosts=self.inventory.known_hosts,
+            accept_new_host_keys=self.inventory.accept_new_host_keys,
+        )
+        self._jump = SshConnection(jhost, jinv)
+        self._jump.connect()
+        transport = self._jump._client.get_transport()  # type: ignore[union-attr]
+        try:
+            return transport.open_channel(
+                "direct-tcpip", (self.host.address, self.host.port), ("127.0.0.1", 0),
+                timeout=max(0.5, deadline - time.monotonic()),
+            )
+        except (paramiko.SSHException, OSError) as exc:
+            raise ConnectError(f"{self.label}: via jump host {address}: {exc}") from exc
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._jump is not None:
+            self._jump.close()
+            self._jump = None
+
+    # -- commands -----------------------------------------------------------------------------
+    def command_line(self, argv: Sequence[str]) -> str:
+        """The exact string the remote shell receives: argv quoted once, sudo added when needed."""
+        words = list(argv)
+        if self.host.sudo and self.host.user != "root":
+            words = ["sudo", "-n", "--", *words]
+        return shlex.join(words)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: bytes | IO[bytes] | None = None,
+        timeout: float | None = None,
+        check: bool = False,
+        allowed_exit_codes: Sequence[int] = (0,),
+    ) -> CommandResult:
+        """Run argv on the host; stdin may be bytes or a stream (sent in chunks while reading)."""
+        self.connect()
+        assert self._client is not None
+        timeout = timeout if timeout is not None else self.host.command_timeout
+        cmd = self.command_line(argv)
+        started = time.monotonic()
+        try:
+            chan = self._client.get_transport().open_session(timeout=self.host.connect_timeout)  # type: ignore[union-attr]
+            chan.exec_command(cmd)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            self.close()
+            raise ConnectError(f"{self.label}: connection lost: {exc or type(exc).__name__}") from exc
+        self.stats.round_trips += 1
+        self.stats.bytes_sent += len(cmd)
+        writer = self._start_stdin(chan, stdin)
+        out, err = bytearray(), bytearray()
+        deadline = started + timeout
+        try:
+            while True:
+                if chan.recv_ready():
+                    out += chan.recv(CHUNK)
+                    continue
+                if chan.recv_stderr_ready():
+                    err += chan.recv_stderr(CHUNK)
+                    continue
+                if chan.exit_status_ready() and (chan.eof_received or chan.closed):
+                    break
+                if time.monotonic() > deadline:
+                    chan.close()
+                    raise CommandTimeoutError(f"{self.label}: command timed out after {timeout:g}s: {cmd[:120]}")
+                if not self._client.get_transport().is_active():  # type: ignore[union-attr]
+                    self.close()
+                    raise ConnectError(f"{self.label}: connection lost while running: {cmd[:120]}")
+                select.select([chan], [], [], 0.05)
+            code = chan.recv_exit_status()
+        finally:
+            if writer is not None:
+                writer.join(timeout=1)
+            chan.close()
+        if writer is not None and getattr(writer, "error", None):
+            raise ConnectError(f"{self.label}: sending input failed: {writer.error}")  # type: ignore[attr-defined]
+        self.stats.bytes_received += len(out) + len(err)
+        self.stats.seconds += time.monotonic() - started
+        result = CommandResult(
+            self.host.name, tuple(argv), code, out.decode(errors="replace"), err.decode(errors="replace"),
+            time.monotonic() - started,
+        )
+        if check and code not in allowed_exit_codes:
+            raise CommandError(self.host.name, tuple(argv), code, result.stderr)
+        return result
+
+    def _start_stdin(self, chan: paramiko.Channel, stdin: bytes | IO[bytes] | None):
+        if stdin is None:
+            chan.shutdown_write()
+            return None
+        stats = self.stats
+
+        def pump() -> None:
+            try:
+                if isinstance(stdin, (bytes, bytearray)):
+                    for i in range(0, len(stdin), CHUNK):
+                        chan.sendall(stdin[i : i + CHUNK])
+                    stats.bytes_sent += len(stdin)
+                else:
+                    while chunk := stdin.read(CHUNK):
+                        chan.sendall(chunk)
+                        stats.bytes_sent += len(chunk)
+                chan.shutdown_write()
+            except Exception as exc:  # noqa: BLE001 - reported by run()
+                thread.error = exc  # type: ignore[attr-defined]
+
+        thread = threading.Thread(target=pump, daemon=True)
+        thread.error = None  # type: ignore[attr-defined]
+        thread.start()
+        return thread
+
+
+@dataclass
+class SshPool:
+    """Connections for one kcli command: one per host, opened lazily, reused, closed at the end."""
+
+    inventory: Inventory
+    _conns: dict[str, SshConnection] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, host: Host | str) -> SshConnection:
+        h = self.inventory.host(host) if isinstance(host, str) else host
+        with self._lock:
+            conn = self._conns.get(h.name)
+            if conn is None:
+                conn = self._conns[h.name] = SshConnection(h, self.inventory)
+        return conn
+
+    def stats(self) -> dict[str, HostStats]:
+        return {name: c.stats for name, c in self._conns.items()}
+
+    def close(self) -> None:
+        for c in self._conns.values():
+            c.close()
+        self._conns.clear()
+
+    def __enter__(self) -> SshPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
