@@ -112,11 +112,6 @@ def is_service_chain(chain: str) -> bool:
     return chain.startswith(SERVICE_CHAIN_PREFIXES)
 
 
-def service_chains(services: Iterable[ServiceSpec], endpoints_by_service: Mapping[str, Sequence[Endpoint]]) -> set[str]:
-    """Every KUBE-SVC/EXT/SEP chain the nat payload for these services declares."""
-    return set(_nat_chain_names(services, endpoints_by_service))
-
-
 # --------------------------------------------------------------------------- rendering
 
 _BARE = re.compile(r"^[A-Za-z0-9_./:,=+@%\[\]-]+$")
@@ -153,19 +148,6 @@ def _ports(services: Iterable[ServiceSpec]) -> list[tuple[ServiceSpec, ServicePo
 
 def _endpoints(svc: ServiceSpec, sp: ServicePort, endpoints_by_service: Mapping[str, Sequence[Endpoint]]) -> tuple[Endpoint, ...]:
     return ready_endpoints(endpoints_by_service.get(svc.key, ()), sp)
-
-
-def _nat_chain_names(services: Iterable[ServiceSpec], endpoints_by_service: Mapping[str, Sequence[Endpoint]]) -> list[str]:
-    names: list[str] = []
-    for svc, sp, spn in _ports(services):
-        eps = _endpoints(svc, sp, endpoints_by_service)
-        if not eps:
-            continue
-        names.append(service_chain(spn, sp.protocol))
-        if sp.node_port:
-            names.append(external_chain(spn, sp.protocol))
-        names.extend(endpoint_chain(spn, sp.protocol, e.address) for e in eps)
-    return names
 
 
 def render_nat(
@@ -447,6 +429,10 @@ def _canon_mark_target(opt: str, value: str) -> tuple[str, str]:
     return opt, value
 
 
+def _protocol(base: Mapping[str, str]) -> str:
+    return base["-p"].split()[-1] if "-p" in base else ""
+
+
 def normalize_rule(rule: str) -> str:
     """A canonical form of one rule (the text after ``-A CHAIN``), equal for what kcli renders
     and what ``iptables-save`` prints back: addresses get a prefix length, protocol matches
@@ -498,10 +484,10 @@ def normalize_rule(rule: str) -> str:
             opt, val = _canon_mark_target(tok, value) if target == "MARK" else (tok, value)
             target_opts.append((neg, opt, val))
         else:
-            mod = current if current is not None else base.get("-p", "-p ?").split()[-1]
+            mod = current if current is not None else _protocol(base)
             modules.setdefault(mod, []).append((neg, tok, _canon_value(mod, tok, value)))
         neg, i = "", j
-    proto = base.get("-p", "").split()[-1] if "-p" in base else ""
+    proto = _protocol(base)
     parts: list[str] = [base[k] for k in ("-s", "-d", "-i", "-o", "-p") if k in base]
     for name in sorted(modules):
         opts = sorted(o for o in modules[name] if (name, o[1], o[2]) not in _DROP_DEFAULTS)
