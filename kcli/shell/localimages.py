@@ -1,0 +1,49 @@
+"""Small images built from local files (no registry): busybox, used by tests, the demo and pods."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from kcli.errors import UsageError
+from kcli.shell.local import run_local
+
+BUSYBOX_REF = "kcli.local/busybox:1"
+
+
+def _busybox_binary() -> Path:
+    for p in ("/bin/busybox", "/usr/bin/busybox"):
+        if os.path.exists(p):
+            return Path(p)
+    raise UsageError("busybox is not installed on this machine (apt-get install busybox-static)")
+
+
+def build_busybox(ref: str = BUSYBOX_REF) -> str:
+    """A static busybox with every applet linked, a passwd file and /tmp; tagged ref. Idempotent."""
+    if run_local(["docker", "image", "inspect", ref], check=False).returncode == 0:
+        return ref
+    bb = _busybox_binary()
+    with tempfile.TemporaryDirectory(prefix="kcli-bb-") as d:
+        root = Path(d)
+        for sub in ("bin", "etc", "tmp", "www", "root", "var/www"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        os.chmod(root / "tmp", 0o1777)
+        shutil.copy2(bb, root / "bin" / "busybox")
+        applets = run_local([str(bb), "--list"], error=UsageError).stdout.split()
+        for a in applets:
+            if a != "busybox":
+                (root / "bin" / a).symlink_to("busybox")
+        (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+        (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+        imp = subprocess.run(
+            ["docker", "import", "-c", "ENV PATH=/bin", "-c", 'CMD ["sh"]', "-", ref],
+            stdin=tar.stdout, capture_output=True,
+        )
+        tar.wait()
+        if imp.returncode != 0:
+            raise UsageError(f"docker import {ref}: {imp.stderr.decode(errors='replace').strip()}")
+    return ref

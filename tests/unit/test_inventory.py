@@ -1,0 +1,86 @@
+import subprocess
+import sys
+
+import pytest
+
+from kcli.core.inventory import parse_inventory
+from kcli.errors import InventoryError
+
+GOOD = {
+    "cluster": "prod",
+    "defaults": {"user": "deploy", "sudo": True, "identity_file": "keys/id", "connect_timeout": 4},
+    "ssh": {"known_hosts": "known_hosts", "config_file": "ssh_config"},
+    "hosts": [
+        {"name": "a", "address": "10.0.0.1", "roles": ["control-plane"], "labels": {"zone": "x"}},
+        {"name": "b", "address": "b.example.org", "port": 2222, "user": "root", "taints": ["gpu=yes:NoSchedule"]},
+    ],
+}
+
+
+def test_parses_hosts_with_defaults_and_overrides():
+    inv = parse_inventory(GOOD, source="inv.yaml", base_dir="/srv/inv", home="/home/u")
+    a, b = inv.hosts
+    assert (a.user, a.sudo, a.port, a.connect_timeout) == ("deploy", True, 22, 4.0)
+    assert a.identity_file == "/srv/inv/keys/id"
+    assert (b.user, b.port) == ("root", 2222)
+    assert b.taints[0].key == "gpu" and b.taints[0].value == "yes" and b.taints[0].effect == "NoSchedule"
+    assert inv.known_hosts == "/srv/inv/known_hosts"
+    assert inv.ssh_config == "/srv/inv/ssh_config"
+    assert a.roles == ("control-plane",)
+
+
+def test_env_overrides_key_and_timeout():
+    inv = parse_inventory(GOOD, source="inv.yaml", base_dir="/x", env={"KCLI_SSH_KEY": "/ci/key", "KCLI_CONNECT_TIMEOUT": "1.5"})
+    assert inv.hosts[0].identity_file == "/ci/key"
+    assert inv.hosts[0].connect_timeout == 1.5
+
+
+def test_collects_every_error_with_its_path():
+    bad = {
+        "hosts": [
+            {"name": "a", "address": "10.0.0.1"},
+            {"name": "a", "address": "10.0.0.1"},
+            {"name": "c", "port": 70000},
+            {"name": "Bad_Name", "address": "10.0.0.4", "colour": "red"},
+            {"name": "e", "address": "10.0.0.5", "taints": [{"key": "k", "effect": "Sometimes"}]},
+        ]
+    }
+    with pytest.raises(InventoryError) as ei:
+        parse_inventory(bad, source="inventory/prod.yaml")
+    d = ei.value.details
+    assert "inventory/prod.yaml: hosts[1].name: duplicate name 'a' (also hosts[0])" in d
+    assert "inventory/prod.yaml: hosts[1].address: duplicate address 10.0.0.1:22 (also hosts[0])" in d
+    assert "inventory/prod.yaml: hosts[2].address: required" in d
+    assert "inventory/prod.yaml: hosts[2].port: must be between 1 and 65535, got 70000" in d
+    assert any(x.startswith("inventory/prod.yaml: hosts[3].name: 'Bad_Name' is not a DNS-1123 name") for x in d)
+    assert any(x.startswith("inventory/prod.yaml: hosts[3].colour: unknown field") for x in d)
+    assert any(x.startswith("inventory/prod.yaml: hosts[4].taints[0].effect: must be one of") for x in d)
+    assert len(d) == 7
+
+
+def test_missing_hosts_and_non_mapping():
+    with pytest.raises(InventoryError) as ei:
+        parse_inventory({"cluster": "x"}, source="i.yaml")
+    assert ei.value.details == ["i.yaml: hosts: required"]
+    with pytest.raises(InventoryError):
+        parse_inventory(["not", "a", "mapping"], source="i.yaml")
+
+
+def test_cli_reports_invalid_inventory_without_traceback(tmp_path):
+    inv = tmp_path / "prod.yaml"
+    inv.write_text("hosts:\n  - name: a\n  - name: a\n    address: 10.0.0.1\n    port: '22'\n")
+    proc = subprocess.run([sys.executable, "-m", "kcli", "get", "nodes", "-i", str(inv)], capture_output=True, text=True)
+    assert proc.returncode == 3
+    assert "Traceback" not in proc.stderr
+    assert f"{inv}: hosts[0].address: required" in proc.stderr
+    assert f"{inv}: hosts[1].name: duplicate name 'a' (also hosts[0])" in proc.stderr
+    assert f"{inv}: hosts[1].port: must be an integer, got '22'" in proc.stderr
+
+
+def test_cli_reports_yaml_syntax_error_with_line(tmp_path):
+    inv = tmp_path / "broken.yaml"
+    inv.write_text("hosts:\n  - name: a\n   address: [\n")
+    proc = subprocess.run([sys.executable, "-m", "kcli", "get", "nodes", "-i", str(inv)], capture_output=True, text=True)
+    assert proc.returncode == 3
+    assert "Traceback" not in proc.stderr
+    assert f"{inv}:" in proc.stderr and "invalid YAML" in proc.stderr

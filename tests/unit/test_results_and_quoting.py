@@ -1,0 +1,67 @@
+import shlex
+
+from kcli.core.facts.sections import parse_sections, render_script
+from kcli.core.humanize import human_duration
+from kcli.core.inventory import Host, Inventory
+from kcli.core.results import aggregate
+from kcli.core.selectors import matches, parse_selector
+from kcli.shell.fanout import run_on_hosts
+from kcli.shell.transport import SshConnection
+
+NASTY = ["$(touch /tmp/pwned)", "; rm -rf x", "it's \"quoted\"", "two\nlines", "`id`", "*", "a b"]
+
+
+def test_aggregate_keeps_every_host_outcome_in_order():
+    res = aggregate(["a", "b", "c"], {"c": 3, "a": 1, "b": ConnectionError("down")})
+    assert list(res) == [("a", 1, None), ("b", None, res.errors["b"]), ("c", 3, None)]
+    assert not res.ok and res.failed_names() == ["b"]
+    assert res.summary() == "b: down"
+
+
+def test_fanout_one_failure_never_hides_the_others():
+    hosts = [Host(name=n, address=f"10.0.0.{i}") for i, n in enumerate("abcd", 1)]
+
+    def fn(h):
+        if h.name in ("b", "d"):
+            raise RuntimeError(f"{h.name} broke")
+        return h.address
+
+    res = run_on_hosts(fn, hosts, max_workers=2)
+    assert res.values == {"a": "10.0.0.1", "c": "10.0.0.3"}
+    assert sorted(res.errors) == ["b", "d"]
+
+
+def test_command_line_quotes_each_argument_once():
+    conn = SshConnection(Host(name="a", address="10.0.0.1"), Inventory(cluster="c", hosts=()))
+    line = conn.command_line(["printf", "%s|", *NASTY])
+    assert shlex.split(line) == ["printf", "%s|", *NASTY]
+
+
+def test_sudo_prefix_for_non_root_users():
+    conn = SshConnection(Host(name="a", address="10.0.0.1", user="deploy", sudo=True), Inventory(cluster="c", hosts=()))
+    assert shlex.split(conn.command_line(["docker", "ps"])) == ["sudo", "-n", "--", "docker", "ps"]
+    root = SshConnection(Host(name="a", address="10.0.0.1", user="root", sudo=True), Inventory(cluster="c", hosts=()))
+    assert root.command_line(["docker", "ps"]) == "docker ps"
+
+
+def test_sections_round_trip_and_keep_failures_apart():
+    script = render_script({"one": "echo hi", "two": "exit 3"})
+    assert "==kcli:one" in script
+    out = "==kcli:one\nhi\n==kcli-rc:0\n==kcli:two\noops\n==kcli-rc:3\n"
+    s = parse_sections(out)
+    assert s["one"].text == "hi" and s["one"].rc == 0
+    assert s["two"].text == "oops" and s["two"].rc == 3
+
+
+def test_human_duration_matches_kubectl():
+    assert [human_duration(x) for x in (5, 119, 125, 600, 7200, 30000, 200000, 86400 * 30, 86400 * 800)] == [
+        "5s", "119s", "2m5s", "10m", "120m", "8h", "2d7h", "30d", "2y70d"
+    ]
+
+
+def test_label_selectors():
+    labels = {"app": "web", "tier": "front"}
+    assert matches(parse_selector("app=web,tier in (front, back)"), labels)
+    assert not matches(parse_selector("app!=web"), labels)
+    assert matches(parse_selector("!gpu,app"), labels)
+    assert not matches(parse_selector("tier notin (front)"), labels)
