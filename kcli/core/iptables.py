@@ -326,11 +326,11 @@ def render_jump_script(jumps: Iterable[tuple[str, str, tuple[str, ...]]] = JUMP_
 # --------------------------------------------------------------------------- observing
 
 
-def parse_iptables_save(text: str) -> Parsed:
+def parse_iptables_save(text: str, prefixes: tuple[str, ...] = ("KUBE-",)) -> Parsed:
     """``iptables-save`` output (or a restore payload) -> ``{table: {chain: [rule]}}``.
 
-    Keeps every ``KUBE-*`` chain (empty ones too) and, from built-in chains, only the rules that
-    jump to a ``KUBE-*`` chain. ``-X CHAIN`` (payloads only) removes the chain. Counters
+    Keeps every chain named with one of ``prefixes`` (empty ones too) and, from built-in chains,
+    only the rules that jump to such a chain. ``-X CHAIN`` (payloads only) removes the chain. Counters
     (``[0:0]`` prefixes) and comments are ignored.
     """
     out: Parsed = {}
@@ -348,19 +348,19 @@ def parse_iptables_save(text: str) -> Parsed:
             continue
         if line.startswith(":"):
             chain = line[1:].split()[0]
-            if chain.startswith("KUBE-"):
+            if chain.startswith(prefixes):
                 table.setdefault(chain, [])
             continue
         parts = line.split(None, 2)
         if parts[0] == "-X" and len(parts) > 1:
             table.pop(parts[1], None)
-        elif parts[0] == "-N" and len(parts) > 1 and parts[1].startswith("KUBE-"):
+        elif parts[0] == "-N" and len(parts) > 1 and parts[1].startswith(prefixes):
             table.setdefault(parts[1], [])
         elif parts[0] == "-A" and len(parts) > 1:
             chain, rule = parts[1], (parts[2] if len(parts) > 2 else "")
-            if chain.startswith("KUBE-"):
+            if chain.startswith(prefixes):
                 table.setdefault(chain, []).append(rule)
-            elif chain in BUILTIN_CHAINS and _target(rule).startswith("KUBE-"):
+            elif chain in BUILTIN_CHAINS and _target(rule).startswith(prefixes):
                 table.setdefault(chain, []).append(rule)
     return out
 
@@ -376,11 +376,15 @@ def _target(rule: str) -> str:
     return ""
 
 
-def expected_rules(payloads: Iterable[str], jumps: Iterable[tuple[str, str, tuple[str, ...]]] = JUMP_RULES) -> Parsed:
+def expected_rules(
+    payloads: Iterable[str],
+    jumps: Iterable[tuple[str, str, tuple[str, ...]]] = JUMP_RULES,
+    prefixes: tuple[str, ...] = ("KUBE-",),
+) -> Parsed:
     """What ``parse_iptables_save`` should find on a node after applying ``payloads`` and ``jumps``."""
     out: Parsed = {}
     for payload in payloads:
-        for table, chains in parse_iptables_save(payload).items():
+        for table, chains in parse_iptables_save(payload, prefixes).items():
             out.setdefault(table, {}).update(chains)
     for table, chain, args in jumps:
         out.setdefault(table, {}).setdefault(chain, []).append(" ".join(quote(a) for a in args))

@@ -106,8 +106,12 @@ def node_status(
     if error is not None or facts is None:
         cond = Condition("Ready", "Unknown", "NodeUnreachable", f"SSH: {error}")
         return NodeStatus(host, None, (cond,))
+    net_down = next((c for c in extra_conditions if c.type == "NetworkUnavailable" and c.status == "True"), None)
     if facts.docker_error:
         cond = Condition("Ready", "False", "ContainerRuntimeNotReady", f"docker: {facts.docker_error}")
+    elif net_down is not None:
+        # As kubelet: a node whose pod network is not ready is NotReady (NetworkPluginNotReady).
+        cond = Condition("Ready", "False", "NetworkPluginNotReady", f"pod network not ready: {net_down.reason}")
     else:
         cond = Condition("Ready", "True", "NodeReady", f"ssh and docker {facts.docker_version} answer")
     age = (facts.now - joined_at) if joined_at else facts.uptime_seconds

@@ -1,12 +1,40 @@
-"""Extra per-node observations contributed by bootstrap state (overlay checks); none before bootstrap."""
+"""Overlay checks for `get nodes` / `describe node`, from the bootstrap state (none before bootstrap)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 
-def node_extras(inv, hosts):
+from kcli.core.bootstrap import overlay_drift
+from kcli.core.facts.host import overlay_snippets, parse_host_facts
+from kcli.core.nodes import Condition
+from kcli.core.state import leases_of, network_of
+from kcli.shell.statestore import StateStore, state_dir_for
+
+
+def node_extras(inv, hosts, state_dir: str | None = None):
     """Return (per-host extra snippets, finish(host, sections) → (joined_at, extra conditions))."""
+    store = StateStore(state_dir_for(inv, state_dir), inv.cluster)
+    state = store.load()
+    net = network_of(state)
+    leases = leases_of(state)
+    nodes = state.get("nodes") or {}
+    extra = {h.name: overlay_snippets(leases[h.name].public_ip) for h in hosts if net and h.name in leases}
 
     def finish(host, sections):
-        return None, ()
+        joined = nodes.get(host.name, {}).get("joinedAt")
+        joined_at = datetime.fromisoformat(joined).timestamp() if joined else None
+        if net is None or sections is None:
+            return joined_at, ()
+        if host.name not in leases:
+            return joined_at, (Condition("NetworkUnavailable", "True", "NotBootstrapped",
+                                         "node is not part of the overlay yet: run kcli bootstrap"),)
+        f = parse_host_facts(sections)
+        peers = {n: l for n, l in leases.items() if n != host.name}
+        drift = overlay_drift(host.name, f, net, leases[host.name], peers)
+        if drift:
+            msg = "; ".join(f"{s.name}: {s.detail}" for s in drift)
+            return joined_at, (Condition("NetworkUnavailable", "True", "OverlayDrift", f"{msg} (run kcli bootstrap)"),)
+        return joined_at, (Condition("NetworkUnavailable", "False", "OverlayReady",
+                                     f"{net.backend} overlay matches the state ({leases[host.name].subnet})"),)
 
-    return {}, finish
+    return extra, finish

@@ -1,0 +1,104 @@
+"""`kcli bootstrap`, `kcli reset`: kubeadm-like host setup and teardown."""
+
+from __future__ import annotations
+
+import typer
+
+from kcli.cli import console, options
+from kcli.cli.output import format_table
+
+ICON = {"pass": "ok", "warn": "warn", "fail": "FAIL"}
+
+
+def print_preflight(checks) -> None:
+    from kcli.core.preflight import CHECKS, by_host
+
+    hosts = by_host(checks)
+    names = [n for n in ("Reachable", *CHECKS) if any(c.name == n for c in checks)]
+    rows = []
+    for host, cs in hosts.items():
+        m = {c.name: c for c in cs}
+        rows.append({"HOST": host, **{n: ICON[m[n].status] if n in m else "-" for n in names}})
+    console.err.print("Preflight:")
+    console.err.print(format_table(rows, ["HOST", *names]))
+    notes = [c for c in checks if c.status != "pass"]
+    for c in notes:
+        console.err.print(f"  {c.host}: [{c.name}] {ICON[c.status]}: {c.message}")
+
+
+def print_steps(report, verbose: bool) -> None:
+    rows = []
+    for host, steps in report.steps.items():
+        res = report.results.get(host, {})
+        for s in steps:
+            if not s.changed and not verbose:
+                continue
+            if not s.changed:
+                result = "ok"
+            elif report.dry_run:
+                result = "would change"
+            elif host in report.errors:
+                result = "failed" if res.get(s.name, "").startswith("failed") else ("changed" if res.get(s.name) == "ok" else "not run")
+            else:
+                result = "changed"
+            rows.append({"HOST": host, "STEP": s.name, "RESULT": result, "DETAIL": s.detail})
+    if rows:
+        console.out.print(format_table(rows))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def bootstrap(
+        inventory: str = options.Inventory,
+        state: str = typer.Option(None, "--state", help="State directory (default: state/ beside the inventory)."),
+        pod_network_cidr: str = typer.Option(None, "--pod-network-cidr", help="Pod network (default 10.244.0.0/16)."),
+        service_cidr: str = typer.Option(None, "--service-cidr", help="Service network (default 10.96.0.0/12)."),
+        backend: str = typer.Option(None, "--backend", help="Overlay backend: vxlan (default) or host-gw."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Preflight and plan only; change nothing."),
+        ignore_preflight_errors: str = typer.Option("", "--ignore-preflight-errors", help="Comma-separated check names, or 'all'."),
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list steps that needed no change."),
+        yes: bool = typer.Option(True, "--yes/--confirm", "-y", help="Apply without asking (default)."),
+        parallel: int = options.Parallel,
+        profile: bool = options.Profile,
+    ) -> None:
+        """Prepare every inventory host: preflight, docker, sysctls, modules, the flannel-compatible overlay."""
+        from kcli.errors import ExecutionError, PreflightError
+        from kcli.shell.bootstrap import bootstrap as run
+        from kcli.shell.config import load_inventory
+        from kcli.shell.statestore import StateStore, state_dir_for
+
+        inv = load_inventory(inventory)
+        store = StateStore(state_dir_for(inv, state), inv.cluster)
+        report = run(
+            inv, store, pod_cidr=pod_network_cidr, service_cidr=service_cidr, backend=backend, dry_run=dry_run,
+            ignore=ignore_preflight_errors.split(","), log=console.info, parallel=parallel,
+        )
+        print_preflight(report.checks)
+        for w in report.warnings:
+            console.warn(w)
+        if report.blockers:
+            raise PreflightError(
+                f"preflight failed on {len({c.host for c in report.blockers})} host(s); nothing was changed",
+                details=[f"{c.host}: [{c.name}] {c.message}" for c in report.blockers]
+                + ["fix these, or skip a check with --ignore-preflight-errors=NAME"],
+            )
+        print_steps(report, verbose)
+        leases = ", ".join(f"{n}={l.subnet}" for n, l in sorted(report.leases.items()))
+        if dry_run:
+            console.info(f"dry run: {report.changes} change(s) planned; pod subnets {leases}")
+            return
+        for host, peers in sorted(report.pings.items()):
+            bad = [p for p, r in peers.items() if r != "ok"]
+            if bad:
+                console.warn(f"{host}: overlay ping failed to {', '.join(bad)}")
+        for host, drift in sorted(report.drift_after.items()):
+            console.warn(f"{host}: still differs after apply: {'; '.join(drift)}")
+        console.info(
+            f"bootstrap: {report.changes} change(s) on {len(report.steps)} host(s); pod subnets {leases}; "
+            + (f"state committed {report.commit}" if report.commit else "state unchanged")
+        )
+        if report.errors:
+            raise ExecutionError(f"bootstrap failed on {len(report.errors)} host(s)",
+                                 details=[f"{n}: {e}" for n, e in sorted(report.errors.items())])
+        if any(r != "ok" for peers in report.pings.values() for r in peers.values()) or report.drift_after:
+            raise ExecutionError("bootstrap finished but the overlay is not healthy on every host (see warnings)")

@@ -1,0 +1,173 @@
+"""`kcli bootstrap` / `kcli reset`: observe (1 round trip per host) → preflight → plan → one batched
+script per host → verify → one state commit. Pure work lives in kcli.core.{preflight,bootstrap}."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from kcli.core.bootstrap import overlay_drift, ping_snippet, plan_host
+from kcli.core.commands.shell import Step, parse_step_results, render_steps
+from kcli.core.facts.host import HostFacts, host_snippets, parse_host_facts
+from kcli.core.facts.sections import parse_sections, render_script
+from kcli.core.inventory import Host, Inventory
+from kcli.core.network import ClusterNetwork, NodeLease, allocate_leases, validate_network
+from kcli.core.preflight import Check, blocking, run_checks
+from kcli.core.state import leases_of, network_of, with_network, with_node, without_nodes
+from kcli.errors import ExecutionError, UsageError
+from kcli.shell.fanout import run_on_hosts
+from kcli.shell.observe import observe
+from kcli.shell.statestore import StateStore
+from kcli.shell.transport import SshPool
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class BootstrapReport:
+    checks: list[Check] = field(default_factory=list)
+    steps: dict[str, list[Step]] = field(default_factory=dict)
+    results: dict[str, dict[str, str]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    pings: dict[str, dict[str, str]] = field(default_factory=dict)
+    drift_after: dict[str, list[str]] = field(default_factory=dict)
+    commit: str | None = None
+    leases: dict[str, NodeLease] = field(default_factory=dict)
+    dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)
+    blockers: list[Check] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return sum(1 for steps in self.steps.values() for s in steps if s.changed)
+
+
+def resolve_ip(address: str) -> str:
+    try:
+        ipaddress.ip_address(address)
+        return address
+    except ValueError:
+        try:
+            return socket.gethostbyname(address)
+        except OSError as exc:
+            raise UsageError(f"cannot resolve host address {address}: {exc}") from exc
+
+
+def choose_network(state: dict, inv: Inventory, pod_cidr: str | None, service_cidr: str | None, backend: str | None) -> ClusterNetwork:
+    """Flags, else the state's, else the inventory's network section, else Kubernetes defaults.
+    CIDRs are fixed once recorded (like kubeadm's): changing them needs `kcli reset --all`."""
+    recorded = network_of(state)
+    base = recorded or ClusterNetwork(
+        pod_cidr=inv.network.get("pod_cidr", ClusterNetwork.pod_cidr),
+        service_cidr=inv.network.get("service_cidr", ClusterNetwork.service_cidr),
+        backend=inv.network.get("backend", ClusterNetwork.backend),
+    )
+    net = ClusterNetwork(
+        pod_cidr=pod_cidr or base.pod_cidr,
+        service_cidr=service_cidr or base.service_cidr,
+        backend=backend or base.backend,
+    )
+    errs = validate_network(net)
+    if errs:
+        raise UsageError(errs[0], details=errs[1:])
+    if recorded and (net.pod_cidr != recorded.pod_cidr or net.service_cidr != recorded.service_cidr):
+        raise UsageError(
+            f"cluster {inv.cluster} already uses pod network {recorded.pod_cidr} and service network "
+            f"{recorded.service_cidr}; run `kcli reset --all` before changing them"
+        )
+    return net
+
+
+def observe_hosts(pool: SshPool, hosts: Sequence[Host], ips: dict[str, str], extra: dict[str, dict[str, str]] | None = None):
+    per_host = {h.name: {**host_snippets(ips[h.name]), **((extra or {}).get(h.name, {}))} for h in hosts}
+    results = observe(pool, hosts, per_host=per_host)
+    facts = {n: parse_host_facts(s) for n, s in results.values.items()}
+    return facts, results
+
+
+def bootstrap(
+    inv: Inventory,
+    store: StateStore,
+    *,
+    pod_cidr: str | None = None,
+    service_cidr: str | None = None,
+    backend: str | None = None,
+    dry_run: bool = False,
+    ignore: Sequence[str] = (),
+    log: Log = lambda _m: None,
+    parallel: int = 32,
+) -> BootstrapReport:
+    state = store.load()
+    net = choose_network(state, inv, pod_cidr, service_cidr, backend)
+    hosts = list(inv.hosts)
+    ips = {h.name: resolve_ip(h.address) for h in hosts}
+    report = BootstrapReport(dry_run=dry_run)
+    existing = leases_of(state)
+    for gone in sorted(set(existing) - set(ips)):
+        report.warnings.append(f"node {gone} is in the state but not in the inventory: its peers keep routes to it; "
+                               f"run `kcli reset {gone}` to remove it")
+    with SshPool(inv) as pool:
+        local_before = time.time()
+        facts, results = observe_hosts(pool, hosts, ips)
+        local_clock = (local_before + time.time()) / 2
+        for h in hosts:
+            peers_ip = [ips[o.name] for o in hosts if o.name != h.name]
+            report.checks += run_checks(h.name, ips[h.name], facts.get(h.name), results.errors.get(h.name), net,
+                                        peers_ip, local_clock, h.sudo)
+        leases = allocate_leases(net, inv.cluster, ips, existing)
+        report.leases = leases
+        report.blockers = blocking(report.checks, ignore)
+        if report.blockers:
+            return report
+        for h in hosts:
+            peers = {n: l for n, l in leases.items() if n != h.name}
+            report.steps[h.name] = plan_host(h.name, facts[h.name], net, leases[h.name], peers)
+        if dry_run:
+            return report
+
+        def execute(h: Host) -> dict[str, str]:
+            steps = report.steps[h.name]
+            if not any(s.changed for s in steps):
+                return {}
+            res = pool.get(h).run(["sh", "-c", render_steps(steps)], timeout=max(h.command_timeout, 600))
+            status = parse_step_results(res.stdout)
+            if res.exit_code != 0:
+                failed = next((n for n, s in status.items() if s.startswith("failed")), "?")
+                tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-5:])
+                raise ExecutionError(f"step {failed} failed (exit {res.exit_code}): {tail}")
+            return status
+
+        if report.changes:
+            log(f"applying {report.changes} change(s) on {sum(1 for s in report.steps.values() if any(x.changed for x in s))} host(s)")
+        done = run_on_hosts(execute, hosts, max_workers=parallel)
+        report.results = {n: v for n, v in done.values.items()}
+        report.errors = {n: str(e) for n, e in done.errors.items()}
+
+        # Verify: re-read the network and ping every peer over the overlay (one more round trip).
+        ok_hosts = [h for h in hosts if h.name not in report.errors]
+        pings = {h.name: {"ping": ping_snippet(net, {n: l for n, l in leases.items() if n != h.name})} for h in ok_hosts}
+        after, after_res = observe_hosts(pool, ok_hosts, ips, pings)
+        for h in ok_hosts:
+            sec = after_res.values.get(h.name, {}).get("ping")
+            report.pings[h.name] = dict(line.split("=", 1) for line in (sec.text.splitlines() if sec else []) if "=" in line)
+            f = after.get(h.name)
+            if f is not None:
+                drift = overlay_drift(h.name, f, net, leases[h.name], {n: l for n, l in leases.items() if n != h.name})
+                if drift:
+                    report.drift_after[h.name] = [s.detail for s in drift]
+
+    new_state = with_network(state, net)
+    now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    for h in hosts:
+        if h.name in report.errors:
+            continue
+        new_state = with_node(new_state, leases[h.name], after.get(h.name) or facts.get(h.name), now)
+    joined = sorted(set(leases_of(new_state)) - set(existing))
+    changed = [f"{s.host}: {s.name}: {s.detail}" for steps in report.steps.values() for s in steps if s.changed]
+    subject = f"bootstrap {inv.cluster}: {report.changes} change(s)" + (f", joined {', '.join(joined)}" if joined else "")
+    report.commit = store.save(new_state, subject + "\n\n" + "\n".join(changed))
+    return report

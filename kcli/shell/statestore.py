@@ -1,0 +1,82 @@
+"""State directory: canonical files written atomically only on change, one git commit per change."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from kcli.core.inventory import Inventory
+from kcli.core.state import parse_state, render_state
+from kcli.errors import KcliError
+from kcli.shell.local import run_local
+
+STATE_FILE = "cluster.yaml"
+
+
+class StateError(KcliError):
+    exit_code = 1
+
+
+def state_dir_for(inv: Inventory, explicit: str | None = None) -> Path:
+    """--state wins, then $KCLI_STATE, then `state/` beside the inventory file."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("KCLI_STATE"):
+        return Path(os.environ["KCLI_STATE"])
+    return Path(inv.source).resolve().parent / "state"
+
+
+class StateStore:
+    def __init__(self, directory: Path, cluster: str) -> None:
+        self.dir = directory
+        self.cluster = cluster
+
+    @property
+    def path(self) -> Path:
+        return self.dir / STATE_FILE
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self) -> dict[str, Any]:
+        return parse_state(self.path.read_text() if self.path.exists() else "", self.cluster)
+
+    def _git(self, *args: str, check: bool = True):
+        return run_local(["git", "-C", str(self.dir), *args], check=check, error=StateError)
+
+    def _ensure_repo(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not (self.dir / ".git").exists():
+            self._git("init", "-q")
+            self._git("config", "user.name", "kcli")
+            self._git("config", "user.email", "kcli@localhost")
+
+    def save(self, state: dict[str, Any], message: str, extra_files: dict[str, str] | None = None) -> str | None:
+        """Write and commit when anything changed; returns the commit id, or None for no change."""
+        files = {STATE_FILE: render_state(state), **(extra_files or {})}
+        changed = [name for name, text in files.items() if not (self.dir / name).exists() or (self.dir / name).read_text() != text]
+        if not changed:
+            return None
+        self._ensure_repo()
+        for name in changed:
+            target = self.dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_text(files[name])
+            os.replace(tmp, target)
+        self._git("add", "--", *changed)
+        if self._git("diff", "--cached", "--quiet", check=False).returncode == 0:
+            return None
+        self._git("commit", "-q", "-m", message)
+        return self._git("rev-parse", "--short", "HEAD").stdout.strip()
+
+    def log(self, limit: int = 20) -> list[dict[str, str]]:
+        if not (self.dir / ".git").exists():
+            return []
+        out = self._git("log", f"-{limit}", "--format=%h%x09%cI%x09%s", check=False).stdout
+        rows = []
+        for line in out.splitlines():
+            h, date, subject = (line.split("\t", 2) + ["", ""])[:3]
+            rows.append({"commit": h, "date": date, "subject": subject})
+        return rows
