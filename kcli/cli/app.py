@@ -30,11 +30,11 @@ def version() -> None:
 
 
 def _register() -> None:
-    from kcli.cli import config_cmds, image_cmds, node_cmds, sandbox_cmds
+    from kcli.cli import bootstrap_cmds, config_cmds, diff_cmds, image_cmds, node_cmds, sandbox_cmds
 
-    for mod in (sandbox_cmds, config_cmds, image_cmds, node_cmds):
+    for mod in (sandbox_cmds, config_cmds, image_cmds, bootstrap_cmds, node_cmds, diff_cmds):
         mod.register(app)
-    for optional in ("kcli.cli.manifest_cmds", "kcli.cli.bootstrap_cmds", "kcli.cli.workload_cmds"):
+    for optional in ("kcli.cli.manifest_cmds", "kcli.cli.workload_cmds"):
         try:
             mod = __import__(optional, fromlist=["register"])
         except ModuleNotFoundError as exc:

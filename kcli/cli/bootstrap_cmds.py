@@ -47,6 +47,11 @@ def print_steps(report, verbose: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    register_bootstrap(app)
+    register_reset(app)
+
+
+def register_bootstrap(app: typer.Typer) -> None:
     @app.command()
     def bootstrap(
         inventory: str = options.Inventory,
@@ -102,3 +107,41 @@ def register(app: typer.Typer) -> None:
                                  details=[f"{n}: {e}" for n, e in sorted(report.errors.items())])
         if any(r != "ok" for peers in report.pings.values() for r in peers.values()) or report.drift_after:
             raise ExecutionError("bootstrap finished but the overlay is not healthy on every host (see warnings)")
+
+
+def register_reset(app: typer.Typer) -> None:
+    @app.command()
+    def reset(
+        nodes: list[str] = typer.Argument(None, help="Nodes to reset."),
+        all_nodes: bool = typer.Option(False, "--all", help="Reset every node and forget the cluster network."),
+        inventory: str = options.Inventory,
+        state: str = typer.Option(None, "--state", help="State directory (default: state/ beside the inventory)."),
+        yes: bool = typer.Option(False, "--yes", "-y", "--force", "-f", help="Do not ask for confirmation."),
+        parallel: int = options.Parallel,
+    ) -> None:
+        """Remove everything kcli put on NODE (containers, overlay, chains, files) and drop it from peers and state."""
+        import sys
+
+        from kcli.errors import ExecutionError, UsageError
+        from kcli.shell.config import load_inventory
+        from kcli.shell.reset import reset as run
+        from kcli.shell.statestore import StateStore, state_dir_for
+
+        inv = load_inventory(inventory)
+        what = "every node" if all_nodes else ", ".join(nodes or [])
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"reset of {what} needs confirmation: pass --yes")
+            if not typer.confirm(f"Reset {what}? This removes kcli's containers and network from it", default=False):
+                raise typer.Exit(1)
+        store = StateStore(state_dir_for(inv, state), inv.cluster)
+        report = run(inv, store, nodes or [], all_nodes, parallel)
+        for n in report.reset:
+            console.info(f"{n}: reset")
+        for n, step in sorted(report.peer_steps.items()):
+            if step.changed:
+                console.info(f"{n}: {step.detail}")
+        console.info(f"state committed {report.commit}" if report.commit else "state unchanged")
+        if report.errors:
+            raise ExecutionError(f"reset failed on {len(report.errors)} host(s)",
+                                 details=[f"{n}: {e}" for n, e in sorted(report.errors.items())])

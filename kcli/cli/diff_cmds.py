@@ -1,0 +1,46 @@
+"""`kcli diff`: what apply/bootstrap would change, including drift found on the hosts.
+Exit codes follow kubectl diff: 0 no differences, 1 differences, >1 error."""
+
+from __future__ import annotations
+
+import typer
+
+from kcli.cli import console, options
+from kcli.cli.output import format_table
+
+
+def node_differences(inv, state_dir: str | None) -> list[dict[str, str]]:
+    """Host setup and overlay drift per node, from one observation round trip (bootstrap --dry-run)."""
+    from kcli.shell.bootstrap import bootstrap
+    from kcli.shell.statestore import StateStore, state_dir_for
+
+    store = StateStore(state_dir_for(inv, state_dir), inv.cluster)
+    if not store.exists():
+        return [{"OBJECT": "cluster", "CHANGE": "not bootstrapped", "DETAIL": "run kcli bootstrap"}]
+    report = bootstrap(inv, store, dry_run=True)
+    rows = [{"OBJECT": f"node/{c.host}", "CHANGE": f"preflight {c.name}", "DETAIL": c.message} for c in report.blockers]
+    for host, steps in report.steps.items():
+        rows += [{"OBJECT": f"node/{host}", "CHANGE": s.name, "DETAIL": s.detail} for s in steps if s.changed]
+    return rows
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def diff(
+        filename: list[str] = typer.Option(None, "--filename", "-f", help="Manifests to compare with the hosts."),
+        inventory: str = options.Inventory,
+        state: str = typer.Option(None, "--state"),
+    ) -> None:
+        """Show what differs between the wanted state and the hosts (exit 1 when anything does)."""
+        from kcli.shell.config import load_inventory
+
+        inv = load_inventory(inventory)
+        rows = node_differences(inv, state)
+        if filename:
+            from kcli.cli import workload_diff  # provided with the workloads (manifests) pipeline
+
+            rows += workload_diff.differences(inv, filename, state)
+        if rows:
+            console.out.print(format_table(rows))
+            raise typer.Exit(1)
+        console.info("no differences")

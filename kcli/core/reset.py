@@ -1,0 +1,76 @@
+"""`kcli reset` (kubeadm reset): the steps that remove everything kcli put on a host (pure)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+
+from kcli.core.commands.shell import Step, sh
+from kcli.core.facts.host import DAEMON_ABSENT_MARK, DAEMON_BACKUP, MANAGED_FILES
+from kcli.core.hostsetup import RESTART_DOCKER
+from kcli.core.network import POD_NETWORK, VXLAN_DEV, ClusterNetwork, NodeLease
+from kcli.core.overlay import OVERLAY_JUMPS
+
+MANAGED_LABEL = "io.kcli.managed=true"
+OWNED_CHAIN_PREFIXES = ("KCLI-",)
+
+
+def _remove_jump(table: str, chain: str, args: tuple[str, ...]) -> str:
+    base = ("iptables", "-w", "-t", table)
+    return f"while {sh((*base, '-C', chain, *args))} 2>/dev/null; do {sh((*base, '-D', chain, *args))}; done"
+
+
+def _remove_chains(table: str, prefixes: tuple[str, ...]) -> str:
+    pat = "\\|".join(shlex.quote(p)[0:] for p in prefixes)
+    t = shlex.quote(table)
+    return (
+        f"chains=$(iptables-save -t {t} | sed -n 's/^:\\(\\({pat}\\)[^ ]*\\) .*/\\1/p'); "
+        f"for c in $chains; do iptables -w -t {t} -F \"$c\"; done; "
+        f"for c in $chains; do iptables -w -t {t} -X \"$c\"; done"
+    )
+
+
+def reset_steps(
+    host: str,
+    net: ClusterNetwork | None,
+    peers: Mapping[str, NodeLease],
+    extra_jumps: tuple[tuple[str, str, tuple[str, ...]], ...] = (),
+    extra_chain_prefixes: tuple[str, ...] = (),
+) -> list[Step]:
+    """Everything idempotent: running reset twice is harmless."""
+    prefixes = OWNED_CHAIN_PREFIXES + extra_chain_prefixes
+    steps = [
+        Step(host, "containers", "remove every container labelled io.kcli.managed", (
+            f"ids=$(docker ps -aq --filter label={MANAGED_LABEL}); if [ -n \"$ids\" ]; then docker rm -f -v $ids >/dev/null; fi",
+        )),
+        Step(host, "pod-network", f"remove docker network {POD_NETWORK}", (
+            f"if docker network inspect {POD_NETWORK} >/dev/null 2>&1; then docker network rm {POD_NETWORK} >/dev/null; fi",
+        )),
+        Step(host, "vxlan-device", f"remove {VXLAN_DEV}", (
+            f"if ip link show {VXLAN_DEV} >/dev/null 2>&1; then ip link del {VXLAN_DEV}; fi",
+        )),
+    ]
+    if net is not None and net.backend == "host-gw" and peers:
+        steps.append(Step(host, "routes", "remove host-gw routes to peers", tuple(
+            f"{sh(('ip', 'route', 'del', p.subnet))} 2>/dev/null || true" for p in peers.values()
+        )))
+    jumps = OVERLAY_JUMPS + extra_jumps
+    steps.append(Step(host, "iptables", f"remove jumps and {', '.join(p + '*' for p in prefixes)} chains", (
+        *(_remove_jump(*j) for j in jumps),
+        _remove_chains("filter", prefixes),
+        _remove_chains("nat", prefixes),
+    )))
+    files = [MANAGED_FILES["modules"], MANAGED_FILES["sysctl"], MANAGED_FILES["subnet_env"]]
+    steps.append(Step(host, "files", "remove kcli's config files and data directories", (
+        sh(("rm", "-f", *files)),
+        sh(("rm", "-rf", "/var/lib/kcli", "/run/kcli")),
+        "rmdir /run/flannel 2>/dev/null || true",
+    )))
+    d, b, a = (shlex.quote(x) for x in (MANAGED_FILES["daemon"], DAEMON_BACKUP, DAEMON_ABSENT_MARK))
+    steps.append(Step(host, "docker-config", "restore the docker config kcli replaced (restart docker if it changes)", (
+        "restored=0",
+        f"if [ -e {b} ]; then if cmp -s {b} {d}; then rm -f {b}; else mv -f {b} {d}; restored=1; fi; "
+        f"elif [ -e {a} ]; then rm -f {d} {a}; restored=1; fi",
+        f"if [ $restored = 1 ]; then\n{RESTART_DOCKER}\nfi",
+    )))
+    return steps

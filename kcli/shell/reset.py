@@ -1,0 +1,94 @@
+"""`kcli reset NODE...|--all`: undo bootstrap on hosts, remove them from their peers and the state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from kcli.core.bootstrap import overlay_drift
+from kcli.core.commands.shell import Step, render_steps
+from kcli.core.facts.host import overlay_snippets, parse_host_facts
+from kcli.core.inventory import Host, Inventory
+from kcli.core.overlay import plan_peers
+from kcli.core.reset import reset_steps
+from kcli.core.state import empty_state, leases_of, network_of, without_nodes
+from kcli.errors import UsageError
+from kcli.shell.fanout import run_on_hosts
+from kcli.shell.observe import observe
+from kcli.shell.statestore import StateStore
+from kcli.shell.transport import SshPool
+
+
+@dataclass
+class ResetReport:
+    reset: list[str] = field(default_factory=list)
+    peer_steps: dict[str, Step] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    commit: str | None = None
+
+
+def _host_for(inv: Inventory, state: dict, name: str) -> Host:
+    try:
+        return inv.host(name)
+    except Exception:  # noqa: BLE001 - fall back to the address recorded at bootstrap
+        rec = (state.get("nodes") or {}).get(name)
+        if not rec:
+            raise UsageError(f"node {name!r} is neither in the inventory nor in the state") from None
+        tmpl = inv.hosts[0] if inv.hosts else Host(name=name, address=rec["publicIP"])
+        return Host(name=name, address=rec["publicIP"], port=tmpl.port, user=tmpl.user, identity_file=tmpl.identity_file,
+                    sudo=tmpl.sudo, connect_timeout=tmpl.connect_timeout)
+
+
+def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bool, parallel: int = 32) -> ResetReport:
+    state = store.load()
+    net = network_of(state)
+    leases = leases_of(state)
+    if all_nodes:
+        names = sorted(set(inv.names()) | set(leases))
+    if not names:
+        raise UsageError("name the nodes to reset, or pass --all")
+    targets = [_host_for(inv, state, n) for n in names]
+    tset = {h.name for h in targets}
+    remaining = [h for h in inv.hosts if h.name not in tset and h.name in leases]
+    report = ResetReport()
+    with SshPool(inv) as pool:
+        def do_reset(h: Host) -> None:
+            steps = reset_steps(h.name, net, {n: l for n, l in leases.items() if n != h.name})
+            conn = pool.get(h) if h.name in inv.names() else _adhoc(pool, h)
+            conn.run(["sh", "-c", render_steps(steps)], timeout=300, check=True)
+
+        res = run_on_hosts(do_reset, targets, max_workers=parallel)
+        report.errors.update({n: str(e) for n, e in res.errors.items()})
+        report.reset = [n for n in res.values]
+        if net is not None and remaining:
+            keep = {n: l for n, l in leases.items() if n not in tset or n in report.errors}
+            obs = observe(pool, remaining, per_host={h.name: overlay_snippets(keep[h.name].public_ip) for h in remaining})
+
+            def forget(h: Host) -> None:
+                sections = obs.values.get(h.name)
+                if sections is None:
+                    raise obs.errors[h.name]
+                f = parse_host_facts(sections)
+                step = plan_peers(h.name, f, net, keep[h.name], {n: l for n, l in keep.items() if n != h.name}, False)
+                report.peer_steps[h.name] = step
+                if step.changed:
+                    pool.get(h).run(["sh", "-c", render_steps([step])], timeout=120, check=True)
+
+            peer_res = run_on_hosts(forget, remaining, max_workers=parallel)
+            report.errors.update({n: f"removing peers: {e}" for n, e in peer_res.errors.items()})
+    done = set(report.reset)
+    if all_nodes and not report.errors:
+        new_state = empty_state(inv.cluster)
+    else:
+        new_state = without_nodes(state, done)
+    if done:
+        report.commit = store.save(new_state, f"reset {', '.join(sorted(done))}" + (" (all)" if all_nodes else ""))
+    return report
+
+
+def _adhoc(pool: SshPool, h: Host):
+    from kcli.shell.transport import SshConnection
+
+    conn = SshConnection(h, pool.inventory)
+    pool._conns[h.name] = conn  # closed with the pool
+    return conn
