@@ -23,21 +23,19 @@ SYSCTL_CONF = HEADER + (
 # kubelet's container log rotation defaults (containerLogMaxSize 10Mi, containerLogMaxFiles 5).
 LOG_OPTS = {"max-size": "10m", "max-file": "5"}
 
-RESTART_DOCKER = r"""if [ -d /run/systemd/system ]; then
+RESTART_DOCKER = r"""old=$(cat /var/run/docker.pid 2>/dev/null || true)
+if [ -d /run/systemd/system ] && systemctl is-active -q docker.service; then
   systemctl reset-failed docker.service docker.socket >/dev/null 2>&1 || true
   systemctl restart docker.service
-  old=""
-elif [ -x /etc/init.d/docker ]; then
+elif [ -x /etc/init.d/docker ] && /etc/init.d/docker status >/dev/null 2>&1; then
   /etc/init.d/docker restart
-  old=""
-elif [ -f /var/run/docker.pid ]; then
-  old=$(cat /var/run/docker.pid)
-  kill "$old"
+elif [ -n "$old" ]; then
+  kill "$old"  # dockerd runs under a supervisor (s6, runit, a loop), which starts it again
 else
-  echo "cannot restart docker: no systemd, no init script and no /var/run/docker.pid" >&2; exit 1
+  echo "cannot restart docker: not a systemd or init.d service and no /var/run/docker.pid" >&2; exit 1
 fi
 i=0
-while [ -n "$old" ] && [ "$(cat /var/run/docker.pid 2>/dev/null)" = "$old" ] || ! docker info >/dev/null 2>&1; do
+while [ "$(cat /var/run/docker.pid 2>/dev/null)" = "$old" ] || ! docker info >/dev/null 2>&1; do
   i=$((i + 1)); [ $i -le 300 ] || { echo "docker did not come back after restart" >&2; exit 1; }
   sleep 0.2
 done"""

@@ -53,17 +53,56 @@ def kcli(kcli_home) -> Kcli:
     return Kcli(kcli_home)
 
 
+class SandboxCluster:
+    """One sandbox under test: its name, inventory path and a kcli bound to that inventory."""
+
+    def __init__(self, kcli: Kcli, name: str) -> None:
+        self.kcli = kcli
+        self.name = name
+        self.dir = kcli.home / "sandboxes" / name
+        self.inventory = self.dir / "inventory.yaml"
+        self.state = self.dir / "state"
+
+    def __call__(self, *args: str, **kw):
+        return self.kcli(*args, "-i", str(self.inventory), **kw)
+
+    def up(self, nodes: int, init: str = "systemd") -> None:
+        self.kcli("sandbox", "up", "--name", self.name, "--nodes", str(nodes), "--init", init)
+
+    def down(self) -> None:
+        self.kcli("sandbox", "down", "--name", self.name, check=False)
+
+    def hosts(self) -> dict:
+        return {h["name"]: h for h in yaml.safe_load(self.inventory.read_text())["hosts"]}
+
+    def testinfra(self) -> dict:
+        """testinfra hosts (paramiko backend) per node, with strict host-key checking."""
+        out = {}
+        for name, h in self.hosts().items():
+            host = testinfra.get_host(f"paramiko://root@{h['address']}")
+            host.backend.__class__ = StrictParamikoBackend
+            host.backend.sb_dir = self.dir
+            out[name] = host
+        return out
+
+
+def make_sandbox(kcli: Kcli, name: str, nodes: int, init: str = "systemd"):
+    info = subprocess.run(["docker", "info"], capture_output=True, text=True)
+    assert info.returncode == 0, f"docker does not answer; e2e tests need it:\n{info.stderr}"
+    sb = SandboxCluster(kcli, name)
+    sb.down()
+    sb.up(nodes, init)
+    return sb
+
+
 @pytest.fixture(scope="session")
 def sandbox(kcli, kcli_home):
     """A 3-node sandbox, up for the whole session; its inventory path is returned."""
-    info = subprocess.run(["docker", "info"], capture_output=True, text=True)
-    assert info.returncode == 0, f"docker does not answer; e2e tests need it:\n{info.stderr}"
-    kcli("sandbox", "down", "--name", SANDBOX, check=False)
+    sb = make_sandbox(kcli, SANDBOX, 3)
     try:
-        kcli("sandbox", "up", "--name", SANDBOX, "--nodes", "3")
-        yield kcli_home / "sandboxes" / SANDBOX / "inventory.yaml"
+        yield sb.inventory
     finally:
-        kcli("sandbox", "down", "--name", SANDBOX, check=False)
+        sb.down()
 
 
 @pytest.fixture(scope="session")
@@ -90,12 +129,34 @@ class StrictParamikoBackend(ParamikoBackend):
 
 
 @pytest.fixture(scope="session")
-def nodes(sandbox, inventory):
-    """testinfra hosts (paramiko backend) per node name, connected with strict host-key checking."""
-    hosts = {}
-    for h in inventory["hosts"]:
-        host = testinfra.get_host(f"paramiko://root@{h['address']}")
-        host.backend.__class__ = StrictParamikoBackend
-        host.backend.sb_dir = sandbox.parent
-        hosts[h["name"]] = host
-    return hosts
+def nodes(sandbox, kcli):
+    """testinfra hosts of the session sandbox."""
+    return SandboxCluster(kcli, SANDBOX).testinfra()
+
+
+WHO_CGI = "#!/bin/sh\necho Content-Type: text/plain\necho\necho \"$(hostname) $REMOTE_ADDR\"\n"
+
+
+def start_web_container(host, name: str, image: str = "kcli.local/busybox:1") -> str:
+    """A labelled busybox httpd on the node's pod network with /cgi-bin/who (prints the client address)."""
+    script = (
+        "mkdir -p /www/cgi-bin && printf %s \"$WHO\" > /www/cgi-bin/who && chmod +x /www/cgi-bin/who "
+        "&& exec httpd -f -p 80 -h /www"
+    )
+    host.run(f"docker rm -f {name}")
+    res = host.run(
+        "docker run -d --init --name %s --hostname %s --network kcli-pods --label io.kcli.managed=true "
+        "--label io.kcli.test=1 -e WHO=%s %s sh -c %s",
+        name, name, WHO_CGI, image, script,
+    )
+    assert res.rc == 0, res.stderr
+    ip = host.check_output("docker inspect -f '{{(index .NetworkSettings.Networks \"kcli-pods\").IPAddress}}' %s", name)
+    assert ip, f"{name} has no pod IP"
+    return ip
+
+
+def fetch_from_pod(host, url: str) -> str:
+    """wget from a throwaway container on the node's pod network; returns the body."""
+    res = host.run("docker run --rm --init --network kcli-pods kcli.local/busybox:1 timeout 10 wget -qO- %s", url)
+    assert res.rc == 0, f"wget {url} failed: {res.stderr}"
+    return res.stdout.strip()

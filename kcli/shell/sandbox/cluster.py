@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import zlib
 from collections.abc import Callable
@@ -287,6 +288,7 @@ def down(name: str = "kcli", log: Log = print) -> int:
     d = sandbox_dir(name)
     for f in ("sandbox.json", "inventory.yaml", "known_hosts"):
         (d / f).unlink(missing_ok=True)
+    shutil.rmtree(d / "state", ignore_errors=True)  # the state of a cluster that no longer exists
     delete_context(name)
     return removed
 
