@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
+
+try:  # typer >= 0.20 vendors click; older typer depends on it
+    from typer import _click as click
+except ImportError:  # pragma: no cover - depends on the installed typer
+    import click
 
 from kcli import __version__
 from kcli.cli import console
@@ -58,12 +62,12 @@ def main() -> None:
         for line in exc.details:
             console.err.print(f"  {line}")
         code = exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         console.error("interrupted")
         code = 130
     except Exception as exc:  # noqa: BLE001 - the one place internal errors are caught

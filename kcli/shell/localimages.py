@@ -6,12 +6,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 from kcli.errors import UsageError
 from kcli.shell.local import run_local
 
 BUSYBOX_REF = "kcli.local/busybox:1"
+PAUSE_REF = "kcli.local/pause:3.10"
 
 
 def _busybox_binary() -> Path:
@@ -42,6 +44,28 @@ def build_busybox(ref: str = BUSYBOX_REF) -> str:
         imp = subprocess.run(
             ["docker", "import", "-c", "ENV PATH=/bin", "-c", 'CMD ["sh"]', "-", ref],
             stdin=tar.stdout, capture_output=True,
+        )
+        tar.wait()
+        if imp.returncode != 0:
+            raise UsageError(f"docker import {ref}: {imp.stderr.decode(errors='replace').strip()}")
+    return ref
+
+
+def build_pause(ref: str = PAUSE_REF) -> str:
+    """The pod sandbox image: a static pause binary compiled here from kcli/assets/pause/pause.c."""
+    if run_local(["docker", "image", "inspect", ref], check=False).returncode == 0:
+        return ref
+    src = Path(str(resources.files("kcli") / "assets" / "pause" / "pause.c"))
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        raise UsageError("a C compiler is needed once to build the pause image (apt-get install gcc libc6-dev)")
+    with tempfile.TemporaryDirectory(prefix="kcli-pause-") as d:
+        root = Path(d)
+        run_local([cc, "-Os", "-static", "-o", str(root / "pause"), str(src)], error=UsageError)
+        run_local(["strip", str(root / "pause")], check=False)
+        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "pause"], stdout=subprocess.PIPE)
+        imp = subprocess.run(
+            ["docker", "import", "-c", 'ENTRYPOINT ["/pause"]', "-", ref], stdin=tar.stdout, capture_output=True,
         )
         tar.wait()
         if imp.returncode != 0:

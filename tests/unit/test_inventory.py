@@ -84,3 +84,10 @@ def test_cli_reports_yaml_syntax_error_with_line(tmp_path):
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr
     assert f"{inv}:" in proc.stderr and "invalid YAML" in proc.stderr
+
+
+def test_cli_usage_errors_exit_2_without_traceback():
+    for args in (["nosuch"], ["get"], ["get", "nodes", "-o", "bogus", "-i", "/nonexistent"]):
+        proc = subprocess.run([sys.executable, "-m", "kcli", *args], capture_output=True, text=True)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
