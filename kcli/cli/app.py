@@ -34,11 +34,11 @@ def version() -> None:
 
 
 def _register() -> None:
-    from kcli.cli import bootstrap_cmds, config_cmds, diff_cmds, image_cmds, node_cmds, sandbox_cmds
+    from kcli.cli import apply_cmds, bootstrap_cmds, config_cmds, diff_cmds, image_cmds, node_cmds, sandbox_cmds
 
-    for mod in (sandbox_cmds, config_cmds, image_cmds, bootstrap_cmds, node_cmds, diff_cmds):
+    for mod in (sandbox_cmds, config_cmds, image_cmds, bootstrap_cmds, apply_cmds, node_cmds, diff_cmds):
         mod.register(app)
-    for optional in ("kcli.cli.manifest_cmds", "kcli.cli.workload_cmds"):
+    for optional in ("kcli.cli.pod_cmds", "kcli.cli.state_cmds", "kcli.cli.service_cmds"):
         try:
             mod = __import__(optional, fromlist=["register"])
         except ModuleNotFoundError as exc:
@@ -51,11 +51,19 @@ def _register() -> None:
 _register()
 
 
+def _argv() -> list[str]:
+    """kubectl accepts a bare `--dry-run` on apply/delete: it means the server-side dry run."""
+    args = sys.argv[1:]
+    if args and args[0] in ("apply", "delete", "scale"):
+        args = ["--dry-run=server" if a == "--dry-run" else a for a in args]
+    return args
+
+
 def main() -> None:
     """Entry point: user errors print one line (plus details) and exit with their code."""
     debug = os.environ.get("KCLI_DEBUG") == "1"
     try:
-        rv = app(standalone_mode=False)
+        rv = app(args=_argv(), standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
     except KcliError as exc:
         console.error(f"{exc.message} ({type(exc).__name__})")

@@ -104,6 +104,7 @@ def print_profile(stats) -> None:
     console.err.print(__import__("kcli.cli.output", fromlist=["format_table"]).format_table(rows))
 
 
+EXTRA_ROWS: dict = {}  # kinds added by other modules (services)
 GETTERS["nodes"] = get_nodes
 DESCRIBERS["nodes"] = describe_node
 
@@ -111,28 +112,47 @@ DESCRIBERS["nodes"] = describe_node
 def register(app: typer.Typer) -> None:
     @app.command()
     def get(
-        kind: str = typer.Argument(..., help="Resource type: nodes, pods, deployments, ..."),
+        kind: str = typer.Argument(..., help="Resource type: nodes, pods, deployments, rs, ds, jobs, cm, secrets, ns, svc, all"),
         name: str = typer.Argument(None),
         output: str = options.Output,
+        namespace: str = typer.Option("default", "-n", "--namespace"),
+        all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces"),
+        selector: str = typer.Option(None, "-l", "--selector", help="Label selector, e.g. app=web"),
         inventory: str = options.Inventory,
         profile: bool = options.Profile,
     ) -> None:
         """Display resources, read live from the hosts (kubectl columns)."""
+        from kcli.cli.resources import canonical_kind
         from kcli.shell.config import load_inventory
 
         fmt = check_format(output)
-        kind_c = canonical(kind)
+        kinds = (["Pod", "Service", "Deployment", "ReplicaSet", "DaemonSet", "Job"] if kind == "all"
+                 else [canonical_kind(k) for k in kind.split(",")])
         inv = load_inventory(inventory)
-        GETTERS[kind_c](inv, name, fmt, profile)
+        if kinds == ["Node"]:
+            GETTERS["nodes"](inv, name, fmt, profile)
+            return
+        from kcli.cli.workload_get import ROWS, get_workloads
+
+        kinds = [k for k in kinds if k in ROWS or k in EXTRA_ROWS]
+        get_workloads(inv, kinds, name, fmt, namespace, all_namespaces, selector, profile)
 
     @app.command()
     def describe(
         kind: str = typer.Argument(...),
         name: str = typer.Argument(...),
+        namespace: str = typer.Option("default", "-n", "--namespace"),
         inventory: str = options.Inventory,
     ) -> None:
         """Show details of a resource, with conditions and the reasons behind them."""
+        from kcli.cli.resources import canonical_kind
         from kcli.shell.config import load_inventory
 
         inv = load_inventory(inventory)
-        DESCRIBERS[canonical(kind)](inv, name)
+        k = canonical_kind(kind)
+        if k == "Node":
+            DESCRIBERS["nodes"](inv, name)
+            return
+        from kcli.cli.workload_get import describe_workload
+
+        describe_workload(inv, k, name, namespace)

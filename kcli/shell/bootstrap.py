@@ -40,6 +40,7 @@ class BootstrapReport:
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
     blockers: list[Check] = field(default_factory=list)
+    pause_loaded: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
@@ -146,6 +147,15 @@ def bootstrap(
         done = run_on_hosts(execute, hosts, max_workers=parallel)
         report.results = {n: v for n, v in done.values.items()}
         report.errors = {n: str(e) for n, e in done.errors.items()}
+
+        # The pod sandbox image is built here and shipped, never pulled (skipped where present).
+        from kcli.shell.images import load_images
+        from kcli.shell.localimages import build_pause
+
+        ready = [h for h in hosts if h.name not in report.errors]
+        loaded = load_images(pool, ready, [build_pause()])
+        report.pause_loaded = [n for n, v, _ in loaded if v is not None and v.loaded]
+        report.errors.update({n: f"pause image: {e}" for n, e in loaded.errors.items()})
 
         # Verify: re-read the network and ping every peer over the overlay (one more round trip).
         ok_hosts = [h for h in hosts if h.name not in report.errors]

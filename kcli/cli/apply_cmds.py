@@ -1,0 +1,153 @@
+"""`kcli apply`, `kcli delete`: manifests → hosts (and back), with kubectl's output."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import List, Optional
+
+import typer
+
+from kcli.cli import console, options
+from kcli.cli.output import format_table, print_objects
+
+
+def applyset_id(filenames: List[str]) -> str:
+    """The set --prune works on: the -f arguments (as given, sorted), like a kubectl ApplySet."""
+    norm = sorted(os.path.normpath(f) for f in filenames)
+    return hashlib.sha256("\0".join(norm).encode()).hexdigest()[:12]
+
+
+def _store(inv, state):
+    from kcli.shell.statestore import StateStore, state_dir_for
+
+    return StateStore(state_dir_for(inv, state), inv.cluster)
+
+
+def print_plan(report, verbose: bool = True) -> None:
+    plan = report.plan
+    if plan is None:
+        return
+    rows = [{"ACTION": "delete", "POD": f"{a.namespace}/{a.name}", "NODE": a.observed.node if a.observed else "", "REASON": a.reason}
+            for a in plan.deletes]
+    rows += [{"ACTION": "create", "POD": f"{a.namespace}/{a.name}", "NODE": node, "REASON": a.reason} for a, node in plan.creates]
+    rows += [{"ACTION": "pending", "POD": f"{a.namespace}/{a.name}", "NODE": "", "REASON": reason} for a, reason in plan.pending]
+    if rows and verbose:
+        console.err.print(format_table(rows))
+
+
+def run_apply(inv, objects, *, applyset: str, dry_run: bool, prune: bool, lock_wait: float, state: str | None,
+              profile: bool, delete_keys=()) -> None:
+    from kcli.cli.node_cmds import print_profile
+    from kcli.errors import ExecutionError
+    from kcli.shell.apply import apply
+
+    report = apply(inv, _store(inv, state), objects, applyset=applyset, dry_run=dry_run, prune=prune,
+                   lock_wait=lock_wait, log=console.info, delete_keys=delete_keys)
+    suffix = " (server dry run)" if dry_run else ""
+    for ref, what in report.object_results:
+        console.out.print(f"{ref} {what}{suffix}")
+    print_plan(report)
+    if report.plan is not None:
+        for a, reason in report.plan.pending:
+            console.warn(f"pod {a.namespace}/{a.name} is Pending: {reason}")
+    if profile:
+        print_profile(report.stats)
+    if dry_run:
+        console.info(f"dry run: {report.changes} pod change(s) planned")
+        return
+    for label, (status, err) in sorted(report.pod_results.items()):
+        if status != "ok":
+            console.error(f"{label}: {err or 'failed'}")
+    console.info(f"{report.changes} pod change(s); " + (f"state committed {report.commit}" if report.commit else "state unchanged"))
+    if report.failed:
+        raise ExecutionError(f"{len(report.failed)} pod operation(s) failed", details=report.failed)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def apply(
+        filename: List[str] = typer.Option([], "-f", "--filename", help="File, directory or - (stdin); repeatable."),
+        recursive: bool = typer.Option(False, "-R", "--recursive", help="Process directories recursively."),
+        values: List[str] = typer.Option([], "--values", help="YAML values for *.j2 templates; repeatable."),
+        set_: List[str] = typer.Option([], "--set", help="key=value for *.j2 templates; repeatable."),
+        skip_unsupported: bool = typer.Option(False, "--skip-unsupported", help="Skip unsupported kinds with a warning."),
+        dry_run: str = typer.Option("none", "--dry-run", help="client: validate and render only; server (or bare --dry-run): plan against the hosts, change nothing."),
+        prune: bool = typer.Option(False, "--prune", help="Delete objects applied earlier from the same -f set that are gone from it."),
+        output: Optional[str] = typer.Option(None, "-o", "--output", help="yaml | json | name (with --dry-run=client)"),
+        lock_wait: float = typer.Option(0.0, "--lock-wait", help="Seconds to wait for the cluster lock."),
+        inventory: str = options.Inventory,
+        state: str = typer.Option(None, "--state", help="State directory."),
+        profile: bool = options.Profile,
+    ) -> None:
+        """Make the hosts run the manifests (kubectl apply): validate, plan, apply per node in parallel."""
+        from kcli.cli.manifest_cmds import load_and_validate, with_last_applied
+        from kcli.errors import UsageError
+
+        if dry_run not in ("none", "client", "server"):
+            raise UsageError(f'invalid --dry-run value "{dry_run}": must be "none", "server", or "client"')
+        if dry_run == "client":
+            result = load_and_validate(filename, recursive=recursive, values_files=values, set_values=set_,
+                                       skip_unsupported=skip_unsupported)
+            if output in ("yaml", "json"):
+                print_objects([with_last_applied(o) for o in result.objects], output, single=True)
+            else:
+                for o in result.objects:
+                    console.out.print(o.ref if output == "name" else f"{o.ref} created (dry run)")
+            return
+        from kcli.shell.config import load_inventory
+
+        inv = load_inventory(inventory)
+        store = _store(inv, state)
+        from kcli.core.workloads import known_keys
+
+        known = known_keys(store.load())
+        result = load_and_validate(filename, recursive=recursive, values_files=values, set_values=set_,
+                                   skip_unsupported=skip_unsupported, known=known)
+        run_apply(inv, list(result.objects), applyset=applyset_id(filename), dry_run=dry_run == "server", prune=prune,
+                  lock_wait=lock_wait, state=state, profile=profile)
+
+    @app.command()
+    def delete(
+        args: List[str] = typer.Argument(None, help="TYPE NAME... (or use -f / -l)"),
+        filename: List[str] = typer.Option([], "-f", "--filename"),
+        recursive: bool = typer.Option(False, "-R", "--recursive"),
+        selector: str = typer.Option(None, "-l", "--selector", help="Label selector on applied objects."),
+        namespace: str = typer.Option("default", "-n", "--namespace"),
+        lock_wait: float = typer.Option(0.0, "--lock-wait"),
+        inventory: str = options.Inventory,
+        state: str = typer.Option(None, "--state"),
+    ) -> None:
+        """Delete applied objects and their pods (by file, by type and name, or by label selector)."""
+        from kcli.cli.manifest_cmds import load_and_validate
+        from kcli.cli.resources import canonical_kind
+        from kcli.core.objects import ObjectKey
+        from kcli.core.selectors import matches, parse_selector
+        from kcli.core.workloads import state_objects
+        from kcli.errors import UsageError
+        from kcli.shell.config import load_inventory
+
+        inv = load_inventory(inventory)
+        st = _store(inv, state).load()
+        old, secrets, _ = state_objects(st)
+        keys: list[ObjectKey] = []
+        if filename:
+            result = load_and_validate(filename, recursive=recursive, skip_unsupported=True)
+            keys = [o.key for o in result.objects]
+        elif selector:
+            sel = parse_selector(selector)
+            keys = [o.key for o in old if matches(sel, dict(o.meta.labels)) and (not args or canonical_kind(args[0]) == o.kind)]
+        elif args and len(args) >= 2:
+            kind = canonical_kind(args[0])
+            keys = [ObjectKey(kind, "" if kind == "Namespace" else namespace, n) for n in args[1:]]
+        else:
+            raise UsageError("specify -f FILE, TYPE NAME, or -l SELECTOR")
+        recorded = {o.key for o in old} | set(secrets)
+        missing = [k for k in keys if k not in recorded]
+        for k in missing:
+            console.error(f'{k.kind.lower()} "{k.name}" not found')
+        keys = [k for k in keys if k in recorded]
+        if not keys:
+            raise UsageError("nothing to delete")
+        run_apply(inv, [], applyset="", dry_run=False, prune=False, lock_wait=lock_wait, state=state, profile=False,
+                  delete_keys=keys)

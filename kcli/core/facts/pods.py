@@ -1,0 +1,198 @@
+"""kcli's pods on a node, re-read from docker labels (one `docker inspect` of every managed container)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kcli.core.controllers.pod import ObservedPod, OwnerRef
+from kcli.core.facts.sections import Section
+from kcli.core.network import POD_NETWORK
+from kcli.core.scheduler import HostPort
+
+PODS_SNIPPET = (
+    "ids=$(docker ps -aq --filter label=io.kcli.managed=true); "
+    "if [ -n \"$ids\" ]; then docker inspect $ids; else echo '[]'; fi"
+)
+
+
+def parse_time(value: str) -> float:
+    """Docker's RFC 3339 timestamps (nanoseconds) → unix seconds; 0 for the zero time."""
+    if not value or value.startswith("0001-"):
+        return 0.0
+    m = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", value)
+    if not m:
+        return 0.0
+    frac = (m.group(2) or ".0")[:7]
+    tz = "+00:00" if m.group(3) == "Z" else m.group(3)
+    return datetime.fromisoformat(m.group(1) + frac + tz).timestamp()
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    name: str
+    kind: str  # sandbox | init | container
+    image: str
+    status: str  # running | exited | restarting | created | paused | dead
+    exit_code: int
+    restart_count: int
+    started_at: float
+    finished_at: float
+    id: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class PodView:
+    """Everything `get pods` / `describe pod` show, and what controllers need (``observed``)."""
+
+    namespace: str
+    name: str
+    node: str
+    uid: str
+    ip: str
+    status: str  # kubectl STATUS column
+    ready: int
+    total: int
+    restarts: int
+    created_at: float
+    labels: dict
+    applied: str
+    owner: str
+    spec_hash: str
+    restart_policy: str
+    containers: tuple[ContainerView, ...]
+    observed: ObservedPod
+    requests: dict = field(default_factory=dict)
+    ports: tuple = ()
+
+
+def _owner(value: str) -> OwnerRef | None:
+    if not value or "/" not in value:
+        return None
+    kind, name = value.split("/", 1)
+    return OwnerRef(kind, name)
+
+
+def _container(d: dict) -> ContainerView:
+    st = d.get("State") or {}
+    labels = (d.get("Config") or {}).get("Labels") or {}
+    status = "restarting" if st.get("Restarting") else st.get("Status", "unknown")
+    return ContainerView(
+        name=labels.get("io.kcli.container", ""),
+        kind=labels.get("io.kcli.type", "container"),
+        image=(d.get("Config") or {}).get("Image", ""),
+        status=status,
+        exit_code=int(st.get("ExitCode") or 0),
+        restart_count=int(d.get("RestartCount") or 0),
+        started_at=parse_time(st.get("StartedAt", "")),
+        finished_at=parse_time(st.get("FinishedAt", "")),
+        id=(d.get("Id") or "")[:12],
+        error=st.get("Error") or "",
+    )
+
+
+def _pod_state(sandbox: ContainerView | None, apps: list[ContainerView], inits: list[ContainerView], expected: list[str],
+               expected_inits: list[str], policy: str) -> tuple[str, int | None, str, str]:
+    """(controller state, exit code, detail, kubectl STATUS)."""
+    if sandbox is None:
+        return "broken", None, "sandbox container is gone", "Unknown"
+    failed_init = next((c for c in inits if c.status == "exited" and c.exit_code != 0), None)
+    if failed_init is not None and not apps:
+        return "exited", failed_init.exit_code, f"init container {failed_init.name} exited {failed_init.exit_code}", "Init:Error"
+    if sandbox.status != "running":
+        return "broken", None, f"sandbox is {sandbox.status}", "Unknown"
+    if not apps and len(inits) < len(expected_inits):
+        return "created", None, "init containers running", f"Init:{len([c for c in inits if c.status == 'exited'])}/{len(expected_inits)}"
+    names = {c.name for c in apps}
+    missing = [n for n in expected if n not in names]
+    if missing:
+        return "broken", None, f"container {', '.join(missing)} is gone", "Unknown"
+    for c in apps:
+        if c.status == "running" and c.started_at and sandbox.started_at and c.started_at < sandbox.started_at - 1:
+            return "broken", None, f"container {c.name} is attached to a network namespace that no longer exists", "Unknown"
+    if any(c.status == "restarting" for c in apps):
+        return "restarting", None, "docker is restarting a container", "CrashLoopBackOff"
+    if all(c.status == "running" for c in apps):
+        return "running", None, "", "Running"
+    if any(c.status == "created" for c in apps):
+        return "created", None, "", "ContainerCreating"
+    if all(c.status in ("exited", "dead") for c in apps):
+        code = next((c.exit_code for c in apps if c.exit_code != 0), 0)
+        if policy == "Always" or (policy == "OnFailure" and code != 0):
+            return "broken", code, "containers were stopped", "Error" if code else "Completed"
+        return "exited", code, "", "Completed" if code == 0 else "Error"
+    running_or_done = [c for c in apps if c.status == "running"]
+    return ("running" if running_or_done else "broken"), None, "some containers exited", "NotReady"
+
+
+def parse_pods(node: str, section: Section | None) -> list[PodView]:
+    if section is None or section.rc != 0:
+        return []
+    try:
+        items = json.loads(section.text.strip() or "[]")
+    except ValueError:
+        return []
+    by_uid: dict[str, list[dict]] = {}
+    for d in items:
+        labels = (d.get("Config") or {}).get("Labels") or {}
+        uid = labels.get("io.kcli.pod-uid")
+        if uid:
+            by_uid.setdefault(uid, []).append(d)
+    pods = []
+    for uid, docs in by_uid.items():
+        views = [(_container(d), d) for d in docs]
+        sandbox_doc = next((d for v, d in views if v.kind == "sandbox"), None)
+        sandbox = next((v for v, d in views if v.kind == "sandbox"), None)
+        apps = sorted((v for v, _ in views if v.kind == "container"), key=lambda c: c.name)
+        inits = [v for v, _ in views if v.kind == "init"]
+        any_labels = ((sandbox_doc or docs[0]).get("Config") or {}).get("Labels") or {}
+        expected = [n for n in any_labels.get("io.kcli.containers", "").split(",") if n] or [c.name for c in apps]
+        expected_inits = [n for n in any_labels.get("io.kcli.init-containers", "").split(",") if n]
+        policy = any_labels.get("io.kcli.restart-policy", "Always")
+        state, code, detail, status = _pod_state(sandbox, apps, inits, expected, expected_inits, policy)
+        ip = ""
+        if sandbox_doc is not None:
+            nets = (sandbox_doc.get("NetworkSettings") or {}).get("Networks") or {}
+            ip = (nets.get(POD_NETWORK) or {}).get("IPAddress", "") or next((n.get("IPAddress", "") for n in nets.values() if n.get("IPAddress")), "")
+        try:
+            pod_labels = json.loads(any_labels.get("io.kcli.pod-labels", "{}"))
+        except ValueError:
+            pod_labels = {}
+        try:
+            requests = json.loads(any_labels.get("io.kcli.requests", "{}"))
+            host_ports = json.loads(any_labels.get("io.kcli.host-ports", "[]"))
+            ports = json.loads(any_labels.get("io.kcli.ports", "[]"))
+        except ValueError:
+            requests, host_ports, ports = {}, [], []
+        created = parse_time((sandbox_doc or docs[0]).get("Created", ""))
+        ready = sum(1 for c in apps if c.status == "running")
+        restarts = sum(c.restart_count for c in apps)
+        observed = ObservedPod(
+            namespace=any_labels.get("io.kcli.namespace", "default"),
+            name=any_labels.get("io.kcli.pod", ""),
+            node=node,
+            applied=_owner(any_labels.get("io.kcli.applied", "")),
+            owner=_owner(any_labels.get("io.kcli.owner", "")),
+            spec_hash=any_labels.get("io.kcli.spec-hash", ""),
+            state=state,
+            exit_code=code,
+            restart_count=restarts,
+            ready=state == "running" and ready == len(expected),
+            created_at=created,
+            detail=detail,
+            labels=pod_labels,
+            cpu_milli=int(requests.get("cpu", 0) or 0),
+            memory=int(requests.get("memory", 0) or 0),
+            host_ports=tuple(HostPort(int(p["port"]), p.get("protocol", "TCP"), p.get("ip", "")) for p in host_ports),
+        )
+        pods.append(PodView(
+            namespace=observed.namespace, name=observed.name, node=node, uid=uid, ip=ip, status=status,
+            ready=ready, total=len(expected), restarts=restarts, created_at=created, labels=pod_labels,
+            applied=any_labels.get("io.kcli.applied", ""), owner=any_labels.get("io.kcli.owner", ""),
+            spec_hash=observed.spec_hash, restart_policy=policy, containers=tuple(v for v, _ in views),
+            observed=observed, requests=requests, ports=tuple(ports),
+        ))
+    return sorted(pods, key=lambda p: (p.namespace, p.name))

@@ -1,0 +1,101 @@
+"""The cluster lock, held on a designated node (atomic mkdir) with owner, token and expiry.
+
+Times are the lock node's own clock, so runners with skewed clocks agree on expiry. A holder
+renews before expiry; a crashed holder's lock expires and the next taker moves it aside atomically.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from kcli.core.inventory import Host, Inventory
+
+LOCK_DIR = "/var/lib/kcli/lock"
+
+
+def lock_host(inv: Inventory) -> Host:
+    """The first control-plane host, else the first host."""
+    for h in inv.hosts:
+        if "control-plane" in h.roles:
+            return h
+    return inv.hosts[0]
+
+
+def acquire_script(token: str, owner: str, ttl: int) -> str:
+    d = shlex.quote(LOCK_DIR)
+    info = shlex.quote(f"token={token}\nowner={owner}\n")
+    return f"""mkdir -p {shlex.quote(LOCK_DIR.rsplit('/', 1)[0])}
+for attempt in 1 2; do
+  now=$(date +%s)
+  if mkdir {d} 2>/dev/null; then
+    {{ printf %s {info}; echo "acquired=$now"; echo "expires=$((now + {int(ttl)}))"; }} > {d}/info.tmp
+    mv {d}/info.tmp {d}/info
+    echo state=acquired; echo "now=$now"; exit 0
+  fi
+  exp=$(sed -n 's/^expires=//p' {d}/info 2>/dev/null)
+  age=$((now - $(stat -c %Y {d} 2>/dev/null || echo "$now")))
+  if {{ [ -n "$exp" ] && [ "$exp" -lt "$now" ]; }} || {{ [ -z "$exp" ] && [ "$age" -gt 30 ]; }}; then
+    mv {d} {d}.stale.$$ 2>/dev/null && rm -rf {d}.stale.$$
+    continue
+  fi
+  echo state=held; echo "now=$now"; cat {d}/info 2>/dev/null; exit 0
+done
+echo state=held; echo "now=$(date +%s)"
+"""
+
+
+def renew_script(token: str, ttl: int) -> str:
+    d = shlex.quote(LOCK_DIR)
+    t = shlex.quote(f"token={token}")
+    return (
+        f"if grep -qx {t} {d}/info 2>/dev/null; then now=$(date +%s); "
+        f"sed -i \"s/^expires=.*/expires=$((now + {int(ttl)}))/\" {d}/info; echo state=renewed; else echo state=lost; fi"
+    )
+
+
+def release_script(token: str) -> str:
+    d = shlex.quote(LOCK_DIR)
+    t = shlex.quote(f"token={token}")
+    return f"if grep -qx {t} {d}/info 2>/dev/null; then rm -rf {d}; echo state=released; else echo state=not-held; fi"
+
+
+def status_script() -> str:
+    d = shlex.quote(LOCK_DIR)
+    return f"echo now=$(date +%s); if [ -d {d} ]; then echo state=held; cat {d}/info 2>/dev/null; else echo state=free; fi"
+
+
+def force_unlock_script() -> str:
+    return f"rm -rf {shlex.quote(LOCK_DIR)}; echo state=free"
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    state: str  # acquired | held | free | renewed | lost | released | not-held
+    owner: str = ""
+    token: str = ""
+    acquired: int = 0
+    expires: int = 0
+    now: int = 0
+
+    def describe(self) -> str:
+        if self.state == "free":
+            return "unlocked"
+        left = self.expires - self.now
+        return f"held by {self.owner or 'unknown'} since {self.now - self.acquired}s, expires in {max(left, 0)}s"
+
+
+def parse_lock(text: str) -> LockInfo:
+    kv: dict[str, str] = {}
+    for line in text.splitlines():
+        k, sep, v = line.partition("=")
+        if sep:
+            kv[k.strip()] = v.strip()
+
+    def num(key: str) -> int:
+        try:
+            return int(kv.get(key, "0"))
+        except ValueError:
+            return 0
+
+    return LockInfo(kv.get("state", "unknown"), kv.get("owner", ""), kv.get("token", ""), num("acquired"), num("expires"), num("now"))

@@ -1,0 +1,77 @@
+"""What runs on the cluster, read from the hosts: one round trip per node (facts + kcli's pods)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from kcli.core.facts.node import NodeFacts, parse_node_facts
+from kcli.core.facts.pods import PODS_SNIPPET, PodView, parse_pods
+from kcli.core.inventory import Inventory
+from kcli.core.scheduler import Node, Taint
+from kcli.errors import ExecutionError
+from kcli.shell.observe import observe
+from kcli.shell.transport import SshPool
+
+VIEW_SNIPPETS = {
+    "cpus": "nproc",
+    "meminfo": "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo",
+    "now": "date +%s",
+    "docker": "docker version --format '{{json .Server}}'",
+    "pods": PODS_SNIPPET,
+    # every address taken on the pod network, kcli's or not (pod IPs are allocated around them)
+    "podnet_ips": "docker network inspect kcli-pods --format '{{range .Containers}}{{.IPv4Address}} {{end}}'",
+}
+
+
+@dataclass
+class ClusterView:
+    facts: dict[str, NodeFacts] = field(default_factory=dict)
+    pods: dict[str, list[PodView]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    used_ips: dict[str, set[str]] = field(default_factory=dict)
+
+    def all_pods(self) -> list[PodView]:
+        return [p for pods in self.pods.values() for p in pods]
+
+    def now(self) -> float:
+        return max((f.now for f in self.facts.values()), default=0)
+
+    def require_all(self) -> None:
+        if self.errors:
+            raise ExecutionError(
+                f"cannot read {len(self.errors)} node(s); nothing was changed",
+                details=[f"{n}: {e}" for n, e in sorted(self.errors.items())],
+            )
+
+
+def observe_cluster(pool: SshPool, inv: Inventory, extra: Mapping[str, Mapping[str, str]] | None = None) -> tuple[ClusterView, dict]:
+    """Returns the view and the raw sections per node (for callers that added ``extra`` snippets)."""
+    res = observe(pool, list(inv.hosts), VIEW_SNIPPETS, per_host=extra)
+    view = ClusterView()
+    for name, sections in res.values.items():
+        view.facts[name] = parse_node_facts(sections)
+        view.pods[name] = parse_pods(name, sections.get("pods"))
+        ips = sections.get("podnet_ips")
+        view.used_ips[name] = {a.split("/")[0] for a in ips.text.split()} if ips is not None and ips.rc == 0 else set()
+    view.errors = {n: str(e) for n, e in res.errors.items()}
+    return view, dict(res.values)
+
+
+def scheduler_nodes(inv: Inventory, view: ClusterView) -> list[Node]:
+    """Allocatable from node facts; labels and taints from the inventory (reachable nodes only)."""
+    out = []
+    for h in inv.hosts:
+        f = view.facts.get(h.name)
+        if f is None or f.docker_version is None:
+            continue
+        labels = {
+            **dict(h.labels), "kubernetes.io/hostname": h.name, "kubernetes.io/os": "linux",
+            **{f"node-role.kubernetes.io/{r}": "" for r in h.roles},
+        }
+        out.append(Node(
+            name=h.name, cpu_milli=f.cpus * 1000, memory=f.memory_kib * 1024, labels=labels,
+            taints=tuple(Taint(t.key, t.value, t.effect) for t in h.taints),
+            unschedulable=h.labels.get("kcli.io/cordoned") == "true",
+        ))
+    return out

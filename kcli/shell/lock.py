@@ -1,0 +1,72 @@
+"""ClusterLock: take the lock on the lock node (waiting if asked), renew it while held, release it."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import threading
+import time
+import uuid
+
+from kcli.core.lock import acquire_script, lock_host, parse_lock, release_script, renew_script
+from kcli.errors import LockError
+from kcli.shell.transport import SshPool
+
+
+def lock_ttl() -> int:
+    return int(os.environ.get("KCLI_LOCK_TTL", "60"))
+
+
+def lock_owner(command: str) -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} ({command})"
+
+
+class ClusterLock:
+    def __init__(self, pool: SshPool, command: str, wait: float = 0.0, ttl: int | None = None) -> None:
+        self.pool = pool
+        self.host = lock_host(pool.inventory)
+        self.token = uuid.uuid4().hex
+        self.owner = lock_owner(command)
+        self.wait = wait
+        self.ttl = ttl or lock_ttl()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lost = False
+
+    def _run(self, script: str):
+        return parse_lock(self.pool.get(self.host).run(["sh", "-c", script], timeout=30, check=True).stdout)
+
+    def __enter__(self) -> ClusterLock:
+        deadline = time.monotonic() + self.wait
+        while True:
+            info = self._run(acquire_script(self.token, self.owner, self.ttl))
+            if info.state == "acquired":
+                break
+            if time.monotonic() >= deadline:
+                raise LockError(
+                    f"cluster {self.pool.inventory.cluster} is locked on {self.host.name}: {info.describe()}; "
+                    "wait (--lock-wait SECONDS) or, if the holder is gone, `kcli unlock --force`"
+                )
+            time.sleep(1.0)
+        self._thread = threading.Thread(target=self._renew, daemon=True)
+        self._thread.start()
+        return self
+
+    def _renew(self) -> None:
+        while not self._stop.wait(max(1.0, self.ttl / 3)):
+            try:
+                if self._run(renew_script(self.token, self.ttl)).state == "lost":
+                    self.lost = True
+                    return
+            except Exception:  # noqa: BLE001 - the next renewal retries; expiry is the safety net
+                continue
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        try:
+            self._run(release_script(self.token))
+        except Exception:  # noqa: BLE001 - an unreleased lock expires by itself
+            pass
