@@ -8,3 +8,4 @@ Inventory = typer.Option(None, "--inventory", "-i", help="Inventory file (defaul
 Output = typer.Option(None, "--output", "-o", help="Output format: wide, json, yaml or name.")
 Parallel = typer.Option(32, "--parallel", help="Hosts handled at once.")
 Profile = typer.Option(False, "--profile", help="Print per-host round trips, bytes and time.")
+InventoryLong = typer.Option(None, "--inventory", help="Inventory file (-i means --stdin here, as in kubectl).")

@@ -370,3 +370,60 @@ class SshPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def run_interactive(conn: SshConnection, argv: Sequence[str], *, tty: bool, stdin: bool) -> int:
+    """Run argv with the local terminal attached (``exec -it``, ``logs -f``): a real PTY when tty,
+    raw local mode, stdin forwarded, output streamed; returns the remote exit code."""
+    import sys
+
+    conn.connect()
+    assert conn._client is not None
+    chan = conn._client.get_transport().open_session(timeout=conn.host.connect_timeout)  # type: ignore[union-attr]
+    old = None
+    fd = sys.stdin.fileno() if stdin else None
+    if tty:
+        import shutil as _sh
+
+        cols, rows = _sh.get_terminal_size((80, 24))
+        chan.get_pty(term=os.environ.get("TERM", "xterm"), width=cols, height=rows)
+    chan.exec_command(conn.command_line(argv))
+    conn.stats.round_trips += 1
+    try:
+        if tty and fd is not None and os.isatty(fd):
+            import termios
+            import tty as _tty
+
+            old = termios.tcgetattr(fd)
+            _tty.setraw(fd)
+        if not stdin:
+            chan.shutdown_write()
+        out = sys.stdout.buffer
+        err = sys.stderr.buffer
+        while True:
+            rlist = [chan] + ([fd] if fd is not None else [])
+            ready, _, _ = select.select(rlist, [], [], 0.2)
+            if chan in ready or chan.recv_ready() or chan.recv_stderr_ready():
+                if chan.recv_ready():
+                    data = chan.recv(CHUNK)
+                    out.write(data)
+                    out.flush()
+                if chan.recv_stderr_ready():
+                    err.write(chan.recv_stderr(CHUNK))
+                    err.flush()
+            if fd is not None and fd in ready:
+                data = os.read(fd, CHUNK)
+                if data:
+                    chan.sendall(data)
+                else:
+                    chan.shutdown_write()
+                    fd = None
+            if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+                break
+        return chan.recv_exit_status()
+    finally:
+        if old is not None:
+            import termios
+
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, old)
+        chan.close()
