@@ -1,0 +1,1141 @@
+"""Validation of parsed manifest documents: every problem at once, each with file, doc, kind/name, path.
+
+Two layers:
+
+1. The upstream OpenAPI schema (strict: unknown fields are errors, as ``kubectl --validate=strict``),
+   from the ``kubernetes-validate`` package's bundled JSON schemas, checked with jsonschema's
+   ``iter_errors`` so that *all* schema errors are reported (``kubernetes_validate.validate`` stops
+   at the first). This is an offline, read-only lookup of package data; it is the one import under
+   ``kcli/core`` that reads files, and it does so once per kind (cached).
+2. kcli's own checks for what a schema cannot say: required values, DNS-1123 names, label syntax,
+   selectors matching template labels, quantities, ports, enums, volume/mount consistency, and
+   references to ConfigMaps/Secrets (in the applied set or in a ``known`` set from the cluster).
+
+Fields kcli does not implement become one warning per object; they never fail validation.
+``validate_documents`` never raises on bad input.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, Collection, Iterable, NamedTuple, Sequence
+
+from kcli.core.objects import (
+    KINDS,
+    AnyObject,
+    Document,
+    ObjectKey,
+    Source,
+    build_label_selector,
+    build_object,
+)
+from kcli.core.quantity import QuantityError, parse_quantity
+
+SCHEMA_VERSION = "1.34.0"
+"""Kubernetes version whose OpenAPI schemas are used (falls back to the newest bundled one)."""
+
+PathT = tuple[Any, ...]
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation error or warning. ``doc`` is 1-based; None for file-level problems."""
+
+    file: str
+    doc: int | None
+    kind: str
+    name: str
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.doc is not None:
+            where += f": doc {self.doc}"
+            if self.kind or self.name:
+                where += f" ({self.kind or '?'}/{self.name})" if self.name else f" ({self.kind})"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ValidationResult(NamedTuple):
+    objects: tuple[AnyObject, ...]
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+
+
+def format_path(path: Iterable[Any]) -> str:
+    """``("spec", "containers", 0, "name")`` → ``spec.containers[0].name``."""
+    out = ""
+    for p in path:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += f".{p}" if out else str(p)
+    return out
+
+
+# --------------------------------------------------------------------------- kinds
+
+UNSUPPORTED_HINTS = {
+    "CronJob": "CronJob needs a scheduler running in the cluster; kcli has no agent: not supported",
+    "StatefulSet": "StatefulSet is not supported by kcli (no stable storage or ordinal identity); use a Deployment",
+    "PersistentVolumeClaim": "PersistentVolumeClaim is not supported by kcli (no storage provisioner); use a hostPath volume",
+    "PersistentVolume": "PersistentVolume is not supported by kcli (no storage provisioner); use a hostPath volume",
+    "StorageClass": "StorageClass is not supported by kcli (no storage provisioner)",
+    "Ingress": "Ingress is not supported by kcli (no ingress controller); use a NodePort Service",
+    "ServiceAccount": "ServiceAccount is not supported by kcli (no API server to authenticate to)",
+    "ReplicationController": "ReplicationController is not supported by kcli; use a Deployment (apps/v1)",
+}
+
+
+def _kind_error(api_version: str, kind: str) -> tuple[str, str] | None:
+    """None when (apiVersion, kind) is supported, else (field, message explaining why not)."""
+    if (api_version, kind) in KINDS:
+        return None
+    if kind in UNSUPPORTED_HINTS:
+        return "kind", UNSUPPORTED_HINTS[kind]
+    for (av, k) in KINDS:
+        if k == kind:
+            return "apiVersion", f'apiVersion "{api_version}" is not supported for {kind}; kcli supports {av}'
+    return "kind", f"{kind} ({api_version}) is not supported by kcli"
+
+
+# --------------------------------------------------------------------------- schema layer
+
+
+@functools.lru_cache(maxsize=1)
+def _schema_dir() -> tuple[str, str]:
+    from kubernetes_validate import utils
+
+    versions = utils.all_versions()
+    version = SCHEMA_VERSION if SCHEMA_VERSION in versions else versions[-1]
+    return version, f"kubernetes-json-schema/v{version}-local-strict"
+
+
+@functools.lru_cache(maxsize=1)
+def _definitions() -> Any:
+    from kubernetes_validate import utils
+
+    version, d = _schema_dir()
+    return utils.schema_contents(f"{d}/_definitions.json", version)
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(api_version: str, kind: str) -> Any:
+    import jsonschema
+    from kubernetes_validate import utils
+    from referencing import Registry, Resource
+
+    version, d = _schema_dir()
+    group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema = utils.schema_contents(f"{d}/{kind.lower()}-{group}.json", version)
+    registry = Resource.from_contents(_definitions()) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+
+
+_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object",
+               type(None): "null"}
+
+
+def _json_type(v: Any) -> str:
+    return _JSON_TYPES.get(type(v), type(v).__name__)
+
+
+def _short(v: Any) -> str:
+    s = repr(v) if not isinstance(v, str) else f'"{v}"'
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+def _schema_types(schema: Any) -> list[str]:
+    t = schema.get("type") if isinstance(schema, dict) else None
+    ts = t if isinstance(t, list) else [t] if t else []
+    return [x for x in ts if x != "null"]
+
+
+def schema_problems(data: dict, api_version: str, kind: str) -> list[tuple[PathT, str]]:
+    """Every schema violation of ``data`` as (path, message), in kubectl-like wording."""
+    try:
+        validator = _validator(api_version, kind)
+    except Exception as exc:  # schema missing or unreadable: report, never crash
+        return [((), f"cannot load the OpenAPI schema for {kind} ({api_version}): {exc}")]
+    out: list[tuple[PathT, str]] = []
+    for e in validator.iter_errors(data):
+        path = tuple(e.absolute_path)
+        if e.validator == "additionalProperties" and isinstance(e.instance, dict):
+            props = e.schema.get("properties", {}) if isinstance(e.schema, dict) else {}
+            extras = [k for k in e.instance if k not in props] or ["?"]
+            out.extend((path + (k,), "unknown field") for k in extras)
+        elif e.validator == "required":
+            missing = re.match(r"'(.*)' is a required property", e.message)
+            out.append((path + (missing.group(1),) if missing else path, "required value"))
+        elif e.validator == "type":
+            want = _schema_types(e.schema) or [str(e.validator_value)]
+            out.append((path, f"must be {' or '.join(want)}, got {_json_type(e.instance)} {_short(e.instance)}"))
+        elif e.validator == "oneOf" and isinstance(e.schema, dict):
+            want = [t for sub in e.schema.get("oneOf", []) for t in _schema_types(sub)]
+            out.append((path, f"must be {' or '.join(want) or 'valid'}, got {_json_type(e.instance)} {_short(e.instance)}"))
+        else:
+            out.append((path, e.message))
+    return out
+
+
+# --------------------------------------------------------------------------- name rules
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+_CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+_IANA_SVC = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+
+MSG_DNS_LABEL = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+    "and end with an alphanumeric character (e.g. 'my-name', or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+MSG_DNS_SUBDOMAIN = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    r"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+MSG_DNS_1035 = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
+    "character, and end with an alphanumeric character (e.g. 'my-name', or 'abc-123', regex used for "
+    "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+MSG_LABEL_VALUE = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'MyValue', or 'my_value', or '12345', regex used for "
+    "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+MSG_QUALIFIED_NAME = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+    "alphanumeric character (e.g. 'MyName', or 'my.name', or '123-abc', regex used for validation is "
+    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+MSG_CONFIG_KEY = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name', or "
+    "'KEY_NAME', or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+)
+
+
+def dns_label_error(v: str) -> str | None:
+    if len(v) > 63:
+        return "must be no more than 63 characters"
+    return None if _DNS_LABEL.fullmatch(v) else MSG_DNS_LABEL
+
+
+def dns_subdomain_error(v: str) -> str | None:
+    if len(v) > 253:
+        return "must be no more than 253 characters"
+    return None if _DNS_SUBDOMAIN.fullmatch(v) else MSG_DNS_SUBDOMAIN
+
+
+def dns_1035_error(v: str) -> str | None:
+    if len(v) > 63:
+        return "must be no more than 63 characters"
+    return None if _DNS_1035.fullmatch(v) else MSG_DNS_1035
+
+
+def label_key_error(k: str) -> str | None:
+    prefix, _, name = k.rpartition("/")
+    if "/" in k and (not prefix or dns_subdomain_error(prefix)):
+        return "prefix part " + (dns_subdomain_error(prefix) or "must be non-empty")
+    if not name:
+        return "name part must be non-empty"
+    if len(name) > 63:
+        return "name part must be no more than 63 characters"
+    return None if _QUALIFIED_NAME.fullmatch(name) else MSG_QUALIFIED_NAME
+
+
+def label_value_error(v: str) -> str | None:
+    if len(v) > 63:
+        return "must be no more than 63 characters"
+    return None if _LABEL_VALUE.fullmatch(v) else MSG_LABEL_VALUE
+
+
+def port_name_error(v: str) -> str | None:
+    """IANA_SVC_NAME (RFC 6335): ≤15 chars, lowercase alphanumerics and '-', at least one letter."""
+    if len(v) > 15:
+        return "must be no more than 15 characters"
+    if not _IANA_SVC.fullmatch(v):
+        return "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"
+    if "--" in v:
+        return "must not contain consecutive hyphens"
+    if not re.search(r"[a-z]", v):
+        return "must contain at least one letter (a-z)"
+    return None
+
+
+NAME_RULES = {
+    "Namespace": dns_label_error,
+    "Service": dns_1035_error,
+}
+"""Per-kind metadata.name rule; every other supported kind uses DNS-1123 subdomain (as upstream)."""
+
+# --------------------------------------------------------------------------- implemented fields
+
+POD_SPEC_FIELDS = {
+    "containers", "initContainers", "volumes", "restartPolicy", "nodeSelector", "nodeName", "affinity",
+    "tolerations", "hostNetwork", "hostPID", "hostIPC", "imagePullSecrets", "terminationGracePeriodSeconds",
+    "dnsPolicy", "hostname", "subdomain", "hostAliases", "enableServiceLinks", "shareProcessNamespace",
+}
+CONTAINER_FIELDS = {
+    "name", "image", "imagePullPolicy", "command", "args", "workingDir", "env", "envFrom", "ports",
+    "volumeMounts", "resources", "tty", "stdin",
+}
+VOLUME_MOUNT_FIELDS = {"name", "mountPath", "readOnly", "subPath"}
+META_FIELDS = {"name", "namespace", "labels", "annotations"}
+META_IGNORED = {"creationTimestamp", "uid", "resourceVersion", "generation", "managedFields", "selfLink"}
+SPEC_FIELDS = {
+    "Deployment": {"replicas", "selector", "template", "strategy", "minReadySeconds", "revisionHistoryLimit",
+                   "progressDeadlineSeconds", "paused"},
+    "ReplicaSet": {"replicas", "selector", "template", "minReadySeconds"},
+    "DaemonSet": {"selector", "template", "updateStrategy", "minReadySeconds", "revisionHistoryLimit"},
+    "Job": {"template", "completions", "parallelism", "backoffLimit", "suspend", "selector", "manualSelector",
+            "completionMode"},
+    "Service": {"type", "selector", "ports", "clusterIP", "sessionAffinity", "sessionAffinityConfig",
+                "externalTrafficPolicy", "internalTrafficPolicy", "publishNotReadyAddresses", "externalIPs"},
+}
+SUPPORTED_VOLUMES = ("emptyDir", "hostPath", "configMap", "secret")
+FIELD_REFS_IMPLEMENTED = {"metadata.name", "metadata.namespace", "status.podIP", "spec.nodeName"}
+FIELD_REFS_VALID = FIELD_REFS_IMPLEMENTED | {
+    "metadata.uid", "metadata.labels", "metadata.annotations", "spec.serviceAccountName", "status.hostIP",
+    "status.hostIPs", "status.podIPs",
+}
+_FIELD_REF_SUBSCRIPT = re.compile(r"metadata\.(labels|annotations)\['[^']+'\]")
+RESTART_POLICIES = ("Always", "OnFailure", "Never")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+DNS_POLICIES = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+NODE_PORT_RANGE = (30000, 32767)
+HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
+                   "BlockDevice")
+TAINT_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
+STANDARD_RESOURCES = ("cpu", "memory", "ephemeral-storage")
+
+
+# --------------------------------------------------------------------------- per-document checker
+
+
+@dataclass
+class _Ref:
+    path: PathT
+    kind: str  # ConfigMap | Secret
+    name: str
+    key: str | None
+    optional: bool
+
+
+@dataclass
+class _Checker:
+    """Collects errors, unimplemented field paths and ConfigMap/Secret references of one document."""
+
+    kind: str
+    errors: list[tuple[PathT, str]] = field(default_factory=list)
+    unimplemented: list[tuple[PathT, str]] = field(default_factory=list)
+    refs: list[_Ref] = field(default_factory=list)
+
+    def err(self, path: PathT, msg: str) -> None:
+        self.errors.append((path, msg))
+
+    def unimpl(self, path: PathT, note: str = "") -> None:
+        self.unimplemented.append((path, note))
+
+    # typed accessors: None when absent or of the wrong type (the schema reports wrong types)
+    @staticmethod
+    def d(v: Any) -> dict | None:
+        return v if isinstance(v, dict) else None
+
+    @staticmethod
+    def dicts(v: Any) -> list[tuple[int, dict]]:
+        return [(i, x) for i, x in enumerate(v) if isinstance(x, dict)] if isinstance(v, list) else []
+
+    @staticmethod
+    def s(v: Any) -> str | None:
+        return v if isinstance(v, str) else None
+
+    @staticmethod
+    def i(v: Any) -> int | None:
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+    def required_str(self, obj: dict, key: str, path: PathT) -> str | None:
+        v = obj.get(key)
+        if v is None or v == "":
+            self.err(path + (key,), "required value")
+            return None
+        return self.s(v)
+
+    def name_rule(self, v: str, path: PathT, rule: Any) -> None:
+        msg = rule(v)
+        if msg:
+            self.err(path, f'invalid value "{v}": {msg}')
+
+    def enum(self, obj: dict, key: str, path: PathT, allowed: Sequence[str]) -> str | None:
+        v = obj.get(key)
+        if isinstance(v, str) and v not in allowed:
+            self.err(path + (key,), f'unsupported value "{v}": supported values: '
+                     + ", ".join(f'"{a}"' for a in allowed if a))
+            return None
+        return self.s(v)
+
+    def non_negative(self, obj: dict, key: str, path: PathT) -> None:
+        v = self.i(obj.get(key))
+        if v is not None and v < 0:
+            self.err(path + (key,), "must be greater than or equal to 0")
+
+    def port_range(self, v: Any, path: PathT, low: int = 1) -> None:
+        p = self.i(v)
+        if p is not None and not (low <= p <= 65535):
+            self.err(path, f"must be between {low} and 65535, inclusive")
+
+    def unknown_keys(self, obj: dict, implemented: Collection[str], path: PathT, ignored: Collection[str] = ()) -> None:
+        for k in obj:
+            if k not in implemented and k not in ignored:
+                self.unimpl(path + (k,))
+
+    # -- metadata and labels
+    def labels(self, v: Any, path: PathT) -> None:
+        for k, val in (self.d(v) or {}).items():
+            if isinstance(k, str):
+                msg = label_key_error(k)
+                if msg:
+                    self.err(path, f'invalid label key "{k}": {msg}')
+            if isinstance(val, str):
+                msg = label_value_error(val)
+                if msg:
+                    self.err(path + (k,), f'invalid value "{val}": {msg}')
+
+    def metadata(self, doc: dict) -> None:
+        meta = self.d(doc.get("metadata"))
+        if meta is None:
+            if doc.get("metadata") is None:
+                self.err(("metadata", "name"), "required value")
+            return
+        name = meta.get("name")
+        if name is None or name == "":
+            if meta.get("generateName"):
+                self.err(("metadata", "generateName"), "generateName cannot be used with apply; set metadata.name")
+            else:
+                self.err(("metadata", "name"), "required value")
+        elif isinstance(name, str):
+            self.name_rule(name, ("metadata", "name"), NAME_RULES.get(self.kind, dns_subdomain_error))
+        ns = meta.get("namespace")
+        if isinstance(ns, str) and ns and self.kind != "Namespace":
+            self.name_rule(ns, ("metadata", "namespace"), dns_label_error)
+        self.labels(meta.get("labels"), ("metadata", "labels"))
+        for k in self.d(meta.get("annotations")) or {}:
+            if isinstance(k, str) and label_key_error(k):
+                self.err(("metadata", "annotations"), f'invalid annotation key "{k}": {label_key_error(k)}')
+        self.unknown_keys(meta, META_FIELDS | {"generateName"}, ("metadata",), META_IGNORED)
+
+    # -- quantities / resources
+    def quantity(self, v: Any, path: PathT) -> int | None:
+        if v is None or isinstance(v, (dict, list)):
+            return None  # absent, or a type error the schema reports
+        try:
+            q = parse_quantity(v)
+        except QuantityError as exc:
+            self.err(path, f"invalid value {_short(v)}: {exc}")
+            return None
+        if q < 0:
+            self.err(path, "must be greater than or equal to 0")
+            return None
+        return int(q * 1000)  # comparable across suffixes (milli-units)
+
+    def resources(self, r: Any, path: PathT) -> None:
+        r = self.d(r)
+        if r is None:
+            return
+        parsed: dict[str, dict[str, int]] = {}
+        for section in ("requests", "limits"):
+            for k, v in (self.d(r.get(section)) or {}).items():
+                q = self.quantity(v, path + (section, k))
+                if q is not None:
+                    parsed.setdefault(section, {})[str(k)] = q
+                if isinstance(k, str) and k not in STANDARD_RESOURCES and not k.startswith("hugepages-") and "/" not in k:
+                    self.err(path + (section, k), f'unsupported resource name "{k}": must be cpu, memory, '
+                             "ephemeral-storage, hugepages-<size> or a domain-prefixed extended resource")
+        req, lim = parsed.get("requests", {}), parsed.get("limits", {})
+        for k, q in req.items():
+            if k in lim:
+                if k in STANDARD_RESOURCES and q > lim[k]:
+                    self.err(path + ("requests", k), f"must be less than or equal to {k} limit of {r['limits'][k]}")
+                elif k not in STANDARD_RESOURCES and not k.startswith("hugepages-") and q != lim[k]:
+                    self.err(path + ("requests", k), f"must be equal to {k} limit of {r['limits'][k]}")
+        self.unknown_keys(r, ("requests", "limits"), path)
+
+    # -- pod spec
+    def pod_spec(self, raw: Any, path: PathT, allowed_restart: Sequence[str] = RESTART_POLICIES) -> None:
+        spec = self.d(raw)
+        if spec is None:
+            if raw is None:
+                self.err(path, "required value")
+            return
+        volumes = self.volumes(spec.get("volumes"), path + ("volumes",))
+        containers = spec.get("containers")
+        if not containers:
+            self.err(path + ("containers",), "required value")
+        seen: dict[str, PathT] = {}
+        for key in ("initContainers", "containers"):
+            for i, c in self.dicts(spec.get(key)):
+                self.container(c, path + (key, i), volumes, seen, init=key == "initContainers",
+                               host_network=spec.get("hostNetwork") is True)
+        rp = spec.get("restartPolicy")
+        if isinstance(rp, str) and rp not in allowed_restart:
+            self.err(path + ("restartPolicy",), f'unsupported value "{rp}": supported values: '
+                     + ", ".join(f'"{a}"' for a in allowed_restart))
+        elif rp is None and "Always" not in allowed_restart:
+            self.err(path + ("restartPolicy",), "required value: supported values: "
+                     + ", ".join(f'"{a}"' for a in allowed_restart))
+        self.enum(spec, "dnsPolicy", path, DNS_POLICIES)
+        if spec.get("dnsPolicy") == "None":
+            self.unimpl(path + ("dnsPolicy",), "None")
+        for key in ("hostname", "subdomain"):
+            if isinstance(spec.get(key), str) and spec[key]:
+                self.name_rule(spec[key], path + (key,), dns_label_error)
+        self.non_negative(spec, "terminationGracePeriodSeconds", path)
+        self.labels(spec.get("nodeSelector"), path + ("nodeSelector",))
+        for i, t in self.dicts(spec.get("tolerations")):
+            self.toleration(t, path + ("tolerations", i))
+        for i, r in self.dicts(spec.get("imagePullSecrets")):
+            name = self.required_str(r, "name", path + ("imagePullSecrets", i))
+            if name:
+                self.refs.append(_Ref(path + ("imagePullSecrets", i, "name"), "Secret", name, None, False))
+        for i, a in self.dicts(spec.get("hostAliases")):
+            ip = self.required_str(a, "ip", path + ("hostAliases", i))
+            if ip and not _is_ip(ip):
+                self.err(path + ("hostAliases", i, "ip"), f'invalid value "{ip}": must be a valid IP address')
+        self.affinity(spec.get("affinity"), path + ("affinity",))
+        self.unknown_keys(spec, POD_SPEC_FIELDS, path)
+
+    def volumes(self, v: Any, path: PathT) -> set[str]:
+        names: set[str] = set()
+        for i, vol in self.dicts(v):
+            p = path + (i,)
+            name = self.required_str(vol, "name", p)
+            if name:
+                self.name_rule(name, p + ("name",), dns_label_error)
+                if name in names:
+                    self.err(p + ("name",), f'duplicate value "{name}"')
+                names.add(name)
+            sources = [k for k in vol if k != "name"]
+            if not sources:
+                self.err(p, "must specify a volume type")
+                continue
+            if len(sources) > 1:
+                self.err(p + (sources[1],), "may not specify more than 1 volume type")
+                continue
+            src = sources[0]
+            body = self.d(vol[src]) if vol[src] is not None else {}
+            if src not in SUPPORTED_VOLUMES:
+                self.err(p + (src,), f"volume type {src} is not supported by kcli (supported: "
+                         + ", ".join(SUPPORTED_VOLUMES) + ")")
+                continue
+            if body is None:
+                continue
+            self.volume_source(src, body, p + (src,))
+        return names
+
+    def volume_source(self, src: str, body: dict, p: PathT) -> None:
+        if src == "emptyDir":
+            self.enum(body, "medium", p, ("", "Memory"))
+            self.quantity(body.get("sizeLimit"), p + ("sizeLimit",))
+        elif src == "hostPath":
+            path = self.required_str(body, "path", p)
+            if path and not path.startswith("/"):
+                self.err(p + ("path",), f'invalid value "{path}": must be an absolute path')
+            self.enum(body, "type", p, HOST_PATH_TYPES)
+        else:
+            key = "name" if src == "configMap" else "secretName"
+            name = self.required_str(body, key, p)
+            mode = self.i(body.get("defaultMode"))
+            if mode is not None and not 0 <= mode <= 0o777:
+                self.err(p + ("defaultMode",), "must be a number between 0 and 0777 (octal), both inclusive")
+            optional = body.get("optional") is True
+            items = self.dicts(body.get("items"))
+            for i, item in items:
+                k = self.required_str(item, "key", p + ("items", i))
+                rel = self.required_str(item, "path", p + ("items", i))
+                if rel and (rel.startswith("/") or ".." in rel.split("/")):
+                    self.err(p + ("items", i, "path"), f'invalid value "{rel}": must be a relative path without ".."')
+                if name and k:
+                    self.refs.append(_Ref(p + ("items", i, "key"), "ConfigMap" if src == "configMap" else "Secret",
+                                          name, k, optional))
+            if name and not items:
+                self.refs.append(_Ref(p + (key,), "ConfigMap" if src == "configMap" else "Secret", name, None, optional))
+
+    def container(self, c: dict, p: PathT, volumes: set[str], seen: dict[str, PathT], init: bool,
+                  host_network: bool) -> None:
+        name = self.required_str(c, "name", p)
+        if name:
+            self.name_rule(name, p + ("name",), dns_label_error)
+            if name in seen:
+                self.err(p + ("name",), f'duplicate value "{name}"')
+            seen[name] = p
+        self.required_str(c, "image", p)
+        self.enum(c, "imagePullPolicy", p, PULL_POLICIES)
+        if init:
+            self.enum(c, "restartPolicy", p, ("Always",))
+        port_names: set[str] = set()
+        port_keys: set[tuple[int, str]] = set()
+        for i, port in self.dicts(c.get("ports")):
+            pp = p + ("ports", i)
+            cp = port.get("containerPort")
+            if cp is None:
+                self.err(pp + ("containerPort",), "required value")
+            self.port_range(cp, pp + ("containerPort",))
+            self.port_range(port.get("hostPort"), pp + ("hostPort",), low=0)
+            proto = self.enum(port, "protocol", pp, PROTOCOLS) or "TCP"
+            pname = self.s(port.get("name"))
+            if pname:
+                msg = port_name_error(pname)
+                if msg:
+                    self.err(pp + ("name",), f'invalid value "{pname}": {msg}')
+                elif pname in port_names:
+                    self.err(pp + ("name",), f'duplicate value "{pname}"')
+                port_names.add(pname)
+            if self.i(cp) is not None:
+                if (cp, proto) in port_keys:
+                    self.err(pp + ("containerPort",), f'duplicate value "{cp}/{proto}"')
+                port_keys.add((cp, proto))
+                hp = self.i(port.get("hostPort"))
+                if host_network and hp and hp != cp:
+                    self.err(pp + ("hostPort",), "must match `containerPort` when `hostNetwork` is true")
+            host_ip = self.s(port.get("hostIP"))
+            if host_ip and not _is_ip(host_ip):
+                self.err(pp + ("hostIP",), f'invalid value "{host_ip}": must be a valid IP address')
+        for i, e in self.dicts(c.get("env")):
+            self.env_var(e, p + ("env", i))
+        for i, e in self.dicts(c.get("envFrom")):
+            self.env_from(e, p + ("envFrom", i))
+        mounts: set[str] = set()
+        for i, m in self.dicts(c.get("volumeMounts")):
+            mp = p + ("volumeMounts", i)
+            vname = self.required_str(m, "name", mp)
+            if vname and vname not in volumes:
+                self.err(mp + ("name",), f'not found: "{vname}" (no volume of that name in the pod)')
+            mpath = self.required_str(m, "mountPath", mp)
+            if mpath:
+                if not mpath.startswith("/"):
+                    self.err(mp + ("mountPath",), f'invalid value "{mpath}": must be an absolute path')
+                if mpath in mounts:
+                    self.err(mp + ("mountPath",), "must be unique")
+                mounts.add(mpath)
+            sub = self.s(m.get("subPath"))
+            if sub and (sub.startswith("/") or ".." in sub.split("/")):
+                self.err(mp + ("subPath",), f'invalid value "{sub}": must be a relative path without ".."')
+            self.unknown_keys(m, VOLUME_MOUNT_FIELDS, mp)
+        self.resources(c.get("resources"), p + ("resources",))
+        self.unknown_keys(c, CONTAINER_FIELDS | ({"restartPolicy"} if init else set()), p)
+
+    def env_var(self, e: dict, p: PathT) -> None:
+        name = self.required_str(e, "name", p)
+        if name and "=" in name:
+            self.err(p + ("name",), f'invalid value "{name}": must not contain "="')
+        vf = self.d(e.get("valueFrom"))
+        if vf is None:
+            return
+        if e.get("value") not in (None, ""):
+            self.err(p + ("valueFrom",), "may not be specified when `value` is not empty")
+        sources = [k for k in ("configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef") if k in vf]
+        if len(sources) != 1:
+            self.err(p + ("valueFrom",), "must specify exactly one of: `fieldRef`, `resourceFieldRef`, "
+                     "`configMapKeyRef` or `secretKeyRef`")
+            return
+        src = sources[0]
+        body = self.d(vf[src])
+        if body is None:
+            if vf[src] is None:
+                self.err(p + ("valueFrom", src), "required value")
+            return
+        sp = p + ("valueFrom", src)
+        if src in ("configMapKeyRef", "secretKeyRef"):
+            n = self.required_str(body, "name", sp)
+            k = self.required_str(body, "key", sp)
+            if k and not _CONFIG_KEY.fullmatch(k):
+                self.err(sp + ("key",), f'invalid value "{k}": {MSG_CONFIG_KEY}')
+            if n and k:
+                self.refs.append(_Ref(sp + ("name",), "ConfigMap" if src == "configMapKeyRef" else "Secret", n, k,
+                                      body.get("optional") is True))
+        elif src == "fieldRef":
+            fp = self.required_str(body, "fieldPath", sp)
+            if fp and fp not in FIELD_REFS_VALID and not _FIELD_REF_SUBSCRIPT.fullmatch(fp):
+                self.err(sp + ("fieldPath",), f'unsupported value "{fp}": supported values: '
+                         + ", ".join(f'"{x}"' for x in sorted(FIELD_REFS_VALID)))
+            elif fp and fp not in FIELD_REFS_IMPLEMENTED:
+                self.unimpl(sp + ("fieldPath",), fp)
+        else:
+            self.required_str(body, "resource", sp)
+            self.unimpl(sp)
+
+    def env_from(self, e: dict, p: PathT) -> None:
+        sources = [k for k in ("configMapRef", "secretRef") if k in e]
+        if len(sources) != 1:
+            self.err(p, "must specify exactly one of: `configMapRef` or `secretRef`")
+            return
+        body = self.d(e[sources[0]])
+        if body is None:
+            return
+        name = self.required_str(body, "name", p + (sources[0],))
+        if name:
+            self.refs.append(_Ref(p + (sources[0], "name"), "ConfigMap" if sources[0] == "configMapRef" else "Secret",
+                                  name, None, body.get("optional") is True))
+
+    def toleration(self, t: dict, p: PathT) -> None:
+        op = self.enum(t, "operator", p, ("Equal", "Exists")) or "Equal"
+        self.enum(t, "effect", p, TAINT_EFFECTS)
+        key = self.s(t.get("key")) or ""
+        if not key and op != "Exists":
+            self.err(p + ("operator",), 'must be "Exists" when `key` is empty, which means "match all values and all keys"')
+        if op == "Exists" and t.get("value") not in (None, ""):
+            self.err(p + ("value",), "must be empty when `operator` is 'Exists'")
+        if t.get("tolerationSeconds") is not None and t.get("effect") != "NoExecute":
+            self.err(p + ("effect",), "must be 'NoExecute' when `tolerationSeconds` is set")
+
+    def affinity(self, a: Any, p: PathT) -> None:
+        a = self.d(a)
+        if a is None:
+            return
+        for k in a:
+            if k != "nodeAffinity":
+                self.unimpl(p + (k,))
+        na = self.d(a.get("nodeAffinity"))
+        if na is None:
+            return
+        p = p + ("nodeAffinity",)
+        req = self.d(na.get("requiredDuringSchedulingIgnoredDuringExecution"))
+        if req is not None:
+            rp = p + ("requiredDuringSchedulingIgnoredDuringExecution",)
+            terms = req.get("nodeSelectorTerms")
+            if not terms:
+                self.err(rp + ("nodeSelectorTerms",), "must have at least one node selector term")
+            for i, term in self.dicts(terms):
+                self.node_selector_term(term, rp + ("nodeSelectorTerms", i))
+        for i, pref in self.dicts(na.get("preferredDuringSchedulingIgnoredDuringExecution")):
+            pp = p + ("preferredDuringSchedulingIgnoredDuringExecution", i)
+            w = self.i(pref.get("weight"))
+            if w is not None and not 1 <= w <= 100:
+                self.err(pp + ("weight",), "must be in the range 1-100")
+            term = self.d(pref.get("preference"))
+            if term is not None:
+                self.node_selector_term(term, pp + ("preference",))
+
+    def node_selector_term(self, term: dict, p: PathT) -> None:
+        for key in ("matchExpressions", "matchFields"):
+            for i, r in self.dicts(term.get(key)):
+                rp = p + (key, i)
+                k = self.required_str(r, "key", rp)
+                if key == "matchFields" and k and k != "metadata.name":
+                    self.err(rp + ("key",), f'unsupported value "{k}": supported values: "metadata.name"')
+                op = self.enum(r, "operator", rp, ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"))
+                values = r.get("values") if isinstance(r.get("values"), list) else []
+                if op in ("In", "NotIn") and not values:
+                    self.err(rp + ("values",), "must be specified when `operator` is 'In' or 'NotIn'")
+                elif op in ("Exists", "DoesNotExist") and values:
+                    self.err(rp + ("values",), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
+                elif op in ("Gt", "Lt") and (len(values) != 1 or not re.fullmatch(r"-?\d+", str(values[0]))):
+                    self.err(rp + ("values",), "must be specified single integer value when `operator` is 'Lt' or 'Gt'")
+
+    # -- workloads
+    def selector_matches(self, spec: dict, path: PathT, required: bool = True) -> None:
+        sel = self.d(spec.get("selector"))
+        tmpl = self.d(spec.get("template")) or {}
+        labels = self.d((self.d(tmpl.get("metadata")) or {}).get("labels")) or {}
+        if sel is None:
+            if required and spec.get("selector") is None:
+                self.err(path + ("selector",), "required value")
+            return
+        if not sel.get("matchLabels") and not sel.get("matchExpressions"):
+            self.err(path + ("selector",), "empty selector is invalid for this kind")
+            return
+        self.labels(sel.get("matchLabels"), path + ("selector", "matchLabels"))
+        for i, r in self.dicts(sel.get("matchExpressions")):
+            rp = path + ("selector", "matchExpressions", i)
+            self.required_str(r, "key", rp)
+            op = self.enum(r, "operator", rp, ("In", "NotIn", "Exists", "DoesNotExist"))
+            values = r.get("values") if isinstance(r.get("values"), list) else []
+            if op in ("In", "NotIn") and not values:
+                self.err(rp + ("values",), "must be specified when `operator` is 'In' or 'NotIn'")
+            elif op in ("Exists", "DoesNotExist") and values:
+                self.err(rp + ("values",), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
+        if all(isinstance(v, str) for v in labels.values()):
+            selector = build_label_selector(sel)
+            if not selector.matches(labels):
+                shown = ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>"
+                self.err(path + ("template", "metadata", "labels"),
+                         f"`selector` does not match template `labels` (selector: {selector}; labels: {shown})")
+
+    def int_or_percent(self, obj: dict, key: str, p: PathT, max_pct: int | None = None) -> int | None:
+        """Validate an IntOrString like ``1`` or ``"25%"``; returns the value (percent as-is) or None."""
+        v = obj.get(key)
+        if v is None:
+            return None
+        if isinstance(v, bool):
+            return None
+        if isinstance(v, int):
+            if v < 0:
+                self.err(p + (key,), "must be greater than or equal to 0")
+            return v
+        if isinstance(v, str):
+            m = re.fullmatch(r"(\d+)%", v)
+            if not m:
+                self.err(p + (key,), f'invalid value "{v}": a valid percent string must be a numeric string '
+                         "followed by an ending '%' (e.g. '1%', or '93%', regex used for validation is "
+                         "'[0-9]+%')")
+                return None
+            if max_pct is not None and int(m.group(1)) > max_pct:
+                self.err(p + (key,), f"must not be greater than {max_pct}%")
+            return int(m.group(1))
+        return None
+
+    def template(self, spec: dict, allowed_restart: Sequence[str]) -> None:
+        tmpl = self.d(spec.get("template"))
+        if tmpl is None:
+            if spec.get("template") is None:
+                self.err(("spec", "template"), "required value")
+            return
+        meta = self.d(tmpl.get("metadata")) or {}
+        self.labels(meta.get("labels"), ("spec", "template", "metadata", "labels"))
+        self.pod_spec(tmpl.get("spec"), ("spec", "template", "spec"), allowed_restart)
+
+    def workload(self, doc: dict) -> None:
+        kind = self.kind
+        spec = self.d(doc.get("spec"))
+        if spec is None:
+            if doc.get("spec") is None:
+                self.err(("spec",), "required value")
+            return
+        sp: PathT = ("spec",)
+        if kind == "Pod":
+            self.pod_spec(spec, sp)
+            return
+        for key in ("replicas", "minReadySeconds", "revisionHistoryLimit", "completions", "parallelism",
+                    "backoffLimit"):
+            self.non_negative(spec, key, sp)
+        self.unknown_keys(spec, SPEC_FIELDS[kind], sp)
+        if kind == "Job":
+            self.template(spec, ("OnFailure", "Never"))
+            if spec.get("selector") is not None and spec.get("manualSelector") is not True:
+                self.err(sp + ("selector",), "the Job selector is generated from the Job's name; remove it "
+                         "(or set manualSelector: true)")
+            elif spec.get("manualSelector") is True:
+                self.selector_matches(spec, sp)
+            mode = self.enum(spec, "completionMode", sp, ("NonIndexed", "Indexed"))
+            if mode == "Indexed":
+                self.err(sp + ("completionMode",), 'completionMode "Indexed" is not supported by kcli')
+            return
+        self.template(spec, ("Always",))
+        self.selector_matches(spec, sp)
+        if kind == "Deployment":
+            self.deployment_strategy(spec, sp)
+            mrs, pds = self.i(spec.get("minReadySeconds")) or 0, self.i(spec.get("progressDeadlineSeconds"))
+            if pds is not None and pds <= mrs:
+                self.err(sp + ("progressDeadlineSeconds",), "must be greater than minReadySeconds")
+        elif kind == "DaemonSet":
+            us = self.d(spec.get("updateStrategy"))
+            if us is not None:
+                t = self.enum(us, "type", sp + ("updateStrategy",), ("RollingUpdate", "OnDelete"))
+                ru = self.d(us.get("rollingUpdate"))
+                if ru is not None:
+                    if t == "OnDelete":
+                        self.err(sp + ("updateStrategy", "rollingUpdate"),
+                                 "may not be specified when strategy `type` is 'OnDelete'")
+                    rp = sp + ("updateStrategy", "rollingUpdate")
+                    self.int_or_percent(ru, "maxUnavailable", rp, 100)
+                    self.int_or_percent(ru, "maxSurge", rp)
+
+    def deployment_strategy(self, spec: dict, sp: PathT) -> None:
+        st = self.d(spec.get("strategy"))
+        if st is None:
+            return
+        p = sp + ("strategy",)
+        t = self.enum(st, "type", p, ("RollingUpdate", "Recreate")) or "RollingUpdate"
+        ru = self.d(st.get("rollingUpdate"))
+        if ru is None:
+            return
+        if t == "Recreate":
+            self.err(p + ("rollingUpdate",), "may not be specified when strategy `type` is 'Recreate'")
+            return
+        rp = p + ("rollingUpdate",)
+        surge = self.int_or_percent(ru, "maxSurge", rp)
+        unavail = self.int_or_percent(ru, "maxUnavailable", rp, 100)
+        if surge == 0 and unavail == 0:
+            self.err(rp + ("maxUnavailable",), "may not be 0 when `maxSurge` is 0")
+
+    def service(self, doc: dict) -> None:
+        spec = self.d(doc.get("spec"))
+        if spec is None:
+            if doc.get("spec") is None:
+                self.err(("spec",), "required value")
+            return
+        sp: PathT = ("spec",)
+        stype = self.enum(spec, "type", sp, SERVICE_TYPES) or "ClusterIP"
+        self.unknown_keys(spec, SPEC_FIELDS["Service"], sp)
+        if stype == "LoadBalancer":
+            self.unimpl(sp + ("type",), "LoadBalancer: no load balancer, acts as NodePort")
+        if stype == "ExternalName":
+            self.required_str(spec, "externalName", sp)
+        cluster_ip = self.s(spec.get("clusterIP"))
+        if cluster_ip and cluster_ip != "None" and not _is_ip(cluster_ip):
+            self.err(sp + ("clusterIP",), f'invalid value "{cluster_ip}": must be a valid IP address or "None"')
+        headless = cluster_ip == "None"
+        if cluster_ip == "None" and stype != "ClusterIP":
+            self.err(sp + ("clusterIP",), f"may not be set to 'None' for {stype} services")
+        ports = self.dicts(spec.get("ports"))
+        if not ports and not headless and stype != "ExternalName":
+            self.err(sp + ("ports",), "required value")
+        names: set[str] = set()
+        seen: set[tuple[int, str]] = set()
+        for i, port in ports:
+            pp = sp + ("ports", i)
+            if port.get("port") is None:
+                self.err(pp + ("port",), "required value")
+            self.port_range(port.get("port"), pp + ("port",))
+            proto = self.enum(port, "protocol", pp, PROTOCOLS) or "TCP"
+            name = self.s(port.get("name"))
+            if name:
+                self.name_rule(name, pp + ("name",), dns_label_error)
+                if name in names:
+                    self.err(pp + ("name",), f'duplicate value "{name}"')
+                names.add(name)
+            elif len(ports) > 1:
+                self.err(pp + ("name",), "required value (every port needs a name when there is more than one)")
+            if self.i(port.get("port")) is not None:
+                if (port["port"], proto) in seen:
+                    self.err(pp, f'duplicate value "{port["port"]}/{proto}"')
+                seen.add((port["port"], proto))
+            tp = port.get("targetPort")
+            if isinstance(tp, int) and not isinstance(tp, bool):
+                self.port_range(tp, pp + ("targetPort",))
+            elif isinstance(tp, str):
+                msg = port_name_error(tp) if not tp.isdigit() else None
+                if msg:
+                    self.err(pp + ("targetPort",), f'invalid value "{tp}": {msg}')
+            np = self.i(port.get("nodePort"))
+            if np is not None and np != 0:
+                if stype not in ("NodePort", "LoadBalancer"):
+                    self.err(pp + ("nodePort",), f"may not be used when `type` is '{stype}'")
+                elif not NODE_PORT_RANGE[0] <= np <= NODE_PORT_RANGE[1]:
+                    self.err(pp + ("nodePort",), f'invalid value "{np}": provided port is not in the valid range. '
+                             f"The range of valid ports is {NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}")
+        self.labels(spec.get("selector"), sp + ("selector",))
+        self.enum(spec, "sessionAffinity", sp, ("None", "ClientIP"))
+        timeout = (self.d((self.d(spec.get("sessionAffinityConfig")) or {}).get("clientIP")) or {}).get("timeoutSeconds")
+        if self.i(timeout) is not None and not 0 < timeout <= 86400:
+            self.err(sp + ("sessionAffinityConfig", "clientIP", "timeoutSeconds"), "must be greater than 0 and less than 86400")
+        etp = self.enum(spec, "externalTrafficPolicy", sp, ("Cluster", "Local"))
+        if etp and stype not in ("NodePort", "LoadBalancer"):
+            self.err(sp + ("externalTrafficPolicy",), "may only be set for externally-accessible services")
+        self.enum(spec, "internalTrafficPolicy", sp, ("Cluster", "Local"))
+        for i, ip in enumerate(spec.get("externalIPs") or []):
+            if isinstance(ip, str) and not _is_ip(ip):
+                self.err(sp + ("externalIPs", i), f'invalid value "{ip}": must be a valid IP address')
+
+    def config_data(self, doc: dict) -> None:
+        keys: set[str] = set()
+        sections = ("data", "binaryData") if self.kind == "ConfigMap" else ("data", "stringData")
+        for section in sections:
+            for k, v in (self.d(doc.get(section)) or {}).items():
+                if not isinstance(k, str):
+                    continue
+                if not _CONFIG_KEY.fullmatch(k) or len(k) > 253:
+                    self.err((section, k), f'invalid key "{k}": {MSG_CONFIG_KEY}')
+                if self.kind == "ConfigMap" and k in keys:
+                    self.err((section, k), "duplicate of key present in data")
+                keys.add(k)
+                if (section == "binaryData" or (self.kind == "Secret" and section == "data")) and isinstance(v, str):
+                    try:
+                        base64.b64decode(v.encode("ascii"), validate=True)
+                    except (binascii.Error, ValueError, UnicodeEncodeError):
+                        self.err((section, k), "illegal base64 data")
+        if self.kind == "Secret":
+            st = self.s(doc.get("type"))
+            needs = {"kubernetes.io/dockerconfigjson": ".dockerconfigjson", "kubernetes.io/dockercfg": ".dockercfg"}
+            if st in needs and needs[st] not in keys:
+                self.err(("data", needs[st]), "required value")
+
+
+def _is_ip(v: str) -> bool:
+    try:
+        ipaddress.ip_address(v)
+        return True
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------------------- driver
+
+
+@dataclass
+class _Checked:
+    doc: Document
+    kind: str
+    name: str
+    namespace: str
+    checker: _Checker
+    schema_paths: set[PathT]
+
+
+def _ident(data: Any) -> tuple[str, str]:
+    if not isinstance(data, dict):
+        return "", ""
+    kind = data.get("kind") if isinstance(data.get("kind"), str) else ""
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    name = meta.get("name") if isinstance(meta.get("name"), str) else ""
+    return kind, name
+
+
+def _path_key(path: PathT) -> tuple:
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in path)
+
+
+def validate_documents(
+    docs: Sequence[Document],
+    *,
+    known: Collection[ObjectKey] | None = None,
+    skip_unsupported: bool = False,
+) -> ValidationResult:
+    """Validate parsed documents; build the objects of those without errors.
+
+    ``known``: ConfigMaps/Secrets that exist in the cluster (from observation). ``None`` means the
+    cluster was not consulted (``--dry-run=client``): a reference that is not in the set is then a
+    warning instead of an error. ``optional: true`` references are never reported.
+    """
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    checked: list[_Checked] = []
+
+    for doc in docs:
+        src, data = doc.source, doc.data
+        if data is None:
+            continue  # an empty document (e.g. a trailing ---), as kubectl
+        kind, name = _ident(data)
+
+        def problem(path: PathT, msg: str, _src: Source = src, _k: str = kind, _n: str = name) -> Problem:
+            return Problem(_src.file, _src.doc, _k, _n, format_path(path), msg)
+
+        if not isinstance(data, dict):
+            errors.append(problem((), f"a document must be a Kubernetes object (a mapping), got {_json_type(data)}"))
+            continue
+        api_version = data.get("apiVersion")
+        head = [(k, "required value") for k in ("apiVersion", "kind") if data.get(k) in (None, "")]
+        head += [(k, f"must be string, got {_json_type(data[k])}") for k in ("apiVersion", "kind")
+                 if data.get(k) not in (None, "") and not isinstance(data[k], str)]
+        if head:
+            errors.extend(problem((k,), m) for k, m in head)
+            continue
+        unsupported = _kind_error(api_version, kind)
+        if unsupported is not None:
+            if skip_unsupported:
+                warnings.append(problem((), f"skipped: {unsupported[1]}"))
+            else:
+                errors.append(problem((unsupported[0],), unsupported[1]))
+            continue
+        schema = schema_problems(data, api_version, kind)
+        checker = _Checker(kind)
+        checker.metadata(data)
+        if kind in ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job"):
+            checker.workload(data)
+        elif kind == "Service":
+            checker.service(data)
+        elif kind in ("ConfigMap", "Secret"):
+            checker.config_data(data)
+        meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+        ns = "" if kind == "Namespace" else (meta.get("namespace") if isinstance(meta.get("namespace"), str) else "") or "default"
+        schema_paths = {p for p, _ in schema}
+        own = [(p, m) for p, m in checker.errors if p not in schema_paths]
+        for p, m in sorted(set(schema) | set(own), key=lambda pm: (_path_key(pm[0]), pm[1])):
+            errors.append(problem(p, m))
+        checked.append(_Checked(doc, kind, name, ns, checker, schema_paths))
+
+    errors.extend(_cross_checks(checked, known, warnings))
+
+    objects: list[AnyObject] = []
+    failed = {(e.file, e.doc) for e in errors}
+    for c in checked:
+        unimpl = [format_path(p) + (f" ({note})" if note else "")
+                  for p, note in sorted(c.checker.unimplemented, key=lambda pn: _path_key(pn[0]))
+                  if p not in c.schema_paths]
+        if unimpl:
+            paths = ", ".join(dict.fromkeys(unimpl))
+            warnings.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, "",
+                                    f"fields not implemented by kcli (ignored): {paths}"))
+        if (c.doc.source.file, c.doc.source.doc) in failed:
+            continue
+        try:
+            objects.append(build_object(c.doc.data, c.doc.source))
+        except Exception as exc:  # a gap in the checks above must not crash apply
+            errors.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, "",
+                                  f"internal error while reading the object: {type(exc).__name__}: {exc}"))
+    order = {d.source.file: i for i, d in reversed(list(enumerate(docs)))}
+
+    def by_doc(p: Problem) -> tuple[int, int]:
+        return order.get(p.file, len(order)), p.doc or 0
+
+    return ValidationResult(tuple(objects), tuple(sorted(errors, key=by_doc)), tuple(sorted(warnings, key=by_doc)))
+
+
+def _cross_checks(checked: list[_Checked], known: Collection[ObjectKey] | None, warnings: list[Problem]) -> list[Problem]:
+    """Duplicate objects and ConfigMap/Secret references across the whole set."""
+    errors: list[Problem] = []
+    first: dict[ObjectKey, Source] = {}
+    configs: dict[ObjectKey, set[str] | None] = {}
+    for c in checked:
+        if not c.name:
+            continue
+        key = ObjectKey(c.kind, c.namespace, c.name)
+        if key in first:
+            s = first[key]
+            errors.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, "metadata.name",
+                                  f"duplicate object: {key} is already defined in {s.file}: doc {s.doc}"))
+            continue
+        first[key] = c.doc.source
+        if c.kind in ("ConfigMap", "Secret"):
+            configs[key] = _config_keys(c.doc.data, c.kind)
+    known_set = set(known) if known is not None else set()
+    for c in checked:
+        for ref in sorted(c.checker.refs, key=lambda r: _path_key(r.path)):
+            key = ObjectKey(ref.kind, c.namespace, ref.name)
+            path = format_path(ref.path)
+            if key in configs:
+                keys = configs[key]
+                if ref.key is not None and keys is not None and ref.key not in keys and not ref.optional:
+                    errors.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, path,
+                                          f'key "{ref.key}" not found in {ref.kind} "{ref.name}"'))
+                continue
+            if ref.optional or key in known_set:
+                continue
+            if known is None:
+                warnings.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, path,
+                                        f'{ref.kind} "{ref.name}" is not in the applied set (namespace '
+                                        f"{c.namespace}); it must exist in the cluster"))
+            else:
+                errors.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, path,
+                                      f'{ref.kind} "{ref.name}" not found: it is neither in the applied set '
+                                      f"nor in the cluster (namespace {c.namespace})"))
+    return errors
+
+
+def _config_keys(data: dict, kind: str) -> set[str] | None:
+    sections = ("data", "binaryData") if kind == "ConfigMap" else ("data", "stringData")
+    keys: set[str] = set()
+    for s in sections:
+        v = data.get(s)
+        if v is not None and not isinstance(v, dict):
+            return None
+        keys.update(str(k) for k in (v or {}))
+    return keys
