@@ -1,0 +1,176 @@
+"""Pure controllers: desired objects × observed pods × nodes → desired pods and pod actions.
+
+``reconcile`` runs every controller over the applied objects; ``plan_pods`` adds the scheduler:
+pods to create get a node or stay Pending with kubectl's reason. Execution order for the
+shell: every delete first, then the creates (replacements reuse resources and, for bare Pods,
+names). ``seed`` (or ``name_suffix``) makes generated pod names deterministic; pass the same
+value on every apply to keep names stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from kcli.core.controllers.daemonset import daemon_tolerations, reconcile_daemonset
+from kcli.core.controllers.deployment import reconcile_deployment
+from kcli.core.controllers.job import reconcile_job
+from kcli.core.controllers.pod import (
+    Context,
+    ControllerResult,
+    DesiredPod,
+    NameSuffix,
+    ObservedPod,
+    OwnerRef,
+    PodAction,
+    hashed_suffix,
+    reconcile_pod,
+)
+from kcli.core.controllers.replicaset import reconcile_replicaset
+from kcli.core.objects import (
+    AnyObject,
+    ConfigMap,
+    DaemonSet,
+    Deployment,
+    Job,
+    ObjectKey,
+    Pod,
+    ReplicaSet,
+    Secret,
+)
+from kcli.core.scheduler import Node, SchedPod, SchedProfile, profile_for, schedule
+
+WORKLOAD_KINDS = ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job")
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    pods: tuple[DesiredPod, ...]  # every pod that should exist once the actions ran
+    actions: tuple[PodAction, ...]  # deletes and creates, each with its reason
+    statuses: Mapping[ObjectKey, Any]  # workload key → PodStatus/DeploymentStatus/ReplicaSetStatus/...
+    orphans: tuple[ObservedPod, ...]  # observed pods whose applied object is not in the set (prune decides)
+
+
+def config_hashes(objects: Sequence[AnyObject], known: Mapping[ObjectKey, str] | None = None) -> dict[ObjectKey, str]:
+    """Content hash of every ConfigMap/Secret: the cluster's (``known``) overridden by the applied set."""
+    out = dict(known or {})
+    for o in objects:
+        if isinstance(o, (ConfigMap, Secret)):
+            out[o.key] = o.content_hash()
+    return out
+
+
+def reconcile(
+    objects: Sequence[AnyObject],
+    observed: Sequence[ObservedPod],
+    nodes: Sequence[Node],
+    *,
+    known_configs: Mapping[ObjectKey, str] | None = None,
+    seed: str = "",
+    name_suffix: NameSuffix | None = None,
+) -> Reconciliation:
+    """Run the controller of every workload in ``objects`` (in order) against ``observed``."""
+    ctx = Context(config_hashes(objects, known_configs), name_suffix or hashed_suffix(seed), {p.key for p in observed})
+    ctx.taken.update((o.namespace, o.name) for o in objects if isinstance(o, Pod))
+    by_applied: dict[tuple[str, OwnerRef], list[ObservedPod]] = {}
+    for p in observed:
+        if p.applied is not None:
+            by_applied.setdefault((p.namespace, p.applied), []).append(p)
+    claimed: set[tuple[str, OwnerRef]] = set()
+    pods: list[DesiredPod] = []
+    actions: list[PodAction] = []
+    statuses: dict[ObjectKey, Any] = {}
+    for o in objects:
+        if o.kind not in WORKLOAD_KINDS:
+            continue
+        key = (o.namespace, OwnerRef(o.kind, o.name))
+        claimed.add(key)
+        mine = by_applied.get(key, [])
+        result: ControllerResult
+        if isinstance(o, Deployment):
+            result = reconcile_deployment(o, mine, ctx)
+        elif isinstance(o, ReplicaSet):
+            result = reconcile_replicaset(o, mine, ctx)
+        elif isinstance(o, DaemonSet):
+            result = reconcile_daemonset(o, mine, nodes, ctx)
+        elif isinstance(o, Job):
+            result = reconcile_job(o, mine, ctx)
+        else:
+            assert isinstance(o, Pod)
+            result = reconcile_pod(o, mine, ctx)
+        pods.extend(result.pods)
+        actions.extend(result.actions)
+        statuses[o.key] = result.status
+    orphans = tuple(p for p in observed if p.applied is None or (p.namespace, p.applied) not in claimed)
+    return Reconciliation(tuple(pods), tuple(actions), statuses, orphans)
+
+
+# --------------------------------------------------------------------------- with the scheduler
+
+
+@dataclass(frozen=True)
+class PodPlan:
+    reconciliation: Reconciliation
+    deletes: tuple[PodAction, ...]
+    creates: tuple[tuple[PodAction, str], ...]  # (create, node)
+    pending: tuple[tuple[PodAction, str], ...]  # (create, "0/3 nodes are available: ...")
+    placements: Mapping[tuple[str, str], str]  # (namespace, pod) → node, for every desired pod with one
+
+
+def _spread_key(namespace: str, owner: OwnerRef | None) -> str:
+    return f"{namespace}/{owner}" if owner is not None else ""
+
+
+def plan_pods(
+    objects: Sequence[AnyObject],
+    observed: Sequence[ObservedPod],
+    nodes: Sequence[Node],
+    *,
+    known_configs: Mapping[ObjectKey, str] | None = None,
+    seed: str = "",
+    name_suffix: NameSuffix | None = None,
+) -> PodPlan:
+    """``reconcile``, then schedule the pods to create around the pods that stay.
+
+    Pods being deleted free their resources; exited pods hold none (as upstream); orphans keep
+    consuming what their ObservedPod says (cpu_milli, memory, host_ports)."""
+    rec = reconcile(objects, observed, nodes, known_configs=known_configs, seed=seed, name_suffix=name_suffix)
+    profiles: dict[tuple[int, str, bool], SchedProfile] = {}
+
+    def profile(pod: DesiredPod) -> SchedProfile:
+        ds = pod.owner is not None and pod.owner.kind == "DaemonSet"
+        k = (id(pod.template), pod.node_name, ds)
+        if k not in profiles:
+            extra = daemon_tolerations(pod.spec.host_network) if ds else ()
+            profiles[k] = profile_for(pod.spec, pod.node_name, extra)
+        return profiles[k]
+
+    desired = {p.key: p for p in rec.pods}
+    deletes = tuple(a for a in rec.actions if a.verb == "delete")
+    deleted = {a.observed.key for a in deletes if a.observed is not None}
+    existing = []
+    for p in observed:
+        if p.key in deleted or p.state == "exited":
+            continue
+        d = desired.get(p.key)
+        prof = profile(d) if d is not None else SchedProfile(cpu_milli=p.cpu_milli, memory=p.memory,
+                                                             host_ports=p.host_ports)
+        existing.append((SchedPod(p.namespace, p.name, prof, _spread_key(p.namespace, p.owner)), p.node))
+    create_actions = [a for a in rec.actions if a.verb == "create" and a.pod is not None]
+    to_place = [SchedPod(a.namespace, a.name, profile(a.pod), _spread_key(a.namespace, a.pod.owner))  # type: ignore[arg-type]
+                for a in create_actions]
+    result = schedule(to_place, nodes, existing)
+    creates = tuple((a, result.placements[(a.namespace, a.name)]) for a in create_actions
+                    if (a.namespace, a.name) in result.placements)
+    pending = tuple((a, result.unschedulable[(a.namespace, a.name)]) for a in create_actions
+                    if (a.namespace, a.name) in result.unschedulable)
+    placements = {p.key: p.node for p in observed if p.key not in deleted}
+    placements.update(result.placements)
+    placements = {k: v for k, v in placements.items() if k in desired}
+    return PodPlan(rec, deletes, creates, pending, placements)
+
+
+__all__ = [
+    "Context", "ControllerResult", "DesiredPod", "NameSuffix", "ObservedPod", "OwnerRef", "PodAction", "PodPlan",
+    "Reconciliation", "config_hashes", "hashed_suffix", "plan_pods", "reconcile",
+]
