@@ -112,6 +112,8 @@ def register(app: typer.Typer) -> None:
         args: List[str] = typer.Argument(None, help="TYPE NAME... (or use -f / -l)"),
         filename: List[str] = typer.Option([], "-f", "--filename"),
         recursive: bool = typer.Option(False, "-R", "--recursive"),
+        values: List[str] = typer.Option([], "--values", help="YAML values for *.j2 templates."),
+        set_: List[str] = typer.Option([], "--set", help="key=value for *.j2 templates."),
         selector: str = typer.Option(None, "-l", "--selector", help="Label selector on applied objects."),
         namespace: str = typer.Option("default", "-n", "--namespace"),
         lock_wait: float = typer.Option(0.0, "--lock-wait"),
@@ -132,7 +134,7 @@ def register(app: typer.Typer) -> None:
         old, secrets, _ = state_objects(st)
         keys: list[ObjectKey] = []
         if filename:
-            result = load_and_validate(filename, recursive=recursive, skip_unsupported=True)
+            result = load_and_validate(filename, recursive=recursive, values_files=values, set_values=set_, skip_unsupported=True)
             keys = [o.key for o in result.objects]
         elif selector:
             sel = parse_selector(selector)

@@ -28,10 +28,24 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def diff(
         filename: list[str] = typer.Option(None, "--filename", "-f", help="Manifests to compare with the hosts."),
+        recursive: bool = typer.Option(False, "-R", "--recursive"),
+        values: list[str] = typer.Option([], "--values", help="YAML values for *.j2 templates."),
+        set_: list[str] = typer.Option([], "--set", help="key=value for *.j2 templates."),
         inventory: str = options.Inventory,
         state: str = typer.Option(None, "--state"),
     ) -> None:
         """Show what differs between the wanted state and the hosts (exit 1 when anything does)."""
+        from kcli.errors import KcliError
+        from kcli.shell.config import load_inventory
+
+        try:
+            _diff(filename, recursive, values, set_, inventory, state)
+        except KcliError as exc:
+            if exc.exit_code == 1:  # kubectl diff: >1 means error, 1 means differences
+                exc.exit_code = 2
+            raise
+
+    def _diff(filename, recursive, values, set_, inventory, state) -> None:
         from kcli.shell.config import load_inventory
 
         inv = load_inventory(inventory)
@@ -39,7 +53,7 @@ def register(app: typer.Typer) -> None:
         if filename:
             from kcli.cli import workload_diff  # provided with the workloads (manifests) pipeline
 
-            rows += workload_diff.differences(inv, filename, state)
+            rows += workload_diff.differences(inv, filename, state, recursive=recursive, values=values, sets=set_)
         if rows:
             console.out.print(format_table(rows))
             raise typer.Exit(1)
