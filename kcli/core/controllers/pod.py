@@ -153,16 +153,18 @@ class Context:
     configs: Mapping[ObjectKey, str]
     name_suffix: NameSuffix
     taken: set[tuple[str, str]] = field(default_factory=set)
+    attempts: dict[tuple[str, str], int] = field(default_factory=dict)  # next attempt per (namespace, base)
 
     def new_name(self, namespace: str, base: str) -> str:
         """``base-xxxxx``, never colliding with an observed or already generated name."""
-        attempt = 0
+        attempt = self.attempts.get((namespace, base), 0)
         while True:
             name = f"{base}-{self.name_suffix(base, attempt)}"
+            attempt += 1
             if (namespace, name) not in self.taken:
                 self.taken.add((namespace, name))
+                self.attempts[(namespace, base)] = attempt
                 return name
-            attempt += 1
 
     def config_fingerprint(self, spec: PodSpec, namespace: str) -> str:
         """Content hashes of the ConfigMaps/Secrets a pod reads (``?`` when unknown), sorted."""
