@@ -317,12 +317,18 @@ class _Cluster:
 
     def least_allocated(self, i: int, p: SchedProfile) -> int:
         node = self.nodes[i]
-        score = 0
-        for alloc, used in ((node.cpu_milli, self.cpu_nz[i] + (p.cpu_milli or DEFAULT_MILLI_CPU_REQUEST)),
-                            (node.memory, self.mem_nz[i] + (p.memory or DEFAULT_MEMORY_REQUEST))):
-            if alloc > 0 and used <= alloc:
-                score += (alloc - used) * 100 // alloc
-        return score // 2
+        return _least_allocated(node.cpu_milli, node.memory, self.cpu_nz[i] + (p.cpu_milli or DEFAULT_MILLI_CPU_REQUEST),
+                                self.mem_nz[i] + (p.memory or DEFAULT_MEMORY_REQUEST))
+
+
+def _least_allocated(cpu_alloc: int, mem_alloc: int, cpu_used: int, mem_used: int) -> int:
+    """LeastAllocated over cpu and memory, weights 1 and 1, integer as upstream."""
+    score = 0
+    if cpu_alloc > 0 and cpu_used <= cpu_alloc:
+        score += (cpu_alloc - cpu_used) * 100 // cpu_alloc
+    if mem_alloc > 0 and mem_used <= mem_alloc:
+        score += (mem_alloc - mem_used) * 100 // mem_alloc
+    return score // 2
 
 
 class _Class:
@@ -345,20 +351,40 @@ class _Class:
                 feasible.append(i)
             else:
                 self.static_fail[i] = reason
-        self.static_score: dict[int, int] = {}
+        # Static part of the score: 2 × preferred affinity + 3 × PreferNoSchedule, normalised over
+        # the feasible nodes. Most nodes share the default (no preferred match, no soft taint).
         weights = {i: _preferred_weight(profile, nodes[i]) for i in feasible} if profile.preferred_terms else {}
-        taints = {i: _prefer_no_schedule_count(profile, nodes[i]) for i in feasible}
+        taints = {i: c for i in feasible if nodes[i].taints and (c := _prefer_no_schedule_count(profile, nodes[i]))}
         max_w = max(weights.values(), default=0)
         max_t = max(taints.values(), default=0)
-        for i in feasible:
+        self.static_default = 3 * 100
+        self.static_score: dict[int, int] = {}
+        for i in set(weights) | set(taints):
             aff = weights.get(i, 0) * 100 // max_w if max_w else 0
-            tt = 100 - taints[i] * 100 // max_t if max_t else 100
+            tt = 100 - taints.get(i, 0) * 100 // max_t if max_t else 100
             self.static_score[i] = 2 * aff + 3 * tt
-        self.heap = [(-self.score(cluster, i), nodes[i].name, i, cluster.version[i]) for i in feasible]
-        heapq.heapify(self.heap)
+        self.feasible = set(feasible)
+        # Initial scores; nodes with equal allocatable and usage share one LeastAllocated computation.
+        pc = profile.cpu_milli or DEFAULT_MILLI_CPU_REQUEST
+        pm = profile.memory or DEFAULT_MEMORY_REQUEST
+        counts = cluster.owners.get(owner, {}) if owner else {}
+        memo: dict[tuple[int, int, int, int], int] = {}
+        heap = []
+        for i in feasible:
+            n = nodes[i]
+            key = (n.cpu_milli, n.memory, cluster.cpu_nz[i], cluster.mem_nz[i])
+            la = memo.get(key)
+            if la is None:
+                la = memo[key] = _least_allocated(key[0], key[1], key[2] + pc, key[3] + pm)
+            score = self.static_score.get(i, self.static_default) + la
+            if owner:
+                score += 2 * (100 // (1 + counts.get(i, 0)))
+            heap.append((-score, n.name, i, cluster.version[i]))
+        heapq.heapify(heap)
+        self.heap = heap
 
     def score(self, cluster: _Cluster, i: int) -> int:
-        s = self.static_score[i] + cluster.least_allocated(i, self.profile)
+        s = self.static_score.get(i, self.static_default) + cluster.least_allocated(i, self.profile)
         if self.owner:
             s += 2 * (100 // (1 + cluster.owners.get(self.owner, {}).get(i, 0)))
         return s
@@ -386,7 +412,7 @@ class _Class:
             others = total - (1 if self.profile.node_name in cluster.index else 0)
             if others:
                 reasons[REASON_NODE_NAME] = others
-        for i in (range(total) if not self.profile.node_name else self.static_fail.keys() | self.static_score.keys()):
+        for i in (range(total) if not self.profile.node_name else self.static_fail.keys() | self.feasible):
             rs = [self.static_fail[i]] if i in self.static_fail else cluster.dynamic_reasons(i, self.profile)
             for r in rs:
                 reasons[r] = reasons.get(r, 0) + 1
