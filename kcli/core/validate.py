@@ -1003,6 +1003,70 @@ def _path_key(path: PathT) -> tuple:
     return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in path)
 
 
+MAX_DEPTH = 100
+MAX_VALUES = 1_000_000
+
+
+def _shape_problem(data: Any) -> str | None:
+    """Refuse what no manifest needs before walking it: recursive YAML aliases, absurd nesting or size."""
+    stack = [(data, 0)]
+    seen = 0
+    while stack:
+        node, depth = stack.pop()
+        seen += 1
+        if depth > MAX_DEPTH:
+            return f"nested deeper than {MAX_DEPTH} levels (or a recursive YAML alias)"
+        if seen > MAX_VALUES:
+            return f"more than {MAX_VALUES} values (too many YAML aliases?)"
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return None
+
+
+def _check_document(doc: Document, kind: str, name: str,
+                    skip_unsupported: bool) -> tuple[list[Problem], list[Problem], _Checked | None]:
+    """Schema and kcli checks of one document: (errors, warnings, what the cross checks need)."""
+    src, data = doc.source, doc.data
+
+    def problem(path: PathT, msg: str) -> Problem:
+        return Problem(src.file, src.doc, kind, name, format_path(path), msg)
+
+    if not isinstance(data, dict):
+        return [problem((), f"a document must be a Kubernetes object (a mapping), got {_json_type(data)}")], [], None
+    shape = _shape_problem(data)
+    if shape:
+        return [problem((), shape)], [], None
+    head = [(k, "required value") for k in ("apiVersion", "kind") if data.get(k) in (None, "")]
+    head += [(k, f"must be string, got {_json_type(data[k])}") for k in ("apiVersion", "kind")
+             if data.get(k) not in (None, "") and not isinstance(data[k], str)]
+    if head:
+        return [problem((k,), m) for k, m in head], [], None
+    api_version = data["apiVersion"]
+    unsupported = _kind_error(api_version, kind)
+    if unsupported is not None:
+        if skip_unsupported:
+            return [], [problem((), f"skipped: {unsupported[1]}")], None
+        return [problem((unsupported[0],), unsupported[1])], [], None
+    schema = schema_problems(data, api_version, kind)
+    checker = _Checker(kind)
+    checker.metadata(data)
+    if kind in ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job"):
+        checker.workload(data)
+    elif kind == "Service":
+        checker.service(data)
+    elif kind in ("ConfigMap", "Secret"):
+        checker.config_data(data)
+    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else ""
+    ns = "" if kind == "Namespace" else namespace or "default"
+    schema_paths = {p for p, _ in schema}
+    own = [(p, m) for p, m in checker.errors if p not in schema_paths]
+    errors = [problem(p, m) for p, m in sorted(set(schema) | set(own), key=lambda pm: (_path_key(pm[0]), pm[1]))]
+    return errors, [], _Checked(doc, kind, name, ns, checker, schema_paths)
+
+
 def validate_documents(
     docs: Sequence[Document],
     *,
@@ -1020,47 +1084,18 @@ def validate_documents(
     checked: list[_Checked] = []
 
     for doc in docs:
-        src, data = doc.source, doc.data
-        if data is None:
+        if doc.data is None:
             continue  # an empty document (e.g. a trailing ---), as kubectl
-        kind, name = _ident(data)
-
-        def problem(path: PathT, msg: str, _src: Source = src, _k: str = kind, _n: str = name) -> Problem:
-            return Problem(_src.file, _src.doc, _k, _n, format_path(path), msg)
-
-        if not isinstance(data, dict):
-            errors.append(problem((), f"a document must be a Kubernetes object (a mapping), got {_json_type(data)}"))
-            continue
-        api_version = data.get("apiVersion")
-        head = [(k, "required value") for k in ("apiVersion", "kind") if data.get(k) in (None, "")]
-        head += [(k, f"must be string, got {_json_type(data[k])}") for k in ("apiVersion", "kind")
-                 if data.get(k) not in (None, "") and not isinstance(data[k], str)]
-        if head:
-            errors.extend(problem((k,), m) for k, m in head)
-            continue
-        unsupported = _kind_error(api_version, kind)
-        if unsupported is not None:
-            if skip_unsupported:
-                warnings.append(problem((), f"skipped: {unsupported[1]}"))
-            else:
-                errors.append(problem((unsupported[0],), unsupported[1]))
-            continue
-        schema = schema_problems(data, api_version, kind)
-        checker = _Checker(kind)
-        checker.metadata(data)
-        if kind in ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job"):
-            checker.workload(data)
-        elif kind == "Service":
-            checker.service(data)
-        elif kind in ("ConfigMap", "Secret"):
-            checker.config_data(data)
-        meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-        ns = "" if kind == "Namespace" else (meta.get("namespace") if isinstance(meta.get("namespace"), str) else "") or "default"
-        schema_paths = {p for p, _ in schema}
-        own = [(p, m) for p, m in checker.errors if p not in schema_paths]
-        for p, m in sorted(set(schema) | set(own), key=lambda pm: (_path_key(pm[0]), pm[1])):
-            errors.append(problem(p, m))
-        checked.append(_Checked(doc, kind, name, ns, checker, schema_paths))
+        kind, name = _ident(doc.data)
+        try:
+            doc_errors, doc_warnings, one = _check_document(doc, kind, name, skip_unsupported)
+        except Exception as exc:  # a gap in the checks must not crash apply: report it against the document
+            doc_errors, doc_warnings, one = [Problem(doc.source.file, doc.source.doc, kind, name, "",
+                                                     f"internal error while validating: {type(exc).__name__}: {exc}")], [], None
+        errors.extend(doc_errors)
+        warnings.extend(doc_warnings)
+        if one is not None:
+            checked.append(one)
 
     errors.extend(_cross_checks(checked, known, warnings))
 

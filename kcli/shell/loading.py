@@ -85,6 +85,8 @@ def parse_yaml_documents(text: str, file: str) -> tuple[list[Document], list[Pro
             docs.append(Document(Source(file, len(docs) + 1), data))
     except yaml.YAMLError as exc:
         return docs, [_yaml_problem(exc, file, len(docs) + 1)]
+    except RecursionError:
+        return docs, [Problem(file, len(docs) + 1, "", "", "", "invalid YAML: nested too deeply")]
     return docs, []
 
 

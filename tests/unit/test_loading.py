@@ -147,3 +147,8 @@ def test_expand_paths_sorted(tree: Path):
     assert problems == []
     assert [Path(f).relative_to(tree).as_posix() for f in files] == ["a.yaml", "b.yml", "c.json", "sub/d.yaml",
                                                                     "sub/e.yaml.j2"]
+
+
+def test_absurd_nesting_is_an_error_not_a_crash():
+    docs, (err,) = parse_yaml_documents("[" * 3000 + "]" * 3000, "deep.yaml")
+    assert docs == [] and str(err) == "deep.yaml: doc 1: invalid YAML: nested too deeply"

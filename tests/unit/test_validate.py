@@ -598,3 +598,17 @@ def test_supported_objects_are_typed():
     assert isinstance(pod, Pod)
     assert pod.spec.required_node_terms[0].match_expressions[0].values == ("a", "b")
     assert pod.spec.containers[0].ports[0].host_port == 8080
+
+
+def test_recursive_aliases_and_alias_bombs_are_refused_before_any_walk():
+    loop: dict = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}
+    loop["data"] = loop
+    level: list = ["x"] * 10
+    for _ in range(6):
+        level = [level] * 10  # 10^7 values through shared references, as YAML aliases build them
+    bomb = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": level}
+    _, errors, _ = validate_documents([Document(Source("f.yaml", 1), loop), Document(Source("f.yaml", 2), bomb)])
+    assert messages(errors) == [
+        "f.yaml: doc 1 (ConfigMap/x): nested deeper than 100 levels (or a recursive YAML alias)",
+        "f.yaml: doc 2 (Pod/p): more than 1000000 values (too many YAML aliases?)",
+    ]

@@ -15,7 +15,7 @@ import hashlib
 import heapq
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from kcli.core.objects import (
     SAFE_ALPHABET,
