@@ -53,6 +53,10 @@ def run_apply(inv, objects, *, applyset: str, dry_run: bool, prune: bool, lock_w
             console.warn(f"pod {a.namespace}/{a.name} is Pending: {reason}")
     if profile:
         print_profile(report.stats)
+    for w in report.warnings:
+        console.warn(w)
+    if report.service_nodes:
+        console.info(f"service rules/DNS {'would be ' if dry_run else ''}synced on {', '.join(report.service_nodes)}")
     if dry_run:
         console.info(f"dry run: {report.changes} pod change(s) planned")
         return

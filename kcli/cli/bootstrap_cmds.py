@@ -93,7 +93,7 @@ def register_bootstrap(app: typer.Typer) -> None:
             console.info(f"dry run: {report.changes} change(s) planned; pod subnets {leases}")
             return
         if report.pause_loaded:
-            console.info(f"pause image loaded on {', '.join(report.pause_loaded)}")
+            console.info(f"system images (pause, dnsmasq, busybox) loaded on {', '.join(report.pause_loaded)}")
         for host, peers in sorted(report.pings.items()):
             bad = [p for p, r in peers.items() if r != "ok"]
             if bad:

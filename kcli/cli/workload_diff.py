@@ -21,4 +21,6 @@ def differences(inv, filenames, state_dir, *, recursive=False, values=(), sets=(
         rows += [{"OBJECT": f"pod/{a.namespace}/{a.name}", "CHANGE": "delete", "DETAIL": f"on {a.observed.node if a.observed else '?'}: {a.reason}"}
                  for a in plan.deletes]
         rows += [{"OBJECT": f"pod/{a.namespace}/{a.name}", "CHANGE": "create", "DETAIL": f"on {node}: {a.reason}"} for a, node in plan.creates]
+    rows += [{"OBJECT": f"node/{n}", "CHANGE": "services", "DETAIL": "service rules, DNS records or DNS server differ"}
+             for n in report.service_nodes]
     return rows

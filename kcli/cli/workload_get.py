@@ -259,7 +259,7 @@ def objects_for(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
 def get_workloads(inv, kinds: list[str], name, fmt: str, namespace: str, all_ns: bool, selector_s: str | None, profile: bool) -> bool:
     """Print the requested kinds; returns whether anything was found."""
     selector = parse_selector(selector_s) if selector_s else None
-    need_pods = any(k in ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job") for k in kinds)
+    need_pods = any(k in ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job", "Endpoints") for k in kinds)
     snap = take_snapshot(inv, need_pods=need_pods)
     found = False
     if fmt in ("json", "yaml", "name"):
@@ -298,8 +298,15 @@ def get_workloads(inv, kinds: list[str], name, fmt: str, namespace: str, all_ns:
     return found
 
 
+DESCRIBERS_EXTRA: dict = {}  # kind → describe(inv, name, namespace), added by other modules
+
+
 def describe_workload(inv, kind: str, name: str, namespace: str) -> None:
     from kcli.errors import KcliError
+
+    if kind in DESCRIBERS_EXTRA:
+        DESCRIBERS_EXTRA[kind](inv, name, namespace)
+        return
 
     snap = take_snapshot(inv)
     events = [e for e in (snap.state.get("events") or []) if name in e.get("message", "") or e.get("object", "").endswith(f"/{name}")]

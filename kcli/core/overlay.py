@@ -23,10 +23,17 @@ from kcli.errors import PlanError
 
 FWD_CHAIN = "KCLI-FWD"
 MASQ_CHAIN = "KCLI-POSTRTG"
+GUARD_CHAIN = "KCLI-SVC-GUARD"
 KCLI_PREFIXES = ("KCLI-",)
 OVERLAY_JUMPS = (
     ("filter", "FORWARD", ("-m", "comment", "--comment", "kcli forward", "-j", FWD_CHAIN)),
     ("nat", "POSTROUTING", ("-m", "comment", "--comment", "kcli masq", "-j", MASQ_CHAIN)),
+)
+# Inserted first: traffic to the service network that no service rule translated is refused here,
+# instead of leaving the node towards whatever owns that range outside the cluster.
+GUARD_JUMPS = (
+    ("filter", "FORWARD", ("-m", "comment", "--comment", "kcli service guard", "-j", GUARD_CHAIN)),
+    ("filter", "OUTPUT", ("-m", "comment", "--comment", "kcli service guard", "-j", GUARD_CHAIN)),
 )
 
 
@@ -190,10 +197,12 @@ def overlay_payloads(net: ClusterNetwork, lease: NodeLease) -> tuple[str, str]:
     pod, sub = net.pod_cidr, lease.subnet
     fc = '-m comment --comment "kcli forward"'
     mc = '-m comment --comment "kcli masq"'
+    gc = '-m comment --comment "kcli: no service has this address"'
     filt = "\n".join([
-        "*filter", f":{FWD_CHAIN} - [0:0]",
+        "*filter", f":{FWD_CHAIN} - [0:0]", f":{GUARD_CHAIN} - [0:0]",
         f"-A {FWD_CHAIN} -s {pod} {fc} -j ACCEPT",
         f"-A {FWD_CHAIN} -d {pod} {fc} -j ACCEPT",
+        f"-A {GUARD_CHAIN} -d {net.service_cidr} {gc} -j REJECT --reject-with icmp-net-unreachable",
         "COMMIT", "",
     ])
     nat = "\n".join([
@@ -209,16 +218,16 @@ def overlay_payloads(net: ClusterNetwork, lease: NodeLease) -> tuple[str, str]:
     return filt, nat
 
 
-def append_jump_line(jump: tuple[str, str, tuple[str, ...]]) -> str:
-    """Ensure a jump exactly once, appended (flannel appends its jumps; kube-proxy prepends)."""
+def append_jump_line(jump: tuple[str, str, tuple[str, ...]], verb: str = "-A") -> str:
+    """Ensure a jump exactly once, appended (flannel appends its jumps; kube-proxy prepends: -I)."""
     table, chain, args = jump
     base = ("iptables", "-w", "-t", table)
-    return f"{sh((*base, '-C', chain, *args))} 2>/dev/null || {sh((*base, '-A', chain, *args))}"
+    return f"{sh((*base, '-C', chain, *args))} 2>/dev/null || {sh((*base, verb, chain, *args))}"
 
 
 def plan_iptables(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease) -> Step:
     filt, nat = overlay_payloads(net, lease)
-    desired = expected_rules([filt, nat], OVERLAY_JUMPS, KCLI_PREFIXES)
+    desired = expected_rules([filt, nat], OVERLAY_JUMPS + GUARD_JUMPS, KCLI_PREFIXES)
     observed = parse_iptables_save(f.iptables_save, KCLI_PREFIXES)
     drift = diff_rules(desired, observed)
     if not drift:
@@ -226,6 +235,7 @@ def plan_iptables(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease
     lines = [
         feed(filt + nat, ("iptables-restore", "-w", "5", "--noflush")),
         *(append_jump_line(j) for j in OVERLAY_JUMPS),
+        *(append_jump_line(j, "-I") for j in GUARD_JUMPS),
     ]
     return Step(host, "iptables", "; ".join(drift[:3]) + (f" (+{len(drift) - 3} more)" if len(drift) > 3 else ""), tuple(lines))
 

@@ -9,7 +9,7 @@ from kcli.core.commands.shell import Step, sh
 from kcli.core.facts.host import DAEMON_ABSENT_MARK, DAEMON_BACKUP, MANAGED_FILES
 from kcli.core.hostsetup import RESTART_DOCKER
 from kcli.core.network import POD_NETWORK, VXLAN_DEV, ClusterNetwork, NodeLease
-from kcli.core.overlay import OVERLAY_JUMPS
+from kcli.core.overlay import GUARD_JUMPS, OVERLAY_JUMPS
 
 MANAGED_LABEL = "io.kcli.managed=true"
 OWNED_CHAIN_PREFIXES = ("KCLI-",)
@@ -54,7 +54,7 @@ def reset_steps(
         steps.append(Step(host, "routes", "remove host-gw routes to peers", tuple(
             f"{sh(('ip', 'route', 'del', p.subnet))} 2>/dev/null || true" for p in peers.values()
         )))
-    jumps = OVERLAY_JUMPS + extra_jumps
+    jumps = OVERLAY_JUMPS + GUARD_JUMPS + extra_jumps
     steps.append(Step(host, "iptables", f"remove jumps and {', '.join(p + '*' for p in prefixes)} chains", (
         *(_remove_jump(*j) for j in jumps),
         _remove_chains("filter", prefixes),

@@ -13,6 +13,12 @@ from kcli.core.inventory import Host, Inventory
 from kcli.core.network import NodeLease
 from kcli.core.objects import AnyObject, ConfigMap, Namespace, ObjectKey, Secret
 from kcli.core.podrun import PodPlacement, create_pod_lines, delete_pod_lines, pod_uid
+from kcli.core.objects import Service
+from kcli.core.servicesync import (
+    allocate, dns_args, dns_container_lines, dns_hosts, endpoints_by_service, endpoints_from_record, endpoints_record,
+    hairpin_line, node_rules, pod_infos, rules_lines, service_env, udp_cleanup_lines, DNS_FILE,
+)
+from kcli.core.commands.shell import write_file
 from kcli.core.state import leases_of, network_of
 from kcli.core.workloads import (
     add_events, allocate_pod_ips, forget_objects, object_id, parse_pod_results, record_objects, record_pods,
@@ -38,6 +44,8 @@ class ApplyReport:
     dry_run: bool = False
     stats: dict = field(default_factory=dict)
     pruned: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    service_nodes: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
@@ -81,7 +89,7 @@ def config_store(objects: Sequence[AnyObject]) -> dict[ObjectKey, ConfigMap | Se
 
 
 def plan_scripts(plan: PodPlan, objects: Sequence[AnyObject], view: ClusterView, leases: dict[str, NodeLease],
-                 inv: Inventory) -> dict[str, list[tuple[str, list[str], list[str]]]]:
+                 inv: Inventory, specs: Sequence = ()) -> dict[str, list[tuple[str, list[str], list[str]]]]:
     """Per node: delete units, then create units (pod IPs allocated here)."""
     units: dict[str, list[tuple[str, list[str], list[str]]]] = {}
     by_key = {(p.namespace, p.name): p for p in view.all_pods()}
@@ -106,7 +114,9 @@ def plan_scripts(plan: PodPlan, objects: Sequence[AnyObject], view: ClusterView,
         pod = a.pod
         ip = "" if pod.spec.host_network else ips[(a.namespace, a.name)]
         place = PodPlacement(node, ip or leases[node].public_ip, leases[node].public_ip if node in leases else hosts[node].address)
-        lines = create_pod_lines(pod, place, configs)
+        dns = [] if pod.spec.host_network or pod.spec.dns_policy not in ("ClusterFirst", "ClusterFirstWithHostNet") else dns_args(a.namespace, leases[node].subnet)
+        env = service_env(specs, a.namespace) if pod.spec.enable_service_links else []
+        lines = create_pod_lines(pod, place, configs, dns_args=dns, service_env=env)
         units.setdefault(node, []).append((f"create {a.namespace}/{a.name}", lines, delete_pod_lines(pod_uid(pod))))
     return units
 
@@ -161,14 +171,20 @@ def apply(
             view.require_all()
             observed = [p.observed for p in view.all_pods()]
             nodes = scheduler_nodes(inv, view)
+            net = network_of(state)
+            specs, svc_record, svc_warnings = allocate([o for o in objects if isinstance(o, Service)],
+                                                       state.get("services") or {}, net.service_cidr)
+            report.warnings += svc_warnings
             plan = plan_pods(objects, observed, nodes, known_configs=secret_hashes, seed=inv.cluster)
             plan = _with_orphan_deletes(plan, gone)
             report.plan = plan
             if dry_run:
                 report.after = view
+                eps = endpoints_by_service(specs, pod_infos(view.all_pods()))
+                report.service_nodes = sorted(service_scripts(specs, eps, view, leases, net.pod_cidr, {}, set()))
                 report.stats = pool.stats()
                 return report
-            units = plan_scripts(plan, objects, view, leases, inv)
+            units = plan_scripts(plan, objects, view, leases, inv, specs)
             if units:
                 log(f"applying {report.changes} pod change(s) on {len(units)} node(s)")
 
@@ -188,10 +204,24 @@ def apply(
             if units:
                 after, _ = observe_cluster(pool, inv)
             report.after = after
+            eps = endpoints_by_service(specs, pod_infos(after.all_pods()))
+            sync = service_scripts(specs, eps, after, leases, net.pod_cidr,
+                                   endpoints_from_record(state.get("endpoints") or {}), set(units))
+            report.service_nodes = sorted(sync)
+            svc_done = run_on_hosts(
+                lambda h: pool.get(h).run(["sh", "-c", "set -e\n" + "\n".join(sync[h.name])], timeout=120, check=True),
+                [h for h in inv.hosts if h.name in sync], max_workers=parallel)
+            for node, exc in svc_done.errors.items():
+                report.pod_results[f"services {node}"] = ("failed", str(exc))
             report.stats = pool.stats()
             new_state = forget_objects(record_objects(state, manifest_objects, applyset, _now()), gone)
             pending = {(a.namespace, a.name): (str(a.applied), reason) for a, reason in plan.pending}
             new_state = record_pods(new_state, after.all_pods(), pending)
+            new_state["services"] = svc_record
+            new_state["endpoints"] = endpoints_record(specs, eps)
+            if not svc_record:
+                new_state.pop("services")
+                new_state.pop("endpoints")
             now = _now()
             events = [
                 {"time": now, "object": str(a.applied), "reason": "Killing" if a.verb == "delete" else "Scheduled",
@@ -229,3 +259,27 @@ def _with_orphan_deletes(plan: PodPlan, gone: set[ObjectKey]) -> PodPlan:
 
 def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def service_scripts(specs, eps, view: ClusterView, leases, pod_cidr: str, old_eps, pod_nodes: set[str]) -> dict[str, list[str]]:
+    """Per node, only where something differs: kube-proxy rules, DNS records, the DNS server,
+    hairpin on new pods' ports, UDP conntrack cleanup. Nothing for a node already in sync."""
+    hosts_text = dns_hosts(specs, eps)
+    cleanup = udp_cleanup_lines(specs, old_eps, eps)
+    out: dict[str, list[str]] = {}
+    for node, lease in leases.items():
+        if node not in view.facts:
+            continue
+        lines: list[str] = []
+        rules = node_rules(specs, eps, pod_cidr, view.iptables.get(node, ""))
+        if rules.drift:
+            lines += rules_lines(rules) + cleanup
+        if (view.dns_file.get(node) or "").strip() != hosts_text.strip():
+            lines.append(write_file(DNS_FILE, hosts_text))
+        if not view.dns_running.get(node):
+            lines += [f"docker rm -f kcli-dns >/dev/null 2>&1 || true", *dns_container_lines(lease.subnet)]
+        if lines or node in pod_nodes:
+            lines.append(hairpin_line())
+        if lines:
+            out[node] = lines
+    return out

@@ -150,12 +150,12 @@ def bootstrap(
 
         # The pod sandbox image is built here and shipped, never pulled (skipped where present).
         from kcli.shell.images import load_images
-        from kcli.shell.localimages import build_pause
+        from kcli.shell.localimages import build_busybox, build_dnsmasq, build_pause
 
         ready = [h for h in hosts if h.name not in report.errors]
-        loaded = load_images(pool, ready, [build_pause()])
+        loaded = load_images(pool, ready, [build_pause(), build_dnsmasq(), build_busybox()])
         report.pause_loaded = [n for n, v, _ in loaded if v is not None and v.loaded]
-        report.errors.update({n: f"pause image: {e}" for n, e in loaded.errors.items()})
+        report.errors.update({n: f"system images: {e}" for n, e in loaded.errors.items()})
 
         # Verify: re-read the network and ping every peer over the overlay (one more round trip).
         ok_hosts = [h for h in hosts if h.name not in report.errors]

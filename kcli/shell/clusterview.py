@@ -21,6 +21,9 @@ VIEW_SNIPPETS = {
     "pods": PODS_SNIPPET,
     # every address taken on the pod network, kcli's or not (pod IPs are allocated around them)
     "podnet_ips": "docker network inspect kcli-pods --format '{{range .Containers}}{{.IPv4Address}} {{end}}'",
+    "iptables": "iptables-save -t nat && iptables-save -t filter",
+    "dns_file": "cat /var/lib/kcli/dns/cluster.hosts",
+    "dns_running": "docker inspect -f '{{.State.Running}}' kcli-dns",
 }
 
 
@@ -30,6 +33,9 @@ class ClusterView:
     pods: dict[str, list[PodView]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     used_ips: dict[str, set[str]] = field(default_factory=dict)
+    iptables: dict[str, str] = field(default_factory=dict)
+    dns_file: dict[str, str | None] = field(default_factory=dict)
+    dns_running: dict[str, bool] = field(default_factory=dict)
 
     def all_pods(self) -> list[PodView]:
         return [p for pods in self.pods.values() for p in pods]
@@ -54,6 +60,12 @@ def observe_cluster(pool: SshPool, inv: Inventory, extra: Mapping[str, Mapping[s
         view.pods[name] = parse_pods(name, sections.get("pods"))
         ips = sections.get("podnet_ips")
         view.used_ips[name] = {a.split("/")[0] for a in ips.text.split()} if ips is not None and ips.rc == 0 else set()
+        ipt = sections.get("iptables")
+        view.iptables[name] = ipt.text if ipt is not None and ipt.rc == 0 else ""
+        dns = sections.get("dns_file")
+        view.dns_file[name] = dns.text + "\n" if dns is not None and dns.rc == 0 else None
+        run = sections.get("dns_running")
+        view.dns_running[name] = run is not None and run.rc == 0 and run.text.strip() == "true"
     view.errors = {n: str(e) for n, e in res.errors.items()}
     return view, dict(res.values)
 

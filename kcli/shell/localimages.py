@@ -14,6 +14,7 @@ from kcli.shell.local import run_local
 
 BUSYBOX_REF = "kcli.local/busybox:1"
 PAUSE_REF = "kcli.local/pause:3.10"
+DNSMASQ_REF = "kcli.local/dnsmasq:1"
 
 
 def _busybox_binary() -> Path:
@@ -66,6 +67,40 @@ def build_pause(ref: str = PAUSE_REF) -> str:
         tar = subprocess.Popen(["tar", "-C", str(root), "-c", "pause"], stdout=subprocess.PIPE)
         imp = subprocess.run(
             ["docker", "import", "-c", 'ENTRYPOINT ["/pause"]', "-", ref], stdin=tar.stdout, capture_output=True,
+        )
+        tar.wait()
+        if imp.returncode != 0:
+            raise UsageError(f"docker import {ref}: {imp.stderr.decode(errors='replace').strip()}")
+    return ref
+
+
+def build_dnsmasq(ref: str = DNSMASQ_REF) -> str:
+    """The node-local DNS server image: this machine's dnsmasq binary and the libraries it links."""
+    if run_local(["docker", "image", "inspect", ref], check=False).returncode == 0:
+        return ref
+    binary = shutil.which("dnsmasq") or ("/usr/sbin/dnsmasq" if os.path.exists("/usr/sbin/dnsmasq") else None)
+    if not binary:
+        raise UsageError("dnsmasq is needed once to build the DNS image (apt-get install dnsmasq-base)")
+    libs = []
+    for line in run_local(["ldd", binary], error=UsageError).stdout.splitlines():
+        parts = line.split()
+        path = next((p for p in parts if p.startswith("/")), None)
+        if path and os.path.exists(path):
+            libs.append(path)
+    with tempfile.TemporaryDirectory(prefix="kcli-dnsmasq-") as d:
+        root = Path(d)
+        for f in [binary, *libs]:
+            dest = root / f.lstrip("/")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(os.path.realpath(f), dest)
+        (root / "etc").mkdir(exist_ok=True)
+        (root / "etc" / "passwd").write_text("root:x:0:0:root:/:/bin/false\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+        (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+        for sub in ("tmp", "run", "var/run", "etc/kcli-dns"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+        imp = subprocess.run(
+            ["docker", "import", "-c", f'ENTRYPOINT ["{binary}"]', "-", ref], stdin=tar.stdout, capture_output=True,
         )
         tar.wait()
         if imp.returncode != 0:

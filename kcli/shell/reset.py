@@ -53,7 +53,10 @@ def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bo
     report = ResetReport()
     with SshPool(inv) as pool:
         def do_reset(h: Host) -> None:
-            steps = reset_steps(h.name, net, {n: l for n, l in leases.items() if n != h.name})
+            from kcli.core.iptables import JUMP_RULES
+
+            steps = reset_steps(h.name, net, {n: l for n, l in leases.items() if n != h.name},
+                                extra_jumps=JUMP_RULES, extra_chain_prefixes=("KUBE-",))
             conn = pool.get(h) if h.name in inv.names() else _adhoc(pool, h)
             conn.run(["sh", "-c", render_steps(steps)], timeout=300, check=True)
 

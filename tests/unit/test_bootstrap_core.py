@@ -76,7 +76,9 @@ def test_fresh_host_gets_every_step_and_a_converged_host_none():
         fdb=({"mac": leases["n2"].vtep_mac, "dst": "192.168.1.12", "flags": ["self"]},),
         routes=({"dst": "10.244.2.0/24", "gateway": "10.244.2.0", "dev": "flannel.1", "flags": ["onlink"]},),
         iptables_save=filt + nat.replace("-A KCLI-POSTRTG -m mark", "-A KCLI-POSTRTG -m mark") +
-        "*filter\n-A FORWARD -m comment --comment \"kcli forward\" -j KCLI-FWD\nCOMMIT\n"
+        "*filter\n-A FORWARD -m comment --comment \"kcli forward\" -j KCLI-FWD\n"
+        "-A FORWARD -m comment --comment \"kcli service guard\" -j KCLI-SVC-GUARD\n"
+        "-A OUTPUT -m comment --comment \"kcli service guard\" -j KCLI-SVC-GUARD\nCOMMIT\n"
         "*nat\n-A POSTROUTING -m comment --comment \"kcli masq\" -j KCLI-POSTRTG\nCOMMIT\n",
     )
     assert [s.describe() for s in plan_host("n1", converged, NET, leases["n1"], {"n2": leases["n2"]}) if s.changed] == []

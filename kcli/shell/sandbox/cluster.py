@@ -107,13 +107,19 @@ def _subnet_candidates(name: str) -> list[str]:
 
 
 def _ensure_network(sb_name: str, log: Log) -> tuple[str, str]:
+    """An *internal* bridge: this machine reaches the nodes, but nothing inside the sandbox can
+    send traffic beyond this machine (no registry is needed, and no test may leak)."""
     net = f"kcli-{sb_name}"
     found = _docker("network", "inspect", net, check=False)
     if found.returncode == 0:
-        return net, json.loads(found.stdout)[0]["IPAM"]["Config"][0]["Subnet"]
+        info = json.loads(found.stdout)[0]
+        if info.get("Internal"):
+            return net, info["IPAM"]["Config"][0]["Subnet"]
+        log(f"network {net} is not internal (made by an older kcli): recreating sandbox {sb_name}")
+        down(sb_name, log)
     for subnet in _subnet_candidates(sb_name):
         gw = subnet.rsplit(".", 1)[0] + ".1"
-        res = _docker("network", "create", "--driver", "bridge", "--subnet", subnet, "--gateway", gw,
+        res = _docker("network", "create", "--driver", "bridge", "--internal", "--subnet", subnet, "--gateway", gw,
                       "--label", f"{LABEL}={sb_name}", net, check=False)
         if res.returncode == 0:
             log(f"network {net} {subnet}")
@@ -235,8 +241,8 @@ def up(name: str = "kcli", nodes: int = 3, init: str = "systemd", log: Log = pri
     t0 = time.monotonic()
     image, how = ensure_image(log)
     timings = {"image": round(time.monotonic() - t0, 2), "image_source": how}
-    old = _load_meta(name)
     net, subnet = _ensure_network(name, log)
+    old = _load_meta(name)
     prefix = subnet.rsplit(".", 1)[0]
     sb = Sandbox(name=name, network=net, subnet=subnet, image=image, init=old.init if old else init)
     if old and old.init != init and old.nodes:

@@ -1,0 +1,235 @@
+"""Services on every node (pure): allocations kept in state, endpoints from observed pods,
+kube-proxy payloads and drift, the node-local DNS records, and kubelet's service env vars."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from kcli.core import conntrack
+from kcli.core.commands.shell import feed, sh, write_file
+from kcli.core.iptables import (
+    JUMP_RULES, diff_rules, expected_rules, parse_iptables_save, render_filter, render_jump_script, render_nat, restore_argv,
+)
+from kcli.core.network import POD_BRIDGE, gateway
+from kcli.core.objects import Service
+from kcli.core.services import (
+    ContainerPort, Endpoint, PodInfo, ServicePort, ServiceSpec, allocate_cluster_ip, allocate_node_port, endpoints_by_service,
+)
+
+CLUSTER_DOMAIN = "cluster.local"
+DNS_DIR = "/var/lib/kcli/dns"
+DNS_FILE = f"{DNS_DIR}/cluster.hosts"
+DNS_CONTAINER = "kcli-dns"
+DNS_IMAGE = "kcli.local/dnsmasq:1"
+
+
+def _port_key(p) -> str:
+    return p.name or f"{p.port}/{p.protocol}"
+
+
+def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_cidr: str) -> tuple[list[ServiceSpec], dict[str, dict], list[str]]:
+    """ServiceSpecs with ClusterIPs and NodePorts (kept from ``recorded``, else allocated), the new
+    allocation record, and warnings (LoadBalancer treated as NodePort; ExternalName skipped)."""
+    warnings: list[str] = []
+    taken_ips = {r["clusterIP"] for k, r in recorded.items() if r.get("clusterIP") and r["clusterIP"] != "None"}
+    taken_ports = {int(p) for r in recorded.values() for p in (r.get("nodePorts") or {}).values()}
+    mine = {f"{s.namespace}/{s.name}" for s in services}
+    # services gone from the set release their addresses
+    for key in set(recorded) - mine:
+        r = recorded[key]
+        taken_ips.discard(r.get("clusterIP"))
+        taken_ports -= {int(p) for p in (r.get("nodePorts") or {}).values()}
+    specs, record = [], {}
+    for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
+        key = f"{svc.namespace}/{svc.name}"
+        old = recorded.get(key) or {}
+        stype = svc.type
+        if stype == "LoadBalancer":
+            warnings.append(f"service {key}: type LoadBalancer has no load balancer here; treated as NodePort")
+            stype = "NodePort"
+        if stype == "ExternalName":
+            warnings.append(f"service {key}: type ExternalName is not supported; skipped")
+            continue
+        if svc.headless:
+            ip = "None"
+        elif svc.cluster_ip and svc.cluster_ip == old.get("clusterIP"):
+            ip = svc.cluster_ip
+        elif svc.cluster_ip:
+            taken_ips.discard(old.get("clusterIP"))
+            ip = allocate_cluster_ip(service_cidr, taken_ips, svc.cluster_ip)
+        elif old.get("clusterIP") and old["clusterIP"] != "None":
+            ip = old["clusterIP"]
+        else:
+            ip = allocate_cluster_ip(service_cidr, taken_ips)
+        if ip != "None":
+            taken_ips.add(ip)
+        ports, node_ports = [], {}
+        for p in svc.ports:
+            np = None
+            if stype == "NodePort":
+                prev = (old.get("nodePorts") or {}).get(_port_key(p))
+                if p.node_port and p.node_port != prev:
+                    np = allocate_node_port(taken_ports, p.node_port)
+                else:
+                    np = prev or allocate_node_port(taken_ports)
+                taken_ports.add(np)
+                node_ports[_port_key(p)] = np
+            ports.append(ServicePort(p.name, p.protocol, p.port, p.target_port, np))
+        specs.append(ServiceSpec(svc.namespace, svc.name, stype, ip, tuple(ports), dict(svc.selector), svc.session_affinity,
+                                 svc.session_affinity_timeout))
+        record[key] = {"clusterIP": ip, "type": stype, **({"nodePorts": node_ports} if node_ports else {})}
+    return specs, record, warnings
+
+
+def pod_infos(pod_views: Iterable) -> list[PodInfo]:
+    """Observed pods as the endpoint resolver sees them (ready = running and all containers up)."""
+    out = []
+    for p in pod_views:
+        if not p.ip:
+            continue
+        ports = tuple(ContainerPort(int(x.get("containerPort", 0)), x.get("name", ""), x.get("protocol", "TCP")) for x in p.ports)
+        out.append(PodInfo(p.name, p.namespace, dict(p.labels), p.ip, p.node, bool(p.observed.ready), ports))
+    return out
+
+
+@dataclass(frozen=True)
+class NodeServices:
+    nat: str
+    filter: str
+    drift: tuple[str, ...]
+
+
+def node_rules(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]], pod_cidr: str, iptables_save: str) -> NodeServices:
+    observed = parse_iptables_save(iptables_save)
+    nat = render_nat(specs, eps, cluster_cidr=pod_cidr, existing_chains=observed.get("nat", {}).keys())
+    filt = render_filter(specs, eps)
+    drift = diff_rules(expected_rules([nat, filt], JUMP_RULES), observed)
+    return NodeServices(nat, filt, tuple(drift))
+
+
+def rules_lines(ns: NodeServices) -> list[str]:
+    """Apply both tables atomically (one iptables-restore each), then ensure the jumps."""
+    return [feed(ns.nat, restore_argv()), feed(ns.filter, restore_argv()), render_jump_script().replace("set -e\n", "")]
+
+
+def dns_hosts(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]]) -> str:
+    """hosts-file records: NAME.NS.svc.cluster.local → ClusterIP; headless → every ready pod IP."""
+    lines = ["# Written by kcli: cluster DNS records (dnsmasq --hostsdir reloads it on change)"]
+    for s in specs:
+        fqdn = f"{s.name}.{s.namespace}.svc.{CLUSTER_DOMAIN}"
+        if s.headless:
+            for ip in sorted({e.ip for e in eps.get(s.key, ()) if e.ready}):
+                lines.append(f"{ip} {fqdn}")
+        elif s.cluster_ip:
+            lines.append(f"{s.cluster_ip} {fqdn}")
+    return "\n".join(lines) + "\n"
+
+
+def dns_args(namespace: str, node_subnet: str) -> list[str]:
+    """Docker flags giving a pod the cluster's resolver and Kubernetes' search path (ClusterFirst)."""
+    return ["--dns", gateway(node_subnet), "--dns-search", f"{namespace}.svc.{CLUSTER_DOMAIN}",
+            "--dns-search", f"svc.{CLUSTER_DOMAIN}", "--dns-search", CLUSTER_DOMAIN, "--dns-option", "ndots:5"]
+
+
+def dns_container_lines(node_subnet: str) -> list[str]:
+    """Start the node-local dnsmasq (host network, listening on the pod gateway) when absent."""
+    gw = gateway(node_subnet)
+    run = ["docker", "run", "-d", "--name", DNS_CONTAINER, "--restart", "always", "--network", "host",
+           "--label", "io.kcli.managed=true", "--label", "io.kcli.system=dns",
+           "-v", f"{DNS_DIR}:/etc/kcli-dns:ro", DNS_IMAGE,
+           "--keep-in-foreground", "--no-hosts", "--hostsdir=/etc/kcli-dns", f"--listen-address={gw}",
+           "--bind-dynamic", f"--local=/{CLUSTER_DOMAIN}/", "--domain-needed", "--cache-size=0", "--user=root", "--log-facility=-"]
+    return [f"docker inspect {DNS_CONTAINER} >/dev/null 2>&1 || {sh(run)} >/dev/null"]
+
+
+def env_name(name: str) -> str:
+    return name.upper().replace("-", "_")
+
+
+def service_env(specs: Sequence[ServiceSpec], namespace: str) -> list[tuple[str, str]]:
+    """kubelet's docker-link style variables for the services of the pod's namespace."""
+    out: list[tuple[str, str]] = []
+    for s in specs:
+        if s.namespace != namespace or not s.cluster_ip or s.headless or not s.ports:
+            continue
+        n = env_name(s.name)
+        first = s.ports[0]
+        out += [(f"{n}_SERVICE_HOST", s.cluster_ip), (f"{n}_SERVICE_PORT", str(first.port))]
+        for p in s.ports:
+            if p.name:
+                out.append((f"{n}_SERVICE_PORT_{env_name(p.name)}", str(p.port)))
+        out.append((f"{n}_PORT", f"{first.protocol.lower()}://{s.cluster_ip}:{first.port}"))
+        for p in s.ports:
+            pre = f"{n}_PORT_{p.port}_{p.protocol}"
+            out += [(pre, f"{p.protocol.lower()}://{s.cluster_ip}:{p.port}"), (f"{pre}_PROTO", p.protocol.lower()),
+                    (f"{pre}_PORT", str(p.port)), (f"{pre}_ADDR", s.cluster_ip)]
+    return out
+
+
+def hairpin_line() -> str:
+    """Let a pod reach itself through its service (hairpin) on every port of the pod bridge."""
+    return f"for f in /sys/class/net/{POD_BRIDGE}/brif/*/hairpin_mode; do [ -e \"$f\" ] && echo 1 > \"$f\"; done; true"
+
+
+def udp_cleanup_lines(specs: Sequence[ServiceSpec], old_eps: Mapping[str, Sequence[Endpoint]], new_eps: Mapping[str, Sequence[Endpoint]]) -> list[str]:
+    argvs = conntrack.udp_conntrack_cleanup(specs, old_eps, new_eps)
+    return [f"{sh(a)} >/dev/null 2>&1 || true" for a in argvs]
+
+
+def endpoints_record(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]]) -> dict[str, dict[str, list[str]]]:
+    """Ready endpoint addresses per service and port (state; also the "old" side of UDP cleanup)."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for s in specs:
+        per = {}
+        for p in s.ports:
+            per[f"{p.name}/{p.protocol}"] = sorted(e.ip + ":" + str(e.port) for e in eps.get(s.key, ())
+                                                   if e.ready and e.port_name == p.name and e.protocol == p.protocol)
+        out[s.key] = per
+    return out
+
+
+def endpoints_from_record(record: Mapping[str, Mapping[str, Sequence[str]]]) -> dict[str, list[Endpoint]]:
+    out: dict[str, list[Endpoint]] = {}
+    for key, per in record.items():
+        for port_key, addrs in per.items():
+            name, _, proto = port_key.rpartition("/")
+            for a in addrs:
+                ip, _, port = a.rpartition(":")
+                out.setdefault(key, []).append(Endpoint(ip, int(port), "", "", True, name, proto))
+    return out
+
+
+
+
+def current_services(objects: Sequence, recorded: Mapping[str, dict], service_cidr: str, pod_views: Iterable
+                     ) -> tuple[list[ServiceSpec], dict[str, tuple[Endpoint, ...]]]:
+    """The services as they stand (recorded allocations) and their endpoints from observed pods."""
+    specs, _, _ = allocate([o for o in objects if isinstance(o, Service)], recorded, service_cidr)
+    return specs, endpoints_by_service(specs, pod_infos(pod_views))
+
+
+def probe_script(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]], timeout: int) -> str:
+    """Inside one throwaway pod-network container: for each TCP service port, connect to the VIP;
+    on failure also try one endpoint directly, so the failing hop can be named. Prints
+    ``key|port|vip-result|endpoint-result|dns-result`` lines."""
+    lines = []
+    t = int(timeout)
+    for s in specs:
+        if s.headless or not s.cluster_ip:
+            continue
+        fqdn = f"{s.name}.{s.namespace}.svc.{CLUSTER_DOMAIN}"
+        for p in s.ports:
+            if p.protocol != "TCP":
+                continue
+            ready = [e for e in eps.get(s.key, ()) if e.ready and e.port_name == p.name]
+            ep = f"{ready[0].ip} {ready[0].port}" if ready else ""
+            tag = shlex.quote(f"{s.key}|{p.port}")
+            lines.append(
+                f"v=fail; nc -w {t} {s.cluster_ip} {p.port} </dev/null >/dev/null 2>/tmp/e && v=ok || {{ grep -q refused /tmp/e && v=refused || {{ grep -q unreachable /tmp/e && v=unreachable || v=timeout; }}; }}; "
+                + (f"e=fail; nc -w {t} {ep} </dev/null >/dev/null 2>&1 && e=ok; " if ep else "e=none; ")
+                + f"d=fail; nslookup {fqdn} 2>/dev/null | grep -q {shlex.quote(s.cluster_ip)} && d=ok; "
+                + f"echo {tag}\"|$v|$e|$d\""
+            )
+    return "\n".join(lines) + "\n"
