@@ -1,0 +1,208 @@
+"""kcli.core.lock: the cluster lock scripts, run for real with ``sh`` against a temporary LOCK_DIR.
+
+The scripts read ``kcli.core.lock.LOCK_DIR`` when they are rendered, so each test points it into
+tmp_path first; nothing outside tmp_path is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from kcli.core import lock
+from kcli.core.inventory import Host, Inventory
+from kcli.core.lock import (
+    LockInfo,
+    acquire_script,
+    force_unlock_script,
+    lock_host,
+    parse_lock,
+    release_script,
+    renew_script,
+    status_script,
+)
+
+
+@pytest.fixture
+def lock_dir(tmp_path, monkeypatch):
+    d = tmp_path / "kcli-state" / "lock"
+    monkeypatch.setattr(lock, "LOCK_DIR", str(d))
+    return d
+
+
+def run(script: str, env: dict | None = None) -> str:
+    res = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30, check=False,
+                         env=env)
+    assert res.returncode == 0, res
+    return res.stdout
+
+
+def sh_lock(script: str, env: dict | None = None) -> LockInfo:
+    return parse_lock(run(script, env))
+
+
+def info_file(lock_dir) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in (lock_dir / "info").read_text().splitlines())
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class TestParse:
+    def test_parse_held(self):
+        info = parse_lock("state=held\nnow=1000\ntoken=abc\nowner=alice@laptop (apply)\nacquired=940\nexpires=1060\n")
+        assert info == LockInfo("held", "alice@laptop (apply)", "abc", 940, 1060, 1000)
+        assert info.describe() == "held by alice@laptop (apply) since 60s, expires in 60s"
+
+    def test_parse_free_and_noise(self):
+        info = parse_lock("Welcome to node1\nstate=free\nnow=17\n")
+        assert info == LockInfo("free", now=17)
+        assert info.describe() == "unlocked"
+
+    def test_expired_shows_zero_and_bad_numbers_are_zero(self):
+        info = parse_lock("state=held\nnow=2000\nowner=bob\nacquired=1000\nexpires=1500\n")
+        assert info.describe() == "held by bob since 1000s, expires in 0s"
+        assert parse_lock("state=held\nnow=x\nexpires=\n") == LockInfo("held")
+        assert parse_lock("") == LockInfo("unknown")
+
+    def test_owner_unknown(self):
+        assert parse_lock("state=held\nnow=10\nacquired=5\nexpires=20\n").describe() == \
+            "held by unknown since 5s, expires in 10s"
+
+    @pytest.mark.xfail(strict=True, reason="BUG: LockInfo.describe computes 'since' as now - acquired with "
+                       "acquired=0 when the holder's info file is not written yet (or lost), printing the "
+                       "epoch as an age ('since 1714564800s')")
+    def test_describe_without_info_does_not_print_the_epoch_as_age(self):
+        info = parse_lock("state=held\nnow=1714564800\n")
+        assert "1714564800" not in info.describe()
+
+    def test_lock_host(self):
+        hosts = (Host("n1", "10.0.0.1"), Host("n2", "10.0.0.2", roles=("worker",)),
+                 Host("n3", "10.0.0.3", roles=("control-plane",)))
+        assert lock_host(Inventory("c", hosts)).name == "n3"
+        assert lock_host(Inventory("c", hosts[:2])).name == "n1"
+
+
+# --------------------------------------------------------------------------- the scripts, for real
+
+
+class TestScripts:
+    def test_scripts_use_the_patched_dir(self, lock_dir):
+        for script in (acquire_script("t", "o", 60), renew_script("t", 60), release_script("t"), status_script(),
+                       force_unlock_script()):
+            assert str(lock_dir) in script and "/var/lib/kcli" not in script
+
+    def test_first_acquire(self, lock_dir):
+        before = int(time.time())
+        info = sh_lock(acquire_script("tok-a", "alice@laptop", 60))
+        assert info.state == "acquired" and before <= info.now <= int(time.time())
+        stored = info_file(lock_dir)
+        assert stored == {"token": "tok-a", "owner": "alice@laptop", "acquired": str(info.now),
+                          "expires": str(info.now + 60)}
+        assert not (lock_dir / "info.tmp").exists()
+
+    def test_second_acquire_is_held_and_shows_the_owner(self, lock_dir):
+        sh_lock(acquire_script("tok-a", "alice@laptop", 60))
+        info = sh_lock(acquire_script("tok-b", "bob@ci", 60))
+        assert (info.state, info.owner, info.token) == ("held", "alice@laptop", "tok-a")
+        assert info.expires - info.acquired == 60
+        assert info.describe().startswith("held by alice@laptop since ")
+        assert info_file(lock_dir)["token"] == "tok-a"
+
+    def test_same_token_acquiring_again_is_also_held(self, lock_dir):
+        sh_lock(acquire_script("tok-a", "alice", 60))
+        assert sh_lock(acquire_script("tok-a", "alice", 60)).state == "held"
+
+    def test_release(self, lock_dir):
+        sh_lock(acquire_script("tok-a", "alice", 60))
+        assert sh_lock(release_script("tok-b")).state == "not-held"
+        assert info_file(lock_dir)["token"] == "tok-a"
+        assert sh_lock(release_script("tok-a")).state == "released"
+        assert not lock_dir.exists()
+        assert sh_lock(release_script("tok-a")).state == "not-held"
+        assert sh_lock(acquire_script("tok-b", "bob", 60)).state == "acquired"
+
+    def test_token_must_match_the_whole_line(self, lock_dir):
+        sh_lock(acquire_script("tok-ab", "alice", 60))
+        assert sh_lock(release_script("tok-a")).state == "not-held"
+        assert sh_lock(renew_script("tok-a", 60)).state == "lost"
+
+    def test_expired_lock_is_taken_over(self, lock_dir):
+        sh_lock(acquire_script("tok-a", "alice", 0))
+        time.sleep(1.1)
+        info = sh_lock(acquire_script("tok-b", "bob", 60))
+        assert info.state == "acquired"
+        assert info_file(lock_dir)["token"] == "tok-b"
+        assert [p.name for p in lock_dir.parent.iterdir()] == ["lock"]  # the stale copy is gone
+        assert sh_lock(renew_script("tok-a", 60)).state == "lost"
+        assert sh_lock(release_script("tok-a")).state == "not-held"
+
+    def test_unexpired_lock_is_not_taken_over(self, lock_dir):
+        sh_lock(acquire_script("tok-a", "alice", 2))
+        assert sh_lock(acquire_script("tok-b", "bob", 60)).state == "held"
+
+    def test_lock_without_info_is_taken_over_only_after_30s(self, lock_dir):
+        lock_dir.mkdir(parents=True)  # a taker that died between mkdir and writing info
+        info = sh_lock(acquire_script("tok-b", "bob", 60))
+        assert (info.state, info.owner) == ("held", "")
+        old = time.time() - 60
+        os.utime(lock_dir, (old, old))
+        assert sh_lock(acquire_script("tok-b", "bob", 60)).state == "acquired"
+
+    def test_renew(self, lock_dir):
+        first = sh_lock(acquire_script("tok-a", "alice", 5))
+        assert sh_lock(renew_script("tok-b", 600)).state == "lost"
+        assert info_file(lock_dir)["expires"] == str(first.now + 5)
+        assert sh_lock(renew_script("tok-a", 600)).state == "renewed"
+        stored = info_file(lock_dir)
+        assert int(stored["expires"]) >= first.now + 600
+        assert stored["token"] == "tok-a" and stored["acquired"] == str(first.now)
+
+    def test_renew_without_a_lock_is_lost(self, lock_dir):
+        assert sh_lock(renew_script("tok-a", 60)).state == "lost"
+
+    def test_status_and_force_unlock(self, lock_dir):
+        assert sh_lock(status_script()).state == "free"
+        sh_lock(acquire_script("tok-a", "alice", 60))
+        status = sh_lock(status_script())
+        assert (status.state, status.owner, status.token) == ("held", "alice", "tok-a")
+        assert sh_lock(force_unlock_script()).state == "free"
+        assert not lock_dir.exists()
+        assert sh_lock(acquire_script("tok-b", "bob", 60)).state == "acquired"
+
+    def test_owner_with_shell_characters_is_stored_literally(self, lock_dir):
+        owner = "eve's $(touch pwned) `id` \"x\""
+        sh_lock(acquire_script("tok-a", owner, 60))
+        assert sh_lock(status_script()).owner == owner
+        assert not (lock_dir.parent / "pwned").exists() and not os.path.exists("pwned")
+
+    @pytest.mark.xfail(strict=True, reason="BUG: acquire_script checks expiry, then `mv`s the lock dir aside "
+                       "without re-checking; a runner that took the expired lock over in between loses it, "
+                       "and both runners report state=acquired")
+    def test_two_runners_taking_over_one_expired_lock(self, lock_dir, tmp_path):
+        sh_lock(acquire_script("tok-old", "crashed", 0))
+        time.sleep(1.1)
+        # Runner B's whole takeover runs at the worst moment of runner A's: after A read the expiry,
+        # before A moves the directory aside (A calls `stat` in between; a wrapper runs B there).
+        b_script = tmp_path / "b.sh"
+        b_script.write_text(acquire_script("tok-b", "bob", 600))
+        real_path = os.environ.get("PATH", "/usr/bin:/bin")
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        wrapper = bin_dir / "stat"
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f"if [ ! -e {shlex.quote(str(tmp_path / 'b.out'))} ]; then\n"
+            f"  PATH={shlex.quote(real_path)} sh {shlex.quote(str(b_script))} > {shlex.quote(str(tmp_path / 'b.out'))}\n"
+            "fi\n"
+            f"exec {shlex.quote(shutil.which('stat') or '/usr/bin/stat')} \"$@\"\n")
+        wrapper.chmod(0o755)
+        a = sh_lock(acquire_script("tok-a", "alice", 600), env={**os.environ, "PATH": f"{bin_dir}:{real_path}"})
+        b = parse_lock((tmp_path / "b.out").read_text())
+        assert b.state == "acquired"  # B took the expired lock over
+        assert a.state == "held" and a.owner == "bob"  # so A must not get it as well

@@ -1,0 +1,338 @@
+"""kcli.core.workloads: the state record of applied objects, pod IP allocation and the per-node pod script.
+
+The pod script is also run for real with ``sh``, but only with units made of harmless commands
+(``true``, ``echo``, ``false``) and with its /run/kcli scratch directory moved into tmp_path.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import shlex
+import subprocess
+import textwrap
+
+import pytest
+import yaml
+
+from kcli.core.network import NodeLease
+from kcli.core.objects import ObjectKey, build_object
+from kcli.core.workloads import (
+    EVENTS_KEPT,
+    POD_MARK,
+    add_events,
+    allocate_pod_ips,
+    created_at,
+    forget_objects,
+    known_keys,
+    object_id,
+    parse_pod_results,
+    record_objects,
+    record_pods,
+    redacted_manifest,
+    render_pod_script,
+    state_objects,
+)
+
+MANIFESTS = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: prod}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: page, namespace: prod}
+data: {index.html: hello}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds, namespace: prod}
+data: {token: czNjcmV0}
+stringData: {password: hunter2}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: prod}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: prod, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: httpd
+        image: busybox:1.36
+        env: [{name: TOKEN, valueFrom: {secretKeyRef: {name: creds, key: token}}}]
+"""
+
+
+def objects(text: str = MANIFESTS) -> list:
+    return [build_object(d) for d in yaml.safe_load_all(textwrap.dedent(text)) if d]
+
+
+def by_kind(objs, kind):
+    return next(o for o in objs if o.kind == kind)
+
+
+def digest(value: str) -> str:
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- redaction and records
+
+
+class TestRedaction:
+    def test_secret_values_become_digests(self):
+        secret = by_kind(objects(), "Secret")
+        before = copy.deepcopy(dict(secret.manifest))
+        assert redacted_manifest(secret) == {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "creds", "namespace": "prod"},
+            "data": {"token": digest("czNjcmV0")},
+            "stringData": {"password": digest("hunter2")},
+        }
+        assert secret.manifest == before  # the object itself is untouched
+
+    def test_no_secret_value_survives_anywhere_in_the_record(self):
+        state = record_objects({}, objects(), "kcli-abc", "2024-01-01T00:00:00Z")
+        text = yaml.safe_dump(state)
+        assert "hunter2" not in text and "czNjcmV0" not in text and "s3cret" not in text
+
+    @pytest.mark.parametrize("kind", ["Namespace", "ConfigMap", "Service", "Deployment"])
+    def test_other_kinds_are_untouched_copies(self, kind):
+        obj = by_kind(objects(), kind)
+        m = redacted_manifest(obj)
+        assert m == obj.manifest
+        m["metadata"]["name"] = "changed"
+        assert obj.manifest["metadata"]["name"] != "changed"
+
+    def test_secret_without_string_data(self):
+        secret = build_object({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque"})
+        assert redacted_manifest(secret) == {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                                             "type": "Opaque"}
+
+
+class TestRecords:
+    def test_object_id(self):
+        assert object_id(ObjectKey("Namespace", "", "prod")) == "Namespace/prod"
+        assert object_id(ObjectKey("Deployment", "prod", "web")) == "Deployment/prod/web"
+
+    def test_record_objects(self):
+        objs = objects()
+        state = {"nodes": {"n1": {}}, "objects": {"ConfigMap/prod/old": {"applyset": "x"}}}
+        out = record_objects(state, objs, "kcli-abc", "T1")
+        assert state == {"nodes": {"n1": {}}, "objects": {"ConfigMap/prod/old": {"applyset": "x"}}}  # not mutated
+        assert out["nodes"] == {"n1": {}}
+        assert sorted(out["objects"]) == ["ConfigMap/prod/old", "ConfigMap/prod/page", "Deployment/prod/web",
+                                          "Namespace/prod", "Secret/prod/creds", "Service/prod/web"]
+        secret = by_kind(objs, "Secret")
+        assert out["objects"]["Secret/prod/creds"] == {
+            "applyset": "kcli-abc", "lastApplied": redacted_manifest(secret), "createdAt": "T1",
+            "contentHash": secret.content_hash()}
+        assert out["objects"]["Service/prod/web"] == {
+            "applyset": "kcli-abc", "lastApplied": by_kind(objs, "Service").manifest, "createdAt": "T1"}
+
+    def test_created_at_is_kept_from_the_old_record(self):
+        first = record_objects({}, objects(), "set-a", "T1")
+        changed = objects(MANIFESTS.replace("replicas: 2", "replicas: 5"))
+        second = record_objects(first, changed, "set-b", "T2")
+        rec = second["objects"]["Deployment/prod/web"]
+        assert rec["createdAt"] == "T1"
+        assert rec["applyset"] == "set-b"
+        assert rec["lastApplied"]["spec"]["replicas"] == 5
+        assert created_at(second, ObjectKey("Deployment", "prod", "web")) == "T1"
+        assert created_at(second, ObjectKey("Deployment", "prod", "nope")) == ""
+        fresh = record_objects(forget_objects(second, [ObjectKey("Deployment", "prod", "web")]), changed, "s", "T3")
+        assert fresh["objects"]["Deployment/prod/web"]["createdAt"] == "T3"
+
+    def test_forget_objects(self):
+        state = record_objects({"x": 1}, objects(), "s", "T1")
+        out = forget_objects(state, [ObjectKey("Secret", "prod", "creds"), ObjectKey("Namespace", "", "prod")])
+        assert sorted(out["objects"]) == ["ConfigMap/prod/page", "Deployment/prod/web", "Service/prod/web"]
+        assert out["x"] == 1 and len(state["objects"]) == 5
+
+    def test_known_keys(self):
+        state = record_objects({}, objects(), "s", "T1")
+        state["objects"]["ConfigMap/default/bare"] = {"lastApplied": {"kind": "ConfigMap", "metadata": {"name": "bare"}}}
+        assert known_keys(state) == {
+            ObjectKey("Namespace", "", "prod"), ObjectKey("ConfigMap", "prod", "page"),
+            ObjectKey("Secret", "prod", "creds"), ObjectKey("Service", "prod", "web"),
+            ObjectKey("Deployment", "prod", "web"), ObjectKey("ConfigMap", "default", "bare")}
+        assert known_keys({}) == set() and known_keys({"objects": None}) == set()
+
+
+class TestStateObjects:
+    def test_round_trip(self):
+        objs = objects()
+        state = record_objects({}, objs, "kcli-abc", "T1")
+        state["objects"]["Service/prod/web"]["applyset"] = "other"
+        back, secret_hashes, applysets = state_objects(yaml.safe_load(yaml.safe_dump(state)))  # as read from disk
+        assert sorted(o.key for o in back) == sorted(o.key for o in objs if o.kind != "Secret")
+        for o in back:
+            assert o == next(x for x in objs if x.key == o.key)  # same typed object, field by field
+            assert o.manifest == next(x for x in objs if x.key == o.key).manifest
+        secret = by_kind(objs, "Secret")
+        assert secret_hashes == {secret.key: secret.content_hash()}
+        assert applysets == {o.key: ("other" if o.kind == "Service" else "kcli-abc") for o in objs}
+
+    def test_secrets_come_back_only_as_hashes(self):
+        state = record_objects({}, objects(), "s", "T1")
+        back, secret_hashes, _ = state_objects(state)
+        assert not any(o.kind == "Secret" for o in back)
+        assert list(secret_hashes) == [ObjectKey("Secret", "prod", "creds")]
+
+    def test_unreadable_records_are_skipped(self):
+        state = {"objects": {
+            "Widget/default/w": {"applyset": "s", "lastApplied": {"apiVersion": "example.com/v1", "kind": "Widget"}},
+            "Secret/default/s": {"lastApplied": {"kind": "Secret", "metadata": {"name": "s"}}},
+        }}
+        back, secret_hashes, applysets = state_objects(state)
+        assert back == []
+        assert secret_hashes == {ObjectKey("Secret", "default", "s"): ""}
+        assert applysets == {ObjectKey("Secret", "default", "s"): ""}
+
+    def test_empty_state(self):
+        assert state_objects({}) == ([], {}, {})
+
+
+class TestPodsAndEvents:
+    def test_record_pods(self):
+        class View:
+            def __init__(self, ns, name, node, ip):
+                self.namespace, self.name, self.node, self.ip = ns, name, node, ip
+                self.applied, self.spec_hash = "Deployment/web", "abc"
+
+        out = record_pods({"x": 1}, [View("prod", "web-b", "n2", "10.244.2.2"), View("prod", "web-a", "n1", "10.244.1.2")],
+                          {("prod", "web-c"): ("Deployment/web", "0/2 nodes are available: 2 Insufficient cpu.")})
+        assert out == {"x": 1, "pods": {
+            "prod/web-a": {"node": "n1", "ip": "10.244.1.2", "applied": "Deployment/web", "specHash": "abc"},
+            "prod/web-b": {"node": "n2", "ip": "10.244.2.2", "applied": "Deployment/web", "specHash": "abc"},
+            "prod/web-c": {"node": "", "applied": "Deployment/web", "phase": "Pending",
+                           "reason": "0/2 nodes are available: 2 Insufficient cpu."},
+        }}
+        assert list(out["pods"]) == sorted(out["pods"])
+
+    def test_add_events_keeps_the_last_ones(self):
+        state = {"events": [{"n": str(i)} for i in range(EVENTS_KEPT)]}
+        out = add_events(state, [{"n": "new"}])
+        assert len(out["events"]) == EVENTS_KEPT
+        assert out["events"][0] == {"n": "1"} and out["events"][-1] == {"n": "new"}
+        assert add_events(state, []) == state and len(state["events"]) == EVENTS_KEPT
+
+
+# --------------------------------------------------------------------------- pod IPs
+
+
+def lease(node: str, subnet: str) -> NodeLease:
+    return NodeLease(node, subnet, "192.168.56.11", "02:00:00:00:00:01")
+
+
+class TestPodIps:
+    LEASES = {"n1": lease("n1", "10.244.1.0/24"), "n2": lease("n2", "10.244.2.0/24")}
+
+    def test_lowest_free_per_node_skipping_used(self):
+        got = allocate_pod_ips(
+            {"n1": [("default", "a"), ("default", "b"), ("prod", "c")], "n2": [("default", "d")]},
+            {"n1": ["10.244.1.2", "10.244.1.4", ""], "n2": []},
+            self.LEASES,
+        )
+        assert got == {("default", "a"): "10.244.1.3", ("default", "b"): "10.244.1.5", ("prod", "c"): "10.244.1.6",
+                       ("default", "d"): "10.244.2.2"}
+
+    def test_gateway_and_broadcast_are_never_handed_out(self):
+        leases = {"n1": lease("n1", "10.244.1.0/29")}  # pods: .2 .. .6
+        got = allocate_pod_ips({"n1": [("d", str(i)) for i in range(5)]}, {}, leases)
+        assert sorted(got.values()) == [f"10.244.1.{i}" for i in range(2, 7)]
+
+    def test_full_subnet_raises(self):
+        leases = {"n1": lease("n1", "10.244.1.0/29")}
+        used = {"n1": ["10.244.1.2", "10.244.1.3", "10.244.1.5", "10.244.1.6"]}
+        assert allocate_pod_ips({"n1": [("d", "a")]}, used, leases) == {("d", "a"): "10.244.1.4"}
+        with pytest.raises(ValueError, match=r"node n1: pod subnet 10\.244\.1\.0/29 is full"):
+            allocate_pod_ips({"n1": [("d", "a"), ("d", "b")]}, used, leases)
+
+    def test_nothing_wanted(self):
+        assert allocate_pod_ips({}, {"n1": ["10.244.1.2"]}, self.LEASES) == {}
+
+
+# --------------------------------------------------------------------------- the pod script
+
+
+def run_script(script: str, tmp_path) -> str:
+    """Run a rendered pod script with its /run/kcli scratch dir moved into tmp_path."""
+    scratch = str(tmp_path / "run-kcli")
+    local = script.replace("/run/kcli", scratch)
+    assert "/run/kcli" not in local
+    res = subprocess.run(["sh", "-c", local], capture_output=True, text=True, timeout=30, check=False)
+    assert res.returncode == 0, res
+    return res.stdout
+
+
+class TestPodScript:
+    def test_rendered_text(self):
+        script = render_pod_script([("prod/web a", ["echo one", "echo two"], ["echo undo"]), ("prod/b", ["true"], [])])
+        assert script.splitlines() == [
+            "set -u",
+            "mkdir -p /run/kcli",
+            "( set -e",
+            "echo one",
+            "echo two",
+            ") >/run/kcli/unit.log 2>&1 && echo ==kcli-pod:'prod/web a':ok || { echo ==kcli-pod:'prod/web a':failed; "
+            "tail -n 5 /run/kcli/unit.log | sed 's/^/    /'; ( echo undo",
+            ") >/dev/null 2>&1; }",
+            "( set -e",
+            "true",
+            ") >/run/kcli/unit.log 2>&1 && echo ==kcli-pod:prod/b:ok || { echo ==kcli-pod:prod/b:failed; "
+            "tail -n 5 /run/kcli/unit.log | sed 's/^/    /'; ( true",
+            ") >/dev/null 2>&1; }",
+            "rm -f /run/kcli/unit.log",
+        ]
+        assert script.endswith("\n")
+
+    def test_a_failing_unit_does_not_stop_the_next_and_its_errors_are_captured(self, tmp_path):
+        undo = tmp_path / "undone"
+        script = render_pod_script([
+            ("default/a", ["true"], [f"echo a > {shlex.quote(str(undo))}-a"]),
+            ("default/b", ["echo pulling", "echo 'ErrImagePull: x:1' >&2; exit 1"], [f"echo b > {shlex.quote(str(undo))}-b"]),
+            ("default/c:with:colons", ["echo fine"], []),
+        ])
+        out = run_script(script, tmp_path)
+        assert out == ("==kcli-pod:default/a:ok\n==kcli-pod:default/b:failed\n    pulling\n    ErrImagePull: x:1\n"
+                       "==kcli-pod:default/c:with:colons:ok\n")
+        assert parse_pod_results(out) == {
+            "default/a": ("ok", ""),
+            "default/b": ("failed", "pulling\nErrImagePull: x:1"),
+            "default/c:with:colons": ("ok", ""),
+        }
+        assert not (tmp_path / "undone-a").exists()  # cleanup only for failed units
+        assert (tmp_path / "undone-b").read_text() == "b\n"
+        assert not (tmp_path / "run-kcli" / "unit.log").exists()
+
+    def test_only_the_last_five_error_lines_are_kept(self, tmp_path):
+        script = render_pod_script([("p", [f"echo line{i}" for i in range(8)] + ["false"], [])])
+        status, err = parse_pod_results(run_script(script, tmp_path))["p"]
+        assert status == "failed"
+        assert err == "line3\nline4\nline5\nline6\nline7"
+
+    def test_a_failing_cleanup_does_not_break_the_script(self, tmp_path):
+        script = render_pod_script([("a", ["false"], ["false", "echo noise >&2"]), ("b", ["true"], [])])
+        assert parse_pod_results(run_script(script, tmp_path)) == {"a": ("failed", ""), "b": ("ok", "")}
+
+    @pytest.mark.xfail(strict=True, reason="BUG: render_pod_script runs `( set -e ... ) && ok || failed`; POSIX sh "
+                       "ignores set -e inside an AND-OR list, so a failing line that is not the last is ignored")
+    def test_a_failure_before_the_last_line_fails_the_unit(self, tmp_path):
+        script = render_pod_script([("p", ["false", "echo after"], [])])
+        assert parse_pod_results(run_script(script, tmp_path)) == {"p": ("failed", "")}
+
+    def test_parse_ignores_noise(self):
+        out = f"motd\n    indented before any marker\n{POD_MARK}x:ok\nnot indented\n{POD_MARK}y:failed\n    e1\n\tno\n    e2\n"
+        assert parse_pod_results(out) == {"x": ("ok", ""), "y": ("failed", "e1\ne2")}
+        assert parse_pod_results("") == {}
