@@ -26,7 +26,7 @@ def acquire_script(token: str, owner: str, ttl: int) -> str:
     d = shlex.quote(LOCK_DIR)
     info = shlex.quote(f"token={token}\nowner={owner}\n")
     return f"""mkdir -p {shlex.quote(LOCK_DIR.rsplit('/', 1)[0])}
-for attempt in 1 2; do
+for attempt in 1 2 3 4 5; do
   now=$(date +%s)
   if mkdir {d} 2>/dev/null; then
     {{ printf %s {info}; echo "acquired=$now"; echo "expires=$((now + {int(ttl)}))"; }} > {d}/info.tmp
@@ -36,7 +36,15 @@ for attempt in 1 2; do
   exp=$(sed -n 's/^expires=//p' {d}/info 2>/dev/null)
   age=$((now - $(stat -c %Y {d} 2>/dev/null || echo "$now")))
   if {{ [ -n "$exp" ] && [ "$exp" -lt "$now" ]; }} || {{ [ -z "$exp" ] && [ "$age" -gt 30 ]; }}; then
-    mv {d} {d}.stale.$$ 2>/dev/null && rm -rf {d}.stale.$$
+    # Take over under a second mutex, re-reading the expiry inside it: two takers never both win.
+    if mkdir {d}.takeover 2>/dev/null; then
+      exp2=$(sed -n 's/^expires=//p' {d}/info 2>/dev/null)
+      if [ "$exp2" = "$exp" ]; then mv {d} {d}.stale.$$ 2>/dev/null && rm -rf {d}.stale.$$; fi
+      rmdir {d}.takeover
+    else
+      [ $(( now - $(stat -c %Y {d}.takeover 2>/dev/null || echo "$now") )) -gt 30 ] && rmdir {d}.takeover 2>/dev/null
+      sleep 0.2
+    fi
     continue
   fi
   echo state=held; echo "now=$now"; cat {d}/info 2>/dev/null; exit 0
@@ -81,6 +89,8 @@ class LockInfo:
     def describe(self) -> str:
         if self.state == "free":
             return "unlocked"
+        if not self.acquired:
+            return f"held by {self.owner or 'unknown'} (no lock details yet)"
         left = self.expires - self.now
         return f"held by {self.owner or 'unknown'} since {self.now - self.acquired}s, expires in {max(left, 0)}s"
 

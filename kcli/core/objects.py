@@ -411,6 +411,9 @@ class ConfigMap(KubeObject):
         return set(self.data) | set(self.binary_data)
 
 
+SECRET_HASH_ITERATIONS = 100_000
+
+
 @dataclass(frozen=True, kw_only=True)
 class Secret(KubeObject):
     """``data`` holds decoded bytes: base64 ``data`` merged with ``stringData`` (which wins)."""
@@ -424,7 +427,11 @@ class Secret(KubeObject):
     immutable: bool = False
 
     def content_hash(self) -> str:
-        return spec_hash({"type": self.type, "data": dict(self.data)})
+        """A slow, salted digest (PBKDF2-SHA256): it ends up in pod names, labels and the state
+        file, so guessing a low-entropy value from it must be expensive."""
+        payload = canonical_json({"type": self.type, "data": dict(self.data)}).encode()
+        salt = f"kcli-secret/{self.meta.namespace}/{self.meta.name}".encode()
+        return hashlib.pbkdf2_hmac("sha256", payload, salt, SECRET_HASH_ITERATIONS).hex()[:10]
 
     def keys(self) -> set[str]:
         return set(self.data)

@@ -106,7 +106,11 @@ def _config_value(configs: Mapping[ObjectKey, ConfigMap | Secret], kind: str, ns
                         "(kcli keeps no Secret values: apply it together with the workload)")
     if isinstance(obj, Secret):
         raw = obj.data.get(key)
-        return None if raw is None else raw.decode("utf-8", errors="replace")
+        if raw is None:
+            if optional:
+                return None
+            raise PlanError(f"pod {pod.namespace}/{pod.name}: {kind} {ns}/{name} has no key {key!r}")
+        return raw.decode("utf-8", errors="replace")
     val = obj.data.get(key)
     if val is None and key in obj.binary_data:
         val = obj.binary_data[key].decode("utf-8", errors="replace")
@@ -223,9 +227,8 @@ def _volume_lines(pod: DesiredPod, uid: str, configs) -> tuple[list[str], dict[s
                             continue
                         raise PlanError(f"pod {pod.namespace}/{pod.name}: {kind} {v.ref_name} has no key {it.key!r}")
                     raw = data[it.key]
-                    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
                     mode = it.mode if it.mode is not None else (0o600 if secret and v.default_mode == 0o644 else v.default_mode)
-                    lines.append(write_file(f"{p}/{it.path}", text, f"{mode:04o}"))
+                    lines.append(write_file(f"{p}/{it.path}", raw, f"{mode:04o}"))
             paths[v.name] = p
         else:
             raise PlanError(f"pod {pod.namespace}/{pod.name}: volume {v.name} ({v.source}) is not supported")
@@ -285,12 +288,14 @@ def _run_args(c: Container, env: Sequence[tuple[str, str]]) -> tuple[list[str], 
         flags.append("-t")
     if c.stdin:
         flags.append("-i")
-    tail: list[str] = []
-    if c.command:
-        flags += ["--entrypoint", c.command[0]]
-        tail = [c.image, *c.command[1:], *c.args]
+    values = dict(env)
+    command = [_expand(w, values) for w in c.command]
+    args = [_expand(w, values) for w in c.args]
+    if command:
+        flags += ["--entrypoint", command[0]]
+        tail = [c.image, *command[1:], *args]
     else:
-        tail = [c.image, *c.args]
+        tail = [c.image, *args]
     return flags, tail
 
 
@@ -338,7 +343,8 @@ def create_pod_lines(
     else:
         run += ["--network", POD_NETWORK, "--ip", place.ip, "--hostname", spec.hostname or pod.name, *dns_args]
         for hp in host_ports:
-            port = next(p.container_port for c in spec.containers for p in c.ports if p.host_port == hp["port"])
+            port = next(p.container_port for c in spec.containers for p in c.ports
+                        if p.host_port == hp["port"] and p.protocol == hp["protocol"])
             bind = f"{hp['ip']}:" if hp["ip"] else ""
             run += ["-p", f"{bind}{hp['port']}:{port}/{hp['protocol'].lower()}"]
     for a in spec.host_aliases:

@@ -41,6 +41,10 @@ def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_
         r = recorded[key]
         taken_ips.discard(r.get("clusterIP"))
         taken_ports -= {int(p) for p in (r.get("nodePorts") or {}).values()}
+    # Explicitly requested addresses are kept out of dynamic allocation, so that the order in
+    # which services are allocated never decides who gets them.
+    requested_ips = {svc.cluster_ip for svc in services if svc.cluster_ip and not svc.headless}
+    requested_ports = {p.node_port for svc in services for p in svc.ports if p.node_port}
     specs, record = [], {}
     for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
         key = f"{svc.namespace}/{svc.name}"
@@ -62,7 +66,7 @@ def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_
         elif old.get("clusterIP") and old["clusterIP"] != "None":
             ip = old["clusterIP"]
         else:
-            ip = allocate_cluster_ip(service_cidr, taken_ips)
+            ip = allocate_cluster_ip(service_cidr, taken_ips | requested_ips)
         if ip != "None":
             taken_ips.add(ip)
         ports, node_ports = [], {}
@@ -73,7 +77,7 @@ def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_
                 if p.node_port and p.node_port != prev:
                     np = allocate_node_port(taken_ports, p.node_port)
                 else:
-                    np = prev or allocate_node_port(taken_ports)
+                    np = prev or allocate_node_port(taken_ports | requested_ports)
                 taken_ports.add(np)
                 node_ports[_port_key(p)] = np
             ports.append(ServicePort(p.name, p.protocol, p.port, p.target_port, np))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 import shlex
@@ -21,17 +20,17 @@ def object_id(key: ObjectKey) -> str:
     return f"{key.kind}/{key.namespace}/{key.name}" if key.namespace else f"{key.kind}/{key.name}"
 
 
-def _digest(value: Any) -> str:
-    return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()[:16]
+REDACTED = "<redacted>"
 
 
 def redacted_manifest(obj: AnyObject) -> dict:
-    """The last-applied manifest; a Secret's values replaced by their hashes (never stored)."""
+    """The last-applied manifest; a Secret's values replaced by a placeholder (changes are seen
+    through the Secret's slow, salted ``contentHash``, recorded beside it)."""
     m = json.loads(canonical_json(obj.manifest))
     if isinstance(obj, Secret):
         for field in ("data", "stringData"):
             if isinstance(m.get(field), dict):
-                m[field] = {k: _digest(v) for k, v in m[field].items()}
+                m[field] = {k: REDACTED for k in m[field]}
     return m
 
 
@@ -134,15 +133,18 @@ def allocate_pod_ips(
 def render_pod_script(units: Sequence[tuple[str, Sequence[str], Sequence[str]]]) -> str:
     """One script per node: each unit (a pod delete or create) runs on its own, so one failing pod
     never stops the others; its last error lines are printed after its marker, then its cleanup
-    lines run (a half-created pod is removed again)."""
+    lines run (a half-created pod is removed again). The subshell status is read on its own line
+    (``set -e`` is ignored inside AND-OR lists)."""
     out = ["set -u", "mkdir -p /run/kcli"]
+    mark = shlex.quote(POD_MARK)
     for label, lines, cleanup in units:
         body = "\n".join(lines)
         undo = "\n".join(cleanup) or "true"
         q = shlex.quote(label)
         out.append(
-            f"( set -e\n{body}\n) >/run/kcli/unit.log 2>&1 && echo {shlex.quote(POD_MARK)}{q}:ok || "
-            f"{{ echo {shlex.quote(POD_MARK)}{q}:failed; tail -n 5 /run/kcli/unit.log | sed 's/^/    /'; ( {undo}\n) >/dev/null 2>&1; }}"
+            f"( set -e\n{body}\n) >/run/kcli/unit.log 2>&1\n"
+            f"if [ $? -eq 0 ]; then echo {mark}{q}:ok; else echo {mark}{q}:failed; "
+            f"tail -n 5 /run/kcli/unit.log | sed 's/^/    /'; ( {undo}\n) >/dev/null 2>&1; fi"
         )
     out.append(sh(("rm", "-f", "/run/kcli/unit.log")))
     return "\n".join(out) + "\n"

@@ -18,7 +18,7 @@ from kcli.core.servicesync import (
     allocate, dns_args, dns_container_lines, dns_hosts, endpoints_by_service, endpoints_from_record, endpoints_record,
     hairpin_line, node_rules, pod_infos, rules_lines, service_env, udp_cleanup_lines, DNS_FILE,
 )
-from kcli.core.commands.shell import write_file
+from kcli.core.commands.shell import RUN_STDIN_SCRIPT, write_file
 from kcli.core.state import leases_of, network_of
 from kcli.core.workloads import (
     add_events, allocate_pod_ips, forget_objects, object_id, parse_pod_results, record_objects, record_pods,
@@ -191,7 +191,8 @@ def apply(
             def execute(h: Host) -> dict[str, tuple[str, str]]:
                 if h.name not in units:
                     return {}
-                res = pool.get(h).run(["sh", "-c", render_pod_script(units[h.name])], timeout=max(h.command_timeout, 900))
+                res = pool.get(h).run(RUN_STDIN_SCRIPT, stdin=render_pod_script(units[h.name]).encode(),
+                                      timeout=max(h.command_timeout, 900))
                 return parse_pod_results(res.stdout)
 
             done = run_on_hosts(execute, [h for h in inv.hosts if h.name in units], max_workers=parallel)
@@ -209,7 +210,8 @@ def apply(
                                    endpoints_from_record(state.get("endpoints") or {}), set(units))
             report.service_nodes = sorted(sync)
             svc_done = run_on_hosts(
-                lambda h: pool.get(h).run(["sh", "-c", "set -e\n" + "\n".join(sync[h.name])], timeout=120, check=True),
+                lambda h: pool.get(h).run(RUN_STDIN_SCRIPT, stdin=("set -e\n" + "\n".join(sync[h.name])).encode(),
+                                          timeout=120, check=True),
                 [h for h in inv.hosts if h.name in sync], max_workers=parallel)
             for node, exc in svc_done.errors.items():
                 report.pod_results[f"services {node}"] = ("failed", str(exc))

@@ -118,3 +118,26 @@ def test_image_load_reaches_every_node_and_skips_when_present(kcli, sandbox, nod
     second = kcli("image", "load", ref).stdout
     assert second.count("unchanged") == 3, second
     assert "loaded" in first or "unchanged" in first
+
+
+def test_proxyjump_from_ssh_config_is_honoured(kcli, sandbox, nodes, tmp_path):
+    """node2 refuses ssh from this machine; through node1 as a bastion (ProxyJump) it answers."""
+    sb_dir = sandbox.parent
+    inv = yaml.safe_load(sandbox.read_text())
+    addr = {h["name"]: h["address"] for h in inv["hosts"]}
+    gateway = addr["node1"].rsplit(".", 1)[0] + ".1"
+    shutil.copy(sb_dir / "id_ed25519", tmp_path / "id_ed25519")
+    shutil.copy(sb_dir / "known_hosts", tmp_path / "known_hosts")
+    (tmp_path / "ssh_config").write_text(f"Host node2\n  ProxyJump root@{addr['node1']}\n")
+    inv["ssh"]["config_file"] = "ssh_config"
+    (tmp_path / "inventory.yaml").write_text(yaml.safe_dump(inv))
+    (tmp_path / "direct.yaml").write_text(sandbox.read_text())
+    rule = f"INPUT -s {gateway} -p tcp --dport 22 -j DROP"
+    nodes["node2"].check_output(f"iptables -I {rule}")
+    try:
+        direct = kcli.json("get", "nodes", "node2", "-i", str(tmp_path / "direct.yaml"))
+        assert direct["status"]["conditions"][0]["status"] == "Unknown"
+        jumped = kcli.json("get", "nodes", "node2", "-i", str(tmp_path / "inventory.yaml"))
+        assert jumped["status"]["conditions"][0]["status"] == "True"
+    finally:
+        nodes["node2"].check_output(f"iptables -D {rule}")

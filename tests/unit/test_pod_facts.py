@@ -191,9 +191,6 @@ class TestStates:
         pod = one(sandbox(inits="one,two,three"), ctr("init", "one", "exited"))
         assert state(pod) == ("Init:1/3", "created", None, "init containers running")
 
-    @pytest.mark.xfail(strict=True, reason="BUG: facts/pods._pod_state reports a pod whose LAST init container is "
-                       "still running (or has just exited 0, before the app containers exist) as broken "
-                       "('container app is gone'), because it only checks len(inits) < len(expected_inits)")
     def test_last_init_container_still_running_is_not_broken(self):
         pod = one(sandbox(inits="wait-for-db"), ctr("init", "wait-for-db", "running"))
         assert state(pod) == ("Init:0/1", "created", None, "init containers running")

@@ -200,9 +200,6 @@ class TestSandbox:
             {"name": "http", "containerPort": 80, "protocol": "TCP"},
             {"name": "", "containerPort": 53, "protocol": "UDP"},
             {"name": "", "containerPort": 9000, "protocol": "TCP"}]
-
-    @pytest.mark.xfail(strict=True, reason="BUG: podrun.create_pod_lines looks a hostPort's containerPort up by "
-                       "port number only, so a TCP and a UDP hostPort with the same number share one containerPort")
     def test_same_host_port_on_tcp_and_udp_keeps_each_container_port(self):
         pod, configs = desired(pod_yaml("""
             containers:
@@ -277,8 +274,6 @@ class TestContainers:
         assert "--entrypoint" not in app
         assert app[-3:] == ["busybox:1.36", "sleep", "60"]
 
-    @pytest.mark.xfail(strict=True, reason="BUG: podrun._run_args does not expand $(VAR) in command/args "
-                       "(kubelet does; the literal reaches the container, where a shell runs it as $(...))")
     def test_command_and_args_expand_env_references(self):
         pod, configs = desired(pod_yaml("""
             containers:
@@ -479,9 +474,6 @@ class TestEnv:
         pod, configs = desired(env_pod("env: [{name: X, valueFrom: {configMapKeyRef: {name: cfg, key: nope}}}]"))
         with pytest.raises(PlanError, match="ConfigMap default/cfg has no key 'nope'"):
             create_pod_lines(pod, PLACE, configs)
-
-    @pytest.mark.xfail(strict=True, reason="BUG: podrun._config_value returns None for a missing Secret key even "
-                       "when the secretKeyRef is not optional, so the variable is silently dropped")
     def test_missing_secret_key_is_a_plan_error(self):
         pod, configs = desired(env_pod("env: [{name: X, valueFrom: {secretKeyRef: {name: sec, key: nope}}}]"))
         with pytest.raises(PlanError, match="nope"):
@@ -627,8 +619,6 @@ class TestVolumes:
             f"/run/kcli/pods/{uid}/secret/s/u": (b"admin", "0440"),
         }
 
-    @pytest.mark.xfail(strict=True, reason="BUG: podrun._volume_lines decodes Secret/ConfigMap binary values as "
-                       "UTF-8 with errors='replace' before write_file, so non-UTF-8 bytes are corrupted (U+FFFD)")
     def test_binary_secret_bytes_are_written_unchanged(self):
         raw = b"\xff\x00\x01\x80"
         text = textwrap.dedent(f"""

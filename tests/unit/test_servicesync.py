@@ -133,9 +133,6 @@ class TestAllocate:
         assert record["default/a"]["clusterIP"] == "10.96.0.30"
         assert record["default/b"]["clusterIP"] == "10.96.1.0"
 
-    @pytest.mark.xfail(strict=True, reason="BUG: servicesync.allocate reserves explicitly requested ClusterIPs only "
-                       "when it reaches that service (sorted by name), so an earlier service's dynamic allocation can "
-                       "take it and the apply fails depending on service names")
     def test_requested_ip_wins_over_a_dynamic_allocation_in_the_same_apply(self):
         _, record, _ = allocate([svc("a"), svc("b", clusterIP="10.96.1.0")], {}, CIDR)
         assert record["default/b"]["clusterIP"] == "10.96.1.0"

@@ -17,9 +17,9 @@ def sh(argv: Sequence[str]) -> str:
     return shlex.join(argv)
 
 
-def write_file(path: str, content: str, mode: str = "0644") -> str:
-    """Atomically write content (base64 on the wire, so nothing in it reaches the shell)."""
-    data = base64.b64encode(content.encode()).decode()
+def write_file(path: str, content: str | bytes, mode: str = "0644") -> str:
+    """Atomically write content, text or raw bytes (base64 on the wire: nothing reaches the shell)."""
+    data = base64.b64encode(content if isinstance(content, bytes) else content.encode()).decode()
     tmp = f"{path}.kcli-tmp"
     return " && ".join([
         sh(("mkdir", "-p", posixpath.dirname(path))),
@@ -33,6 +33,12 @@ def feed(content: str, argv: Sequence[str]) -> str:
     """Run argv with content on its stdin (base64 on the wire, decoded on the host)."""
     data = base64.b64encode(content.encode()).decode()
     return f"printf %s {shlex.quote(data)} | base64 -d | {sh(argv)}"
+
+
+# Runs the script given on stdin from a private tmpfs file: values in it (secret files, env) never
+# appear on a command line, where any user of the node could read them from /proc.
+RUN_STDIN_SCRIPT = ("sh", "-c", 'mkdir -p /run/kcli && f=$(mktemp /run/kcli/script.XXXXXX) && cat > "$f" && '
+                    'sh "$f" </dev/null; rc=$?; rm -f "$f"; exit $rc')
 
 
 @dataclass(frozen=True)
@@ -54,16 +60,20 @@ class Step:
 
 def render_steps(steps: Sequence[Step]) -> str:
     """One batched POSIX sh script for a host: each changed step in a subshell with ``set -e``;
-    the first failing step stops the script (later steps build on earlier ones)."""
+    the first failing step stops the script (later steps build on earlier ones).
+
+    The subshell's status is taken on its own line: inside an AND-OR list (``( … ) && x``) POSIX
+    shells ignore ``set -e``, and a failing line would go unnoticed."""
     out = ["set -u"]
     for st in steps:
         if not st.changed:
             continue
         body = "\n".join(st.lines)
         name = shlex.quote(st.name)
+        mark = shlex.quote(STEP_MARK)
         out.append(
-            f"( set -e\n{body}\n) && echo {shlex.quote(STEP_MARK)}{name}:ok || "
-            f"{{ rc=$?; echo {shlex.quote(STEP_MARK)}{name}:failed:$rc; exit $rc; }}"
+            f"( set -e\n{body}\n)\nrc=$?\n"
+            f"if [ $rc -eq 0 ]; then echo {mark}{name}:ok; else echo {mark}{name}:failed:$rc; exit $rc; fi"
         )
     return "\n".join(out) + "\n"
 

@@ -104,7 +104,7 @@ def _pod_state(sandbox: ContainerView | None, apps: list[ContainerView], inits: 
         return "exited", failed_init.exit_code, f"init container {failed_init.name} exited {failed_init.exit_code}", "Init:Error"
     if sandbox.status != "running":
         return "broken", None, f"sandbox is {sandbox.status}", "Unknown"
-    if not apps and len(inits) < len(expected_inits):
+    if not apps and (len(inits) < len(expected_inits) or any(c.status != "exited" for c in inits)):
         return "created", None, "init containers running", f"Init:{len([c for c in inits if c.status == 'exited'])}/{len(expected_inits)}"
     names = {c.name for c in apps}
     missing = [n for n in expected if n not in names]
