@@ -36,7 +36,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show what differs between the wanted state and the hosts (exit 1 when anything does)."""
         from kcli.errors import KcliError
-        from kcli.shell.config import load_inventory
 
         try:
             _diff(filename, recursive, values, set_, inventory, state)

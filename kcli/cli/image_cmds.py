@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kcli.cli import console, options
+from kcli.cli import options
 from kcli.cli.output import print_table
 
 image = typer.Typer(help="Images on nodes.", no_args_is_help=True)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any, List, Optional
+from typing import Any, List
 
-import typer
 
 from kcli.cli import console
-from kcli.cli.output import print_objects
 from kcli.core.objects import AnyObject, canonical_json
 from kcli.core.validate import Problem, ValidationResult, validate_documents
 from kcli.errors import ManifestError, UsageError
@@ -54,35 +52,3 @@ def with_last_applied(obj: AnyObject) -> dict[str, Any]:
     if obj.namespaced:
         meta.setdefault("namespace", obj.namespace)
     return manifest
-
-
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def apply(
-        filename: List[str] = typer.Option([], "-f", "--filename", help="File, directory or - (stdin); repeatable."),
-        recursive: bool = typer.Option(False, "-R", "--recursive", help="Process directories recursively."),
-        values: List[str] = typer.Option([], "--values", help="YAML file of values for *.j2 templates; repeatable."),
-        set_: List[str] = typer.Option([], "--set", help="key=value for *.j2 templates (dotted keys nest); repeatable."),
-        skip_unsupported: bool = typer.Option(False, "--skip-unsupported",
-                                              help="Skip kinds kcli does not support, with a warning."),
-        dry_run: str = typer.Option("none", "--dry-run", help="client: only load, validate and render."),
-        output: Optional[str] = typer.Option(None, "-o", "--output", help="yaml | json | name"),
-    ) -> None:
-        """Apply manifests (kubectl apply). Only --dry-run=client is implemented for now."""
-        if dry_run not in ("none", "client", "server"):
-            raise UsageError(f'invalid --dry-run value "{dry_run}": must be "none", "server", or "client"')
-        if output is not None and output not in OUTPUTS:
-            raise UsageError(f"unknown output format {output!r} (use one of: {', '.join(OUTPUTS)})")
-        if dry_run != "client":
-            raise UsageError("apply against hosts is not implemented yet")
-        result = load_and_validate(filename, recursive=recursive, values_files=values, set_values=set_,
-                                   skip_unsupported=skip_unsupported)
-        objs = result.objects
-        if output in ("yaml", "json"):
-            print_objects([with_last_applied(o) for o in objs], output, single=True)
-        elif output == "name":
-            for o in objs:
-                console.out.print(o.ref)
-        else:
-            for o in objs:
-                console.out.print(f"{o.ref} created (dry run)")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kcli.cli import console
-from kcli.cli.output import format_table, print_objects, print_table
+from kcli.cli.output import format_table, print_objects
 from kcli.core.humanize import human_duration
 from kcli.core.objects import ObjectKey
 from kcli.core.selectors import matches, parse_selector

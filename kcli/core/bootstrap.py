@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from kcli.core.commands.shell import Step
 from kcli.core.facts.host import HostFacts

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kcli.core import conntrack
-from kcli.core.commands.shell import feed, sh, write_file
+from kcli.core.commands.shell import feed, sh
 from kcli.core.iptables import (
     JUMP_RULES, diff_rules, expected_rules, parse_iptables_save, render_filter, render_jump_script, render_nat, restore_argv,
 )

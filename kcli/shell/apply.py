@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from kcli.core.controllers import PodPlan, plan_pods
-from kcli.core.facts.pods import PodView
 from kcli.core.inventory import Host, Inventory
 from kcli.core.network import NodeLease
 from kcli.core.objects import AnyObject, ConfigMap, Namespace, ObjectKey, Secret
@@ -279,7 +278,7 @@ def service_scripts(specs, eps, view: ClusterView, leases, pod_cidr: str, old_ep
         if (view.dns_file.get(node) or "").strip() != hosts_text.strip():
             lines.append(write_file(DNS_FILE, hosts_text))
         if not view.dns_running.get(node):
-            lines += [f"docker rm -f kcli-dns >/dev/null 2>&1 || true", *dns_container_lines(lease.subnet)]
+            lines += ["docker rm -f kcli-dns >/dev/null 2>&1 || true", *dns_container_lines(lease.subnet)]
         if lines or node in pod_nodes:
             lines.append(hairpin_line())
         if lines:

@@ -12,12 +12,11 @@ from datetime import datetime, timezone
 
 from kcli.core.bootstrap import overlay_drift, ping_snippet, plan_host
 from kcli.core.commands.shell import Step, parse_step_results, render_steps
-from kcli.core.facts.host import HostFacts, host_snippets, parse_host_facts
-from kcli.core.facts.sections import parse_sections, render_script
+from kcli.core.facts.host import host_snippets, parse_host_facts
 from kcli.core.inventory import Host, Inventory
 from kcli.core.network import ClusterNetwork, NodeLease, allocate_leases, validate_network
 from kcli.core.preflight import Check, blocking, run_checks
-from kcli.core.state import leases_of, network_of, with_network, with_node, without_nodes
+from kcli.core.state import leases_of, network_of, with_network, with_node
 from kcli.errors import ExecutionError, UsageError
 from kcli.shell.fanout import run_on_hosts
 from kcli.shell.observe import observe

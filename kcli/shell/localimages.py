@@ -24,6 +24,18 @@ def _busybox_binary() -> Path:
     raise UsageError("busybox is not installed on this machine (apt-get install busybox-static)")
 
 
+def _import_tree(root: Path, ref: str, changes: list[str], paths: list[str] | None = None) -> None:
+    """``tar -C root -c . | docker import -c CHANGE... - ref``."""
+    tar = subprocess.Popen(["tar", "-C", str(root), "-c", *(paths or ["."])], stdout=subprocess.PIPE)
+    argv = ["docker", "import"]
+    for c in changes:
+        argv += ["-c", c]
+    imp = subprocess.run([*argv, "-", ref], stdin=tar.stdout, capture_output=True)
+    tar.wait()
+    if imp.returncode != 0:
+        raise UsageError(f"docker import {ref}: {imp.stderr.decode(errors='replace').strip()}")
+
+
 def build_busybox(ref: str = BUSYBOX_REF) -> str:
     """A static busybox with every applet linked, a passwd file and /tmp; tagged ref. Idempotent."""
     if run_local(["docker", "image", "inspect", ref], check=False).returncode == 0:
@@ -41,14 +53,7 @@ def build_busybox(ref: str = BUSYBOX_REF) -> str:
                 (root / "bin" / a).symlink_to("busybox")
         (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
         (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        imp = subprocess.run(
-            ["docker", "import", "-c", "ENV PATH=/bin", "-c", 'CMD ["sh"]', "-", ref],
-            stdin=tar.stdout, capture_output=True,
-        )
-        tar.wait()
-        if imp.returncode != 0:
-            raise UsageError(f"docker import {ref}: {imp.stderr.decode(errors='replace').strip()}")
+        _import_tree(root, ref, ["ENV PATH=/bin", 'CMD ["sh"]'])
     return ref
 
 
@@ -64,13 +69,7 @@ def build_pause(ref: str = PAUSE_REF) -> str:
         root = Path(d)
         run_local([cc, "-Os", "-static", "-o", str(root / "pause"), str(src)], error=UsageError)
         run_local(["strip", str(root / "pause")], check=False)
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "pause"], stdout=subprocess.PIPE)
-        imp = subprocess.run(
-            ["docker", "import", "-c", 'ENTRYPOINT ["/pause"]', "-", ref], stdin=tar.stdout, capture_output=True,
-        )
-        tar.wait()
-        if imp.returncode != 0:
-            raise UsageError(f"docker import {ref}: {imp.stderr.decode(errors='replace').strip()}")
+        _import_tree(root, ref, ['ENTRYPOINT ["/pause"]'], ["pause"])
     return ref
 
 
@@ -98,11 +97,5 @@ def build_dnsmasq(ref: str = DNSMASQ_REF) -> str:
         (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
         for sub in ("tmp", "run", "var/run", "etc/kcli-dns"):
             (root / sub).mkdir(parents=True, exist_ok=True)
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        imp = subprocess.run(
-            ["docker", "import", "-c", f'ENTRYPOINT ["{binary}"]', "-", ref], stdin=tar.stdout, capture_output=True,
-        )
-        tar.wait()
-        if imp.returncode != 0:
-            raise UsageError(f"docker import {ref}: {imp.stderr.decode(errors='replace').strip()}")
+        _import_tree(root, ref, [f'ENTRYPOINT ["{binary}"]'])
     return ref

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kcli.core.bootstrap import overlay_drift
 from kcli.core.commands.shell import Step, render_steps
 from kcli.core.facts.host import overlay_snippets, parse_host_facts
 from kcli.core.inventory import Host, Inventory

@@ -20,9 +20,9 @@ NAME = "e2e-boot"
 @pytest.fixture(scope="module")
 def sb(kcli):
     sandbox = make_sandbox(kcli, NAME, 3)
-    build_busybox()
-    sandbox("image", "load", "kcli.local/busybox:1")
     try:
+        build_busybox()
+        sandbox("image", "load", "kcli.local/busybox:1")
         yield sandbox
     finally:
         sandbox.down()

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def sb(kcli):
     sandbox = make_sandbox(kcli, "e2e-nosd", 2, init="none")
-    build_busybox()
-    sandbox("image", "load", "kcli.local/busybox:1")
     try:
+        build_busybox()
+        sandbox("image", "load", "kcli.local/busybox:1")
         yield sandbox
     finally:
         sandbox.down()

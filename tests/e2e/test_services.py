@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -37,12 +36,12 @@ spec:
 @pytest.fixture(scope="module")
 def sb(kcli, tmp_path_factory):
     sandbox = make_sandbox(kcli, NAME, 3)
-    sandbox("bootstrap")  # ships pause, dnsmasq and busybox
-    sandbox("apply", "-f", str(M / "svc.yaml.j2"), "--set", "replicas=3")
-    client = tmp_path_factory.mktemp("client") / "client.yaml"
-    client.write_text(CLIENT)
-    sandbox("apply", "-f", str(client))
     try:
+        sandbox("bootstrap")  # ships pause, dnsmasq and busybox
+        sandbox("apply", "-f", str(M / "svc.yaml.j2"), "--set", "replicas=3")
+        client = tmp_path_factory.mktemp("client") / "client.yaml"
+        client.write_text(CLIENT)
+        sandbox("apply", "-f", str(client))
         yield sandbox
     finally:
         sandbox.down()

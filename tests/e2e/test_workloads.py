@@ -27,11 +27,11 @@ SECRET = "tok-7f3e9a-never-in-git"
 @pytest.fixture(scope="module")
 def sb(kcli):
     sandbox = make_sandbox(kcli, NAME, 3)
-    build_busybox()
-    subprocess.run(["docker", "tag", "kcli.local/busybox:1", "kcli.local/busybox:2"], check=True)
-    sandbox("bootstrap")
-    sandbox("image", "load", "kcli.local/busybox:1", "kcli.local/busybox:2")
     try:
+        build_busybox()
+        subprocess.run(["docker", "tag", "kcli.local/busybox:1", "kcli.local/busybox:2"], check=True)
+        sandbox("bootstrap")
+        sandbox("image", "load", "kcli.local/busybox:1", "kcli.local/busybox:2")
         yield sandbox
     finally:
         sandbox.down()

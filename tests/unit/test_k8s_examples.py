@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from kcli.cli.manifest_cmds import register
+from kcli.cli.apply_cmds import register
 from kcli.core.validate import validate_documents
 from kcli.errors import ManifestError
 from kcli.shell.loading import load_manifests
