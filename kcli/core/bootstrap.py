@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from kcli.core.commands.shell import Step
 from kcli.core.facts.host import HostFacts
 from kcli.core.hostsetup import docker_missing, plan_docker, plan_docker_config, plan_modules, plan_sysctls
-from kcli.core.network import ClusterNetwork, NodeLease, gateway, vtep_address
+from kcli.core.network import ClusterNetwork, NodeLease, vtep_address
 from kcli.core.overlay import plan_overlay
 
 NETWORK_STEPS = ("pod-network", "vxlan-device", "peers", "iptables", "subnet-env")
@@ -32,8 +32,9 @@ def overlay_drift(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease
 
 
 def ping_target(net: ClusterNetwork, peer: NodeLease) -> str:
-    """What proves the data path to a peer: its flannel.1 address (vxlan) or its bridge gateway (host-gw)."""
-    return vtep_address(peer.subnet) if net.backend == "vxlan" else gateway(peer.subnet)
+    """What proves the data path to a peer: its flannel.1 address over the tunnel (vxlan); for
+    host-gw the peer itself (its pod bridge has no address while no pod runs there)."""
+    return vtep_address(peer.subnet) if net.backend == "vxlan" else peer.public_ip
 
 
 def ping_snippet(net: ClusterNetwork, peers: Mapping[str, NodeLease]) -> str:

@@ -38,3 +38,17 @@ def test_bootstrap_without_systemd(sb):
     assert hosts["node1"].check_output("cat /var/run/docker.pid") == pid
     sb("reset", "--all", "--yes")
     assert not hosts["node1"].file("/etc/docker/daemon.json").exists
+    sb("image", "load", "kcli.local/busybox:1")
+
+
+def test_host_gw_backend(sb):
+    """Same L2 segment: routes via the peers' addresses instead of vxlan."""
+    out = sb("bootstrap", "--backend", "host-gw").stderr
+    assert "state committed" in out
+    hosts = sb.testinfra()
+    assert not hosts["node1"].interface("flannel.1").exists
+    addr2 = sb.hosts()["node2"]["address"]
+    assert f"via {addr2} dev" in hosts["node1"].check_output("ip route")
+    ip2 = start_web_container(hosts["node2"], "web-b2")
+    assert fetch_from_pod(hosts["node1"], f"http://{ip2}/cgi-bin/who").split()[0] == "web-b2"
+    assert "bootstrap: 0 change(s)" in sb("bootstrap").stderr

@@ -132,7 +132,8 @@ def test_proxyjump_from_ssh_config_is_honoured(kcli, sandbox, nodes, tmp_path):
     inv["ssh"]["config_file"] = "ssh_config"
     (tmp_path / "inventory.yaml").write_text(yaml.safe_dump(inv))
     (tmp_path / "direct.yaml").write_text(sandbox.read_text())
-    rule = f"INPUT -s {gateway} -p tcp --dport 22 -j DROP"
+    # only new connections: the test's own established session to node2 must keep working
+    rule = f"INPUT -s {gateway} -p tcp --dport 22 -m conntrack --ctstate NEW -j DROP"
     nodes["node2"].check_output(f"iptables -I {rule}")
     try:
         direct = kcli.json("get", "nodes", "node2", "-i", str(tmp_path / "direct.yaml"))

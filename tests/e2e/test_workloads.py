@@ -162,8 +162,12 @@ def test_job_with_three_completions_completes(sb):
             break
         time.sleep(1)
     assert fields[:3] == ["count", "Complete", "3/3"], rows
-    statuses = {p["status"]["phase"] for p in json.loads(sb("get", "pods", "-l", "job-name=count", "-o", "json").stdout)["items"]}
-    assert statuses == {"Succeeded"}
+    job_pods = json.loads(sb("get", "pods", "-l", "job-name=count", "-o", "json").stdout)["items"]
+    assert {p["status"]["phase"] for p in job_pods} == {"Succeeded"}
+    name = job_pods[0]["metadata"]["name"]
+    assert sb("logs", name).stdout.strip() == f"done-{name}"
+    lines = sb("logs", "-l", "job-name=count").stdout.splitlines()
+    assert sorted(lines) == sorted(f"[pod/{p['metadata']['name']}] done-{p['metadata']['name']}" for p in job_pods)
 
 
 def test_unsatisfiable_node_selector_stays_pending_with_reason(sb):

@@ -106,6 +106,32 @@ def _subnet_candidates(name: str) -> list[str]:
     return [f"172.30.{(start + i) % 256}.0/24" for i in range(256)]
 
 
+def _bridge_rule(net: str, sb_name: str) -> list[str] | None:
+    """DOCKER-USER rule letting node↔node traffic cross the sandbox bridge whatever its addresses
+    (host-gw routes pod subnets between nodes; docker's internal-network isolation would drop
+    them). Traffic leaving the bridge stays blocked."""
+    res = _docker("network", "inspect", "-f", "{{.Id}}", net, check=False)
+    if res.returncode != 0:
+        return None
+    br = "br-" + res.stdout.strip()[:12]
+    return ["DOCKER-USER", "-i", br, "-o", br, "-m", "comment", "--comment", f"kcli sandbox {sb_name}", "-j", "ACCEPT"]
+
+
+def _ensure_bridge_rule(net: str, sb_name: str) -> None:
+    rule = _bridge_rule(net, sb_name)
+    if rule is None:
+        return
+    if run_local(["iptables", "-w", "-C", *rule], check=False).returncode != 0:
+        run_local(["iptables", "-w", "-N", "DOCKER-USER"], check=False)
+        run_local(["iptables", "-w", "-I", *rule])
+
+
+def _remove_bridge_rule(net: str, sb_name: str) -> None:
+    rule = _bridge_rule(net, sb_name)
+    while rule is not None and run_local(["iptables", "-w", "-D", *rule], check=False).returncode == 0:
+        pass
+
+
 def _ensure_network(sb_name: str, log: Log) -> tuple[str, str]:
     """An *internal* bridge: this machine reaches the nodes, but nothing inside the sandbox can
     send traffic beyond this machine (no registry is needed, and no test may leak)."""
@@ -242,6 +268,7 @@ def up(name: str = "kcli", nodes: int = 3, init: str = "systemd", log: Log = pri
     image, how = ensure_image(log)
     timings = {"image": round(time.monotonic() - t0, 2), "image_source": how}
     net, subnet = _ensure_network(name, log)
+    _ensure_bridge_rule(net, name)
     old = _load_meta(name)
     prefix = subnet.rsplit(".", 1)[0]
     sb = Sandbox(name=name, network=net, subnet=subnet, image=image, init=old.init if old else init)
@@ -288,6 +315,7 @@ def down(name: str = "kcli", log: Log = print) -> int:
         _docker("volume", "rm", "-f", *vols)
         removed += len(vols)
     nets = _docker("network", "ls", "-q", "--filter", f"label={LABEL}={name}").stdout.split()
+    _remove_bridge_rule(f"kcli-{name}", name)
     if nets:
         _docker("network", "rm", *nets)
         removed += len(nets)
