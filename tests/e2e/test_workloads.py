@@ -47,7 +47,8 @@ def pods(sb, selector="app=web") -> list[dict]:
 
 
 def managed_containers(sb) -> dict[str, list[str]]:
-    return {n: h.check_output("docker ps -aq --filter label=io.kcli.managed=true").split() for n, h in sb.testinfra().items()}
+    """Containers of kcli pods on each node (the node's own kcli-dns server is not a pod)."""
+    return {n: h.check_output("docker ps -aq --filter label=io.kcli.pod-uid").split() for n, h in sb.testinfra().items()}
 
 
 def started(sb) -> dict[str, str]:
