@@ -7,7 +7,7 @@ from collections.abc import Callable
 import typer
 
 from kcli.cli import console, options
-from kcli.cli.output import check_format, print_objects, print_table
+from kcli.cli.output import check_format, format_table, print_objects, print_table
 
 # Resource type aliases → canonical plural; handlers registered by type.
 ALIASES = {"node": "nodes", "nodes": "nodes", "no": "nodes"}
@@ -70,8 +70,6 @@ def describe_node(inv, name: str) -> None:
         "Conditions:",
     ]
     rows = [{"TYPE": c.type, "STATUS": c.status, "REASON": c.reason, "MESSAGE": c.message} for c in s.conditions]
-    from kcli.cli.output import format_table
-
     lines += ["  " + ln for ln in format_table(rows).splitlines()]
     if s.facts:
         f = s.facts
@@ -101,7 +99,7 @@ def print_profile(stats) -> None:
          "CONNECT": f"{s.connect_seconds:.3f}s", "COMMANDS": f"{s.seconds:.3f}s"}
         for n, s in sorted(stats.items())
     ]
-    console.err.print(__import__("kcli.cli.output", fromlist=["format_table"]).format_table(rows))
+    console.err.print(format_table(rows))
 
 
 EXTRA_ROWS: dict = {}  # kinds added by other modules (services)

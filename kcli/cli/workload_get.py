@@ -43,7 +43,9 @@ def take_snapshot(inv, state_dir: str | None = None, need_pods: bool = True) -> 
             stats = pool.stats()
         for n, e in view.errors.items():
             console.warn(f"node {n} unreachable: pods there are not shown ({e})")
-    rec = reconcile(objects, [p.observed for p in view.all_pods()], scheduler_nodes(inv, view),
+    from kcli.core.state import leases_of
+
+    rec = reconcile(objects, [p.observed for p in view.all_pods()], scheduler_nodes(inv, view, leases_of(state)),
                     known_configs=secret_hashes, seed=getattr(inv, "cluster", ""))
     now = view.now() or datetime.now().timestamp()
     return Snapshot(inv, state, view, objects, dict(rec.statuses), now, stats)

@@ -13,7 +13,6 @@ from kcli.errors import InventoryError
 
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 HOSTNAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$")
-LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 ROLES = ("control-plane", "worker")
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
@@ -142,16 +141,19 @@ def _labels(v: Any, path: str, errs: _Errors) -> dict[str, str]:
     if not isinstance(v, Mapping):
         errs.add(path, "must be a mapping of label key to value")
         return {}
+    from kcli.core.validate import label_key_error, label_value_error
+
     out = {}
     for k, val in v.items():
         key = str(k)
-        name = key.rsplit("/", 1)[-1]
-        if not name or len(name) > 63 or not LABEL_NAME.match(name):
-            errs.add(f"{path}.{key}", "invalid label key")
+        problem = label_key_error(key)
+        if problem:
+            errs.add(f"{path}.{key}", f"invalid label key: {problem}")
             continue
         sval = "" if val is None else str(val)
-        if len(sval) > 63 or not LABEL_NAME.match(sval):
-            errs.add(f"{path}.{key}", f"invalid label value {sval!r}")
+        problem = label_value_error(sval)
+        if problem:
+            errs.add(f"{path}.{key}", f"invalid label value {sval!r}: {problem}")
             continue
         out[key] = sval
     return out

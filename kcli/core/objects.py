@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -426,12 +427,16 @@ class Secret(KubeObject):
     data: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     immutable: bool = False
 
-    def content_hash(self) -> str:
+    @functools.cached_property
+    def _content_hash(self) -> str:
         """A slow, salted digest (PBKDF2-SHA256): it ends up in pod names, labels and the state
         file, so guessing a low-entropy value from it must be expensive."""
         payload = canonical_json({"type": self.type, "data": dict(self.data)}).encode()
         salt = f"kcli-secret/{self.meta.namespace}/{self.meta.name}".encode()
         return hashlib.pbkdf2_hmac("sha256", payload, salt, SECRET_HASH_ITERATIONS).hex()[:10]
+
+    def content_hash(self) -> str:
+        return self._content_hash
 
     def keys(self) -> set[str]:
         return set(self.data)

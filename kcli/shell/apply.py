@@ -107,12 +107,11 @@ def plan_scripts(plan: PodPlan, objects: Sequence[AnyObject], view: ClusterView,
     used = {n: (view.used_ips.get(n, set()) | {p.ip for p in pods}) - deleted_ips for n, pods in view.pods.items()}
     ips = allocate_pod_ips(wanted, used, leases)
     configs = config_store(objects)
-    hosts = {h.name: h for h in inv.hosts}
     for a, node in plan.creates:
         assert a.pod is not None
         pod = a.pod
         ip = "" if pod.spec.host_network else ips[(a.namespace, a.name)]
-        place = PodPlacement(node, ip or leases[node].public_ip, leases[node].public_ip if node in leases else hosts[node].address)
+        place = PodPlacement(node, ip or leases[node].public_ip, leases[node].public_ip)
         dns = [] if pod.spec.host_network or pod.spec.dns_policy not in ("ClusterFirst", "ClusterFirstWithHostNet") else dns_args(a.namespace, leases[node].subnet)
         env = service_env(specs, a.namespace) if pod.spec.enable_service_links else []
         lines = create_pod_lines(pod, place, configs, dns_args=dns, service_env=env)
@@ -169,7 +168,7 @@ def apply(
             view, _ = observe_cluster(pool, inv)
             view.require_all()
             observed = [p.observed for p in view.all_pods()]
-            nodes = scheduler_nodes(inv, view)
+            nodes = scheduler_nodes(inv, view, leases)
             net = network_of(state)
             specs, svc_record, svc_warnings = allocate([o for o in objects if isinstance(o, Service)],
                                                        state.get("services") or {}, net.service_cidr)

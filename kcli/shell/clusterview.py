@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from kcli.core.facts.node import NodeFacts, parse_node_facts
@@ -70,12 +70,13 @@ def observe_cluster(pool: SshPool, inv: Inventory, extra: Mapping[str, Mapping[s
     return view, dict(res.values)
 
 
-def scheduler_nodes(inv: Inventory, view: ClusterView) -> list[Node]:
-    """Allocatable from node facts; labels and taints from the inventory (reachable nodes only)."""
+def scheduler_nodes(inv: Inventory, view: ClusterView, joined: Collection[str]) -> list[Node]:
+    """Allocatable from node facts; labels and taints from the inventory. Only reachable nodes that
+    joined the overlay (have a lease in ``joined``) can take pods."""
     out = []
     for h in inv.hosts:
         f = view.facts.get(h.name)
-        if f is None or f.docker_version is None:
+        if f is None or f.docker_version is None or h.name not in joined:
             continue
         labels = {
             **dict(h.labels), "kubernetes.io/hostname": h.name, "kubernetes.io/os": "linux",

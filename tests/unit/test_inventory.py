@@ -91,3 +91,24 @@ def test_cli_usage_errors_exit_2_without_traceback():
         proc = subprocess.run([sys.executable, "-m", "kcli", *args], capture_output=True, text=True)
         assert proc.returncode == 2, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
+
+
+def test_labels_follow_kubernetes_rules():
+    bad = {"hosts": [{"name": "a", "address": "10.0.0.1", "labels": {"Bad_Prefix!/x": "y", "ok/zone": "a b"}}]}
+    with pytest.raises(InventoryError) as ei:
+        parse_inventory(bad, source="i.yaml")
+    d = ei.value.details
+    assert any(x.startswith("i.yaml: hosts[0].labels.Bad_Prefix!/x: invalid label key: prefix part") for x in d)
+    assert any(x.startswith("i.yaml: hosts[0].labels.ok/zone: invalid label value 'a b':") for x in d)
+    good = parse_inventory({"hosts": [{"name": "a", "address": "10.0.0.1", "labels": {"kcli.io/zone": "eu-1"}}]})
+    assert good.hosts[0].labels == {"kcli.io/zone": "eu-1"}
+
+
+def test_only_reachable_bootstrapped_nodes_take_pods():
+    from kcli.core.facts.node import NodeFacts
+    from kcli.shell.clusterview import ClusterView, scheduler_nodes
+
+    inv = parse_inventory({"hosts": [{"name": n, "address": f"10.0.0.{i}"} for i, n in enumerate(["a", "b", "c"], 1)]})
+    up = NodeFacts(cpus=2, memory_kib=1024, docker_version="24.0")
+    view = ClusterView(facts={"a": up, "b": up, "c": NodeFacts(docker_error="down")})
+    assert [n.name for n in scheduler_nodes(inv, view, {"a", "c"})] == ["a"]
