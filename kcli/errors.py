@@ -79,3 +79,7 @@ class SandboxError(KcliError):
 
 class LockError(KcliError):
     exit_code = 6
+
+
+class LockLostError(LockError):
+    """This run's lock expired and another run took it: it stopped without writing or committing."""

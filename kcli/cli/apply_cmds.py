@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import hashlib
 import os
 from typing import List, Optional
@@ -37,7 +39,7 @@ def print_plan(report, verbose: bool = True) -> None:
 
 
 def run_apply(inv, objects, *, applyset: str, dry_run: bool, prune: bool, lock_wait: float, state: str | None,
-              profile: bool, delete_keys=()) -> None:
+              profile: bool, delete_keys=(), strict: bool = False) -> None:
     from kcli.cli.node_cmds import print_profile
     from kcli.errors import ExecutionError
     from kcli.shell.apply import apply
@@ -55,6 +57,10 @@ def run_apply(inv, objects, *, applyset: str, dry_run: bool, prune: bool, lock_w
         print_profile(report.stats)
     for w in report.warnings:
         console.warn(w)
+    for node, why in sorted(report.unreachable.items()):
+        console.warn(f"node {node} is unreachable (NotReady): its pods are Unknown and nothing is scheduled there ({why})")
+    for d in report.deferred:
+        console.warn(f"pod {d}: the delete waits until the node is reachable")
     if report.service_nodes:
         console.info(f"service rules/DNS {'would be ' if dry_run else ''}synced on {', '.join(report.service_nodes)}")
     if dry_run:
@@ -63,9 +69,20 @@ def run_apply(inv, objects, *, applyset: str, dry_run: bool, prune: bool, lock_w
     for label, (status, err) in sorted(report.pod_results.items()):
         if status != "ok":
             console.error(f"{label}: {err or 'failed'}")
+    for (ns, name), rec in sorted(report.backing_off.items()):
+        console.warn(f"pod {ns}/{name} is {rec.get('reason')}: back-off, next attempt after "
+                     f"{datetime.fromtimestamp(float(rec.get('retryAfter', 0))).strftime('%H:%M:%S')}")
     console.info(f"{report.changes} pod change(s); " + (f"state committed {report.commit}" if report.commit else "state unchanged"))
-    if report.failed:
-        raise ExecutionError(f"{len(report.failed)} pod operation(s) failed", details=report.failed)
+    if strict and report.unreachable:
+        raise ExecutionError(f"{len(report.unreachable)} node(s) unreachable (--strict)", details=sorted(report.unreachable))
+    if report.failed_other:
+        raise ExecutionError(f"{len(report.failed_other)} operation(s) failed", details=report.failed_other)
+    if report.failed_pods:
+        # kubectl apply succeeds when the objects are accepted; pods that cannot start show their
+        # reason in `get pods` and are retried with back-off. --strict makes it an error.
+        console.warn(f"{len(report.failed_pods)} pod(s) failed to start (see `kcli get pods`, `kcli describe pod`)")
+        if strict:
+            raise ExecutionError(f"{len(report.failed_pods)} pod(s) failed to start", details=report.failed_pods)
 
 
 def register(app: typer.Typer) -> None:
@@ -80,6 +97,7 @@ def register(app: typer.Typer) -> None:
         prune: bool = typer.Option(False, "--prune", help="Delete objects applied earlier from the same -f set that are gone from it."),
         output: Optional[str] = typer.Option(None, "-o", "--output", help="yaml | json | name (with --dry-run=client)"),
         lock_wait: float = typer.Option(0.0, "--lock-wait", help="Seconds to wait for the cluster lock."),
+        strict: bool = typer.Option(False, "--strict", help="Exit 5 when a pod fails to start or a node is unreachable (default: warn, exit 0)."),
         inventory: str = options.Inventory,
         state: str = typer.Option(None, "--state", help="State directory."),
         profile: bool = options.Profile,
@@ -109,7 +127,7 @@ def register(app: typer.Typer) -> None:
         result = load_and_validate(filename, recursive=recursive, values_files=values, set_values=set_,
                                    skip_unsupported=skip_unsupported, known=known)
         run_apply(inv, list(result.objects), applyset=applyset_id(filename), dry_run=dry_run == "server", prune=prune,
-                  lock_wait=lock_wait, state=state, profile=profile)
+                  lock_wait=lock_wait, state=state, profile=profile, strict=strict)
 
     @app.command()
     def delete(

@@ -41,8 +41,11 @@ def take_snapshot(inv, state_dir: str | None = None, need_pods: bool = True) -> 
         with SshPool(inv) as pool:
             view, _ = observe_cluster(pool, inv)
             stats = pool.stats()
+        from kcli.shell.apply import add_unknown_pods
+
         for n, e in view.errors.items():
-            console.warn(f"node {n} unreachable: pods there are not shown ({e})")
+            console.warn(f"node {n} is unreachable (NotReady): its pods are shown as Unknown ({e})")
+        add_unknown_pods(view, state.get("pods") or {})
     from kcli.core.state import leases_of
 
     rec = reconcile(objects, [p.observed for p in view.all_pods()], scheduler_nodes(inv, view, leases_of(state)),
@@ -80,15 +83,16 @@ def pod_rows(snap: Snapshot, name, namespace, all_ns, selector, wide) -> list[di
             r.update({"IP": p.ip or "<none>", "NODE": p.node, "NOMINATED NODE": "<none>", "READINESS GATES": "<none>"})
         rows.append(r)
     for key, rec in (snap.state.get("pods") or {}).items():
-        if rec.get("phase") != "Pending" or key in seen:
+        if rec.get("phase") not in ("Pending", "Failed") or key in seen:
             continue
         ns, pname = key.split("/", 1)
         if not _ns_ok(ns, namespace, all_ns) or (name and pname != name):
             continue
         r = {"NAMESPACE": ns} if all_ns else {}
-        r.update({"NAME": pname, "READY": "0/1", "STATUS": "Pending", "RESTARTS": "0", "AGE": "<unknown>"})
+        status = rec.get("reason") or "Failed" if rec.get("phase") == "Failed" else "Pending"
+        r.update({"NAME": pname, "READY": "0/1", "STATUS": status, "RESTARTS": "0", "AGE": "<unknown>"})
         if wide:
-            r.update({"IP": "<none>", "NODE": "<none>", "NOMINATED NODE": "<none>", "READINESS GATES": "<none>"})
+            r.update({"IP": "<none>", "NODE": rec.get("node") or "<none>", "NOMINATED NODE": "<none>", "READINESS GATES": "<none>"})
         rows.append(r)
     return rows
 
@@ -316,7 +320,7 @@ def describe_workload(inv, kind: str, name: str, namespace: str) -> None:
     if kind == "Pod":
         pods = [p for p in snap.view.all_pods() if p.name == name and p.namespace == namespace]
         pending = (snap.state.get("pods") or {}).get(f"{namespace}/{name}")
-        if not pods and not (pending and pending.get("phase") == "Pending"):
+        if not pods and not (pending and pending.get("phase") in ("Pending", "Failed")):
             err = KcliError(f'pods "{name}" not found')
             err.exit_code = 1
             raise err
@@ -336,6 +340,13 @@ def describe_workload(inv, kind: str, name: str, namespace: str) -> None:
                 if c.status == "exited":
                     lines.append(f"      Exit Code:   {c.exit_code}")
                 lines.append(f"    Restart Count: {c.restart_count}")
+        elif pending.get("phase") == "Failed":
+            retry = datetime.fromtimestamp(float(pending.get("retryAfter", 0))).isoformat()
+            lines += [f"Name:         {name}", f"Namespace:    {namespace}", f"Node:         {pending.get('node') or '<none>'}",
+                      "Status:       Pending", f"Controlled By: {pending.get('applied')}", "Conditions:",
+                      "  Type              Status", "  PodScheduled      True", "  ContainersReady   False",
+                      f"Reason:       {pending.get('reason')}", f"Message:      {pending.get('message')}",
+                      f"Attempts:     {pending.get('attempts')} (next attempt after {retry}, on the next apply)"]
         else:
             lines += [f"Name:         {name}", f"Namespace:    {namespace}", "Node:         <none>", "Status:       Pending",
                       f"Controlled By: {pending.get('applied')}", "Conditions:", "  Type           Status",

@@ -7,7 +7,6 @@ returns a Step whose lines are empty when nothing needs doing.
 from __future__ import annotations
 
 import json
-import shlex
 
 from kcli.core.commands.shell import Step, sh, write_file
 from kcli.core.facts.host import DAEMON_ABSENT_MARK, DAEMON_BACKUP, KERNEL_MODULES, MANAGED_FILES, HostFacts
@@ -65,7 +64,7 @@ def plan_docker(host: str, f: HostFacts) -> Step:
         install = "export DEBIAN_FRONTEND=noninteractive\napt-get update -qq\napt-get install -y -qq docker.io iptables iproute2"
     elif f.package_manager in ("dnf", "yum"):
         pm = f.package_manager
-        install = f"{pm} install -y moby-engine iptables iproute || {pm} install -y docker iptables iproute"
+        install = f"{sh((pm, 'install', '-y', 'moby-engine', 'iptables', 'iproute'))} || {sh((pm, 'install', '-y', 'docker', 'iptables', 'iproute'))}"
     else:
         raise PlanError(f"{host}: docker is missing and no apt-get or dnf to install it")
     return Step(host, "docker", f"install docker with {f.package_manager}", (install, START_DOCKER))
@@ -79,7 +78,7 @@ def plan_modules(host: str, f: HostFacts) -> Step:
     path = MANAGED_FILES["modules"]
     if _same(f.files.get("modules"), MODULES_CONF):
         return Step(host, "kernel-modules", f"{path} up to date")
-    load = " ; ".join(f"modprobe {m} 2>/dev/null || true" for m in KERNEL_MODULES)
+    load = " ; ".join(f"{sh(('modprobe', m))} 2>/dev/null || true" for m in KERNEL_MODULES)
     return Step(host, "kernel-modules", f"write {path}, load {', '.join(KERNEL_MODULES)}", (write_file(path, MODULES_CONF), load))
 
 
@@ -117,7 +116,7 @@ def plan_docker_config(host: str, f: HostFacts, docker_will_be_installed: bool =
         return Step(host, "docker-config", f"{path} up to date (no restart)")
     lines = []
     if f.daemon_backup == "none":
-        lines.append(f"cp -p {shlex.quote(path)} {shlex.quote(DAEMON_BACKUP)}" if current is not None
+        lines.append(sh(("cp", "-p", path, DAEMON_BACKUP)) if current is not None
                      else sh(("touch", DAEMON_ABSENT_MARK)))
     lines.append(write_file(path, json.dumps(wanted, indent=2, sort_keys=True) + "\n"))
     lines.append(RESTART_DOCKER)

@@ -118,7 +118,15 @@ _BARE = re.compile(r"^[A-Za-z0-9_./:,=+@%\[\]-]+$")
 
 
 def quote(arg: str) -> str:
-    """Quote an argument the way kube-proxy does in a restore payload (double quotes if needed)."""
+    """Quote an argument the way kube-proxy does in a restore payload (double quotes if needed).
+
+    Inside double quotes iptables-restore takes ``\\`` and ``\"`` as escapes and everything else
+    literally, so a quoted value stays one argument; but it reads one rule per line, so a line
+    break (or NUL) in a value could end the rule and start another one: such a value is refused.
+    The names that reach comments are validated long before (Service names DNS-1035 labels,
+    namespaces and port names DNS labels)."""
+    if "\n" in arg or "\r" in arg or "\0" in arg:
+        raise ValueError(f"iptables argument {arg!r}: a line break or NUL cannot be passed to iptables-restore")
     if arg == "!" or _BARE.match(arg):
         return arg
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'

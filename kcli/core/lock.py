@@ -1,6 +1,7 @@
 """The cluster lock, held on a designated node (atomic mkdir) with owner, token and expiry.
 
-Times are the lock node's own clock, so runners with skewed clocks agree on expiry. A holder
+Each acquisition gets an epoch, strictly increasing (kcli.core.fence uses it to refuse writes
+from a holder whose lock was taken over). Times are the lock node's own clock, so runners with skewed clocks agree on expiry. A holder
 renews before expiry; a crashed holder's lock expires and the next taker moves it aside atomically.
 """
 
@@ -24,14 +25,18 @@ def lock_host(inv: Inventory) -> Host:
 
 def acquire_script(token: str, owner: str, ttl: int) -> str:
     d = shlex.quote(LOCK_DIR)
-    info = shlex.quote(f"token={token}\nowner={owner}\n")
+    e = shlex.quote(LOCK_DIR + ".epoch")  # outside LOCK_DIR: survives release and takeover
+    info = shlex.quote(f"token={token}\nowner={owner.replace(chr(10), ' ')}\n")
     return f"""mkdir -p {shlex.quote(LOCK_DIR.rsplit('/', 1)[0])}
 for attempt in 1 2 3 4 5; do
   now=$(date +%s)
   if mkdir {d} 2>/dev/null; then
-    {{ printf %s {info}; echo "acquired=$now"; echo "expires=$((now + {int(ttl)}))"; }} > {d}/info.tmp
+    last=$(cat {e} 2>/dev/null || echo 0); case $last in ''|*[!0-9]*) last=0;; esac
+    epoch=$(date +%s)000; [ "$last" -ge "$epoch" ] && epoch=$((last + 1))
+    printf '%s\n' "$epoch" > {e}.tmp && mv -f {e}.tmp {e}
+    {{ printf %s {info}; echo "acquired=$now"; echo "expires=$((now + {int(ttl)}))"; echo "epoch=$epoch"; }} > {d}/info.tmp
     mv {d}/info.tmp {d}/info
-    echo state=acquired; echo "now=$now"; exit 0
+    echo state=acquired; echo "now=$now"; echo "epoch=$epoch"; exit 0
   fi
   exp=$(sed -n 's/^expires=//p' {d}/info 2>/dev/null)
   age=$((now - $(stat -c %Y {d} 2>/dev/null || echo "$now")))
@@ -85,6 +90,7 @@ class LockInfo:
     acquired: int = 0
     expires: int = 0
     now: int = 0
+    epoch: int = 0
 
     def describe(self) -> str:
         if self.state == "free":
@@ -108,4 +114,4 @@ def parse_lock(text: str) -> LockInfo:
         except ValueError:
             return 0
 
-    return LockInfo(kv.get("state", "unknown"), kv.get("owner", ""), kv.get("token", ""), num("acquired"), num("expires"), num("now"))
+    return LockInfo(kv.get("state", "unknown"), kv.get("owner", ""), kv.get("token", ""), num("acquired"), num("expires"), num("now"), num("epoch"))

@@ -18,6 +18,7 @@ import base64
 import dataclasses
 import functools
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Union
@@ -412,9 +413,6 @@ class ConfigMap(KubeObject):
         return set(self.data) | set(self.binary_data)
 
 
-SECRET_HASH_ITERATIONS = 100_000
-
-
 @dataclass(frozen=True, kw_only=True)
 class Secret(KubeObject):
     """``data`` holds decoded bytes: base64 ``data`` merged with ``stringData`` (which wins)."""
@@ -427,16 +425,14 @@ class Secret(KubeObject):
     data: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     immutable: bool = False
 
-    @functools.cached_property
-    def _content_hash(self) -> str:
-        """A slow, salted digest (PBKDF2-SHA256): it ends up in pod names, labels and the state
-        file, so guessing a low-entropy value from it must be expensive."""
+    def content_hash(self, key: bytes) -> str:
+        """HMAC-SHA256 of the content, keyed by the cluster's secret key (kept on the cluster,
+        never in git): it ends up in pod labels, spec hashes and the state file, and without
+        the key it tells nothing about the values."""
+        if not key:
+            raise ValueError("a Secret's content hash needs the cluster's secret key")
         payload = canonical_json({"type": self.type, "data": dict(self.data)}).encode()
-        salt = f"kcli-secret/{self.meta.namespace}/{self.meta.name}".encode()
-        return hashlib.pbkdf2_hmac("sha256", payload, salt, SECRET_HASH_ITERATIONS).hex()[:10]
-
-    def content_hash(self) -> str:
-        return self._content_hash
+        return hmac.new(key, payload, hashlib.sha256).hexdigest()[:16]
 
     def keys(self) -> set[str]:
         return set(self.data)

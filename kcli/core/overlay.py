@@ -193,8 +193,9 @@ def plan_peers(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, p
 
 
 def overlay_payloads(net: ClusterNetwork, lease: NodeLease) -> tuple[str, str]:
-    """(filter, nat) iptables-restore payloads for kcli's chains: flannel's FORWARD and masq rules."""
-    pod, sub = net.pod_cidr, lease.subnet
+    """(filter, nat) iptables-restore payloads for kcli's chains: flannel's FORWARD and masq rules.
+    The networks are re-printed from their parsed form, so only a network can reach the payload."""
+    pod, sub, svc = (str(ipaddress.ip_network(n, strict=False)) for n in (net.pod_cidr, lease.subnet, net.service_cidr))
     fc = '-m comment --comment "kcli forward"'
     mc = '-m comment --comment "kcli masq"'
     gc = '-m comment --comment "kcli: no service has this address"'
@@ -202,7 +203,7 @@ def overlay_payloads(net: ClusterNetwork, lease: NodeLease) -> tuple[str, str]:
         "*filter", f":{FWD_CHAIN} - [0:0]", f":{GUARD_CHAIN} - [0:0]",
         f"-A {FWD_CHAIN} -s {pod} {fc} -j ACCEPT",
         f"-A {FWD_CHAIN} -d {pod} {fc} -j ACCEPT",
-        f"-A {GUARD_CHAIN} -d {net.service_cidr} {gc} -j REJECT --reject-with icmp-net-unreachable",
+        f"-A {GUARD_CHAIN} -d {svc} {gc} -j REJECT --reject-with icmp-net-unreachable",
         "COMMIT", "",
     ])
     nat = "\n".join([

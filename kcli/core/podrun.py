@@ -3,19 +3,28 @@
 A pause container (``k8s_POD_<pod>_<ns>_<uid>_0``) holds the pod's network namespace and IP on
 the node's pod network; init containers run to completion in order; app containers join the
 pause container's network and IPC namespaces. Everything is labelled so the hosts can be re-read.
-Pure: values that reach the shell are quoted here, once.
+
+Pure. No value from a manifest is ever formatted into shell text: every line is an argv joined by
+``sh`` (``shlex.quote`` on each word), messages go through ``fail`` (one quoted printf argument),
+file contents travel as base64 data. The only names written into shell text unquoted are
+environment variable names, and only after they matched ``[A-Za-z_][A-Za-z0-9_]*``.
+
+Container environments never reach a command line (``/proc/*/cmdline`` is readable by every user
+of the node): see ``env_routes`` for the exact rule.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from kcli.core.commands.shell import sh, write_file
+from kcli.core.commands.shell import fail, sh, write_file, write_private
 from kcli.core.controllers.pod import DesiredPod
 from kcli.core.network import POD_NETWORK
 from kcli.core.objects import ConfigMap, Container, EnvVar, KeyToPath, ObjectKey, Secret
@@ -26,6 +35,8 @@ MANAGED = "io.kcli.managed"
 POD_DIR = "/var/lib/kcli/pods"
 SECRET_DIR = "/run/kcli/pods"  # tmpfs: secret files never reach the disk
 STOP_GRACE_CAP = 10
+_SAFE_UID = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]{0,127}")
+_HOSTNAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,8 @@ def pod_labels(pod: DesiredPod, uid: str, kind: str, container: str, extra: Mapp
 def _label_args(labels: Mapping[str, str]) -> list[str]:
     out: list[str] = []
     for k in sorted(labels):
+        if "=" in k:
+            raise PlanError(f"label key {k!r}: a docker label key cannot contain '='")
         out += ["--label", f"{k}={labels[k]}"]
     return out
 
@@ -140,6 +153,134 @@ def container_env(c: Container, pod: DesiredPod, uid: str, place: PodPlacement,
     return list(env.items())
 
 
+# --------------------------------------------------------------------------- environment transport
+#
+# A container's environment never appears on a command line. Each (name, value) takes one of two
+# routes, decided by ``env_routes``:
+#
+# 1. docker's env file (``--env-file FILE``, one ``NAME=VALUE`` per line, read by the docker client,
+#    no quoting or escapes) when the value is "env-file safe": no newline, no carriage return (Go's
+#    line scanner drops a trailing one), not wrapped in a matching pair of quotes (proposed
+#    docker/cli changes strip those), and the line at most ENV_FILE_LINE_MAX bytes (Go's
+#    bufio.Scanner limit); and the name is non-empty, printable, without whitespace or '=', and
+#    does not start with '#' (a comment line).
+# 2. otherwise the docker client's own environment: ``-e NAME`` (no '=') makes the client pass the
+#    value of its variable NAME through, byte for byte (newlines included). The value is read by
+#    the shell from a 0600 file (``NAME=$(cat FILE && echo x) && NAME=${NAME%x}``, which keeps
+#    trailing newlines) and exported in a subshell that then execs docker, so it is in the
+#    client's environment (readable only by root) and on no command line. This needs NAME to be
+#    a shell variable name ([A-Za-z_][A-Za-z0-9_]*) that neither the shell, the dynamic loader,
+#    the Go runtime nor the docker client interprets (CLIENT_ENV_RESERVED*): those would change
+#    what runs rather than what the container gets.
+# 3. anything else is refused with a PlanError naming the pod, container and variable: a name
+#    with whitespace or non-printable characters; a multi-line (CR, quoted or long) value whose
+#    name is not such a shell name (e.g. ``tls.crt`` holding a PEM); a NUL anywhere; and any
+#    NAME=VALUE longer than ENV_STRING_MAX bytes, which Linux refuses in an environment (so the
+#    container's own exec would fail too).
+#
+# Both kinds of file live in /run/kcli/pods/<uid>/env (tmpfs, 0700, files 0600, written under
+# umask 077 before any content exists), are written from base64 data inside the node script
+# (which itself arrives on stdin, see RUN_STDIN_SCRIPT), and are removed as soon as docker run
+# returns, on failure too; removing the pod (or the failed unit's cleanup) removes the directory.
+# Limit that remains: ``$(VAR)`` references in command/args are expanded by kcli, as kubelet does,
+# so a value referenced there is on the docker client's and the container's command line.
+
+ENV_FILE_LINE_MAX = 64000  # below bufio.MaxScanTokenSize (64 KiB, the line with its newline), with a margin
+ENV_STRING_MAX = 131071  # MAX_ARG_STRLEN (32 pages of 4 KiB) minus the terminating NUL
+ENV_FILE_HEADER = "# kcli: one container's environment (docker --env-file format); removed after docker run\n"
+_SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+CLIENT_ENV_RESERVED = frozenset({
+    # POSIX sh, dash and bash
+    "_", "PATH", "IFS", "ENV", "HOME", "CDPATH", "PS1", "PS2", "PS3", "PS4", "OPTIND", "OPTARG", "OPTERR",
+    "PWD", "OLDPWD", "LINENO", "PPID", "UID", "EUID", "GROUPS", "RANDOM", "SRANDOM", "SECONDS", "HISTCMD",
+    "FUNCNAME", "DIRSTACK", "EPOCHREALTIME", "EPOCHSECONDS", "SHELLOPTS", "SHLVL", "SHELL", "MAIL", "MAILPATH",
+    "MAILCHECK", "POSIXLY_CORRECT", "TMOUT", "GLOBIGNORE", "FCEDIT", "HOSTNAME", "HOSTTYPE", "MACHTYPE", "OSTYPE",
+    "COLUMNS", "LINES", "TERM", "TERMINFO", "TMPDIR", "TZ", "LANG", "LANGUAGE", "NLSPATH", "LOCPATH",
+    # resolver, TLS, proxies (the docker client talks to registries and the daemon)
+    "HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY",
+    "NO_PROXY", "ALL_PROXY", "FTP_PROXY",
+    # Go runtime (the docker client is a Go program)
+    "GODEBUG", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GOTRACEBACK", "GORACE", "GOCOVERDIR",
+})
+CLIENT_ENV_RESERVED_PREFIXES = ("BASH", "LD_", "LC_", "DOCKER_", "BUILDKIT_", "BUILDX_", "COMPOSE_", "OTEL_",
+                                "GCONV_", "MALLOC_", "GLIBC_", "XDG_", "HIST", "COMP_", "READLINE_")
+
+
+def _utf8(text: str, what: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PlanError(f"{what}: not valid Unicode text ({exc.reason})") from exc
+
+
+def client_env_name_ok(name: str) -> bool:
+    """Whether a variable can be passed through the docker client's environment (route 2)."""
+    up = name.upper()
+    return bool(_SHELL_NAME.fullmatch(name)) and up not in CLIENT_ENV_RESERVED and not up.startswith(CLIENT_ENV_RESERVED_PREFIXES)
+
+
+def env_routes(env: Sequence[tuple[str, str]], where: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(env-file entries, client-environment entries) of a container's environment, or a
+    PlanError for what docker cannot be given without a command line (rule above)."""
+    file_env: list[tuple[str, str]] = []
+    client_env: list[tuple[str, str]] = []
+    for name, value in env:
+        what = f"{where}: env {name!r}"
+        if not name or "=" in name or any(ch.isspace() or not ch.isprintable() for ch in name):
+            raise PlanError(f"{what}: kcli passes environment names to docker only when they are non-empty "
+                            "printable characters without whitespace or '='")
+        if "\0" in value:
+            raise PlanError(f"{what}: the value contains a NUL byte, which no process environment can hold")
+        size = len(_utf8(name, what)) + 1 + len(_utf8(value, what))
+        if size > ENV_STRING_MAX:
+            raise PlanError(f"{what}: NAME=VALUE is {size} bytes; Linux allows at most {ENV_STRING_MAX} bytes "
+                            "for one environment string")
+        quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "'\""
+        if size <= ENV_FILE_LINE_MAX and "\n" not in value and "\r" not in value and not quoted and not name.startswith("#"):
+            file_env.append((name, value))
+        elif client_env_name_ok(name):
+            client_env.append((name, value))
+        else:
+            raise PlanError(
+                f"{what}: a value with a newline or carriage return, wrapped in quotes, or over {ENV_FILE_LINE_MAX} "
+                "bytes cannot go through docker's --env-file, and passing it through the docker client's environment "
+                "needs a shell variable name ([A-Za-z_][A-Za-z0-9_]*) that the shell, the dynamic loader and the "
+                "docker client do not read themselves (not PATH, HOME, IFS, LD_*, LC_*, DOCKER_*, GODEBUG, HTTP_PROXY, ...); "
+                "kcli never puts environment values on a command line")
+    return file_env, client_env
+
+
+def _docker_run_lines(head: Sequence[str], env: Sequence[tuple[str, str]], rest: Sequence[str], env_dir: str,
+                      stem: str, where: str, on_error: str = "") -> list[str]:
+    """``docker run HEAD <env flags> REST`` with the environment passed as data (``env_routes``):
+    the files are written, docker runs, the files are removed whether it succeeded or not, then a
+    failure stops the unit (with ``on_error``, a ``fail(...)`` block, when given)."""
+    if not env:
+        return [f"{sh([*head, *rest])} >/dev/null" + (f" || {on_error}" if on_error else "")]
+    file_env, client_env = env_routes(env, where)
+    files: dict[str, str] = {}
+    flags: list[str] = []
+    if file_env:
+        files[f"{stem}.env"] = ENV_FILE_HEADER + "".join(f"{k}={v}\n" for k, v in file_env)
+        flags += ["--env-file", f"{env_dir}/{stem}.env"]
+    reads: list[str] = []
+    for i, (k, v) in enumerate(client_env):
+        assert _SHELL_NAME.fullmatch(k)  # the one value written into shell text unquoted: a checked name
+        files[f"{stem}.{i}"] = v
+        flags += ["-e", k]
+        reads.append(f"{k}=$(cat {shlex.quote(f'{env_dir}/{stem}.{i}')} && echo x) && {k}=${{{k}%x}} && export {k}")
+    run = sh([*head, *flags, *rest])
+    if reads:
+        run = "( " + " && ".join([*reads, f"exec {run}"]) + " )"
+    return [
+        write_private(env_dir, files),
+        "kcli_rc=0",
+        f"{run} >/dev/null || kcli_rc=$?",
+        sh(("rm", "-f", *(f"{env_dir}/{name}" for name in files))),
+        '[ "$kcli_rc" -eq 0 ] || ' + (on_error or 'exit "$kcli_rc"'),
+    ]
+
+
 def _expand(value: str, env: Mapping[str, str]) -> str:
     """Kubernetes $(VAR) expansion; $$(VAR) escapes."""
     out, i = [], 0
@@ -185,29 +326,41 @@ def resource_flags(c: Container) -> list[str]:
     return flags
 
 
+def _relative(path: str, what: str, pod: DesiredPod) -> str:
+    """A relative path that stays below its directory (no absolute path, no '..' element)."""
+    if not path or path.startswith("/") or ".." in path.split("/") or "\0" in path:
+        raise PlanError(f"pod {pod.namespace}/{pod.name}: {what} {path!r} must be a relative path without '..'")
+    return path
+
+
 def _volume_lines(pod: DesiredPod, uid: str, configs) -> tuple[list[str], dict[str, str]]:
     """Lines that materialise the pod's volumes on the node, and volume name → host path."""
     lines: list[str] = []
     paths: dict[str, str] = {}
     base = f"{POD_DIR}/{uid}/volumes"
     for v in pod.spec.volumes:
+        if "/" in v.name or v.name in ("", ".", ".."):
+            raise PlanError(f"pod {pod.namespace}/{pod.name}: volume name {v.name!r} cannot name a directory")
         if v.source == "emptyDir":
             p = f"{base}/empty-dir/{v.name}"
             lines.append(sh(("mkdir", "-p", p)))
             if v.medium == "Memory":
-                size = [f"size={v.size_limit}"] if v.size_limit else []
+                size = [f"size={int(v.size_limit)}"] if v.size_limit else []
                 lines.append(f"mountpoint -q {shlex.quote(p)} || {sh(('mount', '-t', 'tmpfs', '-o', ','.join(['mode=0777', *size]), 'tmpfs', p))}")
             else:
                 lines.append(sh(("chmod", "0777", p)))
             paths[v.name] = p
         elif v.source == "hostPath":
+            if not v.path.startswith("/"):
+                raise PlanError(f"pod {pod.namespace}/{pod.name}: hostPath {v.path!r} must be an absolute path")
             if v.host_path_type == "DirectoryOrCreate":
                 lines.append(sh(("mkdir", "-p", v.path)))
             elif v.host_path_type == "FileOrCreate":
-                lines.append(f"[ -e {shlex.quote(v.path)} ] || {{ mkdir -p {shlex.quote(v.path.rsplit('/', 1)[0] or '/')} && touch {shlex.quote(v.path)}; }}")
+                parent = v.path.rsplit("/", 1)[0] or "/"
+                lines.append(f"[ -e {shlex.quote(v.path)} ] || {{ {sh(('mkdir', '-p', parent))} && {sh(('touch', v.path))}; }}")
             elif v.host_path_type in ("Directory", "File", "Socket", "CharDevice", "BlockDevice"):
                 test = {"Directory": "-d", "File": "-f", "Socket": "-S", "CharDevice": "-c", "BlockDevice": "-b"}[v.host_path_type]
-                lines.append(f"[ {test} {shlex.quote(v.path)} ] || {{ echo 'hostPath {v.path} is not a {v.host_path_type}' >&2; exit 1; }}")
+                lines.append(f"[ {test} {shlex.quote(v.path)} ] || {fail('hostPath', v.path, 'is not a', v.host_path_type)}")
             paths[v.name] = v.path
         elif v.source in ("configMap", "secret"):
             kind = "ConfigMap" if v.source == "configMap" else "Secret"
@@ -228,7 +381,8 @@ def _volume_lines(pod: DesiredPod, uid: str, configs) -> tuple[list[str], dict[s
                         raise PlanError(f"pod {pod.namespace}/{pod.name}: {kind} {v.ref_name} has no key {it.key!r}")
                     raw = data[it.key]
                     mode = it.mode if it.mode is not None else (0o600 if secret and v.default_mode == 0o644 else v.default_mode)
-                    lines.append(write_file(f"{p}/{it.path}", raw, f"{mode:04o}"))
+                    rel = _relative(it.path, f"volume {v.name}: item path", pod)
+                    lines.append(write_file(f"{p}/{rel}", raw, f"{int(mode):04o}"))
             paths[v.name] = p
         else:
             raise PlanError(f"pod {pod.namespace}/{pod.name}: volume {v.name} ({v.source}) is not supported")
@@ -240,7 +394,10 @@ def _mounts(c: Container, paths: Mapping[str, str], pod: DesiredPod) -> list[str
     for m in c.volume_mounts:
         if m.name not in paths:
             raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name} mounts unknown volume {m.name}")
-        src = paths[m.name] + (f"/{m.sub_path}" if m.sub_path else "")
+        src = paths[m.name] + (f"/{_relative(m.sub_path, 'subPath', pod)}" if m.sub_path else "")
+        if ":" in src or ":" in m.mount_path:
+            raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: docker -v cannot mount "
+                            f"{src!r} at {m.mount_path!r}: a path with ':' is not supported")
         ro = m.read_only or any(v.name == m.name and v.source in ("configMap", "secret") for v in pod.spec.volumes)
         out += ["-v", f"{src}:{m.mount_path}{':ro' if ro else ''}"]
     return out
@@ -262,26 +419,25 @@ def _pull_lines(images: Sequence[tuple[str, str]], pull_secrets: Sequence[Secret
         cfg = json.dumps(merged)
         lines.append('cfg=$(mktemp -d /run/kcli/dockercfg.XXXXXX) && chmod 700 "$cfg"')
         lines.append(f"printf %s {shlex.quote(base64.b64encode(cfg.encode()).decode())} | base64 -d > \"$cfg/config.json\"")
-        auth = '--config "$cfg" '
+        auth = '--config "$cfg" '  # constant text: the directory is a shell variable set above
     for image, policy in images:
-        q = shlex.quote(image)
-        have = f"docker image inspect {q} >/dev/null 2>&1"
+        have = f"{sh(('docker', 'image', 'inspect', image))} >/dev/null 2>&1"
+        pull = f"docker {auth}{sh(('pull', '-q', image))} >/dev/null || {fail('ErrImagePull:', image)}"
         if policy == "Always":
-            lines.append(f"docker {auth}pull -q {q} >/dev/null || {{ echo 'ErrImagePull: {image}' >&2; exit 1; }}")
+            lines.append(pull)
         elif policy == "Never":
-            lines.append(f"{have} || {{ echo 'ErrImageNeverPull: {image} is not present and imagePullPolicy is Never' >&2; exit 1; }}")
+            lines.append(f"{have} || {fail('ErrImageNeverPull:', image, 'is not present and imagePullPolicy is Never')}")
         else:
-            lines.append(f"{have} || docker {auth}pull -q {q} >/dev/null || {{ echo 'ErrImagePull: {image}' >&2; exit 1; }}")
+            lines.append(f"{have} || {pull}")
     if pull_secrets:
         lines.append('rm -rf "$cfg"')
     return lines
 
 
 def _run_args(c: Container, env: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:
-    """(flags, image+args): command → entrypoint, args → cmd, like kubelet."""
+    """(flags, image+args): command → entrypoint, args → cmd, like kubelet. The environment is
+    not among the flags: ``_docker_run_lines`` passes it as data."""
     flags: list[str] = []
-    for k, v in env:
-        flags += ["-e", f"{k}={v}"]
     if c.working_dir:
         flags += ["-w", c.working_dir]
     if c.tty:
@@ -319,6 +475,8 @@ def create_pod_lines(
             pull_secrets.append(s)
     images: dict[str, str] = {PAUSE_IMAGE: "Never"}
     for c in spec.init_containers + spec.containers:
+        if not c.image or c.image.startswith("-") or any(ch.isspace() or not ch.isprintable() for ch in c.image):
+            raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: invalid image reference {c.image!r}")
         images.setdefault(c.image, c.image_pull_policy)
     req_cpu = sum(c.resources.requests.get("cpu", 0) for c in spec.containers)
     req_mem = sum(c.resources.requests.get("memory", 0) for c in spec.containers)
@@ -348,39 +506,58 @@ def create_pod_lines(
             bind = f"{hp['ip']}:" if hp["ip"] else ""
             run += ["-p", f"{bind}{hp['port']}:{port}/{hp['protocol'].lower()}"]
     for a in spec.host_aliases:
+        try:
+            ip = str(ipaddress.ip_address(a.ip))
+        except ValueError:
+            raise PlanError(f"pod {pod.namespace}/{pod.name}: hostAliases ip {a.ip!r} is not an IP address") from None
         for hn in a.hostnames:
-            run += ["--add-host", f"{hn}:{a.ip}"]
+            if not _HOSTNAME.fullmatch(hn):
+                raise PlanError(f"pod {pod.namespace}/{pod.name}: hostAliases hostname {hn!r} is not a DNS name")
+            run += ["--add-host", f"{hn}:{ip}"]
     run += ["--ipc", "shareable", *_label_args(sandbox_labels), PAUSE_IMAGE]
     lines = [*volume_lines, *_pull_lines(list(images.items()), pull_secrets), sh(run)]
     restart = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}[spec.restart_policy]
     shared = ["--network", f"container:{sandbox}", "--ipc", f"container:{sandbox}"]
     if spec.share_process_namespace:
         shared += ["--pid", f"container:{sandbox}"]
-    for c in spec.init_containers:
+    env_dir = f"{SECRET_DIR}/{uid}/env"
+    for i, c in enumerate(spec.init_containers):
         env = container_env(c, pod, uid, place, configs, service_env)
         flags, tail = _run_args(c, env)
         name = container_name(c.name, pod, uid)
         labels = pod_labels(pod, uid, "init", c.name)
-        lines.append(
-            f"{sh(['docker', 'run', '--name', name, '--init', *shared, *resource_flags(c), *_mounts(c, paths, pod), *flags, *_label_args(labels), *tail])}"
-            f" >/dev/null || {{ echo 'init container {c.name} failed' >&2; exit 1; }}"
-        )
-    for c in spec.containers:
+        lines += _docker_run_lines(
+            ["docker", "run", "--name", name, "--init", *shared, *resource_flags(c), *_mounts(c, paths, pod)], env,
+            [*flags, *_label_args(labels), *tail], env_dir, f"init-{i}",
+            f"pod {pod.namespace}/{pod.name}: init container {c.name}", fail("init container", c.name, "failed"))
+    for i, c in enumerate(spec.containers):
         env = container_env(c, pod, uid, place, configs, service_env)
         flags, tail = _run_args(c, env)
         name = container_name(c.name, pod, uid)
         labels = pod_labels(pod, uid, "container", c.name)
-        lines.append(sh(["docker", "run", "-d", "--name", name, "--init", "--restart", restart, *shared,
-                         *resource_flags(c), *_mounts(c, paths, pod), *flags, *_label_args(labels), *tail]) + " >/dev/null")
+        lines += _docker_run_lines(
+            ["docker", "run", "-d", "--name", name, "--init", "--restart", restart, *shared, *resource_flags(c),
+             *_mounts(c, paths, pod)], env, [*flags, *_label_args(labels), *tail], env_dir, f"container-{i}",
+            f"pod {pod.namespace}/{pod.name}: container {c.name}")
     return lines
 
 
 def delete_pod_lines(uid: str, grace: int = 30) -> list[str]:
-    """Stop (grace capped), remove the pod's containers, its volumes and secret files."""
-    sel = shlex.quote(f"label=io.kcli.pod-uid={uid}")
-    t = str(min(grace, STOP_GRACE_CAP))
-    return [
-        f"ids=$(docker ps -aq --filter {sel}); if [ -n \"$ids\" ]; then docker stop -t {t} $ids >/dev/null 2>&1 || true; docker rm -f -v $ids >/dev/null; fi",
-        f"for m in $(awk '{{print $2}}' /proc/mounts | grep '^{POD_DIR}/{uid}/' || true); do umount \"$m\" || true; done",
-        sh(("rm", "-rf", f"{POD_DIR}/{uid}", f"{SECRET_DIR}/{uid}")),
+    """Stop (grace capped), remove the pod's containers, its volumes and secret files.
+
+    ``uid`` comes from a container label read back from the node: it is quoted like any value,
+    and the directories are removed only when it is a plain name (no '/', no '..')."""
+    ps = sh(("docker", "ps", "-aq", "--filter", f"label=io.kcli.pod-uid={uid}"))
+    t = str(int(min(grace, STOP_GRACE_CAP)))
+    lines = [
+        f"ids=$({ps}); if [ -n \"$ids\" ]; then docker stop -t {t} $ids >/dev/null 2>&1 || true; docker rm -f -v $ids >/dev/null; fi",
     ]
+    if _SAFE_UID.fullmatch(uid):
+        # mount points below the pod's directory (mount points with odd bytes are octal-escaped in
+        # /proc/mounts; the pod's own never have any); the prefix is matched literally by case
+        prefix = shlex.quote(f"{POD_DIR}/{uid}/")
+        lines += [
+            f"awk '{{print $2}}' /proc/mounts | while IFS= read -r m; do case $m in {prefix}*) umount \"$m\" || true;; esac; done",
+            sh(("rm", "-rf", f"{POD_DIR}/{uid}", f"{SECRET_DIR}/{uid}")),
+        ]
+    return lines

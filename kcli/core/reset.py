@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 
@@ -20,8 +21,16 @@ def _remove_jump(table: str, chain: str, args: tuple[str, ...]) -> str:
     return f"while {sh((*base, '-C', chain, *args))} 2>/dev/null; do {sh((*base, '-D', chain, *args))}; done"
 
 
+_CHAIN_PREFIX = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _remove_chains(table: str, prefixes: tuple[str, ...]) -> str:
-    pat = "\\|".join(shlex.quote(p)[0:] for p in prefixes)
+    # The prefixes go into a sed expression: only chain-name characters, which are neither shell
+    # nor sed syntax, are accepted (they are kcli's own constants).
+    for p in prefixes:
+        if not _CHAIN_PREFIX.fullmatch(p):
+            raise ValueError(f"chain prefix {p!r}: only letters, digits, '_' and '-'")
+    pat = "\\|".join(prefixes)
     t = shlex.quote(table)
     return (
         f"chains=$(iptables-save -t {t} | sed -n 's/^:\\(\\({pat}\\)[^ ]*\\) .*/\\1/p'); "
@@ -41,13 +50,15 @@ def reset_steps(
     prefixes = OWNED_CHAIN_PREFIXES + extra_chain_prefixes
     steps = [
         Step(host, "containers", "remove every container labelled io.kcli.managed", (
-            f"ids=$(docker ps -aq --filter label={MANAGED_LABEL}); if [ -n \"$ids\" ]; then docker rm -f -v $ids >/dev/null; fi",
+            f"ids=$({sh(('docker', 'ps', '-aq', '--filter', f'label={MANAGED_LABEL}'))}); "
+            "if [ -n \"$ids\" ]; then docker rm -f -v $ids >/dev/null; fi",
         )),
         Step(host, "pod-network", f"remove docker network {POD_NETWORK}", (
-            f"if docker network inspect {POD_NETWORK} >/dev/null 2>&1; then docker network rm {POD_NETWORK} >/dev/null; fi",
+            f"if {sh(('docker', 'network', 'inspect', POD_NETWORK))} >/dev/null 2>&1; then "
+            f"{sh(('docker', 'network', 'rm', POD_NETWORK))} >/dev/null; fi",
         )),
         Step(host, "vxlan-device", f"remove {VXLAN_DEV}", (
-            f"if ip link show {VXLAN_DEV} >/dev/null 2>&1; then ip link del {VXLAN_DEV}; fi",
+            f"if {sh(('ip', 'link', 'show', VXLAN_DEV))} >/dev/null 2>&1; then {sh(('ip', 'link', 'del', VXLAN_DEV))}; fi",
         )),
     ]
     if net is not None and net.backend == "host-gw" and peers:

@@ -3,17 +3,21 @@ kube-proxy payloads and drift, the node-local DNS records, and kubelet's service
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from kcli.core import conntrack
 from kcli.core.commands.shell import feed, sh
+from kcli.core.hostalloc import Held
 from kcli.core.iptables import (
     JUMP_RULES, diff_rules, expected_rules, parse_iptables_save, render_filter, render_jump_script, render_nat, restore_argv,
 )
 from kcli.core.network import POD_BRIDGE, gateway
 from kcli.core.objects import Service
+from kcli.errors import PlanError
 from kcli.core.services import (
     ContainerPort, Endpoint, PodInfo, ServicePort, ServiceSpec, allocate_cluster_ip, allocate_node_port, endpoints_by_service,
 )
@@ -29,10 +33,16 @@ def _port_key(p) -> str:
     return p.name or f"{p.port}/{p.protocol}"
 
 
-def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_cidr: str) -> tuple[list[ServiceSpec], dict[str, dict], list[str]]:
+def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_cidr: str,
+             held: Mapping[str, Held] | None = None) -> tuple[list[ServiceSpec], dict[str, dict], list[str]]:
     """ServiceSpecs with ClusterIPs and NodePorts (kept from ``recorded``, else allocated), the new
-    allocation record, and warnings (LoadBalancer treated as NodePort; ExternalName skipped)."""
+    allocation record, and warnings (LoadBalancer treated as NodePort; ExternalName skipped).
+
+    ``held`` (kcli.core.hostalloc) is what the hosts' rules hold per Service: addresses held for
+    another Service are never handed out, and a recorded one that the hosts hold for another
+    Service is a conflict (two state directories for one cluster), refused before any write."""
     warnings: list[str] = []
+    held = held or {}
     taken_ips = {r["clusterIP"] for k, r in recorded.items() if r.get("clusterIP") and r["clusterIP"] != "None"}
     taken_ports = {int(p) for r in recorded.values() for p in (r.get("nodePorts") or {}).values()}
     mine = {f"{s.namespace}/{s.name}" for s in services}
@@ -41,6 +51,16 @@ def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_
         r = recorded[key]
         taken_ips.discard(r.get("clusterIP"))
         taken_ports -= {int(p) for p in (r.get("nodePorts") or {}).values()}
+    ip_holder = {ip: k for k, h in held.items() for ip in h.cluster_ips}
+    port_holder = {p: k for k, h in held.items() for p in h.node_ports}
+
+    def check_held(key: str, what: str, value: object, holder: Mapping) -> None:
+        other = holder.get(value)
+        if other is not None and other != key and other not in mine:
+            raise PlanError(
+                f"service {key}: {what} {value} is already programmed on the hosts for service {other}",
+                details=["another state directory may manage this cluster: pull its state (git pull) before applying",
+                         "or choose another value"])
     # Explicitly requested addresses are kept out of dynamic allocation, so that the order in
     # which services are allocated never decides who gets them.
     requested_ips = {svc.cluster_ip for svc in services if svc.cluster_ip and not svc.headless}
@@ -66,8 +86,9 @@ def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_
         elif old.get("clusterIP") and old["clusterIP"] != "None":
             ip = old["clusterIP"]
         else:
-            ip = allocate_cluster_ip(service_cidr, taken_ips | requested_ips)
+            ip = allocate_cluster_ip(service_cidr, taken_ips | requested_ips | {i for i, k in ip_holder.items() if k != key})
         if ip != "None":
+            check_held(key, "clusterIP", ip, ip_holder)
             taken_ips.add(ip)
         ports, node_ports = [], {}
         for p in svc.ports:
@@ -77,7 +98,8 @@ def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_
                 if p.node_port and p.node_port != prev:
                     np = allocate_node_port(taken_ports, p.node_port)
                 else:
-                    np = prev or allocate_node_port(taken_ports | requested_ports)
+                    np = prev or allocate_node_port(taken_ports | requested_ports | {q for q, k in port_holder.items() if k != key})
+                check_held(key, "nodePort", np, port_holder)
                 taken_ports.add(np)
                 node_ports[_port_key(p)] = np
             ports.append(ServicePort(p.name, p.protocol, p.port, p.target_port, np))
@@ -118,16 +140,36 @@ def rules_lines(ns: NodeServices) -> list[str]:
     return [feed(ns.nat, restore_argv()), feed(ns.filter, restore_argv()), render_jump_script().replace("set -e\n", "")]
 
 
+_DNS_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def _address(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
 def dns_hosts(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]]) -> str:
-    """hosts-file records: NAME.NS.svc.cluster.local → ClusterIP; headless → every ready pod IP."""
+    """hosts-file records: NAME.NS.svc.cluster.local → ClusterIP; headless → every ready pod IP.
+
+    One record per line with nothing on it but an address and a DNS name, so no value can add a
+    record: a name that is not a DNS name is an error (validation lets none through: Service
+    names are DNS-1035 labels, namespaces DNS labels), an address that does not parse as one
+    (read back from a node) is left out."""
     lines = ["# Written by kcli: cluster DNS records (dnsmasq --hostsdir reloads it on change)"]
     for s in specs:
         fqdn = f"{s.name}.{s.namespace}.svc.{CLUSTER_DOMAIN}"
+        if len(fqdn) > 253 or not _DNS_NAME.fullmatch(fqdn):
+            raise ValueError(f"service {s.key}: {fqdn!r} is not a DNS name")
         if s.headless:
-            for ip in sorted({e.ip for e in eps.get(s.key, ()) if e.ready}):
-                lines.append(f"{ip} {fqdn}")
-        elif s.cluster_ip:
-            lines.append(f"{s.cluster_ip} {fqdn}")
+            ips = sorted({e.ip for e in eps.get(s.key, ()) if e.ready})
+        else:
+            ips = [s.cluster_ip] if s.cluster_ip else []
+        for ip in ips:
+            addr = _address(ip)
+            if addr is not None:
+                lines.append(f"{addr} {fqdn}")
     return "\n".join(lines) + "\n"
 
 
@@ -145,7 +187,7 @@ def dns_container_lines(node_subnet: str) -> list[str]:
            "-v", f"{DNS_DIR}:/etc/kcli-dns:ro", DNS_IMAGE,
            "--keep-in-foreground", "--no-hosts", "--hostsdir=/etc/kcli-dns", f"--listen-address={gw}",
            "--bind-dynamic", f"--local=/{CLUSTER_DOMAIN}/", "--domain-needed", "--cache-size=0", "--user=root", "--log-facility=-"]
-    return [f"docker inspect {DNS_CONTAINER} >/dev/null 2>&1 || {sh(run)} >/dev/null"]
+    return [f"{sh(('docker', 'inspect', DNS_CONTAINER))} >/dev/null 2>&1 || {sh(run)} >/dev/null"]
 
 
 def env_name(name: str) -> str:
@@ -228,12 +270,13 @@ def probe_script(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoi
             if p.protocol != "TCP":
                 continue
             ready = [e for e in eps.get(s.key, ()) if e.ready and e.port_name == p.name]
-            ep = f"{ready[0].ip} {ready[0].port}" if ready else ""
+            ep = sh(("nc", "-w", str(t), ready[0].ip, str(int(ready[0].port)))) if ready else ""
             tag = shlex.quote(f"{s.key}|{p.port}")
+            vip = sh(("nc", "-w", str(t), s.cluster_ip, str(int(p.port))))
             lines.append(
-                f"v=fail; nc -w {t} {s.cluster_ip} {p.port} </dev/null >/dev/null 2>/tmp/e && v=ok || {{ grep -q refused /tmp/e && v=refused || {{ grep -q unreachable /tmp/e && v=unreachable || v=timeout; }}; }}; "
-                + (f"e=fail; nc -w {t} {ep} </dev/null >/dev/null 2>&1 && e=ok; " if ep else "e=none; ")
-                + f"d=fail; nslookup {fqdn} 2>/dev/null | grep -q {shlex.quote(s.cluster_ip)} && d=ok; "
+                f"v=fail; {vip} </dev/null >/dev/null 2>/tmp/e && v=ok || {{ grep -q refused /tmp/e && v=refused || {{ grep -q unreachable /tmp/e && v=unreachable || v=timeout; }}; }}; "
+                + (f"e=fail; {ep} </dev/null >/dev/null 2>&1 && e=ok; " if ep else "e=none; ")
+                + f"d=fail; {sh(('nslookup', fqdn))} 2>/dev/null | {sh(('grep', '-q', s.cluster_ip))} && d=ok; "
                 + f"echo {tag}\"|$v|$e|$d\""
             )
     return "\n".join(lines) + "\n"

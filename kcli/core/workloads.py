@@ -12,7 +12,6 @@ from kcli.core.commands.shell import sh
 from kcli.core.network import NodeLease, pod_ip_range
 from kcli.core.objects import AnyObject, ObjectKey, Secret, build_object, canonical_json
 
-POD_MARK = "==kcli-pod:"
 EVENTS_KEPT = 100
 
 
@@ -25,7 +24,7 @@ REDACTED = "<redacted>"
 
 def redacted_manifest(obj: AnyObject) -> dict:
     """The last-applied manifest; a Secret's values replaced by a placeholder (changes are seen
-    through the Secret's slow, salted ``contentHash``, recorded beside it)."""
+    through the Secret's ``contentHash``, an HMAC keyed by the cluster's secret key)."""
     m = json.loads(canonical_json(obj.manifest))
     if isinstance(obj, Secret):
         for field in ("data", "stringData"):
@@ -44,14 +43,15 @@ def known_keys(state: Mapping[str, Any]) -> set[ObjectKey]:
     return out
 
 
-def record_objects(state: Mapping[str, Any], objects: Iterable[AnyObject], applyset: str, now: str) -> dict[str, Any]:
+def record_objects(state: Mapping[str, Any], objects: Iterable[AnyObject], applyset: str, now: str,
+                   secret_key: bytes = b"") -> dict[str, Any]:
     out = dict(state)
     objs = dict(out.get("objects") or {})
     for o in objects:
         old = objs.get(object_id(o.key)) or {}
         rec = {"applyset": applyset, "lastApplied": redacted_manifest(o), "createdAt": old.get("createdAt") or now}
         if isinstance(o, Secret):
-            rec["contentHash"] = o.content_hash()
+            rec["contentHash"] = o.content_hash(secret_key)
         objs[object_id(o.key)] = rec
     out["objects"] = objs
     return out
@@ -61,6 +61,15 @@ def forget_objects(state: Mapping[str, Any], keys: Iterable[ObjectKey]) -> dict[
     out = dict(state)
     drop = {object_id(k) for k in keys}
     out["objects"] = {k: v for k, v in (state.get("objects") or {}).items() if k not in drop}
+    return out
+
+
+def cascade(keys: Iterable[ObjectKey], recorded: Iterable[ObjectKey]) -> set[ObjectKey]:
+    """``keys`` plus what Kubernetes' garbage collector would delete with them: everything in a
+    deleted Namespace. (Pods of deleted workloads are removed as orphans by the planner.)"""
+    out = set(keys)
+    gone_ns = {k.name for k in out if k.kind == "Namespace"}
+    out |= {k for k in recorded if k.namespace in gone_ns and k.kind != "Namespace"}
     return out
 
 
@@ -90,16 +99,52 @@ def state_objects(state: Mapping[str, Any]) -> tuple[list[AnyObject], dict[Objec
     return objects, secret_hashes, applysets
 
 
-def record_pods(state: Mapping[str, Any], pods: Iterable[Any], pending: Mapping[tuple[str, str], tuple[str, str]]) -> dict[str, Any]:
-    """Placements and pod IPs as observed after apply (PodViews), plus pending pods with their reason."""
+def record_pods(state: Mapping[str, Any], pods: Iterable[Any], pending: Mapping[tuple[str, str], tuple[str, str]],
+                failed: Mapping[tuple[str, str], Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Placements and pod IPs as observed after apply (PodViews), pending pods with their reason,
+    and pods whose creation failed (kept visible, with their reason and back-off)."""
     out = dict(state)
     rec: dict[str, Any] = {}
     for p in pods:
-        rec[f"{p.namespace}/{p.name}"] = {"node": p.node, "ip": p.ip, "applied": p.applied, "specHash": p.spec_hash}
+        rec[f"{p.namespace}/{p.name}"] = {"node": p.node, "ip": p.ip, "applied": p.applied, "owner": p.owner,
+                                          "specHash": p.spec_hash, "uid": p.uid, "labels": dict(p.labels)}
     for (ns, name), (applied, reason) in pending.items():
         rec[f"{ns}/{name}"] = {"node": "", "applied": applied, "phase": "Pending", "reason": reason}
+    for (ns, name), f in (failed or {}).items():
+        rec.setdefault(f"{ns}/{name}", dict(f))
     out["pods"] = dict(sorted(rec.items()))
     return out
+
+
+# Creation failures, as kubelet reports them in a container's waiting reason.
+FAILURE_REASONS = ("ErrImageNeverPull", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError")
+BACKOFF_FIRST = 10  # seconds, doubled per failure up to BACKOFF_MAX (kubelet's image/crash back-off)
+BACKOFF_MAX = 300
+
+
+def failure_reason(error: str) -> str:
+    for reason in FAILURE_REASONS:
+        if reason in error:
+            return reason
+    if "init container" in error:
+        return "Init:Error"
+    return "CreateContainerError"
+
+
+def failure_record(previous: Mapping[str, Any] | None, node: str, applied: str, spec_hash: str, error: str,
+                   now: float) -> dict[str, Any]:
+    """A failed pod as the state keeps it: reason, message, attempts and when to retry."""
+    prev = previous if previous and previous.get("phase") == "Failed" and previous.get("specHash") == spec_hash else {}
+    attempts = int(prev.get("attempts", 0)) + 1
+    delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempts - 1))
+    return {"node": node, "applied": applied, "specHash": spec_hash, "phase": "Failed", "reason": failure_reason(error),
+            "message": error.strip()[-2000:], "attempts": attempts, "retryAfter": int(now) + delay}
+
+
+def in_backoff(record: Mapping[str, Any] | None, spec_hash: str, now: float) -> bool:
+    """True while a failed pod of this spec waits for its next attempt."""
+    return bool(record) and record.get("phase") == "Failed" and record.get("specHash") == spec_hash \
+        and float(record.get("retryAfter", 0)) > now
 
 
 def add_events(state: Mapping[str, Any], events: Sequence[Mapping[str, str]]) -> dict[str, Any]:
@@ -131,35 +176,8 @@ def allocate_pod_ips(
 
 
 def render_pod_script(units: Sequence[tuple[str, Sequence[str], Sequence[str]]]) -> str:
-    """One script per node: each unit (a pod delete or create) runs on its own, so one failing pod
-    never stops the others; its last error lines are printed after its marker, then its cleanup
-    lines run (a half-created pod is removed again). The subshell status is read on its own line
-    (``set -e`` is ignored inside AND-OR lists)."""
-    out = ["set -u", "mkdir -p /run/kcli"]
-    mark = shlex.quote(POD_MARK)
-    for label, lines, cleanup in units:
-        body = "\n".join(lines)
-        undo = "\n".join(cleanup) or "true"
-        q = shlex.quote(label)
-        out.append(
-            f"( set -e\n{body}\n) >/run/kcli/unit.log 2>&1\n"
-            f"if [ $? -eq 0 ]; then echo {mark}{q}:ok; else echo {mark}{q}:failed; "
-            f"tail -n 5 /run/kcli/unit.log | sed 's/^/    /'; ( {undo}\n) >/dev/null 2>&1; fi"
-        )
-    out.append(sh(("rm", "-f", "/run/kcli/unit.log")))
-    return "\n".join(out) + "\n"
+    """(label, lines, cleanup) units as one batch script (kcli.core.commands.batch): each pod unit
+    runs on its own, so one failing pod never stops the others."""
+    from kcli.core.commands.batch import Unit, render_batch
 
-
-def parse_pod_results(stdout: str) -> dict[str, tuple[str, str]]:
-    """label → (ok|failed, error text)."""
-    out: dict[str, tuple[str, str]] = {}
-    cur = None
-    for line in stdout.splitlines():
-        if line.startswith(POD_MARK):
-            label, _, status = line[len(POD_MARK):].rpartition(":")
-            out[label] = (status, "")
-            cur = label
-        elif cur is not None and line.startswith("    "):
-            status, err = out[cur]
-            out[cur] = (status, (err + "\n" + line.strip()).strip())
-    return out
+    return render_batch([Unit(label, tuple(lines), tuple(cleanup)) for label, lines, cleanup in units])

@@ -11,14 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from kcli.core.bootstrap import overlay_drift, ping_snippet, plan_host
-from kcli.core.commands.shell import Step, parse_step_results, render_steps
+from kcli.core.commands.batch import steps_units
+from kcli.core.commands.shell import Step
+from kcli.core.fence import Fence
 from kcli.core.facts.host import host_snippets, parse_host_facts
 from kcli.core.inventory import Host, Inventory
 from kcli.core.network import ClusterNetwork, NodeLease, allocate_leases, validate_network
 from kcli.core.preflight import Check, blocking, run_checks
 from kcli.core.state import leases_of, network_of, with_network, with_node
-from kcli.errors import ExecutionError, UsageError
-from kcli.shell.fanout import run_on_hosts
+from kcli.errors import UsageError
+from kcli.shell.executor import run_batches, unit_errors
+from kcli.shell.lock import ClusterLock
 from kcli.shell.observe import observe
 from kcli.shell.statestore import StateStore
 from kcli.shell.transport import SshPool
@@ -82,9 +85,10 @@ def choose_network(state: dict, inv: Inventory, pod_cidr: str | None, service_ci
     return net
 
 
-def observe_hosts(pool: SshPool, hosts: Sequence[Host], ips: dict[str, str], extra: dict[str, dict[str, str]] | None = None):
+def observe_hosts(pool: SshPool, hosts: Sequence[Host], ips: dict[str, str], extra: dict[str, dict[str, str]] | None = None,
+                  *, fence: Fence | None = None, lock_node: str = ""):
     per_host = {h.name: {**host_snippets(ips[h.name]), **((extra or {}).get(h.name, {}))} for h in hosts}
-    results = observe(pool, hosts, per_host=per_host)
+    results = observe(pool, hosts, per_host=per_host, fence=fence, lock_node=lock_node)
     facts = {n: parse_host_facts(s) for n, s in results.values.items()}
     return facts, results
 
@@ -100,6 +104,7 @@ def bootstrap(
     ignore: Sequence[str] = (),
     log: Log = lambda _m: None,
     parallel: int = 32,
+    lock_wait: float = 0.0,
 ) -> BootstrapReport:
     state = store.load()
     net = choose_network(state, inv, pod_cidr, service_cidr, backend)
@@ -110,9 +115,9 @@ def bootstrap(
     for gone in sorted(set(existing) - set(ips)):
         report.warnings.append(f"node {gone} is in the state but not in the inventory: its peers keep routes to it; "
                                f"run `kcli reset {gone}` to remove it")
-    with SshPool(inv) as pool:
+    with SshPool(inv) as pool, ClusterLock(pool, "bootstrap", wait=lock_wait, enabled=not dry_run) as lock:
         local_before = time.time()
-        facts, results = observe_hosts(pool, hosts, ips)
+        facts, results = observe_hosts(pool, hosts, ips, fence=lock.fence_or_none, lock_node=lock.host.name)
         local_clock = (local_before + time.time()) / 2
         for h in hosts:
             peers_ip = [ips[o.name] for o in hosts if o.name != h.name]
@@ -129,23 +134,20 @@ def bootstrap(
         if dry_run:
             return report
 
-        def execute(h: Host) -> dict[str, str]:
-            steps = report.steps[h.name]
-            if not any(s.changed for s in steps):
-                return {}
-            res = pool.get(h).run(["sh", "-c", render_steps(steps)], timeout=max(h.command_timeout, 600))
-            status = parse_step_results(res.stdout)
-            if res.exit_code != 0:
-                failed = next((n for n, s in status.items() if s.startswith("failed")), "?")
-                tail = "\n".join((res.stderr or res.stdout).strip().splitlines()[-5:])
-                raise ExecutionError(f"step {failed} failed (exit {res.exit_code}): {tail}")
-            return status
-
+        units = {n: steps_units(steps) for n, steps in report.steps.items() if any(s.changed for s in steps)}
         if report.changes:
-            log(f"applying {report.changes} change(s) on {sum(1 for s in report.steps.values() if any(x.changed for x in s))} host(s)")
-        done = run_on_hosts(execute, hosts, max_workers=parallel)
-        report.results = {n: v for n, v in done.values.items()}
-        report.errors = {n: str(e) for n, e in done.errors.items()}
+            log(f"applying {report.changes} change(s) on {len(units)} host(s)")
+        done = run_batches(pool, hosts, units, fence=lock.fence, lock_node=lock.host.name,
+                           timeout=max(max((h.command_timeout for h in hosts), default=0), 600), parallel=parallel)
+        for h in hosts:
+            if h.name not in units:
+                continue
+            errs = unit_errors(units[h.name], done.values.get(h.name), done.errors.get(h.name))
+            result = done.values.get(h.name)
+            report.results[h.name] = {u.name: ("ok" if u.ok else f"failed:{u.rc}") for u in result.units.values()} if result else {}
+            first = next((u.name for u in units[h.name] if u.name in errs), None)
+            if first is not None:
+                report.errors[h.name] = f"step {first} failed: {errs[first]}"
 
         # The pod sandbox image is built here and shipped, never pulled (skipped where present).
         from kcli.shell.images import load_images
@@ -159,7 +161,7 @@ def bootstrap(
         # Verify: re-read the network and ping every peer over the overlay (one more round trip).
         ok_hosts = [h for h in hosts if h.name not in report.errors]
         pings = {h.name: {"ping": ping_snippet(net, {n: l for n, l in leases.items() if n != h.name})} for h in ok_hosts}
-        after, after_res = observe_hosts(pool, ok_hosts, ips, pings)
+        after, after_res = observe_hosts(pool, ok_hosts, ips, pings, fence=lock.fence, lock_node=lock.host.name)
         for h in ok_hosts:
             sec = after_res.values.get(h.name, {}).get("ping")
             report.pings[h.name] = dict(line.split("=", 1) for line in (sec.text.splitlines() if sec else []) if "=" in line)
@@ -169,14 +171,15 @@ def bootstrap(
                 if drift:
                     report.drift_after[h.name] = [s.detail for s in drift]
 
-    new_state = with_network(state, net)
-    now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    for h in hosts:
-        if h.name in report.errors:
-            continue
-        new_state = with_node(new_state, leases[h.name], after.get(h.name) or facts.get(h.name), now)
-    joined = sorted(set(leases_of(new_state)) - set(existing))
-    changed = [f"{s.host}: {s.name}: {s.detail}" for steps in report.steps.values() for s in steps if s.changed]
-    subject = f"bootstrap {inv.cluster}: {report.changes} change(s)" + (f", joined {', '.join(joined)}" if joined else "")
-    report.commit = store.save(new_state, subject + "\n\n" + "\n".join(changed))
+        new_state = with_network(state, net)
+        now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        for h in hosts:
+            if h.name in report.errors:
+                continue
+            new_state = with_node(new_state, leases[h.name], after.get(h.name) or facts.get(h.name), now)
+        joined = sorted(set(leases_of(new_state)) - set(existing))
+        changed = [f"{s.host}: {s.name}: {s.detail}" for steps in report.steps.values() for s in steps if s.changed]
+        subject = f"bootstrap {inv.cluster}: {report.changes} change(s)" + (f", joined {', '.join(joined)}" if joined else "")
+        lock.ensure_held()
+        report.commit = store.save(new_state, subject + "\n\n" + "\n".join(changed))
     return report

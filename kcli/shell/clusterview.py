@@ -6,6 +6,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from kcli.core.facts.node import NodeFacts, parse_node_facts
+from kcli.core.facts.sections import Section
+from kcli.core.fence import Fence
 from kcli.core.facts.pods import PODS_SNIPPET, PodView, parse_pods
 from kcli.core.inventory import Inventory
 from kcli.core.scheduler import Node, Taint
@@ -51,11 +53,21 @@ class ClusterView:
             )
 
 
-def observe_cluster(pool: SshPool, inv: Inventory, extra: Mapping[str, Mapping[str, str]] | None = None) -> tuple[ClusterView, dict]:
-    """Returns the view and the raw sections per node (for callers that added ``extra`` snippets)."""
-    res = observe(pool, list(inv.hosts), VIEW_SNIPPETS, per_host=extra)
+def observe_cluster(pool: SshPool, inv: Inventory, extra: Mapping[str, Mapping[str, str]] | None = None,
+                    *, fence: Fence | None = None, lock_node: str = "") -> tuple[ClusterView, dict]:
+    """Returns the view and the raw sections per node (for callers that added ``extra`` snippets).
+    With a fence (the lock holder's first look), every node raises its fence epoch as it is read."""
+    res = observe(pool, list(inv.hosts), VIEW_SNIPPETS, per_host=extra, fence=fence, lock_node=lock_node)
+    values: dict = dict(res.values)
+    view = view_from_sections(values)
+    view.errors = {n: str(e) for n, e in res.errors.items()}
+    return view, values
+
+
+def view_from_sections(per_node: Mapping[str, Mapping[str, Section]]) -> ClusterView:
+    """A ClusterView from the VIEW_SNIPPETS sections each node printed."""
     view = ClusterView()
-    for name, sections in res.values.items():
+    for name, sections in per_node.items():
         view.facts[name] = parse_node_facts(sections)
         view.pods[name] = parse_pods(name, sections.get("pods"))
         ips = sections.get("podnet_ips")
@@ -66,8 +78,16 @@ def observe_cluster(pool: SshPool, inv: Inventory, extra: Mapping[str, Mapping[s
         view.dns_file[name] = dns.text + "\n" if dns is not None and dns.rc == 0 else None
         run = sections.get("dns_running")
         view.dns_running[name] = run is not None and run.rc == 0 and run.text.strip() == "true"
-    view.errors = {n: str(e) for n, e in res.errors.items()}
-    return view, dict(res.values)
+    return view
+
+
+def merged(base: ClusterView, newer: ClusterView) -> ClusterView:
+    """``base`` with the nodes that ``newer`` read replaced by their newer reading."""
+    out = ClusterView()
+    for f in ("facts", "pods", "used_ips", "iptables", "dns_file", "dns_running"):
+        setattr(out, f, {**getattr(base, f), **getattr(newer, f)})
+    out.errors = {n: e for n, e in base.errors.items() if n not in newer.facts}
+    return out
 
 
 def scheduler_nodes(inv: Inventory, view: ClusterView, joined: Collection[str]) -> list[Node]:

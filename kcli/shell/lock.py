@@ -9,8 +9,9 @@ import threading
 import time
 import uuid
 
+from kcli.core.fence import Fence
 from kcli.core.lock import acquire_script, lock_host, parse_lock, release_script, renew_script
-from kcli.errors import LockError
+from kcli.errors import LockError, LockLostError
 from kcli.shell.transport import SshPool
 
 
@@ -23,7 +24,7 @@ def lock_owner(command: str) -> str:
 
 
 class ClusterLock:
-    def __init__(self, pool: SshPool, command: str, wait: float = 0.0, ttl: int | None = None) -> None:
+    def __init__(self, pool: SshPool, command: str, wait: float = 0.0, ttl: int | None = None, enabled: bool = True) -> None:
         self.pool = pool
         self.host = lock_host(pool.inventory)
         self.token = uuid.uuid4().hex
@@ -33,15 +34,20 @@ class ClusterLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lost = False
+        self.epoch = 0
+        self.enabled = enabled  # False: a read-only run (dry run) that takes no lock
 
     def _run(self, script: str):
         return parse_lock(self.pool.get(self.host).run(["sh", "-c", script], timeout=30, check=True).stdout)
 
     def __enter__(self) -> ClusterLock:
+        if not self.enabled:
+            return self
         deadline = time.monotonic() + self.wait
         while True:
             info = self._run(acquire_script(self.token, self.owner, self.ttl))
             if info.state == "acquired":
+                self.epoch = info.epoch
                 break
             if time.monotonic() >= deadline:
                 raise LockError(
@@ -62,7 +68,34 @@ class ClusterLock:
             except Exception:  # noqa: BLE001 - the next renewal retries; expiry is the safety net
                 continue
 
+    @property
+    def fence_or_none(self) -> Fence | None:
+        return Fence(self.epoch, self.token) if self.epoch else None
+
+    @property
+    def fence(self) -> Fence:
+        """What every write of this run carries (kcli.core.fence)."""
+        if not self.epoch:
+            raise LockError("internal: the lock is not held")
+        return Fence(self.epoch, self.token)
+
+    def ensure_held(self) -> None:
+        """Renew now and raise LockLostError unless this run still holds the lock (before a commit)."""
+        if not self.enabled:
+            return
+        if not self.lost:
+            try:
+                self.lost = self._run(renew_script(self.token, self.ttl)).state == "lost"
+            except Exception as exc:  # noqa: BLE001 - cannot tell: do not commit
+                raise LockLostError(f"cannot confirm the cluster lock on {self.host.name}: {exc}; nothing was committed") from exc
+        if self.lost:
+            raise LockLostError(
+                f"this run's lock on {self.host.name} expired and another run took it; stopped without committing "
+                "(its writes were refused by the nodes). Run the command again.")
+
     def __exit__(self, *exc: object) -> None:
+        if not self.enabled or not self.epoch:
+            return
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

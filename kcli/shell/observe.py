@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from kcli.core.facts.sections import Section, parse_sections, render_script
+from kcli.core.fence import Fence
 from kcli.core.inventory import Host
 from kcli.core.results import HostResults
 from kcli.shell.fanout import run_on_hosts
@@ -17,8 +18,18 @@ def observe(
     snippets: Mapping[str, str] | None = None,
     per_host: Mapping[str, Mapping[str, str]] | None = None,
     timeout: float = 60,
+    *,
+    fence: Fence | None = None,
+    lock_node: str = "",
 ) -> HostResults[dict[str, Section]]:
-    """Run the shared snippets (plus any per-host ones) on every host, as one command each."""
+    """Run the shared snippets (plus any per-host ones) on every host, as one command each. With
+    the lock holder's fence, each host also raises its fence epoch (kcli.core.fence)."""
+    if fence is not None:
+        from kcli.shell.executor import run_batches
+
+        per = {h.name: {**(snippets or {}), **((per_host or {}).get(h.name, {}))} for h in hosts}
+        res = run_batches(pool, hosts, {}, fence=fence, lock_node=lock_node, observe=per, timeout=timeout)
+        return HostResults(res.order, {n: r.sections for n, r in res.values.items()}, res.errors)
 
     def one(h: Host) -> dict[str, Section]:
         script = render_script({**(snippets or {}), **((per_host or {}).get(h.name, {}))})

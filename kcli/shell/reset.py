@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kcli.core.commands.shell import Step, render_steps
+from kcli.core.commands.batch import Unit, steps_units
+from kcli.core.commands.shell import Step
 from kcli.core.facts.host import overlay_snippets, parse_host_facts
 from kcli.core.inventory import Host, Inventory
 from kcli.core.overlay import plan_peers
 from kcli.core.reset import reset_steps
 from kcli.core.state import empty_state, leases_of, network_of, without_nodes
 from kcli.errors import UsageError
-from kcli.shell.fanout import run_on_hosts
+from kcli.shell.executor import run_batches, unit_errors
+from kcli.shell.lock import ClusterLock
 from kcli.shell.observe import observe
 from kcli.shell.statestore import StateStore
 from kcli.shell.transport import SshPool
@@ -38,7 +40,8 @@ def _host_for(inv: Inventory, state: dict, name: str) -> Host:
                     sudo=tmpl.sudo, connect_timeout=tmpl.connect_timeout)
 
 
-def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bool, parallel: int = 32) -> ResetReport:
+def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bool, parallel: int = 32,
+          lock_wait: float = 0.0) -> ResetReport:
     state = store.load()
     net = network_of(state)
     leases = leases_of(state)
@@ -50,47 +53,49 @@ def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bo
     tset = {h.name for h in targets}
     remaining = [h for h in inv.hosts if h.name not in tset and h.name in leases]
     report = ResetReport()
-    with SshPool(inv) as pool:
-        def do_reset(h: Host) -> None:
-            from kcli.core.iptables import JUMP_RULES
+    with SshPool(inv) as pool, ClusterLock(pool, "reset", wait=lock_wait) as lock:
+        from kcli.core.iptables import JUMP_RULES
 
-            steps = reset_steps(h.name, net, {n: l for n, l in leases.items() if n != h.name},
-                                extra_jumps=JUMP_RULES, extra_chain_prefixes=("KUBE-",))
-            conn = pool.get(h) if h.name in inv.names() else _adhoc(pool, h)
-            conn.run(["sh", "-c", render_steps(steps)], timeout=300, check=True)
-
-        res = run_on_hosts(do_reset, targets, max_workers=parallel)
-        report.errors.update({n: str(e) for n, e in res.errors.items()})
-        report.reset = [n for n in res.values]
+        units = {h.name: steps_units(reset_steps(h.name, net, {n: l for n, l in leases.items() if n != h.name},
+                                                 extra_jumps=JUMP_RULES, extra_chain_prefixes=("KUBE-",)))
+                 for h in targets}
+        res = run_batches(pool, targets, units, fence=lock.fence, lock_node=lock.host.name, timeout=300, parallel=parallel)
+        for h in targets:
+            errs = unit_errors(units[h.name], res.values.get(h.name), res.errors.get(h.name))
+            if errs:
+                first = next(u.name for u in units[h.name] if u.name in errs)
+                report.errors[h.name] = f"step {first} failed: {errs[first]}"
+            else:
+                report.reset.append(h.name)
         if net is not None and remaining:
             keep = {n: l for n, l in leases.items() if n not in tset or n in report.errors}
-            obs = observe(pool, remaining, per_host={h.name: overlay_snippets(keep[h.name].public_ip) for h in remaining})
-
-            def forget(h: Host) -> None:
+            obs = observe(pool, remaining, per_host={h.name: overlay_snippets(keep[h.name].public_ip) for h in remaining},
+                          fence=lock.fence, lock_node=lock.host.name)
+            peer_units: dict[str, list[Unit]] = {}
+            for h in remaining:
                 sections = obs.values.get(h.name)
                 if sections is None:
-                    raise obs.errors[h.name]
+                    report.errors[h.name] = f"removing peers: {obs.errors[h.name]}"
+                    continue
                 f = parse_host_facts(sections)
                 step = plan_peers(h.name, f, net, keep[h.name], {n: l for n, l in keep.items() if n != h.name}, False)
                 report.peer_steps[h.name] = step
                 if step.changed:
-                    pool.get(h).run(["sh", "-c", render_steps([step])], timeout=120, check=True)
-
-            peer_res = run_on_hosts(forget, remaining, max_workers=parallel)
-            report.errors.update({n: f"removing peers: {e}" for n, e in peer_res.errors.items()})
-    done = set(report.reset)
-    if all_nodes and not report.errors:
-        new_state = empty_state(inv.cluster)
-    else:
-        new_state = without_nodes(state, done)
-    if done:
-        report.commit = store.save(new_state, f"reset {', '.join(sorted(done))}" + (" (all)" if all_nodes else ""))
+                    peer_units[h.name] = steps_units([step])
+            peer_res = run_batches(pool, remaining, peer_units, fence=lock.fence, lock_node=lock.host.name, timeout=120,
+                                   parallel=parallel)
+            for h in remaining:
+                if h.name in peer_units:
+                    errs = unit_errors(peer_units[h.name], peer_res.values.get(h.name), peer_res.errors.get(h.name))
+                    if errs:
+                        report.errors[h.name] = "removing peers: " + "; ".join(errs.values())
+        done = set(report.reset)
+        if all_nodes and not report.errors:
+            new_state = empty_state(inv.cluster)
+        else:
+            new_state = without_nodes(state, done)
+        if done:
+            if lock.host.name not in done:  # a reset lock node lost its lock directory with the rest
+                lock.ensure_held()
+            report.commit = store.save(new_state, f"reset {', '.join(sorted(done))}" + (" (all)" if all_nodes else ""))
     return report
-
-
-def _adhoc(pool: SshPool, h: Host):
-    from kcli.shell.transport import SshConnection
-
-    conn = SshConnection(h, pool.inventory)
-    pool._conns[h.name] = conn  # closed with the pool
-    return conn

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from kcli.core.bootstrap import plan_host
-from kcli.core.commands.shell import Step, parse_step_results, render_steps
+from kcli.core.commands.shell import Step
 from kcli.core.facts.host import HostFacts
 from kcli.core.facts.node import NodeFacts
 from kcli.core.facts.sections import Section
@@ -151,12 +151,6 @@ def test_preflight_host_gw_needs_one_l2_segment():
 def test_unreachable_host_fails_one_check():
     checks = run_checks("n1", "1.2.3.4", None, ConnectionError("timed out"), NET, [], 0.0, False)
     assert [(c.name, c.status) for c in checks] == [("Reachable", "fail")]
-
-
-def test_step_script_stops_at_first_failure_and_reports():
-    script = render_steps([Step("h", "a", "x", ("true",)), Step("h", "skip", "ok"), Step("h", "b", "y", ("false",))])
-    assert "skip" not in script
-    assert parse_step_results("==kcli-step:a:ok\n==kcli-step:b:failed:1\n") == {"a": "ok", "b": "failed:1"}
 
 
 def test_parse_host_sections_tolerates_missing_pieces():

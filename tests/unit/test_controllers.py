@@ -7,12 +7,19 @@ import textwrap
 
 import yaml
 
-from kcli.core.controllers import ObservedPod, OwnerRef, PodPlan, plan_pods, reconcile
+import functools
+
+from kcli.core.controllers import ObservedPod, OwnerRef, PodPlan
+from kcli.core.controllers import plan_pods as _plan_pods, reconcile as _reconcile
 from kcli.core.controllers.deployment import RSState, resolve_fenceposts, rolling_step
 from kcli.core.controllers.pod import pick_victims
 from kcli.core.objects import Document, ObjectKey, Source, pod_template_hash
 from kcli.core.scheduler import Node, Taint
 from kcli.core.validate import validate_documents
+
+KEY = b"unit-test-cluster-secret-key-000"
+plan_pods = functools.partial(_plan_pods, secret_key=KEY)
+reconcile = functools.partial(_reconcile, secret_key=KEY)
 
 GI = 2**30
 NODES = [Node(f"node{i}", 2000, 4 * GI) for i in (1, 2, 3)]

@@ -100,8 +100,23 @@ class TestScripts:
         assert info.state == "acquired" and before <= info.now <= int(time.time())
         stored = info_file(lock_dir)
         assert stored == {"token": "tok-a", "owner": "alice@laptop", "acquired": str(info.now),
-                          "expires": str(info.now + 60)}
+                          "expires": str(info.now + 60), "epoch": str(info.epoch)}
+        assert info.epoch >= info.now * 1000
         assert not (lock_dir / "info.tmp").exists()
+
+    def test_epochs_strictly_increase_across_release_and_takeover(self, lock_dir):
+        seen = []
+        for i in range(3):
+            info = sh_lock(acquire_script(f"tok-{i}", "o", 60))
+            assert info.state == "acquired"
+            seen.append(info.epoch)
+            run(release_script(f"tok-{i}"))
+        sh_lock(acquire_script("tok-x", "o", 1))
+        (lock_dir.parent / "lock.epoch").write_text(str(10 ** 15) + "\n")  # a clock far behind the last epoch
+        time.sleep(2.1)
+        taken = sh_lock(acquire_script("tok-y", "o", 60))
+        assert taken.state == "acquired" and taken.epoch == 10 ** 15 + 1
+        assert seen == sorted(set(seen)) and seen[0] < taken.epoch
 
     def test_second_acquire_is_held_and_shows_the_owner(self, lock_dir):
         sh_lock(acquire_script("tok-a", "alice@laptop", 60))
@@ -135,7 +150,7 @@ class TestScripts:
         info = sh_lock(acquire_script("tok-b", "bob", 60))
         assert info.state == "acquired"
         assert info_file(lock_dir)["token"] == "tok-b"
-        assert [p.name for p in lock_dir.parent.iterdir()] == ["lock"]  # the stale copy is gone
+        assert sorted(p.name for p in lock_dir.parent.iterdir()) == ["lock", "lock.epoch"]  # the stale copy is gone
         assert sh_lock(renew_script("tok-a", 60)).state == "lost"
         assert sh_lock(release_script("tok-a")).state == "not-held"
 

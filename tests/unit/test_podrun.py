@@ -18,12 +18,15 @@ import yaml
 from kcli.core.controllers import plan_pods
 from kcli.core.objects import Container, Resources, build_object
 from kcli.core.podrun import (
+    ENV_FILE_LINE_MAX,
+    ENV_STRING_MAX,
     PAUSE_IMAGE,
     PodPlacement,
     container_env,
     container_name,
     create_pod_lines,
     delete_pod_lines,
+    env_routes,
     pod_uid,
     resource_flags,
 )
@@ -42,7 +45,7 @@ def load(text: str) -> list:
 def desired(text: str):
     """(DesiredPod of the one Pod in ``text``, {ObjectKey: ConfigMap|Secret} of the rest)."""
     objs = load(text)
-    plan = plan_pods(objs, [], [NODE], seed="t")
+    plan = plan_pods(objs, [], [NODE], seed="t", secret_key=b"unit-test-cluster-secret-key-000")
     assert len(plan.creates) == 1, plan
     configs = {o.key: o for o in objs if o.kind in ("ConfigMap", "Secret")}
     return plan.creates[0][0].pod, configs
@@ -60,13 +63,58 @@ SIMPLE = pod_yaml("""
 
 
 def words(line: str) -> list[str]:
-    """argv of a generated line, without the trailing redirection / error handler."""
+    """argv of a generated line, without the trailing redirection / error handler; for a docker
+    run in a subshell that first exports variables (``( A=$(cat F && echo x) && … && exec docker
+    run … )``), the argv after ``exec``."""
     w = shlex.split(line)
+    if w[0] == "(" and "exec" in w:
+        w = w[w.index("exec") + 1:]
+        return w[: w.index(")")]
     return w[: w.index(">/dev/null")] if ">/dev/null" in w else w
 
 
+def is_run(line: str) -> bool:
+    return line.startswith("docker run ") or (line.startswith("( ") and " && exec docker run " in line)
+
+
 def runs(lines: list[str]) -> list[list[str]]:
-    return [words(line) for line in lines if line.startswith("docker run ")]
+    return [words(line) for line in lines if is_run(line)]
+
+
+def private_files(lines: list[str]) -> dict[str, bytes]:
+    """path → content of every file written by ``write_private`` (env files, client values)."""
+    out = {}
+    for line in lines:
+        if line.startswith("( umask 077 && "):
+            for data, path in re.findall(r"printf %s (\S+) \| base64 -d > (\S+?)(?= &&| \))", line):
+                out[shlex.split(path)[0]] = base64.b64decode(shlex.split(data)[0])
+    return out
+
+
+def docker_env_file(content: str) -> list[tuple[str, str]]:
+    """docker's --env-file reading (docker/cli pkg/kvfile): leading whitespace trimmed, '#' and
+    empty lines skipped, NAME=VALUE split at the first '=', the value taken as it is."""
+    out = []
+    for raw in content.split("\n"):
+        line = raw.lstrip()
+        if line and not line.startswith("#"):
+            k, _, v = line.partition("=")
+            out.append((k, v))
+    return out
+
+
+def env_of(lines: list[str], which: int = -1) -> list[tuple[str, str]]:
+    """The environment container ``which`` (index into ``runs``) gets: its env file as docker
+    reads it, then each ``-e NAME`` from the value the shell exported (read from its file)."""
+    run_lines = [line for line in lines if is_run(line)]
+    argv, line = runs(lines)[which], run_lines[which]
+    files = private_files(lines)
+    env = [kv for f in flag_values(argv, "--env-file") for kv in docker_env_file(files[f].decode())]
+    for name in flag_values(argv, "-e"):
+        assert "=" not in name  # never a value on the command line
+        path = re.search(rf"(?:^\( | && ){name}=\$\(cat (\S+) && echo x\) && {name}=\${{{name}%x}} && export {name} &&", line)
+        env.append((name, files[shlex.split(path.group(1))[0]].decode()))
+    return env
 
 
 def flag_values(argv: list[str], flag: str) -> list[str]:
@@ -75,10 +123,6 @@ def flag_values(argv: list[str], flag: str) -> list[str]:
 
 def labels_of(argv: list[str]) -> dict[str, str]:
     return dict(v.split("=", 1) for v in flag_values(argv, "--label"))
-
-
-def env_of(argv: list[str]) -> list[tuple[str, str]]:
-    return [tuple(v.split("=", 1)) for v in flag_values(argv, "-e")]  # type: ignore[misc]
 
 
 def written_files(lines: list[str]) -> dict[str, tuple[bytes, str]]:
@@ -297,7 +341,7 @@ class TestContainers:
         lines = [line for line in create_pod_lines(pod, PLACE, configs) if line.startswith("docker run ")]
         assert [labels_of(words(line))["io.kcli.container"] for line in lines] == ["POD", "one", "two", "app"]
         one = lines[1]
-        assert one.endswith(" >/dev/null || { echo 'init container one failed' >&2; exit 1; }")
+        assert one.endswith(" >/dev/null || { printf '%s\\n' 'init container one failed' >&2; exit 1; }")
         argv = words(one)
         assert argv[:4] == ["docker", "run", "--name", f"k8s_one_web_default_{uid[:8]}_0"]
         assert "-d" not in argv and "--restart" not in argv
@@ -340,12 +384,12 @@ class TestImages:
         lines = create_pod_lines(pod, PLACE, configs)
         pulls = [line for line in lines if line.startswith("docker image inspect") or line.startswith("docker pull")]
         assert pulls == [
-            "docker image inspect kcli.local/pause:3.10 >/dev/null 2>&1 || { echo 'ErrImageNeverPull: "
+            "docker image inspect kcli.local/pause:3.10 >/dev/null 2>&1 || { printf '%s\\n' 'ErrImageNeverPull: "
             "kcli.local/pause:3.10 is not present and imagePullPolicy is Never' >&2; exit 1; }",
-            "docker pull -q busybox:latest >/dev/null || { echo 'ErrImagePull: busybox:latest' >&2; exit 1; }",
+            "docker pull -q busybox:latest >/dev/null || { printf '%s\\n' 'ErrImagePull: busybox:latest' >&2; exit 1; }",
             "docker image inspect busybox:1.36 >/dev/null 2>&1 || docker pull -q busybox:1.36 >/dev/null || "
-            "{ echo 'ErrImagePull: busybox:1.36' >&2; exit 1; }",  # d's Always: the first container's policy wins
-            "docker image inspect kcli.local/app:1 >/dev/null 2>&1 || { echo 'ErrImageNeverPull: kcli.local/app:1 "
+            "{ printf '%s\\n' 'ErrImagePull: busybox:1.36' >&2; exit 1; }",  # d's Always: the first container's policy wins
+            "docker image inspect kcli.local/app:1 >/dev/null 2>&1 || { printf '%s\\n' 'ErrImageNeverPull: kcli.local/app:1 "
             "is not present and imagePullPolicy is Never' >&2; exit 1; }",
         ]
         assert lines.index(pulls[-1]) < next(i for i, line in enumerate(lines) if line.startswith("docker run "))
@@ -370,8 +414,8 @@ class TestImages:
         assert json.loads(base64.b64decode(printf[2])) == cfg
         assert lines[i + 2].startswith("docker image inspect kcli.local/pause:3.10 ")  # local only: no --config
         assert lines[i + 3] == ('docker image inspect registry.example/app:1 >/dev/null 2>&1 || docker --config "$cfg" '
-                                "pull -q registry.example/app:1 >/dev/null || { echo 'ErrImagePull: registry.example/app:1' "
-                                ">&2; exit 1; }")
+                                "pull -q registry.example/app:1 >/dev/null || { printf '%s\\n' 'ErrImagePull: "
+                                "registry.example/app:1' >&2; exit 1; }")
         assert lines[i + 4] == 'rm -rf "$cfg"'
 
 
@@ -409,7 +453,7 @@ class TestEnv:
             - {name: C, value: from-env}
             - {name: D, value: "$(B)/$(C)/$(S_token)/$(A)"}
         """))
-        env = env_of(runs(create_pod_lines(pod, PLACE, configs, service_env=[("A", "svc"), ("B", "svc")]))[-1])
+        env = env_of(create_pod_lines(pod, PLACE, configs, service_env=[("A", "svc"), ("B", "svc")]))
         assert env == [("A", "svc"), ("B", "from-cm"), ("C", "from-env"), ("mode", "fast"),
                        ("S_token", "s3cret"), ("S_B", "from-secret"), ("D", "from-cm/from-env/s3cret/svc")]
 
@@ -422,7 +466,7 @@ class TestEnv:
             - {name: E, value: "$(F)"}
             - {name: F, value: later}
         """))
-        env = dict(env_of(runs(create_pod_lines(pod, PLACE, configs))[-1]))
+        env = dict(env_of(create_pod_lines(pod, PLACE, configs)))
         assert env["B"] == "$(A) x $(NOPE) $ $( $(A"
         assert env["C"] == "$(A) x $(NOPE) $ $( $(A!"  # expanded once, never recursively
         assert env["E"] == "$(F)"  # only variables defined earlier are visible
@@ -443,7 +487,7 @@ class TestEnv:
             - {name: NOLABEL, valueFrom: {fieldRef: {fieldPath: "metadata.labels['missing']"}}}
             - {name: CPU, valueFrom: {resourceFieldRef: {resource: limits.cpu}}}
         """))
-        env = env_of(runs(create_pod_lines(pod, PLACE, configs))[-1])
+        env = env_of(create_pod_lines(pod, PLACE, configs))
         assert env == [("TOKEN", "s3cret"), ("MODE", "fast"), ("POD", "web"), ("NS", "default"),
                        ("UID", pod_uid(pod)), ("IP", "10.244.1.7"), ("HOST", "192.168.56.11"), ("NODE", "n1"),
                        ("SA", "default"), ("TIER", "front"), ("NOLABEL", "")]
@@ -452,7 +496,7 @@ class TestEnv:
         text = env_pod("env: [{name: V, valueFrom: {fieldRef: {fieldPath: \"metadata.annotations['v']\"}}}]")
         text = text.replace("metadata: {name: web,", "metadata: {annotations: {v: '1.2'}, name: web,")
         pod, configs = desired(text)
-        assert env_of(runs(create_pod_lines(pod, PLACE, configs))[-1]) == [("V", "1.2")]
+        assert env_of(create_pod_lines(pod, PLACE, configs)) == [("V", "1.2")]
 
     def test_unsupported_field_ref_is_a_plan_error(self):
         pod, configs = desired(env_pod("env: [{name: X, valueFrom: {fieldRef: {fieldPath: status.phase}}}]"))
@@ -489,20 +533,77 @@ class TestEnv:
             - {name: D, valueFrom: {secretKeyRef: {name: sec, key: nope, optional: true}}}
             - {name: E, value: kept}
         """))
-        assert env_of(runs(create_pod_lines(pod, PLACE, configs))[-1]) == [("E", "kept")]
+        assert env_of(create_pod_lines(pod, PLACE, configs)) == [("E", "kept")]
 
     def test_service_env_reaches_init_containers_too(self):
         pod, configs = desired(pod_yaml("""
             initContainers: [{name: i, image: "busybox:1.36"}]
             containers: [{name: app, image: "busybox:1.36"}]
         """))
-        for argv in runs(create_pod_lines(pod, PLACE, configs, service_env=[("WEB_SERVICE_HOST", "10.96.0.5")]))[1:]:
-            assert env_of(argv) == [("WEB_SERVICE_HOST", "10.96.0.5")]
+        lines = create_pod_lines(pod, PLACE, configs, service_env=[("WEB_SERVICE_HOST", "10.96.0.5")])
+        for which in (1, 2):
+            assert env_of(lines, which) == [("WEB_SERVICE_HOST", "10.96.0.5")]
 
     def test_container_env_directly(self):
         pod, configs = desired(env_pod("env: [{name: A, value: '$(S)-1'}]"))
         c = pod.spec.containers[0]
         assert container_env(c, pod, pod_uid(pod), PLACE, configs, [("S", "svc")]) == [("S", "svc"), ("A", "svc-1")]
+
+
+class TestEnvTransport:
+    """Environment values never reach a command line: docker's env file for single-line values,
+    the docker client's own environment (``-e NAME``, value read from a 0600 file) for the rest."""
+
+    def test_secret_values_are_data_in_a_private_file_removed_after_docker_run(self):
+        pod, configs = desired(env_pod("env: [{name: TOKEN, valueFrom: {secretKeyRef: {name: sec, key: token}}}]"))
+        uid = pod_uid(pod)
+        d = f"/run/kcli/pods/{uid}/env"
+        lines = create_pod_lines(pod, PLACE, configs)
+        assert "s3cret" not in "\n".join(lines)
+        app = runs(lines)[-1]
+        assert flag_values(app, "--env-file") == [f"{d}/container-0.env"] and "-e" not in app
+        i = next(i for i, line in enumerate(lines) if line.startswith("( umask 077 && "))
+        write, rc, run, rm, check = lines[i:i + 5]
+        # umask before the directory and any file exist; the directory 0700; content from base64
+        assert write.startswith(f"( umask 077 && rm -f {d}/container-0.env && mkdir -p {d} && chmod 700 {d} && printf %s ")
+        assert private_files(lines)[f"{d}/container-0.env"].decode().splitlines()[1:] == ["TOKEN=s3cret"]
+        assert rc == "kcli_rc=0" and run.endswith(" >/dev/null || kcli_rc=$?") and is_run(run)
+        assert rm == f"rm -f {d}/container-0.env"  # whether docker run succeeded or not
+        assert check == '[ "$kcli_rc" -eq 0 ] || exit "$kcli_rc"'
+        assert env_of(lines) == [("TOKEN", "s3cret")]
+
+    def test_multi_line_values_go_through_the_client_environment_byte_for_byte(self):
+        pem = "-----BEGIN KEY-----\nAAA'\"$(x)`y`\r\n-----END KEY-----\n\n"
+        pod, configs = desired(env_pod("env: [{name: A, value: one}]"))
+        lines = create_pod_lines(pod, PLACE, configs, service_env=[("PEM", pem)])
+        app = runs(lines)[-1]
+        assert flag_values(app, "-e") == ["PEM"]
+        assert env_of(lines) == [("A", "one"), ("PEM", pem)]
+        assert pem.split("\n")[0] not in "\n".join(lines)
+
+    @pytest.mark.parametrize("name", ["tls.crt", "my-key", "PATH", "LD_PRELOAD", "DOCKER_HOST", "https_proxy"])
+    def test_multi_line_value_without_a_usable_shell_name_is_a_plan_error(self, name):
+        pod, configs = desired(env_pod(f'env: [{{name: {name}, value: "a\\nb"}}]'))
+        with pytest.raises(PlanError, match=re.escape(f"pod default/web: container app: env {name!r}: a value with a newline")):
+            create_pod_lines(pod, PLACE, configs)
+
+    @pytest.mark.parametrize("name", ["tls.crt", "my-key", "PATH", "LD_PRELOAD", "weird;name$(x)"])
+    def test_single_line_values_take_any_name_docker_accepts(self, name):
+        assert env_routes([(name, "v a l u e ")], "w") == ([(name, "v a l u e ")], [])
+
+    def test_routes(self):
+        long = "x" * ENV_FILE_LINE_MAX
+        assert env_routes([("A", "1"), ("B", "a\nb"), ("C", "'q'"), ("D", long)], "w") == (
+            [("A", "1")], [("B", "a\nb"), ("C", "'q'"), ("D", long)])
+        for env in ([("A B", "x")], [("", "x")], [("A", "a\0b")], [("A", "x" * ENV_STRING_MAX)]):
+            with pytest.raises(PlanError):
+                env_routes(env, "w")
+
+    def test_no_env_no_files(self):
+        pod, configs = desired(SIMPLE)
+        lines = create_pod_lines(pod, PLACE, configs)
+        assert not any("umask" in line or "--env-file" in line for line in lines)
+        assert lines[-1].startswith("docker run -d ") and lines[-1].endswith(" >/dev/null")
 
 
 # --------------------------------------------------------------------------- resources
@@ -671,7 +772,7 @@ class TestVolumes:
         lines = create_pod_lines(pod, PLACE, configs)
         assert lines[:3] == [
             "mkdir -p /data/a",
-            "[ -S /data/b.sock ] || { echo 'hostPath /data/b.sock is not a Socket' >&2; exit 1; }",
+            "[ -S /data/b.sock ] || { printf '%s\\n' 'hostPath /data/b.sock is not a Socket' >&2; exit 1; }",
             "[ -e /data/f.log ] || { mkdir -p /data && touch /data/f.log; }",
         ]
         assert flag_values(runs(lines)[-1], "-v") == ["/data/a:/a", "/data/b.sock:/b", "/data/f.log:/c", "/data/d:/d"]
@@ -685,10 +786,16 @@ class TestDelete:
         assert delete_pod_lines("abcd-1", grace=30) == [
             "ids=$(docker ps -aq --filter label=io.kcli.pod-uid=abcd-1); if [ -n \"$ids\" ]; then "
             "docker stop -t 10 $ids >/dev/null 2>&1 || true; docker rm -f -v $ids >/dev/null; fi",
-            "for m in $(awk '{print $2}' /proc/mounts | grep '^/var/lib/kcli/pods/abcd-1/' || true); "
-            "do umount \"$m\" || true; done",
+            "awk '{print $2}' /proc/mounts | while IFS= read -r m; do "
+            "case $m in /var/lib/kcli/pods/abcd-1/*) umount \"$m\" || true;; esac; done",
             "rm -rf /var/lib/kcli/pods/abcd-1 /run/kcli/pods/abcd-1",
         ]
+
+    def test_a_uid_that_is_not_a_plain_name_removes_containers_only(self):
+        for uid in ("../../etc", "a/b", "x'$(id)", ".."):
+            lines = delete_pod_lines(uid)
+            assert len(lines) == 1 and shlex.split(lines[0])[:6] == [
+                "ids=$(docker", "ps", "-aq", "--filter", f"label=io.kcli.pod-uid={uid});", "if"]
 
     def test_short_grace_is_kept(self):
         assert "docker stop -t 3 $ids" in delete_pod_lines("u", grace=3)[0]

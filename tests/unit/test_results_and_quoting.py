@@ -1,5 +1,6 @@
 import shlex
 
+from kcli.core.commands.shell import fail, write_private
 from kcli.core.facts.sections import parse_sections, render_script
 from kcli.core.humanize import human_duration
 from kcli.core.inventory import Host, Inventory
@@ -35,6 +36,21 @@ def test_command_line_quotes_each_argument_once():
     conn = SshConnection(Host(name="a", address="10.0.0.1"), Inventory(cluster="c", hosts=()))
     line = conn.command_line(["printf", "%s|", *NASTY])
     assert shlex.split(line) == ["printf", "%s|", *NASTY]
+
+
+def test_fail_message_is_one_quoted_printf_argument():
+    for v in NASTY:
+        line = fail("ErrImagePull:", v)
+        assert line.startswith("{ printf '%s\\n' ") and line.endswith(" >&2; exit 1; }")
+        assert shlex.split(line[2:-len(" >&2; exit 1; }")]) == ["printf", "%s\\n", f"ErrImagePull: {v}"]
+
+
+def test_write_private_sets_the_umask_first_and_carries_content_as_base64():
+    line = write_private("/run/kcli/x", {"a": NASTY[0], "b": b"\x00\xff"})
+    parts = line[2:-2].split(" && ")
+    assert parts[:4] == ["umask 077", "rm -f /run/kcli/x/a /run/kcli/x/b", "mkdir -p /run/kcli/x", "chmod 700 /run/kcli/x"]
+    assert all(p.startswith("printf %s ") and " | base64 -d > /run/kcli/x/" in p for p in parts[4:])
+    assert all(v not in line for v in NASTY)
 
 
 def test_sudo_prefix_for_non_root_users():

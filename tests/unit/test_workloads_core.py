@@ -16,20 +16,23 @@ import yaml
 
 from kcli.core.network import NodeLease
 from kcli.core.objects import ObjectKey, build_object
+KEY = b"unit-test-cluster-secret-key-000"
+
 from kcli.core.workloads import (
+    cascade,
+    failure_reason,
+    failure_record,
+    in_backoff,
     EVENTS_KEPT,
-    POD_MARK,
-    add_events,
+        add_events,
     allocate_pod_ips,
     created_at,
     forget_objects,
     known_keys,
     object_id,
-    parse_pod_results,
     record_objects,
     record_pods,
     redacted_manifest,
-    render_pod_script,
     state_objects,
 )
 
@@ -97,7 +100,7 @@ class TestRedaction:
         assert secret.manifest == before  # the object itself is untouched
 
     def test_no_secret_value_survives_anywhere_in_the_record(self):
-        state = record_objects({}, objects(), "kcli-abc", "2024-01-01T00:00:00Z")
+        state = record_objects({}, objects(), "kcli-abc", "2024-01-01T00:00:00Z", KEY)
         text = yaml.safe_dump(state)
         assert "hunter2" not in text and "czNjcmV0" not in text and "s3cret" not in text
 
@@ -123,7 +126,7 @@ class TestRecords:
     def test_record_objects(self):
         objs = objects()
         state = {"nodes": {"n1": {}}, "objects": {"ConfigMap/prod/old": {"applyset": "x"}}}
-        out = record_objects(state, objs, "kcli-abc", "T1")
+        out = record_objects(state, objs, "kcli-abc", "T1", KEY)
         assert state == {"nodes": {"n1": {}}, "objects": {"ConfigMap/prod/old": {"applyset": "x"}}}  # not mutated
         assert out["nodes"] == {"n1": {}}
         assert sorted(out["objects"]) == ["ConfigMap/prod/old", "ConfigMap/prod/page", "Deployment/prod/web",
@@ -131,31 +134,31 @@ class TestRecords:
         secret = by_kind(objs, "Secret")
         assert out["objects"]["Secret/prod/creds"] == {
             "applyset": "kcli-abc", "lastApplied": redacted_manifest(secret), "createdAt": "T1",
-            "contentHash": secret.content_hash()}
+            "contentHash": secret.content_hash(KEY)}
         assert out["objects"]["Service/prod/web"] == {
             "applyset": "kcli-abc", "lastApplied": by_kind(objs, "Service").manifest, "createdAt": "T1"}
 
     def test_created_at_is_kept_from_the_old_record(self):
-        first = record_objects({}, objects(), "set-a", "T1")
+        first = record_objects({}, objects(), "set-a", "T1", KEY)
         changed = objects(MANIFESTS.replace("replicas: 2", "replicas: 5"))
-        second = record_objects(first, changed, "set-b", "T2")
+        second = record_objects(first, changed, "set-b", "T2", KEY)
         rec = second["objects"]["Deployment/prod/web"]
         assert rec["createdAt"] == "T1"
         assert rec["applyset"] == "set-b"
         assert rec["lastApplied"]["spec"]["replicas"] == 5
         assert created_at(second, ObjectKey("Deployment", "prod", "web")) == "T1"
         assert created_at(second, ObjectKey("Deployment", "prod", "nope")) == ""
-        fresh = record_objects(forget_objects(second, [ObjectKey("Deployment", "prod", "web")]), changed, "s", "T3")
+        fresh = record_objects(forget_objects(second, [ObjectKey("Deployment", "prod", "web")]), changed, "s", "T3", KEY)
         assert fresh["objects"]["Deployment/prod/web"]["createdAt"] == "T3"
 
     def test_forget_objects(self):
-        state = record_objects({"x": 1}, objects(), "s", "T1")
+        state = record_objects({"x": 1}, objects(), "s", "T1", KEY)
         out = forget_objects(state, [ObjectKey("Secret", "prod", "creds"), ObjectKey("Namespace", "", "prod")])
         assert sorted(out["objects"]) == ["ConfigMap/prod/page", "Deployment/prod/web", "Service/prod/web"]
         assert out["x"] == 1 and len(state["objects"]) == 5
 
     def test_known_keys(self):
-        state = record_objects({}, objects(), "s", "T1")
+        state = record_objects({}, objects(), "s", "T1", KEY)
         state["objects"]["ConfigMap/default/bare"] = {"lastApplied": {"kind": "ConfigMap", "metadata": {"name": "bare"}}}
         assert known_keys(state) == {
             ObjectKey("Namespace", "", "prod"), ObjectKey("ConfigMap", "prod", "page"),
@@ -167,7 +170,7 @@ class TestRecords:
 class TestStateObjects:
     def test_round_trip(self):
         objs = objects()
-        state = record_objects({}, objs, "kcli-abc", "T1")
+        state = record_objects({}, objs, "kcli-abc", "T1", KEY)
         state["objects"]["Service/prod/web"]["applyset"] = "other"
         back, secret_hashes, applysets = state_objects(yaml.safe_load(yaml.safe_dump(state)))  # as read from disk
         assert sorted(o.key for o in back) == sorted(o.key for o in objs if o.kind != "Secret")
@@ -175,11 +178,11 @@ class TestStateObjects:
             assert o == next(x for x in objs if x.key == o.key)  # same typed object, field by field
             assert o.manifest == next(x for x in objs if x.key == o.key).manifest
         secret = by_kind(objs, "Secret")
-        assert secret_hashes == {secret.key: secret.content_hash()}
+        assert secret_hashes == {secret.key: secret.content_hash(KEY)}
         assert applysets == {o.key: ("other" if o.kind == "Service" else "kcli-abc") for o in objs}
 
     def test_secrets_come_back_only_as_hashes(self):
-        state = record_objects({}, objects(), "s", "T1")
+        state = record_objects({}, objects(), "s", "T1", KEY)
         back, secret_hashes, _ = state_objects(state)
         assert not any(o.kind == "Secret" for o in back)
         assert list(secret_hashes) == [ObjectKey("Secret", "prod", "creds")]
@@ -203,17 +206,42 @@ class TestPodsAndEvents:
         class View:
             def __init__(self, ns, name, node, ip):
                 self.namespace, self.name, self.node, self.ip = ns, name, node, ip
-                self.applied, self.spec_hash = "Deployment/web", "abc"
+                self.applied, self.spec_hash, self.owner, self.uid = "Deployment/web", "abc", "ReplicaSet/web-1", "u-" + name
+                self.labels = {"app": "web"}
 
+        failed = {("prod", "web-d"): failure_record(None, "n1", "Deployment/web", "abc", "ErrImageNeverPull: x", 1000)}
         out = record_pods({"x": 1}, [View("prod", "web-b", "n2", "10.244.2.2"), View("prod", "web-a", "n1", "10.244.1.2")],
-                          {("prod", "web-c"): ("Deployment/web", "0/2 nodes are available: 2 Insufficient cpu.")})
+                          {("prod", "web-c"): ("Deployment/web", "0/2 nodes are available: 2 Insufficient cpu.")}, failed)
+        common = {"applied": "Deployment/web", "owner": "ReplicaSet/web-1", "specHash": "abc", "labels": {"app": "web"}}
         assert out == {"x": 1, "pods": {
-            "prod/web-a": {"node": "n1", "ip": "10.244.1.2", "applied": "Deployment/web", "specHash": "abc"},
-            "prod/web-b": {"node": "n2", "ip": "10.244.2.2", "applied": "Deployment/web", "specHash": "abc"},
+            "prod/web-a": {"node": "n1", "ip": "10.244.1.2", "uid": "u-web-a", **common},
+            "prod/web-b": {"node": "n2", "ip": "10.244.2.2", "uid": "u-web-b", **common},
             "prod/web-c": {"node": "", "applied": "Deployment/web", "phase": "Pending",
                            "reason": "0/2 nodes are available: 2 Insufficient cpu."},
+            "prod/web-d": failed[("prod", "web-d")],
         }}
         assert list(out["pods"]) == sorted(out["pods"])
+
+    def test_failed_pods_back_off_exponentially_per_spec(self):
+        first = failure_record(None, "n1", "Pod/p", "h1", "x\nErrImageNeverPull: img is not present", 1000)
+        assert (first["reason"], first["attempts"], first["retryAfter"]) == ("ErrImageNeverPull", 1, 1010)
+        second = failure_record(first, "n1", "Pod/p", "h1", "docker: Error response", 1010)
+        assert (second["reason"], second["attempts"], second["retryAfter"]) == ("CreateContainerError", 2, 1030)
+        assert in_backoff(second, "h1", 1029) and not in_backoff(second, "h1", 1030)
+        assert not in_backoff(second, "h2", 1000)  # a new spec is tried at once
+        assert failure_record(second, "n1", "Pod/p", "h2", "e", 2000)["attempts"] == 1
+        many = first
+        for _ in range(20):
+            many = failure_record(many, "n1", "Pod/p", "h1", "e", 0)
+        assert many["retryAfter"] == 300
+        assert failure_reason("init container migrate failed") == "Init:Error"
+
+    def test_deleting_a_namespace_cascades_to_everything_in_it(self):
+        keys = [ObjectKey("Deployment", "shop", "web"), ObjectKey("Secret", "shop", "db"), ObjectKey("ConfigMap", "other", "c"),
+                ObjectKey("Namespace", "", "shop"), ObjectKey("Namespace", "", "other")]
+        assert cascade([ObjectKey("Namespace", "", "shop")], keys) == {
+            ObjectKey("Namespace", "", "shop"), ObjectKey("Deployment", "shop", "web"), ObjectKey("Secret", "shop", "db")}
+        assert cascade([ObjectKey("Deployment", "shop", "web")], keys) == {ObjectKey("Deployment", "shop", "web")}
 
     def test_add_events_keeps_the_last_ones(self):
         state = {"events": [{"n": str(i)} for i in range(EVENTS_KEPT)]}
@@ -258,92 +286,22 @@ class TestPodIps:
         assert allocate_pod_ips({}, {"n1": ["10.244.1.2"]}, self.LEASES) == {}
 
 
-# --------------------------------------------------------------------------- the pod script
-
-
-def run_script(script: str, tmp_path) -> str:
-    """Run a rendered pod script with its /run/kcli scratch dir moved into tmp_path."""
-    scratch = str(tmp_path / "run-kcli")
-    local = script.replace("/run/kcli", scratch)
-    assert "/run/kcli" not in local
-    res = subprocess.run(["sh", "-c", local], capture_output=True, text=True, timeout=30, check=False)
-    assert res.returncode == 0, res
-    return res.stdout
-
-
-class TestPodScript:
-    def test_rendered_text(self):
-        script = render_pod_script([("prod/web a", ["echo one", "echo two"], ["echo undo"]), ("prod/b", ["true"], [])])
-        assert script.splitlines() == [
-            "set -u",
-            "mkdir -p /run/kcli",
-            "( set -e",
-            "echo one",
-            "echo two",
-            ") >/run/kcli/unit.log 2>&1",
-            "if [ $? -eq 0 ]; then echo ==kcli-pod:'prod/web a':ok; else echo ==kcli-pod:'prod/web a':failed; "
-            "tail -n 5 /run/kcli/unit.log | sed 's/^/    /'; ( echo undo",
-            ") >/dev/null 2>&1; fi",
-            "( set -e",
-            "true",
-            ") >/run/kcli/unit.log 2>&1",
-            "if [ $? -eq 0 ]; then echo ==kcli-pod:prod/b:ok; else echo ==kcli-pod:prod/b:failed; "
-            "tail -n 5 /run/kcli/unit.log | sed 's/^/    /'; ( true",
-            ") >/dev/null 2>&1; fi",
-            "rm -f /run/kcli/unit.log",
-        ]
-        assert script.endswith("\n")
-
-    def test_a_failing_unit_does_not_stop_the_next_and_its_errors_are_captured(self, tmp_path):
-        undo = tmp_path / "undone"
-        script = render_pod_script([
-            ("default/a", ["true"], [f"echo a > {shlex.quote(str(undo))}-a"]),
-            ("default/b", ["echo pulling", "echo 'ErrImagePull: x:1' >&2; exit 1"], [f"echo b > {shlex.quote(str(undo))}-b"]),
-            ("default/c:with:colons", ["echo fine"], []),
-        ])
-        out = run_script(script, tmp_path)
-        assert out == ("==kcli-pod:default/a:ok\n==kcli-pod:default/b:failed\n    pulling\n    ErrImagePull: x:1\n"
-                       "==kcli-pod:default/c:with:colons:ok\n")
-        assert parse_pod_results(out) == {
-            "default/a": ("ok", ""),
-            "default/b": ("failed", "pulling\nErrImagePull: x:1"),
-            "default/c:with:colons": ("ok", ""),
-        }
-        assert not (tmp_path / "undone-a").exists()  # cleanup only for failed units
-        assert (tmp_path / "undone-b").read_text() == "b\n"
-        assert not (tmp_path / "run-kcli" / "unit.log").exists()
-
-    def test_only_the_last_five_error_lines_are_kept(self, tmp_path):
-        script = render_pod_script([("p", [f"echo line{i}" for i in range(8)] + ["false"], [])])
-        status, err = parse_pod_results(run_script(script, tmp_path))["p"]
-        assert status == "failed"
-        assert err == "line3\nline4\nline5\nline6\nline7"
-
-    def test_a_failing_cleanup_does_not_break_the_script(self, tmp_path):
-        script = render_pod_script([("a", ["false"], ["false", "echo noise >&2"]), ("b", ["true"], [])])
-        assert parse_pod_results(run_script(script, tmp_path)) == {"a": ("failed", ""), "b": ("ok", "")}
-
-    def test_a_failure_before_the_last_line_fails_the_unit(self, tmp_path):
-        script = render_pod_script([("p", ["false", "echo after"], [])])
-        assert parse_pod_results(run_script(script, tmp_path)) == {"p": ("failed", "")}
-
-    def test_parse_ignores_noise(self):
-        out = f"motd\n    indented before any marker\n{POD_MARK}x:ok\nnot indented\n{POD_MARK}y:failed\n    e1\n\tno\n    e2\n"
-        assert parse_pod_results(out) == {"x": ("ok", ""), "y": ("failed", "e1\ne2")}
-        assert parse_pod_results("") == {}
-
-
-def test_secret_content_hash_is_slow_salted_and_still_sees_changes():
+def test_secret_content_hash_is_keyed_and_still_sees_changes():
     import hashlib
+    import hmac
 
-    from kcli.core.objects import SECRET_HASH_ITERATIONS, build_object
+    from kcli.core.objects import build_object
 
     def secret(name, value):
         return build_object({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {"k": value}})
 
-    a, b, c = secret("a", "1234"), secret("b", "1234"), secret("a", "1235")
-    assert SECRET_HASH_ITERATIONS >= 100_000
-    assert a.content_hash() != b.content_hash()  # salted per secret: equal values do not give equal hashes
-    assert a.content_hash() != c.content_hash()
-    plain = hashlib.sha256(b'{"data":{"k":"1234"},"type":"Opaque"}').hexdigest()[:10]
-    assert a.content_hash() != plain
+    a, c = secret("a", "letmein"), secret("a", "letmein2")
+    assert a.content_hash(KEY) != c.content_hash(KEY)  # a changed value is seen
+    assert a.content_hash(KEY) == secret("b", "letmein").content_hash(KEY)  # content only: renaming changes nothing
+    assert a.content_hash(KEY) != a.content_hash(b"another-cluster-key-0123456789ab")  # no key, no guess
+    payload = b'{"data":{"k":"letmein"},"type":"Opaque"}'
+    for guess_key in (b"", b"default/a", b"kcli-secret/default/a"):
+        assert a.content_hash(KEY) != hmac.new(guess_key, payload, hashlib.sha256).hexdigest()[:16]
+    assert a.content_hash(KEY) != hashlib.sha256(payload).hexdigest()[:16]
+    with pytest.raises(ValueError):
+        a.content_hash(b"")

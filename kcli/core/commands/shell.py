@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import posixpath
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 Argv = tuple[str, ...]
@@ -27,6 +27,29 @@ def write_file(path: str, content: str | bytes, mode: str = "0644") -> str:
         sh(("chmod", mode, tmp)),
         sh(("mv", "-f", tmp, path)),
     ])
+
+
+def fail(*words: str) -> str:
+    """``{ printf '%s\\n' MESSAGE >&2; exit 1; }``: a failure message as one quoted printf argument.
+
+    Messages carry manifest values (image names, paths, container names): they reach the shell
+    only as data, never inside an ``echo '…'`` where a quote in a value would end the string."""
+    return "{ printf '%s\\n' " + shlex.quote(" ".join(words)) + " >&2; exit 1; }"
+
+
+def write_private(directory: str, files: Mapping[str, str | bytes]) -> str:
+    """Write files that only root can read, as one line: ``umask 077`` is set before the
+    directory and any file exist (so nothing is ever readable by others, not even for a moment),
+    the directory is 0700, each file 0600; contents travel as base64 data, never as shell text."""
+    parts = ["umask 077"]
+    paths = [posixpath.join(directory, name) for name in files]
+    if paths:
+        parts.append(sh(("rm", "-f", *paths)))
+    parts += [sh(("mkdir", "-p", directory)), sh(("chmod", "700", directory))]
+    for path, content in zip(paths, files.values()):
+        data = base64.b64encode(content if isinstance(content, bytes) else content.encode()).decode()
+        parts.append(f"printf %s {shlex.quote(data)} | base64 -d > {shlex.quote(path)}")
+    return "( " + " && ".join(parts) + " )"
 
 
 def feed(content: str, argv: Sequence[str]) -> str:

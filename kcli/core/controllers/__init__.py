@@ -51,12 +51,16 @@ class Reconciliation:
     orphans: tuple[ObservedPod, ...]  # observed pods whose applied object is not in the set (prune decides)
 
 
-def config_hashes(objects: Sequence[AnyObject], known: Mapping[ObjectKey, str] | None = None) -> dict[ObjectKey, str]:
-    """Content hash of every ConfigMap/Secret: the cluster's (``known``) overridden by the applied set."""
+def config_hashes(objects: Sequence[AnyObject], known: Mapping[ObjectKey, str] | None = None,
+                  secret_key: bytes = b"") -> dict[ObjectKey, str]:
+    """Content hash of every ConfigMap/Secret: the cluster's (``known``) overridden by the applied
+    set. Secrets are hashed with ``secret_key`` (HMAC): a Secret without a key is an error."""
     out = dict(known or {})
     for o in objects:
-        if isinstance(o, (ConfigMap, Secret)):
+        if isinstance(o, ConfigMap):
             out[o.key] = o.content_hash()
+        elif isinstance(o, Secret):
+            out[o.key] = o.content_hash(secret_key)
     return out
 
 
@@ -68,9 +72,10 @@ def reconcile(
     known_configs: Mapping[ObjectKey, str] | None = None,
     seed: str = "",
     name_suffix: NameSuffix | None = None,
+    secret_key: bytes = b"",
 ) -> Reconciliation:
     """Run the controller of every workload in ``objects`` (in order) against ``observed``."""
-    ctx = Context(config_hashes(objects, known_configs), name_suffix or hashed_suffix(seed), {p.key for p in observed})
+    ctx = Context(config_hashes(objects, known_configs, secret_key), name_suffix or hashed_suffix(seed), {p.key for p in observed})
     ctx.taken.update((o.namespace, o.name) for o in objects if isinstance(o, Pod))
     by_applied: dict[tuple[str, OwnerRef], list[ObservedPod]] = {}
     for p in observed:
@@ -129,12 +134,14 @@ def plan_pods(
     known_configs: Mapping[ObjectKey, str] | None = None,
     seed: str = "",
     name_suffix: NameSuffix | None = None,
+    secret_key: bytes = b"",
 ) -> PodPlan:
     """``reconcile``, then schedule the pods to create around the pods that stay.
 
     Pods being deleted free their resources; exited pods hold none (as upstream); orphans keep
     consuming what their ObservedPod says (cpu_milli, memory, host_ports)."""
-    rec = reconcile(objects, observed, nodes, known_configs=known_configs, seed=seed, name_suffix=name_suffix)
+    rec = reconcile(objects, observed, nodes, known_configs=known_configs, seed=seed, name_suffix=name_suffix,
+                    secret_key=secret_key)
     profiles: dict[tuple[int, str, bool], SchedProfile] = {}
 
     def profile(pod: DesiredPod) -> SchedProfile:

@@ -196,3 +196,19 @@ def parse_pods(node: str, section: Section | None) -> list[PodView]:
             observed=observed, requests=requests, ports=tuple(ports),
         ))
     return sorted(pods, key=lambda p: (p.namespace, p.name))
+
+
+def unknown_pods(node: str, records: dict) -> list[PodView]:
+    """The pods the state records on a node that cannot be read: kubectl's Unknown. They keep
+    their place (controllers count them, nothing replaces them yet) but serve no traffic."""
+    out = []
+    for key, rec in sorted(records.items()):
+        if rec.get("node") != node or rec.get("phase") in ("Pending", "Failed"):
+            continue
+        ns, name = key.split("/", 1)
+        applied, owner = rec.get("applied") or "", rec.get("owner") or ""
+        observed = ObservedPod(ns, name, node, _owner(applied), _owner(owner), rec.get("specHash", ""), state="unknown",
+                               ready=False, detail=f"node {node} is unreachable", labels=dict(rec.get("labels") or {}))
+        out.append(PodView(ns, name, node, rec.get("uid", ""), rec.get("ip", ""), "Unknown", 0, 1, 0, 0.0,
+                           dict(rec.get("labels") or {}), applied, owner, rec.get("specHash", ""), "Always", (), observed))
+    return out

@@ -1,0 +1,58 @@
+"""The one executor: a batch of units per host (kcli.core.commands.batch), one round trip per host,
+hosts in parallel, behind the lock's fence. Every command that writes to hosts goes through here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from kcli.core.commands.batch import BatchResult, Unit, parse_batch, render_batch
+from kcli.core.commands.shell import RUN_STDIN_SCRIPT
+from kcli.core.fence import Fence
+from kcli.core.inventory import Host
+from kcli.core.results import HostResults
+from kcli.errors import LockLostError
+from kcli.shell.fanout import DEFAULT_PARALLEL, run_on_hosts
+from kcli.shell.transport import SshPool
+
+
+def run_batches(
+    pool: SshPool,
+    hosts: Sequence[Host],
+    units: Mapping[str, Sequence[Unit]],
+    *,
+    fence: Fence | None,
+    lock_node: str = "",
+    observe: Mapping[str, Mapping[str, str]] | None = None,
+    timeout: float = 900,
+    parallel: int = DEFAULT_PARALLEL,
+) -> HostResults[BatchResult]:
+    """Run each host's units (and then its observation snippets) as one script sent on stdin.
+
+    Hosts with neither units nor snippets are not contacted. A host that refuses the fence ran
+    nothing; when any host refused, LockLostError is raised after every host has answered."""
+    todo = [h for h in hosts if units.get(h.name) or (observe or {}).get(h.name)]
+
+    def one(h: Host) -> BatchResult:
+        script = render_batch(units.get(h.name, ()), fence=fence, lock_node=h.name == lock_node,
+                              observe=(observe or {}).get(h.name))
+        res = pool.get(h).run(RUN_STDIN_SCRIPT, stdin=script.encode(), timeout=max(timeout, h.command_timeout))
+        return parse_batch(res.stdout)
+
+    done = run_on_hosts(one, todo, max_workers=parallel)
+    fenced = {n: r.fenced for n, r in done.values.items() if r.fenced}
+    if fenced:
+        raise LockLostError(
+            "this run lost the cluster lock: the nodes refused its writes; nothing was committed",
+            details=[f"{n}: {why}" for n, why in sorted(fenced.items())],
+        )
+    return done
+
+
+def unit_errors(units: Sequence[Unit], result: BatchResult | None, host_error: BaseException | None) -> dict[str, str]:
+    """Unit name → error, for the units that failed or never ran on one host."""
+    if result is None:
+        return {u.name: str(host_error or "not run") for u in units}
+    out = {u.name: u.error or f"exit {u.rc}" for u in result.failed()}
+    for name in result.not_run(units):
+        out.setdefault(name, "not run: an earlier step failed")
+    return out

@@ -1,0 +1,133 @@
+"""Issue 9 on a real sandbox: a lost node does not stop an apply; deleting a Namespace cascades."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import make_sandbox
+
+pytestmark = pytest.mark.e2e
+NAME = "e2e-engine"
+
+
+@pytest.fixture(scope="module")
+def sb(kcli):
+    sandbox = make_sandbox(kcli, NAME, 3)
+    try:
+        sandbox("bootstrap")
+        sandbox("image", "load", "kcli.local/busybox:1")
+        yield sandbox
+    finally:
+        sandbox.down()
+
+
+def deployment(name: str, replicas: int, namespace: str = "default") -> str:
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers:
+        - name: main
+          image: kcli.local/busybox:1
+          command: ["sleep", "3600"]
+          resources: {{requests: {{cpu: 10m}}}}
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def pods(sb) -> dict[str, dict]:
+    items = json.loads(sb("get", "pods", "-A", "-o", "json").stdout or '{"items": []}').get("items", [])
+    return {i["metadata"]["name"]: i for i in items}
+
+
+def pod_containers(sb, nodes=None) -> Counter:
+    """Sandbox (pause) containers per pod name across the reachable nodes: 1 each, never 2."""
+    out: Counter = Counter()
+    for n, h in sb.testinfra().items():
+        if nodes is None or n in nodes:
+            out.update(h.check_output("docker ps -a --filter label=io.kcli.type=sandbox "
+                                      "--format '{{.Label \"io.kcli.pod\"}}'").split())
+    return out
+
+
+def test_an_unreachable_node_does_not_stop_an_apply(sb, tmp_path):
+    spread = write(tmp_path, "spread.yaml", deployment("spread", 3))
+    sb("apply", "-f", spread)
+    on_node3 = [n for n, p in pods(sb).items() if p["spec"]["nodeName"] == "node3"]
+    assert on_node3, "the spread Deployment should have a pod on node3"
+    sb.kcli("sandbox", "stop-node", "node3", "--name", NAME)
+    try:
+        new = write(tmp_path, "new.yaml", deployment("fresh", 2))
+        res = sb("apply", "-f", new)
+        assert res.returncode == 0 and "node node3 is unreachable" in res.stderr
+        assert sb("apply", "-f", new, "--strict", check=False).returncode == 5
+        now = pods(sb)
+        fresh = [p for n, p in now.items() if n.startswith("fresh-")]
+        assert len(fresh) == 2 and {p["spec"]["nodeName"] for p in fresh} <= {"node1", "node2"}
+        assert all(p["status"]["phase"] == "Running" for p in fresh)
+        assert {n: now[n]["status"]["phase"] for n in on_node3} == {n: "Unknown" for n in on_node3}
+        assert len([n for n in now if n.startswith("spread-")]) == 3  # Unknown pods are not replaced
+        table = sb("get", "pods").stdout
+        assert all("Unknown" in line for line in table.splitlines() if line.split()[0] in on_node3)
+        node3 = next(line for line in sb("get", "nodes").stdout.splitlines() if line.startswith("node3"))
+        assert "NotReady" in node3
+    finally:
+        sb.kcli("sandbox", "start-node", "node3", "--name", NAME)
+    sb("bootstrap")
+    sb("apply", "-f", spread)
+    sb("apply", "-f", new)
+    counts = pod_containers(sb)
+    assert counts and max(counts.values()) == 1
+    now = pods(sb)
+    assert len([n for n in now if n.startswith("spread-")]) == 3 and len([n for n in now if n.startswith("fresh-")]) == 2
+    assert all(p["status"]["phase"] == "Running" for p in now.values())
+    sb("delete", "-f", spread)
+    sb("delete", "-f", new)
+
+
+def test_deleting_a_namespace_removes_everything_in_it(sb, tmp_path):
+    f = write(tmp_path, "shop.yaml", """apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: shop}
+data: {mode: test}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: front, namespace: shop}
+spec: {selector: {app: front}, ports: [{port: 80}]}
+---
+""" + deployment("front", 2, "shop"))
+    sb("apply", "-f", f)
+    hosts = sb.testinfra()
+    assert any("front.shop.svc" in h.check_output("cat /var/lib/kcli/dns/cluster.hosts") for h in hosts.values())
+    sb("delete", "ns", "shop")
+    for h in hosts.values():
+        assert h.check_output("docker ps -aq --filter label=io.kcli.namespace=shop") == ""
+        assert "shop/front" not in h.check_output("iptables-save")
+        assert "shop" not in h.check_output("cat /var/lib/kcli/dns/cluster.hosts")
+    state = yaml.safe_load((sb.state / "cluster.yaml").read_text())
+    assert not [k for k in (state.get("objects") or {}) if "/shop/" in k or k.endswith("/shop")]
+    assert not [k for k in (state.get("pods") or {}) if k.startswith("shop/")]
+    sb("apply", "-f", write(tmp_path, "ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"))
+    assert [n for n, p in pods(sb).items() if p["metadata"]["namespace"] == "shop"] == []
+    assert all(h.check_output("docker ps -aq --filter label=io.kcli.namespace=shop") == "" for h in hosts.values())
+    sb("delete", "ns", "shop")

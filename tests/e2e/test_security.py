@@ -1,0 +1,205 @@
+"""Issue 8 on a real sandbox: hostile manifests, a lost lock, Secrets off command lines, failed pods
+that stay visible, allocations checked against the hosts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import make_sandbox
+
+pytestmark = pytest.mark.e2e
+NAME = "e2e-sec"
+SECRET_VALUE = "s3cr3t-Only-In-The-Container-4711"
+
+
+@pytest.fixture(scope="module")
+def sb(kcli):
+    sandbox = make_sandbox(kcli, NAME, 3)
+    try:
+        sandbox("bootstrap")
+        sandbox("image", "load", "kcli.local/busybox:1")
+        yield sandbox
+    finally:
+        sandbox.down()
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
+def markers(sb, pattern: str) -> dict[str, str]:
+    """Marker files matching pattern on every node and on this machine."""
+    out = {n: h.run(f"ls -d {pattern} 2>/dev/null").stdout.strip() for n, h in sb.testinfra().items()}
+    out["local"] = subprocess.run(f"ls -d {pattern} 2>/dev/null", shell=True, capture_output=True, text=True).stdout.strip()
+    return {k: v for k, v in out.items() if v}
+
+
+def pod_rows(sb, *args: str) -> dict[str, dict]:
+    items = json.loads(sb("get", "pods", *args, "-o", "json").stdout or '{"items": []}').get("items", [])
+    return {i["metadata"]["name"]: i for i in items}
+
+
+def pod(name: str, image: str, extra_spec: str = "", policy: str = "Never") -> str:
+    return f"""apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  containers:
+    - name: main
+      image: "{image}"
+      imagePullPolicy: {policy}
+      command: ["sleep", "3600"]
+{extra_spec}"""
+
+
+def test_hostile_image_and_host_path_never_run_on_a_node(sb, tmp_path):
+    tag = f"PWN-{os.getpid()}"
+    image = f"x:1'; touch /tmp/{tag}-img; echo '"
+    res = sb("apply", "-f", write(tmp_path, "img.yaml", pod("hostile-img", image.replace('"', '\\"'))), check=False)
+    assert res.returncode == 3, res.stderr
+    assert "spec.containers[0].image" in res.stderr
+    path = f"/tmp/dir'; touch /tmp/{tag}-hp; echo '"
+    spec = f"""      volumeMounts: [{{name: h, mountPath: /h}}]
+  volumes:
+    - name: h
+      hostPath: {{path: "{path}", type: Directory}}
+"""
+    res = sb("apply", "-f", write(tmp_path, "hp.yaml", pod("hostile-hp", "kcli.local/busybox:1", spec)), check=False)
+    if res.returncode == 0:  # accepted: the path arrived literally, the pod cannot start (no such directory)
+        row = next(line for line in sb("get", "pods").stdout.splitlines() if line.startswith("hostile-hp"))
+        assert "CreateContainerError" in row
+        assert "is not a Directory" in sb("describe", "pod", "hostile-hp").stdout
+        sb("delete", "pod", "hostile-hp")
+    else:
+        assert res.returncode == 3 and "hostPath.path" in res.stderr, res.stderr
+    assert markers(sb, f"/tmp/{tag}*") == {}
+
+
+def test_missing_image_shows_err_image_never_pull_and_other_pods_run(sb, tmp_path):
+    f = write(tmp_path, "two.yaml", pod("no-image", "kcli.local/absent:9") + "---\n" + pod("fine", "kcli.local/busybox:1"))
+    res = sb("apply", "-f", f)
+    assert res.returncode == 0 and "failed to start" in res.stderr
+    table = sb("get", "pods").stdout
+    row = next(line for line in table.splitlines() if line.startswith("no-image"))
+    assert "ErrImageNeverPull" in row
+    assert "Running" in next(line for line in table.splitlines() if line.startswith("fine"))
+    desc = sb("describe", "pod", "no-image").stdout
+    assert "ErrImageNeverPull" in desc and "kcli.local/absent:9" in desc
+    again = sb("apply", "-f", f, "--strict", check=False)  # inside the back-off: not retried, still listed
+    assert again.returncode == 0 and "back-off" in again.stderr
+    sb("delete", "-f", f)
+    assert "no-image" not in sb("get", "pods").stdout
+
+
+def test_secret_values_are_on_no_command_line_and_not_in_git(sb, tmp_path):
+    f = write(tmp_path, "secret.yaml", f"""apiVersion: v1
+kind: Secret
+metadata: {{name: db}}
+stringData: {{password: "{SECRET_VALUE}"}}
+---
+""" + pod("uses-secret", "kcli.local/busybox:1", """      env:
+        - name: DB_PASSWORD
+          valueFrom: {secretKeyRef: {name: db, key: password}}
+"""))
+    hosts = sb.testinfra()
+    stop = threading.Event()
+    seen: list[str] = []
+
+    def watch(h):
+        while not stop.is_set():
+            out = h.run("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '").stdout
+            if SECRET_VALUE in out:
+                seen.append(out)
+
+    threads = [threading.Thread(target=watch, args=(h,)) for h in hosts.values()]
+    for t in threads:
+        t.start()
+    try:
+        sb("apply", "-f", f)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert seen == []
+    node = json.loads(sb("get", "pod", "uses-secret", "-o", "json").stdout)
+    node = (node.get("items") or [node])[0]["spec"]["nodeName"]
+    host = hosts[node]
+    assert SECRET_VALUE not in host.run("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '").stdout
+    # the value did arrive, in the container's environment only
+    assert SECRET_VALUE in sb("exec", "uses-secret", "--", "sh", "-c", "echo $DB_PASSWORD").stdout
+    assert host.run("find /run/kcli -type f 2>/dev/null").stdout.strip() == ""  # no env file left behind
+    log = subprocess.run(["git", "-C", str(sb.state), "log", "-p"], capture_output=True, text=True).stdout
+    assert SECRET_VALUE not in log and "contentHash" in log
+    assert hosts["node1"].check_output("stat -c %a /var/lib/kcli/secret.key") == "600"  # the HMAC key: lock node, root only
+    sb("delete", "-f", f)
+
+
+def test_an_apply_that_lost_its_lock_writes_nothing(sb, tmp_path):
+    a = write(tmp_path, "a.yaml", pod("from-a", "kcli.local/busybox:1"))
+    b = write(tmp_path, "b.yaml", pod("from-b", "kcli.local/busybox:1").replace(
+        "metadata: {name: from-b}", "metadata: {name: from-b, labels: {app: b}}") + """---
+apiVersion: v1
+kind: Service
+metadata: {name: svc-b}
+spec: {selector: {app: b}, ports: [{port: 80}]}
+""")
+    env = {**sb.kcli.env, "KCLI_LOCK_TTL": "3", "KCLI_FAILPOINT": "before-execute"}
+    first = subprocess.Popen([sys.executable, "-m", "kcli", "apply", "-f", a, "-i", str(sb.inventory)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # wait until it stopped itself at the failpoint
+            with open(f"/proc/{first.pid}/stat") as fh:
+                if fh.read().split(") ", 1)[1].startswith("T"):
+                    break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the first apply never reached its failpoint")
+        time.sleep(4)  # past the lock's expiry
+        sb("apply", "-f", b, "--lock-wait", "10")
+        head_b = subprocess.run(["git", "-C", str(sb.state), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    finally:
+        first.send_signal(signal.SIGCONT)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 6, err
+    assert "lost the cluster lock" in err
+    rows = pod_rows(sb)
+    assert "from-a" not in rows and "from-b" in rows
+    assert all("from-a" not in h.run("docker ps -a --format '{{.Names}}'").stdout for h in sb.testinfra().values())
+    assert subprocess.run(["git", "-C", str(sb.state), "rev-parse", "HEAD"], capture_output=True, text=True).stdout == head_b
+    for h in sb.testinfra().values():
+        assert "default/svc-b" in h.check_output("iptables-save")
+    sb("delete", "-f", b)
+
+
+def test_allocations_never_collide_with_what_the_hosts_hold(sb, tmp_path):
+    other = tmp_path / "other-state"
+    shutil.copytree(sb.state, other)  # a second state directory for the same cluster, not pulled
+    svc = """apiVersion: v1
+kind: Service
+metadata: {{name: {name}}}
+spec: {{type: NodePort, selector: {{app: {name}}}, ports: [{{port: 80}}]}}
+"""
+    a = write(tmp_path, "svc-a.yaml", svc.format(name="alloc-a"))
+    sb("apply", "-f", a)
+    held = yaml.safe_load((sb.state / "cluster.yaml").read_text())["services"]["default/alloc-a"]
+    b = write(tmp_path, "svc-b.yaml", svc.format(name="alloc-b"))
+    sb("apply", "-f", b, "--state", str(other))
+    allocated = yaml.safe_load((other / "cluster.yaml").read_text())["services"]["default/alloc-b"]
+    assert allocated["clusterIP"] != held["clusterIP"]
+    assert not set(allocated["nodePorts"].values()) & set(held["nodePorts"].values())
+    rules = sb.testinfra()["node1"].check_output("iptables-save")  # no endpoints: filter REJECT rules
+    assert f"-d {allocated['clusterIP']}/32" in rules and "default/alloc-b" in rules
