@@ -34,17 +34,13 @@ def version() -> None:
 
 
 def _register() -> None:
-    from kcli.cli import apply_cmds, bootstrap_cmds, config_cmds, diff_cmds, image_cmds, node_cmds, sandbox_cmds
+    """Every command module, in the order `kcli --help` lists them. Their top-level imports are light
+    (typer, rich); the work is imported inside each command."""
+    from kcli.cli import (apply_cmds, bootstrap_cmds, config_cmds, diff_cmds, get_cmds, image_cmds, pod_cmds, sandbox_cmds,
+                          service_cmds, state_cmds)
 
-    for mod in (sandbox_cmds, config_cmds, image_cmds, bootstrap_cmds, apply_cmds, node_cmds, diff_cmds):
-        mod.register(app)
-    for optional in ("kcli.cli.pod_cmds", "kcli.cli.state_cmds", "kcli.cli.service_cmds"):
-        try:
-            mod = __import__(optional, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != optional:
-                raise
-            continue
+    for mod in (sandbox_cmds, config_cmds, image_cmds, bootstrap_cmds, apply_cmds, get_cmds, diff_cmds, pod_cmds,
+                state_cmds, service_cmds):
         mod.register(app)
 
 
@@ -65,8 +61,8 @@ def main() -> None:
     try:
         rv = app(args=_argv(), standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
-    except KcliError as exc:
-        console.error(f"{exc.message} ({type(exc).__name__})")
+    except KcliError as exc:  # kubectl's own errors (bare) print as kubectl prints them
+        console.error(exc.message if getattr(exc, "bare", False) else f"{exc.message} ({type(exc).__name__})")
         for line in exc.details:
             console.err.print(f"  {line}")
         code = exc.exit_code

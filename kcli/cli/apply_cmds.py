@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import hashlib
 import os
 from typing import List, Optional
 
@@ -16,43 +15,43 @@ from kcli.cli.output import format_table, print_objects
 
 def applyset_id(filenames: List[str]) -> str:
     """The set --prune works on: the -f arguments (as given, sorted), like a kubectl ApplySet."""
+    import hashlib  # not at import: `kcli --help` stays fast
+
     norm = sorted(os.path.normpath(f) for f in filenames)
     return hashlib.sha256("\0".join(norm).encode()).hexdigest()[:12]
 
 
-def _store(inv, state):
-    from kcli.shell.statestore import StateStore, state_dir_for
+def _cluster(inventory: str | None, state: str | None):
+    from kcli.shell.facade import Cluster
 
-    return StateStore(state_dir_for(inv, state), inv.cluster)
+    return Cluster.load(inventory, state)
 
 
 def print_plan(report, verbose: bool = True) -> None:
     plan = report.plan
     if plan is None:
         return
-    rows = [{"ACTION": "delete", "POD": f"{a.namespace}/{a.name}", "NODE": a.observed.node if a.observed else "", "REASON": a.reason}
-            for a in plan.deletes]
-    rows += [{"ACTION": "create", "POD": f"{a.namespace}/{a.name}", "NODE": node, "REASON": a.reason} for a, node in plan.creates]
-    rows += [{"ACTION": "pending", "POD": f"{a.namespace}/{a.name}", "NODE": "", "REASON": reason} for a, reason in plan.pending]
+    rows = [{"ACTION": "delete", "POD": f"{a.namespace}/{a.name}", "NODE": a.node, "REASON": a.reason} for a in plan.deletes]
+    rows += [{"ACTION": "create", "POD": f"{a.namespace}/{a.name}", "NODE": a.node, "REASON": a.reason} for a in plan.creates]
+    rows += [{"ACTION": "pending", "POD": f"{w.namespace}/{w.name}", "NODE": "", "REASON": w.reason} for w in plan.pending]
     if rows and verbose:
         console.err.print(format_table(rows))
 
 
-def run_apply(inv, objects, *, applyset: str, dry_run: bool, prune: bool, lock_wait: float, state: str | None,
+def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
               profile: bool, delete_keys=(), strict: bool = False) -> None:
-    from kcli.cli.node_cmds import print_profile
+    from kcli.cli.output import print_profile
     from kcli.errors import ExecutionError
-    from kcli.shell.apply import apply
 
-    report = apply(inv, _store(inv, state), objects, applyset=applyset, dry_run=dry_run, prune=prune,
-                   lock_wait=lock_wait, log=console.info, delete_keys=delete_keys)
+    report = cluster.apply(objects, applyset=applyset, dry_run=dry_run, prune=prune,
+                           lock_wait=lock_wait, log=console.info, delete_keys=delete_keys)
     suffix = " (server dry run)" if dry_run else ""
     for ref, what in report.object_results:
         console.out.print(f"{ref} {what}{suffix}")
     print_plan(report)
     if report.plan is not None:
-        for a, reason in report.plan.pending:
-            console.warn(f"pod {a.namespace}/{a.name} is Pending: {reason}")
+        for w in report.plan.pending:
+            console.warn(f"pod {w.namespace}/{w.name} is Pending: {w.reason}")
     if profile:
         print_profile(report.stats)
     for w in report.warnings:
@@ -60,7 +59,9 @@ def run_apply(inv, objects, *, applyset: str, dry_run: bool, prune: bool, lock_w
     for node, why in sorted(report.unreachable.items()):
         console.warn(f"node {node} is unreachable (NotReady): its pods are Unknown and nothing is scheduled there ({why})")
     for d in report.deferred:
-        console.warn(f"pod {d}: the delete waits until the node is reachable")
+        console.warn(f"pod {d} (the delete waits until the node is reachable)")
+    if report.unconverged:
+        console.warn(f"stopped after {report.waves} wave(s) before converging: {report.unconverged}")
     if report.service_nodes:
         console.info(f"service rules/DNS {'would be ' if dry_run else ''}synced on {', '.join(report.service_nodes)}")
     if dry_run:
@@ -117,17 +118,14 @@ def register(app: typer.Typer) -> None:
                 for o in result.objects:
                     console.out.print(o.ref if output == "name" else f"{o.ref} created (dry run)")
             return
-        from kcli.shell.config import load_inventory
-
-        inv = load_inventory(inventory)
-        store = _store(inv, state)
+        cluster = _cluster(inventory, state)
         from kcli.core.workloads import known_keys
 
-        known = known_keys(store.load())
+        known = known_keys(cluster.state())
         result = load_and_validate(filename, recursive=recursive, values_files=values, set_values=set_,
                                    skip_unsupported=skip_unsupported, known=known)
-        run_apply(inv, list(result.objects), applyset=applyset_id(filename), dry_run=dry_run == "server", prune=prune,
-                  lock_wait=lock_wait, state=state, profile=profile, strict=strict)
+        run_apply(cluster, list(result.objects), applyset=applyset_id(filename), dry_run=dry_run == "server", prune=prune,
+                  lock_wait=lock_wait, profile=profile, strict=strict)
 
     @app.command()
     def delete(
@@ -144,15 +142,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Delete applied objects and their pods (by file, by type and name, or by label selector)."""
         from kcli.cli.manifest_cmds import load_and_validate
-        from kcli.cli.resources import canonical_kind
+        from kcli.cli.kinds import resolve
         from kcli.core.objects import ObjectKey
         from kcli.core.selectors import matches, parse_selector
         from kcli.core.workloads import state_objects
         from kcli.errors import UsageError
-        from kcli.shell.config import load_inventory
 
-        inv = load_inventory(inventory)
-        st = _store(inv, state).load()
+        cluster = _cluster(inventory, state)
+        st = cluster.state()
         old, secrets, _ = state_objects(st)
         keys: list[ObjectKey] = []
         if filename:
@@ -160,10 +157,10 @@ def register(app: typer.Typer) -> None:
             keys = [o.key for o in result.objects]
         elif selector:
             sel = parse_selector(selector)
-            keys = [o.key for o in old if matches(sel, dict(o.meta.labels)) and (not args or canonical_kind(args[0]) == o.kind)]
+            keys = [o.key for o in old if matches(sel, dict(o.meta.labels)) and (not args or resolve(args[0]).kind == o.kind)]
         elif args and len(args) >= 2:
-            kind = canonical_kind(args[0])
-            keys = [ObjectKey(kind, "" if kind == "Namespace" else namespace, n) for n in args[1:]]
+            kind = resolve(args[0])
+            keys = [ObjectKey(kind.kind, namespace if kind.namespaced else "", n) for n in args[1:]]
         else:
             raise UsageError("specify -f FILE, TYPE NAME, or -l SELECTOR")
         recorded = {o.key for o in old} | set(secrets)
@@ -173,5 +170,5 @@ def register(app: typer.Typer) -> None:
         keys = [k for k in keys if k in recorded]
         if not keys:
             raise UsageError("nothing to delete")
-        run_apply(inv, [], applyset="", dry_run=False, prune=False, lock_wait=lock_wait, state=state, profile=False,
+        run_apply(cluster, [], applyset="", dry_run=False, prune=False, lock_wait=lock_wait, profile=False,
                   delete_keys=keys)

@@ -68,16 +68,13 @@ def register_bootstrap(app: typer.Typer) -> None:
     ) -> None:
         """Prepare every inventory host: preflight, docker, sysctls, modules, the flannel-compatible overlay."""
         from kcli.errors import ExecutionError, PreflightError
-        from kcli.shell.bootstrap import bootstrap as run
-        from kcli.shell.config import load_inventory
-        from kcli.shell.statestore import StateStore, state_dir_for
+        from kcli.shell.facade import Cluster
 
-        inv = load_inventory(inventory)
-        store = StateStore(state_dir_for(inv, state), inv.cluster)
-        report = run(
-            inv, store, pod_cidr=pod_network_cidr, service_cidr=service_cidr, backend=backend, dry_run=dry_run,
-            ignore=ignore_preflight_errors.split(","), log=console.info, parallel=parallel,
-        )
+        with Cluster.load(inventory, state) as cluster:
+            report = cluster.bootstrap(
+                pod_cidr=pod_network_cidr, service_cidr=service_cidr, backend=backend, dry_run=dry_run,
+                ignore=ignore_preflight_errors.split(","), log=console.info, parallel=parallel,
+            )
         print_preflight(report.checks)
         for w in report.warnings:
             console.warn(w)
@@ -125,19 +122,17 @@ def register_reset(app: typer.Typer) -> None:
         import sys
 
         from kcli.errors import ExecutionError, UsageError
-        from kcli.shell.config import load_inventory
-        from kcli.shell.reset import reset as run
-        from kcli.shell.statestore import StateStore, state_dir_for
+        from kcli.shell.facade import Cluster
 
-        inv = load_inventory(inventory)
+        cluster = Cluster.load(inventory, state)
         what = "every node" if all_nodes else ", ".join(nodes or [])
         if not yes:
             if not sys.stdin.isatty():
                 raise UsageError(f"reset of {what} needs confirmation: pass --yes")
             if not typer.confirm(f"Reset {what}? This removes kcli's containers and network from it", default=False):
                 raise typer.Exit(1)
-        store = StateStore(state_dir_for(inv, state), inv.cluster)
-        report = run(inv, store, nodes or [], all_nodes, parallel)
+        with cluster:
+            report = cluster.reset(nodes or [], all_nodes=all_nodes, parallel=parallel)
         for n in report.reset:
             console.info(f"{n}: reset")
         for n, step in sorted(report.peer_steps.items()):

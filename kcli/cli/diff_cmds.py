@@ -9,15 +9,11 @@ from kcli.cli import console, options
 from kcli.cli.output import format_table
 
 
-def node_differences(inv, state_dir: str | None) -> list[dict[str, str]]:
+def node_differences(cluster) -> list[dict[str, str]]:
     """Host setup and overlay drift per node, from one observation round trip (bootstrap --dry-run)."""
-    from kcli.shell.bootstrap import bootstrap
-    from kcli.shell.statestore import StateStore, state_dir_for
-
-    store = StateStore(state_dir_for(inv, state_dir), inv.cluster)
-    if not store.exists():
+    if not cluster.has_state():
         return [{"OBJECT": "cluster", "CHANGE": "not bootstrapped", "DETAIL": "run kcli bootstrap"}]
-    report = bootstrap(inv, store, dry_run=True)
+    report = cluster.bootstrap(dry_run=True)
     rows = [{"OBJECT": f"node/{c.host}", "CHANGE": f"preflight {c.name}", "DETAIL": c.message} for c in report.blockers]
     for host, steps in report.steps.items():
         rows += [{"OBJECT": f"node/{host}", "CHANGE": s.name, "DETAIL": s.detail} for s in steps if s.changed]
@@ -45,14 +41,14 @@ def register(app: typer.Typer) -> None:
             raise
 
     def _diff(filename, recursive, values, set_, inventory, state) -> None:
-        from kcli.shell.config import load_inventory
+        from kcli.shell.facade import Cluster
 
-        inv = load_inventory(inventory)
-        rows = node_differences(inv, state)
-        if filename:
-            from kcli.cli import workload_diff  # provided with the workloads (manifests) pipeline
+        with Cluster.load(inventory, state) as cluster:
+            rows = node_differences(cluster)
+            if filename:
+                from kcli.cli import workload_diff  # provided with the workloads (manifests) pipeline
 
-            rows += workload_diff.differences(inv, filename, state, recursive=recursive, values=values, sets=set_)
+                rows += workload_diff.differences(cluster, filename, recursive=recursive, values=values, sets=set_)
         if rows:
             console.out.print(format_table(rows))
             raise typer.Exit(1)

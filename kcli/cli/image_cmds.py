@@ -20,14 +20,10 @@ def load(
     """Stream `docker save` into `docker load` on the nodes, skipping nodes that hold the same image ID."""
     from kcli.cli.hosts import select_hosts
     from kcli.errors import ExecutionError
-    from kcli.shell.config import load_inventory
-    from kcli.shell.images import load_images
-    from kcli.shell.transport import SshPool
+    from kcli.shell.facade import Cluster
 
-    inv = load_inventory(inventory)
-    hosts = select_hosts(inv, nodes, selector)
-    with SshPool(inv) as pool:
-        results = load_images(pool, hosts, images)
+    with Cluster.load(inventory) as cluster:
+        results = cluster.load_images(select_hosts(cluster.inv, nodes, selector), images)
     rows = []
     for name, val, exc in results:
         if exc is not None:

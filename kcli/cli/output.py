@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-
-import yaml
+from collections.abc import Mapping, Sequence
 
 from kcli.cli import console
 from kcli.errors import UsageError
@@ -50,4 +48,16 @@ def print_objects(objs: Sequence[dict], fmt: str, *, kind_plural: str = "", sing
     if fmt == "json":
         console.out.print(json.dumps(doc, indent=4, sort_keys=True))
     else:
+        import yaml  # not at import: `kcli --help` stays fast
+
         console.out.print(yaml.safe_dump(doc, sort_keys=True).rstrip())
+
+
+def print_profile(stats: Mapping) -> None:
+    """--profile: round trips, bytes and time per host (stderr)."""
+    rows = [
+        {"HOST": n, "ROUND-TRIPS": str(s.round_trips), "SENT": str(s.bytes_sent), "RECEIVED": str(s.bytes_received),
+         "CONNECT": f"{s.connect_seconds:.3f}s", "COMMANDS": f"{s.seconds:.3f}s"}
+        for n, s in sorted(stats.items())
+    ]
+    console.err.print(format_table(rows))

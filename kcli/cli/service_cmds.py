@@ -1,4 +1,5 @@
-"""Services in `kcli get` / `describe`, and `kcli verify` (every ClusterIP from every node, every NodePort from here)."""
+"""Services and Endpoints in `kcli get` / `describe` (kinds of kcli.cli.kinds), and `kcli verify`
+(every ClusterIP from every node, every NodePort from here)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _ports(spec) -> str:
     return ",".join(f"{p.port}{':' + str(p.node_port) if p.node_port else ''}/{p.protocol}" for p in spec.ports) or "<none>"
 
 
-def service_rows(snap, name, namespace, all_ns, selector, wide):
+def service_rows(snap, kind, name, namespace, all_ns, selector):
     from kcli.cli.workload_get import _age, _ns_ok
     from kcli.core.objects import ObjectKey
     from kcli.core.selectors import matches
@@ -37,14 +38,13 @@ def service_rows(snap, name, namespace, all_ns, selector, wide):
             continue
         r = {"NAMESPACE": s.namespace} if all_ns else {}
         r.update({"NAME": s.name, "TYPE": s.type, "CLUSTER-IP": s.cluster_ip or "<none>", "EXTERNAL-IP": "<none>",
-                  "PORT(S)": _ports(s), "AGE": _age(snap, ObjectKey("Service", s.namespace, s.name))})
-        if wide:
-            r["SELECTOR"] = ",".join(f"{k}={v}" for k, v in s.selector) or "<none>"
+                  "PORT(S)": _ports(s), "AGE": _age(snap, ObjectKey("Service", s.namespace, s.name)),
+                  "SELECTOR": ",".join(f"{k}={v}" for k, v in s.selector) or "<none>"})
         rows.append(r)
     return rows
 
 
-def endpoint_rows(snap, name, namespace, all_ns, selector, wide):
+def endpoint_rows(snap, kind, name, namespace, all_ns, selector):
     from kcli.cli.workload_get import _age, _ns_ok
     from kcli.core.objects import ObjectKey
 
@@ -61,15 +61,15 @@ def endpoint_rows(snap, name, namespace, all_ns, selector, wide):
     return rows
 
 
-def describe_service(inv, name: str, namespace: str) -> None:
-    from kcli.cli.workload_get import take_snapshot
+def describe_service(cluster, kind, name: str, namespace: str) -> None:
+    from kcli.cli.workload_get import snapshot
     from kcli.errors import KcliError
 
-    snap = take_snapshot(inv)
+    snap = snapshot(cluster)
     specs, eps = _live(snap)
     s = next((x for x in specs if x.name == name and x.namespace == namespace), None)
     if s is None:
-        err = KcliError(f'services "{name}" not found')
+        err = KcliError(f'{kind.plural} "{name}" not found')
         err.exit_code = 1
         raise err
     obj = next(o for o in snap.objects if o.kind == "Service" and o.name == name and o.namespace == namespace)
@@ -89,16 +89,6 @@ def describe_service(inv, name: str, namespace: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    from kcli.cli import node_cmds, resources, workload_get
-
-    resources.KINDS["Endpoints"] = ("endpoints", "ep")
-    resources.LOOKUP.update({"endpoints": "Endpoints", "ep": "Endpoints"})
-    workload_get.ROWS["Service"] = service_rows
-    workload_get.ROWS["Endpoints"] = endpoint_rows
-    workload_get.RESOURCE["Endpoints"] = "endpoints"
-    workload_get.DESCRIBERS_EXTRA["Service"] = describe_service
-    node_cmds.EXTRA_ROWS["Service"] = service_rows
-
     @app.command()
     def verify(
         inventory: str = options.Inventory,
@@ -106,11 +96,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Probe every ClusterIP service from a pod on every node, and every NodePort from here."""
         from kcli.errors import ExecutionError
-        from kcli.shell.config import load_inventory
-        from kcli.shell.verify import verify as run
+        from kcli.shell.facade import Cluster
 
-        inv = load_inventory(inventory)
-        results = run(inv, timeout)
+        with Cluster.load(inventory) as cluster:
+            results = cluster.verify(timeout)
         if not results.rows:
             console.info("no services to verify")
             return

@@ -1,60 +1,27 @@
-"""`kcli get` / `describe` for workloads, read live from the hosts and the applied set in state."""
+"""Rows, objects and describers of the workload and config kinds (registered in kcli.cli.kinds),
+read live from the hosts and the applied set in state."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 
 from kcli.cli import console
-from kcli.cli.output import format_table, print_objects
+from kcli.cli.output import format_table
 from kcli.core.humanize import human_duration
 from kcli.core.objects import ObjectKey
-from kcli.core.selectors import matches, parse_selector
+from kcli.core.selectors import matches
 
 
-@dataclass
-class Snapshot:
-    """One observation of the cluster plus the applied objects and their controller statuses."""
-
-    inv: object
-    state: dict
-    view: object
-    objects: list
-    statuses: dict
-    now: float
-    stats: dict
+def snapshot(cluster, *, need_pods: bool = True, need_nodes: bool = False):
+    """The cluster's Snapshot (kcli.shell.facade), warning about nodes that could not be read."""
+    snap = cluster.snapshot(need_pods=need_pods, need_nodes=need_nodes)
+    for n, e in snap.unreachable.items():
+        console.warn(f"node {n} is unreachable (NotReady): its pods are shown as Unknown ({e})")
+    return snap
 
 
-def take_snapshot(inv, state_dir: str | None = None, need_pods: bool = True) -> Snapshot:
-    from kcli.core.controllers import reconcile
-    from kcli.core.workloads import state_objects
-    from kcli.shell.clusterview import ClusterView, observe_cluster, scheduler_nodes
-    from kcli.shell.statestore import StateStore, state_dir_for
-    from kcli.shell.transport import SshPool
-
-    state = StateStore(state_dir_for(inv, state_dir), inv.cluster).load()
-    objects, secret_hashes, _ = state_objects(state)
-    stats: dict = {}
-    view = ClusterView()
-    if need_pods:
-        with SshPool(inv) as pool:
-            view, _ = observe_cluster(pool, inv)
-            stats = pool.stats()
-        from kcli.shell.apply import add_unknown_pods
-
-        for n, e in view.errors.items():
-            console.warn(f"node {n} is unreachable (NotReady): its pods are shown as Unknown ({e})")
-        add_unknown_pods(view, state.get("pods") or {})
-    from kcli.core.state import leases_of
-
-    rec = reconcile(objects, [p.observed for p in view.all_pods()], scheduler_nodes(inv, view, leases_of(state)),
-                    known_configs=secret_hashes, seed=getattr(inv, "cluster", ""))
-    now = view.now() or datetime.now().timestamp()
-    return Snapshot(inv, state, view, objects, dict(rec.statuses), now, stats)
-
-
-def _age(snap: Snapshot, key: ObjectKey) -> str:
+def _age(snap, key: ObjectKey) -> str:
     from kcli.core.workloads import created_at
 
     c = created_at(snap.state, key)
@@ -69,7 +36,7 @@ def _sel_ok(labels, selector) -> bool:
     return selector is None or matches(selector, dict(labels))
 
 
-def pod_rows(snap: Snapshot, name, namespace, all_ns, selector, wide) -> list[dict]:
+def pod_rows(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
     rows = []
     seen = set()
     for p in sorted(snap.view.all_pods(), key=lambda p: (p.namespace, p.name)):
@@ -78,9 +45,8 @@ def pod_rows(snap: Snapshot, name, namespace, all_ns, selector, wide) -> list[di
             continue
         r = {"NAMESPACE": p.namespace} if all_ns else {}
         r.update({"NAME": p.name, "READY": f"{p.ready}/{p.total}", "STATUS": p.status, "RESTARTS": str(p.restarts),
-                  "AGE": human_duration(snap.now - p.created_at) if p.created_at else "<unknown>"})
-        if wide:
-            r.update({"IP": p.ip or "<none>", "NODE": p.node, "NOMINATED NODE": "<none>", "READINESS GATES": "<none>"})
+                  "AGE": human_duration(snap.now - p.created_at) if p.created_at else "<unknown>",
+                  "IP": p.ip or "<none>", "NODE": p.node, "NOMINATED NODE": "<none>", "READINESS GATES": "<none>"})
         rows.append(r)
     for key, rec in (snap.state.get("pods") or {}).items():
         if rec.get("phase") not in ("Pending", "Failed") or key in seen:
@@ -90,14 +56,13 @@ def pod_rows(snap: Snapshot, name, namespace, all_ns, selector, wide) -> list[di
             continue
         r = {"NAMESPACE": ns} if all_ns else {}
         status = rec.get("reason") or "Failed" if rec.get("phase") == "Failed" else "Pending"
-        r.update({"NAME": pname, "READY": "0/1", "STATUS": status, "RESTARTS": "0", "AGE": "<unknown>"})
-        if wide:
-            r.update({"IP": "<none>", "NODE": rec.get("node") or "<none>", "NOMINATED NODE": "<none>", "READINESS GATES": "<none>"})
+        r.update({"NAME": pname, "READY": "0/1", "STATUS": status, "RESTARTS": "0", "AGE": "<unknown>",
+                  "IP": "<none>", "NODE": rec.get("node") or "<none>", "NOMINATED NODE": "<none>", "READINESS GATES": "<none>"})
         rows.append(r)
     return rows
 
 
-def _objs(snap: Snapshot, kind: str, name, namespace, all_ns, selector):
+def _objs(snap, kind: str, name, namespace, all_ns, selector):
     out = []
     for o in snap.objects:
         if o.kind != kind or (name and o.name != name):
@@ -123,21 +88,20 @@ def _selector_str(sel) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(sel.match_labels.items())) or "<none>"
 
 
-def deployment_rows(snap, name, namespace, all_ns, selector, wide):
+def deployment_rows(snap, kind, name, namespace, all_ns, selector):
     rows = []
     for o in _objs(snap, "Deployment", name, namespace, all_ns, selector):
         st = snap.statuses.get(o.key)
         r = _prefix(all_ns, o)
+        c, i = _containers(o.template)
         r.update({"NAME": o.name, "READY": f"{st.ready}/{o.replicas}" if st else f"0/{o.replicas}",
-                  "UP-TO-DATE": str(st.updated if st else 0), "AVAILABLE": str(st.available if st else 0), "AGE": _age(snap, o.key)})
-        if wide:
-            c, i = _containers(o.template)
-            r.update({"CONTAINERS": c, "IMAGES": i, "SELECTOR": _selector_str(o.selector)})
+                  "UP-TO-DATE": str(st.updated if st else 0), "AVAILABLE": str(st.available if st else 0), "AGE": _age(snap, o.key),
+                  "CONTAINERS": c, "IMAGES": i, "SELECTOR": _selector_str(o.selector)})
         rows.append(r)
     return rows
 
 
-def replicaset_rows(snap, name, namespace, all_ns, selector, wide):
+def replicaset_rows(snap, kind, name, namespace, all_ns, selector):
     rows = []
     for o in _objs(snap, "Deployment", None, namespace, all_ns, None):
         st = snap.statuses.get(o.key)
@@ -145,10 +109,9 @@ def replicaset_rows(snap, name, namespace, all_ns, selector, wide):
             if name and rs.name != name:
                 continue
             r = {"NAMESPACE": o.namespace} if all_ns else {}
-            r.update({"NAME": rs.name, "DESIRED": str(rs.replicas), "CURRENT": str(rs.current), "READY": str(rs.ready), "AGE": _age(snap, o.key)})
-            if wide:
-                c, i = _containers(o.template)
-                r.update({"CONTAINERS": c, "IMAGES": i, "SELECTOR": f"{_selector_str(o.selector)},pod-template-hash={rs.pod_template_hash}"})
+            c, i = _containers(o.template)
+            r.update({"NAME": rs.name, "DESIRED": str(rs.replicas), "CURRENT": str(rs.current), "READY": str(rs.ready), "AGE": _age(snap, o.key),
+                      "CONTAINERS": c, "IMAGES": i, "SELECTOR": f"{_selector_str(o.selector)},pod-template-hash={rs.pod_template_hash}"})
             rows.append(r)
     for o in _objs(snap, "ReplicaSet", name, namespace, all_ns, selector):
         st = snap.statuses.get(o.key)
@@ -159,7 +122,7 @@ def replicaset_rows(snap, name, namespace, all_ns, selector, wide):
     return rows
 
 
-def daemonset_rows(snap, name, namespace, all_ns, selector, wide):
+def daemonset_rows(snap, kind, name, namespace, all_ns, selector):
     rows = []
     for o in _objs(snap, "DaemonSet", name, namespace, all_ns, selector):
         st = snap.statuses.get(o.key)
@@ -172,7 +135,7 @@ def daemonset_rows(snap, name, namespace, all_ns, selector, wide):
     return rows
 
 
-def job_rows(snap, name, namespace, all_ns, selector, wide):
+def job_rows(snap, kind, name, namespace, all_ns, selector):
     rows = []
     for o in _objs(snap, "Job", name, namespace, all_ns, selector):
         st = snap.statuses.get(o.key)
@@ -185,44 +148,43 @@ def job_rows(snap, name, namespace, all_ns, selector, wide):
     return rows
 
 
-def config_rows(kind):
-    def rows(snap, name, namespace, all_ns, selector, wide):
-        out = []
-        recs = snap.state.get("objects") or {}
-        for rid, rec in sorted(recs.items()):
-            m = rec.get("lastApplied") or {}
-            if m.get("kind") != kind:
-                continue
-            meta = m.get("metadata") or {}
-            ns = meta.get("namespace") or ("" if kind == "Namespace" else "default")
-            if (name and meta.get("name") != name) or (kind != "Namespace" and not _ns_ok(ns, namespace, all_ns)):
-                continue
-            if not _sel_ok(meta.get("labels") or {}, selector):
-                continue
-            key = ObjectKey(kind, ns if kind != "Namespace" else "", meta.get("name", ""))
-            r = {"NAMESPACE": ns} if all_ns and kind != "Namespace" else {}
-            r["NAME"] = meta.get("name", "")
-            if kind == "Secret":
-                r["TYPE"] = m.get("type", "Opaque")
-            if kind in ("ConfigMap", "Secret"):
-                r["DATA"] = str(len(m.get("data") or {}) + len(m.get("stringData") or {}) + len(m.get("binaryData") or {}))
-            if kind == "Namespace":
-                r["STATUS"] = "Active"
-            r["AGE"] = _age(snap, key)
-            out.append(r)
-        return out
-    return rows
+def _applied(snap, kind, name, namespace, all_ns, selector):
+    """(namespace, manifest) of the applied objects of ``kind`` recorded in the state, as filtered."""
+    out = []
+    for rid, rec in sorted((snap.state.get("objects") or {}).items()):
+        m = rec.get("lastApplied") or {}
+        if m.get("kind") != kind.kind:
+            continue
+        meta = m.get("metadata") or {}
+        ns = meta.get("namespace") or ("default" if kind.namespaced else "")
+        if (name and meta.get("name") != name) or (kind.namespaced and not _ns_ok(ns, namespace, all_ns)):
+            continue
+        if not _sel_ok(meta.get("labels") or {}, selector):
+            continue
+        out.append((ns, m))
+    return out
 
 
-ROWS = {
-    "Pod": pod_rows, "Deployment": deployment_rows, "ReplicaSet": replicaset_rows, "DaemonSet": daemonset_rows,
-    "Job": job_rows, "ConfigMap": config_rows("ConfigMap"), "Secret": config_rows("Secret"), "Namespace": config_rows("Namespace"),
-}
-RESOURCE = {"Pod": "pod", "Deployment": "deployment.apps", "ReplicaSet": "replicaset.apps", "DaemonSet": "daemonset.apps",
-            "Job": "job.batch", "ConfigMap": "configmap", "Secret": "secret", "Namespace": "namespace", "Service": "service"}
+def applied_rows(snap, kind, name, namespace, all_ns, selector):
+    """ConfigMaps, Secrets, Namespaces: straight from the applied manifests."""
+    out = []
+    for ns, m in _applied(snap, kind, name, namespace, all_ns, selector):
+        meta = m.get("metadata") or {}
+        key = ObjectKey(kind.kind, ns if kind.namespaced else "", meta.get("name", ""))
+        r = {"NAMESPACE": ns} if all_ns and kind.namespaced else {}
+        r["NAME"] = meta.get("name", "")
+        if kind.kind == "Secret":
+            r["TYPE"] = m.get("type", "Opaque")
+        if kind.kind in ("ConfigMap", "Secret"):
+            r["DATA"] = str(len(m.get("data") or {}) + len(m.get("stringData") or {}) + len(m.get("binaryData") or {}))
+        if kind.kind == "Namespace":
+            r["STATUS"] = "Active"
+        r["AGE"] = _age(snap, key)
+        out.append(r)
+    return out
 
 
-def pod_object(p) -> dict:
+def _pod_object(p) -> dict:
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": p.name, "namespace": p.namespace, "uid": p.uid, "labels": p.labels,
@@ -240,146 +202,107 @@ def pod_object(p) -> dict:
     }
 
 
-def objects_for(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
-    if kind == "Pod":
-        return [pod_object(p) for p in snap.view.all_pods()
-                if _ns_ok(p.namespace, namespace, all_ns) and (not name or p.name == name) and _sel_ok(p.labels, selector)]
+def pod_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
+    return [_pod_object(p) for p in snap.view.all_pods()
+            if _ns_ok(p.namespace, namespace, all_ns) and (not name or p.name == name) and _sel_ok(p.labels, selector)]
+
+
+def _jsonable(status) -> dict:
+    return json.loads(json.dumps(status, default=lambda x: getattr(x, "__dict__", str(x))))
+
+
+def applied_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
+    """The applied manifests, with the controller's status when there is one."""
     out = []
-    for rid, rec in sorted((snap.state.get("objects") or {}).items()):
-        m = dict(rec.get("lastApplied") or {})
-        if m.get("kind") != kind:
-            continue
-        meta = m.get("metadata") or {}
-        ns = meta.get("namespace") or ("" if kind == "Namespace" else "default")
-        if (name and meta.get("name") != name) or (kind != "Namespace" and not _ns_ok(ns, namespace, all_ns)):
-            continue
-        if not _sel_ok(meta.get("labels") or {}, selector):
-            continue
-        st = snap.statuses.get(ObjectKey(kind, ns if kind != "Namespace" else "", meta.get("name", "")))
+    for ns, m in _applied(snap, kind, name, namespace, all_ns, selector):
+        m = dict(m)
+        st = snap.statuses.get(ObjectKey(kind.kind, ns if kind.namespaced else "", (m.get("metadata") or {}).get("name", "")))
         if st is not None:
-            m["status"] = json.loads(json.dumps(st, default=lambda x: getattr(x, "__dict__", str(x))))
+            m["status"] = _jsonable(st)
         out.append(m)
     return out
 
 
-def get_workloads(inv, kinds: list[str], name, fmt: str, namespace: str, all_ns: bool, selector_s: str | None, profile: bool) -> bool:
-    """Print the requested kinds; returns whether anything was found."""
-    selector = parse_selector(selector_s) if selector_s else None
-    need_pods = any(k in ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job", "Endpoints") for k in kinds)
-    snap = take_snapshot(inv, need_pods=need_pods)
-    found = False
-    if fmt in ("json", "yaml", "name"):
-        objs = [o for k in kinds for o in objects_for(snap, k, name, namespace, all_ns, selector)]
-        if fmt == "name":
-            for o in objs:
-                console.out.print(f"{RESOURCE[o['kind']]}/{o['metadata']['name']}")
-        elif objs or not name:
-            print_objects(objs, fmt, single=bool(name) and len(objs) == 1)
-        found = bool(objs)
-    else:
-        blocks = []
-        for k in kinds:
-            rows = ROWS[k](snap, name, namespace, all_ns, selector, fmt == "wide")
-            if len(kinds) > 1:
-                for r in rows:
-                    r["NAME"] = f"{RESOURCE[k]}/{r['NAME']}"
-            if rows:
-                blocks.append(format_table(rows))
-        found = bool(blocks)
-        if blocks:
-            console.out.print("\n\n".join(blocks))
-    if not found:
-        where = "" if all_ns else f" in {namespace} namespace"
-        if name:
-            from kcli.errors import KcliError
-
-            err = KcliError(f'{kinds[0].lower()}s "{name}" not found')
-            err.exit_code = 1
-            raise err
-        console.info(f"No resources found{where}.")
-    if profile:
-        from kcli.cli.node_cmds import print_profile
-
-        print_profile(snap.stats)
-    return found
-
-
-DESCRIBERS_EXTRA: dict = {}  # kind → describe(inv, name, namespace), added by other modules
-
-
-def describe_workload(inv, kind: str, name: str, namespace: str) -> None:
+def _not_found(kind, name: str):
     from kcli.errors import KcliError
 
-    if kind in DESCRIBERS_EXTRA:
-        DESCRIBERS_EXTRA[kind](inv, name, namespace)
-        return
+    err = KcliError(f'{kind.plural} "{name}" not found')
+    err.exit_code = 1
+    return err
 
-    snap = take_snapshot(inv)
+
+def _print_with_events(snap, name: str, lines: list[str]) -> None:
     events = [e for e in (snap.state.get("events") or []) if name in e.get("message", "") or e.get("object", "").endswith(f"/{name}")]
-    lines: list[str] = []
-    if kind == "Pod":
-        pods = [p for p in snap.view.all_pods() if p.name == name and p.namespace == namespace]
-        pending = (snap.state.get("pods") or {}).get(f"{namespace}/{name}")
-        if not pods and not (pending and pending.get("phase") in ("Pending", "Failed")):
-            err = KcliError(f'pods "{name}" not found')
-            err.exit_code = 1
-            raise err
-        if pods:
-            p = pods[0]
-            lines += [f"Name:         {p.name}", f"Namespace:    {p.namespace}", f"Node:         {p.node}",
-                      "Start Time:   " + (datetime.fromtimestamp(p.created_at).isoformat() if p.created_at else "<unknown>"),
-                      "Labels:       " + ("\n              ".join(f"{k}={v}" for k, v in sorted(p.labels.items())) or "<none>"),
-                      f"Status:       {p.status}", f"IP:           {p.ip or '<none>'}",
-                      f"Controlled By: {p.owner or p.applied}", f"UID:          {p.uid}", "Containers:"]
-            for c in p.containers:
-                if c.kind == "sandbox":
-                    continue
-                state = {"running": "Running", "exited": "Terminated", "restarting": "Waiting (CrashLoopBackOff)"}.get(c.status, c.status)
-                lines += [f"  {c.name}:{' (init)' if c.kind == 'init' else ''}", f"    Container ID:  docker://{c.id}",
-                          f"    Image:         {c.image}", f"    State:         {state}"]
-                if c.status == "exited":
-                    lines.append(f"      Exit Code:   {c.exit_code}")
-                lines.append(f"    Restart Count: {c.restart_count}")
-        elif pending.get("phase") == "Failed":
-            retry = datetime.fromtimestamp(float(pending.get("retryAfter", 0))).isoformat()
-            lines += [f"Name:         {name}", f"Namespace:    {namespace}", f"Node:         {pending.get('node') or '<none>'}",
-                      "Status:       Pending", f"Controlled By: {pending.get('applied')}", "Conditions:",
-                      "  Type              Status", "  PodScheduled      True", "  ContainersReady   False",
-                      f"Reason:       {pending.get('reason')}", f"Message:      {pending.get('message')}",
-                      f"Attempts:     {pending.get('attempts')} (next attempt after {retry}, on the next apply)"]
-        else:
-            lines += [f"Name:         {name}", f"Namespace:    {namespace}", "Node:         <none>", "Status:       Pending",
-                      f"Controlled By: {pending.get('applied')}", "Conditions:", "  Type           Status",
-                      "  PodScheduled   False", f"Reason:       {pending.get('reason')}"]
-    else:
-        objs = objects_for(snap, kind, name, namespace, False, None)
-        if not objs:
-            err = KcliError(f'{kind.lower()}s "{name}" not found')
-            err.exit_code = 1
-            raise err
-        o = objs[0]
-        meta = o.get("metadata") or {}
-        lines += [f"Name:         {meta.get('name')}", f"Namespace:    {meta.get('namespace', namespace)}",
-                  "Labels:       " + (", ".join(f"{k}={v}" for k, v in sorted((meta.get("labels") or {}).items())) or "<none>")]
-        st = snap.statuses.get(ObjectKey(kind, namespace if kind != "Namespace" else "", name))
-        if kind == "Deployment" and st is not None:
-            obj = next(x for x in snap.objects if x.key == ObjectKey(kind, namespace, name))
-            lines += [f"Selector:     {_selector_str(obj.selector)}",
-                      f"Replicas:     {obj.replicas} desired | {st.updated} updated | {st.current} total | {st.available} available | {max(0, st.current - st.available)} unavailable",
-                      f"StrategyType: {obj.strategy.type}", "Pod Template:", f"  Labels:  {', '.join(f'{k}={v}' for k, v in sorted(obj.template.labels.items()))}",
-                      "  Containers:"]
-            for c in obj.template.spec.containers:
-                lines += [f"   {c.name}:", f"    Image:  {c.image}"]
-            lines.append(f"NewReplicaSet: {st.new_replica_set}")
-        elif st is not None:
-            lines.append("Status:       " + json.dumps(json.loads(json.dumps(st, default=lambda x: getattr(x, "__dict__", str(x))))))
-        if kind not in ("Secret",):
-            spec = o.get("spec") or o.get("data")
-            if spec is not None and kind != "Deployment":
-                import yaml
-
-                lines += ["Spec:" if "spec" in o else "Data:", *("  " + ln for ln in yaml.safe_dump(spec, sort_keys=True).rstrip().splitlines())]
     lines.append("Events:" if events else "Events:       <none>")
     if events:
         lines += ["  " + ln for ln in format_table([{"TIME": e.get("time", ""), "REASON": e.get("reason", ""), "MESSAGE": e.get("message", "")} for e in events[-15:]]).splitlines()]
     console.out.print("\n".join(lines))
+
+
+def describe_pod(cluster, kind, name: str, namespace: str) -> None:
+    snap = snapshot(cluster)
+    lines: list[str] = []
+    pods = [p for p in snap.view.all_pods() if p.name == name and p.namespace == namespace]
+    pending = (snap.state.get("pods") or {}).get(f"{namespace}/{name}")
+    if not pods and not (pending and pending.get("phase") in ("Pending", "Failed")):
+        raise _not_found(kind, name)
+    if pods:
+        p = pods[0]
+        lines += [f"Name:         {p.name}", f"Namespace:    {p.namespace}", f"Node:         {p.node}",
+                  "Start Time:   " + (datetime.fromtimestamp(p.created_at).isoformat() if p.created_at else "<unknown>"),
+                  "Labels:       " + ("\n              ".join(f"{k}={v}" for k, v in sorted(p.labels.items())) or "<none>"),
+                  f"Status:       {p.status}", f"IP:           {p.ip or '<none>'}",
+                  f"Controlled By: {p.owner or p.applied}", f"UID:          {p.uid}", "Containers:"]
+        for c in p.containers:
+            if c.kind == "sandbox":
+                continue
+            state = {"running": "Running", "exited": "Terminated", "restarting": "Waiting (CrashLoopBackOff)"}.get(c.status, c.status)
+            lines += [f"  {c.name}:{' (init)' if c.kind == 'init' else ''}", f"    Container ID:  docker://{c.id}",
+                      f"    Image:         {c.image}", f"    State:         {state}"]
+            if c.status == "exited":
+                lines.append(f"      Exit Code:   {c.exit_code}")
+            lines.append(f"    Restart Count: {c.restart_count}")
+    elif pending.get("phase") == "Failed":
+        retry = datetime.fromtimestamp(float(pending.get("retryAfter", 0))).isoformat()
+        lines += [f"Name:         {name}", f"Namespace:    {namespace}", f"Node:         {pending.get('node') or '<none>'}",
+                  "Status:       Pending", f"Controlled By: {pending.get('applied')}", "Conditions:",
+                  "  Type              Status", "  PodScheduled      True", "  ContainersReady   False",
+                  f"Reason:       {pending.get('reason')}", f"Message:      {pending.get('message')}",
+                  f"Attempts:     {pending.get('attempts')} (next attempt after {retry}, on the next apply)"]
+    else:
+        lines += [f"Name:         {name}", f"Namespace:    {namespace}", "Node:         <none>", "Status:       Pending",
+                  f"Controlled By: {pending.get('applied')}", "Conditions:", "  Type           Status",
+                  "  PodScheduled   False", f"Reason:       {pending.get('reason')}"]
+    _print_with_events(snap, name, lines)
+
+
+def describe_workload(cluster, kind, name: str, namespace: str) -> None:
+    """Any applied object: its labels, its controller's status, its spec (or data; never a Secret's)."""
+    snap = snapshot(cluster)
+    lines: list[str] = []
+    objs = applied_objects(snap, kind, name, namespace, False, None)
+    if not objs:
+        raise _not_found(kind, name)
+    o = objs[0]
+    meta = o.get("metadata") or {}
+    lines += [f"Name:         {meta.get('name')}", f"Namespace:    {meta.get('namespace', namespace)}",
+              "Labels:       " + (", ".join(f"{k}={v}" for k, v in sorted((meta.get("labels") or {}).items())) or "<none>")]
+    st = snap.statuses.get(ObjectKey(kind.kind, namespace if kind.namespaced else "", name))
+    if kind.kind == "Deployment" and st is not None:
+        obj = next(x for x in snap.objects if x.key == ObjectKey(kind.kind, namespace, name))
+        lines += [f"Selector:     {_selector_str(obj.selector)}",
+                  f"Replicas:     {obj.replicas} desired | {st.updated} updated | {st.current} total | {st.available} available | {max(0, st.current - st.available)} unavailable",
+                  f"StrategyType: {obj.strategy.type}", "Pod Template:", f"  Labels:  {', '.join(f'{k}={v}' for k, v in sorted(obj.template.labels.items()))}",
+                  "  Containers:"]
+        for c in obj.template.spec.containers:
+            lines += [f"   {c.name}:", f"    Image:  {c.image}"]
+        lines.append(f"NewReplicaSet: {st.new_replica_set}")
+    elif st is not None:
+        lines.append("Status:       " + json.dumps(_jsonable(st)))
+    if kind.kind != "Secret":
+        spec = o.get("spec") or o.get("data")
+        if spec is not None and kind.kind != "Deployment":
+            import yaml
+
+            lines += ["Spec:" if "spec" in o else "Data:", *("  " + ln for ln in yaml.safe_dump(spec, sort_keys=True).rstrip().splitlines())]
+    _print_with_events(snap, name, lines)

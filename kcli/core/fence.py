@@ -42,7 +42,7 @@ def fence_preamble(fence: Fence, *, lock_node: bool = False) -> str:
     The mutex is fd 9, held until the script exits; a command that outlives the script (a daemon
     started in the background) must close it with ``9>&-``."""
     epoch = int(fence.epoch)
-    refuse = f'echo "==kcli-rc:{FENCED_RC}"; exit {FENCED_RC}'
+    refuse = f'echo "{RC_MARK}{FENCED_RC}"; exit {FENCED_RC}'
     token_check = ""
     if lock_node:
         token_check = (

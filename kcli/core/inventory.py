@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kcli.core.network import NETWORK_FLAGS, ClusterNetwork, validate_network
 from kcli.errors import InventoryError
 
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -221,6 +222,7 @@ def parse_inventory(
         errs.add("network", "must be a mapping")
         network = {}
     _check_keys(network, NETWORK_KEYS, "network", errs)
+    network = _network(network, errs)
 
     # Environment overrides (CI): they win over the file's defaults.
     if env.get("KCLI_SSH_KEY"):
@@ -296,8 +298,27 @@ def parse_inventory(
         ssh_config=_resolve(ssh.get("config_file"), base_dir, home),
         known_hosts=_resolve(known, base_dir, home) if known else None,
         accept_new_host_keys=bool(accept_new),
-        network={str(k): str(v) for k, v in network.items()},
+        network=network,
     )
+
+
+def _network(raw: Mapping[str, Any], errs: _Errors) -> dict[str, str]:
+    """The ``network`` section, checked as bootstrap would check it (same rules, inventory field names)."""
+    out: dict[str, str] = {}
+    for key in sorted(NETWORK_KEYS & set(raw)):
+        v = raw[key]
+        if isinstance(v, str) and v:
+            out[key] = v
+        else:
+            errs.add(f"network.{key}", "must be a non-empty string" + (" (a CIDR like 10.244.0.0/16)" if key != "backend"
+                                                                       else ""))
+    defaults = ClusterNetwork()
+    net = ClusterNetwork(pod_cidr=out.get("pod_cidr", defaults.pod_cidr),
+                         service_cidr=out.get("service_cidr", defaults.service_cidr),
+                         backend=out.get("backend", defaults.backend))
+    names = {k: f"network.{k}" for k in NETWORK_FLAGS}
+    errs.items.extend(f"{errs.source}: {msg}" for msg in validate_network(net, names))
+    return out
 
 
 def _valid_address(addr: str) -> bool:

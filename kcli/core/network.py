@@ -50,25 +50,38 @@ class NodeLease:
     vtep_mac: str
 
 
-def validate_network(net: ClusterNetwork) -> list[str]:
-    errs = []
-    try:
-        pod = ipaddress.ip_network(net.pod_cidr)
-        if pod.version != 4:
-            errs.append(f"--pod-network-cidr {net.pod_cidr}: only IPv4 is supported")
-        elif pod.prefixlen > net.subnet_len - 2:
-            errs.append(f"--pod-network-cidr {net.pod_cidr}: must hold at least 4 /{net.subnet_len} node subnets")
-    except ValueError as exc:
-        errs.append(f"--pod-network-cidr: {exc}")
-        pod = None
-    try:
-        svc = ipaddress.ip_network(net.service_cidr)
-        if pod is not None and svc.overlaps(pod):
-            errs.append(f"--service-cidr {net.service_cidr} overlaps --pod-network-cidr {net.pod_cidr}")
-    except ValueError as exc:
-        errs.append(f"--service-cidr: {exc}")
+NETWORK_FLAGS = {"pod_cidr": "--pod-network-cidr", "service_cidr": "--service-cidr", "backend": "--backend"}
+
+
+def validate_network(net: ClusterNetwork, names: Mapping[str, str] = NETWORK_FLAGS) -> list[str]:
+    """Problems with the network settings, each naming the setting as ``names`` spells it: the
+    bootstrap flags (``--pod-network-cidr 10.96.0.0/16: ...``) or, e.g., inventory fields
+    (``network.pod_cidr: 10.96.0.0/16: ...``)."""
+
+    def named(key: str, value: str) -> str:
+        name = names[key]
+        return f"{name} {value}" if name.startswith("-") else f"{name}: {value}"
+
+    def cidr(key: str, value: str) -> ipaddress.IPv4Network | None:
+        try:
+            n = ipaddress.ip_network(value)
+        except ValueError as exc:
+            errs.append(f"{names[key]}: {exc}")
+            return None
+        if n.version != 4:
+            errs.append(f"{named(key, value)}: only IPv4 is supported")
+            return None
+        return n
+
+    errs: list[str] = []
+    pod = cidr("pod_cidr", net.pod_cidr)
+    if pod is not None and pod.prefixlen > net.subnet_len - 2:
+        errs.append(f"{named('pod_cidr', net.pod_cidr)}: must hold at least 4 /{net.subnet_len} node subnets")
+    svc = cidr("service_cidr", net.service_cidr)
+    if pod is not None and svc is not None and svc.overlaps(pod):
+        errs.append(f"{named('service_cidr', net.service_cidr)} overlaps {names['pod_cidr']} {net.pod_cidr}")
     if net.backend not in BACKENDS:
-        errs.append(f"--backend {net.backend}: must be one of {', '.join(BACKENDS)}")
+        errs.append(f"{named('backend', net.backend)}: must be one of {', '.join(BACKENDS)}")
     return errs
 
 

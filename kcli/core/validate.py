@@ -34,6 +34,7 @@ from kcli.core.objects import (
     build_label_selector,
     build_object,
 )
+from kcli.core.network import POD_CIDR
 from kcli.core.quantity import QuantityError, parse_quantity
 
 SCHEMA_VERSION = "1.34.0"
@@ -279,6 +280,77 @@ def port_name_error(v: str) -> str | None:
     return None
 
 
+# Docker's image reference grammar (github.com/distribution/reference, regexp.go and normalize.go):
+# [domain[:port]/]path[:tag][@digest], path components lowercase alphanumerics joined by [._] | __ | -+.
+_REF_ALNUM = r"[a-z0-9]+"
+_REF_PATH_COMPONENT = rf"{_REF_ALNUM}(?:(?:[._]|__|-+){_REF_ALNUM})*"
+_REF_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_REF_DOMAIN = rf"(?:{_REF_DOMAIN_COMPONENT}(?:\.{_REF_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_REF_NAME = rf"(?:{_REF_DOMAIN}/)?{_REF_PATH_COMPONENT}(?:/{_REF_PATH_COMPONENT})*"
+_REF_TAG = r"[\w][\w.-]{0,127}"
+_REF_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_REFERENCE = re.compile(rf"({_REF_NAME})(?::({_REF_TAG}))?(?:@({_REF_DIGEST}))?", re.ASCII)
+_REF_IDENTIFIER = re.compile(r"[a-f0-9]{64}")
+REF_NAME_MAX = 255
+DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+
+def image_reference_error(ref: str) -> str | None:
+    """None when ``ref`` is an image reference docker accepts, else why not (docker's wording)."""
+    if _REF_IDENTIFIER.fullmatch(ref):
+        return "invalid repository name: cannot specify 64-byte hexadecimal strings"
+    first, slash, rest = ref.partition("/")
+    # docker.io is implied unless the first component looks like a registry (splitDockerDomain)
+    is_domain = bool(slash) and (any(ch in first for ch in ".:") or first == "localhost" or first.lower() != first)
+    remote = (rest if is_domain else ref).partition(":")[0]
+    if remote.lower() != remote:
+        return "invalid reference format: repository name must be lowercase"
+    m = _REFERENCE.fullmatch(ref)
+    if m is None:
+        return "invalid reference format"
+    if len(m.group(1)) > REF_NAME_MAX:
+        return f"invalid reference format: repository name must not be more than {REF_NAME_MAX} characters"
+    digest = m.group(3)
+    if digest:
+        algorithm, _, hexa = digest.partition(":")
+        want = DIGEST_HEX_LENGTHS.get(algorithm)
+        if want is None:
+            return f"invalid reference format: unsupported digest algorithm {algorithm!r}"
+        if len(hexa) != want or hexa.lower() != hexa:
+            return f"invalid reference format: a {algorithm} digest is {want} lowercase hex characters"
+    return None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_path_error(v: str, absolute: bool = True) -> str | None:
+    """Absolute (or, with ``absolute=False``, relative) paths as the node should see them: no ``..``,
+    no empty or ``.`` components, no trailing ``/`` (except the root), no control characters, and no
+    ``:``, which ``docker run -v SRC:DST`` would read as a separator."""
+    if _CONTROL.search(v):
+        return "must not contain control characters (NUL, newline, ...)"
+    if ":" in v:
+        return 'must not contain ":" (docker cannot mount such a path)'
+    if absolute and not v.startswith("/"):
+        return "must be an absolute path"
+    if not absolute and v.startswith("/"):
+        return "must be a relative path"
+    parts = v.split("/")
+    if ".." in parts:
+        return "must not contain '..'"
+    if v != "/" and any(p in ("", ".") for p in (parts[1:] if absolute else parts)):
+        return 'must be a clean path (no "//", "/./" or trailing "/")'
+    return None
+
+
+def _clip(v: str, n: int = 100) -> str:
+    """A value as shown in a message: control characters escaped, long values cut (a 10 MB value
+    must not flood the terminal, a newline or escape sequence must not forge output)."""
+    shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", v[:n])
+    return shown if len(v) <= n else f"{shown}... ({len(v)} characters)"
+
+
 NAME_RULES = {
     "Namespace": dns_label_error,
     "Service": dns_1035_error,
@@ -322,6 +394,13 @@ PROTOCOLS = ("TCP", "UDP", "SCTP")
 DNS_POLICIES = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 NODE_PORT_RANGE = (30000, 32767)
+POD_COUNT_FIELDS = {"Deployment": ("replicas",), "ReplicaSet": ("replicas",), "StatefulSet": ("replicas",),
+                    "Job": ("parallelism", "completions")}
+"""Fields that ask for a number of pods: bounded by the pod network's capacity."""
+MAX_CONFIG_BYTES = 1024 * 1024
+"""Kubernetes' limit on the data of one ConfigMap or Secret (core.MaxSecretSize): 1 MiB."""
+MAX_ANNOTATIONS_BYTES = 256 * 1024
+"""Kubernetes' limit on an object's annotations, keys and values together (TotalAnnotationSizeLimitB)."""
 HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
                    "BlockDevice")
 TAINT_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -340,11 +419,30 @@ class _Ref:
     optional: bool
 
 
+class PodNetwork(NamedTuple):
+    """The pod network the manifests are validated against: no cluster on it can run more pods than
+    it has addresses, so larger replica counts are refused before anything is planned."""
+
+    cidr: str
+    capacity: int
+
+    @classmethod
+    def of(cls, cidr: str) -> "PodNetwork":
+        return cls(cidr, ipaddress.ip_network(cidr).num_addresses)
+
+    def too_many(self) -> str:
+        return f"the pod network {self.cidr} holds at most {self.capacity} pods"
+
+
+DEFAULT_POD_NETWORK = PodNetwork.of(POD_CIDR)
+
+
 @dataclass
 class _Checker:
     """Collects errors, unimplemented field paths and ConfigMap/Secret references of one document."""
 
     kind: str
+    pod_network: PodNetwork = DEFAULT_POD_NETWORK
     errors: list[tuple[PathT, str]] = field(default_factory=list)
     unimplemented: list[tuple[PathT, str]] = field(default_factory=list)
     refs: list[_Ref] = field(default_factory=list)
@@ -382,7 +480,7 @@ class _Checker:
     def name_rule(self, v: str, path: PathT, rule: Any) -> None:
         msg = rule(v)
         if msg:
-            self.err(path, f'invalid value "{v}": {msg}')
+            self.err(path, f'invalid value "{_clip(v)}": {msg}')
 
     def enum(self, obj: dict, key: str, path: PathT, allowed: Sequence[str]) -> str | None:
         v = obj.get(key)
@@ -413,11 +511,11 @@ class _Checker:
             if isinstance(k, str):
                 msg = label_key_error(k)
                 if msg:
-                    self.err(path, f'invalid label key "{k}": {msg}')
+                    self.err(path, f'invalid label key "{_clip(k)}": {msg}')
             if isinstance(val, str):
                 msg = label_value_error(val)
                 if msg:
-                    self.err(path + (k,), f'invalid value "{val}": {msg}')
+                    self.err(path + (k,), f'invalid value "{_clip(val)}": {msg}')
 
     def metadata(self, doc: dict) -> None:
         meta = self.d(doc.get("metadata"))
@@ -437,9 +535,14 @@ class _Checker:
         if isinstance(ns, str) and ns and self.kind != "Namespace":
             self.name_rule(ns, ("metadata", "namespace"), dns_label_error)
         self.labels(meta.get("labels"), ("metadata", "labels"))
-        for k in self.d(meta.get("annotations")) or {}:
+        annotations = self.d(meta.get("annotations")) or {}
+        for k in annotations:
             if isinstance(k, str) and label_key_error(k):
-                self.err(("metadata", "annotations"), f'invalid annotation key "{k}": {label_key_error(k)}')
+                self.err(("metadata", "annotations"), f'invalid annotation key "{_clip(k)}": {label_key_error(k)}')
+        size = sum(len(str(k).encode()) + (len(v.encode()) if isinstance(v, str) else 0) for k, v in annotations.items())
+        if size > MAX_ANNOTATIONS_BYTES:
+            self.err(("metadata", "annotations"), f"Too long: may not be more than {MAX_ANNOTATIONS_BYTES} bytes "
+                     f"(keys and values hold {size} bytes together)")
         self.unknown_keys(meta, META_FIELDS | {"generateName"}, ("metadata",), META_IGNORED)
 
     # -- quantities / resources
@@ -507,6 +610,8 @@ class _Checker:
         for key in ("hostname", "subdomain"):
             if isinstance(spec.get(key), str) and spec[key]:
                 self.name_rule(spec[key], path + (key,), dns_label_error)
+        if isinstance(spec.get("nodeName"), str) and spec["nodeName"]:
+            self.name_rule(spec["nodeName"], path + ("nodeName",), dns_subdomain_error)
         self.non_negative(spec, "terminationGracePeriodSeconds", path)
         self.labels(spec.get("nodeSelector"), path + ("nodeSelector",))
         for i, t in self.dicts(spec.get("tolerations")):
@@ -514,6 +619,7 @@ class _Checker:
         for i, r in self.dicts(spec.get("imagePullSecrets")):
             name = self.required_str(r, "name", path + ("imagePullSecrets", i))
             if name:
+                self.name_rule(name, path + ("imagePullSecrets", i, "name"), dns_subdomain_error)
                 self.refs.append(_Ref(path + ("imagePullSecrets", i, "name"), "Secret", name, None, False))
         for i, a in self.dicts(spec.get("hostAliases")):
             ip = self.required_str(a, "ip", path + ("hostAliases", i))
@@ -556,12 +662,14 @@ class _Checker:
             self.quantity(body.get("sizeLimit"), p + ("sizeLimit",))
         elif src == "hostPath":
             path = self.required_str(body, "path", p)
-            if path and not path.startswith("/"):
-                self.err(p + ("path",), f'invalid value "{path}": must be an absolute path')
+            if path:
+                self.name_rule(path, p + ("path",), clean_path_error)
             self.enum(body, "type", p, HOST_PATH_TYPES)
         else:
             key = "name" if src == "configMap" else "secretName"
             name = self.required_str(body, key, p)
+            if name:
+                self.name_rule(name, p + (key,), dns_subdomain_error)
             mode = self.i(body.get("defaultMode"))
             if mode is not None and not 0 <= mode <= 0o777:
                 self.err(p + ("defaultMode",), "must be a number between 0 and 0777 (octal), both inclusive")
@@ -586,7 +694,9 @@ class _Checker:
             if name in seen:
                 self.err(p + ("name",), f'duplicate value "{name}"')
             seen[name] = p
-        self.required_str(c, "image", p)
+        image = self.required_str(c, "image", p)
+        if image:
+            self.name_rule(image, p + ("image",), image_reference_error)
         self.enum(c, "imagePullPolicy", p, PULL_POLICIES)
         if init:
             self.enum(c, "restartPolicy", p, ("Always",))
@@ -630,14 +740,13 @@ class _Checker:
                 self.err(mp + ("name",), f'not found: "{vname}" (no volume of that name in the pod)')
             mpath = self.required_str(m, "mountPath", mp)
             if mpath:
-                if not mpath.startswith("/"):
-                    self.err(mp + ("mountPath",), f'invalid value "{mpath}": must be an absolute path')
+                self.name_rule(mpath, mp + ("mountPath",), clean_path_error)
                 if mpath in mounts:
                     self.err(mp + ("mountPath",), "must be unique")
                 mounts.add(mpath)
             sub = self.s(m.get("subPath"))
-            if sub and (sub.startswith("/") or ".." in sub.split("/")):
-                self.err(mp + ("subPath",), f'invalid value "{sub}": must be a relative path without ".."')
+            if sub:
+                self.name_rule(sub, mp + ("subPath",), lambda v: clean_path_error(v, absolute=False))
             self.unknown_keys(m, VOLUME_MOUNT_FIELDS, mp)
         self.resources(c.get("resources"), p + ("resources",))
         self.unknown_keys(c, CONTAINER_FIELDS | ({"restartPolicy"} if init else set()), p)
@@ -665,6 +774,8 @@ class _Checker:
         sp = p + ("valueFrom", src)
         if src in ("configMapKeyRef", "secretKeyRef"):
             n = self.required_str(body, "name", sp)
+            if n:
+                self.name_rule(n, sp + ("name",), dns_subdomain_error)
             k = self.required_str(body, "key", sp)
             if k and not _CONFIG_KEY.fullmatch(k):
                 self.err(sp + ("key",), f'invalid value "{k}": {MSG_CONFIG_KEY}')
@@ -692,6 +803,7 @@ class _Checker:
             return
         name = self.required_str(body, "name", p + (sources[0],))
         if name:
+            self.name_rule(name, p + (sources[0], "name"), dns_subdomain_error)
             self.refs.append(_Ref(p + (sources[0], "name"), "ConfigMap" if sources[0] == "configMapRef" else "Secret",
                                   name, None, body.get("optional") is True))
 
@@ -826,6 +938,11 @@ class _Checker:
         for key in ("replicas", "minReadySeconds", "revisionHistoryLimit", "completions", "parallelism",
                     "backoffLimit"):
             self.non_negative(spec, key, sp)
+        net = self.pod_network
+        for key in POD_COUNT_FIELDS.get(kind, ()):
+            n = self.i(spec.get(key))
+            if n is not None and n > net.capacity:
+                self.err(sp + (key,), f"must be <= {net.capacity} ({net.too_many()})")
         self.unknown_keys(spec, SPEC_FIELDS[kind], sp)
         if kind == "Job":
             self.template(spec, ("OnFailure", "Never"))
@@ -948,20 +1065,34 @@ class _Checker:
     def config_data(self, doc: dict) -> None:
         keys: set[str] = set()
         sections = ("data", "binaryData") if self.kind == "ConfigMap" else ("data", "stringData")
+        sizes: dict[str, dict[str, int]] = {}  # section → key → bytes, as the API server stores them
         for section in sections:
             for k, v in (self.d(doc.get(section)) or {}).items():
                 if not isinstance(k, str):
                     continue
                 if not _CONFIG_KEY.fullmatch(k) or len(k) > 253:
-                    self.err((section, k), f'invalid key "{k}": {MSG_CONFIG_KEY}')
+                    self.err((section, _clip(k)), f'invalid key "{_clip(k)}": {MSG_CONFIG_KEY}')
                 if self.kind == "ConfigMap" and k in keys:
                     self.err((section, k), "duplicate of key present in data")
                 keys.add(k)
-                if (section == "binaryData" or (self.kind == "Secret" and section == "data")) and isinstance(v, str):
+                if not isinstance(v, str):
+                    continue
+                if section == "binaryData" or (self.kind == "Secret" and section == "data"):
                     try:
-                        base64.b64decode(v.encode("ascii"), validate=True)
+                        size = len(base64.b64decode(v.encode("ascii"), validate=True))
                     except (binascii.Error, ValueError, UnicodeEncodeError):
                         self.err((section, k), "illegal base64 data")
+                        size = len(v) * 3 // 4
+                else:
+                    size = len(v.encode("utf-8", "surrogatepass"))
+                sizes.setdefault(section, {})[k] = size
+        # a Secret's stringData is merged into data (and wins); a ConfigMap's keys are disjoint
+        merged = {**sizes.get("data", {}), **sizes.get(sections[1], {})}
+        total = sum(merged.values())
+        if total > MAX_CONFIG_BYTES:
+            section = max(sections, key=lambda sec: sum(sizes.get(sec, {}).values()))
+            self.err((section,), f"Too long: may not be more than {MAX_CONFIG_BYTES} bytes (the {self.kind}'s "
+                     f"{' and '.join(sections)} hold {total} bytes together)")
         if self.kind == "Secret":
             st = self.s(doc.get("type"))
             needs = {"kubernetes.io/dockerconfigjson": ".dockerconfigjson", "kubernetes.io/dockercfg": ".dockercfg"}
@@ -1007,26 +1138,36 @@ MAX_DEPTH = 100
 MAX_VALUES = 1_000_000
 
 
-def _shape_problem(data: Any) -> str | None:
-    """Refuse what no manifest needs before walking it: recursive YAML aliases, absurd nesting or size."""
-    stack = [(data, 0)]
+def _shape_problems(data: Any) -> list[tuple[PathT, str]]:
+    """Refuse what no manifest needs before walking it: recursive YAML aliases, absurd nesting or size
+    (one problem, at the root), or NUL bytes in keys or values (each at its path). A NUL can reach no
+    container intact: the node's ``sh`` drops NUL bytes from the script it reads (so ``"a\\0b"`` used
+    to arrive as ``ab``), and argv, environment and file names end a C string there."""
+    stack: list[tuple[Any, PathT]] = [(data, ())]
     seen = 0
+    nul: list[tuple[PathT, str]] = []
     while stack:
-        node, depth = stack.pop()
+        node, path = stack.pop()
         seen += 1
-        if depth > MAX_DEPTH:
-            return f"nested deeper than {MAX_DEPTH} levels (or a recursive YAML alias)"
+        if len(path) > MAX_DEPTH:
+            return [((), f"nested deeper than {MAX_DEPTH} levels (or a recursive YAML alias)")]
         if seen > MAX_VALUES:
-            return f"more than {MAX_VALUES} values (too many YAML aliases?)"
+            return [((), f"more than {MAX_VALUES} values (too many YAML aliases?)")]
         if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
+            for k, v in node.items():
+                shown = k.replace("\x00", "\\x00") if isinstance(k, str) else k
+                if isinstance(k, str) and "\x00" in k:
+                    nul.append((path + (shown,), "keys must not contain NUL (\\x00)"))
+                stack.append((v, path + (shown,)))
         elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-    return None
+            stack.extend((v, path + (i,)) for i, v in enumerate(node))
+        elif isinstance(node, str) and "\x00" in node:
+            nul.append((path, f"must not contain NUL (\\x00), found at character {node.index(chr(0))}"))
+    return sorted(nul, key=lambda pm: _path_key(pm[0]))
 
 
-def _check_document(doc: Document, kind: str, name: str,
-                    skip_unsupported: bool) -> tuple[list[Problem], list[Problem], _Checked | None]:
+def _check_document(doc: Document, kind: str, name: str, skip_unsupported: bool,
+                    pod_network: PodNetwork = DEFAULT_POD_NETWORK) -> tuple[list[Problem], list[Problem], _Checked | None]:
     """Schema and kcli checks of one document: (errors, warnings, what the cross checks need)."""
     src, data = doc.source, doc.data
 
@@ -1035,9 +1176,9 @@ def _check_document(doc: Document, kind: str, name: str,
 
     if not isinstance(data, dict):
         return [problem((), f"a document must be a Kubernetes object (a mapping), got {_json_type(data)}")], [], None
-    shape = _shape_problem(data)
+    shape = _shape_problems(data)
     if shape:
-        return [problem((), shape)], [], None
+        return [problem(p, m) for p, m in shape], [], None
     head = [(k, "required value") for k in ("apiVersion", "kind") if data.get(k) in (None, "")]
     head += [(k, f"must be string, got {_json_type(data[k])}") for k in ("apiVersion", "kind")
              if data.get(k) not in (None, "") and not isinstance(data[k], str)]
@@ -1050,7 +1191,7 @@ def _check_document(doc: Document, kind: str, name: str,
             return [], [problem((), f"skipped: {unsupported[1]}")], None
         return [problem((unsupported[0],), unsupported[1])], [], None
     schema = schema_problems(data, api_version, kind)
-    checker = _Checker(kind)
+    checker = _Checker(kind, pod_network)
     checker.metadata(data)
     if kind in ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job"):
         checker.workload(data)
@@ -1072,8 +1213,12 @@ def validate_documents(
     *,
     known: Collection[ObjectKey] | None = None,
     skip_unsupported: bool = False,
+    pod_cidr: str = POD_CIDR,
 ) -> ValidationResult:
     """Validate parsed documents; build the objects of those without errors.
+
+    ``pod_cidr``: the cluster's pod network (the inventory's, else Kubernetes' default). Replica
+    counts, and the pods the whole set asks for at once, are bounded by its number of addresses.
 
     ``known``: ConfigMaps/Secrets that exist in the cluster (from observation). ``None`` means the
     cluster was not consulted (``--dry-run=client``): a reference that is not in the set is then a
@@ -1082,13 +1227,14 @@ def validate_documents(
     errors: list[Problem] = []
     warnings: list[Problem] = []
     checked: list[_Checked] = []
+    pod_network = PodNetwork.of(pod_cidr)
 
     for doc in docs:
         if doc.data is None:
             continue  # an empty document (e.g. a trailing ---), as kubectl
         kind, name = _ident(doc.data)
         try:
-            doc_errors, doc_warnings, one = _check_document(doc, kind, name, skip_unsupported)
+            doc_errors, doc_warnings, one = _check_document(doc, kind, name, skip_unsupported, pod_network)
         except Exception as exc:  # a gap in the checks must not crash apply: report it against the document
             doc_errors, doc_warnings, one = [Problem(doc.source.file, doc.source.doc, kind, name, "",
                                                      f"internal error while validating: {type(exc).__name__}: {exc}")], [], None
@@ -1098,6 +1244,7 @@ def validate_documents(
             checked.append(one)
 
     errors.extend(_cross_checks(checked, known, warnings))
+    errors.extend(_pod_total(checked, pod_network))
 
     objects: list[AnyObject] = []
     failed = {(e.file, e.doc) for e in errors}
@@ -1163,6 +1310,40 @@ def _cross_checks(checked: list[_Checked], known: Collection[ObjectKey] | None, 
                                       f'{ref.kind} "{ref.name}" not found: it is neither in the applied set '
                                       f"nor in the cluster (namespace {c.namespace})"))
     return errors
+
+
+def _pods_at_once(c: _Checked) -> tuple[int, PathT]:
+    """How many pods an object asks the cluster to hold at once, and the field that says so."""
+    spec = c.doc.data.get("spec") if isinstance(c.doc.data.get("spec"), dict) else {}
+
+    def count(key: str, default: int) -> int:
+        v = spec.get(key)
+        return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else default
+
+    if c.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
+        return count("replicas", 1), ("spec", "replicas")
+    if c.kind == "Job":
+        parallelism = count("parallelism", 1)
+        return min(parallelism, count("completions", parallelism)), ("spec", "parallelism")
+    if c.kind == "Pod":
+        return 1, ("spec",)
+    return 0, ()  # DaemonSet: one per node; the rest run no pods
+
+
+def _pod_total(checked: list[_Checked], net: PodNetwork) -> list[Problem]:
+    """All objects of one apply together may not ask for more pods than the pod network holds: the
+    planner's memory is bounded by it. Reported once, at the object that crosses the limit."""
+    total = 0
+    for c in checked:
+        n, path = _pods_at_once(c)
+        if n > net.capacity:
+            continue  # reported by the object's own check
+        total += n
+        if total > net.capacity:
+            return [Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, format_path(path),
+                            f"the objects of this apply ask for more than {net.capacity} pods at once (this one "
+                            f"brings the total to {total}); {net.too_many()}")]
+    return []
 
 
 def _config_keys(data: dict, kind: str) -> set[str] | None:

@@ -173,11 +173,3 @@ def allocate_pod_ips(
             out[key] = str(cur)
             taken.add(cur)
     return out
-
-
-def render_pod_script(units: Sequence[tuple[str, Sequence[str], Sequence[str]]]) -> str:
-    """(label, lines, cleanup) units as one batch script (kcli.core.commands.batch): each pod unit
-    runs on its own, so one failing pod never stops the others."""
-    from kcli.core.commands.batch import Unit, render_batch
-
-    return render_batch([Unit(label, tuple(lines), tuple(cleanup)) for label, lines, cleanup in units])

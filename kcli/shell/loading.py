@@ -1,9 +1,22 @@
 """Read manifests from files, directories and stdin; render ``*.j2`` templates; parse YAML.
 
-Every problem (missing file, bad encoding, YAML syntax, undefined template variable) becomes a
-:class:`~kcli.core.validate.Problem` naming the file (and line where known); nothing here raises
-on bad input. Documents are numbered from 1 in file order, empty documents included, so that
-"doc 3" always means the third document of the file.
+Every problem (missing file, bad encoding, YAML syntax, undefined template variable, a template
+reaching outside its sandbox, input over the limits) becomes a :class:`~kcli.core.validate.Problem`
+naming the file (and line where known); nothing here raises on bad input. Documents are numbered
+from 1 in file order, empty documents included, so that "doc 3" always means the third document of
+the file.
+
+Input is bounded before it can grow (see :class:`Budget`): one apply reads at most
+``MAX_INPUT_BYTES`` (each file is read with that cap, before any parsing or rendering), a rendered
+template may not produce more than that either, and YAML aliases are counted while a document is
+composed, each time they are used: the documents may *expand* to at most ``MAX_NODES`` values
+(``MAX_DOCUMENT_NODES`` per document) and ``MAX_INPUT_BYTES`` characters of scalars. Text without
+aliases never expands beyond itself, so the character limit only stops alias (and merge-key) bombs,
+and it stops them before any expanded copy exists.
+
+Memory therefore stays bounded by: the text (at most 16 MiB), one document's PyYAML node graph (at
+most 200,000 nodes, about 0.7 KB each), and the values built so far (at most 1,000,000, about
+0.2 KB each, sharing aliased values): a few hundred MB in the worst case.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence, TextIO
 
 import jinja2
+import jinja2.sandbox
 import yaml
 
 from kcli.core.objects import Document, Source
@@ -23,6 +37,16 @@ from kcli.core.validate import Problem
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 TEMPLATE_SUFFIX = ".j2"
 STDIN_NAME = "<stdin>"
+
+MIB = 1024 * 1024
+MAX_INPUT_BYTES = 16 * MIB
+"""Bytes one apply reads (all ``-f`` files together, and each one), and the scalar characters its
+documents may expand to through YAML aliases. Kubernetes caps one request at 3 MiB; 16 MiB leaves
+room for a large multi-document apply."""
+MAX_NODES = 1_000_000
+"""YAML nodes (scalars, sequences, mappings) one apply may expand to, aliases counted each time used."""
+MAX_DOCUMENT_NODES = 200_000
+"""The same, per document: PyYAML holds one document's node graph at a time, about 0.7 KB per node."""
 
 
 @dataclass(frozen=True)
@@ -34,9 +58,72 @@ class LoadResult:
 # --------------------------------------------------------------------------- YAML
 
 
+@dataclass
+class Budget:
+    """What is left of one apply's input allowance; shared by every file of the apply."""
+
+    bytes_left: int = MAX_INPUT_BYTES
+    chars_left: int = MAX_INPUT_BYTES
+    nodes_left: int = MAX_NODES
+    doc_nodes: int = MAX_DOCUMENT_NODES
+    doc_nodes_left: int = MAX_DOCUMENT_NODES
+    exhausted: bool = False
+
+
+class LimitError(yaml.MarkedYAMLError):
+    """A document expands beyond the budget (raised while composing, before anything is built)."""
+
+
 class _Loader(yaml.SafeLoader):
     """safe_load, with kubectl's (sigs.k8s.io/yaml) view of the data: timestamps stay strings,
-    map keys become strings, and duplicate keys are an error."""
+    map keys become strings, and duplicate keys are an error. Every composed node is charged to the
+    budget; an alias is charged the whole expanded size of its anchor, each time it is used."""
+
+    def __init__(self, stream: str, budget: Budget) -> None:
+        super().__init__(stream)
+        self.budget = budget
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None:
+                size = getattr(target, "kcli_expanded", None)
+                if size is None:
+                    raise LimitError(None, None, f"recursive YAML alias: *{event.anchor} is used inside its own "
+                                     "anchor", event.start_mark)
+                self._charge(size, event.start_mark)
+            return super().compose_node(parent, index)
+        node = super().compose_node(parent, index)
+        if isinstance(node, yaml.ScalarNode):
+            own = (1, len(node.value))
+            size = own
+        else:
+            own = (1, 0)
+            children = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
+            nodes, chars = own
+            for child in children:
+                cn, cc = getattr(child, "kcli_expanded", (1, 0))
+                nodes, chars = nodes + cn, chars + cc
+            size = (nodes, chars)
+        self._charge(own, node.start_mark)  # children (and aliases) were charged as they were composed
+        node.kcli_expanded = size  # type: ignore[attr-defined]
+        return node
+
+    def _charge(self, size: tuple[int, int], mark: Any) -> None:
+        b = self.budget
+        b.nodes_left -= size[0]
+        b.doc_nodes_left -= size[0]
+        b.chars_left -= size[1]
+        if b.doc_nodes_left < 0:
+            raise LimitError(None, None, f"too large: the document expands to more than {b.doc_nodes} YAML "
+                             "values (YAML aliases count each time they are used)", mark)
+        if b.nodes_left < 0:
+            raise LimitError(None, None, f"too large: the manifests expand to more than {MAX_NODES} YAML values "
+                             "(YAML aliases count each time they are used)", mark)
+        if b.chars_left < 0:
+            raise LimitError(None, None, f"too large: the manifests expand to more than {_size(MAX_INPUT_BYTES)} of "
+                             "text (YAML aliases count each time they are used)", mark)
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:  # type: ignore[override]
         if isinstance(node, yaml.MappingNode):
@@ -77,16 +164,25 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 
-def parse_yaml_documents(text: str, file: str) -> tuple[list[Document], list[Problem]]:
-    """Multi-document YAML → documents tagged (file, n); a syntax error stops the file with one problem."""
+def _size(n: int) -> str:
+    return f"{n // MIB} MiB" if n % MIB == 0 else f"{n} bytes"
+
+
+def parse_yaml_documents(text: str, file: str, budget: Budget | None = None) -> tuple[list[Document], list[Problem]]:
+    """Multi-document YAML → documents tagged (file, n); a syntax error stops the file with one problem.
+    ``budget``: shared by the files of one apply (a fresh one when None)."""
     docs: list[Document] = []
+    loader = _Loader(text, budget if budget is not None else Budget())
     try:
-        for data in yaml.load_all(text, Loader=_Loader):
-            docs.append(Document(Source(file, len(docs) + 1), data))
+        while loader.check_data():
+            loader.budget.doc_nodes_left = loader.budget.doc_nodes
+            docs.append(Document(Source(file, len(docs) + 1), loader.get_data()))
     except yaml.YAMLError as exc:
         return docs, [_yaml_problem(exc, file, len(docs) + 1)]
     except RecursionError:
         return docs, [Problem(file, len(docs) + 1, "", "", "", "invalid YAML: nested too deeply")]
+    finally:
+        loader.dispose()
     return docs, []
 
 
@@ -94,7 +190,8 @@ def _yaml_problem(exc: yaml.YAMLError, file: str, doc: int) -> Problem:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
-    msg = f"invalid YAML: {problem}" + (f" ({context})" if context and context not in problem else "")
+    msg = "" if isinstance(exc, LimitError) else "invalid YAML: "
+    msg += problem + (f" ({context})" if context and context not in problem else "")
     if mark is not None:
         msg += f" at line {mark.line + 1}, column {mark.column + 1}"
     return Problem(file, doc, "", "", "", msg, line=mark.line + 1 if mark is not None else None)
@@ -146,12 +243,13 @@ def load_values(values_files: Sequence[str] = (), set_values: Sequence[str] = ()
     """``--values FILE`` (YAML mappings, merged in order) then ``--set k=v`` on top."""
     values: dict[str, Any] = {}
     problems: list[Problem] = []
+    budget = Budget()
     for path in values_files:
-        text, problem = _read_text(path)
+        text, problem = _read_text(path, budget=budget)
         if problem:
             problems.append(problem)
             continue
-        docs, errs = parse_yaml_documents(text or "", path)
+        docs, errs = parse_yaml_documents(text or "", path, budget)
         problems.extend(errs)
         data = docs[0].data if docs else None
         if len(docs) > 1:
@@ -169,20 +267,55 @@ def load_values(values_files: Sequence[str] = (), set_values: Sequence[str] = ()
 
 # --------------------------------------------------------------------------- templates
 
+MAX_TEMPLATE_POWER_BITS = 4096
+"""``a ** b`` in a template may build an integer of at most this many bits."""
 
-def render_template(text: str, file: str, values: Mapping[str, Any]) -> tuple[str | None, Problem | None]:
-    """Render Jinja2 with StrictUndefined; includes resolve relative to the template's folder."""
-    env = jinja2.Environment(
+
+class _Sandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
+    """Jinja's sandbox (no attribute starting with ``_``, no mutation of values, ``range`` capped)
+    plus bounds on the two operators that can build huge values from small text."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        ints = [isinstance(x, int) and not isinstance(x, bool) for x in (left, right)]
+        if operator == "*":
+            for seq, n, n_is_int in ((left, right, ints[1]), (right, left, ints[0])):
+                if isinstance(seq, (str, list, tuple)) and n_is_int and len(seq) * n > MAX_INPUT_BYTES:
+                    raise jinja2.sandbox.SecurityError(
+                        f"repeating a value {n} times would build more than {_size(MAX_INPUT_BYTES)}")
+        elif operator == "**" and all(ints) and abs(left) > 1 and right > 0:
+            if abs(left).bit_length() * right > MAX_TEMPLATE_POWER_BITS:
+                raise jinja2.sandbox.SecurityError(f"{left} ** {right} is too large")
+        return super().call_binop(context, operator, left, right)
+
+
+def render_template(text: str, file: str, values: Mapping[str, Any],
+                    limit: int = MAX_INPUT_BYTES) -> tuple[str | None, Problem | None]:
+    """Render Jinja2 in a sandbox with StrictUndefined; includes resolve relative to the template's
+    folder. The output is produced in pieces and refused once it exceeds ``limit`` bytes."""
+    env = _Sandbox(
         loader=jinja2.FileSystemLoader(os.path.dirname(os.path.abspath(file)) if file != STDIN_NAME else "."),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
     )
     try:
-        return env.from_string(text).render(**values), None
+        out: list[str] = []
+        size = 0
+        for chunk in env.from_string(text).generate(**values):
+            size += len(chunk.encode("utf-8", "surrogatepass"))
+            if size > limit:
+                return None, Problem(file, None, "", "", "", f"too large: the template renders to more than "
+                                     f"{_size(limit)}")
+            out.append(chunk)
+        return "".join(out), None
     except jinja2.TemplateSyntaxError as exc:
         return None, Problem(exc.filename or file, None, "", "", "", f"template syntax error: {exc.message}",
                              line=exc.lineno)
+    except jinja2.sandbox.SecurityError as exc:
+        return None, Problem(file, None, "", "", "", f"template refused: {str(exc).rstrip('.')} (templates run in a "
+                             "sandbox)", line=_template_line(exc))
     except jinja2.UndefinedError as exc:
         return None, Problem(file, None, "", "", "", f"template error: {exc.message} (pass it with --values or --set)",
                              line=_template_line(exc))
@@ -205,12 +338,30 @@ def _template_line(exc: BaseException) -> int | None:
 # --------------------------------------------------------------------------- files
 
 
-def _read_text(path: str, stdin: TextIO | None = None) -> tuple[str | None, Problem | None]:
+def _read_text(path: str, stdin: TextIO | None = None, budget: Budget | None = None) -> tuple[str | None, Problem | None]:
+    """The file as text (UTF-8, newlines translated as Python's text mode does), read with a cap:
+    at most what is left of ``budget`` (and ``MAX_INPUT_BYTES``) plus one byte is ever read."""
+    budget = budget if budget is not None else Budget()
+    cap = min(MAX_INPUT_BYTES, budget.bytes_left)
     try:
         if path == "-":
-            return (stdin or sys.stdin).read(), None
-        with open(path, encoding="utf-8") as f:
-            return f.read(), None
+            stream: Any = stdin or sys.stdin
+            raw = stream.buffer.read(cap + 1) if hasattr(stream, "buffer") else stream.read(cap + 1)
+        else:
+            with open(path, "rb") as f:
+                raw = f.read(cap + 1)
+        data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+        if len(data) > cap:
+            budget.exhausted = True
+            if cap < MAX_INPUT_BYTES:
+                msg = (f"too large: the files of one apply may hold at most {_size(MAX_INPUT_BYTES)} together; "
+                       "this one goes past that (split the apply)")
+            else:
+                msg = f"too large: a manifest file may hold at most {_size(MAX_INPUT_BYTES)}"
+            return None, Problem(path, None, "", "", "", msg)
+        budget.bytes_left -= len(data)
+        text = raw if isinstance(raw, str) else data.decode("utf-8")
+        return text.replace("\r\n", "\n").replace("\r", "\n"), None
     except UnicodeDecodeError as exc:
         return None, Problem(path, None, "", "", "", f"not UTF-8 text: {exc.reason} at byte {exc.start}")
     except OSError as exc:
@@ -255,18 +406,24 @@ def load_manifests(
     """Read every document of every ``-f`` path; ``*.j2`` files are rendered with ``values`` first."""
     files, problems = expand_paths(paths, recursive)
     documents: list[Document] = []
+    budget = Budget()
     for path in files:
-        text, problem = _read_text(path, stdin)
+        if budget.exhausted:
+            break  # already reported: reading on would only repeat it
+        text, problem = _read_text(path, stdin, budget)
         name = STDIN_NAME if path == "-" else path
         if problem:
             problems.append(problem)
             continue
         if name.endswith(TEMPLATE_SUFFIX):
-            text, problem = render_template(text or "", name, values or {})
+            raw_size = len((text or "").encode("utf-8", "surrogatepass"))
+            text, problem = render_template(text or "", name, values or {},
+                                            limit=min(MAX_INPUT_BYTES, budget.bytes_left + raw_size))
             if problem:
                 problems.append(problem)
                 continue
-        docs, errs = parse_yaml_documents(text or "", name)
+            budget.bytes_left -= len((text or "").encode("utf-8", "surrogatepass")) - raw_size
+        docs, errs = parse_yaml_documents(text or "", name, budget)
         documents.extend(docs)
         problems.extend(errs)
     return LoadResult(tuple(documents), tuple(problems))

@@ -4,6 +4,7 @@ NodePort from the machine running kcli; name the failing hop."""
 from __future__ import annotations
 
 import socket
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from kcli.core.servicesync import current_services, dns_args, probe_script
@@ -38,15 +39,16 @@ def _verdict(vip: str, ep: str, dns: str, has_eps: bool) -> str:
     return f"FAIL: endpoint unreachable from this node (VIP {vip}, endpoint {ep}): overlay or pod"
 
 
-def verify(inv, timeout: float = 3.0) -> VerifyResult:
-    state = StateStore(state_dir_for(inv), inv.cluster).load()
+def verify(inv, timeout: float = 3.0, *, pool: SshPool | None = None, store: StateStore | None = None) -> VerifyResult:
+    """With ``pool`` (the caller's, left open) and ``store``; by default its own pool and the default state."""
+    state = (store or StateStore(state_dir_for(inv), inv.cluster)).load()
     net = network_of(state)
     if net is None:
         raise PlanError(f"cluster {inv.cluster} is not bootstrapped: run `kcli bootstrap` first")
     leases = leases_of(state)
     objects, _, _ = state_objects(state)
     out = VerifyResult()
-    with SshPool(inv) as pool:
+    with (SshPool(inv) if pool is None else nullcontext(pool)) as pool:
         view, _ = observe_cluster(pool, inv)
         specs, eps = current_services(objects, state.get("services") or {}, net.service_cidr, view.all_pods())
         if not specs:

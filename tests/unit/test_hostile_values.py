@@ -1,7 +1,7 @@
 """Hostile values in every string field of a pod spec reach a node only as data (issue 8, part 1).
 
 The node scripts are rendered with the real functions (``create_pod_lines``, ``delete_pod_lines``,
-``render_pod_script``) straight from objects built without validation, so this holds whatever the
+``render_batch``) straight from objects built without validation, so this holds whatever the
 validation accepts. Each script then runs under dash and bash with a PATH holding only recording
 stubs: every command appends its argv (NUL-separated) to a log; commands that change files really
 run only on paths inside the test's sandbox (``/run/kcli`` and ``/var/lib/kcli`` are moved there);
@@ -50,7 +50,7 @@ from kcli.core.scheduler import Node
 from kcli.core.services import Endpoint, ServicePort, ServiceSpec
 from kcli.core.servicesync import dns_args, dns_hosts
 from kcli.core.validate import validate_documents
-from kcli.core.workloads import render_pod_script
+from kcli.core.commands.batch import Unit, parse_batch, render_batch
 from kcli.errors import PlanError
 
 SHELLS = [s for s in ("dash", "bash") if shutil.which(s)]
@@ -270,14 +270,7 @@ def desired(objects):
 
 
 def unit_results(stdout: bytes) -> dict[str, tuple[bool, str]]:
-    """label → (succeeded, error text) from a pod script's output, whichever marker protocol
-    render_pod_script speaks (the batch sections, or the older pod markers)."""
-    try:
-        from kcli.core.commands.batch import parse_batch
-    except ImportError:  # pragma: no cover - before the batch protocol
-        from kcli.core.workloads import parse_pod_results  # type: ignore[attr-defined]
-
-        return {k: (st == "ok", err) for k, (st, err) in parse_pod_results(stdout.decode()).items()}
+    """label → (succeeded, error text) from a batch script's output."""
     return {name: (u.ok, u.error) for name, u in parse_batch(stdout.decode()).units.items()}
 
 
@@ -300,7 +293,7 @@ def test_every_pod_field_arrives_literally(box, shell, kind):
     uid = pod_uid(pod)
     service_env = [("SVC_HOST", single_line(v))]
     lines = create_pod_lines(pod, PLACE, configs, dns_args=dns_args(pod.namespace, SUBNET), service_env=service_env)
-    script = render_pod_script([("create hostile", lines, delete_pod_lines(uid))])
+    script = render_batch([Unit("create hostile", tuple(lines), tuple(delete_pod_lines(uid)))])
     assert secret.split("\n")[0] not in script  # Secret values travel as base64 only
 
     res = box.run(shell, script)
@@ -375,7 +368,7 @@ def small_pod(image: str = "busybox:1", policy: str = "IfNotPresent", init: str 
 
 def run_one(box: Box, shell: str, pod_obj) -> tuple[bool, str]:
     pod, configs = desired([pod_obj])
-    script = render_pod_script([("create p", create_pod_lines(pod, PLACE, configs), delete_pod_lines(pod_uid(pod)))])
+    script = render_batch([Unit("create p", tuple(create_pod_lines(pod, PLACE, configs)), tuple(delete_pod_lines(pod_uid(pod))))])
     res = box.run(shell, script)
     box.assert_clean(res)
     return unit_results(res.stdout)["create p"]

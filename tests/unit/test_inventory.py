@@ -112,3 +112,47 @@ def test_only_reachable_bootstrapped_nodes_take_pods():
     up = NodeFacts(cpus=2, memory_kib=1024, docker_version="24.0")
     view = ClusterView(facts={"a": up, "b": up, "c": NodeFacts(docker_error="down")})
     assert [n.name for n in scheduler_nodes(inv, view, {"a", "c"})] == ["a"]
+
+
+HOSTS = [{"name": "a", "address": "10.0.0.1"}]
+
+
+@pytest.mark.parametrize("network, errors", [
+    ({"pod_cidr": "10.244.0.0/33"},
+     ["inventory.yaml: network.pod_cidr: '10.244.0.0/33' does not appear to be an IPv4 or IPv6 network"]),
+    ({"pod_cidr": "10.244.0.1/16"}, ["inventory.yaml: network.pod_cidr: 10.244.0.1/16 has host bits set"]),
+    ({"pod_cidr": "fd00::/64"}, ["inventory.yaml: network.pod_cidr: fd00::/64: only IPv4 is supported"]),
+    ({"pod_cidr": "10.244.0.0/23"},
+     ["inventory.yaml: network.pod_cidr: 10.244.0.0/23: must hold at least 4 /24 node subnets"]),
+    ({"service_cidr": "fd00::/108"}, ["inventory.yaml: network.service_cidr: fd00::/108: only IPv4 is supported"]),
+    ({"service_cidr": "nope"},
+     ["inventory.yaml: network.service_cidr: 'nope' does not appear to be an IPv4 or IPv6 network"]),
+    ({"pod_cidr": "10.96.0.0/16"},
+     ["inventory.yaml: network.service_cidr: 10.96.0.0/12 overlaps network.pod_cidr 10.96.0.0/16"]),
+    ({"pod_cidr": "10.0.0.0/8", "service_cidr": "10.96.0.0/12"},
+     ["inventory.yaml: network.service_cidr: 10.96.0.0/12 overlaps network.pod_cidr 10.0.0.0/8"]),
+    ({"backend": "udp"}, ["inventory.yaml: network.backend: udp: must be one of vxlan, host-gw"]),
+    ({"pod_cidr": 10, "backend": None},
+     ["inventory.yaml: network.backend: must be a non-empty string",
+      "inventory.yaml: network.pod_cidr: must be a non-empty string (a CIDR like 10.244.0.0/16)"]),
+])
+def test_network_settings_are_checked_at_load_with_the_inventory_field(network, errors):
+    with pytest.raises(InventoryError) as ei:
+        parse_inventory({"network": network, "hosts": HOSTS}, source="inventory.yaml")
+    assert ei.value.details == errors
+    assert "--" not in " ".join(ei.value.details)  # no bootstrap flags in inventory errors
+
+
+def test_valid_network_settings_are_kept():
+    inv = parse_inventory({"network": {"pod_cidr": "10.32.0.0/12", "service_cidr": "10.96.0.0/16", "backend": "host-gw"},
+                           "hosts": HOSTS})
+    assert inv.network == {"pod_cidr": "10.32.0.0/12", "service_cidr": "10.96.0.0/16", "backend": "host-gw"}
+    assert parse_inventory({"hosts": HOSTS}).network == {}
+
+
+def test_cli_reports_invalid_network_at_load(tmp_path):
+    inv = tmp_path / "prod.yaml"
+    inv.write_text("network: {pod_cidr: 10.96.0.0/16}\nhosts:\n  - {name: a, address: 10.0.0.1}\n")
+    proc = subprocess.run([sys.executable, "-m", "kcli", "get", "nodes", "-i", str(inv)], capture_output=True, text=True)
+    assert proc.returncode == 3, proc.stderr
+    assert f"{inv}: network.service_cidr: 10.96.0.0/12 overlaps network.pod_cidr 10.96.0.0/16" in proc.stderr

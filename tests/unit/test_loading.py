@@ -152,3 +152,167 @@ def test_expand_paths_sorted(tree: Path):
 def test_absurd_nesting_is_an_error_not_a_crash():
     docs, (err,) = parse_yaml_documents("[" * 3000 + "]" * 3000, "deep.yaml")
     assert docs == [] and str(err) == "deep.yaml: doc 1: invalid YAML: nested too deeply"
+
+
+# --------------------------------------------------------------------------- templates run in a sandbox
+
+ESCAPES = [
+    "{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}",
+    "{{ lipsum.__globals__['os'].popen('touch MARKER').read() }}",
+    "{{ joiner.__init__.__globals__.os.system('touch MARKER') }}",
+    "{{ namespace.__init__.__globals__.os.popen('touch MARKER').read() }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ (cycler|attr('__init__')).__globals__.os.popen('touch MARKER').read() }}",
+    "{{ self._TemplateReference__context }}",
+    "{% set x = {} %}{{ x.update(a=1) }}",
+    "{{ '{0.__class__.__base__}'.format(1) }}",
+]
+
+
+@pytest.mark.parametrize("payload", ESCAPES)
+def test_templates_cannot_reach_python(tmp_path: Path, payload: str, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    f = tmp_path / "evil.yaml.j2"
+    f.write_text(CM.format(name="x") + f"data:\n  a: \"{payload}\"\n")
+    result = load_manifests([str(f)], values={})
+    assert result.documents == ()
+    (err,) = result.errors
+    assert (err.file, err.line) == (str(f), 6)
+    assert err.message.startswith("template refused: access to attribute ") and "unsafe" in err.message
+    assert not (tmp_path / "MARKER").exists()
+
+
+def test_sandboxed_templates_keep_loops_filters_includes_and_strict_undefined(tmp_path: Path):
+    (tmp_path / "_labels.j2").write_text("{% for k, v in labels|dictsort %}{{ k }}: {{ v|lower }}\n{% endfor %}")
+    f = tmp_path / "d.yaml.j2"
+    text = "{% set n = namespace(x=1) %}{% set n.x = 2 %}x: {{ n.x }}\n{% include '_labels.j2' %}"
+    out, problem = render_template(text, str(f), {"labels": {"b": "Y", "a": "X"}})
+    assert problem is None and out == "x: 2\na: x\nb: y\n"
+    _, problem = render_template("{{ nope }}", str(f), {})
+    assert problem.message == "template error: 'nope' is undefined (pass it with --values or --set)"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{{ 'a' * 100000000 }}", "repeating a value 100000000 times would build more than 16 MiB"),
+    ("{{ [1] * 100000000 }}", "repeating a value 100000000 times would build more than 16 MiB"),
+    ("{{ 10 ** 100000 }}", "10 ** 100000 is too large"),
+])
+def test_templates_cannot_build_huge_values(text: str, message: str):
+    _, problem = render_template("a: 1\n" + text, "t.yaml.j2", {})
+    assert problem.message == f"template refused: {message} (templates run in a sandbox)" and problem.line == 2
+
+
+def test_template_output_is_capped_while_rendering():
+    out, problem = render_template("{% for i in range(100) %}{{ 'x' * 10 }}{% endfor %}", "t.yaml.j2", {}, limit=500)
+    assert out is None and problem.message == "too large: the template renders to more than 500 bytes"
+    out, problem = render_template("{% for i in range(50) %}{{ 'x' * 10 }}{% endfor %}", "t.yaml.j2", {}, limit=500)
+    assert problem is None and out == "x" * 500
+
+
+# --------------------------------------------------------------------------- bounded input
+
+def test_input_is_capped_per_file_before_parsing(tmp_path: Path, monkeypatch):
+    import kcli.shell.loading as loading
+
+    def parse(*a, **kw):
+        raise AssertionError("an oversized file must not reach the YAML parser")
+
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a: " + b"x" * loading.MAX_INPUT_BYTES + b"\n")
+    monkeypatch.setattr(loading, "parse_yaml_documents", parse)
+    (err,) = load_manifests([str(big)]).errors
+    assert str(err) == f"{big}: too large: a manifest file may hold at most 16 MiB"
+
+
+def test_input_is_capped_per_apply(tmp_path: Path, monkeypatch):
+    import kcli.shell.loading as loading
+
+    parsed: list[str] = []
+    monkeypatch.setattr(loading, "parse_yaml_documents", lambda text, name, budget: (parsed.append(name), ([], []))[1])
+    half = loading.MAX_INPUT_BYTES // 2
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.yaml").write_bytes(b"x" * (half - 100))
+    (tmp_path / "d.yaml").write_text(CM.format(name="d"))
+    result = load_manifests([str(tmp_path)])
+    assert parsed == [f"{tmp_path}/a.yaml", f"{tmp_path}/b.yaml"]  # c.yaml goes past the cap, d.yaml is not read
+    assert [str(e) for e in result.errors] == [
+        f"{tmp_path}/c.yaml: too large: the files of one apply may hold at most 16 MiB together; this one goes past "
+        "that (split the apply)"]
+
+
+def test_stdin_is_capped_too():
+    import kcli.shell.loading as loading
+
+    class Long(io.RawIOBase):
+        """64 MiB of tabs (YAML refuses them at once, should an unbounded read ever reach the parser)."""
+
+        left = 4 * loading.MAX_INPUT_BYTES
+
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            n = min(len(b), Long.left)
+            Long.left -= n
+            b[:n] = b"\t" * n
+            return n
+
+    stdin = io.TextIOWrapper(io.BufferedReader(Long()))
+    (err,) = load_manifests(["-"], stdin=stdin).errors
+    assert err.message == "too large: a manifest file may hold at most 16 MiB"
+    assert Long.left > 2 * loading.MAX_INPUT_BYTES  # read no more than the cap (and a buffer)
+
+
+def test_an_alias_bomb_is_refused_while_composing_within_bounded_memory():
+    import tracemalloc
+
+    # 200 KB aliased 5000 times: 1 GB expanded (test_input_limits runs the 1 MB one under ulimit -v)
+    text = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  a: &a " + "x" * 200_000 + "\n"
+            "  list: [" + ",".join(["*a"] * 5000) + "]\n")
+    tracemalloc.start()
+    docs, (err,) = parse_yaml_documents(text, "bomb.yaml")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert docs == []
+    assert str(err) == ("bomb.yaml:6: doc 1: too large: the manifests expand to more than 16 MiB of text (YAML "
+                        "aliases count each time they are used) at line 6, column 256")
+    assert peak < 10 * 1024 * 1024, peak
+
+
+def test_nested_aliases_are_counted_by_value():
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{b}: &{b} [" + ", ".join([f"*{a}"] * 10) + "]\n" for a, b in zip("abcdefgh", "bcdefghi"))
+    _, (err,) = parse_yaml_documents(laughs, "laughs.yaml")
+    assert err.line == 6 and err.message.startswith("too large: the document expands to more than 200000 YAML values")
+
+
+def test_values_are_counted_per_document_and_per_apply():
+    from kcli.shell.loading import Budget
+
+    text = "a: [1, 2, 3]\n---\nb: [1, 2, 3]\n---\nc: [1, 2, 3]\n"
+    docs, errors = parse_yaml_documents(text, "f.yaml", Budget(doc_nodes=6))
+    assert errors == [] and len(docs) == 3  # 6 values each: the per-document allowance starts again
+    docs, (err,) = parse_yaml_documents(text, "f.yaml", Budget(doc_nodes=5))
+    assert docs == [] and err.message.startswith("too large: the document expands to more than 5 YAML values")
+    docs, (err,) = parse_yaml_documents(text, "f.yaml", Budget(nodes_left=15))
+    assert len(docs) == 2 and err.doc == 3 and err.message.startswith("too large: the manifests expand to more than")
+
+
+def test_recursive_alias_is_refused_at_load():
+    _, (err,) = parse_yaml_documents("a: &a [1, *a]\n", "loop.yaml")
+    assert err.message == "recursive YAML alias: *a is used inside its own anchor at line 1, column 11"
+
+
+def test_ordinary_anchors_and_merge_keys_still_work():
+    (doc,), errors = parse_yaml_documents(
+        "base: &b {app: web, tier: fe}\nlabels: {<<: *b, tier: be}\nsame: *b\n", "f.yaml")
+    assert errors == []
+    assert doc.data == {"base": {"app": "web", "tier": "fe"}, "labels": {"app": "web", "tier": "be"},
+                        "same": {"app": "web", "tier": "fe"}}
+
+
+def test_crlf_files_read_as_before(tmp_path: Path):
+    f = tmp_path / "crlf.yaml"
+    f.write_bytes(b"apiVersion: v1\r\nkind: ConfigMap\r\nmetadata:\r\n  name: a\r\ndata:\r\n  k: |\r\n    line\r\n")
+    result = load_manifests([str(f)])
+    assert result.errors == () and result.documents[0].data["data"] == {"k": "line\n"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import random
 import textwrap
@@ -611,4 +612,240 @@ def test_recursive_aliases_and_alias_bombs_are_refused_before_any_walk():
     assert messages(errors) == [
         "f.yaml: doc 1 (ConfigMap/x): nested deeper than 100 levels (or a recursive YAML alias)",
         "f.yaml: doc 2 (Pod/p): more than 1000000 values (too many YAML aliases?)",
+    ]
+
+
+# --------------------------------------------------------------------------- bounded input (issue 8)
+
+
+def _deployment(replicas: int, name: str = "web") -> str:
+    return DEPLOYMENT.replace("  replicas: 2\n", f"  replicas: {replicas}\n").replace("name: web}", f"name: {name}}}")
+
+
+JOB = """
+apiVersion: batch/v1
+kind: Job
+metadata: {name: j}
+spec:
+  parallelism: %d
+  completions: %d
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox}]
+"""
+
+
+def test_replicas_are_bounded_by_the_pod_network():
+    _, errors, _ = check(_deployment(65536))
+    assert errors == ()
+    _, errors, _ = check(_deployment(1_000_000_000))
+    assert messages(errors) == [f"{FILE}: doc 1 (Deployment/web): spec.replicas: must be <= 65536 (the pod network "
+                                "10.244.0.0/16 holds at most 65536 pods)"]
+    _, errors, _ = check(_deployment(5000), pod_cidr="10.1.0.0/20")
+    assert [e.message for e in errors] == ["must be <= 4096 (the pod network 10.1.0.0/20 holds at most 4096 pods)"]
+    _, errors, _ = check(DEPLOYMENT.replace("kind: Deployment", "kind: ReplicaSet").replace("  replicas: 2\n",
+                                                                                           "  replicas: 70000\n"))
+    assert [e.path for e in errors] == ["spec.replicas"]
+    _, errors, _ = check(JOB % (100_000, 200_000))
+    assert [e.path for e in errors] == ["spec.completions", "spec.parallelism"]
+    assert errors[0].message == "must be <= 65536 (the pod network 10.244.0.0/16 holds at most 65536 pods)"
+
+
+def test_pods_asked_for_by_the_whole_set_are_bounded_too():
+    _, errors, _ = check(_deployment(30000, "a") + "---" + _deployment(30000, "b") + "---" + JOB % (5000, 10000)
+                         + "---" + _deployment(537, "c"))
+    assert messages(errors) == [
+        f"{FILE}: doc 4 (Deployment/c): spec.replicas: the objects of this apply ask for more than 65536 pods at once "
+        "(this one brings the total to 65537); the pod network 10.244.0.0/16 holds at most 65536 pods"]
+    _, errors, _ = check(_deployment(30000, "a") + "---" + _deployment(30000, "b") + "---" + JOB % (10000, 10))
+    assert errors == ()  # the Job runs min(parallelism, completions) = 10 pods at once
+
+
+def _config(kind: str, sections: dict) -> list[Document]:
+    return [Document(Source(FILE, 1), {"apiVersion": "v1", "kind": kind, "metadata": {"name": "big"}, **sections})]
+
+
+def test_configmaps_and_secrets_hold_at_most_one_mib():
+    mib = 1024 * 1024
+    ok = _config("ConfigMap", {"data": {"a": "x" * (mib - 10)}, "binaryData": {"b": base64.b64encode(b"y" * 10).decode()}})
+    assert validate_documents(ok).errors == ()
+    over = _config("ConfigMap", {"data": {"a": "x" * 10}, "binaryData": {"b": base64.b64encode(b"y" * mib).decode()}})
+    assert messages(validate_documents(over).errors) == [
+        f"{FILE}: doc 1 (ConfigMap/big): binaryData: Too long: may not be more than 1048576 bytes (the ConfigMap's "
+        "data and binaryData hold 1048586 bytes together)"]
+    ten_mb = _config("ConfigMap", {"data": {"k": "a" * 10_000_000}})
+    assert [(e.path, e.message.split(" (")[0]) for e in validate_documents(ten_mb).errors] == [
+        ("data", "Too long: may not be more than 1048576 bytes")]
+    # multi-byte characters count as bytes, as the API server counts them
+    utf8 = _config("ConfigMap", {"data": {"k": "é" * (mib // 2 + 1)}})
+    assert [e.path for e in validate_documents(utf8).errors] == ["data"]
+    # a Secret's data is counted decoded; stringData replaces data keys of the same name
+    secret = _config("Secret", {"data": {"a": base64.b64encode(b"z" * (mib - 100)).decode()},
+                                "stringData": {"a": "short", "b": "x" * 50}})
+    assert validate_documents(secret).errors == ()
+    secret = _config("Secret", {"data": {"a": base64.b64encode(b"z" * (mib - 100)).decode()},
+                                "stringData": {"b": "x" * 101}})
+    assert [(e.path, e.message) for e in validate_documents(secret).errors] == [
+        ("data", "Too long: may not be more than 1048576 bytes (the Secret's data and stringData hold 1048577 bytes "
+                 "together)")]
+
+
+def test_annotations_hold_at_most_256_kib():
+    doc = {"apiVersion": "v1", "kind": "ConfigMap",
+           "metadata": {"name": "a", "annotations": {"note": "x" * (256 * 1024 - 4)}}}
+    assert validate_documents([Document(Source(FILE, 1), doc)]).errors == ()
+    doc["metadata"]["annotations"]["n"] = "y"
+    assert [(e.path, e.message) for e in validate_documents([Document(Source(FILE, 1), doc)]).errors] == [
+        ("metadata.annotations", "Too long: may not be more than 262144 bytes (keys and values hold 262146 bytes "
+                                 "together)")]
+
+
+def test_nul_anywhere_is_an_error_with_its_path():
+    pod = yaml.safe_load(textwrap.dedent("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p, labels: {app: web}}
+        spec:
+          containers:
+          - name: c
+            image: busybox
+            command: [sh, -c, "echo a\\0b"]
+            env: [{name: A, value: "x\\0"}]
+    """))
+    assert pod["spec"]["containers"][0]["env"][0]["value"] == "x\x00"
+    pod["metadata"]["labels"]["k\x00"] = "v"
+    _, errors, _ = validate_documents([Document(Source(FILE, 1), pod)])
+    assert messages(errors) == [
+        f"{FILE}: doc 1 (Pod/p): metadata.labels.k\\x00: keys must not contain NUL (\\x00)",
+        f"{FILE}: doc 1 (Pod/p): spec.containers[0].command[2]: must not contain NUL (\\x00), found at character 6",
+        f"{FILE}: doc 1 (Pod/p): spec.containers[0].env[0].value: must not contain NUL (\\x00), found at character 1",
+    ]
+
+
+def test_long_values_are_cut_and_control_characters_escaped_in_messages():
+    _, errors, _ = check(DEPLOYMENT.replace("metadata: {name: web}", "metadata: {name: web, labels: {a: '" + "v" * 5000
+                                            + "'}}"))
+    (e,) = errors
+    assert e.path == "metadata.labels.a"
+    assert e.message.startswith('invalid value "' + "v" * 100 + '... (5000 characters)": must be no more than 63')
+    _, errors, _ = check(DEPLOYMENT.replace("image: nginx:1.27", 'image: "nginx\\n\\u001b[0m"'))
+    assert [e.message for e in errors] == ['invalid value "nginx\\x0a\\x1b[0m": invalid reference format']
+
+
+# --------------------------------------------------------------------------- image references and paths
+
+VALID_IMAGES = [
+    "nginx", "nginx:1.27", "library/nginx:latest", "docker.io/library/nginx:1.27-alpine", "kcli.local/busybox:1",
+    "localhost:5000/team/app:v1.2.3", "localhost/app", "registry.k8s.io/pause:3.10", "[::1]:5000/app:x",
+    "gcr.io/google_samples/gb-redisslave:v1", "quay.io/a/b.c__d---e:TAG_1.x", "Registry.Example.COM/app",
+    "nginx@sha256:" + "a" * 64, "nginx:1.27@sha256:" + "0123456789abcdef" * 4, "a" * 255, "x:" + "t" * 128,
+]
+INVALID_IMAGES = [
+    ("x:1'; id > /tmp/PWN; echo '", "invalid reference format: repository name must be lowercase"),
+    ("x:1';id>/tmp/pwn;echo'", "invalid reference format"),
+    ("nginx:1.27 ", "invalid reference format"),
+    (" nginx", "invalid reference format"),
+    ("nginx\n", "invalid reference format"),
+    ("$(id)", "invalid reference format"),
+    ("`id`", "invalid reference format"),
+    ("NGINX", "invalid reference format: repository name must be lowercase"),
+    ("library/Nginx:1", "invalid reference format: repository name must be lowercase"),
+    ("nginx:", "invalid reference format"),
+    ("nginx::1", "invalid reference format"),
+    ("nginx:-1", "invalid reference format"),
+    ("x:" + "t" * 129, "invalid reference format"),
+    ("a___b", "invalid reference format"),
+    ("-a", "invalid reference format"),
+    ("a/", "invalid reference format"),
+    ("a//b", "invalid reference format"),
+    ("a" * 256, "invalid reference format: repository name must not be more than 255 characters"),
+    ("nginx@sha256:abc", "invalid reference format"),
+    ("nginx@sha256:" + "a" * 63, "invalid reference format: a sha256 digest is 64 lowercase hex characters"),
+    ("nginx@md5:" + "a" * 32, "invalid reference format: unsupported digest algorithm 'md5'"),
+    ("a" * 64, "invalid repository name: cannot specify 64-byte hexadecimal strings"),
+]
+
+
+@pytest.mark.parametrize("image", VALID_IMAGES)
+def test_valid_image_references(image: str):
+    _, errors, _ = check(DEPLOYMENT.replace("image: nginx:1.27", f"image: '{image}'"))
+    assert errors == ()
+
+
+@pytest.mark.parametrize("image, message", INVALID_IMAGES)
+def test_invalid_image_references_are_refused_with_the_field_path(image: str, message: str):
+    doc = yaml.safe_load(textwrap.dedent(DEPLOYMENT))
+    doc["spec"]["template"]["spec"]["initContainers"] = [{"name": "init", "image": image}]
+    _, errors, _ = validate_documents([Document(Source(FILE, 1), doc)])
+    assert [e.path for e in errors] == ["spec.template.spec.initContainers[0].image"]
+    assert errors[0].message.endswith(f'": {message}')
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/", None), ("/data", None), ("/var/run/docker.sock", None), ("/a.b/c-d_e", None),
+    ("relative", "must be an absolute path"),
+    ("/a/../etc", "must not contain '..'"),
+    ("/..", "must not contain '..'"),
+    ("//etc", 'must be a clean path (no "//", "/./" or trailing "/")'),
+    ("/etc/", 'must be a clean path (no "//", "/./" or trailing "/")'),
+    ("/etc/./x", 'must be a clean path (no "//", "/./" or trailing "/")'),
+    ("/tmp/x'; touch /tmp/PWN; '", None),  # odd but clean: quoting is the node script's job
+    ("/tmp/a\nb", "must not contain control characters (NUL, newline, ...)"),
+    ("/tmp/a:/etc", 'must not contain ":" (docker cannot mount such a path)'),
+])
+def test_host_paths_and_mount_paths_are_clean_absolute_paths(path: str, message: str | None):
+    errors = _mount_errors({"mountPath": path}, {"hostPath": {"path": path, "type": "Directory"}})
+    if message is None:
+        assert errors == ()
+    else:
+        assert [(e.path, e.message) for e in errors] == [
+            ("spec.containers[0].volumeMounts[0].mountPath", f'invalid value "{_shown(path)}": {message}'),
+            ("spec.volumes[0].hostPath.path", f'invalid value "{_shown(path)}": {message}')]
+
+
+def _shown(v: str) -> str:
+    return v.replace("\n", "\\x0a")
+
+
+def _mount_errors(mount: dict, volume: dict) -> tuple:
+    """Errors of a Pod whose one container mounts the one volume ``h``."""
+    doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"containers": [{"name": "c", "image": "busybox", "volumeMounts": [{"name": "h", **mount}]}],
+                    "volumes": [{"name": "h", **volume}]}}
+    return validate_documents([Document(Source(FILE, 1), doc)]).errors
+
+
+@pytest.mark.parametrize("sub, message", [
+    ("a", None), ("a/b", None), ("a.conf", None),
+    ("/etc", "must be a relative path"), ("../x", "must not contain '..'"), ("a/../../x", "must not contain '..'"),
+    ("a:b", 'must not contain ":" (docker cannot mount such a path)'),
+])
+def test_sub_paths_are_relative_without_backsteps(sub: str, message: str | None):
+    errors = _mount_errors({"mountPath": "/m", "subPath": sub}, {"emptyDir": {}})
+    assert [(e.path, e.message) for e in errors] == ([] if message is None else [
+        ("spec.containers[0].volumeMounts[0].subPath", f'invalid value "{sub}": {message}')])
+
+
+def test_referenced_names_and_node_names_follow_the_dns_rules():
+    _, errors, _ = check("""
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p}
+        spec:
+          nodeName: "Node_1"
+          imagePullSecrets: [{name: "reg cred"}]
+          containers:
+          - name: c
+            image: busybox
+            env: [{name: A, valueFrom: {configMapKeyRef: {name: "x;y", key: k}}}]
+            envFrom: [{secretRef: {name: "$(id)"}}]
+          volumes: [{name: v, configMap: {name: "../etc"}}]
+    """, known=set())
+    assert [e.path for e in errors if e.message.startswith("invalid value")] == [
+        "spec.containers[0].env[0].valueFrom.configMapKeyRef.name",
+        "spec.containers[0].envFrom[0].secretRef.name",
+        "spec.imagePullSecrets[0].name",
+        "spec.nodeName",
+        "spec.volumes[0].configMap.name",
     ]

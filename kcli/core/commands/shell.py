@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 Argv = tuple[str, ...]
-STEP_MARK = "==kcli-step:"
 
 
 def sh(argv: Sequence[str]) -> str:
@@ -80,32 +79,3 @@ class Step:
     def describe(self) -> str:
         return f"{self.host}: {self.name}: {self.detail}"
 
-
-def render_steps(steps: Sequence[Step]) -> str:
-    """One batched POSIX sh script for a host: each changed step in a subshell with ``set -e``;
-    the first failing step stops the script (later steps build on earlier ones).
-
-    The subshell's status is taken on its own line: inside an AND-OR list (``( … ) && x``) POSIX
-    shells ignore ``set -e``, and a failing line would go unnoticed."""
-    out = ["set -u"]
-    for st in steps:
-        if not st.changed:
-            continue
-        body = "\n".join(st.lines)
-        name = shlex.quote(st.name)
-        mark = shlex.quote(STEP_MARK)
-        out.append(
-            f"( set -e\n{body}\n)\nrc=$?\n"
-            f"if [ $rc -eq 0 ]; then echo {mark}{name}:ok; else echo {mark}{name}:failed:$rc; exit $rc; fi"
-        )
-    return "\n".join(out) + "\n"
-
-
-def parse_step_results(stdout: str) -> dict[str, str]:
-    """step name → ok | failed:RC, from the markers a step script prints."""
-    out = {}
-    for line in stdout.splitlines():
-        if line.startswith(STEP_MARK):
-            name, _, status = line[len(STEP_MARK):].partition(":")
-            out[name] = status
-    return out

@@ -1,0 +1,93 @@
+"""`kcli get`, `kcli describe`: every kind through the registry (kcli.cli.kinds), read through the
+cluster facade (kcli.shell.facade)."""
+
+from __future__ import annotations
+
+import typer
+
+from kcli.cli import console, options
+from kcli.cli.output import check_format, format_table, print_objects, print_profile
+
+
+def get_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, selector_s: str | None, profile: bool) -> bool:
+    """Print the requested kinds (one table per kind, or one list of objects); whether any was found."""
+    from kcli.cli.workload_get import snapshot
+    from kcli.core.selectors import parse_selector
+
+    selector = parse_selector(selector_s) if selector_s else None
+    snap = snapshot(cluster, need_pods=any(k.needs_pods for k in kinds), need_nodes=any(k.kind == "Node" for k in kinds))
+    found = False
+    if fmt in ("json", "yaml", "name"):
+        objs = [(k, o) for k in kinds for o in k.handler("objects")(snap, k, name, namespace, all_ns, selector)]
+        if fmt == "name":
+            for k, o in objs:
+                console.out.print(f"{k.resource}/{o['metadata']['name']}")
+        elif objs or not name:
+            print_objects([o for _, o in objs], fmt, single=bool(name) and len(objs) == 1)
+        found = bool(objs)
+    else:
+        blocks = []
+        for k in kinds:
+            rows = [k.visible(r, fmt == "wide") for r in k.handler("rows")(snap, k, name, namespace, all_ns, selector)]
+            if len(kinds) > 1:
+                for r in rows:
+                    r["NAME"] = f"{k.resource}/{r['NAME']}"
+            if rows:
+                blocks.append(format_table(rows))
+        found = bool(blocks)
+        if blocks:
+            console.out.print("\n\n".join(blocks))
+    if not found:
+        where = "" if all_ns else f" in {namespace} namespace"
+        if name:
+            from kcli.errors import KcliError
+
+            err = KcliError(f'{kinds[0].plural} "{name}" not found')
+            err.exit_code = 1
+            raise err
+        console.info(f"No resources found{where}.")
+    if profile:
+        print_profile(snap.stats)
+    return found
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def get(
+        kind: str = typer.Argument(..., help="Resource type: nodes, pods, deployments, rs, ds, jobs, cm, secrets, ns, svc, all"),
+        name: str = typer.Argument(None),
+        output: str = options.Output,
+        namespace: str = typer.Option("default", "-n", "--namespace"),
+        all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces"),
+        selector: str = typer.Option(None, "-l", "--selector", help="Label selector, e.g. app=web"),
+        inventory: str = options.Inventory,
+        profile: bool = options.Profile,
+    ) -> None:
+        """Display resources, read live from the hosts (kubectl columns)."""
+        from kcli.cli.kinds import resolve_list
+        from kcli.shell.facade import Cluster
+
+        fmt = check_format(output)
+        kinds = resolve_list(kind)
+        with Cluster.load(inventory) as cluster:
+            if [k.kind for k in kinds] == ["Node"]:
+                from kcli.cli.node_cmds import get_nodes
+
+                get_nodes(cluster, kinds[0], name, fmt, selector, profile)
+                return
+            get_resources(cluster, kinds, name, fmt, namespace, all_namespaces, selector, profile)
+
+    @app.command()
+    def describe(
+        kind: str = typer.Argument(...),
+        name: str = typer.Argument(...),
+        namespace: str = typer.Option("default", "-n", "--namespace"),
+        inventory: str = options.Inventory,
+    ) -> None:
+        """Show details of a resource, with conditions and the reasons behind them."""
+        from kcli.cli.kinds import resolve
+        from kcli.shell.facade import Cluster
+
+        k = resolve(kind)
+        with Cluster.load(inventory) as cluster:
+            k.handler("describe")(cluster, k, name, namespace)

@@ -1,0 +1,396 @@
+"""The planner: (desired objects, observed cluster, state, policy) → Plan, and the next state.
+
+Pure. The shell's converge loop (kcli.shell.apply) calls ``plan`` once per wave: observe, plan,
+execute the plan's units (one batch per node), observe again, until the plan is empty. A wave
+carries pod actions when there are any; rules and DNS follow in a wave of their own, from the
+endpoints the pods' wave left (a new pod becomes an endpoint once it runs, a deleted one is gone).
+Every action carries its reason; ``record`` turns the final observation into the next state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kcli.core.cluster import ClusterView, scheduler_nodes
+from kcli.core.commands.batch import Unit
+from kcli.core.commands.shell import write_file
+from kcli.core.controllers import PodAction, PodPlan, plan_pods
+from kcli.core.facts.pods import unknown_pods
+from kcli.core.hostalloc import held_allocations
+from kcli.core.inventory import Inventory
+from kcli.core.network import ClusterNetwork, NodeLease
+from kcli.core.objects import AnyObject, ConfigMap, Namespace, ObjectKey, Secret, Service
+from kcli.core.podrun import PodPlacement, create_pod_lines, delete_pod_lines, pod_uid
+from kcli.core.services import Endpoint, ServiceSpec
+from kcli.core.servicesync import (
+    DNS_FILE, allocate, dns_args, dns_container_lines, dns_hosts, endpoints_by_service, endpoints_from_record,
+    endpoints_record, hairpin_line, node_rules, pod_infos, rules_lines, service_env, udp_cleanup_lines,
+)
+from kcli.core.state import leases_of, network_of
+from kcli.core.workloads import (
+    add_events, allocate_pod_ips, cascade, failure_record, forget_objects, in_backoff, object_id, record_objects,
+    record_pods, redacted_manifest, state_objects,
+)
+from kcli.errors import ManifestError, PlanError
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public")
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the cluster should run: the applied set after this command, and what leaves it."""
+
+    objects: tuple[AnyObject, ...]
+    manifest: tuple[AnyObject, ...]  # the objects this command names (for results and state)
+    secret_hashes: Mapping[ObjectKey, str]  # Secrets known only by their hash (applied earlier)
+    gone: frozenset[ObjectKey] = frozenset()  # deleted or pruned (cascade included)
+    pruned: tuple[ObjectKey, ...] = ()
+    deleted: tuple[ObjectKey, ...] = ()
+    applyset: str = ""
+    orphan: bool = False  # --cascade=orphan: pods of deleted workloads keep running
+
+
+@dataclass(frozen=True)
+class Policy:
+    seed: str  # stable pod names per cluster
+    secret_key: bytes  # HMAC key for Secret content hashes (kcli.core.secretkey)
+    now: float  # unix seconds, for back-off
+
+
+def require_bootstrapped(state: Mapping[str, Any], cluster: str) -> tuple[ClusterNetwork, dict[str, NodeLease]]:
+    net = network_of(state)
+    if net is None or not leases_of(state):
+        raise PlanError(f"cluster {cluster} is not bootstrapped: run `kcli bootstrap` first")
+    return net, leases_of(state)
+
+
+def check_namespaces(objects: Sequence[AnyObject], known: set[str]) -> None:
+    names = known | {o.name for o in objects if isinstance(o, Namespace)} | set(SYSTEM_NAMESPACES)
+    missing = sorted({o.namespace for o in objects if o.namespaced and o.namespace not in names})
+    if missing:
+        raise ManifestError(f'namespaces "{missing[0]}" not found',
+                            details=[f"create Namespace {n} first (or in the same apply)" for n in missing])
+
+
+def desired_from(state: Mapping[str, Any], manifest: Sequence[AnyObject], *, applyset: str = "", prune: bool = False,
+                 delete: Sequence[ObjectKey] = (), orphan: bool = False) -> Desired:
+    """The applied set after this command: what the state holds, with ``manifest`` applied over it,
+    the applyset's missing objects pruned (``prune``) and ``delete`` removed (Namespaces cascade)."""
+    old, secret_hashes, applysets = state_objects(state)
+    check_namespaces(manifest, {o.name for o in old if isinstance(o, Namespace)})
+    mine = {o.key for o in manifest}
+    pruned: list[ObjectKey] = []
+    if prune:
+        pruned = sorted((k for k, s in applysets.items() if s == applyset and k not in mine), key=object_id)
+    keep = [o for o in old if o.key not in mine and o.key not in pruned]
+    objects = [*keep, *manifest]
+    known = {k: v for k, v in secret_hashes.items() if k not in mine}
+    gone = cascade(set(pruned) | set(delete), [o.key for o in objects] + list(known))
+    return Desired(
+        objects=tuple(o for o in objects if o.key not in gone),
+        manifest=tuple(manifest),
+        secret_hashes={k: v for k, v in known.items() if k not in gone},
+        gone=frozenset(gone), pruned=tuple(pruned), deleted=tuple(delete), applyset=applyset, orphan=orphan,
+    )
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True)
+class PodCreate:
+    namespace: str
+    name: str
+    node: str
+    ip: str
+    reason: str
+    applied: str
+    spec_hash: str
+    unit: Unit
+    owner: str = ""
+    uid: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PodDelete:
+    namespace: str
+    name: str
+    node: str
+    reason: str
+    applied: str
+    unit: Unit
+
+
+@dataclass(frozen=True)
+class NodeSync:
+    """Rules, DNS records and the DNS server of one node, where they differ from the wanted ones."""
+
+    node: str
+    reasons: tuple[str, ...]
+    unit: Unit
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A pod that is not acted on now, and why (Pending, back-off, its node unreachable)."""
+
+    namespace: str
+    name: str
+    reason: str
+    applied: str = ""
+    record: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    pods: PodPlan  # the controllers' and scheduler's decisions (for display)
+    deletes: tuple[PodDelete, ...]
+    creates: tuple[PodCreate, ...]
+    services: tuple[NodeSync, ...]
+    pending: tuple[Waiting, ...]  # unschedulable
+    backing_off: tuple[Waiting, ...]  # creation failed earlier; retried after the back-off
+    deferred: tuple[Waiting, ...]  # deletes waiting for an unreachable node
+    specs: tuple[ServiceSpec, ...]
+    allocations: Mapping[str, dict]
+    endpoints: Mapping[str, tuple[Endpoint, ...]]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def pod_changes(self) -> int:
+        return len(self.deletes) + len(self.creates)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.deletes or self.creates or self.services)
+
+    def units(self) -> dict[str, list[Unit]]:
+        """Per node, in order: deletes, creates, then rules/DNS."""
+        out: dict[str, list[Unit]] = {}
+        for a in (*self.deletes, *self.creates):
+            out.setdefault(a.node, []).append(a.unit)
+        for s in self.services:
+            out.setdefault(s.node, []).append(s.unit)
+        return out
+
+
+def add_unknown_pods(view: ClusterView, records: Mapping[str, Any]) -> None:
+    """Pods the state records on nodes that could not be read, as kubectl's Unknown."""
+    for node in view.errors:
+        view.pods[node] = unknown_pods(node, dict(records))
+
+
+def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inventory, policy: Policy,
+         *, pods_done_on: frozenset[str] = frozenset()) -> Plan:
+    """The next wave. ``view`` must already hold Unknown pods for unreachable nodes
+    (add_unknown_pods); ``pods_done_on`` are nodes that got new pods in earlier waves (hairpin)."""
+    net, leases = require_bootstrapped(state, inv.cluster)
+    recorded_pods: Mapping[str, Any] = state.get("pods") or {}
+    specs, allocations, warnings = allocate([o for o in desired.objects if isinstance(o, Service)],
+                                            state.get("services") or {}, net.service_cidr,
+                                            held_allocations(view.iptables.values()))
+    pods = plan_pods(list(desired.objects), [p.observed for p in view.all_pods()], scheduler_nodes(inv, view, leases),
+                     known_configs=desired.secret_hashes, seed=policy.seed, secret_key=policy.secret_key)
+    if not desired.orphan:
+        pods = _with_orphan_deletes(pods, desired.gone)
+    unreachable = set(view.errors)
+    deletes, deferred = [], []
+    by_key = {(p.namespace, p.name): p for p in view.all_pods()}
+    for a in pods.deletes:
+        pv = by_key.get(a.observed.key) if a.observed else None
+        if pv is None:
+            continue
+        if pv.node in unreachable:
+            deferred.append(Waiting(a.namespace, a.name, f"node {pv.node} is unreachable: {a.reason}", str(a.applied)))
+            continue
+        deletes.append(PodDelete(a.namespace, a.name, pv.node, a.reason, str(a.applied),
+                                 Unit(f"delete {a.namespace}/{a.name}", tuple(delete_pod_lines(pv.uid)))))
+    placed, backing_off = [], []
+    for a, node in pods.creates:
+        rec = recorded_pods.get(f"{a.namespace}/{a.name}")
+        if a.pod is not None and in_backoff(rec, a.pod.spec_hash, policy.now):
+            backing_off.append(Waiting(a.namespace, a.name, str(rec.get("reason")), str(a.applied), dict(rec)))
+        else:
+            placed.append((a, node))
+    creates = _creates(placed, desired.objects, view, leases, specs, {by_key[(d.namespace, d.name)].uid for d in deletes})
+    pending = tuple(Waiting(a.namespace, a.name, reason, str(a.applied)) for a, reason in pods.pending)
+    eps = endpoints_by_service(specs, pod_infos(view.all_pods()))
+    services: tuple[NodeSync, ...] = ()
+    if not deletes and not creates:
+        services = _service_syncs(specs, eps, view, leases, net.pod_cidr,
+                                  endpoints_from_record(state.get("endpoints") or {}), pods_done_on)
+    return Plan(pods, tuple(deletes), creates, services, pending, tuple(backing_off), tuple(deferred), tuple(specs),
+                allocations, eps, tuple(warnings))
+
+
+def _with_orphan_deletes(pods: PodPlan, gone: frozenset[ObjectKey]) -> PodPlan:
+    """Pods of deleted/pruned objects are orphans now: delete them too."""
+    gone_refs = {(k.namespace, f"{k.kind}/{k.name}") for k in gone}
+    extra = tuple(
+        PodAction("delete", p.namespace, p.name, f"{p.applied} was deleted", p.applied, observed=p)
+        for p in pods.reconciliation.orphans
+        if p.applied is not None and (p.namespace, str(p.applied)) in gone_refs
+    )
+    if not extra:
+        return pods
+    return PodPlan(pods.reconciliation, pods.deletes + extra, pods.creates, pods.pending, pods.placements)
+
+
+def _creates(placed: Sequence[tuple[PodAction, str]], objects: Sequence[AnyObject], view: ClusterView,
+             leases: Mapping[str, NodeLease], specs: Sequence[ServiceSpec], deleted_uids: set[str]) -> tuple[PodCreate, ...]:
+    """Create units with pod IPs allocated around every address in use (freed by this wave's deletes)."""
+    wanted: dict[str, list[tuple[str, str]]] = {}
+    for a, node in placed:
+        wanted.setdefault(node, []).append((a.namespace, a.name))
+    freed = {p.ip for p in view.all_pods() if p.uid in deleted_uids}
+    used = {n: (view.used_ips.get(n, set()) | {p.ip for p in pods}) - freed for n, pods in view.pods.items()}
+    try:
+        ips = allocate_pod_ips(wanted, used, leases)
+    except ValueError as exc:
+        raise PlanError(str(exc)) from exc
+    configs = {o.key: o for o in objects if isinstance(o, (ConfigMap, Secret))}
+    out = []
+    for a, node in placed:
+        assert a.pod is not None
+        pod = a.pod
+        lease = leases[node]
+        ip = "" if pod.spec.host_network else ips[(a.namespace, a.name)]
+        place = PodPlacement(node, ip or lease.public_ip, lease.public_ip)
+        cluster_dns = not pod.spec.host_network and pod.spec.dns_policy in ("ClusterFirst", "ClusterFirstWithHostNet")
+        lines = create_pod_lines(pod, place, configs,
+                                 dns_args=dns_args(a.namespace, lease.subnet) if cluster_dns else [],
+                                 service_env=service_env(specs, a.namespace) if pod.spec.enable_service_links else [])
+        uid = pod_uid(pod)
+        out.append(PodCreate(a.namespace, a.name, node, place.ip, a.reason, str(a.applied), pod.spec_hash,
+                             Unit(f"create {a.namespace}/{a.name}", tuple(lines), tuple(delete_pod_lines(uid))),
+                             str(pod.owner) if pod.owner else "", uid, dict(pod.labels)))
+    return tuple(out)
+
+
+def _service_syncs(specs, eps, view: ClusterView, leases: Mapping[str, NodeLease], pod_cidr: str, old_eps,
+                   pod_nodes: frozenset[str]) -> tuple[NodeSync, ...]:
+    """Per node, only where something differs: kube-proxy rules, DNS records, the DNS server,
+    hairpin on new pods' ports, UDP conntrack cleanup. Nothing for a node already in sync."""
+    hosts_text = dns_hosts(specs, eps)
+    cleanup = udp_cleanup_lines(specs, old_eps, eps)
+    out = []
+    for node, lease in sorted(leases.items()):
+        if node not in view.facts or node in view.errors:
+            continue
+        lines: list[str] = []
+        reasons: list[str] = []
+        rules = node_rules(specs, eps, pod_cidr, view.iptables.get(node, ""))
+        if rules.drift:
+            lines += rules_lines(rules) + cleanup
+            reasons.append("service rules differ")
+        if (view.dns_file.get(node) or "").strip() != hosts_text.strip():
+            lines.append(write_file(DNS_FILE, hosts_text))
+            reasons.append("DNS records differ")
+        if not view.dns_running.get(node):
+            lines += ["docker rm -f kcli-dns >/dev/null 2>&1 || true", *dns_container_lines(lease.subnet)]
+            reasons.append("DNS server not running")
+        if lines or node in pod_nodes:
+            lines.append(hairpin_line())
+        if lines and reasons:
+            out.append(NodeSync(node, tuple(reasons), Unit("services", tuple(lines), stop=True)))
+        elif node in pod_nodes:
+            out.append(NodeSync(node, ("hairpin for new pods",), Unit("services", tuple(lines), stop=True)))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- results and the next state
+
+
+def object_results(state: Mapping[str, Any], desired: Desired, secret_key: bytes) -> list[tuple[str, str]]:
+    """kubectl's per-object line: created | configured | unchanged | pruned | deleted."""
+    recorded = state.get("objects") or {}
+    out = []
+    for o in desired.manifest:
+        rec = recorded.get(object_id(o.key))
+        if rec is None:
+            out.append((o.ref, "created"))
+        elif rec.get("lastApplied") != redacted_manifest(o) or (
+                isinstance(o, Secret) and rec.get("contentHash") != o.content_hash(secret_key)):
+            out.append((o.ref, "configured"))
+        else:
+            out.append((o.ref, "unchanged"))
+    out += [(f"{k.kind.lower()}/{k.name}", "pruned") for k in desired.pruned]
+    out += [(f"{k.kind.lower()}/{k.name}", "deleted") for k in desired.deleted]
+    return out
+
+
+def failures(plan_: Plan, results: Mapping[str, tuple[str, str]], recorded: Mapping[str, Any], now: float
+             ) -> dict[tuple[str, str], dict]:
+    """Failure records (reason, message, back-off) for the creates of this wave that failed."""
+    out = {}
+    for c in plan_.creates:
+        status, err = results.get(c.unit.name, ("ok", ""))
+        if status != "ok":
+            out[(c.namespace, c.name)] = failure_record(recorded.get(f"{c.namespace}/{c.name}"), c.node, c.applied,
+                                                        c.spec_hash, err, now)
+    return out
+
+
+def with_failures(state: Mapping[str, Any], failed: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, Any]:
+    """``state`` whose pod records carry these failures (the next wave backs off from them)."""
+    out = dict(state)
+    out["pods"] = {**(state.get("pods") or {}), **{f"{ns}/{n}": dict(f) for (ns, n), f in failed.items()}}
+    return out
+
+
+def working_state(state: Mapping[str, Any], first: Plan, failed: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, Any]:
+    """The state the next wave plans from: the first wave's allocations kept (an address never
+    moves between waves of one command) and this command's failures recorded."""
+    out = with_failures(state, failed)
+    out["services"] = dict(first.allocations)
+    return out
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the waves did, for the record: every wave's plan and the units' results."""
+
+    plans: tuple[Plan, ...]
+    results: Mapping[str, tuple[str, str]]  # unit label (node-qualified for services) → (ok|failed, error)
+    failed: Mapping[tuple[str, str], Mapping[str, Any]]
+
+
+def record(state: Mapping[str, Any], desired: Desired, last: Plan, outcome: Outcome, view: ClusterView,
+           secret_key: bytes, now_iso: str) -> tuple[dict[str, Any], str]:
+    """The next state and its commit message, from the final observation."""
+    new = forget_objects(record_objects(state, desired.manifest, desired.applyset, now_iso, secret_key), desired.gone)
+    pending = {(w.namespace, w.name): (w.applied, w.reason) for w in last.pending}
+    failed = {**{(w.namespace, w.name): dict(w.record) for w in last.backing_off}, **outcome.failed}
+    new = record_pods(new, view.all_pods(), pending, failed)
+    if last.allocations:
+        new["services"] = dict(last.allocations)
+        new["endpoints"] = endpoints_record(last.specs, last.endpoints)
+    else:
+        new.pop("services", None)
+        new.pop("endpoints", None)
+    new = add_events(new, events(outcome, state, now_iso))
+    changed = [f"{ref} {what}" for ref, what in object_results(state, desired, secret_key) if what != "unchanged"]
+    subject = f"apply: {', '.join(changed[:4]) or 'pods reconciled'}" + (f" (+{len(changed) - 4})" if len(changed) > 4 else "")
+    body = [*(f"delete {d.namespace}/{d.name} on {d.node}: {d.reason}" for p in outcome.plans for d in p.deletes),
+            *(f"create {c.namespace}/{c.name} on {c.node}: {c.reason}" for p in outcome.plans for c in p.creates)]
+    return new, subject + ("\n\n" + "\n".join(body) if body else "")
+
+
+def events(outcome: Outcome, state: Mapping[str, Any], now_iso: str) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for p in outcome.plans:
+        out += [{"time": now_iso, "object": d.applied, "reason": "Killing", "message": f"delete {d.namespace}/{d.name}: {d.reason}"}
+                for d in p.deletes]
+        out += [{"time": now_iso, "object": c.applied, "reason": "Scheduled",
+                 "message": f"create {c.namespace}/{c.name}: {c.reason} → {c.node}"} for c in p.creates]
+    if outcome.plans:
+        out += [{"time": now_iso, "object": w.applied, "reason": "FailedScheduling", "message": f"{w.namespace}/{w.name}: {w.reason}"}
+                for w in outcome.plans[-1].pending if f"{w.namespace}/{w.name}" not in (state.get("pods") or {})]
+    out += [{"time": now_iso, "object": str(f.get("applied", "")), "reason": str(f.get("reason", "")),
+             "message": f"{ns}/{name}: {f.get('message', '')}"} for (ns, name), f in outcome.failed.items()]
+    return out

@@ -1,0 +1,332 @@
+"""kcli.core.planner driven without SSH: an in-memory cluster that 'executes' plans the way the
+hosts would, through create, scale, replace, delete, prune, cascade, services, drift, lost
+nodes, failures with back-off, and the recorded state."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import textwrap
+
+import pytest
+import yaml
+
+from kcli.core.cluster import ClusterView
+from kcli.core.controllers.pod import ObservedPod, OwnerRef
+from kcli.core.facts.node import NodeFacts
+from kcli.core.facts.pods import PodView
+from kcli.core.inventory import Host, Inventory
+from kcli.core.network import ClusterNetwork, NodeLease
+from kcli.core.objects import Document, ObjectKey, Source
+from kcli.core.planner import (
+    Plan, Policy, add_unknown_pods, desired_from, object_results, plan, record, require_bootstrapped,
+)
+from kcli.core.iptables import JUMP_RULES, quote
+from kcli.core.servicesync import dns_hosts, node_rules
+from kcli.core.state import empty_state, with_network, with_node
+from kcli.core.validate import validate_documents
+from kcli.errors import ManifestError, PlanError
+from kcli.shell.apply import ApplyReport, Wave, converge
+
+KEY = b"unit-test-cluster-secret-key-000"
+NODES = ("n1", "n2", "n3")
+INV = Inventory("t", tuple(Host(n, f"192.168.5.{i + 1}") for i, n in enumerate(NODES)))
+NET = ClusterNetwork()
+
+
+def bootstrapped() -> dict:
+    state = with_network(empty_state("t"), NET)
+    for i, n in enumerate(NODES):
+        state = with_node(state, NodeLease(n, f"10.244.{i + 1}.0/24", f"192.168.5.{i + 1}", f"aa:00:00:00:00:0{i}"), None, "T0")
+    return state
+
+
+def objs(text: str):
+    chunks = [textwrap.dedent(c) for c in re.split(r"(?m)^\s*---\s*$", text) if c.strip()]
+    docs = [Document(Source("m.yaml", i + 1), yaml.safe_load(c)) for i, c in enumerate(chunks)]
+    res = validate_documents(docs)
+    assert not res.errors, res.errors
+    return list(res.objects)
+
+
+def deployment(name="web", replicas=3, image="kcli.local/busybox:1", ns="default", env="a") -> str:
+    return f"""
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {{name: {name}, namespace: {ns}}}
+    spec:
+      replicas: {replicas}
+      selector: {{matchLabels: {{app: {name}}}}}
+      template:
+        metadata: {{labels: {{app: {name}}}}}
+        spec:
+          containers:
+            - name: main
+              image: {image}
+              env: [{{name: MODE, value: "{env}"}}]
+              resources: {{requests: {{cpu: 10m}}}}
+    """
+
+
+SERVICE = """
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+"""
+
+
+def programmed(rules) -> str:
+    """What iptables-save shows after the rules unit ran: both payloads plus kube-proxy's jumps."""
+    text = ""
+    for table, payload in (("nat", rules.nat), ("filter", rules.filter)):
+        jumps = [f"-A {chain} " + " ".join(quote(a) for a in args) for t, chain, args in JUMP_RULES if t == table]
+        text += payload.replace("COMMIT", "\n".join([*jumps, "COMMIT"]))
+    return text
+
+
+class Sim:
+    """Hosts in memory: facts for every node, pods as PodViews; ``run`` executes a plan's units."""
+
+    def __init__(self) -> None:
+        self.view = ClusterView()
+        for n in NODES:
+            self.view.facts[n] = NodeFacts(hostname=n, cpus=2, memory_kib=4 << 20, now=1000, docker_version="20.10")
+            self.view.pods[n] = []
+            self.view.iptables[n] = ""
+            self.view.dns_file[n] = None
+            self.view.dns_running[n] = False
+        self.state = bootstrapped()
+        self.fail: set[str] = set()  # unit names that fail on their node
+
+    def policy(self, now: float = 1000) -> Policy:
+        return Policy(seed="t", secret_key=KEY, now=now)
+
+    def execute(self, units) -> Wave:
+        """Run a wave's units as the hosts would: pods start (or fail), rules and DNS get written."""
+        results, touched = {}, set()
+        for node, node_units in units.items():
+            touched.add(node)
+            for u in node_units:
+                verb, _, key = u.name.partition(" ")
+                if verb == "delete":
+                    self.view.pods[node] = [x for x in self.view.pods[node] if f"{x.namespace}/{x.name}" != key]
+                elif verb == "create" and u.name in self.fail:
+                    results[u.name] = ("failed", "ErrImageNeverPull: image is not present")
+                    continue
+                elif verb == "create":
+                    c = self.pending_creates[u.name]
+                    obs = ObservedPod(c.namespace, c.name, c.node, OwnerRef(*c.applied.split("/", 1)),
+                                      OwnerRef(*c.owner.split("/", 1)) if c.owner else None, c.spec_hash, labels=dict(c.labels))
+                    self.view.pods[node].append(PodView(c.namespace, c.name, c.node, c.uid, c.ip, "Running", 1, 1, 0, 1000.0,
+                                                        dict(c.labels), c.applied, c.owner, c.spec_hash, "Always", (), obs))
+                else:
+                    p = self.pending_services
+                    self.view.iptables[node] = programmed(node_rules(p.specs, p.endpoints, NET.pod_cidr, self.view.iptables[node]))
+                    self.view.dns_file[node] = dns_hosts(p.specs, p.endpoints)
+                    self.view.dns_running[node] = True
+                results[u.name if verb != "services" else f"services {node}"] = ("ok", "")
+        fields = ("facts", "pods", "used_ips", "iptables", "dns_file", "dns_running")
+        observed = ClusterView(**{f: {n: v for n, v in getattr(self.view, f).items() if n in touched} for f in fields})
+        return Wave(results, observed, {})
+
+    def converge(self, objects, *, prune=False, delete=(), applyset="s", now=1000):
+        """The shell's converge loop over this in-memory cluster, then the recorded state."""
+        desired = desired_from(self.state, objects, applyset=applyset, prune=prune, delete=delete)
+        add_unknown_pods(self.view, self.state.get("pods") or {})
+        first = plan(desired, self.view, self.state, INV, self.policy(now))
+        report = ApplyReport(plans=[first])
+
+        def execute(units):
+            last = report.plans[-1]
+            self.pending_creates = {c.unit.name: c for c in last.creates}
+            self.pending_services = last
+            return self.execute(units)
+
+        view, outcome = converge(desired, self.view, self.state, INV, self.policy(now), first, execute, report)
+        assert report.last.empty and not report.unconverged, "did not converge"
+        self.view = view
+        self.state, message = record(self.state, desired, report.last, outcome, view, KEY, "T1")
+        return first, report.waves, outcome, message
+
+    def pods(self, prefix=""):
+        return sorted((p.name, p.node) for p in self.view.all_pods() if p.name.startswith(prefix))
+
+
+def test_create_spreads_then_services_follow_then_nothing_to_do():
+    sim = Sim()
+    first, waves, _, message = sim.converge(objs(deployment() + "---" + SERVICE))
+    assert len(first.creates) == 3 and {c.node for c in first.creates} == set(NODES)
+    assert all(c.reason for c in first.creates) and first.services == ()  # rules wait for the pods
+    assert waves == 2  # pods, then rules/DNS (with the new endpoints)
+    assert sim.state["services"]["default/web"]["clusterIP"]
+    (addrs,) = sim.state["endpoints"]["default/web"].values()
+    assert sorted(a.split(":")[0] for a in addrs) == sorted(p.ip for p in sim.view.all_pods())
+    assert "deployment.apps/web created" in message and "service/web created" in message
+    again, waves, _, _ = sim.converge(objs(deployment() + "---" + SERVICE))
+    assert again.empty and waves == 0
+
+
+def test_scale_up_and_down():
+    sim = Sim()
+    sim.converge(objs(deployment(replicas=3)))
+    up, _, _, _ = sim.converge(objs(deployment(replicas=5)))
+    assert len(up.creates) == 5 - 3 and not up.deletes
+    down, _, _, _ = sim.converge(objs(deployment(replicas=2)))
+    assert len(down.deletes) == 3 and not down.creates
+    assert len(sim.pods("web-")) == 2
+
+
+def test_replace_on_template_change_frees_and_reuses_addresses():
+    sim = Sim()
+    sim.converge(objs(deployment(env="a")))
+    old = {p.name for p in sim.view.all_pods()}
+    ips = {p.ip for p in sim.view.all_pods()}
+    change, _, _, _ = sim.converge(objs(deployment(env="b")))
+    assert {d.name for d in change.deletes} == old and len(change.creates) == 3
+    assert all("spec-hash" in d.reason for d in change.deletes)
+    assert {c.ip for c in change.creates} == ips  # freed by this wave's deletes, reused at once
+    assert not old & {p.name for p in sim.view.all_pods()}
+
+
+def test_delete_and_prune():
+    sim = Sim()
+    sim.converge(objs(deployment("a") + "---" + deployment("b")), applyset="set1")
+    pruned, _, _, _ = sim.converge(objs(deployment("a")), prune=True, applyset="set1")
+    assert {d.name.split("-", 1)[0] for d in pruned.deletes} == {"b"}
+    assert "Deployment/default/b" not in sim.state["objects"]
+    deleted, _, _, _ = sim.converge([], delete=[ObjectKey("Deployment", "default", "a")])
+    assert len(deleted.deletes) == 3 and sim.pods() == []
+    assert all("was deleted" in d.reason for d in deleted.deletes)
+
+
+def test_deleting_a_namespace_cascades_to_pods_services_and_configs():
+    sim = Sim()
+    shop = """
+    apiVersion: v1
+    kind: Namespace
+    metadata: {name: shop}
+    ---
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: c, namespace: shop}
+    data: {a: b}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: front, namespace: shop}
+    spec: {selector: {app: front}, ports: [{port: 80}]}
+    ---""" + deployment("front", 2, ns="shop")
+    sim.converge(objs(shop))
+    assert "shop/front" in sim.state["services"]
+    plan_, _, _, _ = sim.converge([], delete=[ObjectKey("Namespace", "", "shop")])
+    assert len(plan_.deletes) == 2 and sim.pods() == []
+    assert not [k for k in sim.state["objects"] if "shop" in k] and "services" not in sim.state
+    assert all("shop" not in (sim.view.dns_file[n] or "") for n in NODES)
+
+
+def test_unknown_namespace_and_unbootstrapped_cluster_are_refused():
+    with pytest.raises(ManifestError, match='namespaces "nowhere" not found'):
+        desired_from(bootstrapped(), objs(deployment(ns="nowhere")))
+    with pytest.raises(PlanError, match="not bootstrapped"):
+        require_bootstrapped(empty_state("t"), "t")
+
+
+def test_drift_a_removed_pod_comes_back_and_service_drift_is_repaired():
+    sim = Sim()
+    sim.converge(objs(deployment() + "---" + SERVICE))
+    gone = sim.view.pods["n2"].pop()
+    sim.view.iptables["n3"] = ""  # someone flushed the rules
+    repair, waves, _, _ = sim.converge(objs(deployment() + "---" + SERVICE))
+    assert [c.node for c in repair.creates] and len(sim.pods("web-")) == 3
+    assert gone.name in {c.name for c in repair.creates}  # the same name comes back (stable per cluster seed)
+    assert waves == 2
+    sim.view.dns_running["n1"] = False
+    only_dns, waves, _, _ = sim.converge(objs(deployment() + "---" + SERVICE))
+    assert [s.node for s in only_dns.services] == ["n1"] and only_dns.services[0].reasons == ("DNS server not running",)
+
+
+def test_an_unreachable_node_keeps_its_pods_unknown_and_gets_nothing():
+    sim = Sim()
+    sim.converge(objs(deployment(replicas=3)))
+    lost = sim.view.pods["n3"][0].name
+    for attr in ("facts", "pods", "iptables", "dns_file", "dns_running"):
+        getattr(sim.view, attr).pop("n3")
+    sim.view.errors["n3"] = "timed out"
+    add_unknown_pods(sim.view, sim.state["pods"])
+    assert [(p.name, p.status) for p in sim.view.pods["n3"]] == [(lost, "Unknown")]
+    fresh, _, _, _ = sim.converge(objs(deployment(replicas=3) + "---" + deployment("fresh", 2)))
+    assert {c.node for c in fresh.creates} <= {"n1", "n2"} and len(fresh.creates) == 2  # the Unknown pod is not replaced
+    changed = plan(desired_from(sim.state, objs(deployment(replicas=3, env="z"))), sim.view, sim.state, INV, sim.policy())
+    assert [w.name for w in changed.deferred] == [lost] and "n3 is unreachable" in changed.deferred[0].reason
+    assert lost not in {d.name for d in changed.deletes}
+
+
+def test_a_failed_create_is_recorded_and_backs_off():
+    sim = Sim()
+    bare = """
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: p}
+    spec: {containers: [{name: c, image: kcli.local/absent:1, imagePullPolicy: Never}]}
+    """
+    sim.fail = {"create default/p"}
+    first, waves, outcome, _ = sim.converge(objs(bare))
+    assert [c.name for p in outcome.plans for c in p.creates] == ["p"]  # tried once, then left to its back-off
+    assert outcome.failed[("default", "p")]["reason"] == "ErrImageNeverPull"
+    rec = sim.state["pods"]["default/p"]
+    assert rec["phase"] == "Failed" and rec["attempts"] == 1 and rec["retryAfter"] == 1010
+    waiting, waves, _, _ = sim.converge(objs(bare), now=1005)  # inside the back-off: not retried
+    assert waves == 0 and [w.name for w in waiting.backing_off] == ["p"]
+    assert sim.state["pods"]["default/p"]["attempts"] == 1  # kept while waiting
+    retry, waves, outcome, _ = sim.converge(objs(bare), now=1011)
+    assert [c.name for c in retry.creates] == ["p"] and sim.state["pods"]["default/p"]["attempts"] == 2
+    sim.fail = set()
+    sim.converge(objs(bare), now=2000)
+    assert sim.state["pods"]["default/p"].get("phase") is None and sim.pods() == [("p", sim.pods()[0][1])]
+
+
+def test_pending_pods_are_recorded_with_the_scheduler_reason():
+    sim = Sim()
+    huge = deployment(replicas=1).replace("cpu: 10m", "cpu: 64")
+    first, _, _, _ = sim.converge(objs(huge))
+    assert first.pending and "Insufficient cpu" in first.pending[0].reason
+    (rec,) = [r for r in sim.state["pods"].values()]
+    assert rec["phase"] == "Pending" and "Insufficient cpu" in rec["reason"]
+    assert any(e["reason"] == "FailedScheduling" for e in sim.state["events"])
+
+
+def test_allocations_avoid_what_the_hosts_hold():
+    sim = Sim()
+    sim.converge(objs(SERVICE))
+    held_ip = sim.state["services"]["default/web"]["clusterIP"]
+    other = Sim()  # a second state for the same hosts, that never saw web
+    other.view = sim.view
+    other.converge(objs(SERVICE.replace("name: web", "name: api")))
+    assert other.state["services"]["default/api"]["clusterIP"] != held_ip
+
+
+def test_object_results_and_secret_changes_are_seen_through_the_keyed_hash():
+    sim = Sim()
+    secret = """
+    apiVersion: v1
+    kind: Secret
+    metadata: {name: s}
+    stringData: {k: first-value}
+    """
+    sim.converge(objs(secret))
+    d = desired_from(sim.state, objs(secret))
+    assert object_results(sim.state, d, KEY) == [("secret/s", "unchanged")]
+    d2 = desired_from(sim.state, objs(secret.replace("first-value", "second-value")))
+    assert object_results(sim.state, d2, KEY) == [("secret/s", "configured")]
+    assert "first-value" not in yaml.safe_dump(sim.state)
+
+
+def test_units_are_ordered_deletes_creates_then_services_per_node():
+    sim = Sim()
+    sim.converge(objs(deployment(env="a")))
+    p = plan(desired_from(sim.state, objs(deployment(env="b"))), sim.view, sim.state, INV, sim.policy())
+    for node, units in p.units().items():
+        kinds = [u.name.split(" ")[0] for u in units]
+        assert kinds == sorted(kinds, key=["delete", "create", "services"].index)
+    assert dataclasses.replace(p, deletes=(), creates=(), services=()).empty
