@@ -210,7 +210,7 @@ def test_lock_of_a_killed_holder_expires(sb):
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     assert "held by" in sb("lock", "status").stdout
-    blocked = web(sb, 4, "kcli.local/busybox:2", "--set", "greeting=a new page", check=False)
+    blocked = web(sb, 4, "kcli.local/busybox:2", "--set", "greeting=a blocked change", check=False)
     assert blocked.returncode == 6 and "held by" in blocked.stderr
     time.sleep(5)
     assert web(sb, 4, "kcli.local/busybox:2", "--set", "greeting=a new page").returncode == 0

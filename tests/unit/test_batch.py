@@ -123,3 +123,10 @@ def test_a_background_daemon_does_not_keep_the_mutex(var, tmp_path):
     assert rc == 0
     free = subprocess.run(["flock", "-n", str(var / "fence.lock"), "true"], check=False)
     assert free.returncode == 0  # the daemon still runs, but the mutex is free
+
+
+def test_a_unit_that_removes_the_scratch_dir_does_not_break_the_next(tmp_path):
+    scratch = shlex.quote(str(tmp_path / "run-kcli"))
+    units = [Unit("files", (f"rm -rf {scratch}",), stop=True), Unit("after", ("true",), stop=True)]
+    rc, out = run(render_batch(units), tmp_path)
+    assert rc == 0 and {n: u.rc for n, u in parse_batch(out).units.items()} == {"files": 0, "after": 0}

@@ -83,6 +83,7 @@ def render_batch(units: Sequence[Unit], *, fence: Fence | None = None, lock_node
             on_fail.append(f"( {undo}\n) >/dev/null 2>&1")
         out.append(
             f"{_echo(MARK + UNIT_PREFIX + u.name)}\n"
+            "[ -d /run/kcli ] || mkdir -p /run/kcli  # an earlier unit (reset) may have removed it\n"
             f"( set -e\n{body}\n) >{UNIT_LOG} 2>&1 </dev/null 9>&-\n"
             f"rc=$?\n"
             f"if [ $rc -ne 0 ]; then {'; '.join(on_fail)}; fi\n"
