@@ -121,9 +121,13 @@ def register(app: typer.Typer) -> None:
         cluster = _cluster(inventory, state)
         from kcli.core.workloads import known_keys
 
+        from kcli.core.state import network_of
+
         known = known_keys(cluster.state())
+        net = network_of(cluster.state())  # replicas are bounded by the pod network bootstrap recorded
         result = load_and_validate(filename, recursive=recursive, values_files=values, set_values=set_,
-                                   skip_unsupported=skip_unsupported, known=known)
+                                   skip_unsupported=skip_unsupported, known=known,
+                                   pod_cidr=net.pod_cidr if net else cluster.inv.network.get("pod_cidr"))
         run_apply(cluster, list(result.objects), applyset=applyset_id(filename), dry_run=dry_run == "server", prune=prune,
                   lock_wait=lock_wait, profile=profile, strict=strict)
 

@@ -24,13 +24,15 @@ def load_and_validate(
     set_values: List[str] | None = None,
     skip_unsupported: bool = False,
     known: Any = None,
+    pod_cidr: str | None = None,
 ) -> ValidationResult:
     """Shared by apply/diff/delete: every load and validation problem at once, as ManifestError."""
     if not filenames:
         raise UsageError("must specify one of -f and -k")  # kubectl's wording; -k is not supported
     values, problems = load_values(values_files or [], set_values or [])
     loaded = load_manifests(filenames, recursive=recursive, values=values)
-    result = validate_documents(loaded.documents, known=known, skip_unsupported=skip_unsupported)
+    extra = {"pod_cidr": pod_cidr} if pod_cidr else {}
+    result = validate_documents(loaded.documents, known=known, skip_unsupported=skip_unsupported, **extra)
     errors: list[Problem] = [*problems, *loaded.errors, *result.errors]
     for w in result.warnings:
         console.warn(str(w))
