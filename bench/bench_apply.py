@@ -288,7 +288,7 @@ def check(ctx: Ctx, res: Results, when: str, want: int, gen: str | None) -> None
     bad = {n: c for n, (c, gens) in got.items() if c != want or (gen is not None and want and gens != {gen})}
     if bad:
         msg = f"{when}: expected {want} running pods per node{f' with BENCH_GEN={gen}' if gen else ''}, got " + \
-              ", ".join(f"{n}={c} {sorted(got[n][1])}" for n in bad)
+              ", ".join(f"{n}={c} {sorted(got[n][1])}" for n, c in bad.items())
         res.checks.append(msg)
         print(f"!! {msg}", file=sys.stderr, flush=True)
 

@@ -11,7 +11,6 @@ from kcli.core.facts.pods import PODS_SNIPPET, PodView, parse_pods
 from kcli.core.facts.sections import Section
 from kcli.core.inventory import Inventory
 from kcli.core.scheduler import Node, Taint
-from kcli.errors import ExecutionError
 
 VIEW_SNIPPETS = {
     "cpus": "nproc",
@@ -42,13 +41,6 @@ class ClusterView:
 
     def now(self) -> float:
         return max((f.now for f in self.facts.values()), default=0)
-
-    def require_all(self) -> None:
-        if self.errors:
-            raise ExecutionError(
-                f"cannot read {len(self.errors)} node(s); nothing was changed",
-                details=[f"{n}: {e}" for n, e in sorted(self.errors.items())],
-            )
 
 
 def view_from_sections(per_node: Mapping[str, Mapping[str, Section]]) -> ClusterView:

@@ -9,7 +9,6 @@ cluster can never hand one address to two Services.
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field

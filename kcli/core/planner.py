@@ -294,12 +294,10 @@ def _service_syncs(specs, eps, view: ClusterView, leases: Mapping[str, NodeLease
         if not view.dns_running.get(node):
             lines += ["docker rm -f kcli-dns >/dev/null 2>&1 || true", *dns_container_lines(lease.subnet)]
             reasons.append("DNS server not running")
-        if lines or node in pod_nodes:
-            lines.append(hairpin_line())
-        if lines and reasons:
-            out.append(NodeSync(node, tuple(reasons), Unit("services", tuple(lines), stop=True)))
-        elif node in pod_nodes:
-            out.append(NodeSync(node, ("hairpin for new pods",), Unit("services", tuple(lines), stop=True)))
+        if node in pod_nodes and not reasons:
+            reasons.append("hairpin for new pods")
+        if reasons:
+            out.append(NodeSync(node, tuple(reasons), Unit("services", (*lines, hairpin_line()), stop=True)))
     return tuple(out)
 
 

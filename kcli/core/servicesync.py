@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from kcli.core import conntrack
 from kcli.core.commands.shell import feed, sh
-from kcli.core.hostalloc import Held
+from kcli.core.hostalloc import Held, taken_by_others
 from kcli.core.iptables import (
     JUMP_RULES, diff_rules, expected_rules, parse_iptables_save, render_filter, render_jump_script, render_nat, restore_argv,
 )
@@ -86,7 +86,7 @@ def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_
         elif old.get("clusterIP") and old["clusterIP"] != "None":
             ip = old["clusterIP"]
         else:
-            ip = allocate_cluster_ip(service_cidr, taken_ips | requested_ips | {i for i, k in ip_holder.items() if k != key})
+            ip = allocate_cluster_ip(service_cidr, taken_ips | requested_ips | taken_by_others(held, key)[0])
         if ip != "None":
             check_held(key, "clusterIP", ip, ip_holder)
             taken_ips.add(ip)
@@ -98,7 +98,7 @@ def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_
                 if p.node_port and p.node_port != prev:
                     np = allocate_node_port(taken_ports, p.node_port)
                 else:
-                    np = prev or allocate_node_port(taken_ports | requested_ports | {q for q, k in port_holder.items() if k != key})
+                    np = prev or allocate_node_port(taken_ports | requested_ports | taken_by_others(held, key)[1])
                 check_held(key, "nodePort", np, port_holder)
                 taken_ports.add(np)
                 node_ports[_port_key(p)] = np

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from kcli.core.commands.shell import sh
 from kcli.core.network import NodeLease, pod_ip_range
 from kcli.core.objects import AnyObject, ObjectKey, Secret, build_object, canonical_json
 

@@ -34,7 +34,7 @@ from kcli.shell.lock import ClusterLock
 from kcli.shell.statestore import StateStore
 from kcli.shell.transport import SshPool
 
-__all__ = ["ApplyReport", "add_unknown_pods", "apply"]
+__all__ = ["ApplyReport", "Wave", "apply", "converge"]
 
 Log = Callable[[str], None]
 MAX_WAVES = 6

@@ -20,7 +20,7 @@ from kcli.core.network import ClusterNetwork, NodeLease, allocate_leases, valida
 from kcli.core.preflight import Check, blocking, run_checks
 from kcli.core.state import leases_of, network_of, with_network, with_node
 from kcli.errors import UsageError
-from kcli.shell.executor import run_batches, unit_errors
+from kcli.shell.executor import first_failure, run_batches
 from kcli.shell.lock import ClusterLock
 from kcli.shell.observe import observe
 from kcli.shell.statestore import StateStore
@@ -142,12 +142,11 @@ def bootstrap(
         for h in hosts:
             if h.name not in units:
                 continue
-            errs = unit_errors(units[h.name], done.values.get(h.name), done.errors.get(h.name))
             result = done.values.get(h.name)
             report.results[h.name] = {u.name: ("ok" if u.ok else f"failed:{u.rc}") for u in result.units.values()} if result else {}
-            first = next((u.name for u in units[h.name] if u.name in errs), None)
-            if first is not None:
-                report.errors[h.name] = f"step {first} failed: {errs[first]}"
+            failure = first_failure(units[h.name], result, done.errors.get(h.name))
+            if failure is not None:
+                report.errors[h.name] = failure
 
         # The pod sandbox image is built here and shipped, never pulled (skipped where present).
         from kcli.shell.images import load_images

@@ -48,6 +48,13 @@ def run_batches(
     return done
 
 
+def first_failure(units: Sequence[Unit], result: BatchResult | None, host_error: BaseException | None) -> str | None:
+    """``step NAME failed: …`` for the first unit (in order) that failed or never ran, else None."""
+    errs = unit_errors(units, result, host_error)
+    first = next((u.name for u in units if u.name in errs), None)
+    return None if first is None else f"step {first} failed: {errs[first]}"
+
+
 def unit_errors(units: Sequence[Unit], result: BatchResult | None, host_error: BaseException | None) -> dict[str, str]:
     """Unit name → error, for the units that failed or never ran on one host."""
     if result is None:

@@ -181,7 +181,7 @@ class Cluster:
 
     def observe(self, state: dict | None = None) -> ClusterView:
         """One round trip per node; pods the state records on unreachable nodes are added as Unknown."""
-        from kcli.shell.apply import add_unknown_pods
+        from kcli.core.planner import add_unknown_pods
         from kcli.shell.clusterview import observe_cluster
 
         view, _ = observe_cluster(self.pool, self.inv)
@@ -234,10 +234,6 @@ class Cluster:
 
         return apply(self.inv, self.store, objects, applyset=applyset, dry_run=dry_run, prune=prune,
                      lock_wait=lock_wait, log=log, delete_keys=delete_keys, **options)
-
-    def delete(self, keys: Sequence[ObjectKey], *, lock_wait: float = 0.0, log: Log = _quiet, **options: Any) -> ApplyReport:
-        """Delete applied objects (and what they own) from the hosts and the state."""
-        return self.apply([], applyset="", lock_wait=lock_wait, log=log, delete_keys=keys, **options)
 
     def bootstrap(self, *, dry_run: bool = False, log: Log = _quiet, **options: Any) -> BootstrapReport:
         """kcli bootstrap: kcli.shell.bootstrap.bootstrap (pod_cidr, service_cidr, backend, ignore,

@@ -13,7 +13,7 @@ from kcli.core.overlay import plan_peers
 from kcli.core.reset import reset_steps
 from kcli.core.state import empty_state, leases_of, network_of, without_nodes
 from kcli.errors import UsageError
-from kcli.shell.executor import run_batches, unit_errors
+from kcli.shell.executor import first_failure, run_batches, unit_errors
 from kcli.shell.lock import ClusterLock
 from kcli.shell.observe import observe
 from kcli.shell.statestore import StateStore
@@ -61,10 +61,9 @@ def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bo
                  for h in targets}
         res = run_batches(pool, targets, units, fence=lock.fence, lock_node=lock.host.name, timeout=300, parallel=parallel)
         for h in targets:
-            errs = unit_errors(units[h.name], res.values.get(h.name), res.errors.get(h.name))
-            if errs:
-                first = next(u.name for u in units[h.name] if u.name in errs)
-                report.errors[h.name] = f"step {first} failed: {errs[first]}"
+            failure = first_failure(units[h.name], res.values.get(h.name), res.errors.get(h.name))
+            if failure is not None:
+                report.errors[h.name] = failure
             else:
                 report.reset.append(h.name)
         if net is not None and remaining:

@@ -95,6 +95,24 @@ def make_sandbox(kcli: Kcli, name: str, nodes: int, init: str = "systemd"):
     return sb
 
 
+def bootstrapped_sandbox(kcli: Kcli, name: str, nodes: int = 3):
+    """For a module fixture (``yield from``): a sandbox, bootstrapped, with the busybox image
+    loaded; always torn down."""
+    sb = make_sandbox(kcli, name, nodes)
+    try:
+        sb("bootstrap")
+        sb("image", "load", "kcli.local/busybox:1")
+        yield sb
+    finally:
+        sb.down()
+
+
+def write_manifest(tmp_path: Path, name: str, text: str) -> str:
+    p = tmp_path / name
+    p.write_text(text)
+    return str(p)
+
+
 @pytest.fixture(scope="session")
 def sandbox(kcli, kcli_home):
     """A 3-node sandbox, up for the whole session; its inventory path is returned."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import make_sandbox
+from .conftest import bootstrapped_sandbox, write_manifest
 
 pytestmark = pytest.mark.e2e
 NAME = "e2e-engine"
@@ -17,13 +16,7 @@ NAME = "e2e-engine"
 
 @pytest.fixture(scope="module")
 def sb(kcli):
-    sandbox = make_sandbox(kcli, NAME, 3)
-    try:
-        sandbox("bootstrap")
-        sandbox("image", "load", "kcli.local/busybox:1")
-        yield sandbox
-    finally:
-        sandbox.down()
+    yield from bootstrapped_sandbox(kcli, NAME)
 
 
 def deployment(name: str, replicas: int, namespace: str = "default") -> str:
@@ -44,10 +37,6 @@ spec:
 """
 
 
-def write(tmp_path: Path, name: str, text: str) -> str:
-    p = tmp_path / name
-    p.write_text(text)
-    return str(p)
 
 
 def pods(sb) -> dict[str, dict]:
@@ -66,13 +55,13 @@ def pod_containers(sb, nodes=None) -> Counter:
 
 
 def test_an_unreachable_node_does_not_stop_an_apply(sb, tmp_path):
-    spread = write(tmp_path, "spread.yaml", deployment("spread", 3))
+    spread = write_manifest(tmp_path, "spread.yaml", deployment("spread", 3))
     sb("apply", "-f", spread)
     on_node3 = [n for n, p in pods(sb).items() if p["spec"]["nodeName"] == "node3"]
     assert on_node3, "the spread Deployment should have a pod on node3"
     sb.kcli("sandbox", "stop-node", "node3", "--name", NAME)
     try:
-        new = write(tmp_path, "new.yaml", deployment("fresh", 2))
+        new = write_manifest(tmp_path, "new.yaml", deployment("fresh", 2))
         res = sb("apply", "-f", new)
         assert res.returncode == 0 and "node node3 is unreachable" in res.stderr
         assert sb("apply", "-f", new, "--strict", check=False).returncode == 5
@@ -101,7 +90,7 @@ def test_an_unreachable_node_does_not_stop_an_apply(sb, tmp_path):
 
 
 def test_deleting_a_namespace_removes_everything_in_it(sb, tmp_path):
-    f = write(tmp_path, "shop.yaml", """apiVersion: v1
+    f = write_manifest(tmp_path, "shop.yaml", """apiVersion: v1
 kind: Namespace
 metadata: {name: shop}
 ---
@@ -127,7 +116,7 @@ spec: {selector: {app: front}, ports: [{port: 80}]}
     state = yaml.safe_load((sb.state / "cluster.yaml").read_text())
     assert not [k for k in (state.get("objects") or {}) if "/shop/" in k or k.endswith("/shop")]
     assert not [k for k in (state.get("pods") or {}) if k.startswith("shop/")]
-    sb("apply", "-f", write(tmp_path, "ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"))
+    sb("apply", "-f", write_manifest(tmp_path, "ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n"))
     assert [n for n, p in pods(sb).items() if p["metadata"]["namespace"] == "shop"] == []
     assert all(h.check_output("docker ps -aq --filter label=io.kcli.namespace=shop") == "" for h in hosts.values())
     sb("delete", "ns", "shop")

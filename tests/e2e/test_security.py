@@ -11,12 +11,11 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import make_sandbox
+from .conftest import bootstrapped_sandbox, write_manifest
 
 pytestmark = pytest.mark.e2e
 NAME = "e2e-sec"
@@ -25,19 +24,9 @@ SECRET_VALUE = "s3cr3t-Only-In-The-Container-4711"
 
 @pytest.fixture(scope="module")
 def sb(kcli):
-    sandbox = make_sandbox(kcli, NAME, 3)
-    try:
-        sandbox("bootstrap")
-        sandbox("image", "load", "kcli.local/busybox:1")
-        yield sandbox
-    finally:
-        sandbox.down()
+    yield from bootstrapped_sandbox(kcli, NAME)
 
 
-def write(tmp_path: Path, name: str, text: str) -> str:
-    p = tmp_path / name
-    p.write_text(text)
-    return str(p)
 
 
 def markers(sb, pattern: str) -> dict[str, str]:
@@ -68,7 +57,7 @@ spec:
 def test_hostile_image_and_host_path_never_run_on_a_node(sb, tmp_path):
     tag = f"PWN-{os.getpid()}"
     image = f"x:1'; touch /tmp/{tag}-img; echo '"
-    res = sb("apply", "-f", write(tmp_path, "img.yaml", pod("hostile-img", image.replace('"', '\\"'))), check=False)
+    res = sb("apply", "-f", write_manifest(tmp_path, "img.yaml", pod("hostile-img", image.replace('"', '\\"'))), check=False)
     assert res.returncode == 3, res.stderr
     assert "spec.containers[0].image" in res.stderr
     path = f"/tmp/dir'; touch /tmp/{tag}-hp; echo '"
@@ -77,7 +66,7 @@ def test_hostile_image_and_host_path_never_run_on_a_node(sb, tmp_path):
     - name: h
       hostPath: {{path: "{path}", type: Directory}}
 """
-    res = sb("apply", "-f", write(tmp_path, "hp.yaml", pod("hostile-hp", "kcli.local/busybox:1", spec)), check=False)
+    res = sb("apply", "-f", write_manifest(tmp_path, "hp.yaml", pod("hostile-hp", "kcli.local/busybox:1", spec)), check=False)
     if res.returncode == 0:  # accepted: the path arrived literally, the pod cannot start (no such directory)
         row = next(line for line in sb("get", "pods").stdout.splitlines() if line.startswith("hostile-hp"))
         assert "CreateContainerError" in row
@@ -89,7 +78,7 @@ def test_hostile_image_and_host_path_never_run_on_a_node(sb, tmp_path):
 
 
 def test_missing_image_shows_err_image_never_pull_and_other_pods_run(sb, tmp_path):
-    f = write(tmp_path, "two.yaml", pod("no-image", "kcli.local/absent:9") + "---\n" + pod("fine", "kcli.local/busybox:1"))
+    f = write_manifest(tmp_path, "two.yaml", pod("no-image", "kcli.local/absent:9") + "---\n" + pod("fine", "kcli.local/busybox:1"))
     res = sb("apply", "-f", f)
     assert res.returncode == 0 and "failed to start" in res.stderr
     table = sb("get", "pods").stdout
@@ -105,7 +94,7 @@ def test_missing_image_shows_err_image_never_pull_and_other_pods_run(sb, tmp_pat
 
 
 def test_secret_values_are_on_no_command_line_and_not_in_git(sb, tmp_path):
-    f = write(tmp_path, "secret.yaml", f"""apiVersion: v1
+    f = write_manifest(tmp_path, "secret.yaml", f"""apiVersion: v1
 kind: Secret
 metadata: {{name: db}}
 stringData: {{password: "{SECRET_VALUE}"}}
@@ -148,8 +137,8 @@ stringData: {{password: "{SECRET_VALUE}"}}
 
 
 def test_an_apply_that_lost_its_lock_writes_nothing(sb, tmp_path):
-    a = write(tmp_path, "a.yaml", pod("from-a", "kcli.local/busybox:1"))
-    b = write(tmp_path, "b.yaml", pod("from-b", "kcli.local/busybox:1").replace(
+    a = write_manifest(tmp_path, "a.yaml", pod("from-a", "kcli.local/busybox:1"))
+    b = write_manifest(tmp_path, "b.yaml", pod("from-b", "kcli.local/busybox:1").replace(
         "metadata: {name: from-b}", "metadata: {name: from-b, labels: {app: b}}") + """---
 apiVersion: v1
 kind: Service
@@ -193,10 +182,10 @@ kind: Service
 metadata: {{name: {name}}}
 spec: {{type: NodePort, selector: {{app: {name}}}, ports: [{{port: 80}}]}}
 """
-    a = write(tmp_path, "svc-a.yaml", svc.format(name="alloc-a"))
+    a = write_manifest(tmp_path, "svc-a.yaml", svc.format(name="alloc-a"))
     sb("apply", "-f", a)
     held = yaml.safe_load((sb.state / "cluster.yaml").read_text())["services"]["default/alloc-a"]
-    b = write(tmp_path, "svc-b.yaml", svc.format(name="alloc-b"))
+    b = write_manifest(tmp_path, "svc-b.yaml", svc.format(name="alloc-b"))
     sb("apply", "-f", b, "--state", str(other))
     allocated = yaml.safe_load((other / "cluster.yaml").read_text())["services"]["default/alloc-b"]
     assert allocated["clusterIP"] != held["clusterIP"]

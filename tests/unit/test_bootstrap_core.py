@@ -3,7 +3,6 @@ import json
 import pytest
 
 from kcli.core.bootstrap import plan_host
-from kcli.core.commands.shell import Step
 from kcli.core.facts.host import HostFacts
 from kcli.core.facts.node import NodeFacts
 from kcli.core.facts.sections import Section

@@ -19,7 +19,7 @@ from kcli.core.inventory import Host, Inventory
 from kcli.core.network import ClusterNetwork, NodeLease
 from kcli.core.objects import Document, ObjectKey, Source
 from kcli.core.planner import (
-    Plan, Policy, add_unknown_pods, desired_from, object_results, plan, record, require_bootstrapped,
+    Policy, add_unknown_pods, desired_from, object_results, plan, record, require_bootstrapped,
 )
 from kcli.core.iptables import JUMP_RULES, quote
 from kcli.core.servicesync import dns_hosts, node_rules

@@ -7,8 +7,6 @@ The pod script is also run for real with ``sh``, but only with units made of har
 from __future__ import annotations
 
 import copy
-import shlex
-import subprocess
 import textwrap
 
 import pytest

@@ -89,7 +89,7 @@ def render_batch(units: Sequence[Unit], *, fence: Fence | None = None, lock_node
             f"if [ $rc -ne 0 ]; then {'; '.join(on_fail)}; fi\n"
             f"rm -f {UNIT_LOG}\n"
             f"echo \"{RC_MARK}$rc\""
-            + (f"\nif [ $rc -ne 0 ]; then exit $rc; fi" if u.stop else "")
+            + ("\nif [ $rc -ne 0 ]; then exit $rc; fi" if u.stop else "")
         )
     if observe:
         out.append(render_script(observe))
