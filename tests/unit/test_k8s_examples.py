@@ -1,7 +1,12 @@
-"""Every real-world manifest in ../shared/k8s-examples is accepted or rejected with a clear message."""
+"""Every real-world manifest of the compatibility corpus is accepted or rejected with a clear message.
+
+The corpus lives outside the repository (the founders' ``shared/k8s-examples``): its path comes
+from ``KCLI_K8S_EXAMPLES`` (`.ci/test` sets it when ``../shared/k8s-examples`` exists). With the
+variable set the corpus must be there; without it, on a bare clone, these tests are skipped."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,8 +18,10 @@ from kcli.core.validate import validate_documents
 from kcli.errors import ManifestError
 from kcli.shell.loading import load_manifests
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "k8s-examples"
+EXAMPLES = Path(os.environ.get("KCLI_K8S_EXAMPLES", "/nonexistent/k8s-examples"))
 FILES = sorted(EXAMPLES.rglob("*.yaml"))
+pytestmark = pytest.mark.skipif("KCLI_K8S_EXAMPLES" not in os.environ,
+                                reason="KCLI_K8S_EXAMPLES is not set (the k8s-examples corpus is outside the repo)")
 
 REJECTED = {
     # (file, doc) → field the error names
