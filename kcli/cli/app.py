@@ -20,6 +20,7 @@ app = typer.Typer(
     name="kcli",
     help="Kubernetes semantics without a control plane: manifests → docker hosts over SSH.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain click help: rich help imports rich.markdown (+0.1 s per call)
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     add_completion=False,

@@ -7,7 +7,7 @@ import typer
 from kcli.cli import console
 from kcli.cli.output import print_table
 
-config = typer.Typer(help="Contexts: which inventory later commands use.", no_args_is_help=True)
+config = typer.Typer(help="Contexts: which inventory later commands use.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @config.command("get-contexts")

@@ -7,7 +7,7 @@ import typer
 from kcli.cli import options
 from kcli.cli.output import print_table
 
-image = typer.Typer(help="Images on nodes.", no_args_is_help=True)
+image = typer.Typer(help="Images on nodes.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @image.command()

