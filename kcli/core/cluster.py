@@ -4,10 +4,10 @@ one round trip per node (VIEW_SNIPPETS), plus the pure helpers that build and co
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kcli.core.facts.node import NodeFacts, parse_node_facts
-from kcli.core.facts.pods import PODS_SNIPPET, PodView, parse_pods
+from kcli.core.facts.pods import DNS_CONTAINER, PODS_SNIPPET, PodView, container_running, inspected, parse_pods, pod_network_ips
 from kcli.core.facts.sections import Section
 from kcli.core.inventory import Inventory
 from kcli.core.scheduler import Node, Taint
@@ -16,13 +16,9 @@ VIEW_SNIPPETS = {
     "cpus": "nproc",
     "meminfo": "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo",
     "now": "date +%s",
-    "docker": "docker version --format '{{json .Server}}'",
-    "pods": PODS_SNIPPET,
-    # every address taken on the pod network, kcli's or not (pod IPs are allocated around them)
-    "podnet_ips": "docker network inspect kcli-pods --format '{{range .Containers}}{{.IPv4Address}} {{end}}'",
+    "pods": PODS_SNIPPET,  # also the pod network's addresses and the DNS server's state
     "iptables": "iptables-save -t nat && iptables-save -t filter",
     "dns_file": "cat /var/lib/kcli/dns/cluster.hosts",
-    "dns_running": "docker inspect -f '{{.State.Running}}' kcli-dns",
 }
 
 
@@ -47,17 +43,26 @@ def view_from_sections(per_node: Mapping[str, Mapping[str, Section]]) -> Cluster
     """A ClusterView from the VIEW_SNIPPETS sections each node printed."""
     view = ClusterView()
     for name, sections in per_node.items():
-        view.facts[name] = parse_node_facts(sections)
-        view.pods[name] = parse_pods(name, sections.get("pods"))
-        ips = sections.get("podnet_ips")
-        view.used_ips[name] = {a.split("/")[0] for a in ips.text.split()} if ips is not None and ips.rc == 0 else set()
+        view.facts[name] = _with_docker(parse_node_facts(sections), sections.get("pods"))
+        items = inspected(sections.get("pods"))
+        view.pods[name] = parse_pods(name, items)
+        view.used_ips[name] = pod_network_ips(items)
         ipt = sections.get("iptables")
         view.iptables[name] = ipt.text if ipt is not None and ipt.rc == 0 else ""
         dns = sections.get("dns_file")
         view.dns_file[name] = dns.text + "\n" if dns is not None and dns.rc == 0 else None
-        run = sections.get("dns_running")
-        view.dns_running[name] = run is not None and run.rc == 0 and run.text.strip() == "true"
+        view.dns_running[name] = container_running(items, DNS_CONTAINER)
     return view
+
+
+def _with_docker(facts: NodeFacts, pods: Section | None) -> NodeFacts:
+    """Whether docker answers, from the pods section when ``docker version`` was not asked (a
+    view asks docker only what it needs: ``docker ps`` fails when the daemon does not answer)."""
+    if facts.docker_version is not None or pods is None:
+        return facts
+    if pods.rc != 0:
+        return replace(facts, docker_error=(pods.text.strip().splitlines() or ["docker not answering"])[-1])
+    return replace(facts, docker_error=None)
 
 
 def merged(base: ClusterView, newer: ClusterView) -> ClusterView:
@@ -75,7 +80,7 @@ def scheduler_nodes(inv: Inventory, view: ClusterView, joined: Collection[str]) 
     out = []
     for h in inv.hosts:
         f = view.facts.get(h.name)
-        if f is None or f.docker_version is None or h.name not in joined:
+        if f is None or f.docker_error is not None or h.name not in joined:
             continue
         labels = {
             **dict(h.labels), "kubernetes.io/hostname": h.name, "kubernetes.io/os": "linux",

@@ -142,7 +142,7 @@ def _labels(v: Any, path: str, errs: _Errors) -> dict[str, str]:
     if not isinstance(v, Mapping):
         errs.add(path, "must be a mapping of label key to value")
         return {}
-    from kcli.core.validate import label_key_error, label_value_error
+    from kcli.core.names import label_key_error, label_value_error
 
     out = {}
     for k, val in v.items():

@@ -17,12 +17,12 @@ from kcli.core.cluster import ClusterView, scheduler_nodes
 from kcli.core.commands.batch import Unit
 from kcli.core.commands.shell import write_file
 from kcli.core.controllers import PodAction, PodPlan, plan_pods
-from kcli.core.facts.pods import unknown_pods
+from kcli.core.facts.pods import PodView, unknown_pods
 from kcli.core.hostalloc import held_allocations
 from kcli.core.inventory import Inventory
 from kcli.core.network import ClusterNetwork, NodeLease
 from kcli.core.objects import AnyObject, ConfigMap, Namespace, ObjectKey, Secret, Service
-from kcli.core.podrun import PodPlacement, create_pod_lines, delete_pod_lines, pod_uid
+from kcli.core.podrun import PodContainers, PodPlacement, create_pod_lines, delete_pod_lines, delete_pods_lines, image_prelude, pod_uid
 from kcli.core.services import Endpoint, ServiceSpec
 from kcli.core.servicesync import (
     DNS_FILE, allocate, dns_args, dns_container_lines, dns_hosts, endpoints_by_service, endpoints_from_record,
@@ -124,7 +124,8 @@ class PodDelete:
     node: str
     reason: str
     applied: str
-    unit: Unit
+    unit: Unit  # this pod alone; Plan.units() deletes a node's pods together
+    containers: PodContainers | None = None
 
 
 @dataclass(frozen=True)
@@ -170,9 +171,19 @@ class Plan:
         return not (self.deletes or self.creates or self.services)
 
     def units(self) -> dict[str, list[Unit]]:
-        """Per node, in order: deletes, creates, then rules/DNS."""
+        """Per node, in order: deletes (one unit for all of a node's pods: one ``docker stop``
+        and one ``docker rm``), creates, then rules/DNS."""
         out: dict[str, list[Unit]] = {}
-        for a in (*self.deletes, *self.creates):
+        by_node: dict[str, list[PodDelete]] = {}
+        for d in self.deletes:
+            by_node.setdefault(d.node, []).append(d)
+        for node, ds in by_node.items():
+            if len(ds) == 1 or any(d.containers is None for d in ds):
+                out[node] = [d.unit for d in ds]
+            else:
+                lines = delete_pods_lines([d.containers for d in ds if d.containers is not None])
+                out[node] = [Unit(f"delete {len(ds)} pods", tuple(lines), labels=tuple(d.unit.name for d in ds))]
+        for a in self.creates:
             out.setdefault(a.node, []).append(a.unit)
         for s in self.services:
             out.setdefault(s.node, []).append(s.unit)
@@ -185,10 +196,9 @@ def add_unknown_pods(view: ClusterView, records: Mapping[str, Any]) -> None:
         view.pods[node] = unknown_pods(node, dict(records))
 
 
-def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inventory, policy: Policy,
-         *, pods_done_on: frozenset[str] = frozenset()) -> Plan:
+def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inventory, policy: Policy) -> Plan:
     """The next wave. ``view`` must already hold Unknown pods for unreachable nodes
-    (add_unknown_pods); ``pods_done_on`` are nodes that got new pods in earlier waves (hairpin)."""
+    (add_unknown_pods)."""
     net, leases = require_bootstrapped(state, inv.cluster)
     recorded_pods: Mapping[str, Any] = state.get("pods") or {}
     specs, allocations, warnings = allocate([o for o in desired.objects if isinstance(o, Service)],
@@ -208,8 +218,9 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
         if pv.node in unreachable:
             deferred.append(Waiting(a.namespace, a.name, f"node {pv.node} is unreachable: {a.reason}", str(a.applied)))
             continue
+        containers = _pod_containers(pv)
         deletes.append(PodDelete(a.namespace, a.name, pv.node, a.reason, str(a.applied),
-                                 Unit(f"delete {a.namespace}/{a.name}", tuple(delete_pod_lines(pv.uid)))))
+                                 Unit(f"delete {a.namespace}/{a.name}", tuple(delete_pods_lines([containers]))), containers))
     placed, backing_off = [], []
     for a, node in pods.creates:
         rec = recorded_pods.get(f"{a.namespace}/{a.name}")
@@ -223,9 +234,15 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
     services: tuple[NodeSync, ...] = ()
     if not deletes and not creates:
         services = _service_syncs(specs, eps, view, leases, net.pod_cidr,
-                                  endpoints_from_record(state.get("endpoints") or {}), pods_done_on)
+                                  endpoints_from_record(state.get("endpoints") or {}))
     return Plan(pods, tuple(deletes), creates, services, pending, tuple(backing_off), tuple(deferred), tuple(specs),
                 allocations, eps, tuple(warnings))
+
+
+def _pod_containers(pv: PodView) -> PodContainers:
+    """A pod's containers as its node reported them: app containers are stopped first."""
+    return PodContainers(pv.uid, tuple(c.id for c in pv.containers if c.kind == "container"),
+                         tuple(c.id for c in pv.containers if c.kind != "container"))
 
 
 def _with_orphan_deletes(pods: PodPlan, gone: frozenset[ObjectKey]) -> PodPlan:
@@ -266,16 +283,19 @@ def _creates(placed: Sequence[tuple[PodAction, str]], objects: Sequence[AnyObjec
                                  dns_args=dns_args(a.namespace, lease.subnet) if cluster_dns else [],
                                  service_env=service_env(specs, a.namespace) if pod.spec.enable_service_links else [])
         uid = pod_uid(pod)
+        # hairpin (a pod reaching itself through a service) on the new pod's bridge port, right away
+        lines = [*lines, hairpin_line()] if not pod.spec.host_network else lines
         out.append(PodCreate(a.namespace, a.name, node, place.ip, a.reason, str(a.applied), pod.spec_hash,
-                             Unit(f"create {a.namespace}/{a.name}", tuple(lines), tuple(delete_pod_lines(uid))),
+                             Unit(f"create {a.namespace}/{a.name}", tuple(lines), tuple(delete_pod_lines(uid)),
+                                  prelude=image_prelude(pod)),
                              str(pod.owner) if pod.owner else "", uid, dict(pod.labels)))
     return tuple(out)
 
 
-def _service_syncs(specs, eps, view: ClusterView, leases: Mapping[str, NodeLease], pod_cidr: str, old_eps,
-                   pod_nodes: frozenset[str]) -> tuple[NodeSync, ...]:
+def _service_syncs(specs, eps, view: ClusterView, leases: Mapping[str, NodeLease], pod_cidr: str, old_eps
+                   ) -> tuple[NodeSync, ...]:
     """Per node, only where something differs: kube-proxy rules, DNS records, the DNS server,
-    hairpin on new pods' ports, UDP conntrack cleanup. Nothing for a node already in sync."""
+    hairpin, UDP conntrack cleanup. Nothing for a node already in sync."""
     hosts_text = dns_hosts(specs, eps)
     cleanup = udp_cleanup_lines(specs, old_eps, eps)
     out = []
@@ -294,14 +314,26 @@ def _service_syncs(specs, eps, view: ClusterView, leases: Mapping[str, NodeLease
         if not view.dns_running.get(node):
             lines += ["docker rm -f kcli-dns >/dev/null 2>&1 || true", *dns_container_lines(lease.subnet)]
             reasons.append("DNS server not running")
-        if node in pod_nodes and not reasons:
-            reasons.append("hairpin for new pods")
         if reasons:
             out.append(NodeSync(node, tuple(reasons), Unit("services", (*lines, hairpin_line()), stop=True)))
     return tuple(out)
 
 
 # --------------------------------------------------------------------------- results and the next state
+
+
+def changes_objects(state: Mapping[str, Any], desired: Desired) -> bool:
+    """Whether this command certainly changes the recorded objects (one is new, edited, deleted or
+    pruned), known without looking at the hosts. A Secret whose data alone changed is not seen
+    here (that needs the cluster's key): False means "maybe"."""
+    recorded = state.get("objects") or {}
+    if desired.gone:
+        return True
+    for o in desired.manifest:
+        rec = recorded.get(object_id(o.key))
+        if rec is None or rec.get("lastApplied") != redacted_manifest(o):
+            return True
+    return False
 
 
 def object_results(state: Mapping[str, Any], desired: Desired, secret_key: bytes) -> list[tuple[str, str]]:

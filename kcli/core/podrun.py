@@ -1,8 +1,16 @@
 """Pods on docker (k8s-reference.md §8): a DesiredPod → the shell lines that create it on a node.
 
-A pause container (``k8s_POD_<pod>_<ns>_<uid>_0``) holds the pod's network namespace and IP on
-the node's pod network; init containers run to completion in order; app containers join the
-pause container's network and IPC namespaces. Everything is labelled so the hosts can be re-read.
+Two layouts, both labelled so the hosts can be re-read:
+
+* **single** (one container, no init containers, no shared PID namespace: most pods): the app
+  container itself is on the node's pod network with the pod's fixed IP (``--ip``), hostname and
+  DNS, and carries the pod's labels (``io.kcli.layout=single``). One ``docker run`` per pod. A
+  restart of the container (restart policy, liveness) keeps its IP, hostname and ports: docker
+  re-attaches it with the same static address.
+* **pause** (everything else): a pause container (``k8s_POD_<pod>_<ns>_<uid>_0``) holds the pod's
+  network namespace and IP; init containers run to completion in order; app containers join the
+  pause container's network and IPC namespaces, so they share localhost and survive each other's
+  restarts, as in Kubernetes.
 
 Pure. No value from a manifest is ever formatted into shell text: every line is an argv joined by
 ``sh`` (``shlex.quote`` on each word), messages go through ``fail`` (one quoted printf argument),
@@ -403,6 +411,30 @@ def _mounts(c: Container, paths: Mapping[str, str], pod: DesiredPod) -> list[str
     return out
 
 
+LAYOUT_LABEL = "io.kcli.layout"
+
+
+def uses_pause(pod: DesiredPod) -> bool:
+    """Whether the pod needs a pause container (see the module docstring): several containers
+    share its namespaces, or init containers run in it before the app."""
+    spec = pod.spec
+    return bool(spec.init_containers) or len(spec.containers) != 1 or spec.share_process_namespace
+
+
+def image_var(image: str) -> str:
+    """The shell variable a batch's prelude sets to 1 when ``image`` is present on the node."""
+    return "kcli_img_" + hashlib.sha256(image.encode()).hexdigest()[:16]
+
+
+def image_prelude(pod: DesiredPod, pause: bool | None = None) -> tuple[str, ...]:
+    """Lines a batch runs once per image (not once per pod): is the image on the node? The pod's
+    own lines read the answer and only ask docker again when the prelude did not run or said no."""
+    images = ([PAUSE_IMAGE] if (uses_pause(pod) if pause is None else pause) else []) + [
+        c.image for c in (*pod.spec.init_containers, *pod.spec.containers) if c.image_pull_policy != "Always"]
+    return tuple(f"{image_var(i)}=0; {sh(('docker', 'image', 'inspect', i))} >/dev/null 2>&1 && {image_var(i)}=1"
+                 for i in dict.fromkeys(images))
+
+
 def _pull_lines(images: Sequence[tuple[str, str]], pull_secrets: Sequence[Secret]) -> list[str]:
     """Image pulls per imagePullPolicy, with imagePullSecrets as a throw-away docker config on tmpfs."""
     lines: list[str] = []
@@ -421,7 +453,7 @@ def _pull_lines(images: Sequence[tuple[str, str]], pull_secrets: Sequence[Secret
         lines.append(f"printf %s {shlex.quote(base64.b64encode(cfg.encode()).decode())} | base64 -d > \"$cfg/config.json\"")
         auth = '--config "$cfg" '  # constant text: the directory is a shell variable set above
     for image, policy in images:
-        have = f"{sh(('docker', 'image', 'inspect', image))} >/dev/null 2>&1"
+        have = f"{{ [ \"${{{image_var(image)}:-0}}\" = 1 ] || {sh(('docker', 'image', 'inspect', image))} >/dev/null 2>&1; }}"
         pull = f"docker {auth}{sh(('pull', '-q', image))} >/dev/null || {fail('ErrImagePull:', image)}"
         if policy == "Always":
             lines.append(pull)
@@ -462,10 +494,15 @@ def create_pod_lines(
     *,
     dns_args: Sequence[str] = (),
     service_env: Sequence[tuple[str, str]] = (),
+    pause: bool | None = None,
 ) -> list[str]:
-    """Everything to start one pod on its node, in order, as shell lines (run under ``set -e``)."""
+    """Everything to start one pod on its node, in order, as shell lines (run under ``set -e``).
+    ``pause``: the layout (module docstring); None picks it from the pod (``uses_pause``)."""
     spec = pod.spec
     uid = pod_uid(pod)
+    pause = uses_pause(pod) if pause is None else pause
+    if not pause and (len(spec.containers) != 1 or spec.init_containers or spec.share_process_namespace):
+        raise PlanError(f"pod {pod.namespace}/{pod.name}: only a pod of one container runs without a pause container")
     sandbox = container_name("POD", pod, uid)
     volume_lines, paths = _volume_lines(pod, uid, configs)
     pull_secrets = []
@@ -473,7 +510,7 @@ def create_pod_lines(
         s = configs.get(ObjectKey("Secret", pod.namespace, name))
         if isinstance(s, Secret):
             pull_secrets.append(s)
-    images: dict[str, str] = {PAUSE_IMAGE: "Never"}
+    images: dict[str, str] = {PAUSE_IMAGE: "Never"} if pause else {}
     for c in spec.init_containers + spec.containers:
         if not c.image or c.image.startswith("-") or any(ch.isspace() or not ch.isprintable() for ch in c.image):
             raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: invalid image reference {c.image!r}")
@@ -495,16 +532,16 @@ def create_pod_lines(
                                      for c in spec.containers for p in c.ports]),
         "io.kcli.node": place.node,
     })
-    run = ["docker", "run", "-d", "--name", sandbox, "--restart", "always", "--init"]
+    net: list[str] = []  # the pod's network: on the pause container, or on its one container
     if spec.host_network:
-        run += ["--network", "host"]
+        net += ["--network", "host"]
     else:
-        run += ["--network", POD_NETWORK, "--ip", place.ip, "--hostname", spec.hostname or pod.name, *dns_args]
+        net += ["--network", POD_NETWORK, "--ip", place.ip, "--hostname", spec.hostname or pod.name, *dns_args]
         for hp in host_ports:
             port = next(p.container_port for c in spec.containers for p in c.ports
                         if p.host_port == hp["port"] and p.protocol == hp["protocol"])
             bind = f"{hp['ip']}:" if hp["ip"] else ""
-            run += ["-p", f"{bind}{hp['port']}:{port}/{hp['protocol'].lower()}"]
+            net += ["-p", f"{bind}{hp['port']}:{port}/{hp['protocol'].lower()}"]
     for a in spec.host_aliases:
         try:
             ip = str(ipaddress.ip_address(a.ip))
@@ -513,14 +550,26 @@ def create_pod_lines(
         for hn in a.hostnames:
             if not _HOSTNAME.fullmatch(hn):
                 raise PlanError(f"pod {pod.namespace}/{pod.name}: hostAliases hostname {hn!r} is not a DNS name")
-            run += ["--add-host", f"{hn}:{ip}"]
-    run += ["--ipc", "shareable", *_label_args(sandbox_labels), PAUSE_IMAGE]
-    lines = [*volume_lines, *_pull_lines(list(images.items()), pull_secrets), sh(run)]
+            net += ["--add-host", f"{hn}:{ip}"]
+    lines = [*volume_lines, *_pull_lines(list(images.items()), pull_secrets)]
     restart = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}[spec.restart_policy]
+    env_dir = f"{SECRET_DIR}/{uid}/env"
+    if not pause:
+        c = spec.containers[0]
+        env = container_env(c, pod, uid, place, configs, service_env)
+        flags, tail = _run_args(c, env)
+        labels = pod_labels(pod, uid, "container", c.name, {
+            **{k: v for k, v in sandbox_labels.items() if k not in ("io.kcli.container", "io.kcli.type", "io.kubernetes.container.name", "io.kubernetes.docker.type")},
+            LAYOUT_LABEL: "single"})
+        return lines + _docker_run_lines(
+            ["docker", "run", "-d", "--name", container_name(c.name, pod, uid), "--init", "--restart", restart, *net,
+             *resource_flags(c), *_mounts(c, paths, pod)], env, [*flags, *_label_args(labels), *tail], env_dir,
+            "container-0", f"pod {pod.namespace}/{pod.name}: container {c.name}")
+    lines.append(sh(["docker", "run", "-d", "--name", sandbox, "--restart", "always", "--init", *net,
+                     "--ipc", "shareable", *_label_args(sandbox_labels), PAUSE_IMAGE]))
     shared = ["--network", f"container:{sandbox}", "--ipc", f"container:{sandbox}"]
     if spec.share_process_namespace:
         shared += ["--pid", f"container:{sandbox}"]
-    env_dir = f"{SECRET_DIR}/{uid}/env"
     for i, c in enumerate(spec.init_containers):
         env = container_env(c, pod, uid, place, configs, service_env)
         flags, tail = _run_args(c, env)
@@ -543,21 +592,65 @@ def create_pod_lines(
 
 
 def delete_pod_lines(uid: str, grace: int = 30) -> list[str]:
-    """Stop (grace capped), remove the pod's containers, its volumes and secret files.
+    """Stop (grace capped), remove the pod's containers, its volumes and secret files, finding the
+    containers by the pod's uid label (the undo of a half-created pod).
 
     ``uid`` comes from a container label read back from the node: it is quoted like any value,
     and the directories are removed only when it is a plain name (no '/', no '..')."""
     ps = sh(("docker", "ps", "-aq", "--filter", f"label=io.kcli.pod-uid={uid}"))
     t = str(int(min(grace, STOP_GRACE_CAP)))
-    lines = [
+    return [
         f"ids=$({ps}); if [ -n \"$ids\" ]; then docker stop -t {t} $ids >/dev/null 2>&1 || true; docker rm -f -v $ids >/dev/null; fi",
+        *_pod_dir_lines(uid),
     ]
-    if _SAFE_UID.fullmatch(uid):
-        # mount points below the pod's directory (mount points with odd bytes are octal-escaped in
-        # /proc/mounts; the pod's own never have any); the prefix is matched literally by case
-        prefix = shlex.quote(f"{POD_DIR}/{uid}/")
-        lines += [
-            f"awk '{{print $2}}' /proc/mounts | while IFS= read -r m; do case $m in {prefix}*) umount \"$m\" || true;; esac; done",
-            sh(("rm", "-rf", f"{POD_DIR}/{uid}", f"{SECRET_DIR}/{uid}")),
-        ]
-    return lines
+
+
+@dataclass(frozen=True)
+class PodContainers:
+    """A pod to delete as its node reported it: uid and container ids, app containers apart."""
+
+    uid: str
+    apps: tuple[str, ...]  # stopped first, with the grace period
+    others: tuple[str, ...] = ()  # pause and init containers: removed with them
+
+
+_CONTAINER_ID = re.compile(r"[0-9a-f]{12,64}")
+
+
+def delete_pods_lines(pods: Sequence[PodContainers], grace: int = 30) -> list[str]:
+    """Delete several pods of one node with one ``docker stop`` of their app containers (SIGTERM,
+    SIGKILL after the grace period, as kubelet does; docker stops them in parallel) and one
+    ``docker rm -f -v`` of all their containers, then each pod's directories. When that ``rm``
+    fails (a container went away or appeared since the node was read), each pod's containers are
+    found again by its uid label and removed."""
+    t = str(int(min(grace, STOP_GRACE_CAP)))
+    apps = [i for p in pods for i in p.apps]
+    every = [i for p in pods for i in (*p.apps, *p.others)]
+    for i in every:
+        if not _CONTAINER_ID.fullmatch(i):
+            raise PlanError(f"container id {i!r} is not a docker container id")
+    lines = []
+    if apps:
+        lines.append(f"{sh(('docker', 'stop', '-t', t, *apps))} >/dev/null 2>&1 || true")
+    again = " ".join(shlex.quote(p.uid) for p in pods)
+    retry = (f"for u in {again}; do ids=$(docker ps -aq --filter \"label=io.kcli.pod-uid=$u\"); "
+             "if [ -n \"$ids\" ]; then docker rm -f -v $ids >/dev/null; fi; done")
+    if every:
+        lines.append(f"if ! {sh(('docker', 'rm', '-f', '-v', *every))} >/dev/null 2>&1; then {retry}; fi")
+    else:
+        lines.append(retry)
+    return lines + _pod_dir_lines(*(p.uid for p in pods))
+
+
+def _pod_dir_lines(*uids: str) -> list[str]:
+    """Unmount what is mounted below the pods' directories, then remove them and their secret files."""
+    safe = [u for u in uids if _SAFE_UID.fullmatch(u)]
+    if not safe:
+        return []
+    # mount points below a pod's directory (mount points with odd bytes are octal-escaped in
+    # /proc/mounts; the pods' own never have any); each prefix is matched literally by case
+    patterns = "|".join(shlex.quote(f"{POD_DIR}/{u}/") + "*" for u in safe)
+    return [
+        f"awk '{{print $2}}' /proc/mounts | while IFS= read -r m; do case $m in {patterns}) umount \"$m\" || true;; esac; done",
+        sh(("rm", "-rf", *(d for u in safe for d in (f"{POD_DIR}/{u}", f"{SECRET_DIR}/{u}")))),
+    ]

@@ -17,6 +17,7 @@ from kcli.core.iptables import (
 )
 from kcli.core.network import POD_BRIDGE, gateway
 from kcli.core.objects import Service
+from kcli.core.facts.pods import DNS_CONTAINER  # noqa: F401 - re-exported: the DNS server is named once
 from kcli.errors import PlanError
 from kcli.core.services import (
     ContainerPort, Endpoint, PodInfo, ServicePort, ServiceSpec, allocate_cluster_ip, allocate_node_port, endpoints_by_service,
@@ -25,7 +26,6 @@ from kcli.core.services import (
 CLUSTER_DOMAIN = "cluster.local"
 DNS_DIR = "/var/lib/kcli/dns"
 DNS_FILE = f"{DNS_DIR}/cluster.hosts"
-DNS_CONTAINER = "kcli-dns"
 DNS_IMAGE = "kcli.local/dnsmasq:1"
 
 

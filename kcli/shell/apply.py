@@ -20,7 +20,7 @@ from kcli.core.inventory import Inventory
 from kcli.core.lock import lock_host
 from kcli.core.objects import AnyObject, ObjectKey
 from kcli.core.planner import (
-    Desired, Outcome, Plan, Policy, add_unknown_pods, desired_from, failures, object_results, plan, record,
+    Desired, Outcome, Plan, Policy, add_unknown_pods, changes_objects, desired_from, failures, object_results, plan, record,
     require_bootstrapped, with_failures, working_state,
 )
 from kcli.core.state import render_state
@@ -114,25 +114,39 @@ def apply(
     report = ApplyReport(dry_run=dry_run, pruned=[object_id(k) for k in desired.pruned])
     lock_node = lock_host(inv).name
     deadline = time.monotonic() + timeout
+    # When the command certainly changes the record (an object is new, edited or deleted) the
+    # lock is taken at once; otherwise a first look without it ends most applies of a converged
+    # cluster (1 round trip per node).
+    certain = not dry_run and changes_objects(state, desired)
     with SshPool(inv) as pool:
-        # A first look without the lock: most applies of a converged cluster end here (1 round trip).
-        view, secret_key = _observe(pool, inv, lock_node, None, state)
-        report.object_results = object_results(state, desired, secret_key)
-        report.unreachable = dict(view.errors)
-        policy = Policy(seed=inv.cluster, secret_key=secret_key, now=time.time())
-        current = plan(desired, view, state, inv, policy)
-        report.warnings += list(current.warnings)
-        if dry_run or (current.empty and _unchanged(state, desired, current, view, secret_key)):
-            report.plans.append(current)
-            report.after = view
-            report.service_nodes = sorted({s.node for s in current.services})
-            report.stats = pool.stats()
-            return report
+        if not certain:
+            view, secret_key = _observe(pool, inv, lock_node, None, state)
+            report.object_results = object_results(state, desired, secret_key)
+            report.unreachable = dict(view.errors)
+            current = plan(desired, view, state, inv, Policy(seed=inv.cluster, secret_key=secret_key, now=time.time()))
+            report.warnings += list(current.warnings)
+            if dry_run or (current.empty and _unchanged(state, desired, current, view, secret_key)):
+                report.plans.append(current)
+                report.after = view
+                report.service_nodes = sorted({s.node for s in current.services})
+                report.stats = pool.stats()
+                return report
         with ClusterLock(pool, "apply", wait=lock_wait) as lock:
-            # Under the lock, look again (raising every node's fence) and plan from that.
+            # Under the lock: the record as the previous holder left it (it may have committed
+            # while this run waited), and a look (again) at the hosts, raising every node's fence.
+            fresh = store.load()
+            if fresh != state:
+                state = fresh
+                desired = desired_from(state, manifest_objects, applyset=applyset, prune=prune, delete=delete_keys,
+                                       orphan=orphan)
+                report.pruned = [object_id(k) for k in desired.pruned]
             view, secret_key = _observe(pool, inv, lock_node, lock, state)
             report.unreachable = dict(view.errors)
+            policy = Policy(seed=inv.cluster, secret_key=secret_key, now=time.time())
             current = plan(desired, view, state, inv, policy)
+            if certain:
+                report.object_results = object_results(state, desired, secret_key)
+                report.warnings += list(current.warnings)
             report.plans.append(current)
             failpoint("before-execute")
             view, outcome = converge(desired, view, state, inv, policy, current,
@@ -185,7 +199,6 @@ def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, p
     """Execute waves until the plan is empty (converged), the same actions come back (no
     progress), or the deadline. ``execute`` is the only effect (SSH in apply; in memory in tests)."""
     failed: dict = {}
-    pods_on: set[str] = set()
     seen: set[tuple[str, ...]] = set()
     while not current.empty:
         units = current.units()
@@ -203,17 +216,13 @@ def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, p
         wave = execute(units)
         report.pod_results.update(wave.results)
         failed.update(failures(current, wave.results, with_failures(state, failed)["pods"], policy.now))
-        # hairpin is set on the nodes that got pods, in the rules wave that follows them
-        started = {c.node for c in current.creates if wave.results.get(c.unit.name, ("ok", ""))[0] == "ok"}
-        pods_on = pods_on | started if current.pod_changes else set()
         view = merged(view, wave.observed)
         for node, why in wave.lost.items():  # lost while executing: NotReady from now on
             view.facts.pop(node, None)
             view.errors[node] = why
             report.unreachable[node] = why
         add_unknown_pods(view, state.get("pods") or {})
-        current = plan(desired, view, working_state(state, report.plans[0], failed), inv, policy,
-                       pods_done_on=frozenset(pods_on))
+        current = plan(desired, view, working_state(state, report.plans[0], failed), inv, policy)
         report.plans.append(current)
     return view, Outcome(tuple(report.plans), dict(report.pod_results), failed)
 
@@ -229,8 +238,9 @@ def ssh_executor(pool: SshPool, inv: Inventory, lock: ClusterLock, parallel: int
         for node, node_units in units.items():
             errs = unit_errors(node_units, done.values.get(node), done.errors.get(node))
             for u in node_units:
-                label = u.name if u.name != "services" else f"services {node}"
-                results[label] = ("failed", errs[u.name]) if u.name in errs else ("ok", "")
+                for label in u.results:
+                    label = label if label != "services" else f"services {node}"
+                    results[label] = ("failed", errs[u.name]) if u.name in errs else ("ok", "")
         observed = view_from_sections({n: r.sections for n, r in done.values.items()})
         return Wave(results, observed, {n: str(e) for n, e in done.errors.items()})
 

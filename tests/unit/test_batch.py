@@ -130,3 +130,23 @@ def test_a_unit_that_removes_the_scratch_dir_does_not_break_the_next(tmp_path):
     units = [Unit("files", (f"rm -rf {scratch}",), stop=True), Unit("after", ("true",), stop=True)]
     rc, out = run(render_batch(units), tmp_path)
     assert rc == 0 and {n: u.rc for n, u in parse_batch(out).units.items()} == {"files": 0, "after": 0}
+
+
+def test_a_prelude_runs_once_after_the_fence_and_units_read_its_answers(var, tmp_path):
+    count = shlex.quote(str(tmp_path / "count"))
+    check = f"echo x >> {count}; kcli_have=1"
+    units = [Unit(f"create default/p{i}", ('[ "${kcli_have:-0}" = 1 ]',), prelude=(check,)) for i in range(3)]
+    script = render_batch(units, fence=Fence(5, "t"))
+    assert script.index("==kcli:fence") < script.index(check) < script.index("==kcli:unit:")
+    rc, out = run(script, tmp_path)
+    assert rc == 0 and all(u.ok for u in parse_batch(out).units.values())
+    assert (tmp_path / "count").read_text() == "x\n"  # three units asked, it ran once
+    # a refused fence runs no prelude either
+    (var / "fence").write_text("9\n")
+    rc, out = run(script, tmp_path)
+    assert parse_batch(out).fenced and (tmp_path / "count").read_text() == "x\n"
+
+
+def test_a_unit_stands_for_the_results_it_names():
+    assert Unit("delete 2 pods", ("true",), labels=("delete a/x", "delete a/y")).results == ("delete a/x", "delete a/y")
+    assert Unit("create a/x", ("true",)).results == ("create a/x",)

@@ -156,3 +156,22 @@ def test_cli_reports_invalid_network_at_load(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "kcli", "get", "nodes", "-i", str(inv)], capture_output=True, text=True)
     assert proc.returncode == 3, proc.stderr
     assert f"{inv}: network.service_cidr: 10.96.0.0/12 overlaps network.pod_cidr 10.96.0.0/16" in proc.stderr
+
+
+def test_a_view_knows_docker_answers_from_its_pods_section():
+    from kcli.core.cluster import view_from_sections
+    from kcli.core.facts.sections import Section
+
+    inv = parse_inventory({"hosts": [{"name": n, "address": f"10.0.0.{i}"} for i, n in enumerate(["a", "b", "c"], 1)]})
+    base = {"cpus": Section("2", 0), "meminfo": Section("MemTotal: 1024 kB", 0)}
+    view = view_from_sections({
+        "a": {**base, "pods": Section("[]", 0)},
+        "b": {**base, "pods": Section("Cannot connect to the Docker daemon at unix:///var/run/docker.sock", 1)},
+        "c": dict(base),  # no pods section: nothing says docker answers
+    })
+    assert view.facts["a"].docker_error is None
+    assert view.facts["b"].docker_error.startswith("Cannot connect to the Docker daemon")
+    assert view.facts["c"].docker_error == "docker not probed"
+    from kcli.core.cluster import scheduler_nodes
+
+    assert [n.name for n in scheduler_nodes(inv, view, {"a", "b", "c"})] == ["a"]

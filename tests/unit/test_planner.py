@@ -19,10 +19,10 @@ from kcli.core.inventory import Host, Inventory
 from kcli.core.network import ClusterNetwork, NodeLease
 from kcli.core.objects import Document, ObjectKey, Source
 from kcli.core.planner import (
-    Policy, add_unknown_pods, desired_from, object_results, plan, record, require_bootstrapped,
+    Policy, add_unknown_pods, changes_objects, desired_from, object_results, plan, record, require_bootstrapped,
 )
 from kcli.core.iptables import JUMP_RULES, quote
-from kcli.core.servicesync import dns_hosts, node_rules
+from kcli.core.servicesync import dns_hosts, hairpin_line, node_rules
 from kcli.core.state import empty_state, with_network, with_node
 from kcli.core.validate import validate_documents
 from kcli.errors import ManifestError, PlanError
@@ -109,8 +109,11 @@ class Sim:
             touched.add(node)
             for u in node_units:
                 verb, _, key = u.name.partition(" ")
-                if verb == "delete":
-                    self.view.pods[node] = [x for x in self.view.pods[node] if f"{x.namespace}/{x.name}" != key]
+                if verb == "delete":  # one unit deletes several pods of a node: its results name them
+                    keys = {label.partition(" ")[2] for label in u.results}
+                    self.view.pods[node] = [x for x in self.view.pods[node] if f"{x.namespace}/{x.name}" not in keys]
+                    results.update({label: ("ok", "") for label in u.results})
+                    continue
                 elif verb == "create" and u.name in self.fail:
                     results[u.name] = ("failed", "ErrImageNeverPull: image is not present")
                     continue
@@ -330,3 +333,32 @@ def test_units_are_ordered_deletes_creates_then_services_per_node():
         kinds = [u.name.split(" ")[0] for u in units]
         assert kinds == sorted(kinds, key=["delete", "create", "services"].index)
     assert dataclasses.replace(p, deletes=(), creates=(), services=()).empty
+
+
+def test_a_nodes_deletes_are_one_unit_and_creates_check_each_image_once():
+    sim = Sim()
+    first, _, _, _ = sim.converge(objs(deployment(replicas=6)))
+    for node, units in first.units().items():
+        assert len(units) == 2 and all(u.prelude == units[0].prelude for u in units)
+        (image_check,) = units[0].prelude  # the batch asks docker once per image, not once per pod
+        assert "docker image inspect kcli.local/busybox:1" in image_check
+        assert all(u.lines[-1] == hairpin_line() for u in units)  # no rules wave just for hairpin
+    p = plan(desired_from(sim.state, objs(deployment(replicas=0))), sim.view, sim.state, INV, sim.policy())
+    units = p.units()
+    assert set(units) == set(NODES)
+    for node, (unit,) in units.items():
+        mine = sorted(f"delete {d.namespace}/{d.name}" for d in p.deletes if d.node == node)
+        assert unit.name == "delete 2 pods" and sorted(unit.results) == mine and len(mine) == 2
+        assert sum(line.startswith("rm -rf ") for line in unit.lines) == 1
+    sim.converge(objs(deployment(replicas=0)))
+    assert sim.pods("web-") == []
+
+
+def test_whether_a_command_certainly_changes_the_record():
+    sim = Sim()
+    web = objs(deployment())
+    assert changes_objects(sim.state, desired_from(sim.state, web))  # new
+    sim.converge(web)
+    assert not changes_objects(sim.state, desired_from(sim.state, web))  # the same again: only the hosts can tell
+    assert changes_objects(sim.state, desired_from(sim.state, objs(deployment(env="b"))))  # edited
+    assert changes_objects(sim.state, desired_from(sim.state, [], delete=[web[0].key]))  # deleted

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from kcli.core.controllers.pod import ObservedPod, OwnerRef
-from kcli.core.facts.pods import PODS_SNIPPET, ContainerView, parse_pods, parse_time
+from kcli.core.facts.pods import (PODS_SNIPPET, ContainerView, container_running, inspected, parse_pods, parse_time,
+                                  pod_network_ips)
 from kcli.core.facts.sections import Section
 from kcli.core.scheduler import HostPort
 
@@ -235,4 +236,46 @@ class TestParsePods:
 
     def test_snippet_reads_only_managed_containers(self):
         assert "--filter label=io.kcli.managed=true" in PODS_SNIPPET
-        assert PODS_SNIPPET.endswith("else echo '[]'; fi")
+        assert "docker inspect kcli-pods kcli-dns $ids 2>/dev/null" in PODS_SNIPPET
+
+    def test_the_same_inspect_gives_the_pod_networks_addresses_and_the_dns_server(self):
+        network = {"Name": "kcli-pods", "IPAM": {}, "Containers": {
+            "a": {"Name": "k8s_POD_x", "IPv4Address": "10.244.1.7/24"}, "b": {"Name": "other", "IPv4Address": "10.244.1.9/24"}}}
+        dns = {"Name": "/kcli-dns", "State": {"Running": True}, "Config": {"Labels": {}}}
+        items = inspected(Section(json.dumps([network, dns, sandbox(), ctr("container", "app")]), 0))
+        assert pod_network_ips(items) == {"10.244.1.7", "10.244.1.9"}
+        assert container_running(items, "kcli-dns")
+        assert [p.name for p in parse_pods("node1", items)] == ["web"]  # neither the network nor the DNS server is a pod
+        assert not container_running([network], "kcli-dns") and pod_network_ips([dns]) == set()
+
+
+def single(status: str = "running", *, policy: str = "Always", ip: str = "10.244.1.9", **kw) -> dict:
+    """A pod of the single layout: its one container carries the pod's network and labels."""
+    doc = ctr("container", "app", status, ip=ip if status == "running" else "", labels={
+        "io.kcli.layout": "single", "io.kcli.containers": "app", "io.kcli.init-containers": "",
+        "io.kcli.restart-policy": policy, "io.kcli.pod-labels": '{"app": "web"}',
+        "io.kcli.requests": '{"cpu": 100, "memory": 0}', "io.kcli.host-ports": '[{"port": 8080, "protocol": "TCP", "ip": ""}]',
+    }, **kw)
+    doc["NetworkSettings"]["Networks"].setdefault("kcli-pods", {})["IPAMConfig"] = {"IPv4Address": "10.244.1.9"}
+    return doc
+
+
+class TestSingleLayout:
+    def test_running(self):
+        pod = one(single())
+        assert (pod.status, pod.ready, pod.total, pod.ip) == ("Running", 1, 1, "10.244.1.9")
+        assert pod.observed.state == "running" and pod.observed.ready
+        assert pod.labels == {"app": "web"} and pod.observed.cpu_milli == 100
+        assert pod.observed.host_ports == (HostPort(8080, "TCP", ""),)
+
+    def test_restarting_keeps_its_address(self):
+        pod = one(single("running", restarting=True, ip=""))
+        assert pod.status == "CrashLoopBackOff" and pod.ip == "10.244.1.9" and not pod.observed.ready
+
+    @pytest.mark.parametrize(("policy", "code", "state", "status"), [
+        ("Never", 0, "exited", "Completed"), ("Never", 3, "exited", "Error"), ("OnFailure", 0, "exited", "Completed"),
+        ("Always", 0, "broken", "Completed"), ("OnFailure", 2, "broken", "Error")])
+    def test_exited(self, policy, code, state, status):
+        pod = one(single("exited", policy=policy, exit_code=code))
+        assert (pod.observed.state, pod.status) == (state, status)
+        assert pod.ip == "10.244.1.9"  # still reserved for it while the container exists

@@ -25,8 +25,13 @@ from kcli.core.podrun import (
     container_env,
     container_name,
     create_pod_lines,
+    PodContainers,
     delete_pod_lines,
+    delete_pods_lines,
     env_routes,
+    image_prelude,
+    image_var,
+    uses_pause,
     pod_uid,
     resource_flags,
 )
@@ -168,7 +173,7 @@ class TestSandbox:
     def test_pause_container_argv_and_labels(self):
         pod, configs = desired(SIMPLE)
         uid, h = pod_uid(pod), pod.spec_hash
-        sandbox = runs(create_pod_lines(pod, PLACE, configs, dns_args=["--dns", "10.244.1.1"]))[0]
+        sandbox = runs(create_pod_lines(pod, PLACE, configs, pause=True, dns_args=["--dns", "10.244.1.1"]))[0]
         labels = labels_of(sandbox)
         label_words = [w for i, w in enumerate(sandbox) if w == "--label" or (i and sandbox[i - 1] == "--label")]
         assert [w for w in sandbox if w not in label_words] == [
@@ -216,7 +221,7 @@ class TestSandbox:
                 spec: {containers: [{name: app, image: "busybox:1.36"}]}
         """
         pod, configs = desired(text)
-        labels = labels_of(runs(create_pod_lines(pod, PLACE, configs))[0])
+        labels = labels_of(runs(create_pod_lines(pod, PLACE, configs, pause=True))[0])
         assert labels["io.kcli.owner"] == "ReplicaSet/rs"
         assert labels["io.kcli.applied"] == "ReplicaSet/rs"
         assert labels["io.kcli.pod"] == pod.name and pod.name.startswith("rs-")
@@ -233,7 +238,7 @@ class TestSandbox:
               - {containerPort: 53, hostPort: 5353, protocol: UDP, hostIP: 127.0.0.1}
               - {containerPort: 9000}
         """))
-        sandbox = runs(create_pod_lines(pod, PLACE, configs))[0]
+        sandbox = runs(create_pod_lines(pod, PLACE, configs, pause=True))[0]
         assert flag_values(sandbox, "--hostname") == ["custom"]
         assert flag_values(sandbox, "-p") == ["8080:80/tcp", "127.0.0.1:5353:53/udp"]
         assert flag_values(sandbox, "--add-host") == ["db:10.1.2.3", "db.local:10.1.2.3"]
@@ -253,14 +258,14 @@ class TestSandbox:
               - {containerPort: 5300, hostPort: 53, protocol: TCP}
               - {containerPort: 5301, hostPort: 53, protocol: UDP}
         """))
-        assert flag_values(runs(create_pod_lines(pod, PLACE, configs))[0], "-p") == ["53:5300/tcp", "53:5301/udp"]
+        assert flag_values(runs(create_pod_lines(pod, PLACE, configs, pause=True))[0], "-p") == ["53:5300/tcp", "53:5301/udp"]
 
     def test_host_network(self):
         pod, configs = desired(pod_yaml("""
             hostNetwork: true
             containers: [{name: app, image: "busybox:1.36", ports: [{containerPort: 80, hostPort: 80}]}]
         """))
-        sandbox = runs(create_pod_lines(pod, PLACE, configs, dns_args=["--dns", "1.1.1.1"]))[0]
+        sandbox = runs(create_pod_lines(pod, PLACE, configs, pause=True, dns_args=["--dns", "1.1.1.1"]))[0]
         assert flag_values(sandbox, "--network") == ["host"]
         assert "--ip" not in sandbox and "--hostname" not in sandbox and "-p" not in sandbox and "--dns" not in sandbox
 
@@ -270,7 +275,7 @@ class TestSandbox:
             - {name: a, image: "busybox:1.36", resources: {requests: {cpu: 100m, memory: 64Mi}}}
             - {name: b, image: "busybox:1.36", resources: {limits: {cpu: 250m, memory: 32Mi}}}
         """))
-        labels = labels_of(runs(create_pod_lines(pod, PLACE, configs))[0])
+        labels = labels_of(runs(create_pod_lines(pod, PLACE, configs, pause=True))[0])
         assert json.loads(labels["io.kcli.requests"]) == {"cpu": 350, "memory": 96 * MI}
         assert labels["io.kcli.containers"] == "a,b"
 
@@ -286,7 +291,7 @@ class TestContainers:
         """))
         uid = pod_uid(pod)
         sandbox = f"k8s_POD_web_default_{uid[:8]}_0"
-        lines = create_pod_lines(pod, PLACE, configs)
+        lines = create_pod_lines(pod, PLACE, configs, pause=True)
         assert lines[-1].endswith(" >/dev/null")
         app = words(lines[-1])
         labels = labels_of(app)
@@ -306,7 +311,7 @@ class TestContainers:
             containers:
             - {name: app, image: "busybox:1.36", command: [sh, -c], args: ["echo 'a b'; exit 3", x]}
         """))
-        app = runs(create_pod_lines(pod, PLACE, configs))[-1]
+        app = runs(create_pod_lines(pod, PLACE, configs, pause=True))[-1]
         assert flag_values(app, "--entrypoint") == ["sh"]
         assert app[app.index("busybox:1.36"):] == ["busybox:1.36", "-c", "echo 'a b'; exit 3", "x"]
 
@@ -314,7 +319,7 @@ class TestContainers:
         pod, configs = desired(pod_yaml("""
             containers: [{name: app, image: "busybox:1.36", args: [sleep, "60"]}]
         """))
-        app = runs(create_pod_lines(pod, PLACE, configs))[-1]
+        app = runs(create_pod_lines(pod, PLACE, configs, pause=True))[-1]
         assert "--entrypoint" not in app
         assert app[-3:] == ["busybox:1.36", "sleep", "60"]
 
@@ -327,7 +332,7 @@ class TestContainers:
               command: [echo, "$(GREETING)"]
               args: ["$(GREETING) world", "$$(GREETING)"]
         """))
-        app = runs(create_pod_lines(pod, PLACE, configs))[-1]
+        app = runs(create_pod_lines(pod, PLACE, configs, pause=True))[-1]
         assert app[-3:] == ["hello", "hello world", "$(GREETING)"]
 
     def test_init_containers_run_in_order_in_the_foreground(self):
@@ -338,7 +343,7 @@ class TestContainers:
             containers: [{name: app, image: "busybox:1.36"}]
         """))
         uid = pod_uid(pod)
-        lines = [line for line in create_pod_lines(pod, PLACE, configs) if line.startswith("docker run ")]
+        lines = [line for line in create_pod_lines(pod, PLACE, configs, pause=True) if line.startswith("docker run ")]
         assert [labels_of(words(line))["io.kcli.container"] for line in lines] == ["POD", "one", "two", "app"]
         one = lines[1]
         assert one.endswith(" >/dev/null || { printf '%s\\n' 'init container one failed' >&2; exit 1; }")
@@ -354,7 +359,7 @@ class TestContainers:
             containers: [{name: app, image: "busybox:1.36"}]
         """))
         uid = pod_uid(pod)
-        assert flag_values(runs(create_pod_lines(pod, PLACE, configs))[-1], "--pid") == [
+        assert flag_values(runs(create_pod_lines(pod, PLACE, configs, pause=True))[-1], "--pid") == [
             f"container:k8s_POD_web_default_{uid[:8]}_0"]
 
     @pytest.mark.parametrize(("policy", "docker"), [("Always", "always"), ("OnFailure", "on-failure"), ("Never", "no")])
@@ -363,7 +368,7 @@ class TestContainers:
             restartPolicy: {policy}
             containers: [{{name: app, image: "busybox:1.36"}}]
         """))
-        sandbox, app = runs(create_pod_lines(pod, PLACE, configs))
+        sandbox, app = runs(create_pod_lines(pod, PLACE, configs, pause=True))
         assert flag_values(app, "--restart") == [docker]
         assert flag_values(sandbox, "--restart") == ["always"]
         assert labels_of(sandbox)["io.kcli.restart-policy"] == policy
@@ -381,18 +386,26 @@ class TestImages:
             - {name: c, image: "kcli.local/app:1", imagePullPolicy: Never}
             - {name: d, image: "busybox:1.36", imagePullPolicy: Always}
         """))
-        lines = create_pod_lines(pod, PLACE, configs)
-        pulls = [line for line in lines if line.startswith("docker image inspect") or line.startswith("docker pull")]
+        lines = create_pod_lines(pod, PLACE, configs, pause=True)
+        pulls = [line for line in lines if line.startswith("{ [") or line.startswith("docker pull")]
+
+        def have(image):  # the batch prelude's answer first, docker only when it is missing
+            return f'{{ [ "${{{image_var(image)}:-0}}" = 1 ] || docker image inspect {image} >/dev/null 2>&1; }}'
+
         assert pulls == [
-            "docker image inspect kcli.local/pause:3.10 >/dev/null 2>&1 || { printf '%s\\n' 'ErrImageNeverPull: "
+            f"{have('kcli.local/pause:3.10')} || {{ printf '%s\\n' 'ErrImageNeverPull: "
             "kcli.local/pause:3.10 is not present and imagePullPolicy is Never' >&2; exit 1; }",
             "docker pull -q busybox:latest >/dev/null || { printf '%s\\n' 'ErrImagePull: busybox:latest' >&2; exit 1; }",
-            "docker image inspect busybox:1.36 >/dev/null 2>&1 || docker pull -q busybox:1.36 >/dev/null || "
+            f"{have('busybox:1.36')} || docker pull -q busybox:1.36 >/dev/null || "
             "{ printf '%s\\n' 'ErrImagePull: busybox:1.36' >&2; exit 1; }",  # d's Always: the first container's policy wins
-            "docker image inspect kcli.local/app:1 >/dev/null 2>&1 || { printf '%s\\n' 'ErrImageNeverPull: kcli.local/app:1 "
+            f"{have('kcli.local/app:1')} || {{ printf '%s\\n' 'ErrImageNeverPull: kcli.local/app:1 "
             "is not present and imagePullPolicy is Never' >&2; exit 1; }",
         ]
         assert lines.index(pulls[-1]) < next(i for i, line in enumerate(lines) if line.startswith("docker run "))
+        # the prelude a batch runs once per image (Always-pulled images need no check)
+        assert image_prelude(pod, pause=True) == tuple(
+            f"{image_var(i)}=0; docker image inspect {i} >/dev/null 2>&1 && {image_var(i)}=1"
+            for i in ("kcli.local/pause:3.10", "busybox:1.36", "kcli.local/app:1"))
 
     def test_image_pull_secrets_use_a_throwaway_config(self):
         cfg = {"auths": {"registry.example": {"auth": base64.b64encode(b"u:p").decode()}}}
@@ -407,13 +420,14 @@ class TestImages:
             imagePullSecrets: [{name: regcred}]
             containers: [{name: a, image: "registry.example/app:1"}]
         """)))
-        lines = create_pod_lines(pod, PLACE, configs)
+        lines = create_pod_lines(pod, PLACE, configs, pause=True)
         i = lines.index('cfg=$(mktemp -d /run/kcli/dockercfg.XXXXXX) && chmod 700 "$cfg"')
         printf = shlex.split(lines[i + 1])
         assert printf[:2] == ["printf", "%s"] and lines[i + 1].endswith('| base64 -d > "$cfg/config.json"')
         assert json.loads(base64.b64decode(printf[2])) == cfg
-        assert lines[i + 2].startswith("docker image inspect kcli.local/pause:3.10 ")  # local only: no --config
-        assert lines[i + 3] == ('docker image inspect registry.example/app:1 >/dev/null 2>&1 || docker --config "$cfg" '
+        assert "docker image inspect kcli.local/pause:3.10 " in lines[i + 2]  # local only: no --config
+        assert lines[i + 3] == (f'{{ [ "${{{image_var("registry.example/app:1")}:-0}}" = 1 ] || '
+                                'docker image inspect registry.example/app:1 >/dev/null 2>&1; } || docker --config "$cfg" '
                                 "pull -q registry.example/app:1 >/dev/null || { printf '%s\\n' 'ErrImagePull: "
                                 "registry.example/app:1' >&2; exit 1; }")
         assert lines[i + 4] == 'rm -rf "$cfg"'
@@ -453,7 +467,7 @@ class TestEnv:
             - {name: C, value: from-env}
             - {name: D, value: "$(B)/$(C)/$(S_token)/$(A)"}
         """))
-        env = env_of(create_pod_lines(pod, PLACE, configs, service_env=[("A", "svc"), ("B", "svc")]))
+        env = env_of(create_pod_lines(pod, PLACE, configs, pause=True, service_env=[("A", "svc"), ("B", "svc")]))
         assert env == [("A", "svc"), ("B", "from-cm"), ("C", "from-env"), ("mode", "fast"),
                        ("S_token", "s3cret"), ("S_B", "from-secret"), ("D", "from-cm/from-env/s3cret/svc")]
 
@@ -466,7 +480,7 @@ class TestEnv:
             - {name: E, value: "$(F)"}
             - {name: F, value: later}
         """))
-        env = dict(env_of(create_pod_lines(pod, PLACE, configs)))
+        env = dict(env_of(create_pod_lines(pod, PLACE, configs, pause=True)))
         assert env["B"] == "$(A) x $(NOPE) $ $( $(A"
         assert env["C"] == "$(A) x $(NOPE) $ $( $(A!"  # expanded once, never recursively
         assert env["E"] == "$(F)"  # only variables defined earlier are visible
@@ -487,7 +501,7 @@ class TestEnv:
             - {name: NOLABEL, valueFrom: {fieldRef: {fieldPath: "metadata.labels['missing']"}}}
             - {name: CPU, valueFrom: {resourceFieldRef: {resource: limits.cpu}}}
         """))
-        env = env_of(create_pod_lines(pod, PLACE, configs))
+        env = env_of(create_pod_lines(pod, PLACE, configs, pause=True))
         assert env == [("TOKEN", "s3cret"), ("MODE", "fast"), ("POD", "web"), ("NS", "default"),
                        ("UID", pod_uid(pod)), ("IP", "10.244.1.7"), ("HOST", "192.168.56.11"), ("NODE", "n1"),
                        ("SA", "default"), ("TIER", "front"), ("NOLABEL", "")]
@@ -496,12 +510,12 @@ class TestEnv:
         text = env_pod("env: [{name: V, valueFrom: {fieldRef: {fieldPath: \"metadata.annotations['v']\"}}}]")
         text = text.replace("metadata: {name: web,", "metadata: {annotations: {v: '1.2'}, name: web,")
         pod, configs = desired(text)
-        assert env_of(create_pod_lines(pod, PLACE, configs)) == [("V", "1.2")]
+        assert env_of(create_pod_lines(pod, PLACE, configs, pause=True)) == [("V", "1.2")]
 
     def test_unsupported_field_ref_is_a_plan_error(self):
         pod, configs = desired(env_pod("env: [{name: X, valueFrom: {fieldRef: {fieldPath: status.phase}}}]"))
         with pytest.raises(PlanError, match="fieldRef status.phase is not supported"):
-            create_pod_lines(pod, PLACE, configs)
+            create_pod_lines(pod, PLACE, configs, pause=True)
 
     @pytest.mark.parametrize("env_yaml", [
         "env: [{name: X, valueFrom: {configMapKeyRef: {name: absent, key: k}}}]",
@@ -512,16 +526,16 @@ class TestEnv:
     def test_missing_config_is_a_plan_error(self, env_yaml):
         pod, configs = desired(env_pod(env_yaml))
         with pytest.raises(PlanError, match=r"pod default/web: (ConfigMap|Secret) default/absent is needed"):
-            create_pod_lines(pod, PLACE, configs)
+            create_pod_lines(pod, PLACE, configs, pause=True)
 
     def test_missing_config_map_key_is_a_plan_error(self):
         pod, configs = desired(env_pod("env: [{name: X, valueFrom: {configMapKeyRef: {name: cfg, key: nope}}}]"))
         with pytest.raises(PlanError, match="ConfigMap default/cfg has no key 'nope'"):
-            create_pod_lines(pod, PLACE, configs)
+            create_pod_lines(pod, PLACE, configs, pause=True)
     def test_missing_secret_key_is_a_plan_error(self):
         pod, configs = desired(env_pod("env: [{name: X, valueFrom: {secretKeyRef: {name: sec, key: nope}}}]"))
         with pytest.raises(PlanError, match="nope"):
-            create_pod_lines(pod, PLACE, configs)
+            create_pod_lines(pod, PLACE, configs, pause=True)
 
     def test_optional_references_are_skipped(self):
         pod, configs = desired(env_pod("""
@@ -533,14 +547,14 @@ class TestEnv:
             - {name: D, valueFrom: {secretKeyRef: {name: sec, key: nope, optional: true}}}
             - {name: E, value: kept}
         """))
-        assert env_of(create_pod_lines(pod, PLACE, configs)) == [("E", "kept")]
+        assert env_of(create_pod_lines(pod, PLACE, configs, pause=True)) == [("E", "kept")]
 
     def test_service_env_reaches_init_containers_too(self):
         pod, configs = desired(pod_yaml("""
             initContainers: [{name: i, image: "busybox:1.36"}]
             containers: [{name: app, image: "busybox:1.36"}]
         """))
-        lines = create_pod_lines(pod, PLACE, configs, service_env=[("WEB_SERVICE_HOST", "10.96.0.5")])
+        lines = create_pod_lines(pod, PLACE, configs, pause=True, service_env=[("WEB_SERVICE_HOST", "10.96.0.5")])
         for which in (1, 2):
             assert env_of(lines, which) == [("WEB_SERVICE_HOST", "10.96.0.5")]
 
@@ -558,7 +572,7 @@ class TestEnvTransport:
         pod, configs = desired(env_pod("env: [{name: TOKEN, valueFrom: {secretKeyRef: {name: sec, key: token}}}]"))
         uid = pod_uid(pod)
         d = f"/run/kcli/pods/{uid}/env"
-        lines = create_pod_lines(pod, PLACE, configs)
+        lines = create_pod_lines(pod, PLACE, configs, pause=True)
         assert "s3cret" not in "\n".join(lines)
         app = runs(lines)[-1]
         assert flag_values(app, "--env-file") == [f"{d}/container-0.env"] and "-e" not in app
@@ -575,7 +589,7 @@ class TestEnvTransport:
     def test_multi_line_values_go_through_the_client_environment_byte_for_byte(self):
         pem = "-----BEGIN KEY-----\nAAA'\"$(x)`y`\r\n-----END KEY-----\n\n"
         pod, configs = desired(env_pod("env: [{name: A, value: one}]"))
-        lines = create_pod_lines(pod, PLACE, configs, service_env=[("PEM", pem)])
+        lines = create_pod_lines(pod, PLACE, configs, pause=True, service_env=[("PEM", pem)])
         app = runs(lines)[-1]
         assert flag_values(app, "-e") == ["PEM"]
         assert env_of(lines) == [("A", "one"), ("PEM", pem)]
@@ -585,7 +599,7 @@ class TestEnvTransport:
     def test_multi_line_value_without_a_usable_shell_name_is_a_plan_error(self, name):
         pod, configs = desired(env_pod(f'env: [{{name: {name}, value: "a\\nb"}}]'))
         with pytest.raises(PlanError, match=re.escape(f"pod default/web: container app: env {name!r}: a value with a newline")):
-            create_pod_lines(pod, PLACE, configs)
+            create_pod_lines(pod, PLACE, configs, pause=True)
 
     @pytest.mark.parametrize("name", ["tls.crt", "my-key", "PATH", "LD_PRELOAD", "weird;name$(x)"])
     def test_single_line_values_take_any_name_docker_accepts(self, name):
@@ -601,7 +615,7 @@ class TestEnvTransport:
 
     def test_no_env_no_files(self):
         pod, configs = desired(SIMPLE)
-        lines = create_pod_lines(pod, PLACE, configs)
+        lines = create_pod_lines(pod, PLACE, configs, pause=True)
         assert not any("umask" in line or "--env-file" in line for line in lines)
         assert lines[-1].startswith("docker run -d ") and lines[-1].endswith(" >/dev/null")
 
@@ -631,7 +645,7 @@ class TestResources:
         pod, configs = desired(pod_yaml("""
             containers: [{name: app, image: "busybox:1.36", resources: {limits: {cpu: 500m, memory: 1Gi}}}]
         """))
-        app = runs(create_pod_lines(pod, PLACE, configs))[-1]
+        app = runs(create_pod_lines(pod, PLACE, configs, pause=True))[-1]
         i = app.index("--cpu-shares")
         assert app[i:i + 10] == ["--cpu-shares", "512", "--cpu-period", "100000", "--cpu-quota", "50000",
                                  "--memory", str(2**30), "--memory-swap", str(2**30)]
@@ -672,7 +686,7 @@ class TestVolumes:
             "[{name: e, emptyDir: {}}, {name: m, emptyDir: {medium: Memory, sizeLimit: 64Mi}}]"))
         uid = pod_uid(pod)
         base = f"/var/lib/kcli/pods/{uid}/volumes/empty-dir"
-        lines = create_pod_lines(pod, PLACE, configs)
+        lines = create_pod_lines(pod, PLACE, configs, pause=True)
         assert lines[:4] == [
             f"mkdir -p {base}/e",
             f"chmod 0777 {base}/e",
@@ -683,14 +697,14 @@ class TestVolumes:
 
     def test_memory_medium_without_size_limit(self):
         pod, configs = desired(volume_pod("[{name: m, mountPath: /m}]", "[{name: m, emptyDir: {medium: Memory}}]"))
-        line = create_pod_lines(pod, PLACE, configs)[1]
+        line = create_pod_lines(pod, PLACE, configs, pause=True)[1]
         assert line.endswith(" || mount -t tmpfs -o mode=0777 tmpfs " + line.split()[2])
 
     def test_config_map_files_read_only(self):
         pod, configs = desired(volume_pod("[{name: c, mountPath: /etc/app}]", "[{name: c, configMap: {name: cfg}}]"))
         uid = pod_uid(pod)
         d = f"/var/lib/kcli/pods/{uid}/volumes/configmap/c"
-        lines = create_pod_lines(pod, PLACE, configs)
+        lines = create_pod_lines(pod, PLACE, configs, pause=True)
         assert lines[0] == f"mkdir -p {d}"
         assert written_files(lines) == {
             f"{d}/app.conf": (b"A=1\n", "0644"),
@@ -703,7 +717,7 @@ class TestVolumes:
         pod, configs = desired(volume_pod("[{name: s, mountPath: /creds}]", "[{name: s, secret: {secretName: sec}}]"))
         uid = pod_uid(pod)
         d = f"/run/kcli/pods/{uid}/secret/s"
-        lines = create_pod_lines(pod, PLACE, configs)
+        lines = create_pod_lines(pod, PLACE, configs, pause=True)
         assert lines[0] == f"mkdir -p {d}"
         assert written_files(lines) == {f"{d}/password": (b"hunter2", "0600"), f"{d}/user": (b"admin", "0600")}
         assert flag_values(runs(lines)[-1], "-v") == [f"{d}:/creds:ro"]
@@ -715,7 +729,7 @@ class TestVolumes:
             "[{name: c, configMap: {name: cfg, items: [{key: other, path: sub/renamed, mode: 0400}]}},"
             " {name: s, secret: {secretName: sec, defaultMode: 0440, items: [{key: user, path: u}]}}]"))
         uid = pod_uid(pod)
-        assert written_files(create_pod_lines(pod, PLACE, configs)) == {
+        assert written_files(create_pod_lines(pod, PLACE, configs, pause=True)) == {
             f"/var/lib/kcli/pods/{uid}/volumes/configmap/c/sub/renamed": (b"two", "0400"),
             f"/run/kcli/pods/{uid}/secret/s/u": (b"admin", "0440"),
         }
@@ -733,13 +747,13 @@ class TestVolumes:
             volumes: [{name: s, secret: {secretName: bin}}]
         """))
         pod, configs = desired(text)
-        assert list(written_files(create_pod_lines(pod, PLACE, configs)).values()) == [(raw, "0600")]
+        assert list(written_files(create_pod_lines(pod, PLACE, configs, pause=True)).values()) == [(raw, "0600")]
 
     def test_optional_missing_volume_source_is_an_empty_dir(self):
         pod, configs = desired(volume_pod(
             "[{name: c, mountPath: /c}]", "[{name: c, configMap: {name: absent, optional: true}}]"))
         uid = pod_uid(pod)
-        lines = create_pod_lines(pod, PLACE, configs)
+        lines = create_pod_lines(pod, PLACE, configs, pause=True)
         assert lines[0] == f"mkdir -p /var/lib/kcli/pods/{uid}/volumes/configmap/c"
         assert written_files(lines) == {}
 
@@ -748,7 +762,7 @@ class TestVolumes:
             "[{name: c, mountPath: /c}]",
             "[{name: c, configMap: {name: cfg, optional: true, items: [{key: nope, path: n}, {key: other, path: o}]}}]"))
         uid = pod_uid(pod)
-        assert list(written_files(create_pod_lines(pod, PLACE, configs))) == [
+        assert list(written_files(create_pod_lines(pod, PLACE, configs, pause=True))) == [
             f"/var/lib/kcli/pods/{uid}/volumes/configmap/c/o"]
 
     @pytest.mark.parametrize(("volumes", "message"), [
@@ -760,7 +774,7 @@ class TestVolumes:
     def test_plan_errors(self, volumes, message):
         pod, configs = desired(volume_pod("[{name: c, mountPath: /c}]", volumes))
         with pytest.raises(PlanError, match=re.escape(message)):
-            create_pod_lines(pod, PLACE, configs)
+            create_pod_lines(pod, PLACE, configs, pause=True)
 
     def test_host_path_types(self):
         pod, configs = desired(volume_pod(
@@ -769,7 +783,7 @@ class TestVolumes:
             " {name: b, hostPath: {path: /data/b.sock, type: Socket}},"
             " {name: c, hostPath: {path: /data/f.log, type: FileOrCreate}},"
             " {name: d, hostPath: {path: /data/d}}]"))
-        lines = create_pod_lines(pod, PLACE, configs)
+        lines = create_pod_lines(pod, PLACE, configs, pause=True)
         assert lines[:3] == [
             "mkdir -p /data/a",
             "[ -S /data/b.sock ] || { printf '%s\\n' 'hostPath /data/b.sock is not a Socket' >&2; exit 1; }",
@@ -803,6 +817,111 @@ class TestDelete:
     def test_delete_matches_what_create_labels(self):
         pod, configs = desired(SIMPLE)
         uid = pod_uid(pod)
-        for argv in runs(create_pod_lines(pod, PLACE, configs)):
+        for argv in runs(create_pod_lines(pod, PLACE, configs, pause=True)):
             assert labels_of(argv)["io.kcli.pod-uid"] == uid
         assert f"label=io.kcli.pod-uid={uid}" in delete_pod_lines(uid)[0]
+
+
+# --------------------------------------------------------------------------- single-container layout
+
+
+class TestSingleLayout:
+    def test_which_pods_need_a_pause_container(self):
+        assert not uses_pause(desired(SIMPLE)[0])
+        assert uses_pause(desired(pod_yaml("""
+            containers: [{name: a, image: "busybox:1.36"}, {name: b, image: "busybox:1.36"}]
+        """))[0])
+        assert uses_pause(desired(pod_yaml("""
+            initContainers: [{name: i, image: "busybox:1.36"}]
+            containers: [{name: a, image: "busybox:1.36"}]
+        """))[0])
+        assert uses_pause(desired(pod_yaml("""
+            shareProcessNamespace: true
+            containers: [{name: a, image: "busybox:1.36"}]
+        """))[0])
+
+    def test_one_docker_run_holds_the_pod_network_and_the_pod_labels(self):
+        pod, configs = desired(pod_yaml("""
+            hostAliases: [{ip: 10.1.2.3, hostnames: [db]}]
+            containers:
+            - name: app
+              image: "busybox:1.36"
+              args: [sleep, "60"]
+              ports: [{containerPort: 80, hostPort: 8080, name: http}]
+              resources: {requests: {cpu: 100m}}
+        """))
+        uid = pod_uid(pod)
+        lines = create_pod_lines(pod, PLACE, configs, dns_args=["--dns", "10.244.1.1"])
+        (app,) = runs(lines)
+        labels = labels_of(app)
+        without_labels = [w for i, w in enumerate(app) if w != "--label" and app[i - 1] != "--label"]
+        assert without_labels == [
+            "docker", "run", "-d", "--name", f"k8s_app_web_default_{uid[:8]}_0", "--init", "--restart", "always",
+            "--network", "kcli-pods", "--ip", "10.244.1.7", "--hostname", "web", "--dns", "10.244.1.1",
+            "-p", "8080:80/tcp", "--add-host", "db:10.1.2.3", "--cpu-shares", "102", "busybox:1.36", "sleep", "60",
+        ]
+        assert labels["io.kcli.layout"] == "single"
+        assert labels["io.kcli.type"] == "container" and labels["io.kcli.container"] == "app"
+        assert labels["io.kubernetes.docker.type"] == "container" and labels["io.kubernetes.container.name"] == "app"
+        # what the pause container carries in the other layout, so the pod is re-read from this one
+        assert labels["io.kcli.containers"] == "app" and labels["io.kcli.restart-policy"] == "Always"
+        assert json.loads(labels["io.kcli.host-ports"]) == [{"port": 8080, "protocol": "TCP", "ip": ""}]
+        assert json.loads(labels["io.kcli.requests"]) == {"cpu": 100, "memory": 0}
+        assert labels["io.kcli.pod-uid"] == uid and labels["io.kcli.node"] == "n1"
+        assert not any(PAUSE_IMAGE in line for line in lines)
+        assert image_prelude(pod) == (f"{image_var('busybox:1.36')}=0; docker image inspect busybox:1.36 >/dev/null 2>&1 "
+                                      f"&& {image_var('busybox:1.36')}=1",)
+
+    @pytest.mark.parametrize(("policy", "docker"), [("Always", "always"), ("OnFailure", "on-failure"), ("Never", "no")])
+    def test_restart_policy_is_the_pods(self, policy, docker):
+        pod, configs = desired(pod_yaml(f"""
+            restartPolicy: {policy}
+            containers: [{{name: app, image: "busybox:1.36"}}]
+        """))
+        (app,) = runs(create_pod_lines(pod, PLACE, configs))
+        assert flag_values(app, "--restart") == [docker]
+
+    def test_host_network(self):
+        pod, configs = desired(pod_yaml("""
+            hostNetwork: true
+            containers: [{name: app, image: "busybox:1.36"}]
+        """))
+        (app,) = runs(create_pod_lines(pod, PLACE, configs, dns_args=["--dns", "1.1.1.1"]))
+        assert flag_values(app, "--network") == ["host"] and "--ip" not in app and "--dns" not in app
+
+    def test_environment_still_travels_as_data(self):
+        pod, configs = desired(pod_yaml("""
+            containers: [{name: app, image: "busybox:1.36", env: [{name: TOKEN, value: s3cret}]}]
+        """))
+        lines = create_pod_lines(pod, PLACE, configs)
+        assert env_of(lines) == [("TOKEN", "s3cret")]
+        assert not any("s3cret" in w for w in runs(lines)[0])
+
+    def test_a_pod_of_several_containers_cannot_skip_the_pause_container(self):
+        pod, configs = desired(pod_yaml("""
+            containers: [{name: a, image: "busybox:1.36"}, {name: b, image: "busybox:1.36"}]
+        """))
+        with pytest.raises(PlanError, match="only a pod of one container"):
+            create_pod_lines(pod, PLACE, configs, pause=False)
+
+
+class TestBatchedDelete:
+    def test_one_stop_and_one_rm_for_every_pod_of_the_node(self):
+        a = PodContainers("uid-a", ("aaaaaaaaaaaa",))
+        b = PodContainers("uid-b", ("bbbbbbbbbbb1", "bbbbbbbbbbb2"), ("ccccccccccc0",))
+        lines = delete_pods_lines([a, b], grace=30)
+        assert lines[0] == "docker stop -t 10 aaaaaaaaaaaa bbbbbbbbbbb1 bbbbbbbbbbb2 >/dev/null 2>&1 || true"
+        assert lines[1] == (
+            "if ! docker rm -f -v aaaaaaaaaaaa bbbbbbbbbbb1 bbbbbbbbbbb2 ccccccccccc0 >/dev/null 2>&1; then "
+            "for u in uid-a uid-b; do ids=$(docker ps -aq --filter \"label=io.kcli.pod-uid=$u\"); "
+            "if [ -n \"$ids\" ]; then docker rm -f -v $ids >/dev/null; fi; done; fi")
+        assert lines[2] == ("awk '{print $2}' /proc/mounts | while IFS= read -r m; do case $m in "
+                            "/var/lib/kcli/pods/uid-a/*|/var/lib/kcli/pods/uid-b/*) umount \"$m\" || true;; esac; done")
+        assert lines[3] == "rm -rf /var/lib/kcli/pods/uid-a /run/kcli/pods/uid-a /var/lib/kcli/pods/uid-b /run/kcli/pods/uid-b"
+
+    def test_values_read_from_a_node_are_checked_and_quoted(self):
+        with pytest.raises(PlanError, match="not a docker container id"):
+            delete_pods_lines([PodContainers("u", ("$(reboot)",))])
+        lines = delete_pods_lines([PodContainers("x'$(id)", ())])
+        assert lines == ["for u in 'x'\"'\"'$(id)'; do ids=$(docker ps -aq --filter \"label=io.kcli.pod-uid=$u\"); "
+                         "if [ -n \"$ids\" ]; then docker rm -f -v $ids >/dev/null; fi; done"]  # no directory removed

@@ -26,12 +26,22 @@ ERROR_TAIL = 20
 @dataclass(frozen=True)
 class Unit:
     """One idempotent piece of host work. ``undo`` runs when it fails (a half-created pod is
-    removed again). With ``stop`` a failure ends the batch: later units build on this one."""
+    removed again). With ``stop`` a failure ends the batch: later units build on this one.
+    ``prelude``: lines the batch runs once, before its units, however many units ask for them
+    (e.g. one ``docker image inspect`` per image, remembered in a shell variable the units read).
+    ``labels``: the results this unit stands for (several pods deleted by one ``docker rm``);
+    its name when empty."""
 
     name: str
     lines: tuple[str, ...]
     undo: tuple[str, ...] = ()
     stop: bool = False
+    prelude: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+
+    @property
+    def results(self) -> tuple[str, ...]:
+        return self.labels or (self.name,)
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ def render_batch(units: Sequence[Unit], *, fence: Fence | None = None, lock_node
     out = ["set -u", "mkdir -p /run/kcli"]
     if fence is not None:
         out.append(fence_preamble(fence, lock_node=lock_node))
+    out += dict.fromkeys(line for u in units for line in u.prelude)  # once each, in order; after the fence
     for u in units:
         if "\n" in u.name:
             raise ValueError(f"unit name with a newline: {u.name!r}")

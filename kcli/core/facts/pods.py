@@ -10,11 +10,16 @@ from datetime import datetime
 from kcli.core.controllers.pod import ObservedPod, OwnerRef
 from kcli.core.facts.sections import Section
 from kcli.core.network import POD_NETWORK
+from kcli.core.podrun import LAYOUT_LABEL
 from kcli.core.scheduler import HostPort
 
+DNS_CONTAINER = "kcli-dns"
+# One `docker inspect` of the pod network, the DNS server and every managed container: a node's
+# pods, the addresses in use on its pod network and whether its DNS server runs, in 2 docker calls.
+# (Objects that do not exist are left out of the array; docker then exits 1, which says nothing.)
 PODS_SNIPPET = (
-    "ids=$(docker ps -aq --filter label=io.kcli.managed=true); "
-    "if [ -n \"$ids\" ]; then docker inspect $ids; else echo '[]'; fi"
+    "ids=$(docker ps -aq --filter label=io.kcli.managed=true) || exit; "
+    f"docker inspect {POD_NETWORK} {DNS_CONTAINER} $ids 2>/dev/null; true"
 )
 
 
@@ -95,14 +100,15 @@ def _container(d: dict) -> ContainerView:
 
 
 def _pod_state(sandbox: ContainerView | None, apps: list[ContainerView], inits: list[ContainerView], expected: list[str],
-               expected_inits: list[str], policy: str) -> tuple[str, int | None, str, str]:
-    """(controller state, exit code, detail, kubectl STATUS)."""
-    if sandbox is None:
+               expected_inits: list[str], policy: str, single: bool = False) -> tuple[str, int | None, str, str]:
+    """(controller state, exit code, detail, kubectl STATUS). ``single``: the pod is its one
+    container (no pause container to check)."""
+    if sandbox is None and not single:
         return "broken", None, "sandbox container is gone", "Unknown"
     failed_init = next((c for c in inits if c.status == "exited" and c.exit_code != 0), None)
     if failed_init is not None and not apps:
         return "exited", failed_init.exit_code, f"init container {failed_init.name} exited {failed_init.exit_code}", "Init:Error"
-    if sandbox.status != "running":
+    if sandbox is not None and sandbox.status != "running":
         return "broken", None, f"sandbox is {sandbox.status}", "Unknown"
     if not apps and (len(inits) < len(expected_inits) or any(c.status != "exited" for c in inits)):
         return "created", None, "init containers running", f"Init:{len([c for c in inits if c.status == 'exited'])}/{len(expected_inits)}"
@@ -111,7 +117,7 @@ def _pod_state(sandbox: ContainerView | None, apps: list[ContainerView], inits: 
     if missing:
         return "broken", None, f"container {', '.join(missing)} is gone", "Unknown"
     for c in apps:
-        if c.status == "running" and c.started_at and sandbox.started_at and c.started_at < sandbox.started_at - 1:
+        if sandbox is not None and c.status == "running" and c.started_at and sandbox.started_at and c.started_at < sandbox.started_at - 1:
             return "broken", None, f"container {c.name} is attached to a network namespace that no longer exists", "Unknown"
     if any(c.status == "restarting" for c in apps):
         return "restarting", None, "docker is restarting a container", "CrashLoopBackOff"
@@ -128,13 +134,32 @@ def _pod_state(sandbox: ContainerView | None, apps: list[ContainerView], inits: 
     return ("running" if running_or_done else "broken"), None, "some containers exited", "NotReady"
 
 
-def parse_pods(node: str, section: Section | None) -> list[PodView]:
+def inspected(section: Section | None) -> list[dict]:
+    """The objects of PODS_SNIPPET's ``docker inspect`` ([] when docker did not answer)."""
     if section is None or section.rc != 0:
         return []
     try:
         items = json.loads(section.text.strip() or "[]")
     except ValueError:
         return []
+    return [d for d in items if isinstance(d, dict)] if isinstance(items, list) else []
+
+
+def pod_network_ips(items: list[dict]) -> set[str]:
+    """Every address taken on the pod network, kcli's or not (pod IPs are allocated around them)."""
+    for d in items:
+        if d.get("Name") == POD_NETWORK and "IPAM" in d:
+            return {str(c.get("IPv4Address") or "").split("/")[0] for c in (d.get("Containers") or {}).values()} - {""}
+    return set()
+
+
+def container_running(items: list[dict], name: str) -> bool:
+    return any(d.get("Name") == "/" + name and (d.get("State") or {}).get("Running") is True for d in items)
+
+
+def parse_pods(node: str, section: Section | list[dict] | None) -> list[PodView]:
+    """kcli's pods among the inspected objects (a PODS_SNIPPET section, or its parsed ``inspected``)."""
+    items = section if isinstance(section, list) else inspected(section)
     by_uid: dict[str, list[dict]] = {}
     for d in items:
         labels = (d.get("Config") or {}).get("Labels") or {}
@@ -146,17 +171,17 @@ def parse_pods(node: str, section: Section | None) -> list[PodView]:
         views = [(_container(d), d) for d in docs]
         sandbox_doc = next((d for v, d in views if v.kind == "sandbox"), None)
         sandbox = next((v for v, d in views if v.kind == "sandbox"), None)
+        single_doc = next((d for d in docs if ((d.get("Config") or {}).get("Labels") or {}).get(LAYOUT_LABEL) == "single"), None)
+        pod_doc = sandbox_doc or single_doc  # the container holding the pod's network and labels
         apps = sorted((v for v, _ in views if v.kind == "container"), key=lambda c: c.name)
         inits = [v for v, _ in views if v.kind == "init"]
-        any_labels = ((sandbox_doc or docs[0]).get("Config") or {}).get("Labels") or {}
+        any_labels = ((pod_doc or docs[0]).get("Config") or {}).get("Labels") or {}
         expected = [n for n in any_labels.get("io.kcli.containers", "").split(",") if n] or [c.name for c in apps]
         expected_inits = [n for n in any_labels.get("io.kcli.init-containers", "").split(",") if n]
         policy = any_labels.get("io.kcli.restart-policy", "Always")
-        state, code, detail, status = _pod_state(sandbox, apps, inits, expected, expected_inits, policy)
-        ip = ""
-        if sandbox_doc is not None:
-            nets = (sandbox_doc.get("NetworkSettings") or {}).get("Networks") or {}
-            ip = (nets.get(POD_NETWORK) or {}).get("IPAddress", "") or next((n.get("IPAddress", "") for n in nets.values() if n.get("IPAddress")), "")
+        state, code, detail, status = _pod_state(sandbox, apps, inits, expected, expected_inits, policy,
+                                                 single=sandbox is None and single_doc is not None)
+        ip = _pod_ip(pod_doc) if pod_doc is not None else ""
         try:
             pod_labels = json.loads(any_labels.get("io.kcli.pod-labels", "{}"))
         except ValueError:
@@ -167,7 +192,7 @@ def parse_pods(node: str, section: Section | None) -> list[PodView]:
             ports = json.loads(any_labels.get("io.kcli.ports", "[]"))
         except ValueError:
             requests, host_ports, ports = {}, [], []
-        created = parse_time((sandbox_doc or docs[0]).get("Created", ""))
+        created = parse_time((pod_doc or docs[0]).get("Created", ""))
         ready = sum(1 for c in apps if c.status == "running")
         restarts = sum(c.restart_count for c in apps)
         observed = ObservedPod(
@@ -196,6 +221,15 @@ def parse_pods(node: str, section: Section | None) -> list[PodView]:
             observed=observed, requests=requests, ports=tuple(ports),
         ))
     return sorted(pods, key=lambda p: (p.namespace, p.name))
+
+
+def _pod_ip(doc: dict) -> str:
+    """The pod's address: the one docker gave it, or, while its container is not running (a
+    single-container pod restarting or exited), the fixed one it was created with."""
+    nets = (doc.get("NetworkSettings") or {}).get("Networks") or {}
+    pod_net = nets.get(POD_NETWORK) or {}
+    return (pod_net.get("IPAddress") or ((pod_net.get("IPAMConfig") or {}).get("IPv4Address") or "")
+            or next((n.get("IPAddress", "") for n in nets.values() if n.get("IPAddress")), ""))
 
 
 def unknown_pods(node: str, records: dict) -> list[PodView]:
