@@ -39,12 +39,12 @@ def print_plan(report, verbose: bool = True) -> None:
 
 
 def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
-              profile: bool, delete_keys=(), strict: bool = False) -> None:
+              profile: bool, delete_keys=(), strict: bool = False, orphan: bool = False) -> None:
     from kcli.cli.output import print_profile
     from kcli.errors import ExecutionError
 
     report = cluster.apply(objects, applyset=applyset, dry_run=dry_run, prune=prune,
-                           lock_wait=lock_wait, log=console.info, delete_keys=delete_keys)
+                           lock_wait=lock_wait, log=console.info, delete_keys=delete_keys, orphan=orphan)
     suffix = " (server dry run)" if dry_run else ""
     for ref, what in report.object_results:
         console.out.print(f"{ref} {what}{suffix}")
@@ -141,6 +141,9 @@ def register(app: typer.Typer) -> None:
         selector: str = typer.Option(None, "-l", "--selector", help="Label selector on applied objects."),
         namespace: str = typer.Option("default", "-n", "--namespace"),
         lock_wait: float = typer.Option(0.0, "--lock-wait"),
+        cascade: str = typer.Option("background", "--cascade",
+                                    help="background|foreground: delete dependents (pods, ownerReferences) too; "
+                                         "orphan: leave them (their pods keep running)."),
         inventory: str = options.Inventory,
         state: str = typer.Option(None, "--state"),
     ) -> None:
@@ -152,6 +155,9 @@ def register(app: typer.Typer) -> None:
         from kcli.core.workloads import state_objects
         from kcli.errors import UsageError
 
+        modes = {"background": False, "foreground": False, "true": False, "orphan": True, "false": True}  # kubectl's
+        if cascade not in modes:
+            raise UsageError(f'invalid --cascade value "{cascade}": must be one of background, foreground, orphan')
         cluster = _cluster(inventory, state)
         st = cluster.state()
         old, secrets, _ = state_objects(st)
@@ -175,4 +181,4 @@ def register(app: typer.Typer) -> None:
         if not keys:
             raise UsageError("nothing to delete")
         run_apply(cluster, [], applyset="", dry_run=False, prune=False, lock_wait=lock_wait, profile=False,
-                  delete_keys=keys)
+                  delete_keys=keys, orphan=modes[cascade])

@@ -10,7 +10,7 @@ from kcli.cli import console
 from kcli.core.objects import AnyObject, canonical_json
 from kcli.core.validate import Problem, ValidationResult, validate_documents
 from kcli.errors import ManifestError, UsageError
-from kcli.shell.loading import load_manifests, load_values
+from kcli.shell.loading import load_manifests, load_values, schema_memo
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 OUTPUTS = ("yaml", "json", "name")
@@ -32,7 +32,9 @@ def load_and_validate(
     values, problems = load_values(values_files or [], set_values or [])
     loaded = load_manifests(filenames, recursive=recursive, values=values)
     extra = {"pod_cidr": pod_cidr} if pod_cidr else {}
-    result = validate_documents(loaded.documents, known=known, skip_unsupported=skip_unsupported, **extra)
+    memo = schema_memo()
+    result = validate_documents(loaded.documents, known=known, skip_unsupported=skip_unsupported, schema_memo=memo, **extra)
+    memo.save()
     errors: list[Problem] = [*problems, *loaded.errors, *result.errors]
     for w in result.warnings:
         console.warn(str(w))

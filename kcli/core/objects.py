@@ -131,11 +131,24 @@ def to_data(obj: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class OwnerReference:
+    """metadata.ownerReferences[]: an owner in the same namespace (or cluster-scoped), by kind and
+    name (kcli has no object uids; a uid in the manifest is kept but not compared)."""
+
+    api_version: str
+    kind: str
+    name: str
+    uid: str = ""
+    controller: bool = False
+
+
+@dataclass(frozen=True)
 class ObjectMeta:
     name: str
     namespace: str  # "" for cluster-scoped kinds (Namespace)
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    owner_references: tuple[OwnerReference, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -615,7 +628,10 @@ def _str(v: Any, default: str = "") -> str:
 def build_meta(meta: Any, namespaced: bool) -> ObjectMeta:
     m = _d(meta)
     ns = (_str(m.get("namespace")) or DEFAULT_NAMESPACE) if namespaced else ""
-    return ObjectMeta(_str(m.get("name")), ns, _strmap(m.get("labels")), _strmap(m.get("annotations")))
+    owners = tuple(OwnerReference(_str(o.get("apiVersion")), _str(o.get("kind")), _str(o.get("name")), _str(o.get("uid")),
+                                  o.get("controller") is True)
+                   for o in map(_d, _l(m.get("ownerReferences"))))
+    return ObjectMeta(_str(m.get("name")), ns, _strmap(m.get("labels")), _strmap(m.get("annotations")), owners)
 
 
 def build_label_selector(sel: Any) -> LabelSelector:

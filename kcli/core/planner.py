@@ -31,7 +31,7 @@ from kcli.core.servicesync import (
 from kcli.core.state import leases_of, network_of
 from kcli.core.workloads import (
     add_events, allocate_pod_ips, cascade, failure_record, forget_objects, in_backoff, object_id, record_objects,
-    record_pods, redacted_manifest, state_objects,
+    owner_keys, record_pods, recorded_owners, redacted_manifest, state_objects,
 )
 from kcli.errors import ManifestError, PlanError
 
@@ -80,7 +80,9 @@ def check_namespaces(objects: Sequence[AnyObject], known: set[str]) -> None:
 def desired_from(state: Mapping[str, Any], manifest: Sequence[AnyObject], *, applyset: str = "", prune: bool = False,
                  delete: Sequence[ObjectKey] = (), orphan: bool = False) -> Desired:
     """The applied set after this command: what the state holds, with ``manifest`` applied over it,
-    the applyset's missing objects pruned (``prune``) and ``delete`` removed (Namespaces cascade)."""
+    the applyset's missing objects pruned (``prune``) and ``delete`` removed, with what Kubernetes'
+    garbage collector removes with them (a Namespace's objects; dependents by ownerReferences,
+    unless ``orphan``: then the pods of deleted workloads keep running too)."""
     old, secret_hashes, applysets = state_objects(state)
     check_namespaces(manifest, {o.name for o in old if isinstance(o, Namespace)})
     mine = {o.key for o in manifest}
@@ -90,7 +92,8 @@ def desired_from(state: Mapping[str, Any], manifest: Sequence[AnyObject], *, app
     keep = [o for o in old if o.key not in mine and o.key not in pruned]
     objects = [*keep, *manifest]
     known = {k: v for k, v in secret_hashes.items() if k not in mine}
-    gone = cascade(set(pruned) | set(delete), [o.key for o in objects] + list(known))
+    owners = {**recorded_owners(state), **{o.key: owner_keys(o) for o in manifest}}
+    gone = cascade(set(pruned) | set(delete), [o.key for o in objects] + list(known), owners, orphan=orphan)
     return Desired(
         objects=tuple(o for o in objects if o.key not in gone),
         manifest=tuple(manifest),

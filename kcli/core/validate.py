@@ -20,10 +20,12 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
+import json
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Any, Collection, Iterable, NamedTuple, Sequence
+from typing import Any, Collection, Iterable, NamedTuple, Protocol, Sequence
 
 from kcli.core.objects import (
     KINDS,
@@ -164,6 +166,33 @@ def _schema_types(schema: Any) -> list[str]:
     return [x for x in ts if x != "null"]
 
 
+class SchemaMemo(Protocol):
+    """Documents already found free of schema violations (kept by the shell between runs)."""
+
+    def __contains__(self, key: str) -> bool: ...
+
+    def add(self, key: str) -> None: ...
+
+
+def schema_key(data: dict, api_version: str, kind: str) -> str | None:
+    """What identifies one schema check: the document, its kind and the schema version. None for a
+    Secret (a digest of secret values is kept nowhere)."""
+    if kind == "Secret":
+        return None
+    text = json.dumps([SCHEMA_VERSION, api_version, kind, data], sort_keys=True, default=repr, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _schema_problems(data: dict, api_version: str, kind: str, memo: SchemaMemo | None) -> list[tuple[PathT, str]]:
+    key = schema_key(data, api_version, kind) if memo is not None else None
+    if key is not None and key in memo:
+        return []
+    found = schema_problems(data, api_version, kind)
+    if key is not None and not found:
+        memo.add(key)
+    return found
+
+
 def schema_problems(data: dict, api_version: str, kind: str) -> list[tuple[PathT, str]]:
     """Every schema violation of ``data`` as (path, message), in kubectl-like wording."""
     try:
@@ -290,7 +319,7 @@ CONTAINER_FIELDS = {
     "volumeMounts", "resources", "tty", "stdin",
 }
 VOLUME_MOUNT_FIELDS = {"name", "mountPath", "readOnly", "subPath"}
-META_FIELDS = {"name", "namespace", "labels", "annotations"}
+META_FIELDS = {"name", "namespace", "labels", "annotations", "ownerReferences"}
 META_IGNORED = {"creationTimestamp", "uid", "resourceVersion", "generation", "managedFields", "selfLink"}
 SPEC_FIELDS = {
     "Deployment": {"replicas", "selector", "template", "strategy", "minReadySeconds", "revisionHistoryLimit",
@@ -1088,7 +1117,8 @@ def _shape_problems(data: Any) -> list[tuple[PathT, str]]:
 
 
 def _check_document(doc: Document, kind: str, name: str, skip_unsupported: bool,
-                    pod_network: PodNetwork = DEFAULT_POD_NETWORK) -> tuple[list[Problem], list[Problem], _Checked | None]:
+                    pod_network: PodNetwork = DEFAULT_POD_NETWORK, memo: SchemaMemo | None = None
+                    ) -> tuple[list[Problem], list[Problem], _Checked | None]:
     """Schema and kcli checks of one document: (errors, warnings, what the cross checks need)."""
     src, data = doc.source, doc.data
 
@@ -1111,7 +1141,7 @@ def _check_document(doc: Document, kind: str, name: str, skip_unsupported: bool,
         if skip_unsupported:
             return [], [problem((), f"skipped: {unsupported[1]}")], None
         return [problem((unsupported[0],), unsupported[1])], [], None
-    schema = schema_problems(data, api_version, kind)
+    schema = _schema_problems(data, api_version, kind, memo)
     checker = _Checker(kind, pod_network)
     checker.metadata(data)
     if kind in ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job"):
@@ -1135,8 +1165,12 @@ def validate_documents(
     known: Collection[ObjectKey] | None = None,
     skip_unsupported: bool = False,
     pod_cidr: str = POD_CIDR,
+    schema_memo: SchemaMemo | None = None,
 ) -> ValidationResult:
     """Validate parsed documents; build the objects of those without errors.
+
+    ``schema_memo``: documents already known to pass the OpenAPI schema are not checked against it
+    again (the schema check is the slowest part of a small apply); kcli's own checks always run.
 
     ``pod_cidr``: the cluster's pod network (the inventory's, else Kubernetes' default). Replica
     counts, and the pods the whole set asks for at once, are bounded by its number of addresses.
@@ -1155,7 +1189,7 @@ def validate_documents(
             continue  # an empty document (e.g. a trailing ---), as kubectl
         kind, name = _ident(doc.data)
         try:
-            doc_errors, doc_warnings, one = _check_document(doc, kind, name, skip_unsupported, pod_network)
+            doc_errors, doc_warnings, one = _check_document(doc, kind, name, skip_unsupported, pod_network, schema_memo)
         except Exception as exc:  # a gap in the checks must not crash apply: report it against the document
             doc_errors, doc_warnings, one = [Problem(doc.source.file, doc.source.doc, kind, name, "",
                                                      f"internal error while validating: {type(exc).__name__}: {exc}")], [], None

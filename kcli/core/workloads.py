@@ -62,13 +62,49 @@ def forget_objects(state: Mapping[str, Any], keys: Iterable[ObjectKey]) -> dict[
     return out
 
 
-def cascade(keys: Iterable[ObjectKey], recorded: Iterable[ObjectKey]) -> set[ObjectKey]:
+def cascade(keys: Iterable[ObjectKey], recorded: Iterable[ObjectKey],
+            owners: Mapping[ObjectKey, Sequence[ObjectKey]] | None = None, *, orphan: bool = False) -> set[ObjectKey]:
     """``keys`` plus what Kubernetes' garbage collector would delete with them: everything in a
-    deleted Namespace. (Pods of deleted workloads are removed as orphans by the planner.)"""
+    deleted Namespace, and (unless ``orphan``, ``kubectl delete --cascade=orphan``) every object
+    whose ownerReferences (``owners``: dependent → its owners) all name deleted or absent objects,
+    transitively. (Pods of deleted workloads are removed as orphans by the planner.)"""
     out = set(keys)
+    present = set(recorded)
     gone_ns = {k.name for k in out if k.kind == "Namespace"}
-    out |= {k for k in recorded if k.namespace in gone_ns and k.kind != "Namespace"}
+    out |= {k for k in present if k.namespace in gone_ns and k.kind != "Namespace"}
+    if orphan or not owners:
+        return out
+    changed = True
+    while changed:  # to a fixpoint: a dependent's dependents go too
+        changed = False
+        for dep, refs in owners.items():
+            if dep in out or dep not in present or not refs:
+                continue
+            if any(o in out for o in refs) and all(o in out or o not in present for o in refs):
+                out.add(dep)
+                changed = True
     return out
+
+
+def recorded_owners(state: Mapping[str, Any]) -> dict[ObjectKey, tuple[ObjectKey, ...]]:
+    """dependent → owners, from the ownerReferences of every recorded manifest (Secrets included)."""
+    out: dict[ObjectKey, tuple[ObjectKey, ...]] = {}
+    for rec in (state.get("objects") or {}).values():
+        m = rec.get("lastApplied") or {}
+        meta = m.get("metadata") or {}
+        refs = [r for r in (meta.get("ownerReferences") or []) if isinstance(r, dict)]
+        if not refs or not m.get("kind"):
+            continue
+        ns = "" if m["kind"] == "Namespace" else (meta.get("namespace") or "default")
+        out[ObjectKey(m["kind"], ns, meta.get("name", ""))] = tuple(
+            ObjectKey(str(r.get("kind", "")), "" if r.get("kind") == "Namespace" else ns, str(r.get("name", ""))) for r in refs)
+    return out
+
+
+def owner_keys(obj: AnyObject) -> tuple[ObjectKey, ...]:
+    """The objects named by ``obj``'s ownerReferences: same namespace, or cluster-scoped Namespaces."""
+    return tuple(ObjectKey(r.kind, "" if r.kind == "Namespace" else obj.key.namespace, r.name)
+                 for r in obj.meta.owner_references)
 
 
 def created_at(state: Mapping[str, Any], key: ObjectKey) -> str:

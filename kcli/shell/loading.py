@@ -427,3 +427,59 @@ def load_manifests(
         documents.extend(docs)
         problems.extend(errs)
     return LoadResult(tuple(documents), tuple(problems))
+
+
+# --------------------------------------------------------------------------- the schema memo
+#
+# Digests of manifests that passed the OpenAPI schema check, a line each in
+# ``$KCLI_HOME/cache/schema-ok`` (sha256 of schema version, apiVersion, kind and the whole document;
+# never of a Secret: kcli.core.validate.schema_key). Reading it spares the next apply of the same
+# manifests the schema check and the jsonschema import (~0.15 s). A missing or unreadable file is
+# an empty memo; kcli's own checks run every time either way.
+
+MAX_ENTRIES = 20000
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+class FileSchemaMemo:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            lines = path.read_text().split()
+        except OSError:
+            lines = []
+        self.known = {ln for ln in lines if _DIGEST.fullmatch(ln)}
+        self.new: list[str] = []
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.known
+
+    def add(self, key: str) -> None:
+        if key not in self.known:
+            self.known.add(key)
+            self.new.append(key)
+
+    def save(self) -> None:
+        """Append what was learnt (rewrite, keeping the newest, past MAX_ENTRIES); errors are ignored."""
+        if not self.new:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if len(self.known) > MAX_ENTRIES:
+                old = [ln for ln in self.path.read_text().split() if _DIGEST.fullmatch(ln)] if self.path.exists() else []
+                keep = (old + self.new)[-MAX_ENTRIES // 2:]
+                tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+                tmp.write_text("".join(k + "\n" for k in keep))
+                os.replace(tmp, self.path)
+            else:
+                with self.path.open("a") as fh:
+                    fh.write("".join(k + "\n" for k in self.new))
+            self.new = []
+        except OSError:
+            pass
+
+
+def schema_memo() -> FileSchemaMemo:
+    from kcli.shell.config import kcli_home
+
+    return FileSchemaMemo(kcli_home() / "cache" / "schema-ok")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 
 import pytest
@@ -45,11 +46,12 @@ def pods(sb) -> dict[str, dict]:
 
 
 def pod_containers(sb, nodes=None) -> Counter:
-    """Sandbox (pause) containers per pod name across the reachable nodes: 1 each, never 2."""
+    """Containers holding a pod (its pause container, or its one container) per pod name across the
+    reachable nodes: 1 each, never 2."""
     out: Counter = Counter()
     for n, h in sb.testinfra().items():
         if nodes is None or n in nodes:
-            out.update(h.check_output("docker ps -a --filter label=io.kcli.type=sandbox "
+            out.update(h.check_output("docker ps -a --filter label=io.kcli.node "
                                       "--format '{{.Label \"io.kcli.pod\"}}'").split())
     return out
 
@@ -120,3 +122,41 @@ spec: {selector: {app: front}, ports: [{port: 80}]}
     assert [n for n, p in pods(sb).items() if p["metadata"]["namespace"] == "shop"] == []
     assert all(h.check_output("docker ps -aq --filter label=io.kcli.namespace=shop") == "" for h in hosts.values())
     sb("delete", "ns", "shop")
+
+
+def test_a_single_container_pod_keeps_its_address_across_a_restart(sb, tmp_path):
+    f = write_manifest(tmp_path, "solo.yaml", deployment("solo", 1))
+    sb("apply", "-f", f)
+    ((name, pod),) = [(n, p) for n, p in pods(sb).items() if n.startswith("solo-")]
+    ip, host = pod["status"]["podIP"], sb.testinfra()[pod["spec"]["nodeName"]]
+    ids = host.check_output(f"docker ps -aq --filter label=io.kcli.pod={name}").split()
+    assert len(ids) == 1  # the pod is its one container: no pause container
+    inspect = "docker inspect -f '{{.RestartCount}} {{.State.Running}} {{.NetworkSettings.Networks.kcli-pods.IPAddress}}' " + ids[0]
+    assert host.check_output(inspect).split() == ["0", "true", ip]
+    host.check_output(f"kill -9 $(docker inspect -f '{{{{.State.Pid}}}}' {ids[0]})")  # the app dies: docker restarts it
+    deadline = time.monotonic() + 60
+    while host.check_output(inspect).split()[:2] != ["1", "true"]:
+        assert time.monotonic() < deadline, host.check_output(inspect)
+        time.sleep(0.5)
+    assert host.check_output(inspect).split()[2] == ip  # same container, same address
+    after = pods(sb)[name]
+    assert after["status"]["podIP"] == ip and after["status"]["containerStatuses"][0]["restartCount"] == 1
+    assert "0 pod change(s)" in sb("apply", "-f", f).stderr  # nothing to repair
+    sb("delete", "-f", f)
+    assert not host.check_output(f"docker ps -aq --filter label=io.kcli.pod={name}").strip()
+
+
+def test_delete_with_cascade_orphan_leaves_the_pods_running(sb, tmp_path):
+    f = write_manifest(tmp_path, "orphans.yaml", deployment("orphans", 2))
+    sb("apply", "-f", f)
+    names = sorted(n for n in pods(sb) if n.startswith("orphans-"))
+    assert len(names) == 2
+    assert sb("delete", "deployment", "orphans", "--cascade=sideways", check=False).returncode == 2
+    sb("delete", "deployment", "orphans", "--cascade=orphan")
+    assert "orphans" not in sb("get", "deployments").stdout
+    running = {n: p["status"]["phase"] for n, p in pods(sb).items() if n.startswith("orphans-")}
+    assert running == {n: "Running" for n in names}  # kept, as Kubernetes keeps orphaned pods
+    sb("apply", "-f", f)  # the Deployment again adopts them: nothing is replaced
+    assert sorted(n for n in pods(sb) if n.startswith("orphans-")) == names
+    sb("delete", "-f", f)
+    assert not [n for n in pods(sb) if n.startswith("orphans-")]

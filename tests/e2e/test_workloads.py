@@ -132,7 +132,7 @@ def test_scale_down_removes_three(sb):
     web(sb, 3, "kcli.local/busybox:2")
     items = pods(sb)
     assert len(items) == 3
-    assert sum(len(ids) for ids in managed_containers(sb).values()) == 6  # 3 pods × (pause + httpd)
+    assert sum(len(ids) for ids in managed_containers(sb).values()) == 3  # 3 single-container pods: no pause
 
 
 def test_changed_configmap_replaces_its_pods(sb):

@@ -133,9 +133,9 @@ class Sim:
         observed = ClusterView(**{f: {n: v for n, v in getattr(self.view, f).items() if n in touched} for f in fields})
         return Wave(results, observed, {})
 
-    def converge(self, objects, *, prune=False, delete=(), applyset="s", now=1000):
+    def converge(self, objects, *, prune=False, delete=(), applyset="s", now=1000, orphan=False):
         """The shell's converge loop over this in-memory cluster, then the recorded state."""
-        desired = desired_from(self.state, objects, applyset=applyset, prune=prune, delete=delete)
+        desired = desired_from(self.state, objects, applyset=applyset, prune=prune, delete=delete, orphan=orphan)
         add_unknown_pods(self.view, self.state.get("pods") or {})
         first = plan(desired, self.view, self.state, INV, self.policy(now))
         report = ApplyReport(plans=[first])
@@ -362,3 +362,44 @@ def test_whether_a_command_certainly_changes_the_record():
     assert not changes_objects(sim.state, desired_from(sim.state, web))  # the same again: only the hosts can tell
     assert changes_objects(sim.state, desired_from(sim.state, objs(deployment(env="b"))))  # edited
     assert changes_objects(sim.state, desired_from(sim.state, [], delete=[web[0].key]))  # deleted
+
+
+def test_owner_references_cascade_unless_orphaned():
+    sim = Sim()
+    owned = """
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: web-config
+      ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: u-1}]
+    data: {a: b}
+    ---
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: web-config-child
+      ownerReferences: [{apiVersion: v1, kind: ConfigMap, name: web-config, uid: u-2}]
+    data: {a: b}
+    ---
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: shared
+      ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: u-1},
+                        {apiVersion: apps/v1, kind: Deployment, name: other, uid: u-3}]
+    data: {a: b}
+    ---"""
+    web = ObjectKey("Deployment", "default", "web")
+    sim.converge(objs(owned + deployment() + "---" + deployment("other", 1)))
+    kept = sim.state
+    # orphan: the Deployment goes, its pods and dependents stay
+    plan_, _, _, message = sim.converge([], delete=[web], orphan=True)
+    assert not plan_.deletes and len(sim.pods("web-")) == 3
+    assert "Deployment/default/web" not in sim.state["objects"] and "ConfigMap/default/web-config" in sim.state["objects"]
+    # background (the default): dependents, transitively; an object with another live owner stays
+    sim.state = kept
+    sim.converge(objs(deployment()))
+    plan_, _, _, message = sim.converge([], delete=[web])
+    assert len(plan_.deletes) == 3 and sim.pods("web-") == []
+    assert not {"ConfigMap/default/web-config", "ConfigMap/default/web-config-child"} & set(sim.state["objects"])
+    assert "ConfigMap/default/shared" in sim.state["objects"]
