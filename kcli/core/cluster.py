@@ -5,21 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from kcli.core.facts.node import NodeFacts, parse_node_facts
-from kcli.core.facts.pods import DNS_CONTAINER, PODS_SNIPPET, PodView, container_running, inspected, parse_pods, pod_network_ips
+from kcli.core.facts.pods import (DNS_CONTAINER, PodView, container_running, inspected, parse_pods,
+                                  pod_network_ips, unknown_pods)
 from kcli.core.facts.sections import Section
+from kcli.core.facts.view_script import VIEW_SNIPPETS  # noqa: F401 - re-exported
 from kcli.core.inventory import Inventory
 from kcli.core.scheduler import Node, Taint
-
-VIEW_SNIPPETS = {
-    "cpus": "nproc",
-    "meminfo": "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo",
-    "now": "date +%s",
-    "pods": PODS_SNIPPET,  # also the pod network's addresses and the DNS server's state
-    "iptables": "iptables-save -t nat && iptables-save -t filter",
-    "dns_file": "cat /var/lib/kcli/dns/cluster.hosts",
-}
 
 
 @dataclass
@@ -92,3 +86,9 @@ def scheduler_nodes(inv: Inventory, view: ClusterView, joined: Collection[str]) 
             unschedulable=h.labels.get("kcli.io/cordoned") == "true",
         ))
     return out
+
+
+def add_unknown_pods(view: ClusterView, records: Mapping[str, Any]) -> None:
+    """Pods the state records on nodes that could not be read, as kubectl's Unknown."""
+    for node in view.errors:
+        view.pods[node] = unknown_pods(node, dict(records))

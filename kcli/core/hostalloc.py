@@ -9,9 +9,10 @@ cluster can never hand one address to two Services.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from kcli.core.iptables import split_rule
 
 _SVC_RULE = "-A KUBE-SERVICES "
 _NP_RULES = ("-A KUBE-NODEPORTS ", "-A KUBE-EXTERNAL-SERVICES ")  # nat with endpoints, filter without
@@ -27,7 +28,7 @@ class Held:
 
 def _words(line: str) -> list[str]:
     try:
-        return shlex.split(line)
+        return split_rule(line)
     except ValueError:
         return line.split()
 

@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kcli.core.cluster import ClusterView, scheduler_nodes
+from kcli.core.cluster import ClusterView, add_unknown_pods, scheduler_nodes  # noqa: F401 - add_unknown_pods re-exported
 from kcli.core.commands.batch import Unit
 from kcli.core.commands.shell import write_file
 from kcli.core.controllers import PodAction, PodPlan, plan_pods
-from kcli.core.facts.pods import PodView, unknown_pods
+from kcli.core.facts.pods import PodView
 from kcli.core.hostalloc import held_allocations
 from kcli.core.inventory import Inventory
 from kcli.core.network import ClusterNetwork, NodeLease
@@ -191,12 +191,6 @@ class Plan:
         for s in self.services:
             out.setdefault(s.node, []).append(s.unit)
         return out
-
-
-def add_unknown_pods(view: ClusterView, records: Mapping[str, Any]) -> None:
-    """Pods the state records on nodes that could not be read, as kubectl's Unknown."""
-    for node in view.errors:
-        view.pods[node] = unknown_pods(node, dict(records))
 
 
 def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inventory, policy: Policy) -> Plan:

@@ -17,17 +17,14 @@ from datetime import datetime, timezone
 from kcli.core.commands.batch import Unit
 from kcli.core.cluster import VIEW_SNIPPETS, ClusterView, merged, view_from_sections
 from kcli.core.inventory import Inventory
-from kcli.core.lock import lock_host
 from kcli.core.objects import AnyObject, ObjectKey
 from kcli.core.planner import (
     Desired, Outcome, Plan, Policy, add_unknown_pods, changes_objects, desired_from, failures, object_results, plan, record,
     require_bootstrapped, with_failures, working_state,
 )
 from kcli.core.state import render_state
-from kcli.core.secretkey import SECRET_KEY_FILE, SECTION as KEY_SECTION, SNIPPET as KEY_SNIPPET, parse_key
 from kcli.core.workloads import object_id
-from kcli.errors import ExecutionError
-from kcli.shell.clusterview import observe_cluster
+from kcli.shell.clusterview import look
 from kcli.shell.executor import run_batches, unit_errors
 from kcli.shell.failpoint import failpoint
 from kcli.shell.lock import ClusterLock
@@ -105,79 +102,79 @@ def apply(
     delete_keys: Sequence[ObjectKey] = (),
     orphan: bool = False,
     timeout: float = 900,
+    pool: SshPool | None = None,
 ) -> ApplyReport:
     """Make the hosts run ``manifest_objects`` (plus everything applied earlier); ``delete_keys``
-    removes objects instead (kcli delete). Every write carries the lock's fence."""
+    removes objects instead (kcli delete). Every write carries the lock's fence. ``pool``: the
+    caller's connections (else this call's own)."""
     state = store.load()
     require_bootstrapped(state, inv.cluster)
     desired = desired_from(state, manifest_objects, applyset=applyset, prune=prune, delete=delete_keys, orphan=orphan)
     report = ApplyReport(dry_run=dry_run, pruned=[object_id(k) for k in desired.pruned])
-    lock_node = lock_host(inv).name
     deadline = time.monotonic() + timeout
     # When the command certainly changes the record (an object is new, edited or deleted) the
     # lock is taken at once; otherwise a first look without it ends most applies of a converged
     # cluster (1 round trip per node).
     certain = not dry_run and changes_objects(state, desired)
-    with SshPool(inv) as pool:
-        if not certain:
-            view, secret_key = _observe(pool, inv, lock_node, None, state)
-            report.object_results = object_results(state, desired, secret_key)
-            report.unreachable = dict(view.errors)
-            current = plan(desired, view, state, inv, Policy(seed=inv.cluster, secret_key=secret_key, now=time.time()))
-            report.warnings += list(current.warnings)
-            if dry_run or (current.empty and _unchanged(state, desired, current, view, secret_key)):
-                report.plans.append(current)
-                report.after = view
-                report.service_nodes = sorted({s.node for s in current.services})
-                report.stats = pool.stats()
-                return report
-        with ClusterLock(pool, "apply", wait=lock_wait) as lock:
-            # Under the lock: the record as the previous holder left it (it may have committed
-            # while this run waited), and a look (again) at the hosts, raising every node's fence.
-            fresh = store.load()
-            if fresh != state:
-                state = fresh
-                desired = desired_from(state, manifest_objects, applyset=applyset, prune=prune, delete=delete_keys,
-                                       orphan=orphan)
-                report.pruned = [object_id(k) for k in desired.pruned]
-            view, secret_key = _observe(pool, inv, lock_node, lock, state)
-            report.unreachable = dict(view.errors)
-            policy = Policy(seed=inv.cluster, secret_key=secret_key, now=time.time())
-            current = plan(desired, view, state, inv, policy)
-            if certain:
-                report.object_results = object_results(state, desired, secret_key)
-                report.warnings += list(current.warnings)
+    own = pool is None
+    pool = SshPool(inv) if pool is None else pool
+    try:
+        return _apply(inv, store, pool, state, desired, report, manifest_objects, applyset=applyset, dry_run=dry_run,
+                      prune=prune, lock_wait=lock_wait, log=log, parallel=parallel, delete_keys=delete_keys,
+                      orphan=orphan, deadline=deadline, certain=certain)
+    finally:
+        if own:
+            pool.close()
+
+
+def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desired: Desired, report: ApplyReport,
+           manifest_objects: Sequence[AnyObject], *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
+           log: Log, parallel: int, delete_keys: Sequence[ObjectKey], orphan: bool, deadline: float, certain: bool
+           ) -> ApplyReport:
+    if not certain:
+        view, secret_key = look(pool, inv, state)
+        report.object_results = object_results(state, desired, secret_key)
+        report.unreachable = dict(view.errors)
+        current = plan(desired, view, state, inv, Policy(seed=inv.cluster, secret_key=secret_key, now=time.time()))
+        report.warnings += list(current.warnings)
+        if dry_run or (current.empty and _unchanged(state, desired, current, view, secret_key)):
             report.plans.append(current)
-            failpoint("before-execute")
-            view, outcome = converge(desired, view, state, inv, policy, current,
-                                     ssh_executor(pool, inv, lock, parallel, deadline), report, log=log, deadline=deadline)
             report.after = view
+            report.service_nodes = sorted({s.node for s in current.services})
             report.stats = pool.stats()
-            new_state, message = record(state, desired, report.last, outcome, view, secret_key, _now())
-            lock.ensure_held()
-            report.commit = store.save(new_state, message)
             return report
-
-
-def _observe(pool: SshPool, inv: Inventory, lock_node: str, lock: ClusterLock | None, state: dict) -> tuple[ClusterView, bytes]:
-    """One round trip per node (the lock holder's raises each node's fence); the cluster's secret
-    key rides on the lock node's. Pods of unreachable nodes are added as Unknown."""
-    view, raw = observe_cluster(pool, inv, {lock_node: {KEY_SECTION: KEY_SNIPPET}},
-                                fence=lock.fence if lock else None, lock_node=lock_node)
-    if lock_node in view.errors:
-        raise ExecutionError(f"cannot read the lock node {lock_node}; nothing was changed",
-                             details=[f"{lock_node}: {view.errors[lock_node]}"])
-    secret_key = parse_key((raw.get(lock_node) or {}).get(KEY_SECTION))
-    if not secret_key:
-        raise ExecutionError(f"cannot read the cluster's secret key on {lock_node} ({SECRET_KEY_FILE})")
-    add_unknown_pods(view, state.get("pods") or {})
-    return view, secret_key
+    with ClusterLock(pool, "apply", wait=lock_wait) as lock:
+        # Under the lock: the record as the previous holder left it (it may have committed
+        # while this run waited), and a look (again) at the hosts, raising every node's fence.
+        fresh = store.load()
+        if fresh != state:
+            state = fresh
+            desired = desired_from(state, manifest_objects, applyset=applyset, prune=prune, delete=delete_keys,
+                                   orphan=orphan)
+            report.pruned = [object_id(k) for k in desired.pruned]
+        view, secret_key = look(pool, inv, state, lock)
+        report.unreachable = dict(view.errors)
+        policy = Policy(seed=inv.cluster, secret_key=secret_key, now=time.time())
+        current = plan(desired, view, state, inv, policy)
+        if certain:
+            report.object_results = object_results(state, desired, secret_key)
+            report.warnings += list(current.warnings)
+        report.plans.append(current)
+        failpoint("before-execute")
+        view, outcome = converge(desired, view, state, inv, policy, current,
+                                 ssh_executor(pool, inv, lock, parallel, deadline), report, log=log, deadline=deadline)
+        report.after = view
+        report.stats = pool.stats()
+        new_state, message = record(state, desired, report.last, outcome, view, secret_key, _now())
+        lock.ensure_held()
+        report.commit = store.save(new_state, message)
+        return report
 
 
 def _unchanged(state: dict, desired: Desired, current: Plan, view: ClusterView, secret_key: bytes) -> bool:
     """Nothing to execute and nothing new to record: the command needs no lock."""
     new_state, _ = record(state, desired, current, Outcome((current,), {}, {}), view, secret_key, _now())
-    return render_state(new_state) == render_state(state)
+    return new_state == state or render_state(new_state) == render_state(state)
 
 
 @dataclass

@@ -233,7 +233,7 @@ class Cluster:
         from kcli.shell.apply import apply
 
         return apply(self.inv, self.store, objects, applyset=applyset, dry_run=dry_run, prune=prune,
-                     lock_wait=lock_wait, log=log, delete_keys=delete_keys, **options)
+                     lock_wait=lock_wait, log=log, delete_keys=delete_keys, pool=self.pool, **options)
 
     def bootstrap(self, *, dry_run: bool = False, log: Log = _quiet, **options: Any) -> BootstrapReport:
         """kcli bootstrap: kcli.shell.bootstrap.bootstrap (pod_cidr, service_cidr, backend, ignore,

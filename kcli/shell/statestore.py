@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ class StateStore:
     def __init__(self, directory: Path, cluster: str) -> None:
         self.dir = directory
         self.cluster = cluster
+        self._parsed: tuple[tuple | None, dict[str, Any]] = ((), {})
 
     @property
     def path(self) -> Path:
@@ -40,7 +42,16 @@ class StateStore:
         return self.path.exists()
 
     def load(self) -> dict[str, Any]:
-        return parse_state(self.path.read_text() if self.path.exists() else "", self.cluster)
+        """The recorded state, a fresh copy each call (parsed once per file version)."""
+        try:
+            st = self.path.stat()
+            stamp: tuple | None = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            stamp = None
+        if stamp is None or stamp != self._parsed[0]:
+            text = self.path.read_text() if stamp is not None else ""
+            self._parsed = (stamp, parse_state(text, self.cluster))
+        return copy.deepcopy(self._parsed[1])
 
     def _git(self, *args: str, check: bool = True):
         return run_local(["git", "-C", str(self.dir), *args], check=check, error=StateError)

@@ -430,3 +430,26 @@ def test_core_modules_are_pure():
             elif isinstance(node, ast.ImportFrom) and node.module:
                 imported.add(node.module.split(".")[0])
         assert not imported & forbidden, (name, imported & forbidden)
+
+
+def test_split_rule_is_shlex_split_for_what_iptables_save_prints():
+    import random
+    import shlex
+
+    from kcli.core.iptables import split_rule
+
+    saved = ('-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" '
+             "-m tcp --dport 443 -j KUBE-SVC-X")
+    assert split_rule(saved) == shlex.split(saved)
+    rng = random.Random(7)
+    for _ in range(5000):  # random words of quotes, spaces and letters: same words, same errors
+        text = "".join(rng.choice("ab \"-/'\\") for _ in range(rng.randint(0, 14)))
+        try:
+            want = shlex.split(text)
+        except ValueError:
+            want = None
+        try:
+            got = split_rule(text)
+        except ValueError:
+            got = None
+        assert got == want, text

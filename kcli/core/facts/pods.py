@@ -9,18 +9,10 @@ from datetime import datetime
 
 from kcli.core.controllers.pod import ObservedPod, OwnerRef
 from kcli.core.facts.sections import Section
+from kcli.core.facts.view_script import DNS_CONTAINER, PODS_SNIPPET  # noqa: F401 - PODS_SNIPPET re-exported
 from kcli.core.network import POD_NETWORK
 from kcli.core.podrun import LAYOUT_LABEL
 from kcli.core.scheduler import HostPort
-
-DNS_CONTAINER = "kcli-dns"
-# One `docker inspect` of the pod network, the DNS server and every managed container: a node's
-# pods, the addresses in use on its pod network and whether its DNS server runs, in 2 docker calls.
-# (Objects that do not exist are left out of the array; docker then exits 1, which says nothing.)
-PODS_SNIPPET = (
-    "ids=$(docker ps -aq --filter label=io.kcli.managed=true) || exit; "
-    f"docker inspect {POD_NETWORK} {DNS_CONTAINER} $ids 2>/dev/null; true"
-)
 
 
 def parse_time(value: str) -> float:
