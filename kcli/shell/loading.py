@@ -21,14 +21,13 @@ most 200,000 nodes, about 0.7 KB each), and the values built so far (at most 1,0
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence, TextIO
 
-import jinja2
-import jinja2.sandbox
 import yaml
 
 from kcli.core.objects import Document, Source
@@ -271,30 +270,40 @@ MAX_TEMPLATE_POWER_BITS = 4096
 """``a ** b`` in a template may build an integer of at most this many bits."""
 
 
-class _Sandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
-    """Jinja's sandbox (no attribute starting with ``_``, no mutation of values, ``range`` capped)
-    plus bounds on the two operators that can build huge values from small text."""
+@functools.lru_cache(maxsize=1)
+def _sandbox_class() -> type:
+    """Jinja is imported when a template is rendered, not by every command that loads manifests."""
+    import jinja2.sandbox
 
-    intercepted_binops = frozenset(["*", "**"])
+    class Sandbox(jinja2.sandbox.ImmutableSandboxedEnvironment):
+        """Jinja's sandbox (no attribute starting with ``_``, no mutation of values, ``range`` capped)
+        plus bounds on the two operators that can build huge values from small text."""
 
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        ints = [isinstance(x, int) and not isinstance(x, bool) for x in (left, right)]
-        if operator == "*":
-            for seq, n, n_is_int in ((left, right, ints[1]), (right, left, ints[0])):
-                if isinstance(seq, (str, list, tuple)) and n_is_int and len(seq) * n > MAX_INPUT_BYTES:
-                    raise jinja2.sandbox.SecurityError(
-                        f"repeating a value {n} times would build more than {_size(MAX_INPUT_BYTES)}")
-        elif operator == "**" and all(ints) and abs(left) > 1 and right > 0:
-            if abs(left).bit_length() * right > MAX_TEMPLATE_POWER_BITS:
-                raise jinja2.sandbox.SecurityError(f"{left} ** {right} is too large")
-        return super().call_binop(context, operator, left, right)
+        intercepted_binops = frozenset(["*", "**"])
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            ints = [isinstance(x, int) and not isinstance(x, bool) for x in (left, right)]
+            if operator == "*":
+                for seq, n, n_is_int in ((left, right, ints[1]), (right, left, ints[0])):
+                    if isinstance(seq, (str, list, tuple)) and n_is_int and len(seq) * n > MAX_INPUT_BYTES:
+                        raise jinja2.sandbox.SecurityError(
+                            f"repeating a value {n} times would build more than {_size(MAX_INPUT_BYTES)}")
+            elif operator == "**" and all(ints) and abs(left) > 1 and right > 0:
+                if abs(left).bit_length() * right > MAX_TEMPLATE_POWER_BITS:
+                    raise jinja2.sandbox.SecurityError(f"{left} ** {right} is too large")
+            return super().call_binop(context, operator, left, right)
+
+    return Sandbox
 
 
 def render_template(text: str, file: str, values: Mapping[str, Any],
                     limit: int = MAX_INPUT_BYTES) -> tuple[str | None, Problem | None]:
     """Render Jinja2 in a sandbox with StrictUndefined; includes resolve relative to the template's
     folder. The output is produced in pieces and refused once it exceeds ``limit`` bytes."""
-    env = _Sandbox(
+    import jinja2
+    import jinja2.sandbox
+
+    env = _sandbox_class()(
         loader=jinja2.FileSystemLoader(os.path.dirname(os.path.abspath(file)) if file != STDIN_NAME else "."),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,

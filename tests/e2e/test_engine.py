@@ -131,7 +131,8 @@ def test_a_single_container_pod_keeps_its_address_across_a_restart(sb, tmp_path)
     ip, host = pod["status"]["podIP"], sb.testinfra()[pod["spec"]["nodeName"]]
     ids = host.check_output(f"docker ps -aq --filter label=io.kcli.pod={name}").split()
     assert len(ids) == 1  # the pod is its one container: no pause container
-    inspect = "docker inspect -f '{{.RestartCount}} {{.State.Running}} {{.NetworkSettings.Networks.kcli-pods.IPAddress}}' " + ids[0]
+    inspect = ("docker inspect -f '{{.RestartCount}} {{.State.Running}} "
+               "{{(index .NetworkSettings.Networks \"kcli-pods\").IPAddress}}' " + ids[0])
     assert host.check_output(inspect).split() == ["0", "true", ip]
     host.check_output(f"kill -9 $(docker inspect -f '{{{{.State.Pid}}}}' {ids[0]})")  # the app dies: docker restarts it
     deadline = time.monotonic() + 60
