@@ -16,7 +16,9 @@ kcli.local/busybox:1, then measures interleaved per run (floor, batched OpenSSH,
   changed: all 30 pods replaced), ``delete -f W'``, ``kcli --help``, ``kcli get nodes``.
 
 W is 30 busybox pods (``sleep 3600``, imagePullPolicy Never) pinned 10 per node: three
-Deployments of 10 replicas with nodeSelector kubernetes.io/hostname=nodeN. The floor's docker run
+Deployments of 10 replicas with nodeSelector kubernetes.io/hostname=nodeN and strategy Recreate
+(W' replaces every pod at once, as the floor's rm + run does; a RollingUpdate would take
+maxSurge/maxUnavailable steps on purpose). The floor's docker run
 carries the flags kcli gives one app container (``-d --init --restart always --cpu-shares 2
 --env-file``, the same 16 labels by size, ``--entrypoint sleep``), minus the pause container: the
 network flags the pause container would carry (pod network, hostname, DNS) go on the app
@@ -143,6 +145,7 @@ metadata:
   namespace: default
 spec:
   replicas: {PODS_PER_NODE}
+  strategy: {{type: Recreate}}  # W' replaces all 30 at once: what the floor's rm + run measures
   selector:
     matchLabels: {{app: bench-node{n}}}
   template:
@@ -545,7 +548,8 @@ def report(ctx: Ctx, res: Results, m: dict, args, started: str, busy: list[str],
         f"{ctx.sandbox} --nodes 3` under a temporary KCLI_HOME), bootstraps it, runs `kcli image load {IMAGE}`, "
         "and tears it down at the end. W = 30 busybox pods (`sleep 3600`, imagePullPolicy Never, one env var "
         "`BENCH_GEN`) pinned 10 per node by three Deployments of 10 replicas with nodeSelector "
-        "`kubernetes.io/hostname=nodeN`; W' is W with `BENCH_GEN` changed, so every pod is replaced. "
+        "`kubernetes.io/hostname=nodeN` and strategy Recreate; W' is W with `BENCH_GEN` changed, so every pod is "
+        "replaced at once (old pods, then new ones: 2 waves), as the floor's rm + run does. "
         "Each run measures, in this order: the floor (create, replace, delete), the same scripts over OpenSSH, "
         "then `kcli apply -f W`, the OpenSSH observation, `kcli apply -f W` (no change), `kcli --help`, "
         "`kcli get nodes`, `kcli apply -f W'`, `kcli delete -f W'`. "

@@ -39,14 +39,15 @@ def print_plan(report, verbose: bool = True) -> None:
 
 
 def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
-              profile: bool, delete_keys=(), strict: bool = False, orphan: bool = False) -> None:
+              profile: bool, delete_keys=(), strict: bool = False, orphan: bool = False, results: bool = True):
+    """Apply and print as kubectl does (``results``: the per-object lines); returns the report."""
     from kcli.cli.output import print_profile
     from kcli.errors import ExecutionError
 
     report = cluster.apply(objects, applyset=applyset, dry_run=dry_run, prune=prune,
                            lock_wait=lock_wait, log=console.info, delete_keys=delete_keys, orphan=orphan)
     suffix = " (server dry run)" if dry_run else ""
-    for ref, what in report.object_results:
+    for ref, what in report.object_results if results else ():
         console.out.print(f"{ref} {what}{suffix}")
     print_plan(report)
     if report.plan is not None:
@@ -66,7 +67,7 @@ def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lo
         console.info(f"service rules/DNS {'would be ' if dry_run else ''}synced on {', '.join(report.service_nodes)}")
     if dry_run:
         console.info(f"dry run: {report.changes} pod change(s) planned")
-        return
+        return report
     for label, (status, err) in sorted(report.pod_results.items()):
         if status != "ok":
             console.error(f"{label}: {err or 'failed'}")
@@ -84,6 +85,7 @@ def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lo
         console.warn(f"{len(report.failed_pods)} pod(s) failed to start (see `kcli get pods`, `kcli describe pod`)")
         if strict:
             raise ExecutionError(f"{len(report.failed_pods)} pod(s) failed to start", details=report.failed_pods)
+    return report
 
 
 def register(app: typer.Typer) -> None:

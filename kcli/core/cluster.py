@@ -29,7 +29,8 @@ class ClusterView:
     def all_pods(self) -> list[PodView]:
         return [p for pods in self.pods.values() for p in pods]
 
-    def now(self) -> float:
+    def node_time(self) -> float:
+        """The nodes' clock (the latest a node reported), unix seconds; 0 when none answered."""
         return max((f.now for f in self.facts.values()), default=0)
 
 

@@ -31,7 +31,7 @@ from kcli.core.servicesync import (
 from kcli.core.state import leases_of, network_of
 from kcli.core.workloads import (
     add_events, allocate_pod_ips, cascade, failure_record, forget_objects, in_backoff, object_id, record_objects,
-    owner_keys, record_pods, recorded_owners, redacted_manifest, state_objects,
+    owner_keys, record_pods, record_revisions, recorded_owners, redacted_manifest, state_objects,
 )
 from kcli.errors import ManifestError, PlanError
 
@@ -152,6 +152,15 @@ class Waiting:
 
 
 @dataclass(frozen=True)
+class Rollout:
+    """A workload whose rollout is not finished: kubectl rollout status's line."""
+
+    key: ObjectKey
+    line: str
+    waiting: bool  # only time is missing
+
+
+@dataclass(frozen=True)
 class Plan:
     pods: PodPlan  # the controllers' and scheduler's decisions (for display)
     deletes: tuple[PodDelete, ...]
@@ -164,6 +173,12 @@ class Plan:
     allocations: Mapping[str, dict]
     endpoints: Mapping[str, tuple[Endpoint, ...]]
     warnings: tuple[str, ...] = ()
+    rollouts: tuple[Rollout, ...] = ()  # unfinished rollouts (next waves, or only time, move them)
+
+    @property
+    def waiting(self) -> bool:
+        """Nothing to execute now, but a rollout only needs time (pods starting, minReadySeconds)."""
+        return self.empty and any(r.waiting for r in self.rollouts)
 
     @property
     def pod_changes(self) -> int:
@@ -202,7 +217,8 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
                                             state.get("services") or {}, net.service_cidr,
                                             held_allocations(view.iptables.values()))
     pods = plan_pods(list(desired.objects), [p.observed for p in view.all_pods()], scheduler_nodes(inv, view, leases),
-                     known_configs=desired.secret_hashes, seed=policy.seed, secret_key=policy.secret_key)
+                     known_configs=desired.secret_hashes, seed=policy.seed, secret_key=policy.secret_key,
+                     now=view.node_time())
     if not desired.orphan:
         pods = _with_orphan_deletes(pods, desired.gone)
     unreachable = set(view.errors)
@@ -218,6 +234,21 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
         containers = _pod_containers(pv)
         deletes.append(PodDelete(a.namespace, a.name, pv.node, a.reason, str(a.applied),
                                  Unit(f"delete {a.namespace}/{a.name}", tuple(delete_pods_lines([containers]))), containers))
+    # No request dropped: a pod that serves a Service leaves the endpoints on every node (rules and
+    # DNS) in one wave and is deleted in the next; new pods join them once observed ready.
+    eps = endpoints_by_service(specs, pod_infos(view.all_pods()))
+    dying = {(d.namespace, d.name) for d in deletes}
+    serving = {(key.split("/", 1)[0], e.pod) for key, es in eps.items() for e in es if e.ready} & dying
+    old_eps = endpoints_from_record(state.get("endpoints") or {})
+    services: tuple[NodeSync, ...] = ()
+    if serving:
+        live = endpoints_by_service(specs, pod_infos([p for p in view.all_pods() if (p.namespace, p.name) not in dying]))
+        services = _service_syncs(specs, live, view, leases, net.pod_cidr, old_eps)
+        if services:
+            eps = live  # what this wave programs
+            deferred += [Waiting(d.namespace, d.name, f"leaving the endpoints of its Services first: {d.reason}", d.applied)
+                         for d in deletes if (d.namespace, d.name) in serving]
+            deletes = [d for d in deletes if (d.namespace, d.name) not in serving]
     placed, backing_off = [], []
     for a, node in pods.creates:
         rec = recorded_pods.get(f"{a.namespace}/{a.name}")
@@ -227,13 +258,20 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
             placed.append((a, node))
     creates = _creates(placed, desired.objects, view, leases, specs, {by_key[(d.namespace, d.name)].uid for d in deletes})
     pending = tuple(Waiting(a.namespace, a.name, reason, str(a.applied)) for a, reason in pods.pending)
-    eps = endpoints_by_service(specs, pod_infos(view.all_pods()))
-    services: tuple[NodeSync, ...] = ()
-    if not deletes and not creates:
-        services = _service_syncs(specs, eps, view, leases, net.pod_cidr,
-                                  endpoints_from_record(state.get("endpoints") or {}))
+    if not deletes and not creates and not services:
+        services = _service_syncs(specs, eps, view, leases, net.pod_cidr, old_eps)
     return Plan(pods, tuple(deletes), creates, services, pending, tuple(backing_off), tuple(deferred), tuple(specs),
-                allocations, eps, tuple(warnings))
+                allocations, eps, tuple(warnings), rollouts=_rollouts(pods))
+
+
+def _rollouts(pods: PodPlan) -> tuple[Rollout, ...]:
+    """Deployments whose rollout is not finished, with kubectl's line."""
+    out = []
+    for key, st in sorted(pods.reconciliation.statuses.items(), key=lambda kv: str(kv[0])):
+        line = getattr(st, "rollout", "")
+        if line:
+            out.append(Rollout(key, line, bool(getattr(st, "waiting", False))))
+    return tuple(out)
 
 
 def _pod_containers(pv: PodView) -> PodContainers:
@@ -394,6 +432,7 @@ def record(state: Mapping[str, Any], desired: Desired, last: Plan, outcome: Outc
     pending = {(w.namespace, w.name): (w.applied, w.reason) for w in last.pending}
     failed = {**{(w.namespace, w.name): dict(w.record) for w in last.backing_off}, **outcome.failed}
     new = record_pods(new, view.all_pods(), pending, failed)
+    new = record_revisions(new, desired.objects, last.pods.reconciliation.statuses, now_iso)
     if last.allocations:
         new["services"] = dict(last.allocations)
         new["endpoints"] = endpoints_record(last.specs, last.endpoints)

@@ -207,3 +207,33 @@ def allocate_pod_ips(
             out[key] = str(cur)
             taken.add(cur)
     return out
+
+
+def record_revisions(state: Mapping[str, Any], objects: Iterable[AnyObject], statuses: Mapping[ObjectKey, Any],
+                     now: str) -> dict[str, Any]:
+    """Each Deployment's rollout history (``kubectl rollout history``): a revision per pod template
+    that became current, numbered as upstream (a template that comes back, as with ``rollout
+    undo``, moves to the next number), at most ``revisionHistoryLimit`` old ones kept."""
+    out = dict(state)
+    old = dict(state.get("revisions") or {})
+    revs: dict[str, list] = {}
+    for o in objects:
+        st = statuses.get(o.key)
+        rs = getattr(st, "new_replica_set", "")
+        if o.kind != "Deployment" or not rs:
+            continue
+        oid = object_id(o.key)
+        hist = [dict(h) for h in old.get(oid) or []]
+        top = max((int(h.get("revision", 0)) for h in hist), default=0)
+        cur = next((h for h in hist if h.get("replicaSet") == rs), None)
+        if cur is None or int(cur.get("revision", 0)) != top:
+            hist = [h for h in hist if h.get("replicaSet") != rs]
+            hist.append({"revision": top + 1, "replicaSet": rs, "template": redacted_manifest(o)["spec"]["template"],
+                         "changeCause": o.meta.annotations.get("kubernetes.io/change-cause", ""), "at": now})
+        hist.sort(key=lambda h: int(h.get("revision", 0)))
+        revs[oid] = hist[-(max(0, int(getattr(o, "revision_history_limit", 10))) + 1):]
+    if revs:
+        out["revisions"] = revs
+    else:
+        out.pop("revisions", None)
+    return out

@@ -34,7 +34,8 @@ from kcli.shell.transport import SshPool
 __all__ = ["ApplyReport", "Wave", "apply", "converge"]
 
 Log = Callable[[str], None]
-MAX_WAVES = 6
+MAX_WAVES = 100  # waves with actions; a rollout takes about 2 per maxSurge/maxUnavailable step
+WAIT_STEP = 1.0  # seconds between looks while a rollout only needs time
 
 
 @dataclass
@@ -192,23 +193,33 @@ Execute = Callable[[dict[str, list[Unit]]], Wave]
 
 def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, policy: Policy, current: Plan,
              execute: Execute, report: ApplyReport, *, log: Log = lambda _m: None, deadline: float = float("inf"),
-             ) -> tuple[ClusterView, Outcome]:
-    """Execute waves until the plan is empty (converged), the same actions come back (no
-    progress), or the deadline. ``execute`` is the only effect (SSH in apply; in memory in tests)."""
+             sleep: Callable[[float], None] = time.sleep) -> tuple[ClusterView, Outcome]:
+    """Execute waves until the plan is empty and no rollout is waiting (converged), the same
+    actions come back (no progress), or the deadline. A plan with nothing to execute whose
+    rollouts only need time (pods starting, minReadySeconds) is a wait: sleep, then observe every
+    node again. ``execute`` is the only effect (SSH in apply; in memory in tests)."""
     failed: dict = {}
     seen: set[tuple[str, ...]] = set()
-    while not current.empty:
-        units = current.units()
-        signature = tuple(sorted(u.name + "@" + n for n, us in units.items() for u in us))
-        if signature in seen or report.waves >= MAX_WAVES or time.monotonic() > deadline:
-            report.unconverged = "the same actions came back" if signature in seen else "out of waves or time"
-            break
-        seen.add(signature)
-        report.waves += 1
+    while not current.empty or current.waiting:
+        if current.empty:  # only time is missing: look again in a moment
+            if time.monotonic() + WAIT_STEP > deadline:
+                report.unconverged = "out of time: " + "; ".join(r.line for r in current.rollouts)
+                break
+            log(current.rollouts[0].line)
+            sleep(WAIT_STEP)
+            units: dict[str, list[Unit]] = {n: [] for n in view.facts if n not in view.errors}
+        else:
+            units = current.units()
+            signature = tuple(sorted(f"{u.name}@{n}#{hash(u.lines)}" for n, us in units.items() for u in us))
+            if signature in seen or report.waves >= MAX_WAVES or time.monotonic() > deadline:
+                report.unconverged = "the same actions came back" if signature in seen else "out of waves or time"
+                break
+            seen.add(signature)
+            report.waves += 1
         if current.pod_changes:
             log(f"wave {report.waves}: {current.pod_changes} pod change(s) on "
                 f"{len({a.node for a in (*current.deletes, *current.creates)})} node(s)")
-        else:
+        if current.services:
             report.service_nodes = sorted(set(report.service_nodes) | {s.node for s in current.services})
         wave = execute(units)
         report.pod_results.update(wave.results)

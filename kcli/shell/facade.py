@@ -202,7 +202,7 @@ class Cluster:
         stats = self.stats()
         rec = reconcile(objects, [p.observed for p in view.all_pods()], scheduler_nodes(self.inv, view, leases_of(state)),
                         known_configs=secret_hashes, seed=self.inv.cluster)
-        now = view.now() or time.time()
+        now = view.node_time() or time.time()
         nodes = self.nodes() if need_nodes else None
         return Snapshot(self.inv, state, view, objects, dict(rec.statuses), now, stats, nodes)
 

@@ -13,7 +13,7 @@ from kcli.core.controllers import ObservedPod, OwnerRef, PodPlan
 from kcli.core.controllers import plan_pods as _plan_pods, reconcile as _reconcile
 from kcli.core.controllers.deployment import RSState, resolve_fenceposts, rolling_step
 from kcli.core.controllers.pod import pick_victims
-from kcli.core.objects import Document, ObjectKey, Source, pod_template_hash
+from kcli.core.objects import DeploymentStrategy, Document, ObjectKey, Source, pod_template_hash
 from kcli.core.scheduler import Node, Taint
 from kcli.core.validate import validate_documents
 
@@ -121,31 +121,96 @@ def test_scale_down_removes_pods_and_keeps_the_spread():
     assert per_node(run(plan, observed)) == {"node1": 1, "node2": 1, "node3": 1}
 
 
-def test_image_change_replaces_every_pod_through_a_new_replicaset():
-    objs = objects(WEB)
-    observed = run(plan_pods(objs, [], NODES))
-    old_hash = observed[0].spec_hash
+def roll(objs, observed, known_configs=None, now=0.0, state="running"):
+    """Plan and run until nothing is left to do: the steps' (creates, deletes), the hosts after."""
+    steps = []
+    while True:
+        plan = plan_pods(objs, observed, NODES, known_configs=known_configs, now=now)
+        if not plan.reconciliation.actions:
+            return steps, observed
+        steps.append((len(plan.creates), len(plan.deletes)))
+        observed = run(plan, observed, state)
+        assert len(steps) < 50
+
+
+def with_image(objs, image):
     dep = next(o for o in objs if o.kind == "Deployment")
     c = dep.template.spec.containers[0]
-    new_spec = dataclasses.replace(dep.template.spec, containers=(dataclasses.replace(c, image="busybox:1.37"),))
-    changed = replace(objs, "Deployment", template=dataclasses.replace(dep.template, spec=new_spec))
-    plan = plan_pods(changed, observed, NODES)
-    new_hash = plan.creates[0][0].pod.spec_hash
-    assert len(plan.deletes) == 6 and len(plan.creates) == 6
-    assert {a.reason for a in plan.deletes} == {a.reason for a, _ in plan.creates} == {f"spec-hash {old_hash}→{new_hash}"}
-    assert plan.creates[0][0].pod.owner != observed[0].owner
-    status = plan.reconciliation.statuses[ObjectKey("Deployment", "default", "web")]
+    new_spec = dataclasses.replace(dep.template.spec, containers=(dataclasses.replace(c, image=image),))
+    return replace(objs, "Deployment", template=dataclasses.replace(dep.template, spec=new_spec))
+
+
+def test_image_change_rolls_out_through_a_new_replicaset():
+    objs = objects(WEB)  # 6 replicas, default strategy: maxSurge 25% → 2 (rounds up), maxUnavailable 25% → 1 (down)
+    observed = run(plan_pods(objs, [], NODES))
+    old_hash = observed[0].spec_hash
+    changed = with_image(objs, "busybox:1.37")
+    first = plan_pods(changed, observed, NODES)
+    new_hash = first.creates[0][0].pod.spec_hash
+    assert len(first.creates) == 2 and not first.deletes  # a step that grows the new ReplicaSet does nothing else
+    assert {a.reason for a, _ in first.creates} == {f"spec-hash {old_hash}→{new_hash}; scale web 0→2"}
+    assert first.creates[0][0].pod.owner != observed[0].owner
+    status = first.reconciliation.statuses[ObjectKey("Deployment", "default", "web")]
     assert [(s.replicas, s.current) for s in status.replica_sets] == [(6, 0), (0, 6)]
-    assert plan_pods(changed, run(plan, observed), NODES).reconciliation.actions == ()
+    assert status.rollout == 'Waiting for deployment "web" rollout to finish: 0 out of 6 new replicas have been updated...'
+    second = plan_pods(changed, run(first, observed), NODES)
+    assert not second.creates and len(second.deletes) == 3  # 8 pods, at least 5 available: 3 old ones go
+    assert {a.reason for a in second.deletes} == {f"spec-hash {old_hash}→{new_hash}: RollingUpdate of web, "
+                                                  f"{observed[0].owner.name} 6→3"}
+    steps, after = roll(changed, observed)
+    for creates, deletes in steps:  # never below 6 - 1 available, never above 6 + 2 pods
+        assert not (creates and deletes)
+    assert sum(c for c, _ in steps) == 6 and sum(d for _, d in steps) == 6
+    assert len(after) == 6 and {p.spec_hash for p in after} == {new_hash}
+    done = plan_pods(changed, after, NODES).reconciliation.statuses[ObjectKey("Deployment", "default", "web")]
+    assert done.rollout == "" and done.updated == done.available == 6
 
 
-def test_changed_configmap_or_secret_replaces_the_pods_that_use_them():
+def test_rolling_update_never_goes_below_min_available_nor_above_max_surge():
+    for surge, unavailable in ((1, 0), (0, 1), ("50%", "0%"), (3, 2)):
+        objs = [dataclasses.replace(o, strategy=DeploymentStrategy("RollingUpdate", surge, unavailable))
+                if o.kind == "Deployment" else o for o in objects(WEB)]
+        observed = run(plan_pods(objs, [], NODES))
+        changed = with_image(objs, "busybox:1.37")
+        s, u = resolve_fenceposts(surge, unavailable, 6)
+        while True:
+            plan = plan_pods(changed, observed, NODES)
+            if not plan.reconciliation.actions:
+                break
+            observed = run(plan, observed)
+            assert len(observed) <= 6 + s and len(observed) >= 6 - u, (surge, unavailable, len(observed))
+        assert len(observed) == 6 and len({p.spec_hash for p in observed}) == 1
+
+
+def test_recreate_deletes_every_old_pod_before_the_new_replicaset_starts():
+    objs = [dataclasses.replace(o, strategy=DeploymentStrategy("Recreate")) if o.kind == "Deployment" else o
+            for o in objects(WEB)]
+    observed = run(plan_pods(objs, [], NODES))
+    steps, after = roll(with_image(objs, "busybox:1.37"), observed)
+    assert steps == [(0, 6), (6, 0)]
+
+
+def test_new_pods_count_as_available_only_after_min_ready_seconds():
+    objs = [dataclasses.replace(o, min_ready_seconds=30) if o.kind == "Deployment" else o for o in objects(WEB)]
+    observed = run(plan_pods(objs, [], NODES))
+    changed = with_image(objs, "busybox:1.37")
+    first = plan_pods(changed, observed, NODES, now=1000)
+    fresh = [dataclasses.replace(p, created_at=990) for p in run(first, [])]  # 10 s old
+    waiting = plan_pods(changed, observed + fresh, NODES, now=1000)
+    status = waiting.reconciliation.statuses[ObjectKey("Deployment", "default", "web")]
+    assert len(waiting.deletes) == 1  # only what maxUnavailable (1) allows while the new pods are not available
+    later = plan_pods(changed, observed + fresh, NODES, now=1021)
+    assert len(later.deletes) == 3  # available now
+    assert status.available == 6  # the old ones (created at 0..5) are long available
+
+
+def test_changed_configmap_or_secret_rolls_out_the_pods_that_use_them():
     objs = objects(WEB)
     observed = run(plan_pods(objs, [], NODES))
-    new_page = replace(objs, "ConfigMap", data={"index.html": "bye"})
-    assert len(plan_pods(new_page, observed, NODES).deletes) == 6
-    new_secret = replace(objs, "Secret", data={"token": b"other"})
-    assert len(plan_pods(new_secret, observed, NODES).deletes) == 6
+    for changed in (replace(objs, "ConfigMap", data={"index.html": "bye"}), replace(objs, "Secret", data={"token": b"other"})):
+        steps, after = roll(changed, observed)
+        assert sum(d for _, d in steps) == 6 and len(after) == 6
+        assert not {p.name for p in after} & {p.name for p in observed}
     unrelated = objs + objects("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\ndata: {a: b}\n")
     assert plan_pods(unrelated, observed, NODES).reconciliation.actions == ()
 
@@ -156,7 +221,8 @@ def test_configs_known_in_the_cluster_are_part_of_the_hash():
     observed = run(plan_pods(objs, [], NODES, known_configs=known))
     assert plan_pods(objs, observed, NODES, known_configs=known).reconciliation.actions == ()
     changed = {**known, ObjectKey("ConfigMap", "default", "page"): "h3"}
-    assert len(plan_pods(objs, observed, NODES, known_configs=changed).deletes) == 6
+    steps, after = roll(objs, observed, known_configs=changed)
+    assert sum(d for _, d in steps) == 6
 
 
 def test_broken_pod_is_replaced():

@@ -49,13 +49,15 @@ def objs(text: str):
     return list(res.objects)
 
 
-def deployment(name="web", replicas=3, image="kcli.local/busybox:1", ns="default", env="a") -> str:
+def deployment(name="web", replicas=3, image="kcli.local/busybox:1", ns="default", env="a",
+               strategy="RollingUpdate") -> str:
     return f"""
     apiVersion: apps/v1
     kind: Deployment
     metadata: {{name: {name}, namespace: {ns}}}
     spec:
       replicas: {replicas}
+      strategy: {{type: {strategy}}}
       selector: {{matchLabels: {{app: {name}}}}}
       template:
         metadata: {{labels: {{app: {name}}}}}
@@ -180,16 +182,46 @@ def test_scale_up_and_down():
     assert len(sim.pods("web-")) == 2
 
 
-def test_replace_on_template_change_frees_and_reuses_addresses():
+def test_recreate_on_template_change_frees_and_reuses_addresses():
     sim = Sim()
-    sim.converge(objs(deployment(env="a")))
+    sim.converge(objs(deployment(env="a", strategy="Recreate")))
     old = {p.name for p in sim.view.all_pods()}
     ips = {p.ip for p in sim.view.all_pods()}
-    change, _, _, _ = sim.converge(objs(deployment(env="b")))
-    assert {d.name for d in change.deletes} == old and len(change.creates) == 3
-    assert all("spec-hash" in d.reason for d in change.deletes)
-    assert {c.ip for c in change.creates} == ips  # freed by this wave's deletes, reused at once
+    change, waves, _, _ = sim.converge(objs(deployment(env="b", strategy="Recreate")))
+    assert {d.name for d in change.deletes} == old and not change.creates  # Recreate: all old pods first
+    assert all("spec-hash" in d.reason for d in change.deletes) and waves == 2
+    assert {p.ip for p in sim.view.all_pods()} == ips  # freed by the deletes, reused
     assert not old & {p.name for p in sim.view.all_pods()}
+
+
+def test_a_rolling_update_never_deletes_a_pod_its_services_still_send_to():
+    sim = Sim()
+    sim.converge(objs(deployment(env="a") + "---" + SERVICE))
+    old = {p.name for p in sim.view.all_pods()}
+    programmed_eps = []  # after each wave: the pods the rules on n1 send to
+
+    real = sim.execute
+
+    def execute(units):
+        for node_units in units.values():
+            for u in node_units:
+                if u.name.startswith("delete"):
+                    keys = {label.partition(" ")[2].split("/", 1)[1] for label in u.results}
+                    assert not keys & set(programmed_eps[-1] if programmed_eps else ()), "deleted while in service"
+        wave = real(units)
+        rules = sim.view.iptables["n1"]
+        programmed_eps.append({p.name for p in sim.view.all_pods() if p.ip and f"-d {p.ip}" not in rules
+                               and p.ip in rules})
+        return wave
+
+    sim.execute = execute
+    first, waves, _, _ = sim.converge(objs(deployment(env="b") + "---" + SERVICE))
+    assert len(first.creates) == 1 and not first.deletes  # maxSurge 25% of 3 → 1, maxUnavailable → 0
+    assert waves >= 6  # per old pod: a new one, the rules without the old one, then its delete
+    now = sim.view.all_pods()
+    assert len(now) == 3 and not old & {p.name for p in now}
+    (addrs,) = sim.state["endpoints"]["default/web"].values()
+    assert sorted(a.split(":")[0] for a in addrs) == sorted(p.ip for p in now)
 
 
 def test_delete_and_prune():
@@ -260,7 +292,8 @@ def test_an_unreachable_node_keeps_its_pods_unknown_and_gets_nothing():
     assert [(p.name, p.status) for p in sim.view.pods["n3"]] == [(lost, "Unknown")]
     fresh, _, _, _ = sim.converge(objs(deployment(replicas=3) + "---" + deployment("fresh", 2)))
     assert {c.node for c in fresh.creates} <= {"n1", "n2"} and len(fresh.creates) == 2  # the Unknown pod is not replaced
-    changed = plan(desired_from(sim.state, objs(deployment(replicas=3, env="z"))), sim.view, sim.state, INV, sim.policy())
+    changed = plan(desired_from(sim.state, objs(deployment(replicas=3, env="z", strategy="Recreate"))), sim.view, sim.state,
+                   INV, sim.policy())
     assert [w.name for w in changed.deferred] == [lost] and "n3 is unreachable" in changed.deferred[0].reason
     assert lost not in {d.name for d in changed.deletes}
 
@@ -403,3 +436,22 @@ def test_owner_references_cascade_unless_orphaned():
     assert len(plan_.deletes) == 3 and sim.pods("web-") == []
     assert not {"ConfigMap/default/web-config", "ConfigMap/default/web-config-child"} & set(sim.state["objects"])
     assert "ConfigMap/default/shared" in sim.state["objects"]
+
+
+def test_revisions_are_recorded_per_pod_template_as_upstream_numbers_them():
+    sim = Sim()
+    sim.converge(objs(deployment(env="a")))
+    sim.converge(objs(deployment(env="b")))
+    revs = sim.state["revisions"]["Deployment/default/web"]
+    assert [r["revision"] for r in revs] == [1, 2]
+    assert revs[0]["template"]["spec"]["containers"][0]["env"] == [{"name": "MODE", "value": "a"}]
+    sim.converge(objs(deployment(env="b")))  # nothing new
+    assert [r["revision"] for r in sim.state["revisions"]["Deployment/default/web"]] == [1, 2]
+    sim.converge(objs(deployment(env="a")))  # back to the first template: it becomes revision 3
+    revs = sim.state["revisions"]["Deployment/default/web"]
+    assert [(r["revision"], r["template"]["spec"]["containers"][0]["env"][0]["value"]) for r in revs] == [(2, "b"), (3, "a")]
+    limited = deployment(env="c").replace("replicas: 3", "replicas: 3\n      revisionHistoryLimit: 1")
+    sim.converge(objs(limited))
+    assert [r["revision"] for r in sim.state["revisions"]["Deployment/default/web"]] == [3, 4]
+    sim.converge([], delete=[ObjectKey("Deployment", "default", "web")])
+    assert "revisions" not in sim.state

@@ -73,9 +73,12 @@ def reconcile(
     seed: str = "",
     name_suffix: NameSuffix | None = None,
     secret_key: bytes = b"",
+    now: float = 0.0,
 ) -> Reconciliation:
-    """Run the controller of every workload in ``objects`` (in order) against ``observed``."""
-    ctx = Context(config_hashes(objects, known_configs, secret_key), name_suffix or hashed_suffix(seed), {p.key for p in observed})
+    """Run the controller of every workload in ``objects`` (in order) against ``observed``
+    (``now``: the nodes' clock, for minReadySeconds)."""
+    ctx = Context(config_hashes(objects, known_configs, secret_key), name_suffix or hashed_suffix(seed), {p.key for p in observed},
+                  now=now)
     ctx.taken.update((o.namespace, o.name) for o in objects if isinstance(o, Pod))
     by_applied: dict[tuple[str, OwnerRef], list[ObservedPod]] = {}
     for p in observed:
@@ -135,13 +138,14 @@ def plan_pods(
     seed: str = "",
     name_suffix: NameSuffix | None = None,
     secret_key: bytes = b"",
+    now: float = 0.0,
 ) -> PodPlan:
     """``reconcile``, then schedule the pods to create around the pods that stay.
 
     Pods being deleted free their resources; exited pods hold none (as upstream); orphans keep
     consuming what their ObservedPod says (cpu_milli, memory, host_ports)."""
     rec = reconcile(objects, observed, nodes, known_configs=known_configs, seed=seed, name_suffix=name_suffix,
-                    secret_key=secret_key)
+                    secret_key=secret_key, now=now)
     profiles: dict[tuple[int, str, bool], SchedProfile] = {}
 
     def profile(pod: DesiredPod) -> SchedProfile:

@@ -1,20 +1,25 @@
 """Deployment controller: Deployment → ReplicaSet ``<name>-<pod-template-hash>`` → pods.
 
 The pod-template-hash covers the defaulted template and the content hashes of the ConfigMaps and
-Secrets it reads, so a changed template *or* config gives a new ReplicaSet. For now the rollout is
-a plain replace: every pod of an older ReplicaSet is deleted and the new ReplicaSet is scaled to
-``replicas`` in the same plan (the executor deletes before it creates). ``rolling_step`` has the
-upstream RollingUpdate arithmetic (reference §5.2–5.3) for the later, gradual rollout.
-A paused Deployment gets no pod changes at all (upstream still scales a paused Deployment).
+Secrets it reads, so a changed template *or* config gives a new ReplicaSet. A template change rolls
+out as upstream does (reference §5.2–5.3): RollingUpdate moves one ``rolling_step`` per plan —
+the new ReplicaSet grows within ``maxSurge``, the old ones shrink as far as ``maxUnavailable``
+allows, counting only *available* pods (ready for ``minReadySeconds``) — and the shell's converge
+loop repeats plans until the rollout is complete; Recreate deletes every old pod before the new
+ReplicaSet gets any. A ReplicaSet is identified by kcli's owner label on its pods (no ReplicaSet
+objects are stored). A paused Deployment gets no pod changes at all (upstream still scales a
+paused Deployment).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from kcli.core.controllers.pod import Context, ControllerResult, DesiredPod, ObservedPod, OwnerRef, pod_spec_hash
+from kcli.core.controllers.pod import (Context, ControllerResult, DesiredPod, ObservedPod, OwnerRef, delete, dominant_hash,
+                                       pick_victims, pod_spec_hash)
 from kcli.core.controllers.replicaset import ReplicaSetStatus, reconcile_replicas
 from kcli.core.objects import Deployment, IntOrString, LabelSelector, pod_template_hash
 
@@ -27,9 +32,19 @@ class DeploymentStatus:
     current: int  # pods observed now, any ReplicaSet
     updated: int  # observed pods of the current ReplicaSet
     ready: int
-    available: int  # = ready (minReadySeconds needs a clock; not applied)
+    available: int  # ready for at least minReadySeconds
     new_replica_set: str
     replica_sets: tuple[ReplicaSetStatus, ...]
+    rollout: str = ""  # kubectl rollout status's "Waiting for ..." line; "" once rolled out
+    waiting: bool = False  # the rollout only needs time (pods starting, minReadySeconds), not actions
+
+
+def available(p: ObservedPod, min_ready_seconds: int, now: float) -> bool:
+    """Ready and running for at least ``minReadySeconds`` (container creation stands in for the
+    moment it became ready; an unknown clock counts as long enough)."""
+    if not (p.ready and p.state == "running"):
+        return False
+    return min_ready_seconds <= 0 or not now or not p.created_at or now - p.created_at >= min_ready_seconds
 
 
 def reconcile_deployment(d: Deployment, observed: Sequence[ObservedPod], ctx: Context) -> ControllerResult:
@@ -40,18 +55,59 @@ def reconcile_deployment(d: Deployment, observed: Sequence[ObservedPod], ctx: Co
     owner = OwnerRef("ReplicaSet", rs_name)
     shash = pod_spec_hash(d.template, fingerprint)
     labels = {**d.template.labels, POD_TEMPLATE_HASH_LABEL: pth}
+    new = [p for p in observed if p.owner == owner and p.spec_hash == shash]
+    old = [p for p in observed if not (p.owner == owner and p.spec_hash == shash)]
+    actions: list = []
     if d.paused:
-        keep = [p for p in observed if p.owner == owner and p.spec_hash == shash]
-        pods = [DesiredPod(d.namespace, p.name, labels, d.template, shash, applied, owner) for p in keep]
-        actions: list = []
-    else:
+        pods = [DesiredPod(d.namespace, p.name, labels, d.template, shash, applied, owner) for p in new]
+    elif not old:
         pods, actions = reconcile_replicas(
             namespace=d.namespace, owner=owner, applied=applied, display=d.name, template=d.template,
-            labels=labels, spec_hash=shash, replicas=d.replicas, observed=observed, ctx=ctx)
-    return ControllerResult(tuple(pods), tuple(actions), _status(d, observed, owner, pth, shash))
+            labels=labels, spec_hash=shash, replicas=d.replicas, observed=new, ctx=ctx)
+    else:
+        pods, actions = _roll(d, new, old, ctx, owner=owner, applied=applied, labels=labels, shash=shash)
+    return ControllerResult(tuple(pods), tuple(actions), _status(d, observed, owner, pth, shash, ctx.now))
 
 
-def _status(d: Deployment, observed: Sequence[ObservedPod], owner: OwnerRef, pth: str, shash: str) -> DeploymentStatus:
+def _old_sets(old: Sequence[ObservedPod]) -> list[list[ObservedPod]]:
+    """Old pods by ReplicaSet (owner and spec hash), oldest ReplicaSet first."""
+    by: dict[tuple, list[ObservedPod]] = {}
+    for p in old:
+        by.setdefault((str(p.owner), p.spec_hash), []).append(p)
+    return sorted(by.values(), key=lambda ps: (min(p.created_at for p in ps), str(ps[0].owner)))
+
+
+def _roll(d: Deployment, new: Sequence[ObservedPod], old: Sequence[ObservedPod], ctx: Context, *, owner: OwnerRef,
+          applied: OwnerRef, labels: dict, shash: str) -> tuple[list[DesiredPod], list]:
+    """One step of a rollout while old pods remain: Recreate, or one upstream ``rolling_step``."""
+    sets = _old_sets(old)
+    if d.strategy.type == "Recreate":  # every old pod goes first; the new ReplicaSet waits for that
+        targets: tuple[int, ...] = tuple(0 for _ in sets)
+        new_target = len(new)
+    else:
+        def state(ps: Sequence[ObservedPod]) -> RSState:
+            return RSState(len(ps), sum(available(p, d.min_ready_seconds, ctx.now) for p in ps))
+
+        new_target, targets = rolling_step(d.replicas, d.strategy.max_surge, d.strategy.max_unavailable,
+                                           state(new), [state(ps) for ps in sets])
+    pods, actions = reconcile_replicas(
+        namespace=d.namespace, owner=owner, applied=applied, display=d.name, template=d.template, labels=labels,
+        spec_hash=shash, replicas=new_target, observed=new, ctx=ctx)
+    change = f"spec-hash {dominant_hash(old)}→{shash}"
+    actions = [dataclasses.replace(a, reason=f"{change}; {a.reason}") if a.verb == "create" else a for a in actions]
+    for ps, target in zip(sets, targets):
+        rs = ps[0].owner.name if ps[0].owner else "?"
+        victims = pick_victims(ps, len(ps) - target)
+        gone = {p.name for p in victims}
+        actions += [delete(p, f"{change}: {d.strategy.type} of {d.name}, {rs} {len(ps)}→{target}", applied)
+                    for p in victims]
+        pods += [DesiredPod(d.namespace, p.name, dict(p.labels), d.template, p.spec_hash, applied, p.owner)
+                 for p in ps if p.name not in gone]
+    return pods, actions
+
+
+def _status(d: Deployment, observed: Sequence[ObservedPod], owner: OwnerRef, pth: str, shash: str,
+            now: float = 0.0) -> DeploymentStatus:
     def ready(pods: Sequence[ObservedPod]) -> int:
         return sum(1 for p in pods if p.ready and p.state == "running")
 
@@ -67,8 +123,28 @@ def _status(d: Deployment, observed: Sequence[ObservedPod], owner: OwnerRef, pth
         old_hash = pods[0].labels.get(POD_TEMPLATE_HASH_LABEL, rs.name.rsplit("-", 1)[-1])
         sets.append(ReplicaSetStatus(d.namespace, rs.name, d.name, old_hash, 0, len(pods), ready(pods), d.template,
                                      LabelSelector({**d.selector.match_labels, POD_TEMPLATE_HASH_LABEL: old_hash})))
-    r = ready(observed)
-    return DeploymentStatus(d.replicas, len(observed), len(new), r, r, owner.name, tuple(sets))
+    avail = sum(available(p, d.min_ready_seconds, now) for p in observed)
+    new_avail = sum(available(p, d.min_ready_seconds, now) for p in new)
+    rollout, waiting = _rollout_line(d, len(new), new_avail, len(observed) - len(new), new, now)
+    return DeploymentStatus(d.replicas, len(observed), len(new), ready(observed), avail, owner.name, tuple(sets),
+                            rollout, waiting)
+
+
+def _rollout_line(d: Deployment, updated: int, new_available: int, old: int, new: Sequence[ObservedPod],
+                  now: float) -> tuple[str, bool]:
+    """kubectl rollout status's wording (reference §4.5), and whether only time is missing."""
+    if d.paused:
+        return "", False
+    name = f'deployment "{d.name}"'
+    if updated < d.replicas:
+        return f"Waiting for {name} rollout to finish: {updated} out of {d.replicas} new replicas have been updated...", False
+    if old > 0:
+        return f"Waiting for {name} rollout to finish: {old} old replicas are pending termination...", False
+    if new_available < updated:
+        starting = any(p.state in ("created", "running") and not available(p, d.min_ready_seconds, now) for p in new)
+        return (f"Waiting for {name} rollout to finish: {new_available} of {updated} updated replicas are available...",
+                starting)
+    return "", False
 
 
 # --------------------------------------------------------------------------- rolling update math

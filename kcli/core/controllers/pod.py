@@ -154,6 +154,7 @@ class Context:
     name_suffix: NameSuffix
     taken: set[tuple[str, str]] = field(default_factory=set)
     attempts: dict[tuple[str, str], int] = field(default_factory=dict)  # next attempt per (namespace, base)
+    now: float = 0.0  # the nodes' clock (unix seconds), for minReadySeconds; 0: unknown (no wait)
 
     def new_name(self, namespace: str, base: str) -> str:
         """``base-xxxxx``, never colliding with an observed or already generated name."""

@@ -1,0 +1,199 @@
+"""`kcli rollout status|history|undo` and `kcli scale`: kubectl's verbs on applied workloads.
+
+There is no controller between runs, so each verb is an apply of the recorded object (changed or
+not): the converge loop drives the rollout, as `kcli apply` does.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, List, Optional
+
+import typer
+
+from kcli.cli import console, options
+
+rollout = typer.Typer(help="Manage the rollout of a Deployment: status, history, undo.", no_args_is_help=True,
+                      rich_markup_mode=None)
+
+KINDS = {"deployment": "Deployment", "deployments": "Deployment", "deploy": "Deployment",
+         "deployment.apps": "Deployment", "replicaset": "ReplicaSet", "replicasets": "ReplicaSet", "rs": "ReplicaSet",
+         "replicaset.apps": "ReplicaSet"}
+RESOURCE = {"Deployment": "deployment.apps", "ReplicaSet": "replicaset.apps"}
+
+
+def _target(args: List[str], namespace: str, allowed: tuple[str, ...]) -> Any:
+    """TYPE/NAME or TYPE NAME → ObjectKey (kubectl's forms)."""
+    from kcli.core.objects import ObjectKey
+    from kcli.errors import UsageError
+
+    if len(args) == 1 and "/" in args[0]:
+        kind, _, name = args[0].partition("/")
+    elif len(args) == 2:
+        kind, name = args
+    else:
+        raise UsageError("specify the resource as TYPE/NAME or TYPE NAME (e.g. deployment/web)")
+    k = KINDS.get(kind.lower())
+    if k not in allowed or not name:
+        raise UsageError(f'{kind}: this command supports {", ".join(RESOURCE[a] for a in allowed)}')
+    return ObjectKey(k, namespace, name)
+
+
+def _error(message: str) -> Exception:
+    """An error worded as kubectl words it (printed bare, exit 1)."""
+    from kcli.errors import KcliError
+
+    err = KcliError(message)
+    err.bare = True  # type: ignore[attr-defined]
+    return err
+
+
+def _recorded(cluster, key) -> dict:
+    from kcli.core.workloads import object_id
+
+    rec = (cluster.state().get("objects") or {}).get(object_id(key))
+    if rec is None:
+        raise _error(f'{RESOURCE[key.kind].replace(".apps", "s.apps")} "{key.name}" not found')
+    return rec
+
+
+def _apply_manifest(cluster, rec: dict, manifest: dict, lock_wait: float):
+    """Validate the changed manifest as `apply -f` would, then apply it in its own applyset."""
+    from kcli.cli.apply_cmds import run_apply
+    from kcli.core.objects import Document, Source
+    from kcli.core.state import network_of
+    from kcli.core.validate import validate_documents
+    from kcli.core.workloads import known_keys
+    from kcli.errors import ManifestError
+
+    net = network_of(cluster.state())
+    result = validate_documents([Document(Source("<recorded>", 1), manifest)], known=known_keys(cluster.state()),
+                                **({"pod_cidr": net.pod_cidr} if net else {}))
+    if result.errors:
+        raise ManifestError("the changed object is not valid", details=[str(e) for e in result.errors])
+    return run_apply(cluster, list(result.objects), applyset=rec.get("applyset", ""), dry_run=False, prune=False,
+                     lock_wait=lock_wait, profile=False, results=False)
+
+
+def _unfinished(report, key) -> str:
+    last = report.last
+    return next((r.line for r in (last.rollouts if last is not None else ()) if r.key == key), "")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(rollout, name="rollout")
+
+    @app.command()
+    def scale(
+        args: List[str] = typer.Argument(..., help="deployment/NAME or replicaset/NAME"),
+        replicas: int = typer.Option(..., "--replicas", help="The new number of replicas."),
+        namespace: str = typer.Option("default", "-n", "--namespace"),
+        lock_wait: float = typer.Option(0.0, "--lock-wait"),
+        inventory: str = options.Inventory,
+        state: str = typer.Option(None, "--state"),
+    ) -> None:
+        """Set the number of replicas of a Deployment or ReplicaSet (kubectl scale)."""
+        from kcli.cli.apply_cmds import _cluster
+        from kcli.errors import UsageError
+
+        if replicas < 0:
+            raise UsageError("The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0")
+        key = _target(args, namespace, ("Deployment", "ReplicaSet"))
+        cluster = _cluster(inventory, state)
+        rec = _recorded(cluster, key)
+        manifest = copy.deepcopy(rec["lastApplied"])
+        manifest.setdefault("spec", {})["replicas"] = replicas
+        _apply_manifest(cluster, rec, manifest, lock_wait)
+        console.out.print(f"{RESOURCE[key.kind]}/{key.name} scaled")
+
+
+@rollout.command("status")
+def status(
+    args: List[str] = typer.Argument(..., help="deployment/NAME"),
+    namespace: str = typer.Option("default", "-n", "--namespace"),
+    lock_wait: float = typer.Option(0.0, "--lock-wait"),
+    inventory: str = options.Inventory,
+    state: str = typer.Option(None, "--state"),
+) -> None:
+    """Drive the rollout to its end (as apply does) and report it; exit 1 when it cannot finish."""
+    from kcli.cli.apply_cmds import _cluster
+
+    key = _target(args, namespace, ("Deployment",))
+    cluster = _cluster(inventory, state)
+    rec = _recorded(cluster, key)
+    report = _apply_manifest(cluster, rec, copy.deepcopy(rec["lastApplied"]), lock_wait)
+    line = _unfinished(report, key)
+    if line:
+        console.out.print(line)
+        raise typer.Exit(1)
+    console.out.print(f'deployment "{key.name}" successfully rolled out')
+
+
+@rollout.command("history")
+def history(
+    args: List[str] = typer.Argument(..., help="deployment/NAME"),
+    revision: Optional[int] = typer.Option(None, "--revision", help="Show the pod template of this revision."),
+    namespace: str = typer.Option("default", "-n", "--namespace"),
+    inventory: str = options.Inventory,
+    state: str = typer.Option(None, "--state"),
+) -> None:
+    """The recorded revisions of a Deployment (kubectl rollout history)."""
+    import yaml
+
+    from kcli.cli.apply_cmds import _cluster
+    from kcli.core.workloads import object_id
+
+    key = _target(args, namespace, ("Deployment",))
+    cluster = _cluster(inventory, state)
+    _recorded(cluster, key)
+    revs = (cluster.state().get("revisions") or {}).get(object_id(key)) or []
+    if revision is not None:
+        found = next((r for r in revs if int(r.get("revision", 0)) == revision), None)
+        if found is None:
+            raise _error(f"unable to find the specified revision {revision}")
+        console.out.print(f"deployment.apps/{key.name} with revision #{revision}\nPod Template:")
+        console.out.print("\n".join("  " + ln for ln in yaml.safe_dump(found.get("template"), sort_keys=True).splitlines()))
+        return
+    console.out.print(f"deployment.apps/{key.name}")
+    rows = [("REVISION", "CHANGE-CAUSE")] + [(str(r.get("revision")), r.get("changeCause") or "<none>") for r in revs]
+    for a, b in rows:
+        console.out.print(f"{a:<10}{b}")
+
+
+@rollout.command("undo")
+def undo(
+    args: List[str] = typer.Argument(..., help="deployment/NAME"),
+    to_revision: int = typer.Option(0, "--to-revision", help="The revision to return to (0: the previous one)."),
+    namespace: str = typer.Option("default", "-n", "--namespace"),
+    lock_wait: float = typer.Option(0.0, "--lock-wait"),
+    inventory: str = options.Inventory,
+    state: str = typer.Option(None, "--state"),
+) -> None:
+    """Return a Deployment to an earlier revision's pod template, rolling it out (kubectl rollout undo)."""
+    from kcli.cli.apply_cmds import _cluster
+    from kcli.core.workloads import object_id
+
+    key = _target(args, namespace, ("Deployment",))
+    cluster = _cluster(inventory, state)
+    rec = _recorded(cluster, key)
+    revs = sorted((cluster.state().get("revisions") or {}).get(object_id(key)) or [], key=lambda r: int(r["revision"]))
+    if to_revision:
+        target = next((r for r in revs if int(r["revision"]) == to_revision), None)
+        if target is None:
+            raise _error(f"unable to find specified revision {to_revision} in history")
+    elif len(revs) < 2:
+        raise _error(f'no rollout history found for deployment "{key.name}"' if not revs else
+                     f'no previous revision to roll back to for deployment "{key.name}"')
+    else:
+        target = revs[-2]
+    manifest = copy.deepcopy(rec["lastApplied"])
+    if manifest.get("spec", {}).get("template") == target["template"]:
+        console.out.print(f"deployment.apps/{key.name} skipped rollback (current template already matches revision "
+                          f"{target['revision']})")
+        return
+    manifest.setdefault("spec", {})["template"] = copy.deepcopy(target["template"])
+    report = _apply_manifest(cluster, rec, manifest, lock_wait)
+    console.out.print(f"deployment.apps/{key.name} rolled back")
+    line = _unfinished(report, key)
+    if line:
+        console.warn(line)

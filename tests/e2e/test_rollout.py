@@ -1,0 +1,138 @@
+"""Issue 10 on a real sandbox: a rolling update behind a Service drops no request.
+
+A load loop in a pod on node1 requests the Service's ClusterIP (at most ~20 requests/s, a fixed
+count, each within 3 s (busybox timeout; its wget -T crashes)) while `kcli apply` rolls a 3-replica Deployment to a new revision.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+import yaml
+
+from .conftest import bootstrapped_sandbox, write_manifest
+
+pytestmark = pytest.mark.e2e
+NAME = "e2e-roll"
+REQUESTS = 600
+
+
+@pytest.fixture(scope="module")
+def sb(kcli):
+    yield from bootstrapped_sandbox(kcli, NAME)
+
+
+def app(version: str, replicas: int = 3, strategy: str = "") -> str:
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: web}}}}
+  {strategy}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+        - name: httpd
+          image: kcli.local/busybox:1
+          command: ["sh", "-c", "mkdir -p /www && echo $VERSION > /www/index.html && exec httpd -f -p 80 -h /www"]
+          env: [{{name: VERSION, value: "{version}"}}]
+          ports: [{{containerPort: 80}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec: {{selector: {{app: web}}, ports: [{{port: 80}}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: load}}
+spec:
+  nodeSelector: {{kubernetes.io/hostname: node1}}
+  containers: [{{name: load, image: kcli.local/busybox:1, command: ["sleep", "3600"]}}]
+"""
+
+
+def pods(sb) -> dict[str, dict]:
+    items = json.loads(sb("get", "pods", "-o", "json").stdout).get("items", [])
+    return {i["metadata"]["name"]: i for i in items}
+
+
+def cluster_ip(sb) -> str:
+    return yaml.safe_load((sb.state / "cluster.yaml").read_text())["services"]["default/web"]["clusterIP"]
+
+
+def start_load(sb) -> tuple:
+    """Start the loop in the load pod (docker exec -d on its node); returns (host, container)."""
+    ip = cluster_ip(sb)
+    load = pods(sb)["load"]
+    host = sb.testinfra()[load["spec"]["nodeName"]]
+    cid = load["status"]["containerStatuses"][0]["containerID"].removeprefix("docker://")
+    loop = (f"ok=0; fail=0; i=0; rm -f /tmp/result; while [ $i -lt {REQUESTS} ]; do i=$((i+1)); "
+            f"if timeout 3 wget -q -O /dev/null http://{ip}/; then ok=$((ok+1)); else fail=$((fail+1)); fi; sleep 0.05; done; "
+            "echo \"$ok $fail\" > /tmp/result.tmp && mv /tmp/result.tmp /tmp/result")
+    host.check_output(f"docker exec -d {cid} sh -c '{loop}'")
+    return host, cid
+
+
+def load_result(host, cid, timeout: float = 150) -> tuple[int, int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = host.run(f"docker exec {cid} cat /tmp/result")
+        if out.rc == 0 and out.stdout.strip():
+            ok, fail = out.stdout.split()
+            return int(ok), int(fail)
+        time.sleep(1)
+    raise AssertionError("the load loop did not finish")
+
+
+def test_a_rolling_update_behind_a_service_drops_no_request(sb, tmp_path):
+    v1 = write_manifest(tmp_path, "v1.yaml", app("one"))
+    sb("apply", "-f", v1)
+    before = {n for n in pods(sb) if n.startswith("web-")}
+    assert len(before) == 3
+    host, cid = start_load(sb)
+    time.sleep(2)
+    res = sb("apply", "-f", write_manifest(tmp_path, "v2.yaml", app("two")))
+    assert "wave" in res.stderr
+    after = {n: p for n, p in pods(sb).items() if n.startswith("web-")}
+    assert len(after) == 3 and not before & set(after)
+    assert all(p["status"]["phase"] == "Running" for p in after.values())
+    ok, fail = load_result(host, cid)
+    assert (ok, fail) == (REQUESTS, 0), f"{fail} of {ok + fail} requests failed during the rollout"
+    page = host.check_output(f"docker exec {cid} wget -q -O - http://{cluster_ip(sb)}/")
+    assert page.strip() == "two"
+    history = sb("rollout", "history", "deployment/web").stdout.split("\n")
+    assert history[:4] == ["deployment.apps/web", "REVISION  CHANGE-CAUSE", "1         <none>", "2         <none>"]
+
+
+def test_undo_and_scale_drop_no_request(sb):
+    host, cid = start_load(sb)
+    time.sleep(2)
+    assert sb("rollout", "undo", "deployment/web").stdout.strip() == "deployment.apps/web rolled back"
+    page = host.check_output(f"docker exec {cid} wget -q -O - http://{cluster_ip(sb)}/")
+    assert page.strip() == "one"
+    assert sb("rollout", "status", "deploy/web").stdout.strip() == 'deployment "web" successfully rolled out'
+    for n in (5, 2):
+        assert sb("scale", "deploy/web", "--replicas", str(n)).stdout.strip() == "deployment.apps/web scaled"
+        assert len([p for p in pods(sb) if p.startswith("web-")]) == n
+    ok, fail = load_result(host, cid)
+    assert (ok, fail) == (REQUESTS, 0), f"{fail} of {ok + fail} requests failed during undo and scale"
+    history = sb("rollout", "history", "deployment/web").stdout.split("\n")
+    assert [ln.split()[0] for ln in history[2:4]] == ["2", "3"]  # revision 1 came back as 3
+    assert sb("rollout", "undo", "deploy/web", "--to-revision", "9", check=False).returncode == 1
+
+
+def test_recreate_replaces_all_pods_old_first(sb, tmp_path):
+    f = write_manifest(tmp_path, "v3.yaml", app("three", strategy="strategy: {type: Recreate}"))
+    before = {n for n in pods(sb) if n.startswith("web-")}
+    res = sb("apply", "-f", f)
+    waves = re.findall(r"wave \d+: (\d+) pod change", res.stderr)
+    assert waves == [str(len(before)), "3"], res.stderr  # every old pod (after leaving the Service), then the new ones
+    after = {n for n in pods(sb) if n.startswith("web-")}
+    assert len(after) == 3 and not before & after
+    sb("delete", "-f", f)
