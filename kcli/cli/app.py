@@ -49,10 +49,13 @@ _register()
 
 
 def _argv() -> list[str]:
-    """kubectl accepts a bare `--dry-run` on apply/delete: it means the server-side dry run."""
+    """kubectl accepts a bare `--dry-run` on apply/delete (the server-side dry run) and `--wait=false`."""
     args = sys.argv[1:]
     if args and args[0] in ("apply", "delete", "scale"):
         args = ["--dry-run=server" if a == "--dry-run" else a for a in args]
+    if args and args[0] == "apply":  # kubectl's --wait=false / --wait=true
+        flags = {"--wait=false": "--no-wait", "--wait=true": "--wait", "--wait=False": "--no-wait", "--wait=True": "--wait"}
+        args = [flags.get(a, a) for a in args]
     return args
 
 

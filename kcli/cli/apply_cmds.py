@@ -39,13 +39,15 @@ def print_plan(report, verbose: bool = True) -> None:
 
 
 def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
-              profile: bool, delete_keys=(), strict: bool = False, orphan: bool = False, results: bool = True):
+              profile: bool, delete_keys=(), strict: bool = False, orphan: bool = False, results: bool = True,
+              wait: bool = True, timeout: float | None = None):
     """Apply and print as kubectl does (``results``: the per-object lines); returns the report."""
     from kcli.cli.output import print_profile
-    from kcli.errors import ExecutionError
+    from kcli.errors import ExecutionError, KcliError
 
-    report = cluster.apply(objects, applyset=applyset, dry_run=dry_run, prune=prune,
-                           lock_wait=lock_wait, log=console.info, delete_keys=delete_keys, orphan=orphan)
+    extra = {"timeout": timeout} if timeout else {}
+    report = cluster.apply(objects, applyset=applyset, dry_run=dry_run, prune=prune, lock_wait=lock_wait,
+                           log=console.info, delete_keys=delete_keys, orphan=orphan, wait=wait, **extra)
     suffix = " (server dry run)" if dry_run else ""
     for ref, what in report.object_results if results else ():
         console.out.print(f"{ref} {what}{suffix}")
@@ -75,6 +77,10 @@ def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lo
         console.warn(f"pod {ns}/{name} is {rec.get('reason')}: back-off, next attempt after "
                      f"{datetime.fromtimestamp(float(rec.get('retryAfter', 0))).strftime('%H:%M:%S')}")
     console.info(f"{report.changes} pod change(s); " + (f"state committed {report.commit}" if report.commit else "state unchanged"))
+    if report.rollout_errors:  # kubectl rollout status's wording, exit 1
+        err = KcliError("; ".join(report.rollout_errors))
+        err.bare = True  # type: ignore[attr-defined]
+        raise err
     if strict and report.unreachable:
         raise ExecutionError(f"{len(report.unreachable)} node(s) unreachable (--strict)", details=sorted(report.unreachable))
     if report.failed_other:
@@ -101,6 +107,8 @@ def register(app: typer.Typer) -> None:
         output: Optional[str] = typer.Option(None, "-o", "--output", help="yaml | json | name (with --dry-run=client)"),
         lock_wait: float = typer.Option(0.0, "--lock-wait", help="Seconds to wait for the cluster lock."),
         strict: bool = typer.Option(False, "--strict", help="Exit 5 when a pod fails to start or a node is unreachable (default: warn, exit 0)."),
+        wait: bool = typer.Option(True, "--wait/--no-wait", help="Drive rollouts to their end (default); --wait=false leaves them where one wave got them (`kcli rollout status` resumes)."),
+        timeout: float = typer.Option(900.0, "--timeout", help="Seconds the whole apply (rollouts included) may take."),
         inventory: str = options.Inventory,
         state: str = typer.Option(None, "--state", help="State directory."),
         profile: bool = options.Profile,
@@ -131,7 +139,7 @@ def register(app: typer.Typer) -> None:
                                    skip_unsupported=skip_unsupported, known=known,
                                    pod_cidr=net.pod_cidr if net else cluster.inv.network.get("pod_cidr"))
         run_apply(cluster, list(result.objects), applyset=applyset_id(filename), dry_run=dry_run == "server", prune=prune,
-                  lock_wait=lock_wait, profile=profile, strict=strict)
+                  lock_wait=lock_wait, profile=profile, strict=strict, wait=wait, timeout=timeout)
 
     @app.command()
     def delete(

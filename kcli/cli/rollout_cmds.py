@@ -13,8 +13,10 @@ import typer
 
 from kcli.cli import console, options
 
-rollout = typer.Typer(help="Manage the rollout of a Deployment: status, history, undo.", no_args_is_help=True,
-                      rich_markup_mode=None)
+rollout = typer.Typer(help="Manage the rollout of a Deployment: status, history, undo, restart, pause, resume.",
+                      no_args_is_help=True, rich_markup_mode=None)
+set_ = typer.Typer(help="Set specific features on objects (kubectl set).", no_args_is_help=True, rich_markup_mode=None)
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 KINDS = {"deployment": "Deployment", "deployments": "Deployment", "deploy": "Deployment",
          "deployment.apps": "Deployment", "replicaset": "ReplicaSet", "replicasets": "ReplicaSet", "rs": "ReplicaSet",
@@ -80,8 +82,25 @@ def _unfinished(report, key) -> str:
     return next((r.line for r in (last.rollouts if last is not None else ()) if r.key == key), "")
 
 
+def _change(args: List[str], namespace: str, lock_wait: float, inventory: str | None, state: str | None,
+            edit, done: str) -> None:
+    """Apply the recorded Deployment after ``edit(manifest)`` (False: nothing to change) and say ``done``."""
+    from kcli.cli.apply_cmds import _cluster
+
+    key = _target(args, namespace, ("Deployment",))
+    cluster = _cluster(inventory, state)
+    rec = _recorded(cluster, key)
+    manifest = copy.deepcopy(rec["lastApplied"])
+    if edit(manifest) is False:
+        console.out.print(f"deployment.apps/{key.name} {done.replace('restarted', 'restart skipped')} (no change)")
+        return
+    _apply_manifest(cluster, rec, manifest, lock_wait)
+    console.out.print(f"deployment.apps/{key.name} {done}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(rollout, name="rollout")
+    app.add_typer(set_, name="set")
 
     @app.command()
     def scale(
@@ -197,3 +216,89 @@ def undo(
     line = _unfinished(report, key)
     if line:
         console.warn(line)
+
+
+@rollout.command("restart")
+def restart(
+    args: List[str] = typer.Argument(..., help="deployment/NAME"),
+    namespace: str = typer.Option("default", "-n", "--namespace"),
+    lock_wait: float = typer.Option(0.0, "--lock-wait"),
+    inventory: str = options.Inventory,
+    state: str = typer.Option(None, "--state"),
+) -> None:
+    """Roll every pod of a Deployment (a new restartedAt annotation on its template, as kubectl)."""
+    from datetime import datetime, timezone
+
+    def edit(m: dict) -> None:
+        meta = m.setdefault("spec", {}).setdefault("template", {}).setdefault("metadata", {})
+        meta.setdefault("annotations", {})[RESTARTED_AT] = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+    _change(args, namespace, lock_wait, inventory, state, edit, "restarted")
+
+
+def _paused(value: bool):
+    def edit(m: dict) -> bool | None:
+        spec = m.setdefault("spec", {})
+        if bool(spec.get("paused")) == value:
+            return False
+        if value:
+            spec["paused"] = True
+        else:
+            spec.pop("paused", None)
+        return None
+
+    return edit
+
+
+@rollout.command("pause")
+def pause(
+    args: List[str] = typer.Argument(..., help="deployment/NAME"),
+    namespace: str = typer.Option("default", "-n", "--namespace"),
+    lock_wait: float = typer.Option(0.0, "--lock-wait"),
+    inventory: str = options.Inventory,
+    state: str = typer.Option(None, "--state"),
+) -> None:
+    """Stop rolling a Deployment's template changes out (its pods stay as they are)."""
+    _change(args, namespace, lock_wait, inventory, state, _paused(True), "paused")
+
+
+@rollout.command("resume")
+def resume(
+    args: List[str] = typer.Argument(..., help="deployment/NAME"),
+    namespace: str = typer.Option("default", "-n", "--namespace"),
+    lock_wait: float = typer.Option(0.0, "--lock-wait"),
+    inventory: str = options.Inventory,
+    state: str = typer.Option(None, "--state"),
+) -> None:
+    """Roll a paused Deployment's template out again."""
+    _change(args, namespace, lock_wait, inventory, state, _paused(False), "resumed")
+
+
+@set_.command("image")
+def set_image(
+    args: List[str] = typer.Argument(..., help="deployment/NAME CONTAINER=IMAGE ..."),
+    namespace: str = typer.Option("default", "-n", "--namespace"),
+    lock_wait: float = typer.Option(0.0, "--lock-wait"),
+    inventory: str = options.Inventory,
+    state: str = typer.Option(None, "--state"),
+) -> None:
+    """Change container images of a Deployment's template and roll it out (kubectl set image)."""
+    from kcli.errors import UsageError
+
+    target = [a for a in args if "=" not in a]
+    pairs = dict(a.split("=", 1) for a in args if "=" in a)
+    if not pairs:
+        raise UsageError("at least one CONTAINER=IMAGE is required")
+
+    def edit(m: dict) -> None:
+        spec = m.setdefault("spec", {}).setdefault("template", {}).setdefault("spec", {})
+        containers = [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]
+        names = {c.get("name") for c in containers}
+        for name in pairs:
+            if name != "*" and name not in names:
+                raise _error(f'unable to find container named "{name}"')
+        for c in containers:
+            if c.get("name") in pairs or "*" in pairs:
+                c["image"] = pairs.get(c.get("name"), pairs.get("*"))
+
+    _change(target, namespace, lock_wait, inventory, state, edit, "image updated")

@@ -157,7 +157,8 @@ class Rollout:
 
     key: ObjectKey
     line: str
-    waiting: bool  # only time is missing
+    waiting: bool  # time may finish it: pods starting or restarting, minReadySeconds, a create in back-off
+    deadline: int = 600  # progressDeadlineSeconds
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,13 @@ class Plan:
 
     @property
     def waiting(self) -> bool:
-        """Nothing to execute now, but a rollout only needs time (pods starting, minReadySeconds)."""
+        """Nothing to execute now, but time may finish a rollout (pods starting or restarting,
+        minReadySeconds, a failed create's back-off)."""
         return self.empty and any(r.waiting for r in self.rollouts)
+
+    def retry_after(self) -> float:
+        """The earliest moment (unix seconds) a backing-off create may be retried; 0 for none."""
+        return min((float(w.record.get("retryAfter", 0)) for w in self.backing_off), default=0.0)
 
     @property
     def pod_changes(self) -> int:
@@ -261,16 +267,18 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
     if not deletes and not creates and not services:
         services = _service_syncs(specs, eps, view, leases, net.pod_cidr, old_eps)
     return Plan(pods, tuple(deletes), creates, services, pending, tuple(backing_off), tuple(deferred), tuple(specs),
-                allocations, eps, tuple(warnings), rollouts=_rollouts(pods))
+                allocations, eps, tuple(warnings), rollouts=_rollouts(pods, backing_off))
 
 
-def _rollouts(pods: PodPlan) -> tuple[Rollout, ...]:
+def _rollouts(pods: PodPlan, backing_off: Sequence[Waiting]) -> tuple[Rollout, ...]:
     """Deployments whose rollout is not finished, with kubectl's line."""
+    retrying = {(w.namespace, w.applied) for w in backing_off}
     out = []
     for key, st in sorted(pods.reconciliation.statuses.items(), key=lambda kv: str(kv[0])):
         line = getattr(st, "rollout", "")
         if line:
-            out.append(Rollout(key, line, bool(getattr(st, "waiting", False))))
+            waiting = bool(getattr(st, "waiting", False)) or (key.namespace, f"{key.kind}/{key.name}") in retrying
+            out.append(Rollout(key, line, waiting, int(getattr(st, "progress_deadline", 600))))
     return tuple(out)
 
 

@@ -9,6 +9,7 @@ scheduled there, and the rest of the cluster converges.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class ApplyReport:
     unreachable: dict[str, str] = field(default_factory=dict)  # node → why: NotReady, its pods Unknown
     waves: int = 0
     unconverged: str = ""  # why the loop stopped before the plan was empty
+    rollout_errors: list[str] = field(default_factory=list)  # rollouts past progressDeadlineSeconds
 
     @property
     def plan(self) -> Plan | None:
@@ -104,6 +106,7 @@ def apply(
     orphan: bool = False,
     timeout: float = 900,
     pool: SshPool | None = None,
+    wait: bool = True,
 ) -> ApplyReport:
     """Make the hosts run ``manifest_objects`` (plus everything applied earlier); ``delete_keys``
     removes objects instead (kcli delete). Every write carries the lock's fence. ``pool``: the
@@ -122,7 +125,7 @@ def apply(
     try:
         return _apply(inv, store, pool, state, desired, report, manifest_objects, applyset=applyset, dry_run=dry_run,
                       prune=prune, lock_wait=lock_wait, log=log, parallel=parallel, delete_keys=delete_keys,
-                      orphan=orphan, deadline=deadline, certain=certain)
+                      orphan=orphan, deadline=deadline, certain=certain, wait=wait)
     finally:
         if own:
             pool.close()
@@ -130,8 +133,8 @@ def apply(
 
 def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desired: Desired, report: ApplyReport,
            manifest_objects: Sequence[AnyObject], *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
-           log: Log, parallel: int, delete_keys: Sequence[ObjectKey], orphan: bool, deadline: float, certain: bool
-           ) -> ApplyReport:
+           log: Log, parallel: int, delete_keys: Sequence[ObjectKey], orphan: bool, deadline: float, certain: bool,
+           wait: bool = True) -> ApplyReport:
     if not certain:
         view, secret_key = look(pool, inv, state)
         report.object_results = object_results(state, desired, secret_key)
@@ -163,7 +166,8 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
         report.plans.append(current)
         failpoint("before-execute")
         view, outcome = converge(desired, view, state, inv, policy, current,
-                                 ssh_executor(pool, inv, lock, parallel, deadline), report, log=log, deadline=deadline)
+                                 ssh_executor(pool, inv, lock, parallel, deadline), report, log=log, deadline=deadline,
+                                 wait=wait)
         report.after = view
         report.stats = pool.stats()
         new_state, message = record(state, desired, report.last, outcome, view, secret_key, _now())
@@ -193,25 +197,43 @@ Execute = Callable[[dict[str, list[Unit]]], Wave]
 
 def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, policy: Policy, current: Plan,
              execute: Execute, report: ApplyReport, *, log: Log = lambda _m: None, deadline: float = float("inf"),
-             sleep: Callable[[float], None] = time.sleep) -> tuple[ClusterView, Outcome]:
+             sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+             wait: bool = True) -> tuple[ClusterView, Outcome]:
     """Execute waves until the plan is empty and no rollout is waiting (converged), the same
     actions come back (no progress), or the deadline. A plan with nothing to execute whose
-    rollouts only need time (pods starting, minReadySeconds) is a wait: sleep, then observe every
-    node again. ``execute`` is the only effect (SSH in apply; in memory in tests)."""
+    rollouts time may finish (pods starting or restarting, minReadySeconds, a create in back-off)
+    is a wait: sleep, then observe every node again, until a rollout passes its
+    progressDeadlineSeconds (``report.rollout_errors``, as kubectl rollout status). ``wait=False``
+    (``apply --wait=false``) stops where only rollouts remain. ``execute`` is the only effect
+    (SSH in apply; in memory in tests)."""
     failed: dict = {}
     seen: set[tuple[str, ...]] = set()
+    started, wall = clock(), policy.now
     while not current.empty or current.waiting:
+        if not wait and current.rollouts and (current.empty or report.waves):
+            report.unconverged = "--wait=false: " + "; ".join(r.line for r in current.rollouts)
+            break
         if current.empty:  # only time is missing: look again in a moment
-            if time.monotonic() + WAIT_STEP > deadline:
+            over = [r for r in current.rollouts if r.waiting and clock() - started > r.deadline]
+            if over:
+                report.rollout_errors = [f'{r.key.kind.lower()} "{r.key.name}" exceeded its progress deadline'
+                                         for r in over]
+                report.unconverged = "; ".join(r.line for r in over)
+                break
+            retry = current.retry_after()
+            step = min(10.0, max(WAIT_STEP, retry - policy.now)) if retry else WAIT_STEP
+            if clock() + step > deadline:
                 report.unconverged = "out of time: " + "; ".join(r.line for r in current.rollouts)
                 break
             log(current.rollouts[0].line)
-            sleep(WAIT_STEP)
+            sleep(step)
+            policy = dataclasses.replace(policy, now=wall + clock() - started)  # back-offs expire while waiting
+            seen.clear()  # after a wait the same action (a retried create) is progress again
             units: dict[str, list[Unit]] = {n: [] for n in view.facts if n not in view.errors}
         else:
             units = current.units()
             signature = tuple(sorted(f"{u.name}@{n}#{hash(u.lines)}" for n, us in units.items() for u in us))
-            if signature in seen or report.waves >= MAX_WAVES or time.monotonic() > deadline:
+            if signature in seen or report.waves >= MAX_WAVES or clock() > deadline:
                 report.unconverged = "the same actions came back" if signature in seen else "out of waves or time"
                 break
             seen.add(signature)

@@ -100,6 +100,9 @@ class Sim:
             self.view.dns_running[n] = False
         self.state = bootstrapped()
         self.fail: set[str] = set()  # unit names that fail on their node
+        self.fail_image = ""  # creates of pods with this image fail (ErrImageNeverPull)
+        self.clock = 0.0  # the loop's monotonic clock, advanced by its sleeps
+        self.slept: list[float] = []
 
     def policy(self, now: float = 1000) -> Policy:
         return Policy(seed="t", secret_key=KEY, now=now)
@@ -116,7 +119,7 @@ class Sim:
                     self.view.pods[node] = [x for x in self.view.pods[node] if f"{x.namespace}/{x.name}" not in keys]
                     results.update({label: ("ok", "") for label in u.results})
                     continue
-                elif verb == "create" and u.name in self.fail:
+                elif verb == "create" and (u.name in self.fail or (self.fail_image and any(self.fail_image in ln for ln in u.lines))):
                     results[u.name] = ("failed", "ErrImageNeverPull: image is not present")
                     continue
                 elif verb == "create":
@@ -135,7 +138,8 @@ class Sim:
         observed = ClusterView(**{f: {n: v for n, v in getattr(self.view, f).items() if n in touched} for f in fields})
         return Wave(results, observed, {})
 
-    def converge(self, objects, *, prune=False, delete=(), applyset="s", now=1000, orphan=False):
+    def converge(self, objects, *, prune=False, delete=(), applyset="s", now=1000, orphan=False, converged=True,
+                 wait=True):
         """The shell's converge loop over this in-memory cluster, then the recorded state."""
         desired = desired_from(self.state, objects, applyset=applyset, prune=prune, delete=delete, orphan=orphan)
         add_unknown_pods(self.view, self.state.get("pods") or {})
@@ -148,8 +152,15 @@ class Sim:
             self.pending_services = last
             return self.execute(units)
 
-        view, outcome = converge(desired, self.view, self.state, INV, self.policy(now), first, execute, report)
-        assert report.last.empty and not report.unconverged, "did not converge"
+        def sleep(seconds):
+            self.clock += seconds
+            self.slept.append(seconds)
+
+        view, outcome = converge(desired, self.view, self.state, INV, self.policy(now), first, execute, report,
+                                 sleep=sleep, clock=lambda: self.clock, wait=wait)
+        self.report = report
+        if converged:
+            assert report.last.empty and not report.unconverged, "did not converge"
         self.view = view
         self.state, message = record(self.state, desired, report.last, outcome, view, KEY, "T1")
         return first, report.waves, outcome, message
@@ -455,3 +466,29 @@ def test_revisions_are_recorded_per_pod_template_as_upstream_numbers_them():
     assert [r["revision"] for r in sim.state["revisions"]["Deployment/default/web"]] == [3, 4]
     sim.converge([], delete=[ObjectKey("Deployment", "default", "web")])
     assert "revisions" not in sim.state
+
+
+def test_a_rollout_that_cannot_finish_waits_for_its_progress_deadline_and_keeps_the_old_pods():
+    sim = Sim()
+    sim.converge(objs(deployment(env="a") + "---" + SERVICE))
+    old = {p.name for p in sim.view.all_pods()}
+    sim.fail_image = "kcli.local/broken:1"
+    broken = deployment(env="b", image="kcli.local/broken:1").replace("replicas: 3", "replicas: 3\n      progressDeadlineSeconds: 60")
+    sim.converge(objs(broken + "---" + SERVICE), converged=False)
+    report = sim.report
+    assert report.rollout_errors == ['deployment "web" exceeded its progress deadline']
+    assert "1 out of 3 new replicas" in report.unconverged or "0 out of 3 new replicas" in report.unconverged
+    assert {p.name for p in sim.view.all_pods()} == old  # maxUnavailable 0: every old pod still serves
+    assert 60 < sim.clock <= 60 + 10 and len(sim.slept) >= 3  # retried with back-off (10 s, 20 s, …) until then
+    (addrs,) = sim.state["endpoints"]["default/web"].values()
+    assert len(addrs) == 3
+
+
+def test_wait_false_leaves_a_rollout_after_its_first_wave():
+    sim = Sim()
+    sim.converge(objs(deployment(env="a")))
+    first, waves, _, _ = sim.converge(objs(deployment(env="b")), converged=False, wait=False)
+    assert waves == 1 and len(first.creates) == 1 and sim.report.unconverged.startswith("--wait=false: ")
+    assert len(sim.view.all_pods()) == 4  # one new pod beside the three old ones
+    sim.converge(objs(deployment(env="b")))  # `rollout status` (or apply) finishes it
+    assert len(sim.view.all_pods()) == 3

@@ -36,7 +36,8 @@ class DeploymentStatus:
     new_replica_set: str
     replica_sets: tuple[ReplicaSetStatus, ...]
     rollout: str = ""  # kubectl rollout status's "Waiting for ..." line; "" once rolled out
-    waiting: bool = False  # the rollout only needs time (pods starting, minReadySeconds), not actions
+    waiting: bool = False  # time may finish it (pods starting or restarting, minReadySeconds), not actions
+    progress_deadline: int = 600  # spec.progressDeadlineSeconds
 
 
 def available(p: ObservedPod, min_ready_seconds: int, now: float) -> bool:
@@ -127,7 +128,7 @@ def _status(d: Deployment, observed: Sequence[ObservedPod], owner: OwnerRef, pth
     new_avail = sum(available(p, d.min_ready_seconds, now) for p in new)
     rollout, waiting = _rollout_line(d, len(new), new_avail, len(observed) - len(new), new, now)
     return DeploymentStatus(d.replicas, len(observed), len(new), ready(observed), avail, owner.name, tuple(sets),
-                            rollout, waiting)
+                            rollout, waiting, d.progress_deadline_seconds)
 
 
 def _rollout_line(d: Deployment, updated: int, new_available: int, old: int, new: Sequence[ObservedPod],
@@ -141,7 +142,8 @@ def _rollout_line(d: Deployment, updated: int, new_available: int, old: int, new
     if old > 0:
         return f"Waiting for {name} rollout to finish: {old} old replicas are pending termination...", False
     if new_available < updated:
-        starting = any(p.state in ("created", "running") and not available(p, d.min_ready_seconds, now) for p in new)
+        starting = any(p.state in ("created", "running", "restarting") and not available(p, d.min_ready_seconds, now)
+                       for p in new)
         return (f"Waiting for {name} rollout to finish: {new_available} of {updated} updated replicas are available...",
                 starting)
     return "", False
