@@ -40,7 +40,7 @@ def print_plan(report, verbose: bool = True) -> None:
 
 def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
               profile: bool, delete_keys=(), strict: bool = False, orphan: bool = False, results: bool = True,
-              wait: bool = True, timeout: float | None = None):
+              wait: bool = True, timeout: float | None = None, auto_rollback: bool = False):
     """Apply and print as kubectl does (``results``: the per-object lines); returns the report."""
     from kcli.cli.output import print_profile
     from kcli.errors import ExecutionError, KcliError
@@ -78,7 +78,12 @@ def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lo
                      f"{datetime.fromtimestamp(float(rec.get('retryAfter', 0))).strftime('%H:%M:%S')}")
     console.info(f"{report.changes} pod change(s); " + (f"state committed {report.commit}" if report.commit else "state unchanged"))
     if report.rollout_errors:  # kubectl rollout status's wording, exit 1
-        err = KcliError("; ".join(report.rollout_errors))
+        message = "; ".join(report.rollout_errors)
+        if auto_rollback:
+            from kcli.cli.rollout_cmds import roll_back_failed
+
+            message += "; " + roll_back_failed(cluster, report, lock_wait)
+        err = KcliError(message)
         err.bare = True  # type: ignore[attr-defined]
         raise err
     if strict and report.unreachable:
@@ -109,6 +114,7 @@ def register(app: typer.Typer) -> None:
         strict: bool = typer.Option(False, "--strict", help="Exit 5 when a pod fails to start or a node is unreachable (default: warn, exit 0)."),
         wait: bool = typer.Option(True, "--wait/--no-wait", help="Drive rollouts to their end (default); --wait=false leaves them where one wave got them (`kcli rollout status` resumes)."),
         timeout: float = typer.Option(900.0, "--timeout", help="Seconds the whole apply (rollouts included) may take."),
+        auto_rollback: bool = typer.Option(False, "--auto-rollback", help="A rollout past its progressDeadlineSeconds returns to the previous revision (its failing pods' reasons and last log lines are printed); still exits 1."),
         inventory: str = options.Inventory,
         state: str = typer.Option(None, "--state", help="State directory."),
         profile: bool = options.Profile,
@@ -139,7 +145,8 @@ def register(app: typer.Typer) -> None:
                                    skip_unsupported=skip_unsupported, known=known,
                                    pod_cidr=net.pod_cidr if net else cluster.inv.network.get("pod_cidr"))
         run_apply(cluster, list(result.objects), applyset=applyset_id(filename), dry_run=dry_run == "server", prune=prune,
-                  lock_wait=lock_wait, profile=profile, strict=strict, wait=wait, timeout=timeout)
+                  lock_wait=lock_wait, profile=profile, strict=strict, wait=wait, timeout=timeout,
+                  auto_rollback=auto_rollback)
 
     @app.command()
     def delete(

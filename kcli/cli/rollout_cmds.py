@@ -20,8 +20,10 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 KINDS = {"deployment": "Deployment", "deployments": "Deployment", "deploy": "Deployment",
          "deployment.apps": "Deployment", "replicaset": "ReplicaSet", "replicasets": "ReplicaSet", "rs": "ReplicaSet",
-         "replicaset.apps": "ReplicaSet"}
-RESOURCE = {"Deployment": "deployment.apps", "ReplicaSet": "replicaset.apps"}
+         "replicaset.apps": "ReplicaSet", "daemonset": "DaemonSet", "daemonsets": "DaemonSet", "ds": "DaemonSet",
+         "daemonset.apps": "DaemonSet"}
+RESOURCE = {"Deployment": "deployment.apps", "ReplicaSet": "replicaset.apps", "DaemonSet": "daemonset.apps"}
+DISPLAY = {"Deployment": "deployment", "DaemonSet": "daemon set"}  # kubectl rollout status's wording
 
 
 def _target(args: List[str], namespace: str, allowed: tuple[str, ...]) -> Any:
@@ -55,7 +57,7 @@ def _recorded(cluster, key) -> dict:
 
     rec = (cluster.state().get("objects") or {}).get(object_id(key))
     if rec is None:
-        raise _error(f'{RESOURCE[key.kind].replace(".apps", "s.apps")} "{key.name}" not found')
+        raise _error(f'{RESOURCE[key.kind].replace(".apps", "s.apps")} "{key.name}" not found')  # kubectl's plural
     return rec
 
 
@@ -128,7 +130,7 @@ def register(app: typer.Typer) -> None:
 
 @rollout.command("status")
 def status(
-    args: List[str] = typer.Argument(..., help="deployment/NAME"),
+    args: List[str] = typer.Argument(..., help="deployment/NAME or daemonset/NAME"),
     namespace: str = typer.Option("default", "-n", "--namespace"),
     lock_wait: float = typer.Option(0.0, "--lock-wait"),
     inventory: str = options.Inventory,
@@ -137,7 +139,7 @@ def status(
     """Drive the rollout to its end (as apply does) and report it; exit 1 when it cannot finish."""
     from kcli.cli.apply_cmds import _cluster
 
-    key = _target(args, namespace, ("Deployment",))
+    key = _target(args, namespace, ("Deployment", "DaemonSet"))
     cluster = _cluster(inventory, state)
     rec = _recorded(cluster, key)
     report = _apply_manifest(cluster, rec, copy.deepcopy(rec["lastApplied"]), lock_wait)
@@ -145,7 +147,7 @@ def status(
     if line:
         console.out.print(line)
         raise typer.Exit(1)
-    console.out.print(f'deployment "{key.name}" successfully rolled out')
+    console.out.print(f'{DISPLAY[key.kind]} "{key.name}" successfully rolled out')
 
 
 @rollout.command("history")
@@ -302,3 +304,40 @@ def set_image(
                 c["image"] = pairs.get(c.get("name"), pairs.get("*"))
 
     _change(target, namespace, lock_wait, inventory, state, edit, "image updated")
+
+
+def roll_back_failed(cluster, report, lock_wait: float) -> str:
+    """``--auto-rollback``: for each rollout past its deadline, print why its new pods fail (status,
+    reason, last log lines) and apply its previous revision's template. Returns what was done."""
+    from kcli.core.workloads import object_id
+    from kcli.shell.facade import ContainerRef
+
+    done = []
+    for key in report.failed_rollouts:
+        st = report.last.pods.reconciliation.statuses.get(key) if report.last is not None else None
+        rs = getattr(st, "new_replica_set", "")
+        view = report.after
+        failing = [p for p in (view.all_pods() if view is not None else []) if p.owner == f"ReplicaSet/{rs}"
+                   and not p.observed.ready][:2]
+        for p in failing:
+            console.warn(f"pod {p.namespace}/{p.name} ({rs}): {p.status}" + (f": {p.observed.detail}" if p.observed.detail else ""))
+            app = next((c for c in p.containers if c.kind == "container"), None)
+            if app is not None and p.node not in (view.errors if view is not None else {}):
+                for line in cluster.logs(ContainerRef(cluster.inv.host(p.node), app.id, p.name), tail=10).splitlines():
+                    console.err.print(f"  {p.name}: {line}")
+        for (ns, name), rec in sorted(report.backing_off.items()):
+            if name.startswith(rs + "-"):
+                console.warn(f"pod {ns}/{name} ({rs}): {rec.get('reason')}: {rec.get('message', '')}")
+        state = cluster.state()
+        rec = (state.get("objects") or {}).get(object_id(key))
+        revs = sorted((state.get("revisions") or {}).get(object_id(key)) or [], key=lambda r: int(r["revision"]))
+        if rec is None or len(revs) < 2:
+            done.append(f'no previous revision of {key.kind.lower()} "{key.name}" to roll back to')
+            continue
+        target = revs[-2]
+        manifest = copy.deepcopy(rec["lastApplied"])
+        manifest.setdefault("spec", {})["template"] = copy.deepcopy(target["template"])
+        console.warn(f'rolling {key.kind.lower()} "{key.name}" back to revision {target["revision"]}')
+        _apply_manifest(cluster, rec, manifest, lock_wait)
+        done.append(f'{key.kind.lower()} "{key.name}" rolled back to revision {target["revision"]}')
+    return "; ".join(done)

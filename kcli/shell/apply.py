@@ -55,6 +55,7 @@ class ApplyReport:
     waves: int = 0
     unconverged: str = ""  # why the loop stopped before the plan was empty
     rollout_errors: list[str] = field(default_factory=list)  # rollouts past progressDeadlineSeconds
+    failed_rollouts: list[ObjectKey] = field(default_factory=list)  # their workloads
 
     @property
     def plan(self) -> Plan | None:
@@ -218,6 +219,7 @@ def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, p
             if over:
                 report.rollout_errors = [f'{r.key.kind.lower()} "{r.key.name}" exceeded its progress deadline'
                                          for r in over]
+                report.failed_rollouts = [r.key for r in over]
                 report.unconverged = "; ".join(r.line for r in over)
                 break
             retry = current.retry_after()

@@ -25,12 +25,16 @@ def sb(kcli):
     yield from bootstrapped_sandbox(kcli, NAME)
 
 
-def app(version: str, replicas: int = 3, strategy: str = "") -> str:
+SERVE = "mkdir -p /www && echo $VERSION > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
+def app(version: str, replicas: int = 3, strategy: str = "", command: str = SERVE, deadline: int = 600) -> str:
     return f"""apiVersion: apps/v1
 kind: Deployment
 metadata: {{name: web}}
 spec:
   replicas: {replicas}
+  progressDeadlineSeconds: {deadline}
   selector: {{matchLabels: {{app: web}}}}
   {strategy}
   template:
@@ -39,7 +43,7 @@ spec:
       containers:
         - name: httpd
           image: kcli.local/busybox:1
-          command: ["sh", "-c", "mkdir -p /www && echo $VERSION > /www/index.html && exec httpd -f -p 80 -h /www"]
+          command: ["sh", "-c", "{command}"]
           env: [{{name: VERSION, value: "{version}"}}]
           ports: [{{containerPort: 80}}]
 ---
@@ -135,4 +139,64 @@ def test_recreate_replaces_all_pods_old_first(sb, tmp_path):
     assert waves == [str(len(before)), "3"], res.stderr  # every old pod (after leaving the Service), then the new ones
     after = {n for n in pods(sb) if n.startswith("web-")}
     assert len(after) == 3 and not before & after
+    sb("delete", "-f", f)
+
+
+def test_a_revision_that_cannot_start_keeps_the_old_pods_serving_and_is_rolled_back(sb, tmp_path):
+    sb("apply", "-f", write_manifest(tmp_path, "good.yaml", app("good", deadline=15)))
+    host, cid = start_load(sb)
+    time.sleep(2)
+    bad = write_manifest(tmp_path, "bad.yaml", app("bad", deadline=15).replace("kcli.local/busybox:1", "kcli.local/absent:9"))
+    res = sb("apply", "-f", bad, "--auto-rollback", check=False)
+    assert res.returncode == 1, res.stderr
+    assert 'deployment "web" exceeded its progress deadline' in res.stderr
+    assert "ErrImageNeverPull" in res.stderr  # why the new pods fail
+    assert "rolled back to revision" in res.stderr
+    ok, fail = load_result(host, cid)
+    assert (ok, fail) == (REQUESTS, 0), f"{fail} of {ok + fail} requests failed while the bad revision was tried"
+    assert host.check_output(f"docker exec {cid} wget -q -O - http://{cluster_ip(sb)}/").strip() == "good"
+    assert sorted(p["status"]["phase"] for n, p in pods(sb).items() if n.startswith("web-")) == ["Running"] * 3
+
+
+def test_a_crash_looping_revision_is_rolled_back_with_its_last_log_lines(sb, tmp_path):
+    # (no load here: without a readiness probe a container counts as ready while it runs, as in
+    # Kubernetes, so a crash-looping pod can get a request between two of its restarts)
+    crash = write_manifest(tmp_path, "crash.yaml", app("crash", deadline=15, command="echo boom: cannot start; exit 1"))
+    res = sb("apply", "-f", crash, "--auto-rollback", check=False)
+    assert res.returncode == 1, res.stderr
+    assert 'deployment "web" exceeded its progress deadline' in res.stderr
+    assert "boom: cannot start" in res.stderr  # the failing container's last log lines
+    assert "rolled back to revision" in res.stderr
+    assert sorted(p["status"]["phase"] for n, p in pods(sb).items() if n.startswith("web-")) == ["Running"] * 3
+    sb("delete", "-f", crash)
+
+
+def test_a_daemonset_change_replaces_one_node_at_a_time(sb, tmp_path):
+    def ds(version: str) -> str:
+        return f"""apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: agent}}
+spec:
+  selector: {{matchLabels: {{app: agent}}}}
+  updateStrategy: {{type: RollingUpdate, rollingUpdate: {{maxUnavailable: 1}}}}
+  template:
+    metadata: {{labels: {{app: agent}}}}
+    spec:
+      containers:
+        - name: agent
+          image: kcli.local/busybox:1
+          command: ["sleep", "3600"]
+          env: [{{name: VERSION, value: "{version}"}}]
+"""
+    sb("apply", "-f", write_manifest(tmp_path, "ds1.yaml", ds("1")))
+    before = {n: p["spec"]["nodeName"] for n, p in pods(sb).items() if n.startswith("agent-")}
+    assert sorted(before.values()) == ["node1", "node2", "node3"]
+    f = write_manifest(tmp_path, "ds2.yaml", ds("2"))
+    res = sb("apply", "-f", f)
+    waves = re.findall(r"wave \d+: (\d+) pod change\(s\) on (\d+) node", res.stderr)
+    assert waves == [("2", "1")] * 3, res.stderr  # old pod out, new pod in, one node per wave
+    after = {n: p["spec"]["nodeName"] for n, p in pods(sb).items() if n.startswith("agent-")}
+    assert sorted(after.values()) == ["node1", "node2", "node3"]
+    assert not set(before.items()) & set(after.items())  # a new pod on every node (names may be reused)
+    assert sb("rollout", "status", "ds/agent").stdout.strip() == 'daemon set "agent" successfully rolled out'
     sb("delete", "-f", f)

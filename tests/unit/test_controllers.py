@@ -316,11 +316,42 @@ def test_daemonset_template_change_replaces_each_pod_and_duplicates_go():
     assert [(a.name, a.reason) for a in plan.deletes] == [("agent-extra", "more than one agent pod on node w1")]
     ds = objs[0]
     new = dataclasses.replace(ds.template, labels={"app": "agent", "v": "2"})
-    plan = plan_pods([dataclasses.replace(ds, template=new)], observed, nodes)
-    assert len(plan.deletes) == 2 and sorted(n for _, n in plan.creates) == ["w1", "w2"]
+    changed = dataclasses.replace(ds, template=new)
+    plan = plan_pods([changed], observed, nodes)  # maxUnavailable 1: one node at a time
+    assert [(a.observed.node, a.reason.endswith(": RollingUpdate of agent")) for a in plan.deletes] == [("w1", True)]
+    assert [n for _, n in plan.creates] == ["w1"]
+    status = plan.reconciliation.statuses[ObjectKey("DaemonSet", "default", "agent")]
+    assert status.rollout == 'Waiting for daemon set "agent" rollout to finish: 0 out of 2 new pods have been updated...'
+    step2 = plan_pods([changed], run(plan, observed), nodes)
+    assert [a.observed.node for a in step2.deletes] == ["w2"] and [n for _, n in step2.creates] == ["w2"]
+    after = run(step2, run(plan, observed))
+    done = plan_pods([changed], after, nodes)
+    assert done.reconciliation.actions == ()
+    assert done.reconciliation.statuses[ObjectKey("DaemonSet", "default", "agent")].rollout == ""
     ondelete = dataclasses.replace(ds, template=new, update_strategy=dataclasses.replace(ds.update_strategy,
                                                                                          type="OnDelete"))
     assert plan_pods([ondelete], observed, nodes).reconciliation.actions == ()
+
+
+def test_daemonset_rolling_update_with_max_unavailable_2_and_with_surge():
+    objs = objects(DS)
+    nodes = workers("w1", "w2", "w3")
+    observed = run(plan_pods(objs, [], nodes))
+    ds = objs[0]
+    new = dataclasses.replace(ds.template, labels={"app": "agent", "v": "2"})
+    two = dataclasses.replace(ds, template=new, update_strategy=dataclasses.replace(ds.update_strategy, max_unavailable=2))
+    plan = plan_pods([two], observed, nodes)
+    assert sorted(a.observed.node for a in plan.deletes) == ["w1", "w2"] and len(plan.creates) == 2
+    surge = dataclasses.replace(ds, template=new, update_strategy=dataclasses.replace(ds.update_strategy, max_unavailable=0,
+                                                                                      max_surge=1))
+    first = plan_pods([surge], observed, nodes)
+    assert not first.deletes and [n for _, n in first.creates] == ["w1"]  # beside the old pod
+    second = plan_pods([surge], run(first, observed), nodes)
+    assert [a.observed.node for a in second.deletes] == ["w1"]  # the new one is available: the old one goes
+    starting = plan_pods([surge], run(first, observed, state="created"), nodes)
+    assert not starting.deletes and not starting.creates  # not yet: nothing else moves either
+    st = starting.reconciliation.statuses[ObjectKey("DaemonSet", "default", "agent")]
+    assert st.waiting and "1 out of 3 new pods" in st.rollout
 
 
 # --------------------------------------------------------------------------- Job
@@ -474,3 +505,14 @@ def test_rolling_step_removes_unhealthy_old_pods_first_and_waits_for_availabilit
     assert rolling_step(4, "25%", "25%", RSState(1, 0), [RSState(4, 2)]) == (1, (3,))
     assert rolling_step(4, 0, 1, RSState(1, 0), [RSState(3, 3)]) == (1, (3,))  # 3 available = minimum: wait
     assert rolling_step(3, "25%", "25%", RSState(5, 5), []) == (3, ())
+
+
+def test_a_crash_looping_new_revision_stalls_the_rollout_and_time_may_still_fix_it():
+    objs = objects(WEB)
+    observed = run(plan_pods(objs, [], NODES))
+    changed = with_image(objs, "busybox:1.37")
+    steps, after = roll(changed, observed, state="restarting")  # every new pod crash-loops
+    old = [p for p in after if p.spec_hash == observed[0].spec_hash]
+    assert len(old) == 5 and len(after) == 8  # maxUnavailable 1 and maxSurge 2, as upstream: then it stalls
+    status = plan_pods(changed, after, NODES).reconciliation.statuses[ObjectKey("Deployment", "default", "web")]
+    assert "3 out of 6 new replicas" in status.rollout and status.waiting  # a restart may still fix it

@@ -3,16 +3,22 @@
 A node is eligible when it matches the pod's nodeSelector / required node affinity and every
 NoSchedule/NoExecute taint is tolerated, counting the tolerations upstream adds to every
 DaemonSet pod (so cordoned and not-ready nodes still run daemons). Pods are pinned to their node
-(``DesiredPod.node_name``); the scheduler only checks that they fit. A changed template replaces
-each pod (``updateStrategy: OnDelete`` keeps stale pods until they are deleted by hand).
-Nodes missing from ``nodes`` are left alone: kcli cannot reach them to act.
+(``DesiredPod.node_name``); the scheduler only checks that they fit. A changed template rolls out
+as upstream's RollingUpdate does: at most ``maxUnavailable`` nodes (rounded up) without an
+available daemon pod at a time — a node's old pod is deleted and its new one created in the same
+wave — or, with ``maxSurge``, the new pod starts beside the old one, which goes once the new one
+is available; already unavailable old pods are replaced at once. ``OnDelete`` keeps stale pods
+until they are deleted by hand. Nodes missing from ``nodes`` are left alone: kcli cannot reach
+them to act.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from kcli.core.controllers.deployment import available
 from kcli.core.controllers.pod import (
     Context,
     ControllerResult,
@@ -54,6 +60,16 @@ class DaemonSetStatus:
     ready: int
     up_to_date: int
     misscheduled: int  # pods on nodes that are not eligible
+    available: int = 0
+    rollout: str = ""  # kubectl rollout status's "Waiting for ..." line; "" once rolled out
+    waiting: bool = False  # time may finish it (new pods starting or restarting)
+    progress_deadline: int = 600  # DaemonSets have none upstream: kcli waits this long at most
+
+
+def _scaled_up(value, total: int) -> int:
+    if isinstance(value, int):
+        return value
+    return math.ceil(int(str(value).rstrip("%")) * total / 100)
 
 
 def eligible_nodes(ds: DaemonSet, nodes: Sequence[Node]) -> list[Node]:
@@ -81,34 +97,92 @@ def reconcile_daemonset(ds: DaemonSet, observed: Sequence[ObservedPod], nodes: S
         if node not in eligible:
             misscheduled += len(here)
             actions.extend(delete(p, f"node {node} is not eligible for {ds.name}", applied) for p in here)
-    for n in nodes:
-        if n.name not in eligible:
-            continue
+    order = [n for n in nodes if n.name in eligible]
+    rolling = not on_delete
+    surge = _scaled_up(ds.update_strategy.max_surge, len(eligible)) if rolling else 0
+    max_unavailable = _scaled_up(ds.update_strategy.max_unavailable, len(eligible)) if rolling else 0
+
+    def ok(p: ObservedPod) -> bool:
+        return available(p, ds.min_ready_seconds, ctx.now)
+
+    # nodes without an available pod of either revision count against maxUnavailable already
+    unavailable = sum(1 for n in order if not any(ok(p) for p in by_node.get(n.name, [])
+                                                   if not needs_replacement(p, "Always")))
+    budget = max(0, max_unavailable - unavailable)
+    surged = sum(1 for n in order if {p.spec_hash == shash for p in by_node.get(n.name, [])} == {True, False})
+    for n in order:
         here = sorted(by_node.get(n.name, []),
                       key=lambda p: (p.spec_hash != shash, needs_replacement(p, "Always"), -p.ready, p.created_at, p.name))
-        keep = None
+        new = [p for p in here if p.spec_hash == shash and not needs_replacement(p, "Always")]
+        old = [p for p in here if p.spec_hash != shash and not needs_replacement(p, "Always")]
+        keep: list[ObservedPod] = new[:1]
         stale_reason = ""
         for p in here:
             if needs_replacement(p, "Always"):
                 actions.append(delete(p, failure_reason(p), applied))
                 stale_reason = stale_reason or failure_reason(p)
-            elif keep is None and (p.spec_hash == shash or on_delete):
-                keep = p
-            elif p.spec_hash != shash:
-                actions.append(delete(p, f"spec-hash {p.spec_hash}→{shash}", applied))
-                stale_reason = stale_reason or f"spec-hash {p.spec_hash}→{shash}"
+        for p in new[1:]:
+            actions.append(delete(p, f"more than one {ds.name} pod on node {n.name}", applied))
+        change = f"spec-hash {old[0].spec_hash}→{shash}" if old else ""
+        create_new = not new
+        if old and (on_delete or (not new and rolling and ok(old[0]))):
+            # the old pod serves until the rollout reaches this node
+            if on_delete:
+                keep, create_new = [old[0]], False
+            elif surge and surged < surge:
+                surged += 1
+                keep = [old[0]]  # surge: the new pod starts beside it
+            elif budget > 0:
+                budget -= 1
+                keep = []
             else:
+                keep, create_new = [old[0]], False
+            for p in old[1:]:
                 actions.append(delete(p, f"more than one {ds.name} pod on node {n.name}", applied))
-        if keep is not None:
-            current += 1
-            ready += keep.ready and keep.state == "running"
-            up_to_date += keep.spec_hash == shash
-            pods.append(DesiredPod(ds.namespace, keep.name, labels if keep.spec_hash == shash else dict(keep.labels),
-                                   ds.template, keep.spec_hash, applied, owner, n.name))
-            continue
-        pod = DesiredPod(ds.namespace, ctx.new_name(ds.namespace, ds.name), labels, ds.template, shash, applied,
-                         owner, n.name)
-        pods.append(pod)
-        actions.append(create(pod, stale_reason or f"node {n.name} has no {ds.name} pod"))
-    status = DaemonSetStatus(len(eligible), current, ready, up_to_date, misscheduled)
+            if not keep:
+                actions.append(delete(old[0], f"{change}: RollingUpdate of {ds.name}", applied))
+                stale_reason = stale_reason or change
+        elif old and not on_delete:
+            if new and not ok(new[0]):  # surged: the old pod goes once the new one is available
+                keep = [new[0], old[0]]
+                old = old[1:]
+            for p in old:
+                actions.append(delete(p, f"{change}: RollingUpdate of {ds.name}", applied))
+                stale_reason = stale_reason or change
+        elif old and on_delete:
+            keep, create_new = ([] if new else [old[0]]), False
+        for k in keep:
+            current += k is keep[0]
+            pods.append(DesiredPod(ds.namespace, k.name, labels if k.spec_hash == shash else dict(k.labels),
+                                   ds.template, k.spec_hash, applied, owner, n.name))
+        if keep:
+            ready += keep[0].ready and keep[0].state == "running"
+            up_to_date += keep[0].spec_hash == shash
+        if create_new:
+            pod = DesiredPod(ds.namespace, ctx.new_name(ds.namespace, ds.name), labels, ds.template, shash, applied,
+                             owner, n.name)
+            pods.append(pod)
+            actions.append(create(pod, stale_reason or f"node {n.name} has no {ds.name} pod"))
+    status = _status(ds, order, by_node, shash, current, ready, up_to_date, misscheduled, ctx.now, on_delete)
     return ControllerResult(tuple(pods), tuple(actions), status)
+
+
+def _status(ds: DaemonSet, order: Sequence[Node], by_node: dict[str, list[ObservedPod]], shash: str, current: int,
+            ready: int, up_to_date: int, misscheduled: int, now: float, on_delete: bool) -> DaemonSetStatus:
+    """Counts, and kubectl rollout status's line for a daemon set."""
+    new = [p for n in order for p in by_node.get(n.name, []) if p.spec_hash == shash]
+    old = [p for n in order for p in by_node.get(n.name, []) if p.spec_hash != shash]
+    avail = sum(1 for p in new if available(p, ds.min_ready_seconds, now))
+    total = len(order)
+    name = f'daemon set "{ds.name}"'
+    line, waiting = "", False
+    if on_delete:
+        pass
+    elif len(new) < total or old:
+        line = f"Waiting for {name} rollout to finish: {len(new)} out of {total} new pods have been updated..."
+    elif avail < total:
+        line = f"Waiting for {name} rollout to finish: {avail} of {total} updated pods are available..."
+    if line:
+        waiting = any(p.state in ("created", "running", "restarting") and not available(p, ds.min_ready_seconds, now)
+                      for p in new)
+    return DaemonSetStatus(total, current, ready, up_to_date, misscheduled, avail, line, waiting)

@@ -133,19 +133,19 @@ def _status(d: Deployment, observed: Sequence[ObservedPod], owner: OwnerRef, pth
 
 def _rollout_line(d: Deployment, updated: int, new_available: int, old: int, new: Sequence[ObservedPod],
                   now: float) -> tuple[str, bool]:
-    """kubectl rollout status's wording (reference §4.5), and whether only time is missing."""
+    """kubectl rollout status's wording (reference §4.5), and whether time may finish the rollout
+    (a new pod starting, restarting or waiting out minReadySeconds)."""
     if d.paused:
         return "", False
     name = f'deployment "{d.name}"'
+    starting = any(p.state in ("created", "running", "restarting") and not available(p, d.min_ready_seconds, now)
+                   for p in new)
     if updated < d.replicas:
-        return f"Waiting for {name} rollout to finish: {updated} out of {d.replicas} new replicas have been updated...", False
+        return f"Waiting for {name} rollout to finish: {updated} out of {d.replicas} new replicas have been updated...", starting
     if old > 0:
-        return f"Waiting for {name} rollout to finish: {old} old replicas are pending termination...", False
+        return f"Waiting for {name} rollout to finish: {old} old replicas are pending termination...", starting
     if new_available < updated:
-        starting = any(p.state in ("created", "running", "restarting") and not available(p, d.min_ready_seconds, now)
-                       for p in new)
-        return (f"Waiting for {name} rollout to finish: {new_available} of {updated} updated replicas are available...",
-                starting)
+        return f"Waiting for {name} rollout to finish: {new_available} of {updated} updated replicas are available...", starting
     return "", False
 
 
