@@ -17,6 +17,11 @@ rollout = typer.Typer(help="Manage the rollout of a Deployment: status, history,
                       no_args_is_help=True, rich_markup_mode=None)
 set_ = typer.Typer(help="Set specific features on objects (kubectl set).", no_args_is_help=True, rich_markup_mode=None)
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+# the options every verb here takes
+DEPLOYMENT = typer.Argument(..., help="deployment/NAME (or: deployment NAME)")
+NAMESPACE = typer.Option("default", "-n", "--namespace")
+LOCK_WAIT = typer.Option(0.0, "--lock-wait", help="Seconds to wait for the cluster lock.")
+STATE = typer.Option(None, "--state", help="State directory.")
 
 KINDS = {"deployment": "Deployment", "deployments": "Deployment", "deploy": "Deployment",
          "deployment.apps": "Deployment", "replicaset": "ReplicaSet", "replicasets": "ReplicaSet", "rs": "ReplicaSet",
@@ -108,10 +113,10 @@ def register(app: typer.Typer) -> None:
     def scale(
         args: List[str] = typer.Argument(..., help="deployment/NAME or replicaset/NAME"),
         replicas: int = typer.Option(..., "--replicas", help="The new number of replicas."),
-        namespace: str = typer.Option("default", "-n", "--namespace"),
-        lock_wait: float = typer.Option(0.0, "--lock-wait"),
+        namespace: str = NAMESPACE,
+        lock_wait: float = LOCK_WAIT,
         inventory: str = options.Inventory,
-        state: str = typer.Option(None, "--state"),
+        state: str = STATE,
     ) -> None:
         """Set the number of replicas of a Deployment or ReplicaSet (kubectl scale)."""
         from kcli.cli.apply_cmds import _cluster
@@ -131,10 +136,10 @@ def register(app: typer.Typer) -> None:
 @rollout.command("status")
 def status(
     args: List[str] = typer.Argument(..., help="deployment/NAME or daemonset/NAME"),
-    namespace: str = typer.Option("default", "-n", "--namespace"),
-    lock_wait: float = typer.Option(0.0, "--lock-wait"),
+    namespace: str = NAMESPACE,
+    lock_wait: float = LOCK_WAIT,
     inventory: str = options.Inventory,
-    state: str = typer.Option(None, "--state"),
+    state: str = STATE,
 ) -> None:
     """Drive the rollout to its end (as apply does) and report it; exit 1 when it cannot finish."""
     from kcli.cli.apply_cmds import _cluster
@@ -152,11 +157,11 @@ def status(
 
 @rollout.command("history")
 def history(
-    args: List[str] = typer.Argument(..., help="deployment/NAME"),
+    args: List[str] = DEPLOYMENT,
     revision: Optional[int] = typer.Option(None, "--revision", help="Show the pod template of this revision."),
-    namespace: str = typer.Option("default", "-n", "--namespace"),
+    namespace: str = NAMESPACE,
     inventory: str = options.Inventory,
-    state: str = typer.Option(None, "--state"),
+    state: str = STATE,
 ) -> None:
     """The recorded revisions of a Deployment (kubectl rollout history)."""
     import yaml
@@ -183,12 +188,12 @@ def history(
 
 @rollout.command("undo")
 def undo(
-    args: List[str] = typer.Argument(..., help="deployment/NAME"),
+    args: List[str] = DEPLOYMENT,
     to_revision: int = typer.Option(0, "--to-revision", help="The revision to return to (0: the previous one)."),
-    namespace: str = typer.Option("default", "-n", "--namespace"),
-    lock_wait: float = typer.Option(0.0, "--lock-wait"),
+    namespace: str = NAMESPACE,
+    lock_wait: float = LOCK_WAIT,
     inventory: str = options.Inventory,
-    state: str = typer.Option(None, "--state"),
+    state: str = STATE,
 ) -> None:
     """Return a Deployment to an earlier revision's pod template, rolling it out (kubectl rollout undo)."""
     from kcli.cli.apply_cmds import _cluster
@@ -222,11 +227,11 @@ def undo(
 
 @rollout.command("restart")
 def restart(
-    args: List[str] = typer.Argument(..., help="deployment/NAME"),
-    namespace: str = typer.Option("default", "-n", "--namespace"),
-    lock_wait: float = typer.Option(0.0, "--lock-wait"),
+    args: List[str] = DEPLOYMENT,
+    namespace: str = NAMESPACE,
+    lock_wait: float = LOCK_WAIT,
     inventory: str = options.Inventory,
-    state: str = typer.Option(None, "--state"),
+    state: str = STATE,
 ) -> None:
     """Roll every pod of a Deployment (a new restartedAt annotation on its template, as kubectl)."""
     from datetime import datetime, timezone
@@ -252,37 +257,33 @@ def _paused(value: bool):
     return edit
 
 
-@rollout.command("pause")
-def pause(
-    args: List[str] = typer.Argument(..., help="deployment/NAME"),
-    namespace: str = typer.Option("default", "-n", "--namespace"),
-    lock_wait: float = typer.Option(0.0, "--lock-wait"),
-    inventory: str = options.Inventory,
-    state: str = typer.Option(None, "--state"),
-) -> None:
-    """Stop rolling a Deployment's template changes out (its pods stay as they are)."""
-    _change(args, namespace, lock_wait, inventory, state, _paused(True), "paused")
+def _pause_command(name: str, value: bool, doc: str) -> None:
+    """`rollout pause` and `rollout resume`: the same verb on spec.paused."""
+
+    def command(
+        args: List[str] = DEPLOYMENT,
+        namespace: str = NAMESPACE,
+        lock_wait: float = LOCK_WAIT,
+        inventory: str = options.Inventory,
+        state: str = STATE,
+    ) -> None:
+        _change(args, namespace, lock_wait, inventory, state, _paused(value), "paused" if value else "resumed")
+
+    command.__doc__ = doc
+    rollout.command(name)(command)
 
 
-@rollout.command("resume")
-def resume(
-    args: List[str] = typer.Argument(..., help="deployment/NAME"),
-    namespace: str = typer.Option("default", "-n", "--namespace"),
-    lock_wait: float = typer.Option(0.0, "--lock-wait"),
-    inventory: str = options.Inventory,
-    state: str = typer.Option(None, "--state"),
-) -> None:
-    """Roll a paused Deployment's template out again."""
-    _change(args, namespace, lock_wait, inventory, state, _paused(False), "resumed")
+_pause_command("pause", True, "Stop rolling a Deployment's template changes out (its pods stay as they are).")
+_pause_command("resume", False, "Roll a paused Deployment's template out again.")
 
 
 @set_.command("image")
 def set_image(
     args: List[str] = typer.Argument(..., help="deployment/NAME CONTAINER=IMAGE ..."),
-    namespace: str = typer.Option("default", "-n", "--namespace"),
-    lock_wait: float = typer.Option(0.0, "--lock-wait"),
+    namespace: str = NAMESPACE,
+    lock_wait: float = LOCK_WAIT,
     inventory: str = options.Inventory,
-    state: str = typer.Option(None, "--state"),
+    state: str = STATE,
 ) -> None:
     """Change container images of a Deployment's template and roll it out (kubectl set image)."""
     from kcli.errors import UsageError

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 
 import pytest
@@ -28,7 +29,8 @@ def sb(kcli):
 SERVE = "mkdir -p /www && echo $VERSION > /www/index.html && exec httpd -f -p 80 -h /www"
 
 
-def app(version: str, replicas: int = 3, strategy: str = "", command: str = SERVE, deadline: int = 600) -> str:
+def app(version: str, replicas: int = 3, strategy: str = "", command: str = SERVE, deadline: int = 600,
+        image: str = "kcli.local/busybox:1") -> str:
     return f"""apiVersion: apps/v1
 kind: Deployment
 metadata: {{name: web}}
@@ -42,7 +44,8 @@ spec:
     spec:
       containers:
         - name: httpd
-          image: kcli.local/busybox:1
+          image: {image}
+          imagePullPolicy: Never
           command: ["sh", "-c", "{command}"]
           env: [{{name: VERSION, value: "{version}"}}]
           ports: [{{containerPort: 80}}]
@@ -146,7 +149,7 @@ def test_a_revision_that_cannot_start_keeps_the_old_pods_serving_and_is_rolled_b
     sb("apply", "-f", write_manifest(tmp_path, "good.yaml", app("good", deadline=15)))
     host, cid = start_load(sb)
     time.sleep(2)
-    bad = write_manifest(tmp_path, "bad.yaml", app("bad", deadline=15).replace("kcli.local/busybox:1", "kcli.local/absent:9"))
+    bad = write_manifest(tmp_path, "bad.yaml", app("bad", deadline=15, image="kcli.local/absent:9"))
     res = sb("apply", "-f", bad, "--auto-rollback", check=False)
     assert res.returncode == 1, res.stderr
     assert 'deployment "web" exceeded its progress deadline' in res.stderr
@@ -199,4 +202,22 @@ spec:
     assert sorted(after.values()) == ["node1", "node2", "node3"]
     assert not set(before.items()) & set(after.items())  # a new pod on every node (names may be reused)
     assert sb("rollout", "status", "ds/agent").stdout.strip() == 'daemon set "agent" successfully rolled out'
+    sb("delete", "-f", f)
+
+
+def test_pause_set_image_resume_and_restart(sb, tmp_path):
+    subprocess.run(["docker", "tag", "kcli.local/busybox:1", "kcli.local/busybox:2"], check=True)
+    sb("image", "load", "kcli.local/busybox:2")
+    f = write_manifest(tmp_path, "v5.yaml", app("five"))
+    sb("apply", "-f", f)
+    first = {n for n in pods(sb) if n.startswith("web-")}
+    assert sb("rollout", "pause", "deployment/web").stdout.strip() == "deployment.apps/web paused"
+    assert sb("set", "image", "deployment/web", "httpd=kcli.local/busybox:2").stdout.strip() == "deployment.apps/web image updated"
+    assert {n for n in pods(sb) if n.startswith("web-")} == first  # paused: nothing rolls
+    assert sb("rollout", "resume", "deployment/web").stdout.strip() == "deployment.apps/web resumed"
+    resumed = {n: p for n, p in pods(sb).items() if n.startswith("web-")}
+    assert len(resumed) == 3 and not first & set(resumed)
+    assert {c["image"] for p in resumed.values() for c in p["status"]["containerStatuses"]} == {"kcli.local/busybox:2"}
+    assert sb("rollout", "restart", "deployment/web").stdout.strip() == "deployment.apps/web restarted"
+    assert not set(resumed) & {n for n in pods(sb) if n.startswith("web-")}
     sb("delete", "-f", f)
