@@ -262,6 +262,11 @@ def describe_pod(cluster, kind, name: str, namespace: str) -> None:
             if c.status == "exited":
                 lines.append(f"      Exit Code:   {c.exit_code}")
             lines.append(f"    Restart Count: {c.restart_count}")
+        ready = "True" if p.observed.ready else "False"
+        lines += ["Conditions:", "  Type              Status", f"  Ready             {ready}",
+                  f"  ContainersReady   {ready}"]
+        if not p.observed.ready and p.observed.detail:
+            lines.append(f"  Message:          {p.observed.detail}")  # e.g. Readiness probe failed: …
     elif pending.get("phase") == "Failed":
         retry = datetime.fromtimestamp(float(pending.get("retryAfter", 0))).isoformat()
         lines += [f"Name:         {name}", f"Namespace:    {namespace}", f"Node:         {pending.get('node') or '<none>'}",

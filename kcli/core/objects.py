@@ -254,6 +254,21 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """A readiness/startup probe kcli runs (httpGet over HTTP, tcpSocket), kubelet's defaults."""
+
+    type: str  # "http" | "tcp"
+    port: int | str  # number, or the name of a container port
+    path: str = "/"
+    headers: tuple[tuple[str, str], ...] = ()
+    initial_delay: int = 0
+    period: int = 10
+    timeout: int = 1
+    success: int = 1
+    failure: int = 3
+
+
+@dataclass(frozen=True)
 class Container:
     name: str
     image: str
@@ -269,6 +284,8 @@ class Container:
     tty: bool = False
     stdin: bool = False
     restart_policy: str = ""  # init containers only: "Always" makes a native sidecar
+    readiness_probe: Probe | None = None
+    startup_probe: Probe | None = None
 
 
 @dataclass(frozen=True)
@@ -685,9 +702,29 @@ def _env_from(e: dict) -> EnvFromSource:
     )
 
 
+def probe_of(p: Any) -> Probe | None:
+    """An httpGet (HTTP) or tcpSocket probe; None for any other handler (exec, grpc, HTTPS)."""
+    p = _d(p)
+    http, tcp = _d(p.get("httpGet")), _d(p.get("tcpSocket"))
+    if "httpGet" in p and _str(http.get("scheme"), "HTTP").upper() == "HTTP":
+        kind, src = "http", http
+    elif "tcpSocket" in p:
+        kind, src = "tcp", tcp
+    else:
+        return None
+    port = src.get("port")
+    num = lambda k, d: int(p.get(k)) if isinstance(p.get(k), int) and p.get(k) >= 0 else d  # noqa: E731
+    return Probe(kind, port if isinstance(port, int) else _str(port), _str(http.get("path")) or "/" if kind == "http" else "/",
+                 tuple((_str(h.get("name")), _str(h.get("value"))) for h in map(_d, _l(http.get("httpHeaders")))),
+                 num("initialDelaySeconds", 0), num("periodSeconds", 10) or 10, num("timeoutSeconds", 1) or 1,
+                 num("successThreshold", 1) or 1, num("failureThreshold", 3) or 3)
+
+
 def _container(c: dict) -> Container:
     image = _str(c.get("image"))
     return Container(
+        readiness_probe=probe_of(c["readinessProbe"]) if "readinessProbe" in c else None,
+        startup_probe=probe_of(c["startupProbe"]) if "startupProbe" in c else None,
         name=_str(c.get("name")),
         image=image,
         image_pull_policy=_str(c.get("imagePullPolicy")) or default_pull_policy(image),

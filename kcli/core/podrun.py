@@ -38,7 +38,7 @@ from kcli.core.network import POD_NETWORK
 from kcli.core.objects import ConfigMap, Container, EnvVar, KeyToPath, ObjectKey, Secret
 from kcli.errors import PlanError
 
-PAUSE_IMAGE = "kcli.local/pause:3.10"
+PAUSE_IMAGE = "kcli.local/pause:3.10-probe"  # with kcli-probe and a static sh (health checks)
 MANAGED = "io.kcli.managed"
 POD_DIR = "/var/lib/kcli/pods"
 SECRET_DIR = "/run/kcli/pods"  # tmpfs: secret files never reach the disk
@@ -414,11 +414,47 @@ def _mounts(c: Container, paths: Mapping[str, str], pod: DesiredPod) -> list[str
 LAYOUT_LABEL = "io.kcli.layout"
 
 
+PROBES_LABEL = "io.kcli.probes"  # on the pause container: the containers its healthcheck probes
+PROBE_STATE = "/.kcli-probe-state"
+
+
 def uses_pause(pod: DesiredPod) -> bool:
     """Whether the pod needs a pause container (see the module docstring): several containers
-    share its namespaces, or init containers run in it before the app."""
+    share its namespaces, init containers run in it before the app, or it has probes (dockerd's
+    healthcheck runs them in the pause container, in the pod's network namespace)."""
     spec = pod.spec
-    return bool(spec.init_containers) or len(spec.containers) != 1 or spec.share_process_namespace
+    return (bool(spec.init_containers) or len(spec.containers) != 1 or spec.share_process_namespace
+            or any(c.readiness_probe or c.startup_probe for c in spec.containers))
+
+
+def probe_flags(pod: DesiredPod) -> tuple[list[str], list[str]]:
+    """(docker run flags of the pause container's healthcheck, probed containers). The health
+    command is shell text (docker runs CMD-SHELL): every word in it is quoted."""
+    words: list[str] = []
+    probed: list[str] = []
+    timeout = 1
+    for c in pod.spec.containers:
+        for kind, pr in (("s", c.startup_probe), ("r", c.readiness_probe)):
+            if pr is None:
+                continue
+            port = pr.port
+            if isinstance(port, str):
+                port = next((q.container_port for q in c.ports if q.name == port), 0) if not port.isdigit() else int(port)
+            if not port or not 0 < int(port) < 65536:
+                raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: probe port {pr.port!r} is not a "
+                                "port of the container")
+            headers = "\n".join(f"{k}: {v}" for k, v in pr.headers)
+            if any(ch in headers for ch in "\r\0"):
+                raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: a probe header holds a control character")
+            words += [kind, c.name, pr.type, str(port), pr.path or "/", str(pr.timeout), str(pr.period),
+                      str(pr.initial_delay), str(pr.success), str(pr.failure), headers or "-"]
+            timeout = max(timeout, pr.timeout)
+            probed.append(c.name)
+    if not words:
+        return [], []
+    cmd = "exec /kcli-probe " + " ".join(shlex.quote(w) for w in [PROBE_STATE, *words])
+    return ["--health-cmd", cmd, "--health-interval", "1s", "--health-timeout", f"{timeout + 1}s",
+            "--health-retries", "1", "--health-start-period", "0s"], list(dict.fromkeys(probed))
 
 
 def image_var(image: str) -> str:
@@ -565,7 +601,10 @@ def create_pod_lines(
             ["docker", "run", "-d", "--name", container_name(c.name, pod, uid), "--init", "--restart", restart, *net,
              *resource_flags(c), *_mounts(c, paths, pod)], env, [*flags, *_label_args(labels), *tail], env_dir,
             "container-0", f"pod {pod.namespace}/{pod.name}: container {c.name}")
-    lines.append(sh(["docker", "run", "-d", "--name", sandbox, "--restart", "always", "--init", *net,
+    health, probed = probe_flags(pod)
+    if probed:
+        sandbox_labels[PROBES_LABEL] = ",".join(probed)
+    lines.append(sh(["docker", "run", "-d", "--name", sandbox, "--restart", "always", "--init", *net, *health,
                      "--ipc", "shareable", *_label_args(sandbox_labels), PAUSE_IMAGE]))
     shared = ["--network", f"container:{sandbox}", "--ipc", f"container:{sandbox}"]
     if spec.share_process_namespace:

@@ -35,6 +35,7 @@ from kcli.core.objects import (
     Source,
     build_label_selector,
     build_object,
+    probe_of,
 )
 from kcli.core.network import POD_CIDR
 from kcli.core.quantity import QuantityError, parse_quantity
@@ -699,7 +700,26 @@ class _Checker:
                 self.name_rule(sub, mp + ("subPath",), lambda v: clean_path_error(v, absolute=False))
             self.unknown_keys(m, VOLUME_MOUNT_FIELDS, mp)
         self.resources(c.get("resources"), p + ("resources",))
-        self.unknown_keys(c, CONTAINER_FIELDS | ({"restartPolicy"} if init else set()), p)
+        for k in ("readinessProbe", "startupProbe"):
+            if k in c and not init:
+                self.probe(c, k, p + (k,))
+        self.unknown_keys(c, CONTAINER_FIELDS | ({"restartPolicy"} if init else {"readinessProbe", "startupProbe"}), p)
+
+    def probe(self, c: dict, key: str, p: PathT) -> None:
+        """kcli runs httpGet (HTTP) and tcpSocket probes; others are reported as not implemented."""
+        pr = self.d(c.get(key)) or {}
+        if probe_of(pr) is None:
+            handler = next((h for h in ("exec", "grpc", "httpGet") if h in pr), "")
+            self.unimpl(p + ((handler, "scheme") if handler == "httpGet" else (handler,) if handler else ()))
+            return
+        src = self.d(pr.get("httpGet") or pr.get("tcpSocket")) or {}
+        port = src.get("port")
+        names = {q.get("name") for q in (self.d(x) or {} for x in (c.get("ports") or []))}
+        if isinstance(port, str) and port not in names:
+            self.err(p + ("httpGet" if "httpGet" in pr else "tcpSocket", "port"),
+                     f'not found: "{port}" (no container port of that name)')
+        if key == "startupProbe" and pr.get("successThreshold") not in (None, 1):
+            self.err(p + ("successThreshold",), "must be 1")
 
     def env_var(self, e: dict, p: PathT) -> None:
         name = self.required_str(e, "name", p)

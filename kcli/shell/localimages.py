@@ -13,7 +13,7 @@ from kcli.errors import UsageError
 from kcli.shell.local import run_local
 
 BUSYBOX_REF = "kcli.local/busybox:1"
-PAUSE_REF = "kcli.local/pause:3.10"
+PAUSE_REF = "kcli.local/pause:3.10-probe"
 DNSMASQ_REF = "kcli.local/dnsmasq:1"
 
 
@@ -58,18 +58,23 @@ def build_busybox(ref: str = BUSYBOX_REF) -> str:
 
 
 def build_pause(ref: str = PAUSE_REF) -> str:
-    """The pod sandbox image: a static pause binary compiled here from kcli/assets/pause/pause.c."""
+    """The pod sandbox image, compiled here from kcli/assets/pause: the static pause binary, the
+    static kcli-probe that dockerd's healthcheck runs (readiness and startup probes, in the pod's
+    network namespace) and a static sh for that healthcheck (docker runs it as CMD-SHELL)."""
     if run_local(["docker", "image", "inspect", ref], check=False).returncode == 0:
         return ref
-    src = Path(str(resources.files("kcli") / "assets" / "pause" / "pause.c"))
+    assets = Path(str(resources.files("kcli") / "assets" / "pause"))
     cc = shutil.which("cc") or shutil.which("gcc")
     if not cc:
         raise UsageError("a C compiler is needed once to build the pause image (apt-get install gcc libc6-dev)")
     with tempfile.TemporaryDirectory(prefix="kcli-pause-") as d:
         root = Path(d)
-        run_local([cc, "-Os", "-static", "-o", str(root / "pause"), str(src)], error=UsageError)
-        run_local(["strip", str(root / "pause")], check=False)
-        _import_tree(root, ref, ['ENTRYPOINT ["/pause"]'], ["pause"])
+        for name, src in (("pause", "pause.c"), ("kcli-probe", "probe.c")):
+            run_local([cc, "-Os", "-static", "-o", str(root / name), str(assets / src)], error=UsageError)
+            run_local(["strip", str(root / name)], check=False)
+        (root / "bin").mkdir()
+        shutil.copy2(_busybox_binary(), root / "bin" / "sh")  # busybox runs as sh when called sh
+        _import_tree(root, ref, ['ENTRYPOINT ["/pause"]'], ["pause", "kcli-probe", "bin"])
     return ref
 
 

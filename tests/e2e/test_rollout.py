@@ -221,3 +221,46 @@ def test_pause_set_image_resume_and_restart(sb, tmp_path):
     assert sb("rollout", "restart", "deployment/web").stdout.strip() == "deployment.apps/web restarted"
     assert not set(resumed) & {n for n in pods(sb) if n.startswith("web-")}
     sb("delete", "-f", f)
+
+
+PROBED = ("mkdir -p /www && echo $VERSION > /www/index.html && "
+          "(sleep 4; echo ok > /www/ready) & exec httpd -f -p 80 -h /www")
+
+
+def probed_app(version: str) -> str:
+    probe = """
+          ports: [{containerPort: 80, name: web}]
+          readinessProbe: {httpGet: {path: /ready, port: web}, periodSeconds: 1, failureThreshold: 1}"""
+    return app(version, command=PROBED).replace("\n          ports: [{containerPort: 80}]", probe)
+
+
+def test_readiness_probes_gate_endpoints_and_rollouts(sb, tmp_path):
+    sb("apply", "-f", write_manifest(tmp_path, "r1.yaml", probed_app("r1")))  # waits until the pods are ready
+    rows = [ln.split() for ln in sb("get", "pods").stdout.splitlines() if ln.startswith("web-")]
+    assert len(rows) == 3 and all(r[1] == "1/1" and r[2] == "Running" for r in rows)
+    host, cid = start_load(sb)
+    time.sleep(2)
+    sb("apply", "-f", write_manifest(tmp_path, "r2.yaml", probed_app("r2")))  # new pods ready only after ~4 s
+    ok, fail = load_result(host, cid)
+    assert (ok, fail) == (REQUESTS, 0), f"{fail} of {ok + fail} requests failed during a probed rollout"
+    never = write_manifest(tmp_path, "never.yaml", """apiVersion: v1
+kind: Pod
+metadata: {name: never, labels: {app: web}}
+spec:
+  containers:
+    - name: httpd
+      image: kcli.local/busybox:1
+      imagePullPolicy: Never
+      command: ["sh", "-c", "mkdir -p /www && echo never > /www/index.html && exec httpd -f -p 80 -h /www"]
+      ports: [{containerPort: 80}]
+      readinessProbe: {httpGet: {path: /ready, port: 80}, periodSeconds: 1}
+""")
+    sb("apply", "-f", never)
+    time.sleep(4)
+    row = next(ln.split() for ln in sb("get", "pods").stdout.splitlines() if ln.startswith("never "))
+    assert row[1:3] == ["0/1", "Running"]  # running, never ready
+    assert "HTTP probe failed with statuscode: 404" in sb("describe", "pod", "never").stdout
+    sb("apply", "-f", write_manifest(tmp_path, "r2b.yaml", probed_app("r2")))  # rules in sync: never is no endpoint
+    pages = {host.check_output(f"docker exec {cid} wget -q -O - http://{cluster_ip(sb)}/").strip() for _ in range(12)}
+    assert pages == {"r2"}
+    sb("delete", "-f", never)

@@ -279,3 +279,26 @@ class TestSingleLayout:
         pod = one(single("exited", policy=policy, exit_code=code))
         assert (pod.observed.state, pod.status) == (state, status)
         assert pod.ip == "10.244.1.9"  # still reserved for it while the container exists
+
+
+class TestProbeReadiness:
+    def probed(self, output: str | None, status: str = "healthy"):
+        sb = sandbox(labels={"io.kcli.probes": "app"})
+        if output is not None:
+            sb["State"]["Health"] = {"Status": status, "FailingStreak": 0, "Log": [{"ExitCode": 0, "Output": output}]}
+        return one(sb, ctr("container", "app"))
+
+    def test_ready_when_the_probe_says_so(self):
+        pod = self.probed('{"containers":{"app":{"ready":true,"failure":""}}}\n')
+        assert pod.ready == 1 and pod.observed.ready and pod.status == "Running"
+
+    def test_not_ready_with_the_failure_as_detail(self):
+        pod = self.probed('{"containers":{"app":{"ready":false,"failure":"HTTP probe failed with statuscode: 503"}}}\n',
+                          status="unhealthy")
+        assert pod.ready == 0 and not pod.observed.ready and pod.status == "Running"
+        assert pod.observed.detail == "Readiness probe failed: HTTP probe failed with statuscode: 503"
+
+    def test_not_ready_before_the_first_probe(self):
+        pod = self.probed(None)
+        assert pod.ready == 0 and not pod.observed.ready
+        assert pod.observed.detail == "readiness probe has not passed yet"

@@ -7,6 +7,7 @@ split with ``shlex`` so the assertions are about argv words, not about spacing o
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import shlex
@@ -393,8 +394,8 @@ class TestImages:
             return f'{{ [ "${{{image_var(image)}:-0}}" = 1 ] || docker image inspect {image} >/dev/null 2>&1; }}'
 
         assert pulls == [
-            f"{have('kcli.local/pause:3.10')} || {{ printf '%s\\n' 'ErrImageNeverPull: "
-            "kcli.local/pause:3.10 is not present and imagePullPolicy is Never' >&2; exit 1; }",
+            f"{have('kcli.local/pause:3.10-probe')} || {{ printf '%s\\n' 'ErrImageNeverPull: "
+            "kcli.local/pause:3.10-probe is not present and imagePullPolicy is Never' >&2; exit 1; }",
             "docker pull -q busybox:latest >/dev/null || { printf '%s\\n' 'ErrImagePull: busybox:latest' >&2; exit 1; }",
             f"{have('busybox:1.36')} || docker pull -q busybox:1.36 >/dev/null || "
             "{ printf '%s\\n' 'ErrImagePull: busybox:1.36' >&2; exit 1; }",  # d's Always: the first container's policy wins
@@ -405,7 +406,7 @@ class TestImages:
         # the prelude a batch runs once per image (Always-pulled images need no check)
         assert image_prelude(pod, pause=True) == tuple(
             f"{image_var(i)}=0; docker image inspect {i} >/dev/null 2>&1 && {image_var(i)}=1"
-            for i in ("kcli.local/pause:3.10", "busybox:1.36", "kcli.local/app:1"))
+            for i in ("kcli.local/pause:3.10-probe", "busybox:1.36", "kcli.local/app:1"))
 
     def test_image_pull_secrets_use_a_throwaway_config(self):
         cfg = {"auths": {"registry.example": {"auth": base64.b64encode(b"u:p").decode()}}}
@@ -425,7 +426,7 @@ class TestImages:
         printf = shlex.split(lines[i + 1])
         assert printf[:2] == ["printf", "%s"] and lines[i + 1].endswith('| base64 -d > "$cfg/config.json"')
         assert json.loads(base64.b64decode(printf[2])) == cfg
-        assert "docker image inspect kcli.local/pause:3.10 " in lines[i + 2]  # local only: no --config
+        assert "docker image inspect kcli.local/pause:3.10-probe " in lines[i + 2]  # local only: no --config
         assert lines[i + 3] == (f'{{ [ "${{{image_var("registry.example/app:1")}:-0}}" = 1 ] || '
                                 'docker image inspect registry.example/app:1 >/dev/null 2>&1; } || docker --config "$cfg" '
                                 "pull -q registry.example/app:1 >/dev/null || { printf '%s\\n' 'ErrImagePull: "
@@ -925,3 +926,39 @@ class TestBatchedDelete:
         lines = delete_pods_lines([PodContainers("x'$(id)", ())])
         assert lines == ["for u in 'x'\"'\"'$(id)'; do ids=$(docker ps -aq --filter \"label=io.kcli.pod-uid=$u\"); "
                          "if [ -n \"$ids\" ]; then docker rm -f -v $ids >/dev/null; fi; done"]  # no directory removed
+
+
+class TestProbes:
+    def test_a_probed_pod_runs_its_probes_in_the_pause_containers_healthcheck(self):
+        pod, configs = desired(pod_yaml("""
+            containers:
+            - name: app
+              image: "busybox:1.36"
+              ports: [{name: http, containerPort: 8080}]
+              readinessProbe:
+                httpGet: {path: "/ready?x=1 2", port: http, httpHeaders: [{name: X-A, value: "b c"}]}
+                periodSeconds: 2
+                timeoutSeconds: 3
+              startupProbe: {tcpSocket: {port: 8080}, failureThreshold: 30}
+        """))
+        assert uses_pause(pod)
+        sandbox = runs(create_pod_lines(pod, PLACE, configs))[0]
+        assert flag_values(sandbox, "--health-interval") == ["1s"] and flag_values(sandbox, "--health-retries") == ["1"]
+        assert flag_values(sandbox, "--health-timeout") == ["4s"]
+        (cmd,) = flag_values(sandbox, "--health-cmd")
+        words = shlex.split(cmd)  # what the pause container's sh runs
+        assert words == ["exec", "/kcli-probe", "/.kcli-probe-state",
+                         "s", "app", "tcp", "8080", "/", "1", "10", "0", "1", "30", "-",
+                         "r", "app", "http", "8080", "/ready?x=1 2", "3", "2", "0", "1", "3", "X-A: b c"]
+        assert labels_of(sandbox)["io.kcli.probes"] == "app"
+
+    def test_a_probe_on_an_unknown_port_name_is_a_plan_error(self):
+        pod, configs = desired(pod_yaml("""
+            containers: [{name: app, image: "busybox:1.36", readinessProbe: {tcpSocket: {port: 8080}}}]
+        """))
+        c = pod.spec.containers[0]
+        c = dataclasses.replace(c, readiness_probe=dataclasses.replace(c.readiness_probe, port="web"))
+        pod = dataclasses.replace(pod, template=dataclasses.replace(
+            pod.template, spec=dataclasses.replace(pod.spec, containers=(c,))))
+        with pytest.raises(PlanError, match="probe port 'web'"):
+            create_pod_lines(pod, PLACE, configs)

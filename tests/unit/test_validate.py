@@ -493,7 +493,7 @@ def test_unimplemented_fields_make_one_warning_per_object():
         "spec.template.spec.affinity.podAntiAffinity, "
         "spec.template.spec.containers[0].env[0].valueFrom.fieldRef.fieldPath (status.hostIP), "
         "spec.template.spec.containers[0].lifecycle, spec.template.spec.containers[0].livenessProbe, "
-        "spec.template.spec.containers[0].readinessProbe, spec.template.spec.securityContext"
+        "spec.template.spec.securityContext"  # the tcpSocket readinessProbe is implemented
     ]
 
 
@@ -849,3 +849,29 @@ def test_referenced_names_and_node_names_follow_the_dns_rules():
         "spec.nodeName",
         "spec.volumes[0].configMap.name",
     ]
+
+
+def test_probes_kcli_runs_and_those_it_does_not():
+    base = """
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p}
+        spec:
+          containers:
+          - name: app
+            image: "busybox:1.36"
+            ports: [{name: http, containerPort: 8080}]
+            readinessProbe: %s
+        """
+    ok = check(base % "{httpGet: {path: /ready, port: http, httpHeaders: [{name: X-A, value: b}]}, periodSeconds: 2}")
+    assert not ok.errors and not ok.warnings
+    c = ok.objects[0].spec.containers[0]
+    assert (c.readiness_probe.type, c.readiness_probe.port, c.readiness_probe.path, c.readiness_probe.period,
+            c.readiness_probe.headers, c.readiness_probe.failure) == ("http", "http", "/ready", 2, (("X-A", "b"),), 3)
+    bad_port = check(base % "{tcpSocket: {port: nope}}")
+    assert [e.path for e in bad_port.errors] == ["spec.containers[0].readinessProbe.tcpSocket.port"]
+    for handler, path in (("{exec: {command: [cat, /tmp/x]}}", "readinessProbe.exec"),
+                          ("{httpGet: {port: 8080, scheme: HTTPS}}", "readinessProbe.httpGet.scheme")):
+        res = check(base % handler)
+        assert not res.errors and res.objects[0].spec.containers[0].readiness_probe is None
+        assert f"spec.containers[0].{path}" in str(res.warnings[0])

@@ -11,7 +11,7 @@ from kcli.core.controllers.pod import ObservedPod, OwnerRef
 from kcli.core.facts.sections import Section
 from kcli.core.facts.view_script import DNS_CONTAINER, PODS_SNIPPET  # noqa: F401 - PODS_SNIPPET re-exported
 from kcli.core.network import POD_NETWORK
-from kcli.core.podrun import LAYOUT_LABEL
+from kcli.core.podrun import LAYOUT_LABEL, PROBES_LABEL
 from kcli.core.scheduler import HostPort
 
 
@@ -185,7 +185,10 @@ def parse_pods(node: str, section: Section | list[dict] | None) -> list[PodView]
         except ValueError:
             requests, host_ports, ports = {}, [], []
         created = parse_time((pod_doc or docs[0]).get("Created", ""))
-        ready = sum(1 for c in apps if c.status == "running")
+        probed, failure = _probe_results(sandbox_doc, any_labels)
+        ready = sum(1 for c in apps if c.status == "running" and probed.get(c.name, True))
+        if state == "running" and ready < len(expected) and not detail:
+            detail = f"Readiness probe failed: {failure}" if failure else "readiness probe has not passed yet"
         restarts = sum(c.restart_count for c in apps)
         observed = ObservedPod(
             namespace=any_labels.get("io.kcli.namespace", "default"),
@@ -213,6 +216,28 @@ def parse_pods(node: str, section: Section | list[dict] | None) -> list[PodView]
             observed=observed, requests=requests, ports=tuple(ports),
         ))
     return sorted(pods, key=lambda p: (p.namespace, p.name))
+
+
+def _probe_results(sandbox_doc: dict | None, labels: dict) -> tuple[dict[str, bool], str]:
+    """Per probed container, whether its probes pass (the pause container's healthcheck output,
+    kcli-probe's JSON line), and the last failure's message. Unprobed containers are absent."""
+    names = [n for n in labels.get(PROBES_LABEL, "").split(",") if n]
+    if not names:
+        return {}, ""
+    health = ((sandbox_doc or {}).get("State") or {}).get("Health") or {}
+    out: dict[str, bool] = dict.fromkeys(names, False)
+    failure = ""
+    for entry in reversed(health.get("Log") or []):
+        try:
+            containers = json.loads((entry.get("Output") or "").strip().splitlines()[-1]).get("containers") or {}
+        except (ValueError, IndexError, AttributeError):
+            continue
+        for n in names:
+            got = containers.get(n) or {}
+            out[n] = got.get("ready") is True
+            failure = failure or str(got.get("failure") or "")
+        break
+    return out, failure
 
 
 def _pod_ip(doc: dict) -> str:
