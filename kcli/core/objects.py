@@ -257,8 +257,8 @@ class Resources:
 class Probe:
     """A readiness/startup probe kcli runs (httpGet over HTTP, tcpSocket), kubelet's defaults."""
 
-    type: str  # "http" | "tcp"
-    port: int | str  # number, or the name of a container port
+    type: str  # "http" | "tcp" | "exec"
+    port: int | str  # number, or the name of a container port (0 for exec)
     path: str = "/"
     headers: tuple[tuple[str, str], ...] = ()
     initial_delay: int = 0
@@ -266,6 +266,7 @@ class Probe:
     timeout: int = 1
     success: int = 1
     failure: int = 3
+    command: tuple[str, ...] = ()  # exec
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,7 @@ class Container:
     restart_policy: str = ""  # init containers only: "Always" makes a native sidecar
     readiness_probe: Probe | None = None
     startup_probe: Probe | None = None
+    liveness_probe: Probe | None = None
 
 
 @dataclass(frozen=True)
@@ -703,13 +705,15 @@ def _env_from(e: dict) -> EnvFromSource:
 
 
 def probe_of(p: Any) -> Probe | None:
-    """An httpGet (HTTP) or tcpSocket probe; None for any other handler (exec, grpc, HTTPS)."""
+    """An httpGet (HTTP), tcpSocket or exec probe; None for any other handler (grpc, HTTPS)."""
     p = _d(p)
-    http, tcp = _d(p.get("httpGet")), _d(p.get("tcpSocket"))
+    http, tcp, exe = _d(p.get("httpGet")), _d(p.get("tcpSocket")), _d(p.get("exec"))
     if "httpGet" in p and _str(http.get("scheme"), "HTTP").upper() == "HTTP":
         kind, src = "http", http
     elif "tcpSocket" in p:
         kind, src = "tcp", tcp
+    elif "exec" in p and _l(exe.get("command")):
+        kind, src = "exec", {"port": 0}
     else:
         return None
     port = src.get("port")
@@ -717,7 +721,8 @@ def probe_of(p: Any) -> Probe | None:
     return Probe(kind, port if isinstance(port, int) else _str(port), _str(http.get("path")) or "/" if kind == "http" else "/",
                  tuple((_str(h.get("name")), _str(h.get("value"))) for h in map(_d, _l(http.get("httpHeaders")))),
                  num("initialDelaySeconds", 0), num("periodSeconds", 10) or 10, num("timeoutSeconds", 1) or 1,
-                 num("successThreshold", 1) or 1, num("failureThreshold", 3) or 3)
+                 num("successThreshold", 1) or 1, num("failureThreshold", 3) or 3,
+                 tuple(str(w) for w in _l(exe.get("command"))) if kind == "exec" else ())
 
 
 def _container(c: dict) -> Container:
@@ -725,6 +730,7 @@ def _container(c: dict) -> Container:
     return Container(
         readiness_probe=probe_of(c["readinessProbe"]) if "readinessProbe" in c else None,
         startup_probe=probe_of(c["startupProbe"]) if "startupProbe" in c else None,
+        liveness_probe=probe_of(c["livenessProbe"]) if "livenessProbe" in c else None,
         name=_str(c.get("name")),
         image=image,
         image_pull_policy=_str(c.get("imagePullPolicy")) or default_pull_policy(image),

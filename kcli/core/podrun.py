@@ -416,6 +416,7 @@ LAYOUT_LABEL = "io.kcli.layout"
 
 PROBES_LABEL = "io.kcli.probes"  # on the pause container: the containers its healthcheck probes
 PROBE_STATE = "/.kcli-probe-state"
+PROBE_MARK = "KCLI_CONTAINER"  # env var by which kcli-probe finds a container's processes
 
 
 def uses_pause(pod: DesiredPod) -> bool:
@@ -424,7 +425,16 @@ def uses_pause(pod: DesiredPod) -> bool:
     healthcheck runs them in the pause container, in the pod's network namespace)."""
     spec = pod.spec
     return (bool(spec.init_containers) or len(spec.containers) != 1 or spec.share_process_namespace
-            or any(c.readiness_probe or c.startup_probe for c in spec.containers))
+            or any(c.readiness_probe or c.startup_probe or c.liveness_probe for c in spec.containers))
+
+
+def probes_act_in_containers(pod: DesiredPod) -> bool:
+    """Liveness and exec probes reach into the app containers (kill them, run a command in their
+    root): those pods' containers join the pause container's PID namespace and carry
+    ``KCLI_CONTAINER=<name>`` in their environment, so kcli-probe can find their processes."""
+    return any(pr is not None and (kind == "l" or pr.type == "exec")
+               for c in pod.spec.containers
+               for kind, pr in (("s", c.startup_probe), ("r", c.readiness_probe), ("l", c.liveness_probe)))
 
 
 def probe_flags(pod: DesiredPod) -> tuple[list[str], list[str]]:
@@ -434,10 +444,19 @@ def probe_flags(pod: DesiredPod) -> tuple[list[str], list[str]]:
     probed: list[str] = []
     timeout = 1
     for c in pod.spec.containers:
-        for kind, pr in (("s", c.startup_probe), ("r", c.readiness_probe)):
+        for kind, pr in (("s", c.startup_probe), ("r", c.readiness_probe), ("l", c.liveness_probe)):
             if pr is None:
                 continue
             port = pr.port
+            if pr.type == "exec":
+                if not pr.command or any("\x1f" in w or "\0" in w for w in pr.command):
+                    raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: an exec probe needs a command "
+                                    "without \\x1f or NUL characters")
+                words += [kind, c.name, "exec", "0", "\x1f".join(pr.command), str(pr.timeout), str(pr.period),
+                          str(pr.initial_delay), str(pr.success), str(pr.failure), "-"]
+                timeout = max(timeout, pr.timeout)
+                probed.append(c.name)
+                continue
             if isinstance(port, str):
                 port = next((q.container_port for q in c.ports if q.name == port), 0) if not port.isdigit() else int(port)
             if not port or not 0 < int(port) < 65536:
@@ -607,7 +626,8 @@ def create_pod_lines(
     lines.append(sh(["docker", "run", "-d", "--name", sandbox, "--restart", "always", "--init", *net, *health,
                      "--ipc", "shareable", *_label_args(sandbox_labels), PAUSE_IMAGE]))
     shared = ["--network", f"container:{sandbox}", "--ipc", f"container:{sandbox}"]
-    if spec.share_process_namespace:
+    acting = probes_act_in_containers(pod)
+    if spec.share_process_namespace or acting:
         shared += ["--pid", f"container:{sandbox}"]
     for i, c in enumerate(spec.init_containers):
         env = container_env(c, pod, uid, place, configs, service_env)
@@ -620,6 +640,8 @@ def create_pod_lines(
             f"pod {pod.namespace}/{pod.name}: init container {c.name}", fail("init container", c.name, "failed"))
     for i, c in enumerate(spec.containers):
         env = container_env(c, pod, uid, place, configs, service_env)
+        if acting:
+            env = [*env, (PROBE_MARK, c.name)]
         flags, tail = _run_args(c, env)
         name = container_name(c.name, pod, uid)
         labels = pod_labels(pod, uid, "container", c.name)

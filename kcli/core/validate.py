@@ -320,6 +320,7 @@ CONTAINER_FIELDS = {
     "volumeMounts", "resources", "tty", "stdin",
 }
 VOLUME_MOUNT_FIELDS = {"name", "mountPath", "readOnly", "subPath"}
+PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
 META_FIELDS = {"name", "namespace", "labels", "annotations", "ownerReferences"}
 META_IGNORED = {"creationTimestamp", "uid", "resourceVersion", "generation", "managedFields", "selfLink"}
 SPEC_FIELDS = {
@@ -700,17 +701,21 @@ class _Checker:
                 self.name_rule(sub, mp + ("subPath",), lambda v: clean_path_error(v, absolute=False))
             self.unknown_keys(m, VOLUME_MOUNT_FIELDS, mp)
         self.resources(c.get("resources"), p + ("resources",))
-        for k in ("readinessProbe", "startupProbe"):
+        for k in PROBES:
             if k in c and not init:
                 self.probe(c, k, p + (k,))
-        self.unknown_keys(c, CONTAINER_FIELDS | ({"restartPolicy"} if init else {"readinessProbe", "startupProbe"}), p)
+        self.unknown_keys(c, CONTAINER_FIELDS | ({"restartPolicy"} if init else set(PROBES)), p)
 
     def probe(self, c: dict, key: str, p: PathT) -> None:
-        """kcli runs httpGet (HTTP) and tcpSocket probes; others are reported as not implemented."""
+        """kcli runs httpGet (HTTP), tcpSocket and exec probes; others are reported as not implemented."""
         pr = self.d(c.get(key)) or {}
         if probe_of(pr) is None:
-            handler = next((h for h in ("exec", "grpc", "httpGet") if h in pr), "")
+            handler = next((h for h in ("grpc", "httpGet", "exec") if h in pr), "")
             self.unimpl(p + ((handler, "scheme") if handler == "httpGet" else (handler,) if handler else ()))
+            return
+        if key in ("livenessProbe", "startupProbe") and pr.get("successThreshold") not in (None, 1):
+            self.err(p + ("successThreshold",), "must be 1")
+        if "exec" in pr:
             return
         src = self.d(pr.get("httpGet") or pr.get("tcpSocket")) or {}
         port = src.get("port")
@@ -718,8 +723,7 @@ class _Checker:
         if isinstance(port, str) and port not in names:
             self.err(p + ("httpGet" if "httpGet" in pr else "tcpSocket", "port"),
                      f'not found: "{port}" (no container port of that name)')
-        if key == "startupProbe" and pr.get("successThreshold") not in (None, 1):
-            self.err(p + ("successThreshold",), "must be 1")
+
 
     def env_var(self, e: dict, p: PathT) -> None:
         name = self.required_str(e, "name", p)

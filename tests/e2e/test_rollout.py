@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -264,3 +266,73 @@ spec:
     pages = {host.check_output(f"docker exec {cid} wget -q -O - http://{cluster_ip(sb)}/").strip() for _ in range(12)}
     assert pages == {"r2"}
     sb("delete", "-f", never)
+
+
+def host_of(sb, pod: str):
+    p = pods(sb)[pod]
+    cid = next(c for c in p["status"]["containerStatuses"])["containerID"].removeprefix("docker://")
+    return sb.testinfra()[p["spec"]["nodeName"]], cid
+
+
+def test_an_exec_liveness_probe_restarts_the_container_with_no_kcli_running(sb, tmp_path):
+    f = write_manifest(tmp_path, "alive.yaml", """apiVersion: v1
+kind: Pod
+metadata: {name: alive}
+spec:
+  containers:
+    - name: app
+      image: kcli.local/busybox:1
+      imagePullPolicy: Never
+      command: ["sh", "-c", "touch /tmp/healthy; exec sleep 3600"]
+      livenessProbe: {exec: {command: [cat, /tmp/healthy]}, periodSeconds: 2, failureThreshold: 2}
+""")
+    sb("apply", "-f", f)
+    host, cid = host_of(sb, "alive")
+    restarts = f"docker inspect -f '{{{{.RestartCount}}}}' {cid}"
+    time.sleep(5)
+    assert host.check_output(restarts) == "0"  # healthy: left alone
+    sb("exec", "alive", "--", "sh", "-c", "rm /tmp/healthy")  # (the helper appends -i INVENTORY: sh ignores it)
+    started = time.monotonic()
+    while host.check_output(restarts) == "0":  # from here on no kcli process runs: dockerd's healthcheck acts
+        assert time.monotonic() - started < 2 * 2 + 10, "the liveness probe did not restart the container"
+        time.sleep(0.5)
+    assert int(pods(sb)["alive"]["status"]["containerStatuses"][0]["restartCount"]) >= 1
+    sb("delete", "-f", f)
+
+
+def test_startup_tcp_and_named_port_probes_on_an_image_without_a_shell(sb, tmp_path):
+    # an image of one static binary: busybox as /httpd (no sh, no wget, no curl inside)
+    root = tmp_path / "img"
+    (root / "www").mkdir(parents=True)
+    (root / "www" / "index.html").write_text("static\n")
+    busybox = next(p for p in ("/bin/busybox", "/usr/bin/busybox") if Path(p).exists())
+    shutil.copy2(busybox, root / "httpd")
+    tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+    subprocess.run(["docker", "import", "-c", 'ENTRYPOINT ["/httpd", "-f", "-p", "8080", "-h", "/www"]', "-",
+                    "kcli.local/static-httpd:1"], stdin=tar.stdout, check=True, capture_output=True)
+    tar.wait()
+    sb("image", "load", "kcli.local/static-httpd:1")
+    f = write_manifest(tmp_path, "static.yaml", """apiVersion: v1
+kind: Pod
+metadata: {name: static}
+spec:
+  containers:
+    - name: web
+      image: kcli.local/static-httpd:1
+      imagePullPolicy: Never
+      ports: [{containerPort: 8080, name: http}]
+      startupProbe: {tcpSocket: {port: 8080}, periodSeconds: 1, failureThreshold: 30}
+      readinessProbe: {httpGet: {path: /index.html, port: http}, initialDelaySeconds: 3, periodSeconds: 1}
+      livenessProbe: {tcpSocket: {port: http}, periodSeconds: 2}
+""")
+    sb("apply", "-f", f)
+    row = lambda: next(ln.split() for ln in sb("get", "pods").stdout.splitlines() if ln.startswith("static "))  # noqa: E731
+    assert row()[1] == "0/1"  # the readiness probe waits its initial delay
+    deadline = time.monotonic() + 20
+    while row()[1] != "1/1":
+        assert time.monotonic() < deadline, sb("describe", "pod", "static").stdout
+        time.sleep(1)
+    assert "Ready             True" in sb("describe", "pod", "static").stdout
+    host, cid = host_of(sb, "static")
+    assert host.check_output(f"docker inspect -f '{{{{.RestartCount}}}}' {cid}") == "0"  # alive
+    sb("delete", "-f", f)

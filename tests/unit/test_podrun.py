@@ -962,3 +962,24 @@ class TestProbes:
             pod.template, spec=dataclasses.replace(pod.spec, containers=(c,))))
         with pytest.raises(PlanError, match="probe port 'web'"):
             create_pod_lines(pod, PLACE, configs)
+
+    def test_liveness_and_exec_probes_share_the_pid_namespace_and_mark_the_containers(self):
+        pod, configs = desired(pod_yaml("""
+            containers:
+            - name: app
+              image: "busybox:1.36"
+              livenessProbe: {exec: {command: [cat, /tmp/healthy]}, periodSeconds: 2, failureThreshold: 2}
+        """))
+        lines = create_pod_lines(pod, PLACE, configs)
+        sandbox, app = runs(lines)
+        (cmd,) = flag_values(sandbox, "--health-cmd")
+        assert shlex.split(cmd)[3:14] == ["l", "app", "exec", "0", "cat\x1f/tmp/healthy", "1", "2", "0", "1", "2", "-"]
+        assert flag_values(app, "--pid") == [f"container:k8s_POD_web_default_{pod_uid(pod)[:8]}_0"]
+        assert ("KCLI_CONTAINER", "app") in env_of(lines)
+
+    def test_readiness_alone_needs_no_shared_pid_namespace(self):
+        pod, configs = desired(pod_yaml("""
+            containers: [{name: app, image: "busybox:1.36", readinessProbe: {tcpSocket: {port: 80}}}]
+        """))
+        lines = create_pod_lines(pod, PLACE, configs)
+        assert "--pid" not in runs(lines)[1] and not any(k == "KCLI_CONTAINER" for k, _ in env_of(lines))

@@ -492,8 +492,8 @@ def test_unimplemented_fields_make_one_warning_per_object():
         "manifests/web.yaml: doc 1 (Deployment/web): fields not implemented by kcli (ignored): "
         "spec.template.spec.affinity.podAntiAffinity, "
         "spec.template.spec.containers[0].env[0].valueFrom.fieldRef.fieldPath (status.hostIP), "
-        "spec.template.spec.containers[0].lifecycle, spec.template.spec.containers[0].livenessProbe, "
-        "spec.template.spec.securityContext"  # the tcpSocket readinessProbe is implemented
+        "spec.template.spec.containers[0].lifecycle, "
+        "spec.template.spec.securityContext"  # the httpGet livenessProbe and tcpSocket readinessProbe are implemented
     ]
 
 
@@ -870,7 +870,9 @@ def test_probes_kcli_runs_and_those_it_does_not():
             c.readiness_probe.headers, c.readiness_probe.failure) == ("http", "http", "/ready", 2, (("X-A", "b"),), 3)
     bad_port = check(base % "{tcpSocket: {port: nope}}")
     assert [e.path for e in bad_port.errors] == ["spec.containers[0].readinessProbe.tcpSocket.port"]
-    for handler, path in (("{exec: {command: [cat, /tmp/x]}}", "readinessProbe.exec"),
+    exec_ = check(base % "{exec: {command: [cat, /tmp/x]}, failureThreshold: 2}")
+    assert not exec_.warnings and exec_.objects[0].spec.containers[0].readiness_probe.command == ("cat", "/tmp/x")
+    for handler, path in (("{grpc: {port: 9090}}", "readinessProbe.grpc"),
                           ("{httpGet: {port: 8080, scheme: HTTPS}}", "readinessProbe.httpGet.scheme")):
         res = check(base % handler)
         assert not res.errors and res.objects[0].spec.containers[0].readiness_probe is None
