@@ -66,6 +66,17 @@ spec:
 """
 
 
+PROBED = ("mkdir -p /www && echo $VERSION > /www/index.html && "
+          "(sleep 4; echo ok > /www/ready) & exec httpd -f -p 80 -h /www")
+
+
+def probed_app(version: str, deadline: int = 600, path: str = "/ready") -> str:
+    probe = f"""
+          ports: [{{containerPort: 80, name: web}}]
+          readinessProbe: {{httpGet: {{path: {path}, port: web}}, periodSeconds: 1, failureThreshold: 1}}"""
+    return app(version, command=PROBED, deadline=deadline).replace("\n          ports: [{containerPort: 80}]", probe)
+
+
 def pods(sb) -> dict[str, dict]:
     items = json.loads(sb("get", "pods", "-o", "json").stdout).get("items", [])
     return {i["metadata"]["name"]: i for i in items}
@@ -147,20 +158,21 @@ def test_recreate_replaces_all_pods_old_first(sb, tmp_path):
     sb("delete", "-f", f)
 
 
-def test_a_revision_that_cannot_start_keeps_the_old_pods_serving_and_is_rolled_back(sb, tmp_path):
-    sb("apply", "-f", write_manifest(tmp_path, "good.yaml", app("good", deadline=15)))
+def test_a_revision_that_never_becomes_ready_keeps_the_old_pods_serving_and_is_rolled_back(sb, tmp_path):
+    sb("apply", "-f", write_manifest(tmp_path, "good.yaml", probed_app("good", deadline=15)))
     host, cid = start_load(sb)
     time.sleep(2)
-    bad = write_manifest(tmp_path, "bad.yaml", app("bad", deadline=15, image="kcli.local/absent:9"))
+    bad = write_manifest(tmp_path, "bad.yaml", probed_app("bad", deadline=15, path="/never"))
     res = sb("apply", "-f", bad, "--auto-rollback", check=False)
     assert res.returncode == 1, res.stderr
     assert 'deployment "web" exceeded its progress deadline' in res.stderr
-    assert "ErrImageNeverPull" in res.stderr  # why the new pods fail
+    assert "Readiness probe failed: HTTP probe failed with statuscode: 404" in res.stderr  # the failing probe's output
     assert "rolled back to revision" in res.stderr
     ok, fail = load_result(host, cid)
     assert (ok, fail) == (REQUESTS, 0), f"{fail} of {ok + fail} requests failed while the bad revision was tried"
     assert host.check_output(f"docker exec {cid} wget -q -O - http://{cluster_ip(sb)}/").strip() == "good"
-    assert sorted(p["status"]["phase"] for n, p in pods(sb).items() if n.startswith("web-")) == ["Running"] * 3
+    rows = [ln.split() for ln in sb("get", "pods").stdout.splitlines() if ln.startswith("web-")]
+    assert len(rows) == 3 and all(r[1:3] == ["1/1", "Running"] for r in rows)
 
 
 def test_a_crash_looping_revision_is_rolled_back_with_its_last_log_lines(sb, tmp_path):
@@ -223,17 +235,6 @@ def test_pause_set_image_resume_and_restart(sb, tmp_path):
     assert sb("rollout", "restart", "deployment/web").stdout.strip() == "deployment.apps/web restarted"
     assert not set(resumed) & {n for n in pods(sb) if n.startswith("web-")}
     sb("delete", "-f", f)
-
-
-PROBED = ("mkdir -p /www && echo $VERSION > /www/index.html && "
-          "(sleep 4; echo ok > /www/ready) & exec httpd -f -p 80 -h /www")
-
-
-def probed_app(version: str) -> str:
-    probe = """
-          ports: [{containerPort: 80, name: web}]
-          readinessProbe: {httpGet: {path: /ready, port: web}, periodSeconds: 1, failureThreshold: 1}"""
-    return app(version, command=PROBED).replace("\n          ports: [{containerPort: 80}]", probe)
 
 
 def test_readiness_probes_gate_endpoints_and_rollouts(sb, tmp_path):
