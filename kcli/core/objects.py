@@ -288,6 +288,8 @@ class Container:
     readiness_probe: Probe | None = None
     startup_probe: Probe | None = None
     liveness_probe: Probe | None = None
+    pre_stop_exec: tuple[str, ...] = ()  # lifecycle.preStop.exec.command
+    pre_stop_sleep: int | None = None  # lifecycle.preStop.sleep.seconds
 
 
 @dataclass(frozen=True)
@@ -731,6 +733,9 @@ def _container(c: dict) -> Container:
         readiness_probe=probe_of(c["readinessProbe"]) if "readinessProbe" in c else None,
         startup_probe=probe_of(c["startupProbe"]) if "startupProbe" in c else None,
         liveness_probe=probe_of(c["livenessProbe"]) if "livenessProbe" in c else None,
+        pre_stop_exec=tuple(str(w) for w in _l(_d(_d(_d(c.get("lifecycle")).get("preStop")).get("exec")).get("command"))),
+        pre_stop_sleep=(lambda v: v if isinstance(v, int) else None)(
+            _d(_d(_d(c.get("lifecycle")).get("preStop")).get("sleep")).get("seconds")),
         name=_str(c.get("name")),
         image=image,
         image_pull_policy=_str(c.get("imagePullPolicy")) or default_pull_policy(image),

@@ -285,7 +285,9 @@ def _rollouts(pods: PodPlan, backing_off: Sequence[Waiting]) -> tuple[Rollout, .
 def _pod_containers(pv: PodView) -> PodContainers:
     """A pod's containers as its node reported them: app containers are stopped first."""
     return PodContainers(pv.uid, tuple(c.id for c in pv.containers if c.kind == "container"),
-                         tuple(c.id for c in pv.containers if c.kind != "container"))
+                         tuple(c.id for c in pv.containers if c.kind != "container"), pv.grace,
+                         tuple((c.id, c.pre_stop) for c in pv.containers
+                               if c.kind == "container" and c.pre_stop and c.status == "running"))
 
 
 def _with_orphan_deletes(pods: PodPlan, gone: frozenset[ObjectKey]) -> PodPlan:

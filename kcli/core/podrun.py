@@ -586,6 +586,7 @@ def create_pod_lines(
         "io.kcli.ports": json.dumps([{"name": p.name, "containerPort": p.container_port, "protocol": p.protocol}
                                      for c in spec.containers for p in c.ports]),
         "io.kcli.node": place.node,
+        GRACE_LABEL: str(int(spec.termination_grace_period_seconds)),
     })
     net: list[str] = []  # the pod's network: on the pause container, or on its one container
     if spec.host_network:
@@ -615,7 +616,7 @@ def create_pod_lines(
         flags, tail = _run_args(c, env)
         labels = pod_labels(pod, uid, "container", c.name, {
             **{k: v for k, v in sandbox_labels.items() if k not in ("io.kcli.container", "io.kcli.type", "io.kubernetes.container.name", "io.kubernetes.docker.type")},
-            LAYOUT_LABEL: "single"})
+            LAYOUT_LABEL: "single", **_pre_stop_label(c)})
         return lines + _docker_run_lines(
             ["docker", "run", "-d", "--name", container_name(c.name, pod, uid), "--init", "--restart", restart, *net,
              *resource_flags(c), *_mounts(c, paths, pod)], env, [*flags, *_label_args(labels), *tail], env_dir,
@@ -644,7 +645,7 @@ def create_pod_lines(
             env = [*env, (PROBE_MARK, c.name)]
         flags, tail = _run_args(c, env)
         name = container_name(c.name, pod, uid)
-        labels = pod_labels(pod, uid, "container", c.name)
+        labels = pod_labels(pod, uid, "container", c.name, _pre_stop_label(c))
         lines += _docker_run_lines(
             ["docker", "run", "-d", "--name", name, "--init", "--restart", restart, *shared, *resource_flags(c),
              *_mounts(c, paths, pod)], env, [*flags, *_label_args(labels), *tail], env_dir, f"container-{i}",
@@ -673,26 +674,61 @@ class PodContainers:
     uid: str
     apps: tuple[str, ...]  # stopped first, with the grace period
     others: tuple[str, ...] = ()  # pause and init containers: removed with them
+    grace: int | None = None  # terminationGracePeriodSeconds (None: the caller's default)
+    pre_stop: tuple[tuple[str, dict], ...] = ()  # (app container id, {"exec": [...]} | {"sleep": N})
 
 
 _CONTAINER_ID = re.compile(r"[0-9a-f]{12,64}")
+GRACE_LABEL = "io.kcli.grace"  # on the container holding the pod
+PRE_STOP_LABEL = "io.kcli.pre-stop"  # on an app container: its preStop hook as JSON
+
+
+def pre_stop_of(c: Container) -> dict | None:
+    """The preStop hook kcli runs before stopping a container: exec (in it) or sleep."""
+    if c.pre_stop_exec:
+        return {"exec": list(c.pre_stop_exec)}
+    if c.pre_stop_sleep is not None:
+        return {"sleep": int(c.pre_stop_sleep)}
+    return None
+
+
+def _pre_stop_label(c: Container) -> dict[str, str]:
+    hook = pre_stop_of(c)
+    return {PRE_STOP_LABEL: json.dumps(hook, sort_keys=True)} if hook else {}
+
+
+def _pre_stop_line(cid: str, hook: dict, grace: int) -> str:
+    """One hook, bounded by the grace period (kubelet's preStop), errors ignored as kubelet does."""
+    if "sleep" in hook:
+        return f"sleep {int(min(max(0, int(hook['sleep'])), grace))}"
+    words = [str(w) for w in hook.get("exec") or []]
+    if not words:
+        return "true"
+    return f"timeout {int(grace)} {sh(('docker', 'exec', cid, *words))} >/dev/null 2>&1"
 
 
 def delete_pods_lines(pods: Sequence[PodContainers], grace: int = 30) -> list[str]:
-    """Delete several pods of one node with one ``docker stop`` of their app containers (SIGTERM,
-    SIGKILL after the grace period, as kubelet does; docker stops them in parallel) and one
+    """Delete several pods of one node: their preStop hooks (exec in the container, or sleep),
+    then one ``docker stop`` per grace period of their app containers (SIGTERM, SIGKILL after each
+    pod's terminationGracePeriodSeconds, as kubelet does; docker stops them in parallel) and one
     ``docker rm -f -v`` of all their containers, then each pod's directories. When that ``rm``
     fails (a container went away or appeared since the node was read), each pod's containers are
     found again by its uid label and removed."""
-    t = str(int(min(grace, STOP_GRACE_CAP)))
-    apps = [i for p in pods for i in p.apps]
     every = [i for p in pods for i in (*p.apps, *p.others)]
-    for i in every:
+    for i in every + [cid for p in pods for cid, _ in p.pre_stop]:
         if not _CONTAINER_ID.fullmatch(i):
             raise PlanError(f"container id {i!r} is not a docker container id")
     lines = []
-    if apps:
-        lines.append(f"{sh(('docker', 'stop', '-t', t, *apps))} >/dev/null 2>&1 || true")
+    hooks = [f"( {_pre_stop_line(cid, hook, p.grace if p.grace is not None else grace)} ) &"
+             for p in pods for cid, hook in p.pre_stop]
+    if hooks:  # preStop hooks first, all pods at once, then SIGTERM
+        lines.append(" ".join(hooks) + " wait")
+    by_grace: dict[int, list[str]] = {}
+    for p in pods:
+        by_grace.setdefault(int(p.grace if p.grace is not None else grace), []).extend(p.apps)
+    stops = [f"{sh(('docker', 'stop', '-t', str(max(0, t)), *ids))} >/dev/null 2>&1" for t, ids in sorted(by_grace.items()) if ids]
+    if stops:  # docker stops each group's containers in parallel; the groups run side by side
+        lines.append(" & ".join(stops) + " & wait" if len(stops) > 1 else stops[0] + " || true")
     again = " ".join(shlex.quote(p.uid) for p in pods)
     retry = (f"for u in {again}; do ids=$(docker ps -aq --filter \"label=io.kcli.pod-uid=$u\"); "
              "if [ -n \"$ids\" ]; then docker rm -f -v $ids >/dev/null; fi; done")

@@ -704,7 +704,12 @@ class _Checker:
         for k in PROBES:
             if k in c and not init:
                 self.probe(c, k, p + (k,))
-        self.unknown_keys(c, CONTAINER_FIELDS | ({"restartPolicy"} if init else set(PROBES)), p)
+        lifecycle = self.d(c.get("lifecycle")) if not init else None
+        if lifecycle is not None:  # preStop exec and sleep run; postStart and httpGet do not
+            self.unknown_keys(lifecycle, {"preStop"}, p + ("lifecycle",))
+            pre = self.d(lifecycle.get("preStop")) or {}
+            self.unknown_keys(pre, {"exec", "sleep"}, p + ("lifecycle", "preStop"))
+        self.unknown_keys(c, CONTAINER_FIELDS | ({"restartPolicy"} if init else {*PROBES, "lifecycle"}), p)
 
     def probe(self, c: dict, key: str, p: PathT) -> None:
         """kcli runs httpGet (HTTP), tcpSocket and exec probes; others are reported as not implemented."""

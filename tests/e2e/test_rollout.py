@@ -337,3 +337,27 @@ spec:
     host, cid = host_of(sb, "static")
     assert host.check_output(f"docker inspect -f '{{{{.RestartCount}}}}' {cid}") == "0"  # alive
     sb("delete", "-f", f)
+
+
+def test_a_pre_stop_hook_runs_before_the_container_stops(sb, tmp_path):
+    f = write_manifest(tmp_path, "hook.yaml", """apiVersion: v1
+kind: Pod
+metadata: {name: hooked}
+spec:
+  nodeSelector: {kubernetes.io/hostname: node2}
+  terminationGracePeriodSeconds: 5
+  containers:
+    - name: app
+      image: kcli.local/busybox:1
+      imagePullPolicy: Never
+      command: ["sleep", "3600"]
+      lifecycle: {preStop: {exec: {command: [sh, -c, "echo drained > /out/bye"]}}}
+      volumeMounts: [{name: out, mountPath: /out}]
+  volumes: [{name: out, hostPath: {path: /tmp/kcli-e2e-hook, type: DirectoryOrCreate}}]
+""")
+    sb("apply", "-f", f)
+    host = sb.testinfra()["node2"]
+    host.run("rm -f /tmp/kcli-e2e-hook/bye")
+    sb("delete", "-f", f)
+    assert host.check_output("cat /tmp/kcli-e2e-hook/bye") == "drained"  # the hook ran in the container first
+    host.run("rm -rf /tmp/kcli-e2e-hook")

@@ -302,3 +302,15 @@ class TestProbeReadiness:
         pod = self.probed(None)
         assert pod.ready == 0 and not pod.observed.ready
         assert pod.observed.detail == "readiness probe has not passed yet"
+
+
+def test_the_grace_period_and_pre_stop_hook_are_read_back():
+    def labelled(**extra):
+        doc = single()
+        doc["Config"]["Labels"].update(extra)
+        return one(doc)
+
+    pod = labelled(**{"io.kcli.grace": "7", "io.kcli.pre-stop": '{"exec": ["nginx", "-s", "quit"]}'})
+    assert pod.grace == 7 and pod.containers[0].pre_stop == {"exec": ["nginx", "-s", "quit"]}
+    bad = labelled(**{"io.kcli.grace": "x", "io.kcli.pre-stop": "{not json"})
+    assert bad.grace is None and bad.containers[0].pre_stop is None

@@ -202,6 +202,7 @@ class TestSandbox:
             "io.kcli.host-ports": "[]",
             "io.kcli.ports": "[]",
             "io.kcli.node": "n1",
+            "io.kcli.grace": "30",
             "io.kubernetes.pod.name": "web",
             "io.kubernetes.pod.namespace": "default",
             "io.kubernetes.pod.uid": uid,
@@ -911,7 +912,7 @@ class TestBatchedDelete:
         a = PodContainers("uid-a", ("aaaaaaaaaaaa",))
         b = PodContainers("uid-b", ("bbbbbbbbbbb1", "bbbbbbbbbbb2"), ("ccccccccccc0",))
         lines = delete_pods_lines([a, b], grace=30)
-        assert lines[0] == "docker stop -t 10 aaaaaaaaaaaa bbbbbbbbbbb1 bbbbbbbbbbb2 >/dev/null 2>&1 || true"
+        assert lines[0] == "docker stop -t 30 aaaaaaaaaaaa bbbbbbbbbbb1 bbbbbbbbbbb2 >/dev/null 2>&1 || true"
         assert lines[1] == (
             "if ! docker rm -f -v aaaaaaaaaaaa bbbbbbbbbbb1 bbbbbbbbbbb2 ccccccccccc0 >/dev/null 2>&1; then "
             "for u in uid-a uid-b; do ids=$(docker ps -aq --filter \"label=io.kcli.pod-uid=$u\"); "
@@ -983,3 +984,26 @@ class TestProbes:
         """))
         lines = create_pod_lines(pod, PLACE, configs)
         assert "--pid" not in runs(lines)[1] and not any(k == "KCLI_CONTAINER" for k, _ in env_of(lines))
+
+
+class TestTermination:
+    def test_pre_stop_hooks_run_before_sigterm_and_each_pod_keeps_its_grace_period(self):
+        a = PodContainers("uid-a", ("aaaaaaaaaaaa",), grace=5, pre_stop=(("aaaaaaaaaaaa", {"exec": ["sh", "-c", "echo bye > /x"]}),))
+        b = PodContainers("uid-b", ("bbbbbbbbbbbb",), grace=60, pre_stop=(("bbbbbbbbbbbb", {"sleep": 90}),))
+        lines = delete_pods_lines([a, b])
+        assert lines[0] == ("( timeout 5 docker exec aaaaaaaaaaaa sh -c 'echo bye > /x' >/dev/null 2>&1 ) & "
+                            "( sleep 60 ) & wait")  # a sleep hook never outlasts the grace period
+        assert lines[1] == ("docker stop -t 5 aaaaaaaaaaaa >/dev/null 2>&1 & "
+                            "docker stop -t 60 bbbbbbbbbbbb >/dev/null 2>&1 & wait")
+        with pytest.raises(PlanError, match="not a docker container id"):
+            delete_pods_lines([PodContainers("u", ("aaaaaaaaaaaa",), pre_stop=(("x;reboot", {"sleep": 1}),))])
+
+    def test_the_hook_and_the_grace_period_are_labelled_at_creation(self):
+        pod, configs = desired(pod_yaml("""
+            terminationGracePeriodSeconds: 7
+            containers:
+            - {name: app, image: "busybox:1.36", lifecycle: {preStop: {exec: {command: [nginx, -s, quit]}}}}
+        """))
+        (app,) = runs(create_pod_lines(pod, PLACE, configs))
+        labels = labels_of(app)
+        assert labels["io.kcli.grace"] == "7" and json.loads(labels["io.kcli.pre-stop"]) == {"exec": ["nginx", "-s", "quit"]}

@@ -492,8 +492,7 @@ def test_unimplemented_fields_make_one_warning_per_object():
         "manifests/web.yaml: doc 1 (Deployment/web): fields not implemented by kcli (ignored): "
         "spec.template.spec.affinity.podAntiAffinity, "
         "spec.template.spec.containers[0].env[0].valueFrom.fieldRef.fieldPath (status.hostIP), "
-        "spec.template.spec.containers[0].lifecycle, "
-        "spec.template.spec.securityContext"  # the httpGet livenessProbe and tcpSocket readinessProbe are implemented
+        "spec.template.spec.securityContext"  # probes and the preStop exec hook are implemented
     ]
 
 

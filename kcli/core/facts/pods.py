@@ -11,7 +11,7 @@ from kcli.core.controllers.pod import ObservedPod, OwnerRef
 from kcli.core.facts.sections import Section
 from kcli.core.facts.view_script import DNS_CONTAINER, PODS_SNIPPET  # noqa: F401 - PODS_SNIPPET re-exported
 from kcli.core.network import POD_NETWORK
-from kcli.core.podrun import LAYOUT_LABEL, PROBES_LABEL
+from kcli.core.podrun import GRACE_LABEL, LAYOUT_LABEL, PRE_STOP_LABEL, PROBES_LABEL
 from kcli.core.scheduler import HostPort
 
 
@@ -39,6 +39,7 @@ class ContainerView:
     finished_at: float
     id: str
     error: str = ""
+    pre_stop: dict | None = None  # the preStop hook kcli runs before stopping it
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class PodView:
     observed: ObservedPod
     requests: dict = field(default_factory=dict)
     ports: tuple = ()
+    grace: int | None = None  # terminationGracePeriodSeconds, as labelled at creation
 
 
 def _owner(value: str) -> OwnerRef | None:
@@ -88,7 +90,16 @@ def _container(d: dict) -> ContainerView:
         finished_at=parse_time(st.get("FinishedAt", "")),
         id=(d.get("Id") or "")[:12],
         error=st.get("Error") or "",
+        pre_stop=_json_label(labels.get(PRE_STOP_LABEL)),
     )
+
+
+def _json_label(value: str | None) -> dict | None:
+    try:
+        v = json.loads(value) if value else None
+    except ValueError:
+        return None
+    return v if isinstance(v, dict) else None
 
 
 def _pod_state(sandbox: ContainerView | None, apps: list[ContainerView], inits: list[ContainerView], expected: list[str],
@@ -214,6 +225,7 @@ def parse_pods(node: str, section: Section | list[dict] | None) -> list[PodView]
             applied=any_labels.get("io.kcli.applied", ""), owner=any_labels.get("io.kcli.owner", ""),
             spec_hash=observed.spec_hash, restart_policy=policy, containers=tuple(v for v, _ in views),
             observed=observed, requests=requests, ports=tuple(ports),
+            grace=int(any_labels[GRACE_LABEL]) if str(any_labels.get(GRACE_LABEL, "")).isdigit() else None,
         ))
     return sorted(pods, key=lambda p: (p.namespace, p.name))
 
