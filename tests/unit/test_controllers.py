@@ -516,3 +516,27 @@ def test_a_crash_looping_new_revision_stalls_the_rollout_and_time_may_still_fix_
     assert len(old) == 5 and len(after) == 8  # maxUnavailable 1 and maxSurge 2, as upstream: then it stalls
     status = plan_pods(changed, after, NODES).reconciliation.statuses[ObjectKey("Deployment", "default", "web")]
     assert "3 out of 6 new replicas" in status.rollout and status.waiting  # a restart may still fix it
+
+
+RS = """
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: rs}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: rs}}
+  template:
+    metadata: {labels: {app: rs}}
+    spec: {containers: [{name: app, image: "busybox:1.36"}]}
+"""
+
+
+def test_a_replicasets_template_edit_keeps_its_running_pods_as_upstream():
+    objs = objects(RS)
+    observed = run(plan_pods(objs, [], NODES))
+    edited = objects(RS.replace("busybox:1.36", "busybox:1.37"))
+    assert plan_pods(edited, observed, NODES).reconciliation.actions == ()  # running pods stay
+    more = plan_pods(objects(RS.replace("busybox:1.36", "busybox:1.37").replace("replicas: 2", "replicas: 3")),
+                     observed, NODES)
+    (create, _), = more.creates  # only new pods use the new template
+    assert create.pod.template.spec.containers[0].image == "busybox:1.37" and not more.deletes

@@ -2,8 +2,8 @@
 
 Used directly for a standalone ReplicaSet and by the Deployment controller for its current
 ReplicaSet. Pods belong to a ReplicaSet by kcli's owner label, not by selector (no adoption).
-Unlike upstream, a standalone ReplicaSet whose template changed replaces its pods (kcli applies
-the declared state; upstream leaves old pods until they die).
+As upstream, a standalone ReplicaSet whose template changed keeps its running pods: only the
+pods it creates from then on (scaling up, replacing a broken one) use the new template.
 """
 
 from __future__ import annotations
@@ -56,14 +56,16 @@ def reconcile_replicas(
     replicas: int,
     observed: Sequence[ObservedPod],
     ctx: Context,
+    keep_old_templates: bool = False,
 ) -> tuple[list[DesiredPod], list[PodAction]]:
     """Pods of ``owner`` with ``spec_hash`` are current; every other observed pod of the applied
-    object is stale and deleted. Then scale current pods to ``replicas``: surplus pods go in
-    :func:`pick_victims`, missing ones get fresh names ``<owner>-<5 chars>``."""
+    object is stale and deleted (with ``keep_old_templates``, a standalone ReplicaSet's, pods of
+    its own with an older template count as current). Then scale current pods to ``replicas``:
+    surplus pods go in :func:`pick_victims`, missing ones get fresh names ``<owner>-<5 chars>``."""
     restart = template.spec.restart_policy
     current, broken, stale = [], [], []
     for p in observed:
-        if p.owner != owner or p.spec_hash != spec_hash:
+        if p.owner != owner or (p.spec_hash != spec_hash and not keep_old_templates):
             stale.append(p)
         elif needs_replacement(p, restart):
             broken.append(p)
@@ -81,7 +83,8 @@ def reconcile_replicas(
         actions.extend(delete(p, scale, applied) for p in victims)
         gone = {p.name for p in victims}
         keep = [p for p in current if p.name not in gone]
-    pods = [DesiredPod(namespace, p.name, labels, template, spec_hash, applied, owner) for p in keep]
+    pods = [DesiredPod(namespace, p.name, labels if p.spec_hash == spec_hash else dict(p.labels), template, p.spec_hash,
+                       applied, owner) for p in keep]
     missing = replicas - len(keep)
     if missing > 0:
         reasons = []
@@ -106,7 +109,8 @@ def reconcile_replicaset(rs: ReplicaSet, observed: Sequence[ObservedPod], ctx: C
     shash = pod_spec_hash(rs.template, ctx.config_fingerprint(rs.template.spec, rs.namespace))
     pods, actions = reconcile_replicas(
         namespace=rs.namespace, owner=owner, applied=owner, display=rs.name, template=rs.template,
-        labels=dict(rs.template.labels), spec_hash=shash, replicas=rs.replicas, observed=observed, ctx=ctx)
+        labels=dict(rs.template.labels), spec_hash=shash, replicas=rs.replicas, observed=observed, ctx=ctx,
+        keep_old_templates=True)
     mine = [p for p in observed if p.owner == owner and p.spec_hash == shash]
     status = ReplicaSetStatus(rs.namespace, rs.name, "", "", rs.replicas, len(mine),
                               sum(1 for p in mine if p.ready and p.state == "running"), rs.template, rs.selector)
