@@ -66,7 +66,7 @@ def _recorded(cluster, key) -> dict:
     return rec
 
 
-def _apply_manifest(cluster, rec: dict, manifest: dict, lock_wait: float):
+def _apply_manifest(cluster, rec: dict, manifest: dict, lock_wait: float, auto_rollback: bool = False):
     """Validate the changed manifest as `apply -f` would, then apply it in its own applyset."""
     from kcli.cli.apply_cmds import run_apply
     from kcli.core.objects import Document, Source
@@ -81,7 +81,7 @@ def _apply_manifest(cluster, rec: dict, manifest: dict, lock_wait: float):
     if result.errors:
         raise ManifestError("the changed object is not valid", details=[str(e) for e in result.errors])
     return run_apply(cluster, list(result.objects), applyset=rec.get("applyset", ""), dry_run=False, prune=False,
-                     lock_wait=lock_wait, profile=False, results=False)
+                     lock_wait=lock_wait, profile=False, results=False, auto_rollback=auto_rollback)
 
 
 def _unfinished(report, key) -> str:
@@ -138,6 +138,7 @@ def status(
     args: List[str] = typer.Argument(..., help="deployment/NAME or daemonset/NAME"),
     namespace: str = NAMESPACE,
     lock_wait: float = LOCK_WAIT,
+    auto_rollback: bool = typer.Option(False, "--auto-rollback", help="Past its progressDeadlineSeconds, return to the previous revision (still exit 1)."),
     inventory: str = options.Inventory,
     state: str = STATE,
 ) -> None:
@@ -147,7 +148,7 @@ def status(
     key = _target(args, namespace, ("Deployment", "DaemonSet"))
     cluster = _cluster(inventory, state)
     rec = _recorded(cluster, key)
-    report = _apply_manifest(cluster, rec, copy.deepcopy(rec["lastApplied"]), lock_wait)
+    report = _apply_manifest(cluster, rec, copy.deepcopy(rec["lastApplied"]), lock_wait, auto_rollback)
     line = _unfinished(report, key)
     if line:
         console.out.print(line)

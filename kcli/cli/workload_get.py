@@ -281,6 +281,30 @@ def describe_pod(cluster, kind, name: str, namespace: str) -> None:
     _print_with_events(snap, name, lines)
 
 
+def deployment_conditions(obj, st, snap) -> list[tuple[str, str, str]]:
+    """Available and Progressing as the Deployment controller sets them; the progress deadline
+    counts from when kcli first recorded the current revision (there is no controller between runs)."""
+    from kcli.core.controllers.deployment import resolve_fenceposts
+    from kcli.core.workloads import object_id
+
+    _, unavailable = resolve_fenceposts(obj.strategy.max_surge, obj.strategy.max_unavailable, obj.replicas)
+    ok = st.available >= obj.replicas - (unavailable if obj.strategy.type == "RollingUpdate" else 0)
+    available = ("Available", "True" if ok else "False", "MinimumReplicasAvailable" if ok else "MinimumReplicasUnavailable")
+    if obj.paused:
+        return [available, ("Progressing", "Unknown", "DeploymentPaused")]
+    if not st.rollout:
+        return [available, ("Progressing", "True", "NewReplicaSetAvailable")]
+    revs = (snap.state.get("revisions") or {}).get(object_id(obj.key)) or []
+    since = revs[-1].get("at", "") if revs else ""
+    try:
+        started = datetime.fromisoformat(since).timestamp() if since else 0.0
+    except ValueError:
+        started = 0.0
+    if started and snap.now - started > obj.progress_deadline_seconds:
+        return [available, ("Progressing", "False", "ProgressDeadlineExceeded")]
+    return [available, ("Progressing", "True", "ReplicaSetUpdated")]
+
+
 def describe_workload(cluster, kind, name: str, namespace: str) -> None:
     """Any applied object: its labels, its controller's status, its spec (or data; never a Secret's)."""
     snap = snapshot(cluster)
@@ -301,6 +325,8 @@ def describe_workload(cluster, kind, name: str, namespace: str) -> None:
                   "  Containers:"]
         for c in obj.template.spec.containers:
             lines += [f"   {c.name}:", f"    Image:  {c.image}"]
+        lines += ["Conditions:", "  Type           Status  Reason", "  ----           ------  ------",
+                  *(f"  {t:<15}{v:<8}{r}" for t, v, r in deployment_conditions(obj, st, snap))]
         lines.append(f"NewReplicaSet: {st.new_replica_set}")
     elif st is not None:
         lines.append("Status:       " + json.dumps(_jsonable(st)))
