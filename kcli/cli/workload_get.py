@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from types import SimpleNamespace
 
 from kcli.cli import console
 from kcli.cli.output import format_table
@@ -103,13 +104,27 @@ def deployment_rows(snap, kind, name, namespace, all_ns, selector):
 
 def replicaset_rows(snap, kind, name, namespace, all_ns, selector):
     rows = []
+    from kcli.core.workloads import object_id
+
     for o in _objs(snap, "Deployment", None, namespace, all_ns, None):
         st = snap.statuses.get(o.key)
-        for rs in (st.replica_sets if st else ()):
+        live = list(st.replica_sets if st else ())
+        # old revisions with no pod left: ReplicaSets scaled to 0, kept up to revisionHistoryLimit
+        shown = {rs.name for rs in live}
+        for rev in reversed((snap.state.get("revisions") or {}).get(object_id(o.key)) or []):
+            rs_name = str(rev.get("replicaSet", ""))
+            if rs_name and rs_name not in shown:
+                shown.add(rs_name)
+                cs = ((rev.get("template") or {}).get("spec") or {}).get("containers") or []
+                live.append(SimpleNamespace(name=rs_name, replicas=0, current=0, ready=0,
+                                            pod_template_hash=rs_name.rsplit("-", 1)[-1],
+                                            names=(",".join(str(x.get("name", "")) for x in cs),
+                                                   ",".join(str(x.get("image", "")) for x in cs))))
+        for rs in live:
             if name and rs.name != name:
                 continue
             r = {"NAMESPACE": o.namespace} if all_ns else {}
-            c, i = _containers(o.template)
+            c, i = getattr(rs, "names", None) or _containers(o.template)
             r.update({"NAME": rs.name, "DESIRED": str(rs.replicas), "CURRENT": str(rs.current), "READY": str(rs.ready), "AGE": _age(snap, o.key),
                       "CONTAINERS": c, "IMAGES": i, "SELECTOR": f"{_selector_str(o.selector)},pod-template-hash={rs.pod_template_hash}"})
             rows.append(r)
@@ -231,8 +246,9 @@ def _not_found(kind, name: str):
     return err
 
 
-def _print_with_events(snap, name: str, lines: list[str]) -> None:
+def _print_with_events(snap, name: str, lines: list[str], live: tuple = ()) -> None:
     events = [e for e in (snap.state.get("events") or []) if name in e.get("message", "") or e.get("object", "").endswith(f"/{name}")]
+    events += [{"time": t, "reason": r, "message": m} for t, r, m in live]  # read from the node now (probes)
     lines.append("Events:" if events else "Events:       <none>")
     if events:
         lines += ["  " + ln for ln in format_table([{"TIME": e.get("time", ""), "REASON": e.get("reason", ""), "MESSAGE": e.get("message", "")} for e in events[-15:]]).splitlines()]
@@ -278,7 +294,7 @@ def describe_pod(cluster, kind, name: str, namespace: str) -> None:
         lines += [f"Name:         {name}", f"Namespace:    {namespace}", "Node:         <none>", "Status:       Pending",
                   f"Controlled By: {pending.get('applied')}", "Conditions:", "  Type           Status",
                   "  PodScheduled   False", f"Reason:       {pending.get('reason')}"]
-    _print_with_events(snap, name, lines)
+    _print_with_events(snap, name, lines, pods[0].probe_events if pods else ())
 
 
 def deployment_conditions(obj, st, snap) -> list[tuple[str, str, str]]:

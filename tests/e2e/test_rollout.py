@@ -128,6 +128,8 @@ def test_a_rolling_update_behind_a_service_drops_no_request(sb, tmp_path):
     assert page.strip() == "two"
     history = sb("rollout", "history", "deployment/web").stdout.split("\n")
     assert history[:4] == ["deployment.apps/web", "REVISION  CHANGE-CAUSE", "1         <none>", "2         <none>"]
+    sets = [ln.split() for ln in sb("get", "rs").stdout.splitlines() if ln.startswith("web-")]
+    assert sorted(r[1] for r in sets) == ["0", "3"]  # the old ReplicaSet is kept, scaled to 0
 
 
 def test_undo_and_scale_drop_no_request(sb):

@@ -314,3 +314,18 @@ def test_the_grace_period_and_pre_stop_hook_are_read_back():
     assert pod.grace == 7 and pod.containers[0].pre_stop == {"exec": ["nginx", "-s", "quit"]}
     bad = labelled(**{"io.kcli.grace": "x", "io.kcli.pre-stop": "{not json"})
     assert bad.grace is None and bad.containers[0].pre_stop is None
+
+
+def test_probe_failures_become_events():
+    sb = sandbox(labels={"io.kcli.probes": "app"})
+    fail = '{"containers":{"app":{"ready":false,"failure":"HTTP probe failed with statuscode: 503"}}}'
+    killed = ('{"containers":{"app":{"ready":false,"failure":"command exited with 1:  '
+              '(container killed: liveness probe failed 2 times)"}}}')
+    sb["State"]["Health"] = {"Status": "unhealthy", "Log": [
+        {"Start": "2024-05-01T12:00:01.5Z", "Output": fail}, {"Start": "2024-05-01T12:00:02.5Z", "Output": fail},
+        {"Start": "2024-05-01T12:00:03.5Z", "Output": killed}]}
+    pod = one(sb, ctr("container", "app"))
+    assert pod.probe_events == (
+        ("2024-05-01T12:00:01", "Unhealthy", "container app: probe failed: HTTP probe failed with statuscode: 503"),
+        ("2024-05-01T12:00:03", "Killing", "container app: probe failed: command exited with 1:  (container killed: "
+                                           "liveness probe failed 2 times)"))

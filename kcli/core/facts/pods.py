@@ -66,6 +66,7 @@ class PodView:
     requests: dict = field(default_factory=dict)
     ports: tuple = ()
     grace: int | None = None  # terminationGracePeriodSeconds, as labelled at creation
+    probe_events: tuple[tuple[str, str, str], ...] = ()  # (time, reason, message) from the last probe runs
 
 
 def _owner(value: str) -> OwnerRef | None:
@@ -197,6 +198,7 @@ def parse_pods(node: str, section: Section | list[dict] | None) -> list[PodView]
             requests, host_ports, ports = {}, [], []
         created = parse_time((pod_doc or docs[0]).get("Created", ""))
         probed, failure = _probe_results(sandbox_doc, any_labels)
+        probe_events = _probe_events(sandbox_doc) if probed else ()
         ready = sum(1 for c in apps if c.status == "running" and probed.get(c.name, True))
         if state == "running" and ready < len(expected) and not detail:
             detail = f"Readiness probe failed: {failure}" if failure else "readiness probe has not passed yet"
@@ -226,6 +228,7 @@ def parse_pods(node: str, section: Section | list[dict] | None) -> list[PodView]
             spec_hash=observed.spec_hash, restart_policy=policy, containers=tuple(v for v, _ in views),
             observed=observed, requests=requests, ports=tuple(ports),
             grace=int(any_labels[GRACE_LABEL]) if str(any_labels.get(GRACE_LABEL, "")).isdigit() else None,
+            probe_events=probe_events,
         ))
     return sorted(pods, key=lambda p: (p.namespace, p.name))
 
@@ -250,6 +253,26 @@ def _probe_results(sandbox_doc: dict | None, labels: dict) -> tuple[dict[str, bo
             failure = failure or str(got.get("failure") or "")
         break
     return out, failure
+
+
+def _probe_events(sandbox_doc: dict | None) -> tuple[tuple[str, str, str], ...]:
+    """kubelet's probe events from the healthcheck runs docker kept (the last 5): Unhealthy with the
+    probe's output, Killing when a liveness (or startup) probe had the container killed."""
+    out: list[tuple[str, str, str]] = []
+    for entry in ((sandbox_doc or {}).get("State") or {}).get("Health", {}).get("Log") or []:
+        try:
+            containers = json.loads((entry.get("Output") or "").strip().splitlines()[-1]).get("containers") or {}
+        except (ValueError, IndexError, AttributeError):
+            continue
+        for name, got in sorted(containers.items()):
+            failure = str((got or {}).get("failure") or "")
+            if not failure:
+                continue
+            reason = "Killing" if "container killed" in failure else "Unhealthy"
+            event = (str(entry.get("Start") or "")[:19], reason, f"container {name}: probe failed: {failure}")
+            if not out or out[-1][1:] != event[1:]:
+                out.append(event)
+    return tuple(out)
 
 
 def _pod_ip(doc: dict) -> str:
