@@ -264,7 +264,8 @@ spec:
     time.sleep(4)
     row = next(ln.split() for ln in sb("get", "pods").stdout.splitlines() if ln.startswith("never "))
     assert row[1:3] == ["0/1", "Running"]  # running, never ready
-    assert "HTTP probe failed with statuscode: 404" in sb("describe", "pod", "never").stdout
+    described = sb("describe", "pod", "never").stdout
+    assert "HTTP probe failed with statuscode: 404" in described and "Unhealthy" in described  # condition and event
     sb("apply", "-f", write_manifest(tmp_path, "r2b.yaml", probed_app("r2")))  # rules in sync: never is no endpoint
     pages = {host.check_output(f"docker exec {cid} wget -q -O - http://{cluster_ip(sb)}/").strip() for _ in range(12)}
     assert pages == {"r2"}
