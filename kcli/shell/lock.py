@@ -45,6 +45,7 @@ class ClusterLock:
         if not self.enabled:
             return self
         deadline = time.monotonic() + self.wait
+        settle = time.monotonic() + 2.0  # a holder that just made the lock writes its details next
         while True:
             asked = time.monotonic()
             info = self._run(acquire_script(self.token, self.owner, self.ttl))
@@ -52,6 +53,9 @@ class ClusterLock:
                 self.epoch = info.epoch
                 self.renewed_at = asked
                 break
+            if not info.acquired and time.monotonic() < settle:  # name the holder: look again shortly
+                time.sleep(0.2)
+                continue
             if time.monotonic() >= deadline:
                 raise LockError(
                     f"cluster {self.pool.inventory.cluster} is locked on {self.host.name}: {info.describe()}; "
