@@ -178,7 +178,9 @@ def history(
         found = next((r for r in revs if int(r.get("revision", 0)) == revision), None)
         if found is None:
             raise _error(f"unable to find the specified revision {revision}")
-        console.out.print(f"deployment.apps/{key.name} with revision #{revision}\nPod Template:")
+        who = f" by {found['by']}" if found.get("by") else ""
+        console.out.print(f"deployment.apps/{key.name} with revision #{revision}\n"
+                          f"Applied: {found.get('at', '<unknown>')}{who} (state commit: `kcli history`)\nPod Template:")
         console.out.print("\n".join("  " + ln for ln in yaml.safe_dump(found.get("template"), sort_keys=True).splitlines()))
         return
     console.out.print(f"deployment.apps/{key.name}")

@@ -436,13 +436,13 @@ class Outcome:
 
 
 def record(state: Mapping[str, Any], desired: Desired, last: Plan, outcome: Outcome, view: ClusterView,
-           secret_key: bytes, now_iso: str) -> tuple[dict[str, Any], str]:
-    """The next state and its commit message, from the final observation."""
+           secret_key: bytes, now_iso: str, by: str = "") -> tuple[dict[str, Any], str]:
+    """The next state and its commit message, from the final observation (``by``: who ran it)."""
     new = forget_objects(record_objects(state, desired.manifest, desired.applyset, now_iso, secret_key), desired.gone)
     pending = {(w.namespace, w.name): (w.applied, w.reason) for w in last.pending}
     failed = {**{(w.namespace, w.name): dict(w.record) for w in last.backing_off}, **outcome.failed}
     new = record_pods(new, view.all_pods(), pending, failed)
-    new = record_revisions(new, desired.objects, last.pods.reconciliation.statuses, now_iso)
+    new = record_revisions(new, desired.objects, last.pods.reconciliation.statuses, now_iso, by)
     if last.allocations:
         new["services"] = dict(last.allocations)
         new["endpoints"] = endpoints_record(last.specs, last.endpoints)

@@ -210,7 +210,7 @@ def allocate_pod_ips(
 
 
 def record_revisions(state: Mapping[str, Any], objects: Iterable[AnyObject], statuses: Mapping[ObjectKey, Any],
-                     now: str) -> dict[str, Any]:
+                     now: str, by: str = "") -> dict[str, Any]:
     """Each Deployment's rollout history (``kubectl rollout history``): a revision per pod template
     that became current, numbered as upstream (a template that comes back, as with ``rollout
     undo``, moves to the next number), at most ``revisionHistoryLimit`` old ones kept."""
@@ -229,7 +229,8 @@ def record_revisions(state: Mapping[str, Any], objects: Iterable[AnyObject], sta
         if cur is None or int(cur.get("revision", 0)) != top:
             hist = [h for h in hist if h.get("replicaSet") != rs]
             hist.append({"revision": top + 1, "replicaSet": rs, "template": redacted_manifest(o)["spec"]["template"],
-                         "changeCause": o.meta.annotations.get("kubernetes.io/change-cause", ""), "at": now})
+                         "changeCause": o.meta.annotations.get("kubernetes.io/change-cause", ""), "at": now,
+                         **({"by": by} if by else {})})
         hist.sort(key=lambda h: int(h.get("revision", 0)))
         revs[oid] = hist[-(max(0, int(getattr(o, "revision_history_limit", 10))) + 1):]
     if revs:

@@ -171,7 +171,7 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
                                  wait=wait)
         report.after = view
         report.stats = pool.stats()
-        new_state, message = record(state, desired, report.last, outcome, view, secret_key, _now())
+        new_state, message = record(state, desired, report.last, outcome, view, secret_key, _now(), lock.owner)
         lock.ensure_held()
         report.commit = store.save(new_state, message)
         return report

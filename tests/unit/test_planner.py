@@ -492,3 +492,15 @@ def test_wait_false_leaves_a_rollout_after_its_first_wave():
     assert len(sim.view.all_pods()) == 4  # one new pod beside the three old ones
     sim.converge(objs(deployment(env="b")))  # `rollout status` (or apply) finishes it
     assert len(sim.view.all_pods()) == 3
+
+
+def test_a_revision_records_when_and_by_whom():
+    from kcli.core.workloads import record_revisions
+
+    sim = Sim()
+    sim.converge(objs(deployment()))
+    statuses = plan(desired_from(sim.state, objs(deployment(env="z"))), sim.view, sim.state, INV,
+                    sim.policy()).pods.reconciliation.statuses
+    new = record_revisions({}, objs(deployment(env="z")), statuses, "2026-12-03T02:30:00+00:00", "ana@laptop pid 1 (apply)")
+    (rev,) = new["revisions"]["Deployment/default/web"]
+    assert (rev["revision"], rev["at"], rev["by"]) == (1, "2026-12-03T02:30:00+00:00", "ana@laptop pid 1 (apply)")
