@@ -248,6 +248,17 @@ def test_readiness_probes_gate_endpoints_and_rollouts(sb, tmp_path):
     sb("apply", "-f", write_manifest(tmp_path, "r2.yaml", probed_app("r2")))  # new pods ready only after ~4 s
     ok, fail = load_result(host, cid)
     assert (ok, fail) == (REQUESTS, 0), f"{fail} of {ok + fail} requests failed during a probed rollout"
+    revisions = [ln.split()[0] for ln in sb("rollout", "history", "deploy/web").stdout.splitlines()[2:] if ln.strip()]
+    assert len(revisions) >= 2  # this template and the one before it
+    host, cid = start_load(sb)  # undo and scale 3 → 5 → 2 under load, readiness-gated
+    time.sleep(2)
+    sb("rollout", "undo", "deploy/web")
+    assert host.check_output(f"docker exec {cid} wget -q -O - http://{cluster_ip(sb)}/").strip() == "r1"
+    for n in (5, 2):
+        sb("scale", "deploy/web", "--replicas", str(n))
+    ok, fail = load_result(host, cid)
+    assert (ok, fail) == (REQUESTS, 0), f"{fail} of {ok + fail} requests failed during undo and scale"
+    sb("apply", "-f", write_manifest(tmp_path, "r2c.yaml", probed_app("r2")))  # back to r2, 3 replicas
     never = write_manifest(tmp_path, "never.yaml", """apiVersion: v1
 kind: Pod
 metadata: {name: never, labels: {app: web}}
