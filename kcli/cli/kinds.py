@@ -82,6 +82,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("Deployment", "deployments", ("deploy",), "apps", rows=f"{WORKLOADS}:deployment_rows",
          wide=("CONTAINERS", "IMAGES", "SELECTOR"), needs_pods=True, in_all=True),
     Kind("ReplicaSet", "replicasets", ("rs",), "apps", rows=f"{WORKLOADS}:replicaset_rows",
+         objects=f"{WORKLOADS}:replicaset_objects",
          wide=("CONTAINERS", "IMAGES", "SELECTOR"), needs_pods=True, in_all=True),
     Kind("DaemonSet", "daemonsets", ("ds",), "apps", rows=f"{WORKLOADS}:daemonset_rows", needs_pods=True, in_all=True),
     Kind("Job", "jobs", (), "batch", rows=f"{WORKLOADS}:job_rows", needs_pods=True, in_all=True),

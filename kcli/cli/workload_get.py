@@ -102,29 +102,41 @@ def deployment_rows(snap, kind, name, namespace, all_ns, selector):
     return rows
 
 
+def _owned_replica_sets(snap, o) -> list[SimpleNamespace]:
+    """A Deployment's ReplicaSets: the live ones, then old revisions with no pod left (scaled to 0,
+    kept up to revisionHistoryLimit), each with its revision number and recorded pod template."""
+    from kcli.core.workloads import object_id, redacted_manifest
+
+    def names(rev: dict) -> tuple[str, str]:
+        cs = ((rev.get("template") or {}).get("spec") or {}).get("containers") or []
+        return ",".join(str(x.get("name", "")) for x in cs), ",".join(str(x.get("image", "")) for x in cs)
+
+    st = snap.statuses.get(o.key)
+    revs = {str(r.get("replicaSet", "")): r for r in (snap.state.get("revisions") or {}).get(object_id(o.key)) or []}
+    out = []
+    for rs in (st.replica_sets if st else ()):
+        rev = revs.get(rs.name) or {}
+        out.append(SimpleNamespace(name=rs.name, replicas=rs.replicas, current=rs.current, ready=rs.ready,
+                                   pod_template_hash=rs.pod_template_hash, names=names(rev) if rev else _containers(o.template),
+                                   revision=rev.get("revision"),
+                                   template=rev.get("template") or redacted_manifest(o)["spec"]["template"]))
+    shown = {rs.name for rs in out}
+    for rs_name, rev in sorted(revs.items(), key=lambda kv: -int(kv[1].get("revision", 0))):
+        if rs_name and rs_name not in shown:
+            out.append(SimpleNamespace(name=rs_name, replicas=0, current=0, ready=0, names=names(rev),
+                                       pod_template_hash=rs_name.rsplit("-", 1)[-1],
+                                       revision=rev.get("revision"), template=rev.get("template")))
+    return out
+
+
 def replicaset_rows(snap, kind, name, namespace, all_ns, selector):
     rows = []
-    from kcli.core.workloads import object_id
-
     for o in _objs(snap, "Deployment", None, namespace, all_ns, None):
-        st = snap.statuses.get(o.key)
-        live = list(st.replica_sets if st else ())
-        # old revisions with no pod left: ReplicaSets scaled to 0, kept up to revisionHistoryLimit
-        shown = {rs.name for rs in live}
-        for rev in reversed((snap.state.get("revisions") or {}).get(object_id(o.key)) or []):
-            rs_name = str(rev.get("replicaSet", ""))
-            if rs_name and rs_name not in shown:
-                shown.add(rs_name)
-                cs = ((rev.get("template") or {}).get("spec") or {}).get("containers") or []
-                live.append(SimpleNamespace(name=rs_name, replicas=0, current=0, ready=0,
-                                            pod_template_hash=rs_name.rsplit("-", 1)[-1],
-                                            names=(",".join(str(x.get("name", "")) for x in cs),
-                                                   ",".join(str(x.get("image", "")) for x in cs))))
-        for rs in live:
+        for rs in _owned_replica_sets(snap, o):
             if name and rs.name != name:
                 continue
             r = {"NAMESPACE": o.namespace} if all_ns else {}
-            c, i = getattr(rs, "names", None) or _containers(o.template)
+            c, i = rs.names
             r.update({"NAME": rs.name, "DESIRED": str(rs.replicas), "CURRENT": str(rs.current), "READY": str(rs.ready), "AGE": _age(snap, o.key),
                       "CONTAINERS": c, "IMAGES": i, "SELECTOR": f"{_selector_str(o.selector)},pod-template-hash={rs.pod_template_hash}"})
             rows.append(r)
@@ -135,6 +147,33 @@ def replicaset_rows(snap, kind, name, namespace, all_ns, selector):
                   "READY": str(getattr(st, "ready", 0)), "AGE": _age(snap, o.key)})
         rows.append(r)
     return rows
+
+
+def replicaset_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
+    """ReplicaSets as objects: a Deployment's (annotated with ``deployment.kubernetes.io/revision``,
+    owned by the Deployment, selecting its pod-template-hash), then the applied standalone ones."""
+    out = []
+    for o in _objs(snap, "Deployment", None, namespace, all_ns, None):
+        for rs in _owned_replica_sets(snap, o):
+            if name and rs.name != name:
+                continue
+            h = rs.pod_template_hash
+            sel = {"matchLabels": {**o.selector.match_labels, "pod-template-hash": h}}
+            tmpl = json.loads(json.dumps(rs.template or {}))
+            tmpl.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = h
+            labels = {**(tmpl["metadata"].get("labels") or {})}
+            if not _sel_ok(labels, selector):
+                continue
+            annotations = {"deployment.kubernetes.io/desired-replicas": str(o.replicas)}
+            if rs.revision is not None:
+                annotations["deployment.kubernetes.io/revision"] = str(rs.revision)
+            out.append({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                        "metadata": {"name": rs.name, "namespace": o.namespace, "labels": labels, "annotations": annotations,
+                                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": o.name,
+                                                          "controller": True, "blockOwnerDeletion": True}]},
+                        "spec": {"replicas": rs.replicas, "selector": sel, "template": tmpl},
+                        "status": {"replicas": rs.current, "readyReplicas": rs.ready, "availableReplicas": rs.ready}})
+    return out + applied_objects(snap, kind, name, namespace, all_ns, selector)
 
 
 def daemonset_rows(snap, kind, name, namespace, all_ns, selector):

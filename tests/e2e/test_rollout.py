@@ -130,6 +130,10 @@ def test_a_rolling_update_behind_a_service_drops_no_request(sb, tmp_path):
     assert history[:4] == ["deployment.apps/web", "REVISION  CHANGE-CAUSE", "1         <none>", "2         <none>"]
     sets = [ln.split() for ln in sb("get", "rs").stdout.splitlines() if ln.startswith("web-")]
     assert sorted(r[1] for r in sets) == ["0", "3"]  # the old ReplicaSet is kept, scaled to 0
+    items = json.loads(sb("get", "rs", "-o", "json").stdout)["items"]
+    revs = {o["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: o["spec"]["replicas"]
+            for o in items if o["metadata"]["name"].startswith("web-")}
+    assert revs == {"1": 0, "2": 3}
 
 
 def test_undo_and_scale_drop_no_request(sb):
