@@ -349,6 +349,7 @@ def find_kcli() -> list[str]:
 def setup(ctx: Ctx) -> None:
     # kcli as installed (.ci/setup compiles it too): bytecode present, so no command pays for compiling kcli
     run([sys.executable, "-m", "compileall", "-q", str(ROOT / "kcli")], timeout=300)
+    run([sys.executable, "-c", "import kcli.cli.app, kcli.cli.manifest_cmds, kcli.shell.apply"], timeout=300)  # kcli/_dccache.py
     clash = run(["docker", "ps", "-aq", "--filter", f"label=io.kcli.sandbox={ctx.sandbox}"], timeout=60)
     if clash.returncode != 0:
         sys.exit(f"bench_apply: docker does not answer: {clash.stderr.strip()}")
