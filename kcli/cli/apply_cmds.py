@@ -40,12 +40,12 @@ def print_plan(report, verbose: bool = True) -> None:
 
 def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
               profile: bool, delete_keys=(), strict: bool = False, orphan: bool = False, results: bool = True,
-              wait: bool = True, timeout: float | None = None, auto_rollback: bool = False):
+              wait: bool = True, timeout: float | None = None, auto_rollback: bool = False, **extra_options):
     """Apply and print as kubectl does (``results``: the per-object lines); returns the report."""
     from kcli.cli.output import print_profile
     from kcli.errors import ExecutionError, KcliError
 
-    extra = {"timeout": timeout} if timeout else {}
+    extra = {**({"timeout": timeout} if timeout else {}), **extra_options}  # e.g. draining (kcli drain)
     report = cluster.apply(objects, applyset=applyset, dry_run=dry_run, prune=prune, lock_wait=lock_wait,
                            log=console.info, delete_keys=delete_keys, orphan=orphan, wait=wait, **extra)
     suffix = " (server dry run)" if dry_run else ""

@@ -69,8 +69,10 @@ def merged(base: ClusterView, newer: ClusterView) -> ClusterView:
     return out
 
 
-def scheduler_nodes(inv: Inventory, view: ClusterView, joined: Collection[str]) -> list[Node]:
-    """Allocatable from node facts; labels and taints from the inventory. Only reachable nodes that
+def scheduler_nodes(inv: Inventory, view: ClusterView, joined: Collection[str],
+                    cordoned: Collection[str] = ()) -> list[Node]:
+    """Allocatable from node facts; labels and taints from the inventory; ``cordoned`` (the state's,
+    `kcli cordon`) or labelled kcli.io/cordoned=true are unschedulable. Only reachable nodes that
     joined the overlay (have a lease in ``joined``) can take pods."""
     out = []
     for h in inv.hosts:
@@ -84,7 +86,7 @@ def scheduler_nodes(inv: Inventory, view: ClusterView, joined: Collection[str]) 
         out.append(Node(
             name=h.name, cpu_milli=f.cpus * 1000, memory=f.memory_kib * 1024, labels=labels,
             taints=tuple(Taint(t.key, t.value, t.effect) for t in h.taints),
-            unschedulable=h.labels.get("kcli.io/cordoned") == "true",
+            unschedulable=h.name in cordoned or h.labels.get("kcli.io/cordoned") == "true",
         ))
     return out
 

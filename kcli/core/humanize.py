@@ -32,3 +32,20 @@ def human_duration(seconds: float) -> str:
         days = hours // 24 % 365
         return f"{hours // 24 // 365}y{days}d" if days else f"{hours // 24 // 365}y"
     return f"{hours // 24 // 365}y"
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of a Go/kubectl duration (``10s``, ``1m30s``, ``500ms``, ``2h``; a bare number is
+    seconds). Raises ValueError naming the text."""
+    import re
+
+    t = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", t):
+        return float(t)
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", t)
+    if not parts or "".join(n + u for n, u in parts) != t:
+        raise ValueError(f'invalid duration "{text}": use e.g. 10s, 1m30s, 500ms')
+    return sum(float(n) * _UNITS[u] for n, u in parts)

@@ -25,15 +25,20 @@ class NodeStatus:
     conditions: tuple[Condition, ...]
     age_seconds: float | None = None
     extra: dict = field(default_factory=dict)
+    cordoned: bool = False  # `kcli cordon` (recorded in the state)
 
     @property
     def ready(self) -> bool:
         return any(c.type == "Ready" and c.status == "True" for c in self.conditions)
 
     @property
+    def unschedulable(self) -> bool:
+        return self.cordoned or self.host.labels.get("kcli.io/cordoned") == "true"
+
+    @property
     def status(self) -> str:
         s = "Ready" if self.ready else "NotReady"
-        if self.host.labels.get("kcli.io/cordoned") == "true":
+        if self.unschedulable:
             s += ",SchedulingDisabled"
         return s
 
@@ -72,7 +77,9 @@ class NodeStatus:
                 },
             },
             "spec": {
-                "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in self.host.taints],
+                "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in self.host.taints]
+                + ([{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}] if self.unschedulable else []),
+                **({"unschedulable": True} if self.unschedulable else {}),
             },
             "status": {
                 "addresses": [{"type": "InternalIP", "address": self.host.address}],
@@ -101,11 +108,12 @@ def node_status(
     *,
     joined_at: float | None = None,
     extra_conditions: tuple[Condition, ...] = (),
+    cordoned: bool = False,
 ) -> NodeStatus:
     """Ready when SSH answered and docker answered; otherwise NotReady with the reason."""
     if error is not None or facts is None:
         cond = Condition("Ready", "Unknown", "NodeUnreachable", f"SSH: {error}")
-        return NodeStatus(host, None, (cond,))
+        return NodeStatus(host, None, (cond,), cordoned=cordoned)
     net_down = next((c for c in extra_conditions if c.type == "NetworkUnavailable" and c.status == "True"), None)
     if facts.docker_error:
         cond = Condition("Ready", "False", "ContainerRuntimeNotReady", f"docker: {facts.docker_error}")
@@ -115,4 +123,4 @@ def node_status(
     else:
         cond = Condition("Ready", "True", "NodeReady", f"ssh and docker {facts.docker_version} answer")
     age = (facts.now - joined_at) if joined_at else facts.uptime_seconds
-    return NodeStatus(host, facts, (cond, *extra_conditions), age_seconds=age)
+    return NodeStatus(host, facts, (cond, *extra_conditions), age_seconds=age, cordoned=cordoned)

@@ -28,7 +28,7 @@ from kcli.core.servicesync import (
     DNS_FILE, allocate, dns_args, dns_container_lines, dns_hosts, endpoints_by_service, endpoints_from_record,
     endpoints_record, hairpin_line, node_rules, pod_infos, rules_lines, service_env, udp_cleanup_lines,
 )
-from kcli.core.state import leases_of, network_of
+from kcli.core.state import cordoned_of, leases_of, network_of
 from kcli.core.workloads import (
     add_events, allocate_pod_ips, cascade, failure_record, forget_objects, in_backoff, object_id, record_objects,
     owner_keys, record_pods, record_revisions, recorded_owners, redacted_manifest, state_objects,
@@ -60,6 +60,7 @@ class Policy:
     seed: str  # stable pod names per cluster
     secret_key: bytes  # HMAC key for Secret content hashes (kcli.core.secretkey)
     now: float  # unix seconds, for back-off
+    draining: frozenset[str] = frozenset()  # `kcli drain`: nodes whose pods move elsewhere, surge first
 
 
 def require_bootstrapped(state: Mapping[str, Any], cluster: str) -> tuple[ClusterNetwork, dict[str, NodeLease]]:
@@ -222,9 +223,9 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
     specs, allocations, warnings = allocate([o for o in desired.objects if isinstance(o, Service)],
                                             state.get("services") or {}, net.service_cidr,
                                             held_allocations(view.iptables.values()))
-    pods = plan_pods(list(desired.objects), [p.observed for p in view.all_pods()], scheduler_nodes(inv, view, leases),
+    pods = plan_pods(list(desired.objects), [p.observed for p in view.all_pods()], scheduler_nodes(inv, view, leases, cordoned_of(state)),
                      known_configs=desired.secret_hashes, seed=policy.seed, secret_key=policy.secret_key,
-                     now=view.node_time())
+                     now=view.node_time(), draining=policy.draining)
     if not desired.orphan:
         pods = _with_orphan_deletes(pods, desired.gone)
     unreachable = set(view.errors)
@@ -267,7 +268,7 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
     if not deletes and not creates and not services:
         services = _service_syncs(specs, eps, view, leases, net.pod_cidr, old_eps)
     return Plan(pods, tuple(deletes), creates, services, pending, tuple(backing_off), tuple(deferred), tuple(specs),
-                allocations, eps, tuple(warnings), rollouts=_rollouts(pods, backing_off))
+                allocations, eps, tuple(warnings), rollouts=_rollouts(pods, backing_off) + _drains(view, policy.draining))
 
 
 def _rollouts(pods: PodPlan, backing_off: Sequence[Waiting]) -> tuple[Rollout, ...]:
@@ -279,6 +280,20 @@ def _rollouts(pods: PodPlan, backing_off: Sequence[Waiting]) -> tuple[Rollout, .
         if line:
             waiting = bool(getattr(st, "waiting", False)) or (key.namespace, f"{key.kind}/{key.name}") in retrying
             out.append(Rollout(key, line, waiting, int(getattr(st, "progress_deadline", 600))))
+    return tuple(out)
+
+
+def _drains(view: ClusterView, draining: frozenset[str]) -> tuple[Rollout, ...]:
+    """A draining node that still runs pods other than DaemonSet and Job pods: a wait, as a
+    rollout (its pods leave once their replacements elsewhere are ready)."""
+    out = []
+    for node in sorted(draining):
+        left = [p.name for p in view.pods.get(node, ()) if p.observed.state != "exited"
+                and not (p.observed.owner is not None and p.observed.owner.kind in ("DaemonSet", "Job"))
+                and not (p.observed.applied is not None and p.observed.applied.kind in ("DaemonSet", "Job"))]
+        if left:
+            out.append(Rollout(ObjectKey("Node", "", node), f'Waiting for node "{node}" to drain: {len(left)} pod(s) '
+                               f"left ({', '.join(sorted(left)[:3])}{' …' if len(left) > 3 else ''})", True, 10**9))
     return tuple(out)
 
 

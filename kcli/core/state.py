@@ -80,8 +80,24 @@ def with_node(state: Mapping[str, Any], lease: NodeLease, facts: HostFacts | Non
         "vtepMAC": lease.vtep_mac,
         "joinedAt": old.get("joinedAt") or joined_at,
         "facts": node_facts_record(facts) if facts is not None else old.get("facts", {}),
+        **({"unschedulable": True} if old.get("unschedulable") else {}),
     }
     nodes[lease.name] = rec
+    out["nodes"] = nodes
+    return out
+
+
+def cordoned_of(state: Mapping[str, Any]) -> frozenset[str]:
+    """Nodes cordoned by `kcli cordon` (spec.unschedulable), recorded in the state."""
+    return frozenset(n for n, rec in (state.get("nodes") or {}).items() if (rec or {}).get("unschedulable"))
+
+
+def with_cordon(state: Mapping[str, Any], name: str, unschedulable: bool) -> dict[str, Any]:
+    """The state with ``name`` cordoned (True) or uncordoned (False)."""
+    out = dict(state)
+    nodes = dict(out.get("nodes") or {})
+    rec = {k: v for k, v in (nodes.get(name) or {}).items() if k != "unschedulable"}
+    nodes[name] = {**rec, "unschedulable": True} if unschedulable else rec
     out["nodes"] = nodes
     return out
 

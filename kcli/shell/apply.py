@@ -108,6 +108,7 @@ def apply(
     timeout: float = 900,
     pool: SshPool | None = None,
     wait: bool = True,
+    draining: frozenset[str] = frozenset(),
 ) -> ApplyReport:
     """Make the hosts run ``manifest_objects`` (plus everything applied earlier); ``delete_keys``
     removes objects instead (kcli delete). Every write carries the lock's fence. ``pool``: the
@@ -126,7 +127,7 @@ def apply(
     try:
         return _apply(inv, store, pool, state, desired, report, manifest_objects, applyset=applyset, dry_run=dry_run,
                       prune=prune, lock_wait=lock_wait, log=log, parallel=parallel, delete_keys=delete_keys,
-                      orphan=orphan, deadline=deadline, certain=certain, wait=wait)
+                      orphan=orphan, deadline=deadline, certain=certain, wait=wait, draining=draining)
     finally:
         if own:
             pool.close()
@@ -135,12 +136,12 @@ def apply(
 def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desired: Desired, report: ApplyReport,
            manifest_objects: Sequence[AnyObject], *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
            log: Log, parallel: int, delete_keys: Sequence[ObjectKey], orphan: bool, deadline: float, certain: bool,
-           wait: bool = True) -> ApplyReport:
+           wait: bool = True, draining: frozenset[str] = frozenset()) -> ApplyReport:
     if not certain:
         view, secret_key = look(pool, inv, state)
         report.object_results = object_results(state, desired, secret_key)
         report.unreachable = dict(view.errors)
-        current = plan(desired, view, state, inv, Policy(seed=inv.cluster, secret_key=secret_key, now=time.time()))
+        current = plan(desired, view, state, inv, Policy(seed=inv.cluster, secret_key=secret_key, now=time.time(), draining=draining))
         report.warnings += list(current.warnings)
         if dry_run or (current.empty and _unchanged(state, desired, current, view, secret_key)):
             report.plans.append(current)
@@ -159,7 +160,7 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
             report.pruned = [object_id(k) for k in desired.pruned]
         view, secret_key = look(pool, inv, state, lock)
         report.unreachable = dict(view.errors)
-        policy = Policy(seed=inv.cluster, secret_key=secret_key, now=time.time())
+        policy = Policy(seed=inv.cluster, secret_key=secret_key, now=time.time(), draining=draining)
         current = plan(desired, view, state, inv, policy)
         if certain:
             report.object_results = object_results(state, desired, secret_key)

@@ -192,7 +192,7 @@ class Cluster:
         """What get/describe show: the applied objects and their statuses, computed from the live
         pods (need_pods) as the controllers would; node conditions with need_nodes."""
         from kcli.core.controllers import reconcile
-        from kcli.core.state import leases_of
+        from kcli.core.state import cordoned_of, leases_of
         from kcli.core.workloads import state_objects
         from kcli.shell.clusterview import ClusterView, scheduler_nodes
 
@@ -200,7 +200,7 @@ class Cluster:
         objects, secret_hashes, _ = state_objects(state)
         view = self.observe(state) if need_pods else ClusterView()
         stats = self.stats()
-        rec = reconcile(objects, [p.observed for p in view.all_pods()], scheduler_nodes(self.inv, view, leases_of(state)),
+        rec = reconcile(objects, [p.observed for p in view.all_pods()], scheduler_nodes(self.inv, view, leases_of(state), cordoned_of(state)),
                         known_configs=secret_hashes, seed=self.inv.cluster)
         now = view.node_time() or time.time()
         nodes = self.nodes() if need_nodes else None
@@ -210,10 +210,12 @@ class Cluster:
         """Node status per host (all, or ``names``), unreachable ones NotReady: one round trip per node."""
         from kcli.core.facts.node import NODE_SNIPPETS, parse_node_facts
         from kcli.core.nodes import node_status
+        from kcli.core.state import cordoned_of
         from kcli.shell.observe import observe
         from kcli.shell.state_hooks import node_extras
 
         hosts = [self.inv.host(n) for n in names] if names else list(self.inv.hosts)
+        cordoned = cordoned_of(self.state()) if self.has_state() else frozenset()
         extra_snippets, finish = node_extras(self.inv, hosts, str(self.store.dir))
         results = observe(self.pool, hosts, NODE_SNIPPETS, per_host=extra_snippets)
         statuses = []
@@ -221,7 +223,8 @@ class Cluster:
             sections = results.values.get(h.name)
             facts = parse_node_facts(sections) if sections is not None else None
             joined_at, conds = finish(h, sections)
-            statuses.append(node_status(h, facts, results.errors.get(h.name), joined_at=joined_at, extra_conditions=conds))
+            statuses.append(node_status(h, facts, results.errors.get(h.name), joined_at=joined_at, extra_conditions=conds,
+                                        cordoned=h.name in cordoned))
         return statuses
 
     # -- changes -------------------------------------------------------------------------------
@@ -272,6 +275,25 @@ class Cluster:
 
         return run_interactive(self.pool.get(ref.host), exec_argv(ref.container_id, command, stdin=stdin, tty=tty),
                                tty=tty, stdin=stdin)
+
+    def set_unschedulable(self, name: str, unschedulable: bool, *, lock_wait: float = 0.0) -> bool:
+        """kcli cordon / uncordon: record the node's spec.unschedulable under the lock (one commit).
+        False when it already was so (nothing written)."""
+        from kcli.core.state import cordoned_of, with_cordon
+        from kcli.errors import UsageError
+        from kcli.shell.lock import ClusterLock
+
+        self.inv.host(name)  # an unknown node is a usage error
+        state = self.state()
+        if name not in (state.get("nodes") or {}):
+            raise UsageError(f'node "{name}" has not joined the cluster (run kcli bootstrap)')
+        with ClusterLock(self.pool, "cordon" if unschedulable else "uncordon", wait=lock_wait) as lock:
+            state = self.state()
+            if (name in cordoned_of(state)) == unschedulable:
+                return False
+            lock.ensure_held()
+            self.store.save(with_cordon(state, name, unschedulable), f"{'cordon' if unschedulable else 'uncordon'} {name}")
+        return True
 
     # -- lock ----------------------------------------------------------------------------------
 

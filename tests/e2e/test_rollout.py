@@ -379,3 +379,32 @@ spec:
     sb("delete", "-f", f)
     assert host.check_output("cat /tmp/kcli-e2e-hook/bye") == "drained"  # the hook ran in the container first
     host.run("rm -rf /tmp/kcli-e2e-hook")
+
+
+def node_line(sb, name: str) -> str:
+    return next(ln for ln in sb("get", "nodes").stdout.splitlines() if ln.split()[0] == name)
+
+
+def test_drain_moves_service_pods_with_no_failed_request_then_uncordon(sb, tmp_path):
+    sb("apply", "-f", write_manifest(tmp_path, "drain.yaml", app("drain")))
+    web = {n: p for n, p in pods(sb).items() if n.startswith("web-")}
+    on_node2 = {n for n, p in web.items() if p["spec"]["nodeName"] == "node2"}
+    assert len(web) == 3 and on_node2  # spread: one of them runs on node2
+    host, cid = start_load(sb)
+    time.sleep(2)
+    res = sb("drain", "node2", "--ignore-daemonsets")
+    assert "node/node2 cordoned" in res.stdout and "node/node2 drained" in res.stdout
+    assert all(f"pod/{n} evicted" in res.stdout for n in on_node2)
+    web = {n: p for n, p in pods(sb).items() if n.startswith("web-")}
+    assert len(web) == 3 and all(p["spec"]["nodeName"] != "node2" for p in web.values())
+    assert all(p["status"]["phase"] == "Running" for p in web.values())
+    ok, fail = load_result(host, cid)
+    assert (ok, fail) == (REQUESTS, 0), f"{fail} of {ok + fail} requests failed during the drain"
+    assert node_line(sb, "node2").split()[1] == "Ready,SchedulingDisabled"
+    sb("scale", "deploy/web", "--replicas", "5")
+    assert all(p["spec"]["nodeName"] != "node2" for n, p in pods(sb).items() if n.startswith("web-"))  # cordoned
+    assert sb("uncordon", "node2").stdout.strip() == "node/node2 uncordoned"
+    assert node_line(sb, "node2").split()[1] == "Ready"
+    sb("scale", "deploy/web", "--replicas", "8")
+    assert any(p["spec"]["nodeName"] == "node2" for n, p in pods(sb).items() if n.startswith("web-"))
+    sb("scale", "deploy/web", "--replicas", "3")

@@ -23,7 +23,7 @@ from kcli.core.planner import (
 )
 from kcli.core.iptables import JUMP_RULES, quote
 from kcli.core.servicesync import dns_hosts, hairpin_line, node_rules
-from kcli.core.state import empty_state, with_network, with_node
+from kcli.core.state import empty_state, with_cordon, with_network, with_node
 from kcli.core.validate import validate_documents
 from kcli.errors import ManifestError, PlanError
 from kcli.shell.apply import ApplyReport, Wave, converge
@@ -103,9 +103,10 @@ class Sim:
         self.fail_image = ""  # creates of pods with this image fail (ErrImageNeverPull)
         self.clock = 0.0  # the loop's monotonic clock, advanced by its sleeps
         self.slept: list[float] = []
+        self.draining: frozenset[str] = frozenset()  # kcli drain
 
     def policy(self, now: float = 1000) -> Policy:
-        return Policy(seed="t", secret_key=KEY, now=now)
+        return Policy(seed="t", secret_key=KEY, now=now, draining=self.draining)
 
     def execute(self, units) -> Wave:
         """Run a wave's units as the hosts would: pods start (or fail), rules and DNS get written."""
@@ -169,6 +170,27 @@ class Sim:
         return sorted((p.name, p.node) for p in self.view.all_pods() if p.name.startswith(prefix))
 
 
+def guard_endpoints(sim: Sim, node: str, at_least: int = 0) -> None:
+    """Wrap the sim's execute: a wave must never delete a pod the rules on ``node`` still send to,
+    and must leave ``at_least`` web pods."""
+    served: list[set[str]] = []  # after each wave: the pods the rules on ``node`` send to
+    real = sim.execute
+
+    def execute(units):
+        for node_units in units.values():
+            for u in node_units:
+                if u.name.startswith("delete"):
+                    keys = {label.partition(" ")[2].split("/", 1)[1] for label in u.results}
+                    assert not keys & (served[-1] if served else set()), "deleted while in service"
+        wave = real(units)
+        rules = sim.view.iptables[node]
+        served.append({p.name for p in sim.view.all_pods() if p.ip and f"-d {p.ip}" not in rules and p.ip in rules})
+        assert len([p for p in sim.view.all_pods() if p.name.startswith("web-")]) >= at_least
+        return wave
+
+    sim.execute = execute
+
+
 def test_create_spreads_then_services_follow_then_nothing_to_do():
     sim = Sim()
     first, waves, _, message = sim.converge(objs(deployment() + "---" + SERVICE))
@@ -209,23 +231,7 @@ def test_a_rolling_update_never_deletes_a_pod_its_services_still_send_to():
     sim = Sim()
     sim.converge(objs(deployment(env="a") + "---" + SERVICE))
     old = {p.name for p in sim.view.all_pods()}
-    programmed_eps = []  # after each wave: the pods the rules on n1 send to
-
-    real = sim.execute
-
-    def execute(units):
-        for node_units in units.values():
-            for u in node_units:
-                if u.name.startswith("delete"):
-                    keys = {label.partition(" ")[2].split("/", 1)[1] for label in u.results}
-                    assert not keys & set(programmed_eps[-1] if programmed_eps else ()), "deleted while in service"
-        wave = real(units)
-        rules = sim.view.iptables["n1"]
-        programmed_eps.append({p.name for p in sim.view.all_pods() if p.ip and f"-d {p.ip}" not in rules
-                               and p.ip in rules})
-        return wave
-
-    sim.execute = execute
+    guard_endpoints(sim, "n1")
     first, waves, _, _ = sim.converge(objs(deployment(env="b") + "---" + SERVICE))
     assert len(first.creates) == 1 and not first.deletes  # maxSurge 25% of 3 → 1, maxUnavailable → 0
     assert waves >= 6  # per old pod: a new one, the rules without the old one, then its delete
@@ -504,3 +510,53 @@ def test_a_revision_records_when_and_by_whom():
     new = record_revisions({}, objs(deployment(env="z")), statuses, "2026-12-03T02:30:00+00:00", "ana@laptop pid 1 (apply)")
     (rev,) = new["revisions"]["Deployment/default/web"]
     assert (rev["revision"], rev["at"], rev["by"]) == (1, "2026-12-03T02:30:00+00:00", "ana@laptop pid 1 (apply)")
+
+
+def test_a_cordoned_node_gets_no_new_pod_and_a_drain_moves_its_pods_surge_first():
+    sim = Sim()
+    sim.converge(objs(deployment(replicas=3) + "---" + SERVICE))
+    sim.state = with_cordon(sim.state, "n1", True)
+    up, _, _, _ = sim.converge(objs(deployment(replicas=6) + "---" + SERVICE))
+    assert len(up.creates) == 3 and all(c.node != "n1" for c in up.creates)  # cordoned: nothing new there
+    sim.converge(objs(deployment(replicas=3) + "---" + SERVICE))
+    on_n1 = {n for n, node in sim.pods("web-") if node == "n1"}
+    assert on_n1
+    guard_endpoints(sim, "n2", at_least=3)
+    sim.draining = frozenset({"n1"})
+    first, waves, _, _ = sim.converge([])  # kcli drain: the recorded objects, no manifest
+    assert len(first.creates) == len(on_n1) and not first.deletes  # replacements first
+    assert all(c.node != "n1" for c in first.creates) and all("drain" not in c.reason for c in first.creates)
+    pods = sim.pods("web-")
+    assert len(pods) == 3 and all(node != "n1" for _, node in pods)
+    (addrs,) = sim.state["endpoints"]["default/web"].values()
+    assert sorted(a.split(":")[0] for a in addrs) == sorted(p.ip for p in sim.view.all_pods())
+    reasons = {a.reason for pl in sim.report.plans for a in pl.pods.reconciliation.actions if a.verb == "delete"}
+    assert reasons == {"drain: evicted from node n1"}
+    sim.draining = frozenset()
+    again, waves, _, _ = sim.converge([])
+    assert again.empty and waves == 0
+
+
+def test_a_drain_waits_while_the_replacements_are_not_ready():
+    sim = Sim()
+    sim.converge(objs(deployment(replicas=1)))
+    ((name, node),) = sim.pods("web-")
+    sim.state = with_cordon(sim.state, node, True)
+    sim.draining = frozenset({node})
+    real = sim.execute
+
+    def execute(units):  # the replacement starts but never becomes ready
+        wave = real(units)
+        for views in sim.view.pods.values():
+            for i, p in enumerate(views):
+                if p.name != name:
+                    views[i] = dataclasses.replace(p, observed=dataclasses.replace(p.observed, ready=False))
+        return wave
+
+    sim.execute = execute
+    first, _, _, _ = sim.converge([], converged=False)
+    assert len(first.creates) == 1 and not first.deletes
+    assert name in {n for n, _ in sim.pods("web-")}  # the only ready pod stays while its replacement is not ready
+    assert sim.report.rollout_errors == ['deployment "web" exceeded its progress deadline']  # 600 s, then the drain fails
+    assert all(r.key.kind == "Node" or r.key.name == "web" for r in sim.report.last.rollouts)
+    assert any(f'node "{node}" to drain' in r.line for r in sim.report.last.rollouts)

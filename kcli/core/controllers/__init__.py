@@ -74,11 +74,12 @@ def reconcile(
     name_suffix: NameSuffix | None = None,
     secret_key: bytes = b"",
     now: float = 0.0,
+    draining: frozenset[str] = frozenset(),
 ) -> Reconciliation:
     """Run the controller of every workload in ``objects`` (in order) against ``observed``
-    (``now``: the nodes' clock, for minReadySeconds)."""
+    (``now``: the nodes' clock, for minReadySeconds; ``draining``: nodes `kcli drain` empties)."""
     ctx = Context(config_hashes(objects, known_configs, secret_key), name_suffix or hashed_suffix(seed), {p.key for p in observed},
-                  now=now)
+                  now=now, draining=draining)
     ctx.taken.update((o.namespace, o.name) for o in objects if isinstance(o, Pod))
     by_applied: dict[tuple[str, OwnerRef], list[ObservedPod]] = {}
     for p in observed:
@@ -139,13 +140,14 @@ def plan_pods(
     name_suffix: NameSuffix | None = None,
     secret_key: bytes = b"",
     now: float = 0.0,
+    draining: frozenset[str] = frozenset(),
 ) -> PodPlan:
     """``reconcile``, then schedule the pods to create around the pods that stay.
 
     Pods being deleted free their resources; exited pods hold none (as upstream); orphans keep
     consuming what their ObservedPod says (cpu_milli, memory, host_ports)."""
     rec = reconcile(objects, observed, nodes, known_configs=known_configs, seed=seed, name_suffix=name_suffix,
-                    secret_key=secret_key, now=now)
+                    secret_key=secret_key, now=now, draining=draining)
     profiles: dict[tuple[int, str, bool], SchedProfile] = {}
 
     def profile(pod: DesiredPod) -> SchedProfile:

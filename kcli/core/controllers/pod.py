@@ -155,6 +155,7 @@ class Context:
     taken: set[tuple[str, str]] = field(default_factory=set)
     attempts: dict[tuple[str, str], int] = field(default_factory=dict)  # next attempt per (namespace, base)
     now: float = 0.0  # the nodes' clock (unix seconds), for minReadySeconds; 0: unknown (no wait)
+    draining: frozenset[str] = frozenset()  # nodes `kcli drain` empties: their pods are replaced elsewhere
 
     def new_name(self, namespace: str, base: str) -> str:
         """``base-xxxxx``, never colliding with an observed or already generated name."""
@@ -260,7 +261,9 @@ def reconcile_pod(pod: Pod, observed: Sequence[ObservedPod], ctx: Context) -> Co
     actions: list[PodAction] = []
     current = None
     for p in mine:
-        if current is None and p.spec_hash == shash and not needs_replacement(p, pod.spec.restart_policy):
+        if p.node in ctx.draining and not pod.spec.node_name:  # kcli drain --force: moved (same name)
+            actions.append(delete(p, f"drain: evicted from node {p.node}", applied))
+        elif current is None and p.spec_hash == shash and not needs_replacement(p, pod.spec.restart_policy):
             current = p
         elif p.spec_hash != shash:
             actions.append(delete(p, f"spec-hash {p.spec_hash}→{shash}", applied))

@@ -77,15 +77,18 @@ def reconcile_replicas(
     for p in sorted(broken, key=lambda p: p.name):
         actions.append(delete(p, failure_reason(p), applied))
     scale = f"scale {display} {len(observed)}→{replicas}"
+    evicting = [p for p in current if p.node in ctx.draining]
+    current = [p for p in current if p.node not in ctx.draining]
     keep = current
     if len(current) > replicas:
         victims = pick_victims(current, len(current) - replicas)
         actions.extend(delete(p, scale, applied) for p in victims)
         gone = {p.name for p in victims}
         keep = [p for p in current if p.name not in gone]
+    keep = keep + _drain(evicting, keep, replicas, actions, applied)
     pods = [DesiredPod(namespace, p.name, labels if p.spec_hash == spec_hash else dict(p.labels), template, p.spec_hash,
                        applied, owner) for p in keep]
-    missing = replicas - len(keep)
+    missing = replicas - len([p for p in keep if p.node not in ctx.draining])
     if missing > 0:
         reasons = []
         if stale:
@@ -101,6 +104,23 @@ def reconcile_replicas(
             pods.append(pod)
             actions.append(create(pod, reason))
     return pods, actions
+
+
+def _drain(evicting: list[ObservedPod], staying: list[ObservedPod], replicas: int, actions: list[PodAction],
+           applied: OwnerRef) -> list[ObservedPod]:
+    """Pods on a draining node leave as their replacements elsewhere become ready (surge first, as
+    a rolling update with maxUnavailable 0): at least ``replicas`` ready pods, or as many as were
+    ready, stay in service throughout. Returns the evicting pods kept for now."""
+    if not evicting:
+        return []
+    ready_staying = sum(1 for p in staying if p.ready and p.state == "running")
+    ready_evicting = [p for p in evicting if p.ready and p.state == "running"]
+    budget = max(0, ready_staying + len(ready_evicting) - min(replicas, ready_staying + len(ready_evicting)))
+    unready = [p for p in evicting if p not in ready_evicting]  # serving nobody: they go at once
+    go = unready + sorted(ready_evicting, key=lambda p: p.name)[:budget]
+    actions.extend(delete(p, f"drain: evicted from node {p.node}", applied) for p in go)
+    gone = {p.name for p in go}
+    return [p for p in evicting if p.name not in gone]
 
 
 def reconcile_replicaset(rs: ReplicaSet, observed: Sequence[ObservedPod], ctx: Context) -> ControllerResult:
