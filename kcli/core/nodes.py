@@ -36,6 +36,13 @@ class NodeStatus:
         return self.cordoned or self.host.labels.get("kcli.io/cordoned") == "true"
 
     @property
+    def condition_taints(self) -> list[str]:
+        """The node lifecycle taints Kubernetes' node controller would set: unreachable (Ready
+        Unknown) or not-ready (Ready False)."""
+        ready = next((c.status for c in self.conditions if c.type == "Ready"), "Unknown")
+        return {"Unknown": ["unreachable"], "False": ["not-ready"]}.get(ready, [])
+
+    @property
     def status(self) -> str:
         s = "Ready" if self.ready else "NotReady"
         if self.unschedulable:
@@ -78,7 +85,8 @@ class NodeStatus:
             },
             "spec": {
                 "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in self.host.taints]
-                + ([{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}] if self.unschedulable else []),
+                + ([{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}] if self.unschedulable else [])
+                + [{"key": f"node.kubernetes.io/{t}", "effect": "NoExecute"} for t in self.condition_taints],
                 **({"unschedulable": True} if self.unschedulable else {}),
             },
             "status": {

@@ -10,6 +10,7 @@ Every action carries its reason; ``record`` turns the final observation into the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from kcli.core.cluster import ClusterView, add_unknown_pods, scheduler_nodes  # 
 from kcli.core.commands.batch import Unit
 from kcli.core.commands.shell import write_file
 from kcli.core.controllers import PodAction, PodPlan, plan_pods
+from kcli.core.eviction import evictions
 from kcli.core.facts.pods import PodView
 from kcli.core.hostalloc import held_allocations
 from kcli.core.inventory import Inventory
@@ -61,6 +63,7 @@ class Policy:
     secret_key: bytes  # HMAC key for Secret content hashes (kcli.core.secretkey)
     now: float  # unix seconds, for back-off
     draining: frozenset[str] = frozenset()  # `kcli drain`: nodes whose pods move elsewhere, surge first
+    seen: Mapping[str, float] | None = None  # node → when it last answered (taint-based eviction)
 
 
 def require_bootstrapped(state: Mapping[str, Any], cluster: str) -> tuple[ClusterNetwork, dict[str, NodeLease]]:
@@ -176,6 +179,7 @@ class Plan:
     endpoints: Mapping[str, tuple[Endpoint, ...]]
     warnings: tuple[str, ...] = ()
     rollouts: tuple[Rollout, ...] = ()  # unfinished rollouts (next waves, or only time, move them)
+    evicted: Mapping[tuple[str, str], str] = field(default_factory=dict)  # pod → why (taint-based eviction)
 
     @property
     def waiting(self) -> bool:
@@ -223,7 +227,11 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
     specs, allocations, warnings = allocate([o for o in desired.objects if isinstance(o, Service)],
                                             state.get("services") or {}, net.service_cidr,
                                             held_allocations(view.iptables.values()))
-    pods = plan_pods(list(desired.objects), [p.observed for p in view.all_pods()], scheduler_nodes(inv, view, leases, cordoned_of(state)),
+    evicted = evictions(view.all_pods(), view.errors, desired.objects, recorded_pods, policy.seen or {},
+                        policy.now)
+    observed = [dataclasses.replace(p.observed, state="evicted", ready=False, detail=evicted[(p.namespace, p.name)])
+                if (p.namespace, p.name) in evicted else p.observed for p in view.all_pods()]
+    pods = plan_pods(list(desired.objects), observed, scheduler_nodes(inv, view, leases, cordoned_of(state)),
                      known_configs=desired.secret_hashes, seed=policy.seed, secret_key=policy.secret_key,
                      now=view.node_time(), draining=policy.draining)
     if not desired.orphan:
@@ -268,7 +276,8 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
     if not deletes and not creates and not services:
         services = _service_syncs(specs, eps, view, leases, net.pod_cidr, old_eps)
     return Plan(pods, tuple(deletes), creates, services, pending, tuple(backing_off), tuple(deferred), tuple(specs),
-                allocations, eps, tuple(warnings), rollouts=_rollouts(pods, backing_off) + _drains(view, policy.draining))
+                allocations, eps, tuple(warnings), rollouts=_rollouts(pods, backing_off) + _drains(view, policy.draining),
+                evicted=evicted)
 
 
 def _rollouts(pods: PodPlan, backing_off: Sequence[Waiting]) -> tuple[Rollout, ...]:
@@ -457,6 +466,8 @@ def record(state: Mapping[str, Any], desired: Desired, last: Plan, outcome: Outc
     pending = {(w.namespace, w.name): (w.applied, w.reason) for w in last.pending}
     failed = {**{(w.namespace, w.name): dict(w.record) for w in last.backing_off}, **outcome.failed}
     new = record_pods(new, view.all_pods(), pending, failed)
+    evicted = {f"{ns}/{name}": why for p in outcome.plans for (ns, name), why in p.evicted.items()}
+    new["pods"] = {k: {**r, "evicted": evicted[k]} if k in evicted else r for k, r in new["pods"].items()}
     new = record_revisions(new, desired.objects, last.pods.reconciliation.statuses, now_iso, by)
     if last.allocations:
         new["services"] = dict(last.allocations)

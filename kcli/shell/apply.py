@@ -29,6 +29,7 @@ from kcli.shell.clusterview import look
 from kcli.shell.executor import run_batches, unit_errors
 from kcli.shell.failpoint import failpoint
 from kcli.shell.lock import ClusterLock
+from kcli.shell.seen import mark_seen
 from kcli.shell.statestore import StateStore
 from kcli.shell.transport import SshPool
 
@@ -141,7 +142,7 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
         view, secret_key = look(pool, inv, state)
         report.object_results = object_results(state, desired, secret_key)
         report.unreachable = dict(view.errors)
-        current = plan(desired, view, state, inv, Policy(seed=inv.cluster, secret_key=secret_key, now=time.time(), draining=draining))
+        current = plan(desired, view, state, inv, _policy(inv, view, secret_key, draining))
         report.warnings += list(current.warnings)
         if dry_run or (current.empty and _unchanged(state, desired, current, view, secret_key)):
             report.plans.append(current)
@@ -160,7 +161,7 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
             report.pruned = [object_id(k) for k in desired.pruned]
         view, secret_key = look(pool, inv, state, lock)
         report.unreachable = dict(view.errors)
-        policy = Policy(seed=inv.cluster, secret_key=secret_key, now=time.time(), draining=draining)
+        policy = _policy(inv, view, secret_key, draining)
         current = plan(desired, view, state, inv, policy)
         if certain:
             report.object_results = object_results(state, desired, secret_key)
@@ -176,6 +177,14 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
         lock.ensure_held()
         report.commit = store.save(new_state, message)
         return report
+
+
+def _policy(inv: Inventory, view: ClusterView, secret_key: bytes, draining: frozenset[str]) -> Policy:
+    """The planner's policy for this look: the nodes that answered are marked seen now (the
+    evidence taint-based eviction counts from)."""
+    now = time.time()
+    seen = mark_seen(inv.cluster, [n for n in view.facts if n not in view.errors], now)
+    return Policy(seed=inv.cluster, secret_key=secret_key, now=now, draining=draining, seen=seen)
 
 
 def _unchanged(state: dict, desired: Desired, current: Plan, view: ClusterView, secret_key: bytes) -> bool:

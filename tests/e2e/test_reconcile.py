@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from .conftest import bootstrapped_sandbox, write_manifest
 
@@ -85,3 +86,60 @@ def test_reconcile_watch_completes_a_job_without_another_apply(sb, tmp_path):
         out, err = watch.communicate(timeout=60)
     assert watch.returncode == 0, err
     assert "pass 2" in err and "stopped after" in err
+
+
+LOST = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: lost}
+spec:
+  replicas: 6
+  selector: {matchLabels: {app: lost}}
+  template:
+    metadata: {labels: {app: lost}}
+    spec:
+      tolerations: [{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 10}]
+      containers:
+        - {name: app, image: kcli.local/busybox:1, command: ["sh", "-c", "mkdir -p /w && echo $HOSTNAME > /w/index.html && exec httpd -f -p 80 -h /w"]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lost}
+spec: {selector: {app: lost}, ports: [{port: 80}]}
+"""
+
+
+def lost_pods(sb) -> dict[str, dict]:
+    items = json.loads(sb("get", "pods", "-l", "app=lost", "-o", "json").stdout)["items"]
+    return {p["metadata"]["name"]: p for p in items}
+
+
+def test_a_lost_node_s_pods_move_after_their_toleration_and_its_stale_pods_go_first_when_it_returns(sb, tmp_path):
+    sb("apply", "-f", write_manifest(tmp_path, "lost.yaml", LOST))
+    before = lost_pods(sb)
+    on_node3 = {n for n, p in before.items() if p["spec"]["nodeName"] == "node3"}
+    assert len(before) == 6 and on_node3
+    sb.kcli("sandbox", "stop-node", "node3", "--name", sb.name)
+    try:
+        time.sleep(11)
+        res = sb("reconcile")
+        assert "node repair skipped: node3" in res.stderr
+        now = lost_pods(sb)
+        running = {n: p for n, p in now.items() if p["status"]["phase"] == "Running"}
+        assert len(running) == 6 and {p["spec"]["nodeName"] for p in running.values()} <= {"node1", "node2"}
+        assert {n for n, p in now.items() if p["status"]["phase"] == "Unknown"} == on_node3
+        node3 = json.loads(sb("get", "node", "node3", "-o", "json").stdout)
+        assert {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"} in node3["spec"]["taints"]
+    finally:
+        sb.kcli("sandbox", "start-node", "node3", "--name", sb.name)
+    sb("reconcile")
+    line = next(ln for ln in sb("get", "nodes").stdout.splitlines() if ln.split()[0] == "node3")
+    assert line.split()[1] == "Ready"
+    hosts = sb.testinfra()
+    on_hosts = {n: h.check_output("docker ps -q --filter label=io.kcli.applied=Deployment/lost").split()
+                for n, h in hosts.items()}
+    assert sum(len(v) for v in on_hosts.values()) == 6 and not on_hosts["node3"]  # the stale copies are gone
+    now = lost_pods(sb)
+    assert len(now) == 6 and not on_node3 & set(now)
+    (eps,) = yaml.safe_load((sb.state / "cluster.yaml").read_text())["endpoints"]["default/lost"].values()
+    assert sorted(e.split(":")[0] for e in eps) == sorted(p["status"]["podIP"] for p in now.values())
+    assert sb("verify").returncode == 0

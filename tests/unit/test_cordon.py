@@ -23,6 +23,7 @@ def test_cordon_is_recorded_survives_bootstrap_and_shows_on_the_node():
     spec = status.to_dict()["spec"]
     assert spec["unschedulable"] is True
     assert {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"} in spec["taints"]
+    assert {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"} in spec["taints"]  # Ready Unknown
 
 
 def test_drain_refuses_daemonset_and_bare_pods_unless_told():

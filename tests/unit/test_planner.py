@@ -104,9 +104,10 @@ class Sim:
         self.clock = 0.0  # the loop's monotonic clock, advanced by its sleeps
         self.slept: list[float] = []
         self.draining: frozenset[str] = frozenset()  # kcli drain
+        self.seen: dict[str, float] = {}  # node → when it last answered
 
     def policy(self, now: float = 1000) -> Policy:
-        return Policy(seed="t", secret_key=KEY, now=now, draining=self.draining)
+        return Policy(seed="t", secret_key=KEY, now=now, draining=self.draining, seen=self.seen)
 
     def execute(self, units) -> Wave:
         """Run a wave's units as the hosts would: pods start (or fail), rules and DNS get written."""
@@ -560,3 +561,59 @@ def test_a_drain_waits_while_the_replacements_are_not_ready():
     assert sim.report.rollout_errors == ['deployment "web" exceeded its progress deadline']  # 600 s, then the drain fails
     assert all(r.key.kind == "Node" or r.key.name == "web" for r in sim.report.last.rollouts)
     assert any(f'node "{node}" to drain' in r.line for r in sim.report.last.rollouts)
+
+
+def lose(sim: Sim, node: str) -> list[str]:
+    """``node`` stops answering: its pods become the state's Unknown ones. Returns their names."""
+    names = [p.name for p in sim.view.pods[node]]
+    saved = {attr: getattr(sim.view, attr).pop(node) for attr in ("facts", "pods", "iptables", "dns_file", "dns_running")}
+    sim.view.errors[node] = "timed out"
+    add_unknown_pods(sim.view, sim.state["pods"])
+    sim.saved = saved
+    return names
+
+
+def test_a_lost_node_s_pods_are_evicted_after_their_toleration_and_deleted_first_when_it_returns():
+    sim = Sim()
+    tolerant = deployment(replicas=6).replace(
+        "          containers:",
+        "          tolerations: [{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, "
+        "tolerationSeconds: 10}]\n          containers:")
+    manifest = objs(tolerant + "---" + SERVICE)
+    sim.converge(manifest)
+    stale = lose(sim, "n3")
+    assert len(stale) == 2
+    sim.seen = {"n1": 1000.0, "n2": 1000.0, "n3": 995.0}
+    early, _, _, _ = sim.converge([], now=1004)  # 9 s unreachable: tolerated
+    assert not early.creates and not early.deletes and not early.evicted  # (rules drop the Unknown pods)
+    sim.seen["n3"] = 990.0
+    first, _, _, _ = sim.converge([], now=1001)  # 11 s: evicted and replaced on the others
+    assert set(first.evicted) == {("default", n) for n in stale}
+    assert "n3 unreachable for 11s (tolerationSeconds 10)" in next(iter(first.evicted.values()))
+    assert len(first.creates) == 2 and {c.node for c in first.creates} <= {"n1", "n2"}
+    assert {w.name for w in first.deferred} == set(stale)  # deleted once n3 answers again
+    assert all(sim.state["pods"][f"default/{n}"]["evicted"] for n in stale)
+    running = [p for p in sim.view.all_pods() if p.status == "Running"]
+    assert len(running) == 6 and {p.node for p in running} == {"n1", "n2"}
+    (addrs,) = sim.state["endpoints"]["default/web"].values()
+    assert sorted(a.split(":")[0] for a in addrs) == sorted(p.ip for p in running)
+    # n3 answers again with its stale pods still running: they go first, never serving
+    sim.view.errors.pop("n3")
+    for attr, value in sim.saved.items():
+        getattr(sim.view, attr)["n3"] = value
+    back, _, _, _ = sim.converge([], now=1100)
+    assert {d.name for p in sim.report.plans for d in p.deletes} == set(stale)
+    assert not back.creates
+    assert len(sim.pods("web-")) == 6 and all(n != "n3" for _, n in sim.pods("web-"))
+    assert not any(r.get("evicted") for r in sim.state["pods"].values())
+
+
+def test_toleration_seconds_default_forever_and_daemonsets():
+    from kcli.core.eviction import toleration_seconds
+    from kcli.core.objects import Toleration
+
+    assert toleration_seconds(()) == 300
+    assert toleration_seconds((Toleration("node.kubernetes.io/unreachable", "Exists", "", "NoExecute", 7),)) == 7
+    assert toleration_seconds((Toleration("node.kubernetes.io/unreachable", "Exists", "", "NoExecute"),)) is None
+    assert toleration_seconds((Toleration("", "Exists"),)) is None  # tolerates everything
+    assert toleration_seconds((Toleration("other", "Exists", "", "NoExecute", 1),)) == 300

@@ -183,8 +183,8 @@ def pod_spec_hash(template: PodTemplate, fingerprint: str) -> str:
 
 
 def needs_replacement(pod: ObservedPod, restart_policy: str) -> bool:
-    """Broken pods, and pods stopped although their restart policy says Always."""
-    return pod.state == "broken" or (pod.state == "exited" and restart_policy == "Always")
+    """Broken and evicted pods, and pods stopped although their restart policy says Always."""
+    return pod.state in ("broken", "evicted") or (pod.state == "exited" and restart_policy == "Always")
 
 
 def failure_reason(pod: ObservedPod) -> str:
