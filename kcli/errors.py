@@ -81,5 +81,11 @@ class LockError(KcliError):
     exit_code = 6
 
 
+class StateBehindError(KcliError):
+    """The local state is older than the cluster's: another runner committed since."""
+
+    exit_code = 7
+
+
 class LockLostError(LockError):
     """This run's lock expired and another run took it: it stopped without writing or committing."""

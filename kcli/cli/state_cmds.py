@@ -20,8 +20,27 @@ def lock_status(inventory: str = options.Inventory) -> None:
     console.out.print(f"{status.host.name}: {status.info.describe()}")
 
 
+state_app = typer.Typer(help="The git-tracked state: rebuild it from the cluster.", no_args_is_help=True,
+                        rich_markup_mode=None)
+
+
+@state_app.command("rebuild")
+def state_rebuild(inventory: str = options.Inventory, state: str = typer.Option(None, "--state", help="State directory."),
+                  force: bool = typer.Option(False, "--force", help="Also when the local state is as new as the cluster's.")) -> None:
+    """Rebuild the local state from the one the cluster keeps (a new CI runner, a lost or stale state directory)."""
+    from kcli.shell.facade import Cluster
+
+    with Cluster.load(inventory, state) as cluster:
+        host, generation, commit = cluster.rebuild_state(force=force)
+    if commit is None and generation:
+        console.info(f"state is current (generation {generation}); nothing to do (--force rewrites it)")
+    else:
+        console.info(f"state rebuilt from {host} (generation {generation}); " + (f"committed {commit}" if commit else "unchanged"))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(lock, name="lock")
+    app.add_typer(state_app, name="state")
 
     @app.command()
     def unlock(force: bool = typer.Option(False, "--force", help="Required: removes the lock whoever holds it."),

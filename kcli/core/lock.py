@@ -15,6 +15,12 @@ from kcli.core.inventory import Host, Inventory
 LOCK_DIR = "/var/lib/kcli/lock"
 
 
+def _beside_lock(name: str) -> str:
+    """state.generation (the newest state generation a run committed) and state.yaml (that state,
+    which holds no Secret value, for `state rebuild`) live beside the lock directory."""
+    return f"{LOCK_DIR.rsplit('/', 1)[0]}/{name}"
+
+
 def lock_host(inv: Inventory) -> Host:
     """The first control-plane host, else the first host."""
     for h in inv.hosts:
@@ -36,7 +42,7 @@ for attempt in 1 2 3 4 5; do
     printf '%s\n' "$epoch" > {e}.tmp && mv -f {e}.tmp {e}
     {{ printf %s {info}; echo "acquired=$now"; echo "expires=$((now + {int(ttl)}))"; echo "epoch=$epoch"; }} > {d}/info.tmp
     mv {d}/info.tmp {d}/info
-    echo state=acquired; echo "now=$now"; echo "epoch=$epoch"; exit 0
+    echo state=acquired; echo "now=$now"; echo "epoch=$epoch"; echo "generation=$(cat {shlex.quote(_beside_lock('state.generation'))} 2>/dev/null || echo 0)"; exit 0
   fi
   exp=$(sed -n 's/^expires=//p' {d}/info 2>/dev/null)
   age=$((now - $(stat -c %Y {d} 2>/dev/null || echo "$now")))
@@ -67,10 +73,23 @@ def renew_script(token: str, ttl: int) -> str:
     )
 
 
-def release_script(token: str) -> str:
+def release_script(token: str, generation: int = 0) -> str:
+    """Release the lock if this run still holds it. With ``generation``, the state on stdin is
+    first kept on the lock node (0600) as the cluster's newest, when it is newer than the one there."""
     d = shlex.quote(LOCK_DIR)
     t = shlex.quote(f"token={token}")
-    return f"if grep -qx {t} {d}/info 2>/dev/null; then rm -rf {d}; echo state=released; else echo state=not-held; fi"
+    g, c = shlex.quote(_beside_lock("state.generation")), shlex.quote(_beside_lock("state.yaml"))
+    keep = (f"cur=$(cat {g} 2>/dev/null || echo 0); case $cur in ''|*[!0-9]*) cur=0;; esac; "
+            f"if [ {int(generation)} -gt \"$cur\" ]; then (umask 077; cat > {c}.tmp) && mv -f {c}.tmp {c} && "
+            f"printf '%s\\n' {int(generation)} > {g}.tmp && mv -f {g}.tmp {g}; else cat >/dev/null; fi; ") if generation else ""
+    drain = "cat >/dev/null; " if generation else ""
+    return f"if grep -qx {t} {d}/info 2>/dev/null; then {keep}rm -rf {d}; echo state=released; else {drain}echo state=not-held; fi"
+
+
+def state_copy_script() -> str:
+    """The cluster's kept state and its generation (``kcli state rebuild``)."""
+    g, c = shlex.quote(_beside_lock("state.generation")), shlex.quote(_beside_lock("state.yaml"))
+    return f"echo generation=$(cat {g} 2>/dev/null || echo 0); echo ==state; cat {c} 2>/dev/null || true"
 
 
 def status_script() -> str:
@@ -91,6 +110,7 @@ class LockInfo:
     expires: int = 0
     now: int = 0
     epoch: int = 0
+    generation: int = 0  # the newest state generation committed to this cluster (on acquire)
 
     def describe(self) -> str:
         if self.state == "free":
@@ -114,4 +134,4 @@ def parse_lock(text: str) -> LockInfo:
         except ValueError:
             return 0
 
-    return LockInfo(kv.get("state", "unknown"), kv.get("owner", ""), kv.get("token", ""), num("acquired"), num("expires"), num("now"), num("epoch"))
+    return LockInfo(kv.get("state", "unknown"), kv.get("owner", ""), kv.get("token", ""), num("acquired"), num("expires"), num("now"), num("epoch"), num("generation"))

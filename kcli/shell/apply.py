@@ -150,7 +150,7 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
             report.service_nodes = sorted({s.node for s in current.services})
             report.stats = pool.stats()
             return report
-    with ClusterLock(pool, "apply", wait=lock_wait) as lock:
+    with ClusterLock(pool, "apply", wait=lock_wait, store=store) as lock:
         # Under the lock: the record as the previous holder left it (it may have committed
         # while this run waited), and a look (again) at the hosts, raising every node's fence.
         fresh = store.load()

@@ -115,7 +115,7 @@ def bootstrap(
     for gone in sorted(set(existing) - set(ips)):
         report.warnings.append(f"node {gone} is in the state but not in the inventory: its peers keep routes to it; "
                                f"run `kcli reset {gone}` to remove it")
-    with SshPool(inv) as pool, ClusterLock(pool, "bootstrap", wait=lock_wait, enabled=not dry_run) as lock:
+    with SshPool(inv) as pool, ClusterLock(pool, "bootstrap", wait=lock_wait, enabled=not dry_run, store=store) as lock:
         local_before = time.time()
         facts, results = observe_hosts(pool, hosts, ips, fence=lock.fence_or_none, lock_node=lock.host.name)
         local_clock = (local_before + time.time()) / 2

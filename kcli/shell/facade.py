@@ -287,13 +287,33 @@ class Cluster:
         state = self.state()
         if name not in (state.get("nodes") or {}):
             raise UsageError(f'node "{name}" has not joined the cluster (run kcli bootstrap)')
-        with ClusterLock(self.pool, "cordon" if unschedulable else "uncordon", wait=lock_wait) as lock:
+        with ClusterLock(self.pool, "cordon" if unschedulable else "uncordon", wait=lock_wait, store=self.store) as lock:
             state = self.state()
             if (name in cordoned_of(state)) == unschedulable:
                 return False
             lock.ensure_held()
             self.store.save(with_cordon(state, name, unschedulable), f"{'cordon' if unschedulable else 'uncordon'} {name}")
         return True
+
+    def rebuild_state(self, force: bool = False) -> tuple[str, int, str | None]:
+        """kcli state rebuild: the state the cluster keeps (the newest committed, on the lock node)
+        becomes the local one, at the cluster's generation. Returns (lock node, generation, commit)."""
+        from kcli.core.lock import lock_host, state_copy_script
+        from kcli.core.state import parse_state
+        from kcli.shell.statestore import StateError
+
+        host = lock_host(self.inv)
+        out = self.pool.get(host).run(["sh", "-c", state_copy_script()], timeout=60, check=True).stdout
+        head, _, text = out.partition("==state\n")
+        generation = int(head.strip().partition("=")[2] or 0)
+        if not generation or not text.strip():
+            raise StateError(f"{host.name} keeps no state of cluster {self.inv.cluster} (no run committed with this kcli)")
+        local = int(self.state().get("generation") or 0) if self.has_state() else 0
+        if local >= generation and not force:
+            return host.name, local, None
+        state = parse_state(text, self.inv.cluster)
+        return host.name, generation, self.store.save(state, f"state rebuild from {host.name} (generation {generation})",
+                                                      generation=generation)
 
     # -- lock ----------------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ import uuid
 
 from kcli.core.fence import Fence
 from kcli.core.lock import acquire_script, lock_host, parse_lock, release_script, renew_script
-from kcli.errors import LockError, LockLostError
+from kcli.errors import LockError, LockLostError, StateBehindError
+from kcli.shell.statestore import StateStore
 from kcli.shell.transport import SshPool
 
 
@@ -24,7 +25,8 @@ def lock_owner(command: str) -> str:
 
 
 class ClusterLock:
-    def __init__(self, pool: SshPool, command: str, wait: float = 0.0, ttl: int | None = None, enabled: bool = True) -> None:
+    def __init__(self, pool: SshPool, command: str, wait: float = 0.0, ttl: int | None = None, enabled: bool = True,
+                 store: StateStore | None = None) -> None:
         self.pool = pool
         self.host = lock_host(pool.inventory)
         self.token = uuid.uuid4().hex
@@ -37,6 +39,8 @@ class ClusterLock:
         self.renewed_at = 0.0  # monotonic time the lock node last confirmed our hold (acquire, renew)
         self.epoch = 0
         self.enabled = enabled  # False: a read-only run (dry run) that takes no lock
+        self.store = store  # the local state: refused when behind the cluster's; kept there on release
+        self.cluster_generation = 0
 
     def _run(self, script: str):
         return parse_lock(self.pool.get(self.host).run(["sh", "-c", script], timeout=30, check=True).stdout)
@@ -52,6 +56,7 @@ class ClusterLock:
             if info.state == "acquired":
                 self.epoch = info.epoch
                 self.renewed_at = asked
+                self.cluster_generation = info.generation
                 break
             if not info.acquired and time.monotonic() < settle:  # name the holder: look again shortly
                 time.sleep(0.2)
@@ -62,9 +67,30 @@ class ClusterLock:
                     "wait (--lock-wait SECONDS) or, if the holder is gone, `kcli unlock --force`"
                 )
             time.sleep(1.0)
+        local = self._local_generation()
+        if local is not None and self.cluster_generation > local:
+            self._release(0)
+            raise StateBehindError(
+                f"the state in {self.store.dir} is behind the cluster (generation {local} < {self.cluster_generation}): "  # type: ignore[union-attr]
+                "another runner committed since; nothing was changed. Catch up with `git pull` in the state "
+                "directory (or `kcli state rebuild`), then run the command again")
         self._thread = threading.Thread(target=self._renew, daemon=True)
         self._thread.start()
         return self
+
+    def _local_generation(self) -> int | None:
+        if self.store is None or not self.store.exists():
+            return None
+        return int(self.store.load().get("generation") or 0)
+
+    def _release(self, generation: int) -> None:
+        """Release; with a newer ``generation``, the local state file goes with it (kept on the lock node)."""
+        try:
+            stdin = self.store.path.read_bytes() if generation and self.store is not None else None
+            self.pool.get(self.host).run(["sh", "-c", release_script(self.token, generation if stdin else 0)],
+                                         stdin=stdin, timeout=30, check=True)
+        except Exception:  # noqa: BLE001 - an unreleased lock expires by itself; the next commit keeps the state
+            pass
 
     def _renew(self) -> None:
         while not self._stop.wait(max(1.0, self.ttl / 3)):
@@ -113,7 +139,5 @@ class ClusterLock:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        try:
-            self._run(release_script(self.token))
-        except Exception:  # noqa: BLE001 - an unreleased lock expires by itself
-            pass
+        local = self._local_generation() or 0
+        self._release(local if local > self.cluster_generation and not self.lost else 0)

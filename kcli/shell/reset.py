@@ -53,7 +53,7 @@ def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bo
     tset = {h.name for h in targets}
     remaining = [h for h in inv.hosts if h.name not in tset and h.name in leases]
     report = ResetReport()
-    with SshPool(inv) as pool, ClusterLock(pool, "reset", wait=lock_wait) as lock:
+    with SshPool(inv) as pool, ClusterLock(pool, "reset", wait=lock_wait, store=store) as lock:
         from kcli.core.iptables import JUMP_RULES
 
         units = {h.name: steps_units(reset_steps(h.name, net, {n: l for n, l in leases.items() if n != h.name},

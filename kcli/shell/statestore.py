@@ -63,9 +63,16 @@ class StateStore:
             self._git("config", "user.name", "kcli")
             self._git("config", "user.email", "kcli@localhost")
 
-    def save(self, state: dict[str, Any], message: str, extra_files: dict[str, str] | None = None) -> str | None:
-        """Write and commit when anything changed; returns the commit id, or None for no change."""
-        files = {STATE_FILE: render_state(state), **(extra_files or {})}
+    def save(self, state: dict[str, Any], message: str, extra_files: dict[str, str] | None = None,
+             generation: int | None = None) -> str | None:
+        """Write and commit when anything changed; returns the commit id, or None for no change.
+        Each commit raises the state's ``generation`` by one (the cluster keeps the newest it
+        saw: a state behind it is refused, kcli.shell.lock)."""
+        gen = int(self.load().get("generation") or 0) if self.exists() else 0
+        files = {STATE_FILE: render_state({**state, "generation": gen if generation is None else generation}),
+                 **(extra_files or {})}
+        if generation is None and any(not (self.dir / n).exists() or (self.dir / n).read_text() != t for n, t in files.items()):
+            files[STATE_FILE] = render_state({**state, "generation": gen + 1})
         changed = [name for name, text in files.items() if not (self.dir / name).exists() or (self.dir / name).read_text() != text]
         if not changed:
             return None

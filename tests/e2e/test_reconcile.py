@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,3 +144,32 @@ def test_a_lost_node_s_pods_move_after_their_toleration_and_its_stale_pods_go_fi
     (eps,) = yaml.safe_load((sb.state / "cluster.yaml").read_text())["endpoints"]["default/lost"].values()
     assert sorted(e.split(":")[0] for e in eps) == sorted(p["status"]["podIP"] for p in now.values())
     assert sb("verify").returncode == 0
+
+
+def deploy(name: str) -> str:
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec: {{containers: [{{name: app, image: kcli.local/busybox:1, command: [sleep, "3600"]}}]}}
+"""
+
+
+def test_a_state_behind_the_cluster_is_refused_and_state_rebuild_catches_up(sb, tmp_path):
+    clone_b = tmp_path / "clone-b"
+    shutil.copytree(sb.state, clone_b)  # a second runner's state, not pulled since
+    a = write_manifest(tmp_path, "a.yaml", deploy("from-a"))
+    sb("apply", "-f", a)
+    res = sb("apply", "-f", write_manifest(tmp_path, "b.yaml", deploy("from-b")), "--state", str(clone_b), check=False)
+    assert res.returncode == 7 and "behind the cluster" in res.stderr and "git pull" in res.stderr, res.stderr
+    for h in sb.testinfra().values():
+        assert "from-b" not in h.check_output("docker ps -a --format '{{.Names}}'")
+    shutil.rmtree(sb.state)  # the local state is gone (or a new CI runner)
+    assert "state rebuilt from node1" in sb("state", "rebuild").stderr
+    assert sb("diff", "-f", a, "-f", str(M / "svc.yaml.j2"), "--set", "replicas=3").returncode == 0
+    assert "from-a" in sb("get", "deploy").stdout
+    sb("delete", "-f", a)  # the rebuilt state works on

@@ -24,6 +24,7 @@ from kcli.core.lock import (
     parse_lock,
     release_script,
     renew_script,
+    state_copy_script,
     status_script,
 )
 
@@ -90,9 +91,24 @@ class TestParse:
 
 class TestScripts:
     def test_scripts_use_the_patched_dir(self, lock_dir):
-        for script in (acquire_script("t", "o", 60), renew_script("t", 60), release_script("t"), status_script(),
+        for script in (acquire_script("t", "o", 60), renew_script("t", 60), release_script("t"), release_script("t", 3),
+                       state_copy_script(), status_script(),
                        force_unlock_script()):
-            assert str(lock_dir) in script and "/var/lib/kcli" not in script
+            assert str(lock_dir.parent) in script and "/var/lib/kcli" not in script
+
+    def test_release_keeps_a_newer_state_and_acquire_reports_its_generation(self, lock_dir):
+        assert sh_lock(acquire_script("tok-a", "a", 60)).generation == 0
+        kept = subprocess.run(["sh", "-c", release_script("tok-a", 3)], input="generation: 3\n", capture_output=True,
+                              text=True, check=True)
+        assert "state=released" in kept.stdout
+        assert run(state_copy_script()) == "generation=3\n==state\ngeneration: 3\n"
+        assert oct((lock_dir.parent / "state.yaml").stat().st_mode & 0o777) == "0o600"
+        assert sh_lock(acquire_script("tok-b", "b", 60)).generation == 3
+        subprocess.run(["sh", "-c", release_script("tok-b", 2)], input="generation: 2\n", text=True, check=True)
+        assert run(state_copy_script()).startswith("generation=3\n")  # an older state never replaces a newer one
+        sh_lock(acquire_script("tok-c", "c", 60))
+        subprocess.run(["sh", "-c", release_script("not-mine", 9)], input="x\n", text=True, check=True)
+        assert run(state_copy_script()).startswith("generation=3\n")  # only the holder keeps its state
 
     def test_first_acquire(self, lock_dir):
         before = int(time.time())
