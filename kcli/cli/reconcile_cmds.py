@@ -59,6 +59,30 @@ def reconcile_pass(cluster, *, dry_run: bool, lock_wait: float, strict: bool, ti
     return out
 
 
+class _StopFlag:
+    """--watch ends between passes: the first SIGINT (^C) or SIGTERM (systemd, CI) lets the pass
+    running finish its waves and commit, then stops; a second SIGINT interrupts at once."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self._event = threading.Event()
+
+        def first(signum, _frame) -> None:
+            if self._event.is_set() and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self._event.set()
+            console.info("reconcile: stopping after this pass (^C again to interrupt it)")
+
+        signal.signal(signal.SIGINT, first)
+        signal.signal(signal.SIGTERM, first)
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True when asked to stop."""
+        return self._event.wait(seconds)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def reconcile(
@@ -74,7 +98,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Repair the cluster back to what was applied, with no -f: nodes, dead or missing pods, endpoints, rollouts, Jobs."""
         from kcli.core.humanize import parse_duration
-        from kcli.errors import UsageError
+        from kcli.errors import KcliError, UsageError
         from kcli.shell.facade import Cluster
 
         try:
@@ -83,24 +107,29 @@ def register(app: typer.Typer) -> None:
             raise UsageError(str(exc)) from None
         if every <= 0:
             raise UsageError("--interval must be more than 0")
+        stop = _StopFlag() if watch else None
         n = 0
-        try:
-            while True:
-                n += 1
+        while True:
+            n += 1
+            try:
                 with Cluster.load(inventory, state) as cluster:  # state re-read every pass (another runner may commit)
                     res = reconcile_pass(cluster, dry_run=dry_run, lock_wait=lock_wait, strict=strict, timeout=timeout)
-                what = "would repair" if dry_run else "repaired"
-                console.info(f"reconcile{f' pass {n}' if watch else ''}: " + (
-                    f"{what} {res.node_changes} node step(s), {res.pod_changes} pod(s), rules/DNS on "
-                    f"{len(res.synced_nodes)} node(s)" if res.repairs else "nothing to repair")
-                    + (f"; node repair skipped on {', '.join(res.skipped_nodes)}" if res.skipped_nodes else ""))
-                if not watch:
-                    break
-                time.sleep(every)
-        except KeyboardInterrupt:
-            if not watch:
-                raise
-            console.info(f"reconcile: stopped after {n} pass(es)")
-            return
+            except KcliError as exc:
+                if stop is None:
+                    raise
+                console.error(f"reconcile pass {n}: {exc.message} ({type(exc).__name__}); next pass in {interval}")
+                if stop.wait(every):
+                    return
+                continue
+            what = "would repair" if dry_run else "repaired"
+            console.info(f"reconcile{f' pass {n}' if watch else ''}: " + (
+                f"{what} {res.node_changes} node step(s), {res.pod_changes} pod(s), rules/DNS on "
+                f"{len(res.synced_nodes)} node(s)" if res.repairs else "nothing to repair")
+                + (f"; node repair skipped on {', '.join(res.skipped_nodes)}" if res.skipped_nodes else ""))
+            if stop is None:
+                break
+            if stop.wait(every):
+                console.info(f"reconcile: stopped after {n} pass(es)")
+                return
         if exit_code and res.repairs:
             raise typer.Exit(1)

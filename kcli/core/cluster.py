@@ -40,7 +40,8 @@ def view_from_sections(per_node: Mapping[str, Mapping[str, Section]]) -> Cluster
     for name, sections in per_node.items():
         view.facts[name] = _with_docker(parse_node_facts(sections), sections.get("pods"))
         items = inspected(sections.get("pods"))
-        view.pods[name] = parse_pods(name, items)
+        secret = sections.get("secret_dirs")
+        view.pods[name] = parse_pods(name, items, set(secret.text.split()) if secret is not None else None)
         view.used_ips[name] = pod_network_ips(items)
         ipt = sections.get("iptables")
         view.iptables[name] = ipt.text if ipt is not None and ipt.rc == 0 else ""

@@ -33,7 +33,7 @@ from kcli.core.servicesync import (
 from kcli.core.state import cordoned_of, leases_of, network_of
 from kcli.core.workloads import (
     add_events, allocate_pod_ips, cascade, failure_record, forget_objects, in_backoff, object_id, record_objects,
-    owner_keys, record_pods, record_revisions, recorded_owners, redacted_manifest, state_objects,
+    owner_keys, record_pods, record_revisions, recorded_owners, redacted_manifest, sealed_secrets, state_objects,
 )
 from kcli.errors import ManifestError, PlanError
 
@@ -219,9 +219,21 @@ class Plan:
         return out
 
 
+def with_sealed_secrets(desired: Desired, state: Mapping[str, Any], secret_key: bytes) -> Desired:
+    """Secrets known only by their hash (applied earlier, not in this command) become objects
+    again when their sealed values open with the cluster's key: their pods can be recreated."""
+    opened = sealed_secrets(state, desired.secret_hashes, secret_key) if secret_key and desired.secret_hashes else []
+    if not opened:
+        return desired
+    keys = {o.key for o in opened}
+    return dataclasses.replace(desired, objects=(*desired.objects, *opened),
+                               secret_hashes={k: v for k, v in desired.secret_hashes.items() if k not in keys})
+
+
 def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inventory, policy: Policy) -> Plan:
     """The next wave. ``view`` must already hold Unknown pods for unreachable nodes
     (add_unknown_pods)."""
+    desired = with_sealed_secrets(desired, state, policy.secret_key)
     net, leases = require_bootstrapped(state, inv.cluster)
     recorded_pods: Mapping[str, Any] = state.get("pods") or {}
     specs, allocations, warnings = allocate([o for o in desired.objects if isinstance(o, Service)],

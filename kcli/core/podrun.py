@@ -391,6 +391,8 @@ def _volume_lines(pod: DesiredPod, uid: str, configs) -> tuple[list[str], dict[s
                     mode = it.mode if it.mode is not None else (0o600 if secret and v.default_mode == 0o644 else v.default_mode)
                     rel = _relative(it.path, f"volume {v.name}: item path", pod)
                     lines.append(write_file(f"{p}/{rel}", raw, f"{int(mode):04o}"))
+            if secret:  # written last: its absence says the files are gone (a reboot empties the tmpfs)
+                lines.append(sh(("touch", secret_volume_mark(uid, v.name))))
             paths[v.name] = p
         else:
             raise PlanError(f"pod {pod.namespace}/{pod.name}: volume {v.name} ({v.source}) is not supported")
@@ -412,6 +414,14 @@ def _mounts(c: Container, paths: Mapping[str, str], pod: DesiredPod) -> list[str
 
 
 LAYOUT_LABEL = "io.kcli.layout"
+
+
+SECRET_VOLUMES_LABEL = "io.kcli.secret-volumes"  # the pod's secret volumes, checked by their marks
+
+
+def secret_volume_mark(uid: str, volume: str) -> str:
+    """The file that says a pod's secret volume was written (beside it, unseen by the container)."""
+    return f"{SECRET_DIR}/{uid}/secret/.{volume}.ok"
 
 
 PROBES_LABEL = "io.kcli.probes"  # on the pause container: the containers its healthcheck probes
@@ -587,6 +597,8 @@ def create_pod_lines(
                                      for c in spec.containers for p in c.ports]),
         "io.kcli.node": place.node,
         GRACE_LABEL: str(int(spec.termination_grace_period_seconds)),
+        **({SECRET_VOLUMES_LABEL: ",".join(v.name for v in spec.volumes if v.source == "secret")}
+           if any(v.source == "secret" for v in spec.volumes) else {}),
     })
     net: list[str] = []  # the pod's network: on the pause container, or on its one container
     if spec.host_network:

@@ -9,6 +9,7 @@ from typing import Any
 
 from kcli.core.network import NodeLease, pod_ip_range
 from kcli.core.objects import AnyObject, ObjectKey, Secret, build_object, canonical_json
+from kcli.core.secretbox import seal, unseal
 
 EVENTS_KEPT = 100
 
@@ -50,8 +51,28 @@ def record_objects(state: Mapping[str, Any], objects: Iterable[AnyObject], apply
         rec = {"applyset": applyset, "lastApplied": redacted_manifest(o), "createdAt": old.get("createdAt") or now}
         if isinstance(o, Secret):
             rec["contentHash"] = o.content_hash(secret_key)
+            if old.get("sealed") and old.get("contentHash") == rec["contentHash"]:
+                rec["sealed"] = old["sealed"]  # same values: the same record (a second apply changes nothing)
+            elif secret_key:
+                rec["sealed"] = seal(secret_key, o.namespace, o.name, o.type, o.data)
         objs[object_id(o.key)] = rec
     out["objects"] = objs
+    return out
+
+
+def sealed_secrets(state: Mapping[str, Any], keys: Iterable[ObjectKey], secret_key: bytes) -> list[Secret]:
+    """The recorded Secrets among ``keys`` whose sealed values open with the cluster's key, as
+    Secret objects (kcli.core.secretbox): what pods need to be recreated without an apply."""
+    out: list[Secret] = []
+    for key in keys:
+        rec = (state.get("objects") or {}).get(object_id(key)) or {}
+        opened = unseal(secret_key, key.namespace, key.name, str(rec.get("sealed") or ""))
+        if opened is None:
+            continue
+        m = {k: v for k, v in (rec.get("lastApplied") or {}).items() if k not in ("data", "stringData")}
+        obj = build_object({**m, "type": opened.get("type") or m.get("type", "Opaque"), "data": opened["data"]})
+        if isinstance(obj, Secret) and obj.content_hash(secret_key) == rec.get("contentHash"):
+            out.append(obj)
     return out
 
 

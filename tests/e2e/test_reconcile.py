@@ -83,13 +83,23 @@ def test_reconcile_watch_completes_a_job_without_another_apply(sb, tmp_path):
             time.sleep(2)
         assert line[:3] == ["batch", "Complete", "6/6"], line
     finally:
-        os.killpg(watch.pid, signal.SIGINT)
-        out, err = watch.communicate(timeout=60)
+        os.killpg(watch.pid, signal.SIGINT)  # ^C: the pass running ends, then the loop
+        try:
+            out, err = watch.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(watch.pid, signal.SIGKILL)
+            out, err = watch.communicate()
+            raise AssertionError(f"reconcile --watch did not stop on SIGINT:\n{err[-3000:]}") from None
     assert watch.returncode == 0, err
     assert "pass 2" in err and "stopped after" in err
 
 
-LOST = """apiVersion: apps/v1
+LOST = """apiVersion: v1
+kind: Secret
+metadata: {name: lost-creds}
+stringData: {pw: s3cr3t-v4lue}
+---
+apiVersion: apps/v1
 kind: Deployment
 metadata: {name: lost}
 spec:
@@ -100,7 +110,10 @@ spec:
     spec:
       tolerations: [{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 10}]
       containers:
-        - {name: app, image: kcli.local/busybox:1, command: ["sh", "-c", "mkdir -p /w && echo $HOSTNAME > /w/index.html && exec httpd -f -p 80 -h /w"]}
+        - name: app
+          image: kcli.local/busybox:1
+          command: ["sh", "-c", "mkdir -p /w && echo $HOSTNAME > /w/index.html && exec httpd -f -p 80 -h /w"]
+          env: [{name: PW, valueFrom: {secretKeyRef: {name: lost-creds, key: pw}}}]
 ---
 apiVersion: v1
 kind: Service
@@ -115,7 +128,7 @@ def lost_pods(sb) -> dict[str, dict]:
 
 
 def test_a_lost_node_s_pods_move_after_their_toleration_and_its_stale_pods_go_first_when_it_returns(sb, tmp_path):
-    sb("apply", "-f", write_manifest(tmp_path, "lost.yaml", LOST))
+    sb("apply", "-f", write_manifest(tmp_path, "lost.yaml", LOST))  # only this once: later passes have no -f
     before = lost_pods(sb)
     on_node3 = {n for n, p in before.items() if p["spec"]["nodeName"] == "node3"}
     assert len(before) == 6 and on_node3
@@ -128,6 +141,10 @@ def test_a_lost_node_s_pods_move_after_their_toleration_and_its_stale_pods_go_fi
         running = {n: p for n, p in now.items() if p["status"]["phase"] == "Running"}
         assert len(running) == 6 and {p["spec"]["nodeName"] for p in running.values()} <= {"node1", "node2"}
         assert {n for n, p in now.items() if p["status"]["phase"] == "Unknown"} == on_node3
+        fresh = sorted(set(running) - set(before))
+        assert len(fresh) == len(on_node3)  # replacements, made with no Secret given: its value is in their env
+        assert all(sb("exec", n, "--", "sh", "-c", "echo $PW").stdout.strip() == "s3cr3t-v4lue" for n in fresh)
+        assert "s3cr3t-v4lue" not in (sb.state / "cluster.yaml").read_text()
         node3 = json.loads(sb("get", "node", "node3", "-o", "json").stdout)
         assert {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"} in node3["spec"]["taints"]
     finally:
@@ -173,3 +190,40 @@ def test_a_state_behind_the_cluster_is_refused_and_state_rebuild_catches_up(sb, 
     assert sb("diff", "-f", a, "-f", str(M / "svc.yaml.j2"), "--set", "replicas=3").returncode == 0
     assert "from-a" in sb("get", "deploy").stdout
     sb("delete", "-f", a)  # the rebuilt state works on
+
+
+VOLUME_POD = """apiVersion: v1
+kind: Secret
+metadata: {name: files}
+stringData: {pw: v0lume-s3cret}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: with-files}
+spec:
+  nodeSelector: {kubernetes.io/hostname: node2}
+  containers:
+    - name: app
+      image: kcli.local/busybox:1
+      command: [sleep, "3600"]
+      volumeMounts: [{name: creds, mountPath: /etc/creds}]
+  volumes: [{name: creds, secret: {secretName: files}}]
+"""
+
+
+def test_secret_volume_files_lost_in_a_node_restart_are_drift_and_reconcile_brings_them_back(sb, tmp_path):
+    f = write_manifest(tmp_path, "files.yaml", VOLUME_POD)
+    sb("apply", "-f", f)
+    assert sb("exec", "with-files", "--", "sh", "-c", "cat /etc/creds/pw").stdout == "v0lume-s3cret"
+    sb.kcli("sandbox", "stop-node", "node2", "--name", sb.name)
+    sb.kcli("sandbox", "start-node", "node2", "--name", sb.name)
+    deadline = time.monotonic() + 60  # docker brings the container back, with an empty tmpfs mount
+    while sb("exec", "with-files", "--", "sh", "-c", "ls /etc/creds", check=False).returncode != 0 and time.monotonic() < deadline:
+        time.sleep(2)
+    assert sb("exec", "with-files", "--", "sh", "-c", "cat /etc/creds/pw", check=False).stdout != "v0lume-s3cret"
+    diff = sb("diff", "-f", f, check=False)
+    assert diff.returncode == 1 and "with-files" in diff.stdout, diff.stdout
+    sb("reconcile")  # no -f: the Secret's values come from the state, sealed under the cluster's key
+    assert sb("exec", "with-files", "--", "sh", "-c", "cat /etc/creds/pw").stdout == "v0lume-s3cret"
+    assert sb("diff", "-f", f).returncode == 0
+    sb("delete", "-f", f)

@@ -4,6 +4,7 @@ nodes, failures with back-off, and the recorded state."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 import textwrap
@@ -617,3 +618,41 @@ def test_toleration_seconds_default_forever_and_daemonsets():
     assert toleration_seconds((Toleration("node.kubernetes.io/unreachable", "Exists", "", "NoExecute"),)) is None
     assert toleration_seconds((Toleration("", "Exists"),)) is None  # tolerates everything
     assert toleration_seconds((Toleration("other", "Exists", "", "NoExecute", 1),)) == 300
+
+
+SECRET_APP = """
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {password: hunter2}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers:
+        - name: main
+          image: kcli.local/busybox:1
+          env: [{name: PW, valueFrom: {secretKeyRef: {name: creds, key: password}}}]
+"""
+
+
+def test_a_pod_reading_a_secret_is_recreated_without_the_secret_being_applied_again():
+    from kcli.core.state import render_state
+
+    sim = Sim()
+    sim.converge(objs(SECRET_APP))
+    assert "hunter2" not in render_state(sim.state) and sim.state["objects"]["Secret/default/creds"]["sealed"]
+    lost = next(p for ps in sim.view.pods.values() for p in ps if p.name.startswith("app-"))
+    sim.view.pods[lost.node].remove(lost)  # docker rm -f on its node
+    first, _, _, _ = sim.converge([])  # reconcile: no manifest, no Secret given
+    (create,) = first.creates
+    env_file = next(ln for ln in create.unit.lines if "container-0.env" in ln and "base64 -d" in ln)
+    assert "PW=hunter2" in base64.b64decode(env_file.split("printf %s ")[1].split()[0]).decode()  # reaches the node again
+    assert create.spec_hash == lost.spec_hash  # same template, same Secret content: the same pod spec
+    assert "hunter2" not in render_state(sim.state)

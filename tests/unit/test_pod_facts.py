@@ -329,3 +329,18 @@ def test_probe_failures_become_events():
         ("2024-05-01T12:00:01", "Unhealthy", "container app: probe failed: HTTP probe failed with statuscode: 503"),
         ("2024-05-01T12:00:03", "Killing", "container app: probe failed: command exited with 1:  (container killed: "
                                            "liveness probe failed 2 times)"))
+
+
+def test_a_pod_whose_secret_volume_files_are_gone_is_broken():
+    doc = single()
+    doc["Config"]["Labels"]["io.kcli.secret-volumes"] = "creds"
+    section = Section(json.dumps([doc]), 0)
+    (present,) = parse_pods("node1", section, {"/run/kcli/pods/uid-1/secret/.creds.ok"})
+    assert present.observed.state == "running"
+    (gone,) = parse_pods("node1", section, set())  # the node rebooted: its tmpfs is empty
+    assert gone.observed.state == "broken" and "secret volume creds" in gone.observed.detail
+    (unread,) = parse_pods("node1", section)  # not observed: nothing is concluded
+    assert unread.observed.state == "running"
+    from kcli.core.podrun import SECRET_DIR
+    from kcli.core.facts.view_script import SECRET_VOLUMES
+    assert SECRET_DIR == SECRET_VOLUMES

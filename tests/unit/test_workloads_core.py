@@ -31,6 +31,7 @@ from kcli.core.workloads import (
     record_objects,
     record_pods,
     redacted_manifest,
+    sealed_secrets,
     state_objects,
 )
 
@@ -130,9 +131,15 @@ class TestRecords:
         assert sorted(out["objects"]) == ["ConfigMap/prod/old", "ConfigMap/prod/page", "Deployment/prod/web",
                                           "Namespace/prod", "Secret/prod/creds", "Service/prod/web"]
         secret = by_kind(objs, "Secret")
-        assert out["objects"]["Secret/prod/creds"] == {
-            "applyset": "kcli-abc", "lastApplied": redacted_manifest(secret), "createdAt": "T1",
-            "contentHash": secret.content_hash(KEY)}
+        rec = dict(out["objects"]["Secret/prod/creds"])
+        sealed = rec.pop("sealed")
+        assert rec == {"applyset": "kcli-abc", "lastApplied": redacted_manifest(secret), "createdAt": "T1",
+                       "contentHash": secret.content_hash(KEY)}
+        assert sealed.startswith("v1:") and all(v.decode() not in sealed for v in secret.data.values())
+        assert record_objects(out, objs, "kcli-abc", "T2", KEY)["objects"]["Secret/prod/creds"]["sealed"] == sealed
+        (opened,) = sealed_secrets(out, [secret.key], KEY)
+        assert opened.data == secret.data and opened.content_hash(KEY) == secret.content_hash(KEY)
+        assert sealed_secrets(out, [secret.key], b"another-cluster-key-00000000000000") == []
         assert out["objects"]["Service/prod/web"] == {
             "applyset": "kcli-abc", "lastApplied": by_kind(objs, "Service").manifest, "createdAt": "T1"}
 

@@ -9,9 +9,10 @@ from datetime import datetime
 
 from kcli.core.controllers.pod import ObservedPod, OwnerRef
 from kcli.core.facts.sections import Section
-from kcli.core.facts.view_script import DNS_CONTAINER, PODS_SNIPPET  # noqa: F401 - PODS_SNIPPET re-exported
+from kcli.core.facts.view_script import DNS_CONTAINER, PODS_SNIPPET, SECRET_VOLUMES  # noqa: F401 - PODS_SNIPPET re-exported
 from kcli.core.network import POD_NETWORK
-from kcli.core.podrun import GRACE_LABEL, LAYOUT_LABEL, PRE_STOP_LABEL, PROBES_LABEL
+from kcli.core.podrun import (GRACE_LABEL, LAYOUT_LABEL, PRE_STOP_LABEL, PROBES_LABEL, SECRET_VOLUMES_LABEL,
+                              secret_volume_mark)
 from kcli.core.scheduler import HostPort
 
 
@@ -161,8 +162,17 @@ def container_running(items: list[dict], name: str) -> bool:
     return any(d.get("Name") == "/" + name and (d.get("State") or {}).get("Running") is True for d in items)
 
 
-def parse_pods(node: str, section: Section | list[dict] | None) -> list[PodView]:
-    """kcli's pods among the inspected objects (a PODS_SNIPPET section, or its parsed ``inspected``)."""
+def _lost_secret_volumes(labels: dict, uid: str, marks: set[str]) -> list[str]:
+    """The pod's secret volumes whose mark is gone from the node's tmpfs (a reboot empties it;
+    docker then recreates the mount points empty and the container comes back without its files)."""
+    names = [v for v in str(labels.get(SECRET_VOLUMES_LABEL, "")).split(",") if v]
+    return [v for v in names if secret_volume_mark(uid, v) not in marks]
+
+
+def parse_pods(node: str, section: Section | list[dict] | None, secret_dirs: set[str] | None = None) -> list[PodView]:
+    """kcli's pods among the inspected objects (a PODS_SNIPPET section, or its parsed ``inspected``).
+    ``secret_dirs``: the secret volume directories present on the node (None: not read); a pod
+    whose secret volume files are gone is broken (its controller replaces it)."""
     items = section if isinstance(section, list) else inspected(section)
     by_uid: dict[str, list[dict]] = {}
     for d in items:
@@ -185,6 +195,9 @@ def parse_pods(node: str, section: Section | list[dict] | None) -> list[PodView]
         policy = any_labels.get("io.kcli.restart-policy", "Always")
         state, code, detail, status = _pod_state(sandbox, apps, inits, expected, expected_inits, policy,
                                                  single=sandbox is None and single_doc is not None)
+        lost = _lost_secret_volumes(any_labels, uid, secret_dirs) if secret_dirs is not None and state != "exited" else []
+        if lost:
+            state, detail = "broken", f"secret volume {', '.join(lost)}: its files are gone (the node restarted)"
         ip = _pod_ip(pod_doc) if pod_doc is not None else ""
         try:
             pod_labels = json.loads(any_labels.get("io.kcli.pod-labels", "{}"))

@@ -14,6 +14,7 @@ PODS_SNIPPET = (
     "ids=$(docker ps -aq --filter label=io.kcli.managed=true) || exit; "
     f"docker inspect {POD_NETWORK} {DNS_CONTAINER} $ids 2>/dev/null; true"
 )
+SECRET_VOLUMES = "/run/kcli/pods"  # kcli.core.podrun.SECRET_DIR: tmpfs, empty after a reboot
 VIEW_SNIPPETS = {
     "cpus": "nproc",
     "meminfo": "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo",
@@ -21,4 +22,5 @@ VIEW_SNIPPETS = {
     "pods": PODS_SNIPPET,  # also the pod network's addresses and the DNS server's state
     "iptables": "iptables-save -t nat && iptables-save -t filter",
     "dns_file": "cat /var/lib/kcli/dns/cluster.hosts",
+    "secret_dirs": f"ls -d {SECRET_VOLUMES}/*/secret/.*.ok 2>/dev/null; true",  # secret volumes written (their marks)
 }
