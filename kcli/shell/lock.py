@@ -81,7 +81,7 @@ class ClusterLock:
     def _local_generation(self) -> int | None:
         if self.store is None or not self.store.exists():
             return None
-        return int(self.store.load().get("generation") or 0)
+        return self.store.generation()
 
     def _release(self, generation: int) -> None:
         """Release; with a newer ``generation``, the local state file goes with it (kept on the lock node)."""

@@ -53,6 +53,18 @@ class StateStore:
             self._parsed = (stamp, parse_state(text, self.cluster))
         return copy.deepcopy(self._parsed[1])
 
+    def generation(self) -> int:
+        """The recorded state's generation (0 when none), without copying the state."""
+        if not self.exists():
+            return 0
+        try:
+            st = self.path.stat()
+            if (st.st_mtime_ns, st.st_size, st.st_ino) != self._parsed[0]:
+                self.load()
+        except OSError:
+            return 0
+        return int(self._parsed[1].get("generation") or 0)
+
     def _git(self, *args: str, check: bool = True):
         return run_local(["git", "-C", str(self.dir), *args], check=check, error=StateError)
 
@@ -68,7 +80,7 @@ class StateStore:
         """Write and commit when anything changed; returns the commit id, or None for no change.
         Each commit raises the state's ``generation`` by one (the cluster keeps the newest it
         saw: a state behind it is refused, kcli.shell.lock)."""
-        gen = int(self.load().get("generation") or 0) if self.exists() else 0
+        gen = self.generation()
         files = {STATE_FILE: render_state({**state, "generation": gen if generation is None else generation}),
                  **(extra_files or {})}
         if generation is None and any(not (self.dir / n).exists() or (self.dir / n).read_text() != t for n, t in files.items()):
