@@ -40,6 +40,7 @@ def reconcile_pass(cluster, *, dry_run: bool, lock_wait: float, strict: bool, ti
 
     out = PassResult()
     nodes = cluster.bootstrap(dry_run=dry_run, lock_wait=lock_wait, log=console.info)
+    repairs: list[dict[str, str]] = []
     if nodes.blockers:  # a node lost (or not ready for setup): repair the workloads on the others
         out.skipped_nodes = sorted({c.host for c in nodes.blockers})
         for c in nodes.blockers:
@@ -47,13 +48,16 @@ def reconcile_pass(cluster, *, dry_run: bool, lock_wait: float, strict: bool, ti
     else:
         print_steps(nodes, verbose=False)
         out.node_changes = nodes.changes
+        repairs = [{"object": f"Node/{host}", "reason": "Repaired", "message": f"{s.name}: {s.detail}"}
+                   for host, steps in sorted(nodes.steps.items()) for s in steps if s.changed and not dry_run]
         for host, drift in sorted(nodes.drift_after.items()):
             console.warn(f"{host}: still differs after the repair: {'; '.join(drift)}")
         if nodes.errors:
             raise ExecutionError(f"node repair failed on {len(nodes.errors)} node(s)",
                                  details=[f"{n}: {e}" for n, e in sorted(nodes.errors.items())])
+    # the workloads' pass, and one commit recording the node repairs with it as events
     report = run_apply(cluster, [], applyset="", dry_run=dry_run, prune=False, lock_wait=lock_wait, profile=False,
-                       strict=strict, results=False, timeout=timeout)
+                       strict=strict, results=False, timeout=timeout, repairs=repairs)
     out.pod_changes = report.changes
     out.synced_nodes = list(report.service_nodes)
     return out

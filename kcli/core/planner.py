@@ -472,8 +472,10 @@ class Outcome:
 
 
 def record(state: Mapping[str, Any], desired: Desired, last: Plan, outcome: Outcome, view: ClusterView,
-           secret_key: bytes, now_iso: str, by: str = "") -> tuple[dict[str, Any], str]:
-    """The next state and its commit message, from the final observation (``by``: who ran it)."""
+           secret_key: bytes, now_iso: str, by: str = "", repairs: Sequence[Mapping[str, str]] = ()
+           ) -> tuple[dict[str, Any], str]:
+    """The next state and its commit message, from the final observation (``by``: who ran it;
+    ``repairs``: node repairs done before, as events {object, reason, message}: `kcli reconcile`)."""
     new = forget_objects(record_objects(state, desired.manifest, desired.applyset, now_iso, secret_key), desired.gone)
     pending = {(w.namespace, w.name): (w.applied, w.reason) for w in last.pending}
     failed = {**{(w.namespace, w.name): dict(w.record) for w in last.backing_off}, **outcome.failed}
@@ -487,10 +489,12 @@ def record(state: Mapping[str, Any], desired: Desired, last: Plan, outcome: Outc
     else:
         new.pop("services", None)
         new.pop("endpoints", None)
-    new = add_events(new, events(outcome, state, now_iso))
+    new = add_events(new, [*({"time": now_iso, **r} for r in repairs), *events(outcome, state, now_iso)])
     changed = [f"{ref} {what}" for ref, what in object_results(state, desired, secret_key) if what != "unchanged"]
     subject = f"apply: {', '.join(changed[:4]) or 'pods reconciled'}" + (f" (+{len(changed) - 4})" if len(changed) > 4 else "")
-    body = [*(f"delete {d.namespace}/{d.name} on {d.node}: {d.reason}" for p in outcome.plans for d in p.deletes),
+    if repairs and not changed:
+        subject = f"reconcile: {len(repairs)} node repair(s), {sum(p.pod_changes for p in outcome.plans)} pod change(s)"
+    body = [*(f"{r.get('object', '')}: {r.get('message', '')}" for r in repairs),*(f"delete {d.namespace}/{d.name} on {d.node}: {d.reason}" for p in outcome.plans for d in p.deletes),
             *(f"create {c.namespace}/{c.name} on {c.node}: {c.reason}" for p in outcome.plans for c in p.creates)]
     return new, subject + ("\n\n" + "\n".join(body) if body else "")
 

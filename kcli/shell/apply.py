@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -110,6 +110,7 @@ def apply(
     pool: SshPool | None = None,
     wait: bool = True,
     draining: frozenset[str] = frozenset(),
+    repairs: Sequence[Mapping[str, str]] = (),
 ) -> ApplyReport:
     """Make the hosts run ``manifest_objects`` (plus everything applied earlier); ``delete_keys``
     removes objects instead (kcli delete). Every write carries the lock's fence. ``pool``: the
@@ -122,13 +123,13 @@ def apply(
     # When the command certainly changes the record (an object is new, edited or deleted) the
     # lock is taken at once; otherwise a first look without it ends most applies of a converged
     # cluster (1 round trip per node).
-    certain = not dry_run and changes_objects(state, desired)
+    certain = not dry_run and (changes_objects(state, desired) or bool(repairs))  # repairs: recorded in this commit
     own = pool is None
     pool = SshPool(inv) if pool is None else pool
     try:
         return _apply(inv, store, pool, state, desired, report, manifest_objects, applyset=applyset, dry_run=dry_run,
                       prune=prune, lock_wait=lock_wait, log=log, parallel=parallel, delete_keys=delete_keys,
-                      orphan=orphan, deadline=deadline, certain=certain, wait=wait, draining=draining)
+                      orphan=orphan, deadline=deadline, certain=certain, wait=wait, draining=draining, repairs=repairs)
     finally:
         if own:
             pool.close()
@@ -137,7 +138,8 @@ def apply(
 def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desired: Desired, report: ApplyReport,
            manifest_objects: Sequence[AnyObject], *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
            log: Log, parallel: int, delete_keys: Sequence[ObjectKey], orphan: bool, deadline: float, certain: bool,
-           wait: bool = True, draining: frozenset[str] = frozenset()) -> ApplyReport:
+           wait: bool = True, draining: frozenset[str] = frozenset(),
+           repairs: Sequence[Mapping[str, str]] = ()) -> ApplyReport:
     if not certain:
         view, secret_key = look(pool, inv, state)
         report.object_results = object_results(state, desired, secret_key)
@@ -173,7 +175,7 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
                                  wait=wait)
         report.after = view
         report.stats = pool.stats()
-        new_state, message = record(state, desired, report.last, outcome, view, secret_key, _now(), lock.owner)
+        new_state, message = record(state, desired, report.last, outcome, view, secret_key, _now(), lock.owner, repairs)
         lock.ensure_held()
         report.commit = store.save(new_state, message)
         return report

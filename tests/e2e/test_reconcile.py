@@ -60,6 +60,9 @@ def test_reconcile_repairs_a_removed_pod_and_flushed_rules(sb):
     assert len(web_pods(sb)) == 2  # a dry run changes nothing
     fixed = sb("reconcile")
     assert "repaired" in fixed.stderr
+    assert "reconcile: " in sb("history", "--limit", "1").stdout  # one commit for the pass, node repairs included
+    events = yaml.safe_load((sb.state / "cluster.yaml").read_text())["events"]
+    assert any(e["object"] == f"Node/{flushed}" and e["reason"] == "Repaired" for e in events)
     pods = web_pods(sb)
     assert len(pods) == 3 and all(p["status"]["phase"] == "Running" for p in pods.values())
     assert cid not in {c["containerID"].removeprefix("docker://") for p in pods.values() for c in p["status"]["containerStatuses"]}
