@@ -125,6 +125,15 @@ def select_containers(view: ClusterView, inv: Inventory, namespace: str, pod: st
     return out
 
 
+def _seen(cluster: str, answered: list[str]) -> None:
+    """Every look at the nodes is evidence that they answered (taint-based eviction counts from it)."""
+    import time
+
+    from kcli.shell.seen import mark_seen
+
+    mark_seen(cluster, answered, time.time())
+
+
 class Cluster:
     """The cluster one command works on: inventory, state store, SSH connections (lazy, reused)."""
 
@@ -185,6 +194,7 @@ class Cluster:
         from kcli.shell.clusterview import observe_cluster
 
         view, _ = observe_cluster(self.pool, self.inv)
+        _seen(self.inv.cluster, [n for n in view.facts if n not in view.errors])
         add_unknown_pods(view, (self.state() if state is None else state).get("pods") or {})
         return view
 
@@ -218,6 +228,7 @@ class Cluster:
         cordoned = cordoned_of(self.state()) if self.has_state() else frozenset()
         extra_snippets, finish = node_extras(self.inv, hosts, str(self.store.dir))
         results = observe(self.pool, hosts, NODE_SNIPPETS, per_host=extra_snippets)
+        _seen(self.inv.cluster, list(results.values))
         statuses = []
         for h in hosts:
             sections = results.values.get(h.name)
