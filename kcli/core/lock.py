@@ -17,7 +17,7 @@ LOCK_DIR = "/var/lib/kcli/lock"
 
 def _beside_lock(name: str) -> str:
     """state.generation (the newest state generation a run committed) and state.yaml (that state,
-    which holds no Secret value, for `state rebuild`) live beside the lock directory."""
+    its Secret values only sealed, for `state rebuild`) live beside the lock directory."""
     return f"{LOCK_DIR.rsplit('/', 1)[0]}/{name}"
 
 
