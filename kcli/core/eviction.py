@@ -41,7 +41,8 @@ def evictions(pods: Iterable[Any], unreachable: Iterable[str], objects: Iterable
               records: Mapping[str, Any], seen: Mapping[str, float], now: float) -> dict[tuple[str, str], str]:
     """(namespace, pod) → reason, for the PodViews ``pods``: pods recorded as evicted (wherever
     they are now), and Deployment/ReplicaSet pods on an ``unreachable`` node whose toleration ran
-    out since the node was last ``seen`` (a node never seen by this machine evicts nothing yet)."""
+    out since the node was last ``seen`` (the shell counts a never-seen lost node from its first
+    notice; a node missing from ``seen`` evicts nothing)."""
     lost = set(unreachable)
     templates = {(o.namespace, f"{o.kind}/{o.name}"): o.template for o in objects if o.kind in EVICTABLE}
     out: dict[tuple[str, str], str] = {}

@@ -26,10 +26,16 @@ def load_seen(cluster: str) -> dict[str, float]:
         return {}
 
 
-def mark_seen(cluster: str, nodes: Iterable[str], when: float) -> dict[str, float]:
-    """Record that ``nodes`` answered at ``when`` (atomic replace; errors ignored). Returns the map."""
+def mark_seen(cluster: str, nodes: Iterable[str], when: float, unreachable: Iterable[str] = ()) -> dict[str, float]:
+    """Record that ``nodes`` answered at ``when`` (atomic replace; errors ignored). An
+    ``unreachable`` node this machine never saw counts from now (a new CI runner, a lost cache):
+    eviction then waits its full toleration from the first time it was noticed. Returns the map."""
     seen = load_seen(cluster)
+    before = dict(seen)
     seen.update({n: when for n in nodes})
+    seen.update({n: when for n in unreachable if n not in seen})
+    if seen == before:
+        return seen
     path = _path(cluster)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
