@@ -58,6 +58,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Cordon NODE, then move its pods elsewhere, each leaving once its replacement is ready (kubectl drain)."""
         from kcli.cli.apply_cmds import run_apply
+        from kcli.core.planner import stays_on_drain
         from kcli.errors import KcliError
         from kcli.shell.facade import Cluster
 
@@ -74,7 +75,7 @@ def register(app: typer.Typer) -> None:
                 err = KcliError(f'unable to drain node "{node}" due to error: ' + "; ".join(blockers))
                 err.bare = True  # type: ignore[attr-defined]
                 raise err
-            moving = [p for p in pods if not p.applied.startswith(("DaemonSet/", "Job/"))]
+            moving = [p for p in pods if not stays_on_drain(p.applied)]
             for p in moving:
                 console.out.print(f"evicting pod {p.namespace}/{p.name}")
             for p in pods:

@@ -304,14 +304,20 @@ def _rollouts(pods: PodPlan, backing_off: Sequence[Waiting]) -> tuple[Rollout, .
     return tuple(out)
 
 
+STAY_ON_DRAIN = ("DaemonSet", "Job")  # kinds whose pods a drain leaves where they are
+
+
+def stays_on_drain(applied: str) -> bool:
+    """Whether a pod of ``applied`` (``Kind/name``) stays on a draining node."""
+    return applied.split("/", 1)[0] in STAY_ON_DRAIN
+
+
 def _drains(view: ClusterView, draining: frozenset[str]) -> tuple[Rollout, ...]:
     """A draining node that still runs pods other than DaemonSet and Job pods: a wait, as a
     rollout (its pods leave once their replacements elsewhere are ready)."""
     out = []
     for node in sorted(draining):
-        left = [p.name for p in view.pods.get(node, ()) if p.observed.state != "exited"
-                and not (p.observed.owner is not None and p.observed.owner.kind in ("DaemonSet", "Job"))
-                and not (p.observed.applied is not None and p.observed.applied.kind in ("DaemonSet", "Job"))]
+        left = [p.name for p in view.pods.get(node, ()) if p.observed.state != "exited" and not stays_on_drain(p.applied)]
         if left:
             out.append(Rollout(ObjectKey("Node", "", node), f'Waiting for node "{node}" to drain: {len(left)} pod(s) '
                                f"left ({', '.join(sorted(left)[:3])}{' …' if len(left) > 3 else ''})", True, 10**9))
@@ -494,7 +500,8 @@ def record(state: Mapping[str, Any], desired: Desired, last: Plan, outcome: Outc
     subject = f"apply: {', '.join(changed[:4]) or 'pods reconciled'}" + (f" (+{len(changed) - 4})" if len(changed) > 4 else "")
     if repairs and not changed:
         subject = f"reconcile: {len(repairs)} node repair(s), {sum(p.pod_changes for p in outcome.plans)} pod change(s)"
-    body = [*(f"{r.get('object', '')}: {r.get('message', '')}" for r in repairs),*(f"delete {d.namespace}/{d.name} on {d.node}: {d.reason}" for p in outcome.plans for d in p.deletes),
+    body = [*(f"{r.get('object', '')}: {r.get('message', '')}" for r in repairs),
+            *(f"delete {d.namespace}/{d.name} on {d.node}: {d.reason}" for p in outcome.plans for d in p.deletes),
             *(f"create {c.namespace}/{c.name} on {c.node}: {c.reason}" for p in outcome.plans for c in p.creates)]
     return new, subject + ("\n\n" + "\n".join(body) if body else "")
 

@@ -185,7 +185,7 @@ def _policy(inv: Inventory, view: ClusterView, secret_key: bytes, draining: froz
     """The planner's policy for this look: the nodes that answered are marked seen now (the
     evidence taint-based eviction counts from)."""
     now = time.time()
-    seen = mark_seen(inv.cluster, [n for n in view.facts if n not in view.errors], now, view.errors)
+    seen = mark_seen(inv.cluster, [n for n in view.facts if n not in view.errors], now, unreachable=view.errors)
     return Policy(seed=inv.cluster, secret_key=secret_key, now=now, draining=draining, seen=seen)
 
 

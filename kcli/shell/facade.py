@@ -125,15 +125,6 @@ def select_containers(view: ClusterView, inv: Inventory, namespace: str, pod: st
     return out
 
 
-def _seen(cluster: str, answered: list[str]) -> None:
-    """Every look at the nodes is evidence that they answered (taint-based eviction counts from it)."""
-    import time
-
-    from kcli.shell.seen import mark_seen
-
-    mark_seen(cluster, answered, time.time())
-
-
 class Cluster:
     """The cluster one command works on: inventory, state store, SSH connections (lazy, reused)."""
 
@@ -192,9 +183,11 @@ class Cluster:
         """One round trip per node; pods the state records on unreachable nodes are added as Unknown."""
         from kcli.core.planner import add_unknown_pods
         from kcli.shell.clusterview import observe_cluster
+        from kcli.shell.seen import mark_seen
 
         view, _ = observe_cluster(self.pool, self.inv)
-        _seen(self.inv.cluster, [n for n in view.facts if n not in view.errors])
+        # every look is evidence of which nodes answer (taint-based eviction counts from it)
+        mark_seen(self.inv.cluster, [n for n in view.facts if n not in view.errors], unreachable=view.errors)
         add_unknown_pods(view, (self.state() if state is None else state).get("pods") or {})
         return view
 
@@ -222,13 +215,14 @@ class Cluster:
         from kcli.core.nodes import node_status
         from kcli.core.state import cordoned_of
         from kcli.shell.observe import observe
+        from kcli.shell.seen import mark_seen
         from kcli.shell.state_hooks import node_extras
 
         hosts = [self.inv.host(n) for n in names] if names else list(self.inv.hosts)
-        cordoned = cordoned_of(self.state()) if self.has_state() else frozenset()
+        cordoned = cordoned_of(self.store.peek())
         extra_snippets, finish = node_extras(self.inv, hosts, str(self.store.dir))
         results = observe(self.pool, hosts, NODE_SNIPPETS, per_host=extra_snippets)
-        _seen(self.inv.cluster, list(results.values))
+        mark_seen(self.inv.cluster, list(results.values), unreachable=results.errors)
         statuses = []
         for h in hosts:
             sections = results.values.get(h.name)
@@ -319,7 +313,7 @@ class Cluster:
         generation = int(head.strip().partition("=")[2] or 0)
         if not generation or not text.strip():
             raise StateError(f"{host.name} keeps no state of cluster {self.inv.cluster} (no run committed with this kcli)")
-        local = int(self.state().get("generation") or 0) if self.has_state() else 0
+        local = self.store.generation()
         if local >= generation and not force:
             return host.name, local, None
         state = parse_state(text, self.inv.cluster)

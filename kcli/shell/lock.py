@@ -79,9 +79,7 @@ class ClusterLock:
         return self
 
     def _local_generation(self) -> int | None:
-        if self.store is None or not self.store.exists():
-            return None
-        return self.store.generation()
+        return None if self.store is None or not self.store.exists() else self.store.generation()
 
     def _release(self, generation: int) -> None:
         """Release; with a newer ``generation``, the local state file goes with it (kept on the lock node)."""

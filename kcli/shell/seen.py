@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Iterable
 
@@ -26,10 +27,12 @@ def load_seen(cluster: str) -> dict[str, float]:
         return {}
 
 
-def mark_seen(cluster: str, nodes: Iterable[str], when: float, unreachable: Iterable[str] = ()) -> dict[str, float]:
-    """Record that ``nodes`` answered at ``when`` (atomic replace; errors ignored). An
+def mark_seen(cluster: str, nodes: Iterable[str], when: float | None = None, unreachable: Iterable[str] = ()
+              ) -> dict[str, float]:
+    """Record that ``nodes`` answered at ``when`` (default: now; atomic replace; errors ignored). An
     ``unreachable`` node this machine never saw counts from now (a new CI runner, a lost cache):
     eviction then waits its full toleration from the first time it was noticed. Returns the map."""
+    when = time.time() if when is None else when
     seen = load_seen(cluster)
     before = dict(seen)
     seen.update({n: when for n in nodes})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from kcli.core.inventory import Inventory
 from kcli.core.state import parse_state, render_state
@@ -41,8 +41,8 @@ class StateStore:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def load(self) -> dict[str, Any]:
-        """The recorded state, a fresh copy each call (parsed once per file version)."""
+    def peek(self) -> Mapping[str, Any]:
+        """The recorded state, parsed once per file version and shared: read it, never change it."""
         try:
             st = self.path.stat()
             stamp: tuple | None = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -51,19 +51,15 @@ class StateStore:
         if stamp is None or stamp != self._parsed[0]:
             text = self.path.read_text() if stamp is not None else ""
             self._parsed = (stamp, parse_state(text, self.cluster))
-        return copy.deepcopy(self._parsed[1])
+        return self._parsed[1]
+
+    def load(self) -> dict[str, Any]:
+        """The recorded state, a fresh copy each call (parsed once per file version)."""
+        return copy.deepcopy(self.peek())
 
     def generation(self) -> int:
         """The recorded state's generation (0 when none), without copying the state."""
-        if not self.exists():
-            return 0
-        try:
-            st = self.path.stat()
-            if (st.st_mtime_ns, st.st_size, st.st_ino) != self._parsed[0]:
-                self.load()
-        except OSError:
-            return 0
-        return int(self._parsed[1].get("generation") or 0)
+        return int(self.peek().get("generation") or 0)
 
     def _git(self, *args: str, check: bool = True):
         return run_local(["git", "-C", str(self.dir), *args], check=check, error=StateError)

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
 from kcli.core.state import empty_state
 from kcli.shell.statestore import StateStore
-
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is needed for the state repository")
 
 
 def test_each_commit_raises_the_generation_and_no_change_commits_nothing(tmp_path):

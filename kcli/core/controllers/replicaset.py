@@ -85,10 +85,9 @@ def reconcile_replicas(
         actions.extend(delete(p, scale, applied) for p in victims)
         gone = {p.name for p in victims}
         keep = [p for p in current if p.name not in gone]
-    keep = keep + _drain(evicting, keep, replicas, actions, applied)
+    missing = replicas - len(keep)  # evicting pods are surplus: their replacements come first
     pods = [DesiredPod(namespace, p.name, labels if p.spec_hash == spec_hash else dict(p.labels), template, p.spec_hash,
-                       applied, owner) for p in keep]
-    missing = replicas - len([p for p in keep if p.node not in ctx.draining])
+                       applied, owner) for p in keep + _drain(evicting, keep, replicas, actions, applied)]
     if missing > 0:
         reasons = []
         if stale:
@@ -115,7 +114,7 @@ def _drain(evicting: list[ObservedPod], staying: list[ObservedPod], replicas: in
         return []
     ready_staying = sum(1 for p in staying if p.ready and p.state == "running")
     ready_evicting = [p for p in evicting if p.ready and p.state == "running"]
-    budget = max(0, ready_staying + len(ready_evicting) - min(replicas, ready_staying + len(ready_evicting)))
+    budget = max(0, ready_staying + len(ready_evicting) - replicas)  # ready pods beyond what must stay
     unready = [p for p in evicting if p not in ready_evicting]  # serving nobody: they go at once
     go = unready + sorted(ready_evicting, key=lambda p: p.name)[:budget]
     actions.extend(delete(p, f"drain: evicted from node {p.node}", applied) for p in go)
