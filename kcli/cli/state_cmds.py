@@ -7,7 +7,7 @@ import typer
 from kcli.cli import console, options
 from kcli.cli.output import print_table
 
-lock = typer.Typer(help="The cluster lock (held on the first control-plane node).", no_args_is_help=True, rich_markup_mode=None)
+lock = typer.Typer(help="The cluster lock (a majority of the lock nodes).", no_args_is_help=True, rich_markup_mode=None)
 
 
 @lock.command("status")
@@ -17,7 +17,9 @@ def lock_status(inventory: str = options.Inventory) -> None:
 
     with Cluster.load(inventory) as cluster:
         status = cluster.lock_status()
-    console.out.print(f"{status.host.name}: {status.info.describe()}")
+    for node in sorted([*status.answers, *status.unreachable]):
+        line = status.answers[node].describe() if node in status.answers else f"unreachable ({status.unreachable[node]})"
+        console.out.print(f"{node}: {line}")
 
 
 state_app = typer.Typer(help="The git-tracked state: rebuild it from the cluster.", no_args_is_help=True,
@@ -52,8 +54,8 @@ def register(app: typer.Typer) -> None:
         if not force:
             raise UsageError("unlock removes another run's lock: pass --force if you are sure it is gone")
         with Cluster.load(inventory) as cluster:
-            cluster.force_unlock()
-        console.info("lock removed")
+            nodes = cluster.force_unlock()
+        console.info(f"lock removed on {', '.join(nodes)}")
 
     @app.command()
     def history(inventory: str = options.Inventory, state: str = typer.Option(None, "--state"),

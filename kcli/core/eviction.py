@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+from kcli.core.commands.shell import Step
 from kcli.core.objects import AnyObject, Toleration
 
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
@@ -62,3 +63,18 @@ def evictions(pods: Iterable[Any], unreachable: Iterable[str], objects: Iterable
             out[(p.namespace, p.name)] = (f"node {p.node} unreachable for {int(gone_for)}s "
                                           f"(tolerationSeconds {int(limit)})")
     return out
+
+
+def stale_pods_step(host: str, records: Mapping[str, Any]) -> Step | None:
+    """The first thing done on a node that answers again (kcli bootstrap, reconcile's node repair):
+    stop and remove the pods evicted from it while it was lost, before its overlay and rules are
+    repaired, so their replacements elsewhere are never served beside them. None when it has none."""
+    from kcli.core.podrun import PodContainers, delete_pods_lines
+
+    uids = sorted((key, str(rec["uid"])) for key, rec in records.items()
+                  if isinstance(rec, Mapping) and rec.get("evicted") and rec.get("node") == host and rec.get("uid"))
+    if not uids:
+        return None
+    names = ", ".join(key for key, _ in uids)
+    return Step(host, "stale-pods", f"remove {len(uids)} pod(s) evicted while the node was lost: {names}",
+                tuple(delete_pods_lines([PodContainers(uid, ()) for _, uid in uids], grace=0)))

@@ -1,18 +1,31 @@
-"""The cluster lock, held on a designated node (atomic mkdir) with owner, token and expiry.
+"""The cluster lock: a majority lock over the lock nodes (voters), each vote an atomic mkdir with
+owner, token and expiry on that node.
 
-Each acquisition gets an epoch, strictly increasing (kcli.core.fence uses it to refuse writes
-from a holder whose lock was taken over). Times are the lock node's own clock, so runners with skewed clocks agree on expiry. A holder
-renews before expiry; a crashed holder's lock expires and the next taker moves it aside atomically.
+The voters are the control-plane hosts when there are 3 or more, else every host
+(``lock_hosts``); a run holds the lock when it holds a majority of them, so any two holders share a
+voter and the lock survives the loss of any one node of 3. Each node proposes an epoch greater than
+every epoch it has seen (its lock.epoch and fence files) and the holder takes the greatest proposal
+of its majority (kcli.core.fence uses it to refuse writes from a holder whose lock was taken
+over). Times are each node's own clock, so runners with skewed clocks agree on expiry. A holder
+renews before expiry; a crashed holder's lock expires and the next taker moves it aside
+atomically. The argument is written out in docs/design.md ("The cluster lock").
 """
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kcli.core.inventory import Host, Inventory
 
 LOCK_DIR = "/var/lib/kcli/lock"
+
+
+# What kcli reset leaves in /var/lib/kcli: the lock and the cluster's memory of it (epochs seen, the
+# kept state). A reset voter still counts in the running reset's majority, and a stale holder's
+# epoch stays refused there.
+KEPT_BY_RESET = ("lock", "lock.epoch", "lock.takeover", "fence", "fence.lock", "state.yaml", "state.generation")
 
 
 def _beside_lock(name: str) -> str:
@@ -21,23 +34,28 @@ def _beside_lock(name: str) -> str:
     return f"{LOCK_DIR.rsplit('/', 1)[0]}/{name}"
 
 
-def lock_host(inv: Inventory) -> Host:
-    """The first control-plane host, else the first host."""
-    for h in inv.hosts:
-        if "control-plane" in h.roles:
-            return h
-    return inv.hosts[0]
+def lock_hosts(inv: Inventory) -> tuple[Host, ...]:
+    """The lock's voters: the control-plane hosts when there are 3 or more, else every host."""
+    control = tuple(h for h in inv.hosts if "control-plane" in h.roles)
+    return control if len(control) >= 3 else tuple(inv.hosts)
+
+
+def majority(voters: int) -> int:
+    return voters // 2 + 1
 
 
 def acquire_script(token: str, owner: str, ttl: int) -> str:
     d = shlex.quote(LOCK_DIR)
     e = shlex.quote(LOCK_DIR + ".epoch")  # outside LOCK_DIR: survives release and takeover
+    f = shlex.quote(_beside_lock("fence"))  # the highest epoch a holder brought to this node (kcli.core.fence)
     info = shlex.quote(f"token={token}\nowner={owner.replace(chr(10), ' ')}\n")
     return f"""mkdir -p {shlex.quote(LOCK_DIR.rsplit('/', 1)[0])}
 for attempt in 1 2 3 4 5; do
   now=$(date +%s)
   if mkdir {d} 2>/dev/null; then
     last=$(cat {e} 2>/dev/null || echo 0); case $last in ''|*[!0-9]*) last=0;; esac
+    seen=$(cat {f} 2>/dev/null || echo 0); case $seen in ''|*[!0-9]*) seen=0;; esac
+    [ "$seen" -gt "$last" ] && last=$seen
     epoch=$(date +%s)000; [ "$last" -ge "$epoch" ] && epoch=$((last + 1))
     printf '%s\n' "$epoch" > {e}.tmp && mv -f {e}.tmp {e}
     {{ printf %s {info}; echo "acquired=$now"; echo "expires=$((now + {int(ttl)}))"; echo "epoch=$epoch"; }} > {d}/info.tmp
@@ -135,3 +153,77 @@ def parse_lock(text: str) -> LockInfo:
             return 0
 
     return LockInfo(kv.get("state", "unknown"), kv.get("owner", ""), kv.get("token", ""), num("acquired"), num("expires"), num("now"), num("epoch"), num("generation"))
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One acquire round over the voters (their answers to acquire_script): the lock is won with a
+    majority of them."""
+
+    answers: Mapping[str, LockInfo]  # voter -> its answer
+    unreachable: Mapping[str, str]  # voter -> why it did not answer
+    need: int
+
+    @property
+    def acquired(self) -> tuple[str, ...]:
+        """The voters that gave this run their lock."""
+        return tuple(sorted(n for n, i in self.answers.items() if i.state == "acquired"))
+
+    @property
+    def held(self) -> dict[str, LockInfo]:
+        """The voters another run holds."""
+        return {n: i for n, i in self.answers.items() if i.state != "acquired"}
+
+    @property
+    def won(self) -> bool:
+        return len(self.acquired) >= self.need
+
+    @property
+    def epoch(self) -> int:
+        """The greatest proposal of the acquired voters: above every epoch any of them has seen."""
+        return max((self.answers[n].epoch for n in self.acquired), default=0)
+
+    @property
+    def generation(self) -> int:
+        """The newest state generation the acquired voters keep (a majority holds the newest commit's)."""
+        return max((self.answers[n].generation for n in self.acquired), default=0)
+
+    def holder(self) -> tuple[LockInfo, tuple[str, ...]]:
+        """The other run holding the most voters (with its details), and those voters."""
+        by_token: dict[str, list[str]] = {}
+        for node, info in self.held.items():
+            by_token.setdefault(info.token, []).append(node)
+        if not by_token:
+            return LockInfo("held"), ()
+        token = max(by_token, key=lambda t: (len(by_token[t]), bool(t)))
+        nodes = tuple(sorted(by_token[token]))
+        return max((self.held[n] for n in nodes), key=lambda i: i.acquired), nodes
+
+    @property
+    def settling(self) -> bool:
+        """Worth asking again at once rather than reporting the holder: this run got some voters (two
+        runs split them), or a voter's holder has written no details yet (it is taking the lock now)."""
+        return bool(self.acquired) or any(not i.acquired for i in self.held.values())
+
+
+def renewal(answers: Mapping[str, LockInfo], held_on: Sequence[str], need: int) -> tuple[bool, bool]:
+    """(confirmed, lost) from the voters' answers to renew_script: confirmed when a majority still
+    carries this run's lock; lost when too many voters refused for a majority to be left."""
+    renewed = sum(1 for n in held_on if n in answers and answers[n].state == "renewed")
+    refused = sum(1 for n in held_on if n in answers and answers[n].state == "lost")
+    return renewed >= need, refused > len(held_on) - need
+
+
+def kept_state(outputs: Mapping[str, str]) -> tuple[str, int, str]:
+    """The newest of the states the lock nodes keep (their state_copy_script outputs):
+    (node, generation, state text); generation 0 when none keeps one."""
+    best = ("", 0, "")
+    for node in sorted(outputs):
+        head, _, text = outputs[node].partition("==state\n")
+        try:
+            generation = int(head.strip().rpartition("generation=")[2] or 0)
+        except ValueError:
+            continue
+        if generation > best[1] and text.strip():
+            best = (node, generation, text)
+    return best

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from kcli.core.commands.shell import Step, sh
 from kcli.core.facts.host import DAEMON_ABSENT_MARK, DAEMON_BACKUP, MANAGED_FILES
 from kcli.core.hostsetup import RESTART_DOCKER
+from kcli.core.lock import KEPT_BY_RESET, LOCK_DIR
 from kcli.core.network import POD_NETWORK, VXLAN_DEV, ClusterNetwork, NodeLease
 from kcli.core.overlay import GUARD_JUMPS, OVERLAY_JUMPS
 
@@ -74,7 +75,8 @@ def reset_steps(
     files = [MANAGED_FILES["modules"], MANAGED_FILES["sysctl"], MANAGED_FILES["subnet_env"]]
     steps.append(Step(host, "files", "remove kcli's config files and data directories", (
         sh(("rm", "-f", *files)),
-        sh(("rm", "-rf", "/var/lib/kcli", "/run/kcli")),
+        remove_data_but_the_lock(),
+        sh(("rm", "-rf", "/run/kcli")),
         "rmdir /run/flannel 2>/dev/null || true",
     )))
     d, b, a = (shlex.quote(x) for x in (MANAGED_FILES["daemon"], DAEMON_BACKUP, DAEMON_ABSENT_MARK))
@@ -85,3 +87,10 @@ def reset_steps(
         f"if [ $restored = 1 ]; then\n{RESTART_DOCKER}\nfi",
     )))
     return steps
+
+
+def remove_data_but_the_lock(top: str = LOCK_DIR.rsplit("/", 1)[0]) -> str:
+    """Remove /var/lib/kcli but what the cluster lock keeps there (kcli.core.lock.KEPT_BY_RESET)."""
+    top = shlex.quote(top)
+    keep = " ".join(f"! -name {shlex.quote(n)}" for n in KEPT_BY_RESET)
+    return f"if [ -d {top} ]; then find {top} -mindepth 1 -maxdepth 1 {keep} -exec rm -rf {{}} +; fi"

@@ -1015,8 +1015,8 @@ class _Checker:
                     self.err(pp, f'duplicate value "{port["port"]}/{proto}"')
                 seen.add((port["port"], proto))
             tp = port.get("targetPort")
-            if isinstance(tp, int) and not isinstance(tp, bool):
-                self.port_range(tp, pp + ("targetPort",))
+            if isinstance(tp, int) and not isinstance(tp, bool):  # 0: unset, defaults to port (as the API server does)
+                self.port_range(tp, pp + ("targetPort",), low=0)
             elif isinstance(tp, str):
                 msg = port_name_error(tp) if not tp.isdigit() else None
                 if msg:

@@ -275,7 +275,7 @@ def ssh_executor(pool: SshPool, inv: Inventory, lock: ClusterLock, parallel: int
     """Waves over SSH: one fenced batch per node, the node's next observation folded in."""
 
     def execute(units: dict[str, list[Unit]]) -> Wave:
-        done = run_batches(pool, list(inv.hosts), units, fence=lock.fence, lock_node=lock.host.name,
+        done = run_batches(pool, list(inv.hosts), units, fence=lock.fence, lock_nodes=lock.held_on,
                            observe={n: VIEW_SNIPPETS for n in units}, timeout=max(60.0, deadline - time.monotonic()),
                            parallel=parallel)
         results: dict[str, tuple[str, str]] = {}

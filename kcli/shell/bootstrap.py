@@ -6,13 +6,14 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from kcli.core.bootstrap import overlay_drift, ping_snippet, plan_host
 from kcli.core.commands.batch import steps_units
 from kcli.core.commands.shell import Step
+from kcli.core.eviction import stale_pods_step
 from kcli.core.fence import Fence
 from kcli.core.facts.host import host_snippets, parse_host_facts
 from kcli.core.inventory import Host, Inventory
@@ -86,9 +87,9 @@ def choose_network(state: dict, inv: Inventory, pod_cidr: str | None, service_ci
 
 
 def observe_hosts(pool: SshPool, hosts: Sequence[Host], ips: dict[str, str], extra: dict[str, dict[str, str]] | None = None,
-                  *, fence: Fence | None = None, lock_node: str = ""):
+                  *, fence: Fence | None = None, lock_nodes: Collection[str] = ()):
     per_host = {h.name: {**host_snippets(ips[h.name]), **((extra or {}).get(h.name, {}))} for h in hosts}
-    results = observe(pool, hosts, per_host=per_host, fence=fence, lock_node=lock_node)
+    results = observe(pool, hosts, per_host=per_host, fence=fence, lock_nodes=lock_nodes)
     facts = {n: parse_host_facts(s) for n, s in results.values.items()}
     return facts, results
 
@@ -117,7 +118,7 @@ def bootstrap(
                                f"run `kcli reset {gone}` to remove it")
     with SshPool(inv) as pool, ClusterLock(pool, "bootstrap", wait=lock_wait, enabled=not dry_run, store=store) as lock:
         local_before = time.time()
-        facts, results = observe_hosts(pool, hosts, ips, fence=lock.fence_or_none, lock_node=lock.host.name)
+        facts, results = observe_hosts(pool, hosts, ips, fence=lock.fence_or_none, lock_nodes=lock.held_on)
         local_clock = (local_before + time.time()) / 2
         for h in hosts:
             peers_ip = [ips[o.name] for o in hosts if o.name != h.name]
@@ -128,16 +129,18 @@ def bootstrap(
         report.blockers = blocking(report.checks, ignore)
         if report.blockers:
             return report
+        pod_records = state.get("pods") or {}
         for h in hosts:
             peers = {n: l for n, l in leases.items() if n != h.name}
-            report.steps[h.name] = plan_host(h.name, facts[h.name], net, leases[h.name], peers)
+            stale = stale_pods_step(h.name, pod_records)  # a node back from being lost: first of all
+            report.steps[h.name] = [*([stale] if stale else []), *plan_host(h.name, facts[h.name], net, leases[h.name], peers)]
         if dry_run:
             return report
 
         units = {n: steps_units(steps) for n, steps in report.steps.items() if any(s.changed for s in steps)}
         if report.changes:
             log(f"applying {report.changes} change(s) on {len(units)} host(s)")
-        done = run_batches(pool, hosts, units, fence=lock.fence, lock_node=lock.host.name,
+        done = run_batches(pool, hosts, units, fence=lock.fence, lock_nodes=lock.held_on,
                            timeout=max(max((h.command_timeout for h in hosts), default=0), 600), parallel=parallel)
         for h in hosts:
             if h.name not in units:
@@ -160,7 +163,7 @@ def bootstrap(
         # Verify: re-read the network and ping every peer over the overlay (one more round trip).
         ok_hosts = [h for h in hosts if h.name not in report.errors]
         pings = {h.name: {"ping": ping_snippet(net, {n: l for n, l in leases.items() if n != h.name})} for h in ok_hosts}
-        after, after_res = observe_hosts(pool, ok_hosts, ips, pings, fence=lock.fence, lock_node=lock.host.name)
+        after, after_res = observe_hosts(pool, ok_hosts, ips, pings, fence=lock.fence, lock_nodes=lock.held_on)
         for h in ok_hosts:
             sec = after_res.values.get(h.name, {}).get("ping")
             report.pings[h.name] = dict(line.split("=", 1) for line in (sec.text.splitlines() if sec else []) if "=" in line)

@@ -3,14 +3,14 @@ itself and its pure helpers live in kcli.core.cluster."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kcli.core.facts.view_script import VIEW_SNIPPETS
-from kcli.core.fence import Fence
 from kcli.core.inventory import Inventory
-from kcli.core.lock import lock_host
-from kcli.core.secretkey import SECRET_KEY_FILE, SECTION as KEY_SECTION, SNIPPET as KEY_SNIPPET, parse_key
+from kcli.core.lock import lock_hosts
+from kcli.core.secretkey import READ_SNIPPET, SECRET_KEY_FILE, SECTION as KEY_SECTION, choose_key, store_unit
 from kcli.errors import ExecutionError
 from kcli.shell.observe import observe
 from kcli.shell.transport import SshPool
@@ -32,13 +32,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def observe_cluster(pool: SshPool, inv: Inventory, extra: Mapping[str, Mapping[str, str]] | None = None,
-                    *, fence: Fence | None = None, lock_node: str = "") -> tuple[ClusterView, dict]:
-    """Returns the view and the raw sections per node (for callers that added ``extra`` snippets).
-    With a fence (the lock holder's first look), every node raises its fence epoch as it is read."""
+def observe_cluster(pool: SshPool, inv: Inventory, extra: Mapping[str, Mapping[str, str]] | None = None
+                    ) -> tuple[ClusterView, dict]:
+    """Returns the view and the raw sections per node (for callers that added ``extra`` snippets)."""
     from kcli.core.cluster import view_from_sections
 
-    res = observe(pool, list(inv.hosts), VIEW_SNIPPETS, per_host=extra, fence=fence, lock_node=lock_node)
+    res = observe(pool, list(inv.hosts), VIEW_SNIPPETS, per_host=extra)
     values: dict = dict(res.values)
     view = view_from_sections(values)
     view.errors = {n: str(e) for n, e in res.errors.items()}
@@ -48,20 +47,37 @@ def observe_cluster(pool: SshPool, inv: Inventory, extra: Mapping[str, Mapping[s
 def look(pool: SshPool, inv: Inventory, state: Mapping[str, Any], lock: ClusterLock | None = None
          ) -> tuple[ClusterView, bytes]:
     """What an apply plans from: one round trip per node (the lock holder's raises each node's
-    fence); the cluster's secret key rides on the lock node's. Pods of unreachable nodes are added
-    as Unknown. The lock node must answer."""
+    fence); the cluster's secret key rides on the lock nodes'. The holder writes the key to lock
+    nodes that lack it (kcli.core.secretkey); a look without the lock on a cluster that has no key
+    yet plans with a throwaway one. Pods of unreachable nodes are added as Unknown."""
     from kcli.core.cluster import add_unknown_pods, view_from_sections
 
-    lock_node = lock_host(inv).name
-    res = observe(pool, list(inv.hosts), VIEW_SNIPPETS, per_host={lock_node: {KEY_SECTION: KEY_SNIPPET}},
-                  fence=lock.fence if lock else None, lock_node=lock_node)
+    voters = [h.name for h in lock_hosts(inv)]
+    res = observe(pool, list(inv.hosts), VIEW_SNIPPETS, per_host={v: {KEY_SECTION: READ_SNIPPET} for v in voters},
+                  fence=lock.fence if lock else None, lock_nodes=lock.held_on if lock else ())
     view = view_from_sections(dict(res.values))
     view.errors = {n: str(e) for n, e in res.errors.items()}
-    if lock_node in view.errors:
-        raise ExecutionError(f"cannot read the lock node {lock_node}; nothing was changed",
-                             details=[f"{lock_node}: {view.errors[lock_node]}"])
-    secret_key = parse_key((res.values.get(lock_node) or {}).get(KEY_SECTION))
-    if not secret_key:
-        raise ExecutionError(f"cannot read the cluster's secret key on {lock_node} ({SECRET_KEY_FILE})")
+    answered = [v for v in voters if v not in view.errors]
+    if not answered:
+        raise ExecutionError("cannot read any lock node; nothing was changed",
+                             details=[f"{v}: {view.errors[v]}" for v in voters])
+    choice = choose_key(res.values, answered)
+    key = choice.key or os.urandom(32)
+    if lock is not None and choice.missing:
+        _keep_key(pool, inv, lock, key, choice.missing, new=not choice.key)
     add_unknown_pods(view, state.get("pods") or {})
-    return view, secret_key
+    return view, key
+
+
+def _keep_key(pool: SshPool, inv: Inventory, lock: ClusterLock, key: bytes, nodes: Sequence[str], *, new: bool) -> None:
+    """Write the key to the lock nodes that lack it; a new key must reach a majority of them."""
+    from kcli.shell.executor import run_batches, unit_errors
+
+    unit = store_unit(key)
+    hosts = [h for h in inv.hosts if h.name in nodes]
+    done = run_batches(pool, hosts, {h.name: [unit] for h in hosts}, fence=lock.fence, lock_nodes=lock.held_on, timeout=60)
+    failed = {h.name: "; ".join(errs.values()) for h in hosts
+              if (errs := unit_errors([unit], done.values.get(h.name), done.errors.get(h.name)))}
+    if new and len(hosts) - len(failed) < lock.need:  # an existing key missing somewhere is written next time
+        raise ExecutionError(f"cannot keep the cluster's secret key on the lock nodes ({SECRET_KEY_FILE}); nothing was changed",
+                             details=[f"{n}: {why}" for n, why in sorted(failed.items())])

@@ -3,7 +3,7 @@ hosts in parallel, behind the lock's fence. Every command that writes to hosts g
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from kcli.core.commands.batch import BatchResult, Unit, parse_batch, render_batch
 from kcli.core.commands.shell import RUN_STDIN_SCRIPT
@@ -21,7 +21,7 @@ def run_batches(
     units: Mapping[str, Sequence[Unit]],
     *,
     fence: Fence | None,
-    lock_node: str = "",
+    lock_nodes: Collection[str] = (),
     observe: Mapping[str, Mapping[str, str]] | None = None,
     timeout: float = 900,
     parallel: int = DEFAULT_PARALLEL,
@@ -33,7 +33,7 @@ def run_batches(
     todo = [h for h in hosts if units.get(h.name) or (observe or {}).get(h.name)]
 
     def one(h: Host) -> BatchResult:
-        script = render_batch(units.get(h.name, ()), fence=fence, lock_node=h.name == lock_node,
+        script = render_batch(units.get(h.name, ()), fence=fence, lock_node=h.name in lock_nodes,
                               observe=(observe or {}).get(h.name))
         res = pool.get(h).run(RUN_STDIN_SCRIPT, stdin=script.encode(), timeout=max(timeout, h.command_timeout))
         return parse_batch(res.stdout)

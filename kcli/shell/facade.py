@@ -75,10 +75,12 @@ class ContainerRef:
 
 @dataclass(frozen=True)
 class LockStatus:
-    """Who holds the cluster lock (``info.describe()``), read on the lock node ``host``."""
+    """The cluster lock as each lock node sees it (``info.describe()``), or why it did not answer;
+    a run holds the lock with ``need`` of them."""
 
-    host: Host
-    info: LockInfo
+    answers: dict[str, LockInfo]
+    unreachable: dict[str, str]
+    need: int
 
 
 def logs_argv(container_id: str, *, tail: int = -1, follow: bool = False) -> list[str]:
@@ -301,40 +303,51 @@ class Cluster:
         return True
 
     def rebuild_state(self, force: bool = False) -> tuple[str, int, str | None]:
-        """kcli state rebuild: the state the cluster keeps (the newest committed, on the lock node)
-        becomes the local one, at the cluster's generation. Returns (lock node, generation, commit)."""
-        from kcli.core.lock import lock_host, state_copy_script
+        """kcli state rebuild: the newest state the lock nodes keep (each run's commit is kept on a
+        majority of them) becomes the local one, at the cluster's generation. It needs a majority
+        to answer: fewer might all miss the newest. Returns (lock node, generation, commit)."""
+        from kcli.core.lock import kept_state, lock_hosts, majority, state_copy_script
         from kcli.core.state import parse_state
+        from kcli.errors import ExecutionError
+        from kcli.shell.fanout import run_on_hosts
         from kcli.shell.statestore import StateError
 
-        host = lock_host(self.inv)
-        out = self.pool.get(host).run(["sh", "-c", state_copy_script()], timeout=60, check=True).stdout
-        head, _, text = out.partition("==state\n")
-        generation = int(head.strip().partition("=")[2] or 0)
-        if not generation or not text.strip():
-            raise StateError(f"{host.name} keeps no state of cluster {self.inv.cluster} (no run committed with this kcli)")
+        voters = lock_hosts(self.inv)
+        done = run_on_hosts(lambda h: self.pool.get(h).run(["sh", "-c", state_copy_script()], timeout=60, check=True).stdout,
+                            voters)
+        if len(done.values) < majority(len(voters)):
+            raise ExecutionError(f"only {len(done.values)} of the {len(voters)} lock nodes answer; the newest state is "
+                                 f"kept on {majority(len(voters))} of them", details=[f"{n}: {e}" for n, e in sorted(done.errors.items())])
+        node, generation, text = kept_state(done.values)
+        if not generation:
+            raise StateError(f"the lock nodes keep no state of cluster {self.inv.cluster} (no run committed with this kcli)")
         local = self.store.generation()
         if local >= generation and not force:
-            return host.name, local, None
+            return node, local, None
         state = parse_state(text, self.inv.cluster)
-        return host.name, generation, self.store.save(state, f"state rebuild from {host.name} (generation {generation})",
-                                                      generation=generation)
+        return node, generation, self.store.save(state, f"state rebuild from {node} (generation {generation})",
+                                                 generation=generation)
 
     # -- lock ----------------------------------------------------------------------------------
 
     def lock_status(self) -> LockStatus:
-        from kcli.core.lock import lock_host, parse_lock, status_script
+        from kcli.core.lock import lock_hosts, majority, status_script
+        from kcli.shell.lock import ask
 
-        host = lock_host(self.inv)
-        return LockStatus(host, parse_lock(self.pool.get(host).run(["sh", "-c", status_script()], check=True).stdout))
+        voters = lock_hosts(self.inv)
+        answers, errors = ask(self.pool, voters, status_script())
+        return LockStatus(answers, errors, majority(len(voters)))
 
-    def force_unlock(self) -> Host:
-        """Remove the lock whoever holds it; returns the lock node."""
-        from kcli.core.lock import force_unlock_script, lock_host
+    def force_unlock(self) -> list[str]:
+        """Remove the lock on every lock node that answers, whoever holds it; returns those nodes."""
+        from kcli.core.lock import force_unlock_script, lock_hosts
+        from kcli.errors import ExecutionError
+        from kcli.shell.lock import ask
 
-        host = lock_host(self.inv)
-        self.pool.get(host).run(["sh", "-c", force_unlock_script()], check=True)
-        return host
+        answers, errors = ask(self.pool, lock_hosts(self.inv), force_unlock_script())
+        if not answers:
+            raise ExecutionError("no lock node answers", details=[f"{n}: {e}" for n, e in sorted(errors.items())])
+        return sorted(answers)
 
     # -- services and images -------------------------------------------------------------------
 

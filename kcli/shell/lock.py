@@ -1,17 +1,22 @@
-"""ClusterLock: take the lock on the lock node (waiting if asked), renew it while held, release it."""
+"""ClusterLock: take the majority lock over the lock nodes (waiting if asked), renew it while held,
+release it (kcli.core.lock has the scripts and the argument)."""
 
 from __future__ import annotations
 
 import getpass
 import os
+import random
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 
 from kcli.core.fence import Fence
-from kcli.core.lock import acquire_script, lock_host, parse_lock, release_script, renew_script
+from kcli.core.inventory import Host
+from kcli.core.lock import LockInfo, Vote, acquire_script, lock_hosts, majority, parse_lock, release_script, renew_script, renewal
 from kcli.errors import LockError, LockLostError, StateBehindError
+from kcli.shell.fanout import run_on_hosts
 from kcli.shell.statestore import StateStore
 from kcli.shell.transport import SshPool
 
@@ -24,11 +29,20 @@ def lock_owner(command: str) -> str:
     return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} ({command})"
 
 
+def ask(pool: SshPool, hosts: Sequence[Host], script: str, stdin: bytes | None = None) -> tuple[dict[str, LockInfo], dict[str, str]]:
+    """Run one lock script on every host in parallel: (answers, host -> why it did not answer)."""
+    done = run_on_hosts(lambda h: parse_lock(pool.get(h).run(["sh", "-c", script], stdin=stdin, timeout=30, check=True).stdout),
+                        hosts)
+    return dict(done.values), {n: str(e) for n, e in done.errors.items()}
+
+
 class ClusterLock:
     def __init__(self, pool: SshPool, command: str, wait: float = 0.0, ttl: int | None = None, enabled: bool = True,
                  store: StateStore | None = None) -> None:
         self.pool = pool
-        self.host = lock_host(pool.inventory)
+        self.voters = lock_hosts(pool.inventory)
+        self.need = majority(len(self.voters))
+        self.held_on: tuple[str, ...] = ()  # the voters that gave this run their lock
         self.token = uuid.uuid4().hex
         self.owner = lock_owner(command)
         self.wait = wait
@@ -36,37 +50,42 @@ class ClusterLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lost = False
-        self.renewed_at = 0.0  # monotonic time the lock node last confirmed our hold (acquire, renew)
+        self.renewed_at = 0.0  # monotonic time a majority last confirmed our hold (acquire, renew)
         self.epoch = 0
         self.enabled = enabled  # False: a read-only run (dry run) that takes no lock
         self.store = store  # the local state: refused when behind the cluster's; kept there on release
         self.cluster_generation = 0
 
-    def _run(self, script: str):
-        return parse_lock(self.pool.get(self.host).run(["sh", "-c", script], timeout=30, check=True).stdout)
+    def _held_hosts(self) -> list[Host]:
+        return [h for h in self.voters if h.name in self.held_on]
+
+    def _vote(self) -> Vote:
+        answers, errors = ask(self.pool, self.voters, acquire_script(self.token, self.owner, self.ttl))
+        return Vote(answers, errors, self.need)
 
     def __enter__(self) -> ClusterLock:
         if not self.enabled:
             return self
         deadline = time.monotonic() + self.wait
-        settle = time.monotonic() + 2.0  # a holder that just made the lock writes its details next
+        settle = time.monotonic() + 3.0  # another run taking the lock right now, or a split vote
         while True:
             asked = time.monotonic()
-            info = self._run(acquire_script(self.token, self.owner, self.ttl))
-            if info.state == "acquired":
-                self.epoch = info.epoch
+            vote = self._vote()
+            if vote.won:
+                self.held_on, self.epoch = vote.acquired, vote.epoch
                 self.renewed_at = asked
-                self.cluster_generation = info.generation
+                self.cluster_generation = vote.generation
                 break
-            if not info.acquired and time.monotonic() < settle:  # name the holder: look again shortly
-                time.sleep(0.2)
+            if vote.acquired:  # a minority is no lock: give it back so another run can win
+                self.held_on = vote.acquired
+                self._release(0)
+                self.held_on = ()
+            if vote.settling and time.monotonic() < settle:
+                time.sleep(random.uniform(0.05, 0.4))  # split votes: runs retry at different moments
                 continue
             if time.monotonic() >= deadline:
-                raise LockError(
-                    f"cluster {self.pool.inventory.cluster} is locked on {self.host.name}: {info.describe()}; "
-                    "wait (--lock-wait SECONDS) or, if the holder is gone, `kcli unlock --force`"
-                )
-            time.sleep(1.0)
+                raise LockError(self._refusal(vote))
+            time.sleep(random.uniform(0.7, 1.3))
         local = self._local_generation()
         if local is not None and self.cluster_generation > local:
             self._release(0)
@@ -78,28 +97,50 @@ class ClusterLock:
         self._thread.start()
         return self
 
+    def _refusal(self, vote: Vote) -> str:
+        cluster = self.pool.inventory.cluster
+        reachable = len(self.voters) - len(vote.unreachable)
+        if reachable < self.need:
+            down = "; ".join(f"{n}: {why}" for n, why in sorted(vote.unreachable.items()))
+            return (f"cluster {cluster}: only {reachable} of the {len(self.voters)} lock nodes answer and the lock needs "
+                    f"{self.need} ({down})")
+        info, nodes = vote.holder()
+        return (f"cluster {cluster} is locked on {', '.join(nodes)}: {info.describe()}; "
+                "wait (--lock-wait SECONDS) or, if the holder is gone, `kcli unlock --force`")
+
     def _local_generation(self) -> int | None:
         return None if self.store is None or not self.store.exists() else self.store.generation()
 
     def _release(self, generation: int) -> None:
-        """Release; with a newer ``generation``, the local state file goes with it (kept on the lock node)."""
+        """Release on every voter this run holds; with a newer ``generation``, the local state file
+        goes with it (kept on each, so a majority keeps the newest commit's)."""
         try:
             stdin = self.store.path.read_bytes() if generation and self.store is not None else None
-            self.pool.get(self.host).run(["sh", "-c", release_script(self.token, generation if stdin else 0)],
-                                         stdin=stdin, timeout=30, check=True)
+            ask(self.pool, self._held_hosts(), release_script(self.token, generation if stdin else 0), stdin=stdin)
         except Exception:  # noqa: BLE001 - an unreleased lock expires by itself; the next commit keeps the state
             pass
+
+    def _renew_once(self) -> None:
+        asked = time.monotonic()
+        answers, _ = ask(self.pool, self._held_hosts(), renew_script(self.token, self.ttl))
+        confirmed, lost = renewal(answers, self.held_on, self.need)
+        if lost:
+            self.lost = True
+        elif confirmed:
+            self.renewed_at = asked
 
     def _renew(self) -> None:
         while not self._stop.wait(max(1.0, self.ttl / 3)):
             try:
-                asked = time.monotonic()
-                if self._run(renew_script(self.token, self.ttl)).state == "lost":
-                    self.lost = True
-                    return
-                self.renewed_at = asked
+                self._renew_once()
             except Exception:  # noqa: BLE001 - the next renewal retries; expiry is the safety net
                 continue
+            if self.lost:
+                return
+
+    def forget(self, nodes: Sequence[str]) -> None:
+        """These voters lost their lock directory with the rest of /var/lib/kcli (kcli reset)."""
+        self.held_on = tuple(n for n in self.held_on if n not in nodes)
 
     @property
     def fence_or_none(self) -> Fence | None:
@@ -113,22 +154,25 @@ class ClusterLock:
         return Fence(self.epoch, self.token)
 
     def ensure_held(self) -> None:
-        """Raise LockLostError unless this run still holds the lock (before a commit). The lock
-        node confirmed the hold at ``renewed_at`` with the expiry ``ttl`` later; well within that
-        (half the TTL) nobody can have taken it by expiry and no round trip is needed. (A forced
-        unlock is the exception either way: the nodes' fences refused this run's writes after it.)"""
+        """Raise LockLostError unless this run still holds the lock (before a commit). A majority
+        confirmed the hold at ``renewed_at`` with the expiry ``ttl`` later; well within that (half
+        the TTL) nobody can have taken it by expiry and no round trip is needed. (A forced unlock is
+        the exception either way: the nodes' fences refused this run's writes after it.)"""
         if not self.enabled:
             return
         if not self.lost and time.monotonic() - self.renewed_at < self.ttl / 2:
             return
         if not self.lost:
             try:
-                self.lost = self._run(renew_script(self.token, self.ttl)).state == "lost"
+                self._renew_once()
             except Exception as exc:  # noqa: BLE001 - cannot tell: do not commit
-                raise LockLostError(f"cannot confirm the cluster lock on {self.host.name}: {exc}; nothing was committed") from exc
+                raise LockLostError(f"cannot confirm the cluster lock: {exc}; nothing was committed") from exc
+            if not self.lost and time.monotonic() - self.renewed_at >= self.ttl / 2:
+                raise LockLostError(f"cannot confirm the cluster lock on a majority of {', '.join(self.held_on)}; "
+                                    "nothing was committed")
         if self.lost:
             raise LockLostError(
-                f"this run's lock on {self.host.name} expired and another run took it; stopped without committing "
+                "this run's lock expired and another run took it; stopped without committing "
                 "(its writes were refused by the nodes). Run the command again.")
 
     def __exit__(self, *exc: object) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from kcli.core.facts.sections import Section, parse_sections, render_script
 from kcli.core.fence import Fence
@@ -20,7 +20,7 @@ def observe(
     timeout: float = 60,
     *,
     fence: Fence | None = None,
-    lock_node: str = "",
+    lock_nodes: Collection[str] = (),
 ) -> HostResults[dict[str, Section]]:
     """Run the shared snippets (plus any per-host ones) on every host, as one command each. With
     the lock holder's fence, each host also raises its fence epoch (kcli.core.fence)."""
@@ -28,7 +28,7 @@ def observe(
         from kcli.shell.executor import run_batches
 
         per = {h.name: {**(snippets or {}), **((per_host or {}).get(h.name, {}))} for h in hosts}
-        res = run_batches(pool, hosts, {}, fence=fence, lock_node=lock_node, observe=per, timeout=timeout)
+        res = run_batches(pool, hosts, {}, fence=fence, lock_nodes=lock_nodes, observe=per, timeout=timeout)
         return HostResults(res.order, {n: r.sections for n, r in res.values.items()}, res.errors)
 
     def one(h: Host) -> dict[str, Section]:

@@ -59,7 +59,7 @@ def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bo
         units = {h.name: steps_units(reset_steps(h.name, net, {n: l for n, l in leases.items() if n != h.name},
                                                  extra_jumps=JUMP_RULES, extra_chain_prefixes=("KUBE-",)))
                  for h in targets}
-        res = run_batches(pool, targets, units, fence=lock.fence, lock_node=lock.host.name, timeout=300, parallel=parallel)
+        res = run_batches(pool, targets, units, fence=lock.fence, lock_nodes=lock.held_on, timeout=300, parallel=parallel)
         for h in targets:
             failure = first_failure(units[h.name], res.values.get(h.name), res.errors.get(h.name))
             if failure is not None:
@@ -69,7 +69,7 @@ def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bo
         if net is not None and remaining:
             keep = {n: l for n, l in leases.items() if n not in tset or n in report.errors}
             obs = observe(pool, remaining, per_host={h.name: overlay_snippets(keep[h.name].public_ip) for h in remaining},
-                          fence=lock.fence, lock_node=lock.host.name)
+                          fence=lock.fence, lock_nodes=lock.held_on)
             peer_units: dict[str, list[Unit]] = {}
             for h in remaining:
                 sections = obs.values.get(h.name)
@@ -81,7 +81,7 @@ def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bo
                 report.peer_steps[h.name] = step
                 if step.changed:
                     peer_units[h.name] = steps_units([step])
-            peer_res = run_batches(pool, remaining, peer_units, fence=lock.fence, lock_node=lock.host.name, timeout=120,
+            peer_res = run_batches(pool, remaining, peer_units, fence=lock.fence, lock_nodes=lock.held_on, timeout=120,
                                    parallel=parallel)
             for h in remaining:
                 if h.name in peer_units:
@@ -94,7 +94,6 @@ def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bo
         else:
             new_state = without_nodes(state, done)
         if done:
-            if lock.host.name not in done:  # a reset lock node lost its lock directory with the rest
-                lock.ensure_held()
+            lock.ensure_held()  # reset keeps the lock's own files (kcli.core.lock.KEPT_BY_RESET)
             report.commit = store.save(new_state, f"reset {', '.join(sorted(done))}" + (" (all)" if all_nodes else ""))
     return report

@@ -130,37 +130,41 @@ def lost_pods(sb) -> dict[str, dict]:
     return {p["metadata"]["name"]: p for p in items}
 
 
-def test_a_lost_node_s_pods_move_after_their_toleration_and_its_stale_pods_go_first_when_it_returns(sb, tmp_path):
+def test_losing_the_first_control_plane_node_moves_its_pods_and_the_lock_and_key_survive(sb, tmp_path):
+    """node1 holds what a one-node lock would (the first control-plane node): the lock, the secret key and
+    the kept state are on a majority of the three nodes, so reconcile runs without it."""
     sb("apply", "-f", write_manifest(tmp_path, "lost.yaml", LOST))  # only this once: later passes have no -f
     before = lost_pods(sb)
-    on_node3 = {n for n, p in before.items() if p["spec"]["nodeName"] == "node3"}
-    assert len(before) == 6 and on_node3
-    sb.kcli("sandbox", "stop-node", "node3", "--name", sb.name)
+    on_node1 = {n for n, p in before.items() if p["spec"]["nodeName"] == "node1"}
+    assert len(before) == 6 and on_node1 and len({p["spec"]["nodeName"] for p in before.values()}) == 3
+    sb.kcli("sandbox", "stop-node", "node1", "--name", sb.name)
     try:
         time.sleep(11)
         res = sb("reconcile")
-        assert "node repair skipped: node3" in res.stderr
+        assert "node repair skipped: node1" in res.stderr
         now = lost_pods(sb)
         running = {n: p for n, p in now.items() if p["status"]["phase"] == "Running"}
-        assert len(running) == 6 and {p["spec"]["nodeName"] for p in running.values()} <= {"node1", "node2"}
-        assert {n for n, p in now.items() if p["status"]["phase"] == "Unknown"} == on_node3
+        assert len(running) == 6 and {p["spec"]["nodeName"] for p in running.values()} <= {"node2", "node3"}
+        assert {n for n, p in now.items() if p["status"]["phase"] == "Unknown"} == on_node1
         fresh = sorted(set(running) - set(before))
-        assert len(fresh) == len(on_node3)  # replacements, made with no Secret given: its value is in their env
+        assert len(fresh) == len(on_node1)  # replacements, made with no Secret given: its value is in their env
         assert all(sb("exec", n, "--", "sh", "-c", "echo $PW").stdout.strip() == "s3cr3t-v4lue" for n in fresh)
         assert "s3cr3t-v4lue" not in (sb.state / "cluster.yaml").read_text()
-        node3 = json.loads(sb("get", "node", "node3", "-o", "json").stdout)
-        assert {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"} in node3["spec"]["taints"]
+        status = sb("lock", "status").stdout  # the lock works: reconcile took and released it, and it is free
+        assert "node1: unreachable" in status and "node2: unlocked" in status and "node3: unlocked" in status
+        node1 = json.loads(sb("get", "node", "node1", "-o", "json").stdout)
+        assert {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"} in node1["spec"]["taints"]
     finally:
-        sb.kcli("sandbox", "start-node", "node3", "--name", sb.name)
+        sb.kcli("sandbox", "start-node", "node1", "--name", sb.name)
     sb("reconcile")
-    line = next(ln for ln in sb("get", "nodes").stdout.splitlines() if ln.split()[0] == "node3")
+    line = next(ln for ln in sb("get", "nodes").stdout.splitlines() if ln.split()[0] == "node1")
     assert line.split()[1] == "Ready"
     hosts = sb.testinfra()
     on_hosts = {n: h.check_output("docker ps -q --filter label=io.kcli.applied=Deployment/lost").split()
                 for n, h in hosts.items()}
-    assert sum(len(v) for v in on_hosts.values()) == 6 and not on_hosts["node3"]  # the stale copies are gone
+    assert sum(len(v) for v in on_hosts.values()) == 6 and not on_hosts["node1"]  # the stale copies are gone
     now = lost_pods(sb)
-    assert len(now) == 6 and not on_node3 & set(now)
+    assert len(now) == 6 and not on_node1 & set(now)
     (eps,) = yaml.safe_load((sb.state / "cluster.yaml").read_text())["endpoints"]["default/lost"].values()
     assert sorted(e.split(":")[0] for e in eps) == sorted(p["status"]["podIP"] for p in now.values())
     assert sb("verify").returncode == 0

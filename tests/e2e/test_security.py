@@ -189,8 +189,9 @@ spec: {{type: NodePort, selector: {{app: {name}}}, ports: [{{port: 80}}]}}
     behind = sb("apply", "-f", b, "--state", str(other), check=False)  # the cluster knows a newer state
     assert behind.returncode == 7 and "behind the cluster" in behind.stderr, behind.stderr
     assert all("alloc-b" not in h.check_output("iptables-save") for h in sb.testinfra().values())
-    # a cluster that lost that record (its lock node reset, say): the hosts' rules still guard allocations
-    sb.testinfra()["node1"].check_output("rm -f /var/lib/kcli/state.generation")
+    # a cluster that lost that record (every lock node's copy gone, say): the hosts' rules still guard allocations
+    for h in sb.testinfra().values():
+        h.check_output("rm -f /var/lib/kcli/state.generation")
     sb("apply", "-f", b, "--state", str(other))
     allocated = yaml.safe_load((other / "cluster.yaml").read_text())["services"]["default/alloc-b"]
     assert allocated["clusterIP"] != held["clusterIP"]

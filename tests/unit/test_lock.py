@@ -6,6 +6,7 @@ tmp_path first; nothing outside tmp_path is touched.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import shutil
@@ -20,10 +21,15 @@ from kcli.core.lock import (
     LockInfo,
     acquire_script,
     force_unlock_script,
-    lock_host,
+    KEPT_BY_RESET,
+    Vote,
+    kept_state,
+    lock_hosts,
+    majority,
     parse_lock,
     release_script,
     renew_script,
+    renewal,
     state_copy_script,
     status_script,
 )
@@ -79,17 +85,65 @@ class TestParse:
         info = parse_lock("state=held\nnow=1714564800\n")
         assert "1714564800" not in info.describe()
 
-    def test_lock_host(self):
-        hosts = (Host("n1", "10.0.0.1"), Host("n2", "10.0.0.2", roles=("worker",)),
-                 Host("n3", "10.0.0.3", roles=("control-plane",)))
-        assert lock_host(Inventory("c", hosts)).name == "n3"
-        assert lock_host(Inventory("c", hosts[:2])).name == "n1"
+    def test_lock_hosts_are_the_control_plane_when_3_or_more_else_every_host(self):
+        def h(name, *roles):
+            return Host(name, "10.0.0.1", roles=roles or ("worker",))
+
+        three = (h("cp1", "control-plane"), h("w1"), h("cp2", "control-plane"), h("cp3", "control-plane"))
+        assert [x.name for x in lock_hosts(Inventory("c", three))] == ["cp1", "cp2", "cp3"]
+        two = (h("cp1", "control-plane"), h("w1"), h("w2"))
+        assert [x.name for x in lock_hosts(Inventory("c", two))] == ["cp1", "w1", "w2"]
+        assert [majority(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
+
+
+class TestVotes:
+    def test_a_majority_wins_with_the_greatest_epoch_and_generation(self):
+        vote = Vote({"n1": LockInfo("acquired", epoch=5, generation=7), "n2": LockInfo("acquired", epoch=9, generation=6)},
+                    {"n3": "connection refused"}, 2)
+        assert vote.won and vote.acquired == ("n1", "n2") and vote.epoch == 9 and vote.generation == 7
+
+    def test_a_minority_does_not_win_and_names_the_other_holder(self):
+        other = LockInfo("held", owner="bob (apply)", token="tb", acquired=100, expires=160, now=110)
+        vote = Vote({"n1": LockInfo("acquired", epoch=5), "n2": other, "n3": dataclasses.replace(other, now=111)}, {}, 2)
+        assert not vote.won and vote.settling  # it got one voter: a split, worth asking again
+        info, nodes = vote.holder()
+        assert nodes == ("n2", "n3") and info.owner == "bob (apply)"
+
+    def test_a_holder_with_all_details_is_not_settling(self):
+        held = LockInfo("held", owner="bob", token="tb", acquired=100, expires=160, now=110)
+        assert not Vote({"n1": held, "n2": held}, {"n3": "down"}, 2).settling
+        assert Vote({"n1": LockInfo("held", now=110), "n2": held}, {}, 2).settling  # n1's holder is writing its details
+
+    def test_renewal_needs_a_majority_and_is_lost_only_when_a_majority_cannot_be_left(self):
+        r, lost = LockInfo("renewed"), LockInfo("lost")
+        assert renewal({"n1": r, "n2": r}, ("n1", "n2", "n3"), 2) == (True, False)
+        assert renewal({"n1": r}, ("n1", "n2", "n3"), 2) == (False, False)  # others did not answer: unknown
+        assert renewal({"n1": r, "n2": lost}, ("n1", "n2", "n3"), 2) == (False, False)
+        assert renewal({"n1": r, "n2": lost, "n3": lost}, ("n1", "n2", "n3"), 2) == (False, True)
+        assert renewal({"n1": lost}, ("n1", "n2"), 2) == (False, True)
+
+    def test_kept_state_is_the_newest(self):
+        outs = {"n1": "generation=4\n==state\ngeneration: 4\n", "n2": "generation=6\n==state\ngeneration: 6\n",
+                "n3": "generation=0\n==state\n", "n4": "garbage"}
+        assert kept_state(outs) == ("n2", 6, "generation: 6\n")
+        assert kept_state({"n3": "generation=0\n==state\n"}) == ("", 0, "")
 
 
 # --------------------------------------------------------------------------- the scripts, for real
 
 
 class TestScripts:
+    def test_the_fence_file_the_epoch_proposal_reads_is_the_fence_s(self):
+        from kcli.core.fence import FENCE_FILE, FENCE_MUTEX
+
+        assert f"{lock.LOCK_DIR.rsplit('/', 1)[0]}/fence" == FENCE_FILE
+        assert {FENCE_FILE.rsplit("/", 1)[1], FENCE_MUTEX.rsplit("/", 1)[1]} <= set(KEPT_BY_RESET)
+
+    def test_an_epoch_proposal_is_above_the_highest_fence_the_node_saw(self, lock_dir):
+        lock_dir.parent.mkdir(parents=True)
+        (lock_dir.parent / "fence").write_text(str(10 ** 16) + "\n")  # a holder with a faster clock wrote here
+        assert sh_lock(acquire_script("tok-a", "a", 60)).epoch == 10 ** 16 + 1
+
     def test_scripts_use_the_patched_dir(self, lock_dir):
         for script in (acquire_script("t", "o", 60), renew_script("t", 60), release_script("t"), release_script("t", 3),
                        state_copy_script(), status_script(),

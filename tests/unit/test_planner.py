@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from kcli.core.cluster import ClusterView
+from kcli.core.eviction import stale_pods_step
 from kcli.core.controllers.pod import ObservedPod, OwnerRef
 from kcli.core.facts.node import NodeFacts
 from kcli.core.facts.pods import PodView
@@ -594,6 +595,11 @@ def test_a_lost_node_s_pods_are_evicted_after_their_toleration_and_deleted_first
     assert len(first.creates) == 2 and {c.node for c in first.creates} <= {"n1", "n2"}
     assert {w.name for w in first.deferred} == set(stale)  # deleted once n3 answers again
     assert all(sim.state["pods"][f"default/{n}"]["evicted"] for n in stale)
+    # the node repair on its return removes them before anything else is done there
+    step = stale_pods_step("n3", sim.state["pods"])
+    uids = {sim.state["pods"][f"default/{n}"]["uid"] for n in stale}
+    assert step is not None and step.name == "stale-pods" and all(any(u in ln for ln in step.lines) for u in uids)
+    assert stale_pods_step("n1", sim.state["pods"]) is None
     running = [p for p in sim.view.all_pods() if p.status == "Running"]
     assert len(running) == 6 and {p.node for p in running} == {"n1", "n2"}
     (addrs,) = sim.state["endpoints"]["default/web"].values()

@@ -103,7 +103,7 @@ def test_service_job_configmap_secret_defaults():
         metadata: {name: web}
         spec:
           selector: {app: web}
-          ports: [{port: 80}]
+          ports: [{name: a, port: 80}, {name: b, port: 81, targetPort: 0}]
         ---
         apiVersion: batch/v1
         kind: Job
@@ -139,6 +139,7 @@ def test_service_job_configmap_secret_defaults():
     svc, job, queue, secret, cm = objects
     assert isinstance(svc, Service) and svc.type == "ClusterIP"
     assert (svc.ports[0].target_port, svc.ports[0].protocol) == (80, "TCP")
+    assert svc.ports[1].target_port == 81  # targetPort 0 is unset: it defaults to port
     assert isinstance(job, Job) and (job.completions, job.parallelism, job.backoff_limit) == (1, 1, 6)
     assert (queue.completions, queue.parallelism) == (None, 3)
     assert isinstance(secret, Secret) and secret.type == "Opaque" and secret.namespace == "prod"
