@@ -191,11 +191,17 @@ def register(app: typer.Typer) -> None:
         else:
             raise UsageError("specify -f FILE, TYPE NAME, or -l SELECTOR")
         recorded = {o.key for o in old} | set(secrets)
+        live = st.get("pods") or {}  # a controller's pod: deleted, and replaced as its controller would
+        pods = frozenset((k.namespace, k.name) for k in keys if k.kind == "Pod" and k not in recorded
+                         and f"{k.namespace}/{k.name}" in live)
+        keys = [k for k in keys if (k.namespace, k.name) not in pods or k.kind != "Pod"]
         missing = [k for k in keys if k not in recorded]
         for k in missing:
             console.error(f'{k.kind.lower()} "{k.name}" not found')
         keys = [k for k in keys if k in recorded]
-        if not keys:
+        if not keys and not pods:
             raise UsageError("nothing to delete")
         run_apply(cluster, [], applyset="", dry_run=False, prune=False, lock_wait=lock_wait, profile=False,
-                  delete_keys=keys, orphan=modes[cascade])
+                  delete_keys=keys, orphan=modes[cascade], **({"deleting": pods} if pods else {}))
+        for ns, name in sorted(pods):
+            console.out.print(f'pod "{name}" deleted' + (f" from {ns} namespace" if ns != "default" else ""))

@@ -23,6 +23,7 @@ from kcli.errors import KcliError
 WORKLOADS = "kcli.cli.workload_get"
 SERVICES = "kcli.cli.service_cmds"
 NODES = "kcli.cli.node_cmds"
+VOLUMES = "kcli.cli.volume_get"
 
 
 class UnknownResourceType(KcliError):
@@ -88,7 +89,12 @@ KINDS: tuple[Kind, ...] = (
     Kind("Job", "jobs", (), "batch", rows=f"{WORKLOADS}:job_rows", needs_pods=True, in_all=True),
     Kind("ConfigMap", "configmaps", ("cm",)),
     Kind("Secret", "secrets"),
+    Kind("ServiceAccount", "serviceaccounts", ("sa",)),
     Kind("Namespace", "namespaces", ("ns",), namespaced=False),
+    Kind("PersistentVolumeClaim", "persistentvolumeclaims", ("pvc",), rows=f"{VOLUMES}:claim_rows",
+         objects=f"{VOLUMES}:claim_objects", describe=f"{VOLUMES}:describe_claim", wide=("VOLUMEMODE",)),
+    Kind("PersistentVolume", "persistentvolumes", ("pv",), namespaced=False, rows=f"{VOLUMES}:volume_rows",
+         objects=f"{VOLUMES}:volume_objects", describe=f"{VOLUMES}:describe_volume", wide=("VOLUMEMODE",)),
     Kind("Endpoints", "endpoints", ("ep",), rows=f"{SERVICES}:endpoint_rows", needs_pods=True),
     Kind("Node", "nodes", ("no",), namespaced=False, rows=f"{NODES}:node_rows", objects=f"{NODES}:node_objects",
          describe=f"{NODES}:describe_node",

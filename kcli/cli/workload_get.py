@@ -233,6 +233,8 @@ def applied_rows(snap, kind, name, namespace, all_ns, selector):
             r["DATA"] = str(len(m.get("data") or {}) + len(m.get("stringData") or {}) + len(m.get("binaryData") or {}))
         if kind.kind == "Namespace":
             r["STATUS"] = "Active"
+        if kind.kind == "ServiceAccount":
+            r["SECRETS"] = str(len(m.get("secrets") or []))
         r["AGE"] = _age(snap, key)
         out.append(r)
     return out

@@ -270,6 +270,66 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class SecurityContext:
+    """A pod's or a container's ``securityContext`` as written: None (or empty) where unset, so
+    a container's unset values fall back to the pod's (``effective_security_context``). Pod-only:
+    fs_group, supplemental_groups, sysctls; container-only: privileged .. cap_drop."""
+
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    run_as_non_root: bool | None = None
+    seccomp: str = ""  # seccompProfile.type: RuntimeDefault, Unconfined, Localhost
+    privileged: bool = False
+    allow_privilege_escalation: bool | None = None
+    read_only_root_filesystem: bool = False
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    fs_group: int | None = None
+    supplemental_groups: tuple[int, ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()  # (name, value)
+
+
+def effective_security_context(pod: SecurityContext | None, container: SecurityContext | None) -> SecurityContext:
+    """Kubernetes' merge (DetermineEffectiveSecurityContext): the container's runAsUser,
+    runAsGroup, runAsNonRoot and seccompProfile override the pod's; the rest is the container's,
+    plus the pod's fsGroup, supplementalGroups and sysctls."""
+    p, c = pod or SecurityContext(), container or SecurityContext()
+    return dataclasses.replace(
+        c,
+        run_as_user=c.run_as_user if c.run_as_user is not None else p.run_as_user,
+        run_as_group=c.run_as_group if c.run_as_group is not None else p.run_as_group,
+        run_as_non_root=c.run_as_non_root if c.run_as_non_root is not None else p.run_as_non_root,
+        seccomp=c.seccomp or p.seccomp,
+        fs_group=p.fs_group, supplemental_groups=p.supplemental_groups, sysctls=p.sysctls,
+    )
+
+
+LINUX_CAPABILITIES = frozenset({
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHECKPOINT_RESTORE",
+})
+"""Linux capabilities (capability.h) as Kubernetes writes them: no ``CAP_`` prefix."""
+
+
+def capability_name(raw: str) -> str | None:
+    """``net_admin``/``NET_ADMIN`` → ``NET_ADMIN`` (the runtime upper-cases, as containerd does), ``ALL``
+    as is; None for anything else (a ``CAP_`` prefix too: the runtime would add a second one)."""
+    name = raw.upper()
+    return name if name == "ALL" or name in LINUX_CAPABILITIES else None
+
+
+def normalize_sysctl(name: str) -> str:
+    """Upstream's NormalizeName: a name written with ``/`` separators (``net/ipv4/tcp_syncookies``)
+    in the dotted form; a ``.`` inside a component becomes ``/`` in exchange."""
+    first = next((ch for ch in name if ch in "./"), ".")
+    return name if first == "." else name.translate(str.maketrans("./", "/."))
+
+
+@dataclass(frozen=True)
 class Container:
     name: str
     image: str
@@ -290,6 +350,7 @@ class Container:
     liveness_probe: Probe | None = None
     pre_stop_exec: tuple[str, ...] = ()  # lifecycle.preStop.exec.command
     pre_stop_sleep: int | None = None  # lifecycle.preStop.sleep.seconds
+    security_context: SecurityContext | None = None
 
 
 @dataclass(frozen=True)
@@ -301,7 +362,8 @@ class KeyToPath:
 
 @dataclass(frozen=True)
 class Volume:
-    """A pod volume; ``source`` is one of emptyDir, hostPath, configMap, secret."""
+    """A pod volume; ``source`` is one of emptyDir, hostPath, configMap, secret, persistentVolumeClaim
+    (``ref_name``: the claim; ``read_only``)."""
 
     name: str
     source: str
@@ -313,6 +375,7 @@ class Volume:
     items: tuple[KeyToPath, ...] = ()
     default_mode: int = 0o644
     optional: bool = False
+    read_only: bool = False  # persistentVolumeClaim readOnly
 
 
 @dataclass(frozen=True)
@@ -373,6 +436,8 @@ class PodSpec:
     host_aliases: tuple[HostAlias, ...] = ()
     enable_service_links: bool = True
     share_process_namespace: bool = False
+    security_context: SecurityContext | None = None  # pod-level
+    service_account_name: str = ""  # serviceAccountName (or serviceAccount); "" means "default"
 
 
 @dataclass(frozen=True)
@@ -469,6 +534,18 @@ class Secret(KubeObject):
 
     def keys(self) -> set[str]:
         return set(self.data)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceAccount(KubeObject):
+    """Recorded, nothing more: with no API server there are no tokens to issue, so none is mounted."""
+
+    kind: ClassVar[str] = "ServiceAccount"
+    api_version: ClassVar[str] = "v1"
+    resource: ClassVar[str] = "serviceaccount"
+
+    automount_token: bool | None = None  # automountServiceAccountToken
+    image_pull_secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -589,10 +666,45 @@ class Job(KubeObject):
     completion_mode: str = "NonIndexed"
 
 
-AnyObject = Union[Namespace, ConfigMap, Secret, Service, Pod, Deployment, ReplicaSet, DaemonSet, Job]
+@dataclass(frozen=True, kw_only=True)
+class PersistentVolumeClaim(KubeObject):
+    """A claim on storage; ``storage`` the requested bytes; ``volume_name`` binds it to a PV."""
+
+    kind: ClassVar[str] = "PersistentVolumeClaim"
+    api_version: ClassVar[str] = "v1"
+    resource: ClassVar[str] = "persistentvolumeclaim"
+
+    access_modes: tuple[str, ...] = ("ReadWriteOnce",)
+    storage: int = 0
+    storage_class: str = ""  # "" with no volumeName: the default class
+    volume_name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PersistentVolume(KubeObject):
+    """A pre-created volume: a directory on a node (``hostPath`` or ``local``; ``node`` from a
+    ``local`` volume's nodeAffinity on kubernetes.io/hostname)."""
+
+    kind: ClassVar[str] = "PersistentVolume"
+    api_version: ClassVar[str] = "v1"
+    resource: ClassVar[str] = "persistentvolume"
+    namespaced: ClassVar[bool] = False
+
+    capacity: int = 0
+    access_modes: tuple[str, ...] = ("ReadWriteOnce",)
+    reclaim_policy: str = "Retain"
+    storage_class: str = ""
+    path: str = ""
+    node: str = ""
+    claim: tuple[str, str] | None = None  # claimRef (namespace, name)
+
+
+AnyObject = Union[Namespace, ConfigMap, Secret, ServiceAccount, Service, Pod, Deployment, ReplicaSet, DaemonSet, Job,
+                  PersistentVolumeClaim, PersistentVolume]
 KINDS: dict[tuple[str, str], type[KubeObject]] = {
     (cls.api_version, cls.kind): cls
-    for cls in (Namespace, ConfigMap, Secret, Service, Pod, Deployment, ReplicaSet, DaemonSet, Job)
+    for cls in (Namespace, ConfigMap, Secret, ServiceAccount, Service, Pod, Deployment, ReplicaSet, DaemonSet, Job,
+                PersistentVolumeClaim, PersistentVolume)
 }
 """(apiVersion, kind) → class, for every supported kind."""
 
@@ -727,6 +839,33 @@ def probe_of(p: Any) -> Probe | None:
                  tuple(str(w) for w in _l(exe.get("command"))) if kind == "exec" else ())
 
 
+def _opt_int(v: Any) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def security_context_of(v: Any) -> SecurityContext | None:
+    """A pod's or a container's ``securityContext`` dict → :class:`SecurityContext` (None when absent)."""
+    if not isinstance(v, dict):
+        return None
+    caps = _d(v.get("capabilities"))
+    flag = v.get("runAsNonRoot")
+    escalation = v.get("allowPrivilegeEscalation")
+    return SecurityContext(
+        run_as_user=_opt_int(v.get("runAsUser")),
+        run_as_group=_opt_int(v.get("runAsGroup")),
+        run_as_non_root=flag if isinstance(flag, bool) else None,
+        seccomp=_str(_d(v.get("seccompProfile")).get("type")),
+        privileged=v.get("privileged") is True,
+        allow_privilege_escalation=escalation if isinstance(escalation, bool) else None,
+        read_only_root_filesystem=v.get("readOnlyRootFilesystem") is True,
+        cap_add=tuple(str(x) for x in _l(caps.get("add"))),
+        cap_drop=tuple(str(x) for x in _l(caps.get("drop"))),
+        fs_group=_opt_int(v.get("fsGroup")),
+        supplemental_groups=tuple(g for g in _l(v.get("supplementalGroups")) if _opt_int(g) is not None),
+        sysctls=tuple((_str(x.get("name")), _str(x.get("value"))) for x in map(_d, _l(v.get("sysctls")))),
+    )
+
+
 def _container(c: dict) -> Container:
     image = _str(c.get("image"))
     return Container(
@@ -764,6 +903,7 @@ def _container(c: dict) -> Container:
         tty=bool(c.get("tty")),
         stdin=bool(c.get("stdin")),
         restart_policy=_str(c.get("restartPolicy")),
+        security_context=security_context_of(c.get("securityContext")),
     )
 
 
@@ -775,7 +915,7 @@ def _items(v: Any) -> tuple[KeyToPath, ...]:
     )
 
 
-VOLUME_SOURCES = ("emptyDir", "hostPath", "configMap", "secret")
+VOLUME_SOURCES = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim")
 
 
 def _volume(v: dict) -> Volume:
@@ -788,6 +928,9 @@ def _volume(v: dict) -> Volume:
     if "hostPath" in v:
         hp = _d(v.get("hostPath"))
         return Volume(name, "hostPath", path=_str(hp.get("path")), host_path_type=_str(hp.get("type")))
+    if "persistentVolumeClaim" in v:
+        pvc = _d(v.get("persistentVolumeClaim"))
+        return Volume(name, "persistentVolumeClaim", ref_name=_str(pvc.get("claimName")), read_only=bool(pvc.get("readOnly")))
     if "configMap" in v:
         cm = _d(v.get("configMap"))
         mode = cm.get("defaultMode")
@@ -857,6 +1000,8 @@ def build_pod_spec(spec: Any) -> PodSpec:
         ),
         enable_service_links=s.get("enableServiceLinks") is not False,
         share_process_namespace=bool(s.get("shareProcessNamespace")),
+        security_context=security_context_of(s.get("securityContext")),
+        service_account_name=_str(s.get("serviceAccountName") or s.get("serviceAccount")),
     )
 
 
@@ -901,6 +1046,10 @@ def build_object(doc: Mapping[str, Any], source: Source | None = None) -> AnyObj
         data = {str(k): _b64(v) for k, v in _d(doc.get("data")).items()}
         data.update({str(k): _str(v).encode("utf-8") for k, v in _d(doc.get("stringData")).items()})
         return Secret(**common, type=_str(doc.get("type")) or "Opaque", data=data, immutable=bool(doc.get("immutable")))
+    if cls is ServiceAccount:
+        automount = doc.get("automountServiceAccountToken")
+        return ServiceAccount(**common, automount_token=automount if isinstance(automount, bool) else None,
+                              image_pull_secrets=tuple(_str(_d(r).get("name")) for r in _l(doc.get("imagePullSecrets"))))
     if cls is Service:
         stype = _str(spec.get("type")) or "ClusterIP"
         cfg = _d(_d(spec.get("sessionAffinityConfig")).get("clientIP"))
@@ -930,6 +1079,10 @@ def build_object(doc: Mapping[str, Any], source: Source | None = None) -> AnyObj
         )
     if cls is Pod:
         return Pod(**common, spec=build_pod_spec(spec))
+    if cls is PersistentVolumeClaim:
+        return build_claim(common, spec)
+    if cls is PersistentVolume:
+        return build_volume(common, spec)
     template = build_pod_template(spec.get("template"))
     selector = build_label_selector(spec.get("selector"))
     if cls is Deployment:
@@ -986,6 +1139,37 @@ def build_object(doc: Mapping[str, Any], source: Source | None = None) -> AnyObj
         ),
         completion_mode=_str(spec.get("completionMode")) or "NonIndexed",
     )
+
+
+def _storage(v: Any) -> int:
+    try:
+        return resource_value("storage", v) if v is not None else 0
+    except (ValueError, TypeError):
+        return 0
+
+
+def build_claim(common: dict[str, Any], spec: Mapping[str, Any]) -> PersistentVolumeClaim:
+    modes = tuple(str(m) for m in _l(spec.get("accessModes"))) or ("ReadWriteOnce",)
+    return PersistentVolumeClaim(**common, access_modes=modes,
+                                 storage=_storage(_d(_d(spec.get("resources")).get("requests")).get("storage")),
+                                 storage_class=_str(spec.get("storageClassName")), volume_name=_str(spec.get("volumeName")))
+
+
+def build_volume(common: dict[str, Any], spec: Mapping[str, Any]) -> PersistentVolume:
+    source = _d(spec.get("hostPath")) or _d(spec.get("local"))
+    node = ""
+    for term in _l(_d(_d(spec.get("nodeAffinity")).get("required")).get("nodeSelectorTerms")):
+        for req in _l(_d(term).get("matchExpressions")):
+            req = _d(req)
+            if req.get("key") == "kubernetes.io/hostname" and req.get("operator") == "In" and len(_l(req.get("values"))) == 1:
+                node = _str(_l(req.get("values"))[0])
+    ref = _d(spec.get("claimRef"))
+    return PersistentVolume(
+        **common, capacity=_storage(_d(spec.get("capacity")).get("storage")),
+        access_modes=tuple(str(m) for m in _l(spec.get("accessModes"))) or ("ReadWriteOnce",),
+        reclaim_policy=_str(spec.get("persistentVolumeReclaimPolicy")) or "Retain",
+        storage_class=_str(spec.get("storageClassName")), path=_str(source.get("path")), node=node,
+        claim=(_str(ref.get("namespace")) or DEFAULT_NAMESPACE, _str(ref.get("name"))) if ref.get("name") else None)
 
 
 def referenced_configs(spec: PodSpec) -> set[tuple[str, str]]:

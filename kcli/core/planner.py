@@ -23,9 +23,10 @@ from kcli.core.facts.pods import PodView
 from kcli.core.hostalloc import held_allocations
 from kcli.core.inventory import Inventory
 from kcli.core.network import ClusterNetwork, NodeLease
-from kcli.core.objects import AnyObject, ConfigMap, Namespace, ObjectKey, Secret, Service
+from kcli.core.objects import AnyObject, ConfigMap, Namespace, ObjectKey, PersistentVolume, PersistentVolumeClaim, Secret, Service
 from kcli.core.podrun import PodContainers, PodPlacement, create_pod_lines, delete_pod_lines, delete_pods_lines, image_prelude, pod_uid
 from kcli.core.services import Endpoint, ServiceSpec
+from kcli.core.volumes import Binding, ClaimVolume, bindings_of, new_bindings, pod_claims, removal_lines, resolve
 from kcli.core.servicesync import (
     DNS_FILE, allocate, dns_args, dns_container_lines, dns_hosts, endpoints_by_service, endpoints_from_record,
     endpoints_record, hairpin_line, node_rules, pod_infos, rules_lines, service_env, udp_cleanup_lines,
@@ -64,6 +65,7 @@ class Policy:
     now: float  # unix seconds, for back-off
     draining: frozenset[str] = frozenset()  # `kcli drain`: nodes whose pods move elsewhere, surge first
     seen: Mapping[str, float] | None = None  # node → when it last answered (taint-based eviction)
+    deleting: frozenset[tuple[str, str]] = frozenset()  # `kcli delete pod` of controllers' pods: replaced
 
 
 def require_bootstrapped(state: Mapping[str, Any], cluster: str) -> tuple[ClusterNetwork, dict[str, NodeLease]]:
@@ -180,6 +182,8 @@ class Plan:
     warnings: tuple[str, ...] = ()
     rollouts: tuple[Rollout, ...] = ()  # unfinished rollouts (next waves, or only time, move them)
     evicted: Mapping[tuple[str, str], str] = field(default_factory=dict)  # pod → why (taint-based eviction)
+    claims: Mapping[str, Binding] = field(default_factory=dict)  # claims bound by this wave's creates
+    reclaims: tuple[NodeSync, ...] = ()  # directories of deleted claims (reclaim policy Delete)
 
     @property
     def waiting(self) -> bool:
@@ -197,7 +201,7 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not (self.deletes or self.creates or self.services)
+        return not (self.deletes or self.creates or self.services or self.reclaims)
 
     def units(self) -> dict[str, list[Unit]]:
         """Per node, in order: deletes (one unit for all of a node's pods: one ``docker stop``
@@ -214,7 +218,7 @@ class Plan:
                 out[node] = [Unit(f"delete {len(ds)} pods", tuple(lines), labels=tuple(d.unit.name for d in ds))]
         for a in self.creates:
             out.setdefault(a.node, []).append(a.unit)
-        for s in self.services:
+        for s in (*self.services, *self.reclaims):
             out.setdefault(s.node, []).append(s.unit)
         return out
 
@@ -242,10 +246,14 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
     evicted = evictions(view.all_pods(), view.errors, desired.objects, recorded_pods, policy.seen or {},
                         policy.now)
     observed = [dataclasses.replace(p.observed, state="evicted", ready=False, detail=evicted[(p.namespace, p.name)])
-                if (p.namespace, p.name) in evicted else p.observed for p in view.all_pods()]
+                if (p.namespace, p.name) in evicted else
+                dataclasses.replace(p.observed, state="broken", ready=False, detail="deleted (kcli delete pod)")
+                if (p.namespace, p.name) in policy.deleting else p.observed for p in view.all_pods()]
+    volumes = _claim_volumes(desired, state)
     pods = plan_pods(list(desired.objects), observed, scheduler_nodes(inv, view, leases, cordoned_of(state)),
                      known_configs=desired.secret_hashes, seed=policy.seed, secret_key=policy.secret_key,
-                     now=view.node_time(), draining=policy.draining)
+                     now=view.node_time(), draining=policy.draining,
+                     claim_nodes={k: v.node for k, v in volumes.items() if v.node})
     if not desired.orphan:
         pods = _with_orphan_deletes(pods, desired.gone)
     unreachable = set(view.errors)
@@ -283,13 +291,53 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
             backing_off.append(Waiting(a.namespace, a.name, str(rec.get("reason")), str(a.applied), dict(rec)))
         else:
             placed.append((a, node))
-    creates = _creates(placed, desired.objects, view, leases, specs, {by_key[(d.namespace, d.name)].uid for d in deletes})
+    creates = _creates(placed, desired.objects, view, leases, specs, {by_key[(d.namespace, d.name)].uid for d in deletes},
+                       volumes)
     pending = tuple(Waiting(a.namespace, a.name, reason, str(a.applied)) for a, reason in pods.pending)
     if not deletes and not creates and not services:
         services = _service_syncs(specs, eps, view, leases, net.pod_cidr, old_eps)
+    claims = {o.key: o for o in desired.objects if isinstance(o, PersistentVolumeClaim)}
+    bound = new_bindings(((a.namespace, a.pod.spec, node) for a, node in pods.creates if a.pod is not None), volumes,
+                         {(k.namespace, k.name): o for k, o in claims.items()})
+    bound = {k: b for k, b in bound.items() if k not in bindings_of(state)}
+    reclaims = () if deletes or creates else _reclaims(desired, state, pods, view)
     return Plan(pods, tuple(deletes), creates, services, pending, tuple(backing_off), tuple(deferred), tuple(specs),
                 allocations, eps, tuple(warnings), rollouts=_rollouts(pods, backing_off) + _drains(view, policy.draining),
-                evicted=evicted)
+                evicted=evicted, claims=bound, reclaims=reclaims)
+
+
+def _claim_volumes(desired: Desired, state: Mapping[str, Any]) -> dict[tuple[str, str], ClaimVolume]:
+    """Every claim a desired object uses or declares, and every recorded one: its volume."""
+    claims = {(o.namespace, o.name): o for o in desired.objects if isinstance(o, PersistentVolumeClaim)}
+    pvs = {o.name: o for o in desired.objects if isinstance(o, PersistentVolume)}
+    bindings = bindings_of(state)
+    wanted = set(claims) | {(b.namespace, b.name) for b in bindings.values() if not b.released}
+    for o in desired.objects:
+        template = getattr(o, "template", None)
+        if template is not None:
+            wanted.update((o.namespace, c) for c in pod_claims(template.spec))
+    return {k: resolve(k[0], k[1], claims, pvs, bindings) for k in sorted(wanted)}
+
+
+def _unclaimed(desired: Desired, state: Mapping[str, Any], pods: PodPlan) -> list[Binding]:
+    """Bound volumes whose claim is gone (deleted or pruned) and that no desired pod uses."""
+    claims = {(o.namespace, o.name) for o in desired.objects if isinstance(o, PersistentVolumeClaim)}
+    in_use = {(p.namespace, c) for p in pods.reconciliation.pods for c in pod_claims(p.spec)}
+    return [b for b in bindings_of(state).values()
+            if not b.released and (b.namespace, b.name) not in claims | in_use and not b.template]
+
+
+def _reclaims(desired: Desired, state: Mapping[str, Any], pods: PodPlan, view: ClusterView) -> tuple[NodeSync, ...]:
+    """The directories of gone claims whose reclaim policy is Delete, once no pod uses them."""
+    out = []
+    for b in _unclaimed(desired, state, pods):
+        if b.reclaim_policy != "Delete" or b.node not in view.facts or b.node in view.errors:
+            continue
+        lines = removal_lines(b)
+        if lines:
+            out.append(NodeSync(b.node, (f"persistentvolumeclaim {b.key} deleted: remove volume {b.volume}",),
+                                Unit(f"reclaim {b.key}", tuple(lines))))
+    return tuple(out)
 
 
 def _rollouts(pods: PodPlan, backing_off: Sequence[Waiting]) -> tuple[Rollout, ...]:
@@ -346,7 +394,8 @@ def _with_orphan_deletes(pods: PodPlan, gone: frozenset[ObjectKey]) -> PodPlan:
 
 
 def _creates(placed: Sequence[tuple[PodAction, str]], objects: Sequence[AnyObject], view: ClusterView,
-             leases: Mapping[str, NodeLease], specs: Sequence[ServiceSpec], deleted_uids: set[str]) -> tuple[PodCreate, ...]:
+             leases: Mapping[str, NodeLease], specs: Sequence[ServiceSpec], deleted_uids: set[str],
+             volumes: Mapping[tuple[str, str], ClaimVolume] | None = None) -> tuple[PodCreate, ...]:
     """Create units with pod IPs allocated around every address in use (freed by this wave's deletes)."""
     wanted: dict[str, list[tuple[str, str]]] = {}
     for a, node in placed:
@@ -366,9 +415,11 @@ def _creates(placed: Sequence[tuple[PodAction, str]], objects: Sequence[AnyObjec
         ip = "" if pod.spec.host_network else ips[(a.namespace, a.name)]
         place = PodPlacement(node, ip or lease.public_ip, lease.public_ip)
         cluster_dns = not pod.spec.host_network and pod.spec.dns_policy in ("ClusterFirst", "ClusterFirstWithHostNet")
+        claim_paths = {c: v.path for c in pod_claims(pod.spec) if (v := (volumes or {}).get((a.namespace, c)))}
         lines = create_pod_lines(pod, place, configs,
                                  dns_args=dns_args(a.namespace, lease.subnet) if cluster_dns else [],
-                                 service_env=service_env(specs, a.namespace) if pod.spec.enable_service_links else [])
+                                 service_env=service_env(specs, a.namespace) if pod.spec.enable_service_links else [],
+                                 claim_paths=claim_paths)
         uid = pod_uid(pod)
         # hairpin (a pod reaching itself through a service) on the new pod's bridge port, right away
         lines = [*lines, hairpin_line()] if not pod.spec.host_network else lines
@@ -460,12 +511,27 @@ def with_failures(state: Mapping[str, Any], failed: Mapping[tuple[str, str], Map
     return out
 
 
-def working_state(state: Mapping[str, Any], first: Plan, failed: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, Any]:
+def working_state(state: Mapping[str, Any], first: Plan, failed: Mapping[tuple[str, str], Mapping[str, Any]],
+                  plans: Sequence[Plan] = (), results: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
     """The state the next wave plans from: the first wave's allocations kept (an address never
-    moves between waves of one command) and this command's failures recorded."""
+    moves between waves of one command), this command's failures recorded, and the claims its
+    waves bound or reclaimed (``plans`` executed with ``results``)."""
     out = with_failures(state, failed)
     out["services"] = dict(first.allocations)
+    out["claims"] = claims_after(state, plans, results or {})
     return out
+
+
+def claims_after(state: Mapping[str, Any], plans: Sequence[Plan], results: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    """The recorded claims, with the bindings of these plans' creates and without the volumes
+    their reclaims removed."""
+    claims = {k: b.record() for k, b in bindings_of(state).items()}
+    for p in plans:
+        claims.update({k: b.record() for k, b in p.claims.items()})
+        for u in p.reclaims:
+            if results.get(u.unit.name, ("ok", ""))[0] == "ok":
+                claims.pop(u.unit.name.split(" ", 1)[1], None)
+    return claims
 
 
 @dataclass(frozen=True)
@@ -489,6 +555,7 @@ def record(state: Mapping[str, Any], desired: Desired, last: Plan, outcome: Outc
     evicted = {f"{ns}/{name}": why for p in outcome.plans for (ns, name), why in p.evicted.items()}
     new["pods"] = {k: {**r, "evicted": evicted[k]} if k in evicted else r for k, r in new["pods"].items()}
     new = record_revisions(new, desired.objects, last.pods.reconciliation.statuses, now_iso, by)
+    new = record_claims(new, state, desired, outcome)
     if last.allocations:
         new["services"] = dict(last.allocations)
         new["endpoints"] = endpoints_record(last.specs, last.endpoints)
@@ -504,6 +571,21 @@ def record(state: Mapping[str, Any], desired: Desired, last: Plan, outcome: Outc
             *(f"delete {d.namespace}/{d.name} on {d.node}: {d.reason}" for p in outcome.plans for d in p.deletes),
             *(f"create {c.namespace}/{c.name} on {c.node}: {c.reason}" for p in outcome.plans for c in p.creates)]
     return new, subject + ("\n\n" + "\n".join(body) if body else "")
+
+
+def record_claims(new: dict[str, Any], state: Mapping[str, Any], desired: Desired, outcome: Outcome) -> dict[str, Any]:
+    """Claims bound by this command's creates join the record; a deleted claim's binding goes
+    when its directory was removed (Delete) or is kept as Released (Retain)."""
+    claims = claims_after(state, outcome.plans, outcome.results)
+    if outcome.plans:
+        for b in _unclaimed(desired, {"claims": claims}, outcome.plans[-1].pods):
+            if b.reclaim_policy != "Delete":
+                claims[b.key] = {**claims[b.key], "released": True}
+    if claims:
+        new["claims"] = dict(sorted(claims.items()))
+    else:
+        new.pop("claims", None)
+    return new
 
 
 def events(outcome: Outcome, state: Mapping[str, Any], now_iso: str) -> list[dict[str, str]]:

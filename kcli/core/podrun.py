@@ -35,7 +35,10 @@ from dataclasses import dataclass
 from kcli.core.commands.shell import fail, sh, write_file, write_private
 from kcli.core.controllers.pod import DesiredPod
 from kcli.core.network import POD_NETWORK
-from kcli.core.objects import ConfigMap, Container, EnvVar, KeyToPath, ObjectKey, Secret
+from kcli.core.objects import (
+    ConfigMap, Container, EnvVar, KeyToPath, ObjectKey, Secret, capability_name, effective_security_context,
+    normalize_sysctl,
+)
 from kcli.errors import PlanError
 
 PAUSE_IMAGE = "kcli.local/pause:3.10-probe"  # with kcli-probe and a static sh (health checks)
@@ -104,7 +107,7 @@ def _field_ref(path: str, pod: DesiredPod, uid: str, place: PodPlacement) -> str
         "metadata.namespace": pod.namespace,
         "metadata.uid": uid,
         "spec.nodeName": place.node,
-        "spec.serviceAccountName": "default",
+        "spec.serviceAccountName": pod.spec.service_account_name or "default",
         "status.podIP": place.ip,
         "status.podIPs": place.ip,
         "status.hostIP": place.host_ip,
@@ -334,6 +337,88 @@ def resource_flags(c: Container) -> list[str]:
     return flags
 
 
+# --------------------------------------------------------------------------- securityContext
+
+
+def security_flags(pod: DesiredPod, c: Container) -> list[str]:
+    """docker run flags of a container's effective securityContext (the pod's under the container's)."""
+    sc = effective_security_context(pod.spec.security_context, c.security_context)
+    flags: list[str] = []
+    if sc.run_as_user is not None:  # runAsGroup alone is warned at validation: docker needs the user
+        group = f":{int(sc.run_as_group)}" if sc.run_as_group is not None else ""
+        flags += ["--user", f"{int(sc.run_as_user)}{group}"]
+    groups = ([sc.fs_group] if sc.fs_group is not None else []) + list(sc.supplemental_groups)
+    for gid in dict.fromkeys(int(g) for g in groups):
+        flags += ["--group-add", str(gid)]
+    if sc.read_only_root_filesystem:
+        flags.append("--read-only")
+    if sc.allow_privilege_escalation is False:
+        flags += ["--security-opt", "no-new-privileges"]
+    if sc.seccomp == "Unconfined":  # RuntimeDefault is docker's default profile
+        flags += ["--security-opt", "seccomp=unconfined"]
+    if sc.privileged:
+        flags.append("--privileged")
+    for flag, names in (("--cap-drop", sc.cap_drop), ("--cap-add", sc.cap_add)):
+        for raw in names:
+            name = capability_name(raw)
+            if name is None:
+                raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: {raw!r} is not a Linux capability")
+            flags += [flag, name]
+    return flags
+
+
+def sysctl_flags(pod: DesiredPod) -> list[str]:
+    """The pod's sysctls (validated: Kubernetes' safe set), for the container owning its namespaces."""
+    sc = pod.spec.security_context
+    return [w for name, value in (sc.sysctls if sc else ()) for w in ("--sysctl", f"{normalize_sysctl(name)}={value}")]
+
+
+def _kubelet_pod(pod: DesiredPod, uid: str, c: Container) -> str:
+    """How kubelet names a pod and container in its errors: ``(pod: "NAME_NS(UID)", container: C)``."""
+    return f'(pod: "{pod.name}_{pod.namespace}({uid})", container: {c.name})'
+
+
+def run_as_non_root_lines(pod: DesiredPod, uid: str) -> list[str]:
+    """kubelet's runAsNonRoot check, before any container starts: a runAsUser of 0 is refused here,
+    no runAsUser means the image's user is read on the node (after the pulls): empty or 0 is root,
+    a name cannot be verified; either fails the create with CreateContainerConfigError."""
+    lines: list[str] = []
+    for c in (*pod.spec.init_containers, *pod.spec.containers):
+        sc = effective_security_context(pod.spec.security_context, c.security_context)
+        if not sc.run_as_non_root or (sc.run_as_user is not None and sc.run_as_user != 0):
+            continue
+        who = _kubelet_pod(pod, uid, c)
+        if sc.run_as_user == 0:
+            raise PlanError(f"pod {pod.namespace}/{pod.name}: container's runAsUser breaks non-root policy {who}")
+        root = fail("CreateContainerConfigError:", f"container has runAsNonRoot and image will run as root {who}")
+        named = ("{ printf '%s%s%s\\n' "
+                 + shlex.quote("CreateContainerConfigError: container has runAsNonRoot and image has non-numeric user (")
+                 + ' "${kcli_user%%:*}" ' + shlex.quote(f"), cannot verify user is non-root {who}") + " >&2; exit 1; }")
+        lines += [f"kcli_user=$({sh(('docker', 'image', 'inspect', '-f', '{{.Config.User}}', c.image))})",
+                  f"case ${{kcli_user%%:*}} in '') {root};; *[!0-9]*) {named};; *[!0]*) ;; *) {root};; esac"]
+    return lines
+
+
+def _fs_group_lines(pod: DesiredPod, paths: Mapping[str, str]) -> list[str]:
+    """fsGroup as kubelet applies it to the volumes it makes: group-owned by it, group-readable
+    (group-writable: emptyDir), directories setgid so new files keep the group. Not hostPath."""
+    sc = pod.spec.security_context
+    if sc is None or sc.fs_group is None:
+        return []
+    gid = str(int(sc.fs_group))
+    lines: list[str] = []
+    for v in pod.spec.volumes:
+        if v.source == "emptyDir":
+            lines += [sh(("chgrp", gid, paths[v.name])), sh(("chmod", "g+rwxs", paths[v.name]))]
+        elif v.source in ("configMap", "secret"):
+            lines += [sh(("chgrp", "-R", gid, paths[v.name])), sh(("chmod", "-R", "g+rX", paths[v.name])),
+                      sh(("chmod", "g+s", paths[v.name]))]
+        elif v.source == "persistentVolumeClaim":  # fsGroupChangePolicy Always: the whole volume
+            lines += [sh(("chgrp", "-R", gid, paths[v.name])), sh(("chmod", "-R", "g+rwX", paths[v.name])),
+                      sh(("chmod", "g+s", paths[v.name]))]
+    return lines
+
+
 def _relative(path: str, what: str, pod: DesiredPod) -> str:
     """A relative path that stays below its directory (no absolute path, no '..' element)."""
     if not path or path.startswith("/") or ".." in path.split("/") or "\0" in path:
@@ -341,7 +426,8 @@ def _relative(path: str, what: str, pod: DesiredPod) -> str:
     return path
 
 
-def _volume_lines(pod: DesiredPod, uid: str, configs) -> tuple[list[str], dict[str, str]]:
+def _volume_lines(pod: DesiredPod, uid: str, configs, claim_paths: Mapping[str, str] | None = None
+                  ) -> tuple[list[str], dict[str, str]]:
     """Lines that materialise the pod's volumes on the node, and volume name → host path."""
     lines: list[str] = []
     paths: dict[str, str] = {}
@@ -357,6 +443,12 @@ def _volume_lines(pod: DesiredPod, uid: str, configs) -> tuple[list[str], dict[s
                 lines.append(f"mountpoint -q {shlex.quote(p)} || {sh(('mount', '-t', 'tmpfs', '-o', ','.join(['mode=0777', *size]), 'tmpfs', p))}")
             else:
                 lines.append(sh(("chmod", "0777", p)))
+            paths[v.name] = p
+        elif v.source == "persistentVolumeClaim":
+            p = (claim_paths or {}).get(v.ref_name, "")
+            if not p.startswith("/"):
+                raise PlanError(f"pod {pod.namespace}/{pod.name}: persistentvolumeclaim {v.ref_name!r} has no volume")
+            lines.append(sh(("mkdir", "-p", p)))  # provisioned at first use; a pre-created volume's directory may be new
             paths[v.name] = p
         elif v.source == "hostPath":
             if not v.path.startswith("/"):
@@ -396,7 +488,7 @@ def _volume_lines(pod: DesiredPod, uid: str, configs) -> tuple[list[str], dict[s
             paths[v.name] = p
         else:
             raise PlanError(f"pod {pod.namespace}/{pod.name}: volume {v.name} ({v.source}) is not supported")
-    return lines, paths
+    return lines + _fs_group_lines(pod, paths), paths
 
 
 def _mounts(c: Container, paths: Mapping[str, str], pod: DesiredPod) -> list[str]:
@@ -408,7 +500,8 @@ def _mounts(c: Container, paths: Mapping[str, str], pod: DesiredPod) -> list[str
         if ":" in src or ":" in m.mount_path:
             raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: docker -v cannot mount "
                             f"{src!r} at {m.mount_path!r}: a path with ':' is not supported")
-        ro = m.read_only or any(v.name == m.name and v.source in ("configMap", "secret") for v in pod.spec.volumes)
+        ro = m.read_only or any(v.name == m.name and (v.source in ("configMap", "secret") or v.read_only)
+                                for v in pod.spec.volumes)
         out += ["-v", f"{src}:{m.mount_path}{':ro' if ro else ''}"]
     return out
 
@@ -560,16 +653,18 @@ def create_pod_lines(
     dns_args: Sequence[str] = (),
     service_env: Sequence[tuple[str, str]] = (),
     pause: bool | None = None,
+    claim_paths: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Everything to start one pod on its node, in order, as shell lines (run under ``set -e``).
-    ``pause``: the layout (module docstring); None picks it from the pod (``uses_pause``)."""
+    ``pause``: the layout (module docstring); None picks it from the pod (``uses_pause``).
+    ``claim_paths``: claim name → its directory on the node (kcli.core.volumes)."""
     spec = pod.spec
     uid = pod_uid(pod)
     pause = uses_pause(pod) if pause is None else pause
     if not pause and (len(spec.containers) != 1 or spec.init_containers or spec.share_process_namespace):
         raise PlanError(f"pod {pod.namespace}/{pod.name}: only a pod of one container runs without a pause container")
     sandbox = container_name("POD", pod, uid)
-    volume_lines, paths = _volume_lines(pod, uid, configs)
+    volume_lines, paths = _volume_lines(pod, uid, configs, claim_paths or {})
     pull_secrets = []
     for name in spec.image_pull_secrets:
         s = configs.get(ObjectKey("Secret", pod.namespace, name))
@@ -619,7 +714,8 @@ def create_pod_lines(
             if not _HOSTNAME.fullmatch(hn):
                 raise PlanError(f"pod {pod.namespace}/{pod.name}: hostAliases hostname {hn!r} is not a DNS name")
             net += ["--add-host", f"{hn}:{ip}"]
-    lines = [*volume_lines, *_pull_lines(list(images.items()), pull_secrets)]
+    net += sysctl_flags(pod)  # on the container that owns the network (and IPC) namespace
+    lines = [*volume_lines, *_pull_lines(list(images.items()), pull_secrets), *run_as_non_root_lines(pod, uid)]
     restart = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}[spec.restart_policy]
     env_dir = f"{SECRET_DIR}/{uid}/env"
     if not pause:
@@ -631,8 +727,9 @@ def create_pod_lines(
             LAYOUT_LABEL: "single", **_pre_stop_label(c)})
         return lines + _docker_run_lines(
             ["docker", "run", "-d", "--name", container_name(c.name, pod, uid), "--init", "--restart", restart, *net,
-             *resource_flags(c), *_mounts(c, paths, pod)], env, [*flags, *_label_args(labels), *tail], env_dir,
-            "container-0", f"pod {pod.namespace}/{pod.name}: container {c.name}")
+             *resource_flags(c), *security_flags(pod, c), *_mounts(c, paths, pod)], env,
+            [*flags, *_label_args(labels), *tail], env_dir, "container-0",
+            f"pod {pod.namespace}/{pod.name}: container {c.name}")
     health, probed = probe_flags(pod)
     if probed:
         sandbox_labels[PROBES_LABEL] = ",".join(probed)
@@ -648,7 +745,8 @@ def create_pod_lines(
         name = container_name(c.name, pod, uid)
         labels = pod_labels(pod, uid, "init", c.name)
         lines += _docker_run_lines(
-            ["docker", "run", "--name", name, "--init", *shared, *resource_flags(c), *_mounts(c, paths, pod)], env,
+            ["docker", "run", "--name", name, "--init", *shared, *resource_flags(c), *security_flags(pod, c),
+             *_mounts(c, paths, pod)], env,
             [*flags, *_label_args(labels), *tail], env_dir, f"init-{i}",
             f"pod {pod.namespace}/{pod.name}: init container {c.name}", fail("init container", c.name, "failed"))
     for i, c in enumerate(spec.containers):
@@ -660,8 +758,8 @@ def create_pod_lines(
         labels = pod_labels(pod, uid, "container", c.name, _pre_stop_label(c))
         lines += _docker_run_lines(
             ["docker", "run", "-d", "--name", name, "--init", "--restart", restart, *shared, *resource_flags(c),
-             *_mounts(c, paths, pod)], env, [*flags, *_label_args(labels), *tail], env_dir, f"container-{i}",
-            f"pod {pod.namespace}/{pod.name}: container {c.name}")
+             *security_flags(pod, c), *_mounts(c, paths, pod)], env, [*flags, *_label_args(labels), *tail], env_dir,
+            f"container-{i}", f"pod {pod.namespace}/{pod.name}: container {c.name}")
     return lines
 
 

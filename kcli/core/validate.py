@@ -35,6 +35,8 @@ from kcli.core.objects import (
     Source,
     build_label_selector,
     build_object,
+    capability_name,
+    normalize_sysctl,
     probe_of,
 )
 from kcli.core.network import POD_CIDR
@@ -94,11 +96,9 @@ def format_path(path: Iterable[Any]) -> str:
 UNSUPPORTED_HINTS = {
     "CronJob": "CronJob needs a scheduler running in the cluster; kcli has no agent: not supported",
     "StatefulSet": "StatefulSet is not supported by kcli (no stable storage or ordinal identity); use a Deployment",
-    "PersistentVolumeClaim": "PersistentVolumeClaim is not supported by kcli (no storage provisioner); use a hostPath volume",
-    "PersistentVolume": "PersistentVolume is not supported by kcli (no storage provisioner); use a hostPath volume",
-    "StorageClass": "StorageClass is not supported by kcli (no storage provisioner)",
+    "StorageClass": "StorageClass objects are not supported by kcli: its one class, local-path (a directory on "
+                    "the node of the claim's first pod), is built in",
     "Ingress": "Ingress is not supported by kcli (no ingress controller); use a NodePort Service",
-    "ServiceAccount": "ServiceAccount is not supported by kcli (no API server to authenticate to)",
     "ReplicationController": "ReplicationController is not supported by kcli; use a Deployment (apps/v1)",
 }
 
@@ -314,10 +314,11 @@ POD_SPEC_FIELDS = {
     "containers", "initContainers", "volumes", "restartPolicy", "nodeSelector", "nodeName", "affinity",
     "tolerations", "hostNetwork", "hostPID", "hostIPC", "imagePullSecrets", "terminationGracePeriodSeconds",
     "dnsPolicy", "hostname", "subdomain", "hostAliases", "enableServiceLinks", "shareProcessNamespace",
+    "securityContext", "serviceAccountName", "serviceAccount", "automountServiceAccountToken",
 }
 CONTAINER_FIELDS = {
     "name", "image", "imagePullPolicy", "command", "args", "workingDir", "env", "envFrom", "ports",
-    "volumeMounts", "resources", "tty", "stdin",
+    "volumeMounts", "resources", "tty", "stdin", "securityContext",
 }
 VOLUME_MOUNT_FIELDS = {"name", "mountPath", "readOnly", "subPath"}
 PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
@@ -333,13 +334,37 @@ SPEC_FIELDS = {
     "Service": {"type", "selector", "ports", "clusterIP", "sessionAffinity", "sessionAffinityConfig",
                 "externalTrafficPolicy", "internalTrafficPolicy", "publishNotReadyAddresses", "externalIPs"},
 }
-SUPPORTED_VOLUMES = ("emptyDir", "hostPath", "configMap", "secret")
-FIELD_REFS_IMPLEMENTED = {"metadata.name", "metadata.namespace", "status.podIP", "spec.nodeName"}
-FIELD_REFS_VALID = FIELD_REFS_IMPLEMENTED | {
-    "metadata.uid", "metadata.labels", "metadata.annotations", "spec.serviceAccountName", "status.hostIP",
-    "status.hostIPs", "status.podIPs",
+SUPPORTED_VOLUMES = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim")
+DEFAULT_STORAGE_CLASS = "local-path"  # kcli's one provisioner (kcli.core.volumes)
+CLAIM_ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod")  # what a directory on one node can honour
+RECLAIM_POLICIES = ("Retain", "Delete")
+PV_FIELDS = {"hostPath", "local", "capacity", "accessModes", "persistentVolumeReclaimPolicy", "storageClassName",
+             "nodeAffinity", "claimRef", "volumeMode", "mountOptions"}
+FIELD_REFS_IMPLEMENTED = {
+    "metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName",
+    "status.podIP", "status.podIPs", "status.hostIP", "status.hostIPs",
 }
+"""What an env fieldRef may name, as upstream (besides metadata.labels['k'] and metadata.annotations['k']);
+podrun sets every one of them."""
 _FIELD_REF_SUBSCRIPT = re.compile(r"metadata\.(labels|annotations)\['[^']+'\]")
+POD_SECURITY_FIELDS = {"runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "supplementalGroups", "sysctls",
+                       "seccompProfile"}
+CONTAINER_SECURITY_FIELDS = {"runAsUser", "runAsGroup", "runAsNonRoot", "readOnlyRootFilesystem",
+                             "allowPrivilegeEscalation", "capabilities", "privileged", "seccompProfile"}
+SECCOMP_TYPES = ("RuntimeDefault", "Unconfined", "Localhost")
+MAX_ID = 2147483647  # runAsUser, runAsGroup, fsGroup, supplementalGroups: 0 .. MaxInt32, as upstream
+SAFE_SYSCTLS = (
+    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes",
+)
+"""Kubernetes' safe sysctls: the ones kubelet allows without ``--allowed-unsafe-sysctls`` (kcli has no such switch)."""
+_SYSCTL_NAME = re.compile(r"([a-z0-9]([-_a-z0-9]*[a-z0-9])?[./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?")
+SERVICE_ACCOUNT_WARNING = (
+    "ServiceAccounts are recorded, but no service account token is mounted in any pod: kcli has no API server "
+    "to issue tokens (nor one a token could be used with); serviceAccountName is seen only by fieldRef "
+    "spec.serviceAccountName")
+"""The one warning per apply that names a ServiceAccount or a pod's serviceAccountName."""
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -398,6 +423,8 @@ class _Checker:
     errors: list[tuple[PathT, str]] = field(default_factory=list)
     unimplemented: list[tuple[PathT, str]] = field(default_factory=list)
     refs: list[_Ref] = field(default_factory=list)
+    warnings: list[tuple[PathT, str]] = field(default_factory=list)  # each its own warning (privileged)
+    service_account: PathT | None = None  # where a pod names its ServiceAccount (one warning per apply)
 
     def err(self, path: PathT, msg: str) -> None:
         self.errors.append((path, msg))
@@ -413,6 +440,10 @@ class _Checker:
     @staticmethod
     def dicts(v: Any) -> list[tuple[int, dict]]:
         return [(i, x) for i, x in enumerate(v) if isinstance(x, dict)] if isinstance(v, list) else []
+
+    @staticmethod
+    def strs(v: Any) -> list[tuple[int, str]]:
+        return [(i, x) for i, x in enumerate(v) if isinstance(x, str)] if isinstance(v, list) else []
 
     @staticmethod
     def s(v: Any) -> str | None:
@@ -578,7 +609,106 @@ class _Checker:
             if ip and not _is_ip(ip):
                 self.err(path + ("hostAliases", i, "ip"), f'invalid value "{ip}": must be a valid IP address')
         self.affinity(spec.get("affinity"), path + ("affinity",))
+        self.pod_security(spec, path)
+        self.service_account_name(spec, path)
         self.unknown_keys(spec, POD_SPEC_FIELDS, path)
+
+    # -- securityContext (pod and containers), ServiceAccounts
+    def pod_security(self, spec: dict, path: PathT) -> None:
+        """The pod's securityContext and its containers', and what their merge cannot give docker."""
+        pod_sc = self.d(spec.get("securityContext"))
+        pp = path + ("securityContext",)
+        if pod_sc is not None:
+            self.security_context(pod_sc, pp, POD_SECURITY_FIELDS)
+            self.sysctls(pod_sc.get("sysctls"), pp + ("sysctls",), spec)
+        for key in ("initContainers", "containers"):
+            for i, c in self.dicts(spec.get(key)):
+                sc = self.d(c.get("securityContext"))
+                cp = path + (key, i, "securityContext")
+                if sc is not None:
+                    self.security_context(sc, cp, CONTAINER_SECURITY_FIELDS)
+                    self.privileges(sc, cp)
+                self.group_without_user(pod_sc or {}, sc or {}, pp, cp)
+
+    def security_context(self, sc: dict, p: PathT, implemented: Collection[str]) -> None:
+        for key in ("runAsUser", "runAsGroup", "fsGroup"):
+            self.id_range(sc.get(key), p + (key,))
+        for i, g in enumerate(sc.get("supplementalGroups") if isinstance(sc.get("supplementalGroups"), list) else []):
+            self.id_range(g, p + ("supplementalGroups", i))
+        profile = self.d(sc.get("seccompProfile"))
+        if profile is not None and self.enum(profile, "type", p + ("seccompProfile",), SECCOMP_TYPES) == "Localhost":
+            self.unimpl(p + ("seccompProfile", "type"), "Localhost")
+        self.unknown_keys(sc, implemented, p)
+
+    def id_range(self, v: Any, p: PathT) -> None:
+        n = self.i(v)
+        if n is not None and not 0 <= n <= MAX_ID:
+            self.err(p, f"must be between 0 and {MAX_ID}, inclusive")
+
+    def privileges(self, sc: dict, p: PathT) -> None:
+        """Capability names (a typo would only fail on the node), privileged (warned)."""
+        caps = self.d(sc.get("capabilities")) or {}
+        for key in ("add", "drop"):
+            for i, name in enumerate(caps.get(key) if isinstance(caps.get(key), list) else []):
+                if isinstance(name, str) and capability_name(name) is None:
+                    bare = name[4:] if name.upper().startswith("CAP_") and capability_name(name[4:]) else ""
+                    self.err(p + ("capabilities", key, i), f'unsupported value "{_clip(name)}": must be a Linux '
+                             "capability without the CAP_ prefix (such as NET_ADMIN, SYS_TIME) or ALL"
+                             + (f': write "{bare}"' if bare else ""))
+        if sc.get("privileged") is True:
+            self.warnings.append((p + ("privileged",), "privileged container: docker run --privileged gives it every "
+                                  "capability and the node's devices, i.e. root on the node (a dockerd that itself "
+                                  "runs unprivileged refuses it)"))
+            if sc.get("allowPrivilegeEscalation") is False:
+                self.err(p, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true")
+
+    def group_without_user(self, pod_sc: dict, sc: dict, pod_path: PathT, path: PathT) -> None:
+        """docker's --user takes a group only with a user: runAsGroup alone is not applied."""
+        if self.i(sc.get("runAsUser")) is not None or self.i(pod_sc.get("runAsUser")) is not None:
+            return
+        if self.i(sc.get("runAsGroup")) is not None:
+            self.unimpl(path + ("runAsGroup",), "without runAsUser: the image's user keeps its group")
+        elif self.i(pod_sc.get("runAsGroup")) is not None:
+            self.unimpl(pod_path + ("runAsGroup",), "without runAsUser: the image's user keeps its group")
+
+    def sysctls(self, v: Any, p: PathT, spec: dict) -> None:
+        """Only Kubernetes' safe set (kcli has no --allowed-unsafe-sysctls); none in a namespace of the host."""
+        seen: set[str] = set()
+        for i, sysctl in self.dicts(v):
+            name = self.required_str(sysctl, "name", p + (i,))
+            if not name:
+                continue
+            np, norm = p + (i, "name"), normalize_sysctl(name)
+            if len(name) > 253 or not _SYSCTL_NAME.fullmatch(name):
+                self.err(np, f'invalid value "{_clip(name)}": must have at most 253 characters and match regex '
+                         + _SYSCTL_NAME.pattern)
+            elif norm in seen:
+                self.err(np, f'duplicate value "{name}"')
+            elif norm not in SAFE_SYSCTLS:
+                self.err(np, f'forbidden sysctl "{name}": not in Kubernetes\' safe set ({", ".join(SAFE_SYSCTLS)}); '
+                         "kubelet refuses the others unless --allowed-unsafe-sysctls allows them, and kcli has no such switch")
+            elif norm.startswith("net.") and spec.get("hostNetwork") is True:
+                self.err(np, f'invalid value "{name}": may not be specified when `hostNetwork` is true')
+            elif norm.startswith("kernel.shm") and spec.get("hostIPC") is True:
+                self.err(np, f'invalid value "{name}": may not be specified when `hostIPC` is true')
+            seen.add(norm)
+
+    def service_account_name(self, spec: dict, path: PathT) -> None:
+        for key in ("serviceAccountName", "serviceAccount"):
+            v = self.s(spec.get(key))
+            if v:
+                self.name_rule(v, path + (key,), dns_subdomain_error)
+                self.service_account = path + (key,) if self.service_account is None else self.service_account
+        if spec.get("automountServiceAccountToken") is True and self.service_account is None:
+            self.service_account = path + ("automountServiceAccountToken",)
+
+    def service_account_object(self, doc: dict) -> None:
+        """A ServiceAccount is recorded; its token Secrets and pull secrets do nothing here."""
+        self.service_account = ()
+        if doc.get("imagePullSecrets"):
+            self.unimpl(("imagePullSecrets",), "not added to its pods: name them in the pod spec")
+        if doc.get("secrets"):
+            self.unimpl(("secrets",))
 
     def volumes(self, v: Any, path: PathT) -> set[str]:
         names: set[str] = set()
@@ -609,7 +739,12 @@ class _Checker:
         return names
 
     def volume_source(self, src: str, body: dict, p: PathT) -> None:
-        if src == "emptyDir":
+        if src == "persistentVolumeClaim":
+            claim = self.required_str(body, "claimName", p)
+            if claim:
+                self.name_rule(claim, p + ("claimName",), dns_subdomain_error)
+                self.refs.append(_Ref(p + ("claimName",), "PersistentVolumeClaim", claim, None, False))
+        elif src == "emptyDir":
             self.enum(body, "medium", p, ("", "Memory"))
             self.quantity(body.get("sizeLimit"), p + ("sizeLimit",))
         elif src == "hostPath":
@@ -763,11 +898,9 @@ class _Checker:
                                       body.get("optional") is True))
         elif src == "fieldRef":
             fp = self.required_str(body, "fieldPath", sp)
-            if fp and fp not in FIELD_REFS_VALID and not _FIELD_REF_SUBSCRIPT.fullmatch(fp):
-                self.err(sp + ("fieldPath",), f'unsupported value "{fp}": supported values: '
-                         + ", ".join(f'"{x}"' for x in sorted(FIELD_REFS_VALID)))
-            elif fp and fp not in FIELD_REFS_IMPLEMENTED:
-                self.unimpl(sp + ("fieldPath",), fp)
+            if fp and fp not in FIELD_REFS_IMPLEMENTED and not _FIELD_REF_SUBSCRIPT.fullmatch(fp):
+                self.err(sp + ("fieldPath",), f'unsupported value "{fp}": supported values: '  # env's list, as upstream
+                         + ", ".join(f'"{x}"' for x in sorted(FIELD_REFS_IMPLEMENTED)))
         else:
             self.required_str(body, "resource", sp)
             self.unimpl(sp)
@@ -1041,6 +1174,47 @@ class _Checker:
             if isinstance(ip, str) and not _is_ip(ip):
                 self.err(sp + ("externalIPs", i), f'invalid value "{ip}": must be a valid IP address')
 
+    def claim_spec(self, spec: dict, p: PathT = ("spec",)) -> None:
+        """A PersistentVolumeClaim (or a StatefulSet's claim template): what one node's directory can honour."""
+        for i, mode in self.strs(spec.get("accessModes")):
+            if mode not in CLAIM_ACCESS_MODES:
+                self.err(p + ("accessModes", i), f'unsupported value "{mode}": kcli\'s volumes are directories on one node; '
+                         f'supported values: {", ".join(CLAIM_ACCESS_MODES)}')
+        if spec.get("volumeMode") not in (None, "Filesystem"):
+            self.err(p + ("volumeMode",), f'unsupported value "{spec.get("volumeMode")}": only "Filesystem"')
+        storage = self.d(spec.get("resources")) or {}
+        requests = self.d(storage.get("requests")) or {}
+        if requests.get("storage") is None:
+            self.err(p + ("resources", "requests", "storage"), "required value")
+        else:
+            self.quantity(requests.get("storage"), p + ("resources", "requests", "storage"))
+        cls = spec.get("storageClassName")
+        if cls == "" and not spec.get("volumeName"):
+            self.err(p + ("storageClassName",), 'storageClassName "" asks for a pre-created PersistentVolume: '
+                     "name it in spec.volumeName")
+        if "selector" in spec:
+            self.unimpl(p + ("selector",), "claims bind to the PersistentVolume named in spec.volumeName, or are provisioned")
+        if "dataSource" in spec or "dataSourceRef" in spec:
+            self.unimpl(p + ("dataSource",), "a new claim starts empty")
+
+    def persistent_volume(self, doc: dict) -> None:
+        spec = self.d(doc.get("spec")) or {}
+        p: PathT = ("spec",)
+        sources = [k for k in ("hostPath", "local") if k in spec]
+        others = [k for k in spec if k not in PV_FIELDS]
+        if others:
+            self.err(p + (others[0],), f"volume type {others[0]} is not supported by kcli (supported: hostPath, local)")
+        if len(sources) != 1:
+            self.err(p, "must specify exactly one of: hostPath, local")
+        else:
+            path = self.required_str(self.d(spec[sources[0]]) or {}, "path", p + (sources[0],))
+            if path:
+                self.name_rule(path, p + (sources[0], "path"), clean_path_error)
+        self.enum(spec, "persistentVolumeReclaimPolicy", p, RECLAIM_POLICIES)
+        for i, mode in self.strs(spec.get("accessModes")):
+            if mode not in CLAIM_ACCESS_MODES:
+                self.err(p + ("accessModes", i), f'unsupported value "{mode}": supported values: {", ".join(CLAIM_ACCESS_MODES)}')
+
     def config_data(self, doc: dict) -> None:
         keys: set[str] = set()
         sections = ("data", "binaryData") if self.kind == "ConfigMap" else ("data", "stringData")
@@ -1179,6 +1353,12 @@ def _check_document(doc: Document, kind: str, name: str, skip_unsupported: bool,
         checker.service(data)
     elif kind in ("ConfigMap", "Secret"):
         checker.config_data(data)
+    elif kind == "ServiceAccount":
+        checker.service_account_object(data)
+    elif kind == "PersistentVolumeClaim":
+        checker.claim_spec(checker.d(data.get("spec")) or {})
+    elif kind == "PersistentVolume":
+        checker.persistent_volume(data)
     meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else ""
     ns = "" if kind == "Namespace" else namespace or "default"
@@ -1229,6 +1409,7 @@ def validate_documents(
 
     errors.extend(_cross_checks(checked, known, warnings))
     errors.extend(_pod_total(checked, pod_network))
+    warnings.extend(_service_account_warning(checked))
 
     objects: list[AnyObject] = []
     failed = {(e.file, e.doc) for e in errors}
@@ -1240,6 +1421,8 @@ def validate_documents(
             paths = ", ".join(dict.fromkeys(unimpl))
             warnings.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, "",
                                     f"fields not implemented by kcli (ignored): {paths}"))
+        warnings.extend(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, format_path(p), m)
+                        for p, m in c.checker.warnings)
         if (c.doc.source.file, c.doc.source.doc) in failed:
             continue
         try:
@@ -1277,6 +1460,8 @@ def _cross_checks(checked: list[_Checked], known: Collection[ObjectKey] | None, 
         for ref in sorted(c.checker.refs, key=lambda r: _path_key(r.path)):
             key = ObjectKey(ref.kind, c.namespace, ref.name)
             path = format_path(ref.path)
+            if key in first and key not in configs:  # a claim in the applied set
+                continue
             if key in configs:
                 keys = configs[key]
                 if ref.key is not None and keys is not None and ref.key not in keys and not ref.optional:
@@ -1294,6 +1479,15 @@ def _cross_checks(checked: list[_Checked], known: Collection[ObjectKey] | None, 
                                       f'{ref.kind} "{ref.name}" not found: it is neither in the applied set '
                                       f"nor in the cluster (namespace {c.namespace})"))
     return errors
+
+
+def _service_account_warning(checked: list[_Checked]) -> list[Problem]:
+    """One warning for the whole set, at the first ServiceAccount or pod naming one: no tokens."""
+    for c in checked:
+        if c.checker.service_account is not None:
+            return [Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, format_path(c.checker.service_account),
+                            SERVICE_ACCOUNT_WARNING)]
+    return []
 
 
 def _pods_at_once(c: _Checked) -> tuple[int, PathT]:

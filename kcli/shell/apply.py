@@ -111,6 +111,7 @@ def apply(
     wait: bool = True,
     draining: frozenset[str] = frozenset(),
     repairs: Sequence[Mapping[str, str]] = (),
+    deleting: frozenset[tuple[str, str]] = frozenset(),
 ) -> ApplyReport:
     """Make the hosts run ``manifest_objects`` (plus everything applied earlier); ``delete_keys``
     removes objects instead (kcli delete). Every write carries the lock's fence. ``pool``: the
@@ -123,13 +124,14 @@ def apply(
     # When the command certainly changes the record (an object is new, edited or deleted) the
     # lock is taken at once; otherwise a first look without it ends most applies of a converged
     # cluster (1 round trip per node).
-    certain = not dry_run and (changes_objects(state, desired) or bool(repairs))  # repairs: recorded in this commit
+    certain = not dry_run and (changes_objects(state, desired) or bool(repairs) or bool(deleting))  # repairs: recorded in this commit
     own = pool is None
     pool = SshPool(inv) if pool is None else pool
     try:
         return _apply(inv, store, pool, state, desired, report, manifest_objects, applyset=applyset, dry_run=dry_run,
                       prune=prune, lock_wait=lock_wait, log=log, parallel=parallel, delete_keys=delete_keys,
-                      orphan=orphan, deadline=deadline, certain=certain, wait=wait, draining=draining, repairs=repairs)
+                      orphan=orphan, deadline=deadline, certain=certain, wait=wait, draining=draining, repairs=repairs,
+                      deleting=deleting)
     finally:
         if own:
             pool.close()
@@ -139,12 +141,12 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
            manifest_objects: Sequence[AnyObject], *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
            log: Log, parallel: int, delete_keys: Sequence[ObjectKey], orphan: bool, deadline: float, certain: bool,
            wait: bool = True, draining: frozenset[str] = frozenset(),
-           repairs: Sequence[Mapping[str, str]] = ()) -> ApplyReport:
+           repairs: Sequence[Mapping[str, str]] = (), deleting: frozenset[tuple[str, str]] = frozenset()) -> ApplyReport:
     if not certain:
         view, secret_key = look(pool, inv, state)
         report.object_results = object_results(state, desired, secret_key)
         report.unreachable = dict(view.errors)
-        current = plan(desired, view, state, inv, _policy(inv, view, secret_key, draining))
+        current = plan(desired, view, state, inv, _policy(inv, view, secret_key, draining, deleting))
         report.warnings += list(current.warnings)
         if dry_run or (current.empty and _unchanged(state, desired, current, view, secret_key)):
             report.plans.append(current)
@@ -163,7 +165,7 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
             report.pruned = [object_id(k) for k in desired.pruned]
         view, secret_key = look(pool, inv, state, lock)
         report.unreachable = dict(view.errors)
-        policy = _policy(inv, view, secret_key, draining)
+        policy = _policy(inv, view, secret_key, draining, deleting)
         current = plan(desired, view, state, inv, policy)
         if certain:
             report.object_results = object_results(state, desired, secret_key)
@@ -181,12 +183,13 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
         return report
 
 
-def _policy(inv: Inventory, view: ClusterView, secret_key: bytes, draining: frozenset[str]) -> Policy:
+def _policy(inv: Inventory, view: ClusterView, secret_key: bytes, draining: frozenset[str],
+            deleting: frozenset[tuple[str, str]] = frozenset()) -> Policy:
     """The planner's policy for this look: the nodes that answered are marked seen now (the
     evidence taint-based eviction counts from)."""
     now = time.time()
     seen = mark_seen(inv.cluster, [n for n in view.facts if n not in view.errors], now, unreachable=view.errors)
-    return Policy(seed=inv.cluster, secret_key=secret_key, now=now, draining=draining, seen=seen)
+    return Policy(seed=inv.cluster, secret_key=secret_key, now=now, draining=draining, seen=seen, deleting=deleting)
 
 
 def _unchanged(state: dict, desired: Desired, current: Plan, view: ClusterView, secret_key: bytes) -> bool:
@@ -266,7 +269,8 @@ def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, p
             view.errors[node] = why
             report.unreachable[node] = why
         add_unknown_pods(view, state.get("pods") or {})
-        current = plan(desired, view, working_state(state, report.plans[0], failed), inv, policy)
+        current = plan(desired, view, working_state(state, report.plans[0], failed, report.plans, report.pod_results),
+                       inv, policy)
         report.plans.append(current)
     return view, Outcome(tuple(report.plans), dict(report.pod_results), failed)
 

@@ -163,8 +163,11 @@ KUBECTL_NAMES = {
     "Endpoints": ["endpoints", "ep"],
     "ConfigMap": ["configmaps", "configmap", "cm"],
     "Secret": ["secrets", "secret"],
+    "ServiceAccount": ["serviceaccounts", "serviceaccount", "sa"],
     "Namespace": ["namespaces", "namespace", "ns"],
     "Node": ["nodes", "node", "no"],
+    "PersistentVolumeClaim": ["persistentvolumeclaims", "persistentvolumeclaim", "pvc"],
+    "PersistentVolume": ["persistentvolumes", "persistentvolume", "pv"],
 }
 
 
@@ -187,7 +190,7 @@ def test_resource_names_and_scope_are_kubectls():
     assert [resolve(n).resource for n in ("po", "deploy", "rs", "ds", "job", "svc", "ep", "cm", "secret", "ns", "no")] == [
         "pod", "deployment.apps", "replicaset.apps", "daemonset.apps", "job.batch", "service", "endpoints", "configmap",
         "secret", "namespace", "node"]
-    assert {k.kind for k in KINDS if not k.namespaced} == {"Namespace", "Node"}
+    assert {k.kind for k in KINDS if not k.namespaced} == {"Namespace", "Node", "PersistentVolume"}
 
 
 def test_get_all_and_lists_of_types():

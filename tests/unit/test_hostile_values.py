@@ -224,6 +224,7 @@ def pod_objects(v: str, w: str, r: str, f: str, secret: str) -> list:
          "metadata": {"name": v, "namespace": ns, "labels": {w: v, "app": "x"}, "annotations": {"note": v}},
          "spec": {
              "hostname": v,
+             "securityContext": {"sysctls": [{"name": "net.ipv4.tcp_syncookies", "value": v}]},
              "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["a-b.c_d"]}],
              "imagePullSecrets": [{"name": "reg"}],
              "volumes": [
@@ -310,6 +311,7 @@ def test_every_pod_field_arrives_literally(box, shell, kind):
     assert words_after(sandbox, "--hostname") == [v]
     assert f"{v}.svc.cluster.local" in words_after(sandbox, "--dns-search")
     assert words_after(sandbox, "--add-host") == ["a-b.c_d:10.1.2.3"]
+    assert words_after(sandbox, "--sysctl") == [f"net.ipv4.tcp_syncookies={v}"]
     assert words_after(sandbox, "-p") == [f"{w}:8080:80/tcp"]
     assert json.loads(labels(sandbox)["io.kcli.ports"])[0]["name"] == v
     assert labels(sandbox)["io.kcli.init-containers"] == v and labels(sandbox)["io.kcli.containers"] == w

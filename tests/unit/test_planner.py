@@ -106,10 +106,12 @@ class Sim:
         self.clock = 0.0  # the loop's monotonic clock, advanced by its sleeps
         self.slept: list[float] = []
         self.draining: frozenset[str] = frozenset()  # kcli drain
+        self.deleting: frozenset[tuple[str, str]] = frozenset()  # kcli delete pod (a controller's pod)
         self.seen: dict[str, float] = {}  # node → when it last answered
+        self.reclaimed: list[tuple[str, tuple[str, ...]]] = []  # (node, lines) of reclaim units run
 
     def policy(self, now: float = 1000) -> Policy:
-        return Policy(seed="t", secret_key=KEY, now=now, draining=self.draining, seen=self.seen)
+        return Policy(seed="t", secret_key=KEY, now=now, draining=self.draining, seen=self.seen, deleting=self.deleting)
 
     def execute(self, units) -> Wave:
         """Run a wave's units as the hosts would: pods start (or fail), rules and DNS get written."""
@@ -125,6 +127,10 @@ class Sim:
                     continue
                 elif verb == "create" and (u.name in self.fail or (self.fail_image and any(self.fail_image in ln for ln in u.lines))):
                     results[u.name] = ("failed", "ErrImageNeverPull: image is not present")
+                    continue
+                elif verb == "reclaim":  # a deleted claim's directory
+                    self.reclaimed.append((node, u.lines))
+                    results[u.name] = ("ok", "")
                     continue
                 elif verb == "create":
                     c = self.pending_creates[u.name]
@@ -662,3 +668,74 @@ def test_a_pod_reading_a_secret_is_recreated_without_the_secret_being_applied_ag
     assert "PW=hunter2" in base64.b64decode(env_file.split("printf %s ")[1].split()[0]).decode()  # reaches the node again
     assert create.spec_hash == lost.spec_hash  # same template, same Secret content: the same pod spec
     assert "hunter2" not in render_state(sim.state)
+
+
+CLAIM = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+"""
+
+
+def with_claim(text: str, claim: str = "data") -> str:
+    return text.replace("          containers:", f"          volumes: [{{name: d, persistentVolumeClaim: {{claimName: {claim}}}}}]\n"
+                        "          containers:")
+
+
+def test_a_claim_binds_to_its_first_pod_s_node_and_keeps_its_pods_there():
+    from kcli.core.volumes import provisioned_path
+
+    sim = Sim()
+    first, _, _, _ = sim.converge(objs(with_claim(deployment(replicas=1)) + "---" + CLAIM))
+    (create,) = first.creates
+    node = create.node
+    rec = sim.state["claims"]["default/data"]
+    assert rec["node"] == node and rec["path"] == provisioned_path("default", "data") and rec["capacity"] == 1 << 30
+    assert rec["reclaimPolicy"] == "Delete" and rec["volume"].startswith("pvc-")
+    assert any(f"mkdir -p {rec['path']}" in ln for ln in create.unit.lines)  # the directory, made at first use
+    # kcli delete pod: it is replaced, on the claim's node, whatever the scheduler would prefer
+    sim.deleting = frozenset({("default", create.name)})
+    again, _, _, _ = sim.converge(objs(with_claim(deployment(replicas=1)) + "---" + CLAIM))
+    assert [d.name for d in again.deletes] == [create.name] and [c.node for c in again.creates] == [node]
+    assert [n for _, n in sim.pods("web-")] == [node] and create.name not in {p for p, _ in sim.pods("web-")}
+    sim.deleting = frozenset()
+    sim.view.pods[node] = []  # lost outside kcli: the same
+    assert [c.node for c in sim.converge(objs(with_claim(deployment(replicas=1)) + "---" + CLAIM))[0].creates] == [node]
+    # scaled to 3 (ReadWriteOnce: one node, several pods): all on that node
+    sim.converge(objs(with_claim(deployment(replicas=3)) + "---" + CLAIM))
+    assert {n for _, n in sim.pods("web-")} == {node}
+
+
+def test_two_new_pods_of_one_unbound_claim_never_land_apart():
+    sim = Sim()
+    first, _, _, _ = sim.converge(objs(with_claim(deployment(replicas=2)) + "---" + CLAIM), converged=False)
+    nodes = {c.node for p in sim.report.plans for c in p.creates}
+    assert len(nodes) == 1 and sim.state["claims"]["default/data"]["node"] in nodes
+
+
+def test_deleting_a_claim_removes_its_directory_once_no_pod_uses_it_and_retain_keeps_it():
+    sim = Sim()
+    manifest = objs(with_claim(deployment(replicas=1)) + "---" + CLAIM)
+    sim.converge(manifest)
+    node = sim.state["claims"]["default/data"]["node"]
+    path = sim.state["claims"]["default/data"]["path"]
+    from kcli.core.objects import ObjectKey
+
+    sim.converge([], delete=[ObjectKey("Deployment", "default", "web"), ObjectKey("PersistentVolumeClaim", "default", "data")])
+    assert sim.reclaimed == [(node, (f"rm -rf {path}",))]
+    assert "claims" not in sim.state and not sim.pods("web-")
+    # a pre-created volume with Retain: kept, Released, never removed
+    pv = """
+    apiVersion: v1
+    kind: PersistentVolume
+    metadata: {name: keep}
+    spec: {capacity: {storage: 2Gi}, accessModes: [ReadWriteOnce], persistentVolumeReclaimPolicy: Retain,
+           hostPath: {path: /srv/keep}}
+    """
+    claim = CLAIM.replace("resources:", "volumeName: keep, storageClassName: '', resources:")
+    sim.converge(objs(with_claim(deployment(replicas=1)) + "---" + claim + "---" + pv))
+    assert sim.state["claims"]["default/data"]["path"] == "/srv/keep"
+    sim.reclaimed.clear()
+    sim.converge([], delete=[ObjectKey("Deployment", "default", "web"), ObjectKey("PersistentVolumeClaim", "default", "data")])
+    assert not sim.reclaimed and sim.state["claims"]["default/data"]["released"] is True

@@ -321,15 +321,15 @@ def test_volumes_mounts_and_unsupported_volume_types():
             image: i
             volumeMounts: [{name: data, mountPath: /data}, {name: gone, mountPath: /x}, {name: cache, mountPath: /data}]
           volumes:
-          - {name: data, persistentVolumeClaim: {claimName: pvc}}
+          - {name: data, nfs: {server: nfs.example, path: /x}}
           - {name: cache, emptyDir: {sizeLimit: 1Q}}
           - {name: cache, hostPath: {path: relative}}
     """)
     assert [(e.path, e.message) for e in errors] == [
         ("spec.containers[0].volumeMounts[1].name", 'not found: "gone" (no volume of that name in the pod)'),
         ("spec.containers[0].volumeMounts[2].mountPath", "must be unique"),
-        ("spec.volumes[0].persistentVolumeClaim", "volume type persistentVolumeClaim is not supported by kcli "
-                                                  "(supported: emptyDir, hostPath, configMap, secret)"),
+        ("spec.volumes[0].nfs", "volume type nfs is not supported by kcli "
+                                "(supported: emptyDir, hostPath, configMap, secret, persistentVolumeClaim)"),
         ("spec.volumes[1].emptyDir.sizeLimit", "invalid value \"1Q\": quantities must match the regular expression "
                                                "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"),
         ("spec.volumes[2].hostPath.path", 'invalid value "relative": must be an absolute path'),
@@ -475,7 +475,7 @@ def test_unimplemented_fields_make_one_warning_per_object():
           template:
             metadata: {labels: {app: web}}
             spec:
-              securityContext: {runAsUser: 1000}
+              securityContext: {runAsUser: 1000, seLinuxOptions: {level: "s0:c123,c456"}}
               affinity:
                 podAntiAffinity:
                   requiredDuringSchedulingIgnoredDuringExecution:
@@ -492,8 +492,7 @@ def test_unimplemented_fields_make_one_warning_per_object():
     assert messages(warnings) == [
         "manifests/web.yaml: doc 1 (Deployment/web): fields not implemented by kcli (ignored): "
         "spec.template.spec.affinity.podAntiAffinity, "
-        "spec.template.spec.containers[0].env[0].valueFrom.fieldRef.fieldPath (status.hostIP), "
-        "spec.template.spec.securityContext"  # probes and the preStop exec hook are implemented
+        "spec.template.spec.securityContext.seLinuxOptions"  # probes, preStop exec, runAsUser, status.hostIP are implemented
     ]
 
 

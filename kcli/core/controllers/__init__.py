@@ -39,6 +39,7 @@ from kcli.core.objects import (
     Secret,
 )
 from kcli.core.scheduler import Node, SchedPod, SchedProfile, profile_for, schedule
+from kcli.core.volumes import pod_claims
 
 WORKLOAD_KINDS = ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job")
 
@@ -141,21 +142,30 @@ def plan_pods(
     secret_key: bytes = b"",
     now: float = 0.0,
     draining: frozenset[str] = frozenset(),
+    claim_nodes: Mapping[tuple[str, str], str] | None = None,
 ) -> PodPlan:
     """``reconcile``, then schedule the pods to create around the pods that stay.
 
     Pods being deleted free their resources; exited pods hold none (as upstream); orphans keep
-    consuming what their ObservedPod says (cpu_milli, memory, host_ports)."""
+    consuming what their ObservedPod says (cpu_milli, memory, host_ports). A pod using a claim
+    bound to a node (``claim_nodes``: (namespace, claim) → node) goes to that node only; two new
+    pods of one unbound claim go where the first one goes (the other waits)."""
     rec = reconcile(objects, observed, nodes, known_configs=known_configs, seed=seed, name_suffix=name_suffix,
                     secret_key=secret_key, now=now, draining=draining)
     profiles: dict[tuple[int, str, bool], SchedProfile] = {}
+    bound = dict(claim_nodes or {})
+
+    def pin(pod: DesiredPod) -> str:
+        nodes = sorted({bound[(pod.namespace, c)] for c in pod_claims(pod.spec) if (pod.namespace, c) in bound})
+        return pod.node_name or (nodes[0] if nodes else "")
 
     def profile(pod: DesiredPod) -> SchedProfile:
         ds = pod.owner is not None and pod.owner.kind == "DaemonSet"
-        k = (id(pod.template), pod.node_name, ds)
+        node = pin(pod)
+        k = (id(pod.template), node, ds)
         if k not in profiles:
             extra = daemon_tolerations(pod.spec.host_network) if ds else ()
-            profiles[k] = profile_for(pod.spec, pod.node_name, extra)
+            profiles[k] = profile_for(pod.spec, node, extra)
         return profiles[k]
 
     desired = {p.key: p for p in rec.pods}
@@ -173,12 +183,24 @@ def plan_pods(
     to_place = [SchedPod(a.namespace, a.name, profile(a.pod), _spread_key(a.namespace, a.pod.owner))  # type: ignore[arg-type]
                 for a in create_actions]
     result = schedule(to_place, nodes, existing)
-    creates = tuple((a, result.placements[(a.namespace, a.name)]) for a in create_actions
-                    if (a.namespace, a.name) in result.placements)
-    pending = tuple((a, result.unschedulable[(a.namespace, a.name)]) for a in create_actions
-                    if (a.namespace, a.name) in result.unschedulable)
+    placed: list[tuple[PodAction, str]] = []
+    waiting = [(a, result.unschedulable[(a.namespace, a.name)]) for a in create_actions
+               if (a.namespace, a.name) in result.unschedulable]
+    for a in create_actions:
+        node = result.placements.get((a.namespace, a.name))
+        if node is None:
+            continue
+        claims = pod_claims(a.pod.spec) if a.pod is not None else ()
+        clash = next((c for c in claims if bound.get((a.namespace, c), node) != node), None)
+        if clash is not None:
+            waiting.append((a, f'0/{len(nodes)} nodes are available: persistentvolumeclaim "{clash}" is bound to '
+                               f"node {bound[(a.namespace, clash)]}"))
+            continue
+        bound.update({(a.namespace, c): node for c in claims})
+        placed.append((a, node))
+    creates, pending = tuple(placed), tuple(waiting)
     placements = {p.key: p.node for p in observed if p.key not in deleted}
-    placements.update(result.placements)
+    placements.update({(a.namespace, a.name): n for a, n in creates})
     placements = {k: v for k, v in placements.items() if k in desired}
     return PodPlan(rec, deletes, creates, pending, placements)
 
