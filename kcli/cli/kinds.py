@@ -86,6 +86,8 @@ KINDS: tuple[Kind, ...] = (
          objects=f"{WORKLOADS}:replicaset_objects",
          wide=("CONTAINERS", "IMAGES", "SELECTOR"), needs_pods=True, in_all=True),
     Kind("DaemonSet", "daemonsets", ("ds",), "apps", rows=f"{WORKLOADS}:daemonset_rows", needs_pods=True, in_all=True),
+    Kind("StatefulSet", "statefulsets", ("sts",), "apps", rows=f"{WORKLOADS}:statefulset_rows",
+         wide=("CONTAINERS", "IMAGES"), needs_pods=True, in_all=True),
     Kind("Job", "jobs", (), "batch", rows=f"{WORKLOADS}:job_rows", needs_pods=True, in_all=True),
     Kind("ConfigMap", "configmaps", ("cm",)),
     Kind("Secret", "secrets"),

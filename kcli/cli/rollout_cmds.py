@@ -26,9 +26,11 @@ STATE = typer.Option(None, "--state", help="State directory.")
 KINDS = {"deployment": "Deployment", "deployments": "Deployment", "deploy": "Deployment",
          "deployment.apps": "Deployment", "replicaset": "ReplicaSet", "replicasets": "ReplicaSet", "rs": "ReplicaSet",
          "replicaset.apps": "ReplicaSet", "daemonset": "DaemonSet", "daemonsets": "DaemonSet", "ds": "DaemonSet",
-         "daemonset.apps": "DaemonSet"}
-RESOURCE = {"Deployment": "deployment.apps", "ReplicaSet": "replicaset.apps", "DaemonSet": "daemonset.apps"}
-DISPLAY = {"Deployment": "deployment", "DaemonSet": "daemon set"}  # kubectl rollout status's wording
+         "daemonset.apps": "DaemonSet", "statefulset": "StatefulSet", "statefulsets": "StatefulSet",
+         "sts": "StatefulSet", "statefulset.apps": "StatefulSet"}
+RESOURCE = {"Deployment": "deployment.apps", "ReplicaSet": "replicaset.apps", "DaemonSet": "daemonset.apps",
+            "StatefulSet": "statefulset.apps"}
+DISPLAY = {"Deployment": "deployment", "DaemonSet": "daemon set", "StatefulSet": "statefulset"}  # kubectl's wording
 
 
 def _target(args: List[str], namespace: str, allowed: tuple[str, ...]) -> Any:
@@ -124,7 +126,7 @@ def register(app: typer.Typer) -> None:
 
         if replicas < 0:
             raise UsageError("The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0")
-        key = _target(args, namespace, ("Deployment", "ReplicaSet"))
+        key = _target(args, namespace, ("Deployment", "ReplicaSet", "StatefulSet"))
         cluster = _cluster(inventory, state)
         rec = _recorded(cluster, key)
         manifest = copy.deepcopy(rec["lastApplied"])
@@ -145,14 +147,25 @@ def status(
     """Drive the rollout to its end (as apply does) and report it; exit 1 when it cannot finish."""
     from kcli.cli.apply_cmds import _cluster
 
-    key = _target(args, namespace, ("Deployment", "DaemonSet"))
+    key = _target(args, namespace, ("Deployment", "DaemonSet", "StatefulSet"))
     cluster = _cluster(inventory, state)
     rec = _recorded(cluster, key)
+    if key.kind == "StatefulSet" and ((rec["lastApplied"].get("spec") or {}).get("updateStrategy") or {}).get("type") == "OnDelete":
+        from kcli.errors import UsageError
+
+        raise UsageError("rollout status is only available for RollingUpdate strategy type")
     report = _apply_manifest(cluster, rec, copy.deepcopy(rec["lastApplied"]), lock_wait, auto_rollback)
     line = _unfinished(report, key)
     if line:
         console.out.print(line)
         raise typer.Exit(1)
+    st = report.last.pods.reconciliation.statuses.get(key) if report.last is not None else None
+    if key.kind == "StatefulSet" and st is not None:  # kubectl's own words for a StatefulSet
+        partition = int((((rec["lastApplied"].get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {})
+                        .get("partition") or 0)
+        console.out.print(f"partitioned roll out complete: {st.updated} new pods have been updated..." if partition
+                          else f"statefulset rolling update complete {st.replicas} pods at revision {st.revision}...")
+        return
     console.out.print(f'{DISPLAY[key.kind]} "{key.name}" successfully rolled out')
 
 

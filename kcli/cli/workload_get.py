@@ -189,6 +189,18 @@ def daemonset_rows(snap, kind, name, namespace, all_ns, selector):
     return rows
 
 
+def statefulset_rows(snap, kind, name, namespace, all_ns, selector):
+    rows = []
+    for o in _objs(snap, "StatefulSet", name, namespace, all_ns, selector):
+        st = snap.statuses.get(o.key)
+        r = _prefix(all_ns, o)
+        r.update({"NAME": o.name, "READY": f"{getattr(st, 'ready', 0)}/{o.replicas}", "AGE": _age(snap, o.key),
+                  "CONTAINERS": ",".join(c.name for c in o.template.spec.containers),
+                  "IMAGES": ",".join(c.image for c in o.template.spec.containers)})
+        rows.append(r)
+    return rows
+
+
 def job_rows(snap, kind, name, namespace, all_ns, selector):
     rows = []
     for o in _objs(snap, "Job", name, namespace, all_ns, selector):

@@ -681,6 +681,27 @@ class PersistentVolumeClaim(KubeObject):
 
 
 @dataclass(frozen=True, kw_only=True)
+class StatefulSet(KubeObject):
+    """Pods ``NAME-0 … NAME-(n-1)`` with stable names, each with its own claims from
+    ``claim_templates`` (``TEMPLATE-NAME-i``); ``partition``: RollingUpdate's."""
+
+    kind: ClassVar[str] = "StatefulSet"
+    api_version: ClassVar[str] = "apps/v1"
+    resource: ClassVar[str] = "statefulset.apps"
+
+    replicas: int = 1
+    selector: LabelSelector
+    template: PodTemplate
+    service_name: str = ""
+    pod_management_policy: str = "OrderedReady"
+    update_strategy: str = "RollingUpdate"
+    partition: int = 0
+    claim_templates: tuple[PersistentVolumeClaim, ...] = ()
+    min_ready_seconds: int = 0
+    revision_history_limit: int = 10
+
+
+@dataclass(frozen=True, kw_only=True)
 class PersistentVolume(KubeObject):
     """A pre-created volume: a directory on a node (``hostPath`` or ``local``; ``node`` from a
     ``local`` volume's nodeAffinity on kubernetes.io/hostname)."""
@@ -700,11 +721,11 @@ class PersistentVolume(KubeObject):
 
 
 AnyObject = Union[Namespace, ConfigMap, Secret, ServiceAccount, Service, Pod, Deployment, ReplicaSet, DaemonSet, Job,
-                  PersistentVolumeClaim, PersistentVolume]
+                  PersistentVolumeClaim, PersistentVolume, StatefulSet]
 KINDS: dict[tuple[str, str], type[KubeObject]] = {
     (cls.api_version, cls.kind): cls
     for cls in (Namespace, ConfigMap, Secret, ServiceAccount, Service, Pod, Deployment, ReplicaSet, DaemonSet, Job,
-                PersistentVolumeClaim, PersistentVolume)
+                PersistentVolumeClaim, PersistentVolume, StatefulSet)
 }
 """(apiVersion, kind) → class, for every supported kind."""
 
@@ -1105,6 +1126,21 @@ def build_object(doc: Mapping[str, Any], source: Source | None = None) -> AnyObj
             progress_deadline_seconds=_int(spec.get("progressDeadlineSeconds"), 600),
             paused=bool(spec.get("paused")),
         )
+    if cls is StatefulSet:
+        us = _d(spec.get("updateStrategy"))
+        claims = []
+        for t in _l(spec.get("volumeClaimTemplates")):
+            t = _d(t)
+            claims.append(build_claim({"meta": build_meta(t.get("metadata"), True), "manifest": t, "source": source},
+                                      _d(t.get("spec"))))
+        return StatefulSet(
+            **common, replicas=_int(spec.get("replicas"), 1), selector=selector, template=template,
+            service_name=_str(spec.get("serviceName")),
+            pod_management_policy=_str(spec.get("podManagementPolicy")) or "OrderedReady",
+            update_strategy=_str(us.get("type")) or "RollingUpdate",
+            partition=_int(_d(us.get("rollingUpdate")).get("partition"), 0),
+            claim_templates=tuple(claims), min_ready_seconds=_int(spec.get("minReadySeconds"), 0),
+            revision_history_limit=_int(spec.get("revisionHistoryLimit"), 10))
     if cls is ReplicaSet:
         return ReplicaSet(**common, replicas=_int(spec.get("replicas"), 1), selector=selector, template=template,
                           min_ready_seconds=_int(spec.get("minReadySeconds"), 0))

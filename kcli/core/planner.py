@@ -23,10 +23,14 @@ from kcli.core.facts.pods import PodView
 from kcli.core.hostalloc import held_allocations
 from kcli.core.inventory import Inventory
 from kcli.core.network import ClusterNetwork, NodeLease
-from kcli.core.objects import AnyObject, ConfigMap, Namespace, ObjectKey, PersistentVolume, PersistentVolumeClaim, Secret, Service
+from kcli.core.objects import (
+    AnyObject, ConfigMap, Namespace, ObjectKey, PersistentVolume, PersistentVolumeClaim, Secret, Service, StatefulSet,
+)
 from kcli.core.podrun import PodContainers, PodPlacement, create_pod_lines, delete_pod_lines, delete_pods_lines, image_prelude, pod_uid
 from kcli.core.services import Endpoint, ServiceSpec
-from kcli.core.volumes import Binding, ClaimVolume, bindings_of, new_bindings, pod_claims, removal_lines, resolve
+from kcli.core.volumes import (
+    Binding, ClaimVolume, bindings_of, new_bindings, pod_claims, removal_lines, resolve, template_claims,
+)
 from kcli.core.servicesync import (
     DNS_FILE, allocate, dns_args, dns_container_lines, dns_hosts, endpoints_by_service, endpoints_from_record,
     endpoints_record, hairpin_line, node_rules, pod_infos, rules_lines, service_env, udp_cleanup_lines,
@@ -296,9 +300,9 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
     pending = tuple(Waiting(a.namespace, a.name, reason, str(a.applied)) for a, reason in pods.pending)
     if not deletes and not creates and not services:
         services = _service_syncs(specs, eps, view, leases, net.pod_cidr, old_eps)
-    claims = {o.key: o for o in desired.objects if isinstance(o, PersistentVolumeClaim)}
+    claims, templates = _claims(desired)
     bound = new_bindings(((a.namespace, a.pod.spec, node) for a, node in pods.creates if a.pod is not None), volumes,
-                         {(k.namespace, k.name): o for k, o in claims.items()})
+                         claims, templates)
     bound = {k: b for k, b in bound.items() if k not in bindings_of(state)}
     reclaims = () if deletes or creates else _reclaims(desired, state, pods, view)
     return Plan(pods, tuple(deletes), creates, services, pending, tuple(backing_off), tuple(deferred), tuple(specs),
@@ -306,9 +310,21 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
                 evicted=evicted, claims=bound, reclaims=reclaims)
 
 
+def _claims(desired: Desired) -> tuple[dict[tuple[str, str], PersistentVolumeClaim], dict[tuple[str, str], str]]:
+    """The applied claims and those of StatefulSets' templates; the latter → their StatefulSet."""
+    claims = {(o.namespace, o.name): o for o in desired.objects if isinstance(o, PersistentVolumeClaim)}
+    templates: dict[tuple[str, str], str] = {}
+    for o in desired.objects:
+        if isinstance(o, StatefulSet):
+            mine = template_claims(o)
+            claims.update(mine)
+            templates.update({k: f"StatefulSet/{o.name}" for k in mine})
+    return claims, templates
+
+
 def _claim_volumes(desired: Desired, state: Mapping[str, Any]) -> dict[tuple[str, str], ClaimVolume]:
     """Every claim a desired object uses or declares, and every recorded one: its volume."""
-    claims = {(o.namespace, o.name): o for o in desired.objects if isinstance(o, PersistentVolumeClaim)}
+    claims, _ = _claims(desired)
     pvs = {o.name: o for o in desired.objects if isinstance(o, PersistentVolume)}
     bindings = bindings_of(state)
     wanted = set(claims) | {(b.namespace, b.name) for b in bindings.values() if not b.released}
@@ -434,7 +450,7 @@ def _service_syncs(specs, eps, view: ClusterView, leases: Mapping[str, NodeLease
                    ) -> tuple[NodeSync, ...]:
     """Per node, only where something differs: kube-proxy rules, DNS records, the DNS server,
     hairpin, UDP conntrack cleanup. Nothing for a node already in sync."""
-    hosts_text = dns_hosts(specs, eps)
+    hosts_text = dns_hosts(specs, eps, {(p.namespace, p.name): p.dns_host for p in view.all_pods() if p.dns_host})
     cleanup = udp_cleanup_lines(specs, old_eps, eps)
     out = []
     for node, lease in sorted(leases.items()):

@@ -69,6 +69,9 @@ def container_name(kind: str, pod: DesiredPod, uid: str) -> str:
     return f"k8s_{kind}_{pod.name}_{pod.namespace}_{uid[:8]}_0"
 
 
+DNS_HOST_LABEL = "io.kcli.dns-host"  # HOSTNAME.SUBDOMAIN of a pod with both set (a StatefulSet's)
+
+
 def pod_labels(pod: DesiredPod, uid: str, kind: str, container: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     labels = {
         **{k: v for k, v in pod.labels.items()},
@@ -88,6 +91,8 @@ def pod_labels(pod: DesiredPod, uid: str, kind: str, container: str, extra: Mapp
     }
     if pod.owner is not None:
         labels["io.kcli.owner"] = str(pod.owner)
+    if pod.spec.hostname and pod.spec.subdomain:  # its DNS name through the headless Service ``subdomain``
+        labels[DNS_HOST_LABEL] = f"{pod.spec.hostname}.{pod.spec.subdomain}"
     labels.update(extra or {})
     return labels
 

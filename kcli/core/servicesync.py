@@ -150,8 +150,11 @@ def _address(value: str) -> str | None:
         return None
 
 
-def dns_hosts(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]]) -> str:
-    """hosts-file records: NAME.NS.svc.cluster.local → ClusterIP; headless → every ready pod IP.
+def dns_hosts(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]],
+              pod_hosts: Mapping[tuple[str, str], str] | None = None) -> str:
+    """hosts-file records: NAME.NS.svc.cluster.local → ClusterIP; headless → every ready pod IP,
+    and for a ready pod whose ``pod_hosts`` ((namespace, pod) → HOSTNAME.SUBDOMAIN) names this
+    Service as its subdomain, HOSTNAME.NAME.NS.svc.cluster.local → its IP (a StatefulSet's pods).
 
     One record per line with nothing on it but an address and a DNS name, so no value can add a
     record: a name that is not a DNS name is an error (validation lets none through: Service
@@ -170,7 +173,20 @@ def dns_hosts(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]
             addr = _address(ip)
             if addr is not None:
                 lines.append(f"{addr} {fqdn}")
+        if s.headless:
+            lines += _pod_records(s, fqdn, eps.get(s.key, ()), pod_hosts or {})
     return "\n".join(lines) + "\n"
+
+
+def _pod_records(s: ServiceSpec, fqdn: str, eps: Sequence[Endpoint], pod_hosts: Mapping[tuple[str, str], str]) -> list[str]:
+    out = {}
+    for e in eps:
+        host, _, sub = pod_hosts.get((s.namespace, e.pod), "").partition(".")
+        addr = _address(e.ip)
+        name = f"{host}.{fqdn}"
+        if e.ready and sub == s.name and host and addr is not None and len(name) <= 253 and _DNS_NAME.fullmatch(name):
+            out[name] = f"{addr} {name}"
+    return [out[n] for n in sorted(out)]
 
 
 def dns_args(namespace: str, node_subnet: str) -> list[str]:

@@ -95,7 +95,6 @@ def format_path(path: Iterable[Any]) -> str:
 
 UNSUPPORTED_HINTS = {
     "CronJob": "CronJob needs a scheduler running in the cluster; kcli has no agent: not supported",
-    "StatefulSet": "StatefulSet is not supported by kcli (no stable storage or ordinal identity); use a Deployment",
     "StorageClass": "StorageClass objects are not supported by kcli: its one class, local-path (a directory on "
                     "the node of the claim's first pod), is built in",
     "Ingress": "Ingress is not supported by kcli (no ingress controller); use a NodePort Service",
@@ -329,6 +328,9 @@ SPEC_FIELDS = {
                    "progressDeadlineSeconds", "paused"},
     "ReplicaSet": {"replicas", "selector", "template", "minReadySeconds"},
     "DaemonSet": {"selector", "template", "updateStrategy", "minReadySeconds", "revisionHistoryLimit"},
+    "StatefulSet": {"replicas", "selector", "template", "serviceName", "podManagementPolicy", "updateStrategy",
+                    "volumeClaimTemplates", "minReadySeconds", "revisionHistoryLimit",
+                    "persistentVolumeClaimRetentionPolicy", "ordinals"},
     "Job": {"template", "completions", "parallelism", "backoffLimit", "suspend", "selector", "manualSelector",
             "completionMode"},
     "Service": {"type", "selector", "ports", "clusterIP", "sessionAffinity", "sessionAffinityConfig",
@@ -565,13 +567,15 @@ class _Checker:
         self.unknown_keys(r, ("requests", "limits"), path)
 
     # -- pod spec
-    def pod_spec(self, raw: Any, path: PathT, allowed_restart: Sequence[str] = RESTART_POLICIES) -> None:
+    def pod_spec(self, raw: Any, path: PathT, allowed_restart: Sequence[str] = RESTART_POLICIES,
+                 claims: Collection[str] = ()) -> None:
+        """``claims``: a StatefulSet's volumeClaimTemplates, volumes its containers may mount."""
         spec = self.d(raw)
         if spec is None:
             if raw is None:
                 self.err(path, "required value")
             return
-        volumes = self.volumes(spec.get("volumes"), path + ("volumes",))
+        volumes = self.volumes(spec.get("volumes"), path + ("volumes",)) | set(claims)
         containers = spec.get("containers")
         if not containers:
             self.err(path + ("containers",), "required value")
@@ -1026,7 +1030,7 @@ class _Checker:
             return int(m.group(1))
         return None
 
-    def template(self, spec: dict, allowed_restart: Sequence[str]) -> None:
+    def template(self, spec: dict, allowed_restart: Sequence[str], claims: Collection[str] = ()) -> None:
         tmpl = self.d(spec.get("template"))
         if tmpl is None:
             if spec.get("template") is None:
@@ -1034,7 +1038,7 @@ class _Checker:
             return
         meta = self.d(tmpl.get("metadata")) or {}
         self.labels(meta.get("labels"), ("spec", "template", "metadata", "labels"))
-        self.pod_spec(tmpl.get("spec"), ("spec", "template", "spec"), allowed_restart)
+        self.pod_spec(tmpl.get("spec"), ("spec", "template", "spec"), allowed_restart, claims)
 
     def workload(self, doc: dict) -> None:
         kind = self.kind
@@ -1067,6 +1071,9 @@ class _Checker:
             if mode == "Indexed":
                 self.err(sp + ("completionMode",), 'completionMode "Indexed" is not supported by kcli')
             return
+        if kind == "StatefulSet":
+            self.stateful_set(spec, sp)
+            return
         self.template(spec, ("Always",))
         self.selector_matches(spec, sp)
         if kind == "Deployment":
@@ -1086,6 +1093,32 @@ class _Checker:
                     rp = sp + ("updateStrategy", "rollingUpdate")
                     self.int_or_percent(ru, "maxUnavailable", rp, 100)
                     self.int_or_percent(ru, "maxSurge", rp)
+
+    def stateful_set(self, spec: dict, sp: PathT) -> None:
+        claims: list[str] = []
+        for i, t in self.dicts(spec.get("volumeClaimTemplates")):
+            tp = sp + ("volumeClaimTemplates", i)
+            name = self.required_str(self.d(t.get("metadata")) or {}, "name", tp + ("metadata",))
+            if name:
+                self.name_rule(name, tp + ("metadata", "name"), dns_label_error)
+                claims.append(name)
+            self.claim_spec(self.d(t.get("spec")) or {}, tp + ("spec",))
+        self.template(spec, ("Always",), claims)
+        self.selector_matches(spec, sp)
+        self.enum(spec, "podManagementPolicy", sp, ("OrderedReady", "Parallel"))
+        us = self.d(spec.get("updateStrategy"))
+        if us is not None:
+            t = self.enum(us, "type", sp + ("updateStrategy",), ("RollingUpdate", "OnDelete"))
+            ru = self.d(us.get("rollingUpdate"))
+            if ru is not None:
+                if t == "OnDelete":
+                    self.err(sp + ("updateStrategy", "rollingUpdate"), "only allowed for updateStrategy 'RollingUpdate'")
+                self.non_negative(ru, "partition", sp + ("updateStrategy", "rollingUpdate"))
+                if "maxUnavailable" in ru:
+                    self.unimpl(sp + ("updateStrategy", "rollingUpdate", "maxUnavailable"), "one pod at a time")
+        for key in ("persistentVolumeClaimRetentionPolicy", "ordinals"):
+            if key in spec:
+                self.unimpl(sp + (key,), "claims are kept (Retain); ordinals start at 0")
 
     def deployment_strategy(self, spec: dict, sp: PathT) -> None:
         st = self.d(spec.get("strategy"))
@@ -1189,6 +1222,8 @@ class _Checker:
         else:
             self.quantity(requests.get("storage"), p + ("resources", "requests", "storage"))
         cls = spec.get("storageClassName")
+        if isinstance(cls, str) and cls not in ("", DEFAULT_STORAGE_CLASS):
+            self.unimpl(p + ("storageClassName",), f"{cls}: kcli provisions {DEFAULT_STORAGE_CLASS}")
         if cls == "" and not spec.get("volumeName"):
             self.err(p + ("storageClassName",), 'storageClassName "" asks for a pre-created PersistentVolume: '
                      "name it in spec.volumeName")
@@ -1347,7 +1382,7 @@ def _check_document(doc: Document, kind: str, name: str, skip_unsupported: bool,
     schema = _schema_problems(data, api_version, kind, memo)
     checker = _Checker(kind, pod_network)
     checker.metadata(data)
-    if kind in ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job"):
+    if kind in ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job", "StatefulSet"):
         checker.workload(data)
     elif kind == "Service":
         checker.service(data)

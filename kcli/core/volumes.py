@@ -16,12 +16,13 @@ Retain keeps it (the volume shows Released).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kcli.core.objects import PersistentVolume, PersistentVolumeClaim, PodSpec
+from kcli.core.objects import PersistentVolume, PersistentVolumeClaim, PodSpec, StatefulSet
 
 DEFAULT_CLASS = "local-path"
 PROVISION_DIR = "/opt/local-path-provisioner"
@@ -35,6 +36,22 @@ def volume_name(namespace: str, claim: str) -> str:
 
 def provisioned_path(namespace: str, claim: str) -> str:
     return f"{PROVISION_DIR}/{volume_name(namespace, claim)}_{namespace}_{claim}"
+
+
+def claim_name(template: str, sts: str, ordinal: int) -> str:
+    """A StatefulSet ordinal's claim from its volumeClaimTemplate: ``TEMPLATE-STS-i``."""
+    return f"{template}-{sts}-{ordinal}"
+
+
+def template_claims(sts: StatefulSet) -> dict[tuple[str, str], PersistentVolumeClaim]:
+    """The claims a StatefulSet's ordinals use (``0 … replicas-1``), as claim objects."""
+    out = {}
+    for i in range(sts.replicas):
+        for c in sts.claim_templates:
+            name = claim_name(c.name, sts.name, i)
+            out[(sts.namespace, name)] = dataclasses.replace(
+                c, meta=dataclasses.replace(c.meta, name=name, namespace=sts.namespace))
+    return out
 
 
 def pod_claims(spec: PodSpec) -> tuple[str, ...]:
@@ -109,13 +126,14 @@ def resolve(namespace: str, name: str, claims: Mapping[tuple[str, str], Persiste
     if pv is not None:
         return ClaimVolume(pv.path, pv.node, pv.name, pv.capacity, pv.reclaim_policy, pv.storage_class)
     return ClaimVolume(provisioned_path(namespace, name), "", volume_name(namespace, name),
-                  claim.storage if claim is not None else 0, "Delete", (claim.storage_class if claim else "") or DEFAULT_CLASS)
+                  claim.storage if claim is not None else 0, "Delete", DEFAULT_CLASS)
 
 
 def new_bindings(placed: Iterable[tuple[str, PodSpec, str]], resolved: Mapping[tuple[str, str], ClaimVolume],
-                 claims: Mapping[tuple[str, str], PersistentVolumeClaim]) -> dict[str, Binding]:
+                 claims: Mapping[tuple[str, str], PersistentVolumeClaim],
+                 templates: Mapping[tuple[str, str], str] | None = None) -> dict[str, Binding]:
     """Bind every claim not bound yet to the node of its first placed pod (``(namespace, spec,
-    node)`` in placement order)."""
+    node)`` in placement order); ``templates``: claims of a StatefulSet's templates → its name."""
     out: dict[str, Binding] = {}
     for namespace, spec, node in placed:
         for c in pod_claims(spec):
@@ -126,7 +144,8 @@ def new_bindings(placed: Iterable[tuple[str, PodSpec, str]], resolved: Mapping[t
             claim = claims.get((namespace, c))
             modes = claim.access_modes if claim is not None else ("ReadWriteOnce",)
             out[key] = Binding(namespace, c, v.node or node, v.volume, v.path, v.capacity, tuple(modes),
-                               v.storage_class, v.reclaim_policy)
+                               v.storage_class, v.reclaim_policy,
+                               template=(templates or {}).get((namespace, c), ""))
     return out
 
 

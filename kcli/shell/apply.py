@@ -261,6 +261,8 @@ def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, p
         if current.services:
             report.service_nodes = sorted(set(report.service_nodes) | {s.node for s in current.services})
         wave = execute(units)
+        if policy.deleting:  # `kcli delete pod`: once deleted, the pod of that name is its replacement
+            policy = dataclasses.replace(policy, deleting=policy.deleting - {(d.namespace, d.name) for d in current.deletes})
         report.pod_results.update(wave.results)
         failed.update(failures(current, wave.results, with_failures(state, failed)["pods"], policy.now))
         view = merged(view, wave.observed)

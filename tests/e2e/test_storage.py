@@ -136,3 +136,71 @@ def test_a_retained_volume_keeps_its_data_when_its_claim_is_deleted(sb, tmp_path
     assert rows["kept"][:6] == ["kept", "2Gi", "RWO", "Retain", "Bound", "default/kept"]
     sb("delete", "-f", f)
     assert sb.testinfra()["node3"].file("/srv/kept/f").content_string == "kept\n"  # Retain: never removed
+
+
+STS = """apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec: {clusterIP: None, selector: {app: db}, ports: [{name: web, port: 80}]}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 3
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers:
+        - name: db
+          image: kcli.local/busybox:1
+          command: [sleep, "3600"]
+          volumeMounts: [{name: data, mountPath: /data}]
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 100Mi}}}
+"""
+
+
+def sts_pods(sb) -> dict[str, dict]:
+    items = json.loads(sb("get", "pods", "-l", "app=db", "-o", "json").stdout)["items"]
+    return {p["metadata"]["name"]: p for p in items if p["status"]["phase"] == "Running"}
+
+
+def test_a_statefulset_has_ordered_pods_with_their_own_names_dns_and_claims(sb, tmp_path):
+    f = write_manifest(tmp_path, "sts.yaml", STS)
+    sb("apply", "-f", f)
+    pods = sts_pods(sb)
+    assert sorted(pods) == ["db-0", "db-1", "db-2"]
+    created = {}
+    for name, p in pods.items():  # OrderedReady: each created once the one before it ran
+        host = sb.testinfra()[p["spec"]["nodeName"]]
+        created[name] = host.check_output(
+            f"docker inspect -f '{{{{.Created}}}}' $(docker ps -q --filter label=io.kcli.pod={name} "
+            "--filter label=io.kcli.type=container)")
+    assert created["db-0"] < created["db-1"] < created["db-2"], created
+    for name in pods:
+        sb("exec", name, "--", "sh", "-c", f"echo {name}-data > /data/f")
+    # db-1's own DNS name, through the headless Service, from a pod on another node
+    other = next(n for n, p in pods.items() if p["spec"]["nodeName"] != pods["db-1"]["spec"]["nodeName"])
+    looked = sb("exec", other, "--", "sh", "-c", "nslookup db-1.db.default.svc.cluster.local").stdout
+    assert pods["db-1"]["status"]["podIP"] in looked, looked
+    # deleting db-1 brings back db-1, on its claim's node, with its own data
+    sb("delete", "pod", "db-1")
+    again = sts_pods(sb)
+    assert again["db-1"]["spec"]["nodeName"] == pods["db-1"]["spec"]["nodeName"]
+    assert sb("exec", "db-1", "--", "sh", "-c", "cat /data/f").stdout == "db-1-data\n"
+    # scale to 1 keeps the claims of 1 and 2; back to 3 finds their data again
+    sb("scale", "statefulset/db", "--replicas", "1")
+    assert sorted(sts_pods(sb)) == ["db-0"]
+    claims = {ln.split()[0]: ln.split()[1] for ln in sb("get", "pvc").stdout.splitlines()[1:]}
+    assert claims == {"data-db-0": "Bound", "data-db-1": "Bound", "data-db-2": "Bound"}
+    sb("scale", "statefulset/db", "--replicas", "3")
+    assert sorted(sts_pods(sb)) == ["db-0", "db-1", "db-2"]
+    for name in ("db-1", "db-2"):
+        assert sb("exec", name, "--", "sh", "-c", "cat /data/f").stdout == f"{name}-data\n"
+    assert "statefulset rolling update complete 3 pods at revision" in sb("rollout", "status", "statefulset/db").stdout
+    assert sb("get", "sts").stdout.splitlines()[1].split()[:2] == ["db", "3/3"]
+    sb("delete", "-f", f)

@@ -168,6 +168,7 @@ KUBECTL_NAMES = {
     "Node": ["nodes", "node", "no"],
     "PersistentVolumeClaim": ["persistentvolumeclaims", "persistentvolumeclaim", "pvc"],
     "PersistentVolume": ["persistentvolumes", "persistentvolume", "pv"],
+    "StatefulSet": ["statefulsets", "statefulset", "sts", "statefulsets.apps"],
 }
 
 
@@ -194,7 +195,8 @@ def test_resource_names_and_scope_are_kubectls():
 
 
 def test_get_all_and_lists_of_types():
-    assert [k.kind for k in resolve_list("all")] == ["Pod", "Service", "Deployment", "ReplicaSet", "DaemonSet", "Job"]
+    assert [k.kind for k in resolve_list("all")] == ["Pod", "Service", "Deployment", "ReplicaSet", "DaemonSet",
+                                                     "StatefulSet", "Job"]
     assert [k.kind for k in resolve_list("deploy,rs,deploy")] == ["Deployment", "ReplicaSet"]
 
 

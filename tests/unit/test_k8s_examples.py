@@ -25,14 +25,11 @@ pytestmark = pytest.mark.skipif("KCLI_K8S_EXAMPLES" not in os.environ,
 
 REJECTED = {
     # (file, doc) → field the error names
-    ("kubernetes-examples/cassandra-statefulset.yaml", 1): "kind",  # StatefulSet
     ("kubernetes-examples/cassandra-statefulset.yaml", 2): "kind",  # StorageClass
     ("kubernetes-examples/newrelic-infra-daemonset.yaml", 1): "apiVersion",  # extensions/v1beta1
     ("kubernetes-examples/nginx-app.yaml", 2): "kind",  # ReplicationController
     ("kubernetes-website/cronjob.yaml", 1): "kind",
-    ("kubernetes-website/mysql-statefulset.yaml", 1): "kind",
     ("kubernetes-website/zookeeper.yaml", 3): "kind",  # PodDisruptionBudget
-    ("kubernetes-website/zookeeper.yaml", 4): "kind",  # StatefulSet
 }
 
 

@@ -141,7 +141,8 @@ class Sim:
                 else:
                     p = self.pending_services
                     self.view.iptables[node] = programmed(node_rules(p.specs, p.endpoints, NET.pod_cidr, self.view.iptables[node]))
-                    self.view.dns_file[node] = dns_hosts(p.specs, p.endpoints)
+                    self.view.dns_file[node] = dns_hosts(p.specs, p.endpoints, {
+                        (x.namespace, x.name): x.dns_host for x in self.view.all_pods() if x.dns_host})
                     self.view.dns_running[node] = True
                 results[u.name if verb != "services" else f"services {node}"] = ("ok", "")
         fields = ("facts", "pods", "used_ips", "iptables", "dns_file", "dns_running")
@@ -739,3 +740,77 @@ def test_deleting_a_claim_removes_its_directory_once_no_pod_uses_it_and_retain_k
     sim.reclaimed.clear()
     sim.converge([], delete=[ObjectKey("Deployment", "default", "web"), ObjectKey("PersistentVolumeClaim", "default", "data")])
     assert not sim.reclaimed and sim.state["claims"]["default/data"]["released"] is True
+
+
+def statefulset(replicas=3, env="a", policy="OrderedReady", partition=0) -> str:
+    return f"""
+    apiVersion: apps/v1
+    kind: StatefulSet
+    metadata: {{name: db}}
+    spec:
+      replicas: {replicas}
+      serviceName: db
+      podManagementPolicy: {policy}
+      updateStrategy: {{type: RollingUpdate, rollingUpdate: {{partition: {partition}}}}}
+      selector: {{matchLabels: {{app: db}}}}
+      template:
+        metadata: {{labels: {{app: db}}}}
+        spec:
+          containers:
+            - name: db
+              image: kcli.local/busybox:1
+              env: [{{name: GEN, value: "{env}"}}]
+              volumeMounts: [{{name: data, mountPath: /data}}]
+      volumeClaimTemplates:
+        - metadata: {{name: data}}
+          spec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}
+    """
+
+
+def sts_waves(sim: Sim) -> list[list[str]]:
+    """Per wave of the last converge: its pod actions, 'create db-0', 'delete db-2', ..."""
+    return [[f"{'delete'} {d.name}" for d in p.deletes] + [f"create {c.name}" for c in p.creates]
+            for p in sim.report.plans if p.deletes or p.creates]
+
+
+def test_a_statefulset_creates_its_ordinals_in_order_each_with_its_claim():
+    sim = Sim()
+    sim.converge(objs(statefulset()))
+    assert sts_waves(sim) == [["create db-0"], ["create db-1"], ["create db-2"]]
+    pods = dict(sim.pods("db-"))
+    claims = sim.state["claims"]
+    assert {k: (r["node"], r["template"]) for k, r in claims.items()} == {
+        f"default/data-db-{i}": (pods[f"db-{i}"], "StatefulSet/db") for i in range(3)}
+    create = sim.report.plans[0].creates[0]
+    assert any(f"--hostname db-0" in ln for ln in create.unit.lines)
+    assert any("io.kcli.dns-host=db-0.db" in ln for ln in create.unit.lines)
+    # Parallel: all at once
+    par = Sim()
+    par.converge(objs(statefulset(policy="Parallel")))
+    assert sts_waves(par) == [["create db-0", "create db-1", "create db-2"]]
+
+
+def test_a_statefulset_pod_comes_back_under_its_name_on_its_claim_s_node_and_scale_keeps_the_claims():
+    sim = Sim()
+    sim.converge(objs(statefulset()))
+    nodes = dict(sim.pods("db-"))
+    sim.deleting = frozenset({("default", "db-1")})
+    sim.converge(objs(statefulset()))
+    sim.deleting = frozenset()
+    assert sts_waves(sim) == [["delete db-1"], ["create db-1"]] and dict(sim.pods("db-")) == nodes
+    sim.converge(objs(statefulset(replicas=1)))
+    assert sts_waves(sim) == [["delete db-2"], ["delete db-1"]]  # highest first, one at a time
+    assert [n for n, _ in sim.pods("db-")] == ["db-0"] and len(sim.state["claims"]) == 3  # claims are kept
+    sim.converge(objs(statefulset(replicas=3)))
+    assert dict(sim.pods("db-")) == nodes  # back on the nodes that hold their data
+
+
+def test_a_statefulset_rolls_out_from_the_highest_ordinal_down_to_its_partition():
+    sim = Sim()
+    sim.converge(objs(statefulset()))
+    sim.converge(objs(statefulset(env="b", partition=1)))
+    assert sts_waves(sim) == [["delete db-2"], ["create db-2"], ["delete db-1"], ["create db-1"]]
+    st = sim.report.last.pods.reconciliation.statuses[next(k for k in sim.report.last.pods.reconciliation.statuses)]
+    assert (st.updated, st.ready) == (2, 3)
+    sim.converge(objs(statefulset(env="b")))
+    assert sts_waves(sim) == [["delete db-0"], ["create db-0"]]

@@ -205,6 +205,18 @@ class TestDns:
             "10.244.1.3 db.prod.svc.cluster.local\n"
             "10.244.2.5 db.prod.svc.cluster.local\n")
 
+    def test_a_pod_with_this_service_as_subdomain_gets_its_own_record(self):
+        eps = {self.DB.key: (ep("10.244.2.5", port=5432, name="pg", pod="db-0"), ep("10.244.2.5", port=9187, name="metrics", pod="db-0"),
+                             ep("10.244.1.3", port=5432, name="pg", pod="db-1"),
+                             ep("10.244.1.9", ready=False, port=5432, name="pg", pod="db-2"),
+                             ep("10.244.1.7", port=5432, name="pg", pod="other"))}
+        hosts = {("prod", "db-0"): "db-0.db", ("prod", "db-1"): "db-1.db", ("prod", "db-2"): "db-2.db",
+                 ("prod", "other"): "other.elsewhere"}
+        assert dns_hosts([self.DB], eps, hosts).splitlines()[1:] == [
+            "10.244.1.3 db.prod.svc.cluster.local", "10.244.1.7 db.prod.svc.cluster.local",
+            "10.244.2.5 db.prod.svc.cluster.local",
+            "10.244.2.5 db-0.db.prod.svc.cluster.local", "10.244.1.3 db-1.db.prod.svc.cluster.local"]  # not ready: none
+
     def test_headless_without_ready_pods_and_unallocated_have_no_records(self):
         unallocated = ServiceSpec("prod", "x", "ClusterIP", None, (ServicePort("http", "TCP", 80, 80),), {"a": "b"})
         assert dns_hosts([self.DB, unallocated], {}).splitlines() == [

@@ -432,9 +432,9 @@ def test_without_cluster_knowledge_missing_references_are_warnings():
 
 def test_unsupported_kinds_are_errors_or_skipped_with_a_warning():
     text = """
-        apiVersion: apps/v1
-        kind: StatefulSet
-        metadata: {name: db}
+        apiVersion: storage.k8s.io/v1
+        kind: StorageClass
+        metadata: {name: fast}
         ---
         apiVersion: batch/v1
         kind: CronJob
@@ -450,8 +450,8 @@ def test_unsupported_kinds_are_errors_or_skipped_with_a_warning():
     """
     _, errors, _ = check(text)
     assert messages(errors) == [
-        "manifests/web.yaml: doc 1 (StatefulSet/db): kind: StatefulSet is not supported by kcli (no stable storage "
-        "or ordinal identity); use a Deployment",
+        "manifests/web.yaml: doc 1 (StorageClass/fast): kind: StorageClass objects are not supported by kcli: its "
+        "one class, local-path (a directory on the node of the claim's first pod), is built in",
         "manifests/web.yaml: doc 2 (CronJob/hello): kind: CronJob needs a scheduler running in the cluster; kcli has "
         "no agent: not supported",
         'manifests/web.yaml: doc 3 (DaemonSet/old): apiVersion: apiVersion "extensions/v1beta1" is not supported for '

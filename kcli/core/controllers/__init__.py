@@ -27,6 +27,7 @@ from kcli.core.controllers.pod import (
     reconcile_pod,
 )
 from kcli.core.controllers.replicaset import reconcile_replicaset
+from kcli.core.controllers.statefulset import reconcile_statefulset
 from kcli.core.objects import (
     AnyObject,
     ConfigMap,
@@ -37,11 +38,12 @@ from kcli.core.objects import (
     Pod,
     ReplicaSet,
     Secret,
+    StatefulSet,
 )
 from kcli.core.scheduler import Node, SchedPod, SchedProfile, profile_for, schedule
 from kcli.core.volumes import pod_claims
 
-WORKLOAD_KINDS = ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job")
+WORKLOAD_KINDS = ("Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job", "StatefulSet")
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ def reconcile(
             result = reconcile_daemonset(o, mine, nodes, ctx)
         elif isinstance(o, Job):
             result = reconcile_job(o, mine, ctx)
+        elif isinstance(o, StatefulSet):
+            result = reconcile_statefulset(o, mine, ctx)
         else:
             assert isinstance(o, Pod)
             result = reconcile_pod(o, mine, ctx)

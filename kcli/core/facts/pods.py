@@ -11,7 +11,7 @@ from kcli.core.controllers.pod import ObservedPod, OwnerRef
 from kcli.core.facts.sections import Section
 from kcli.core.facts.view_script import DNS_CONTAINER, PODS_SNIPPET, SECRET_VOLUMES  # noqa: F401 - PODS_SNIPPET re-exported
 from kcli.core.network import POD_NETWORK
-from kcli.core.podrun import (GRACE_LABEL, LAYOUT_LABEL, PRE_STOP_LABEL, PROBES_LABEL, SECRET_VOLUMES_LABEL,
+from kcli.core.podrun import (DNS_HOST_LABEL, GRACE_LABEL, LAYOUT_LABEL, PRE_STOP_LABEL, PROBES_LABEL, SECRET_VOLUMES_LABEL,
                               secret_volume_mark)
 from kcli.core.scheduler import HostPort
 
@@ -68,6 +68,7 @@ class PodView:
     ports: tuple = ()
     grace: int | None = None  # terminationGracePeriodSeconds, as labelled at creation
     probe_events: tuple[tuple[str, str, str], ...] = ()  # (time, reason, message) from the last probe runs
+    dns_host: str = ""  # HOSTNAME.SUBDOMAIN: its record through the headless Service SUBDOMAIN
 
 
 def _owner(value: str) -> OwnerRef | None:
@@ -241,7 +242,7 @@ def parse_pods(node: str, section: Section | list[dict] | None, secret_dirs: set
             spec_hash=observed.spec_hash, restart_policy=policy, containers=tuple(v for v, _ in views),
             observed=observed, requests=requests, ports=tuple(ports),
             grace=int(any_labels[GRACE_LABEL]) if str(any_labels.get(GRACE_LABEL, "")).isdigit() else None,
-            probe_events=probe_events,
+            probe_events=probe_events, dns_host=any_labels.get(DNS_HOST_LABEL, ""),
         ))
     return sorted(pods, key=lambda p: (p.namespace, p.name))
 
