@@ -198,3 +198,44 @@ spec: {{type: NodePort, selector: {{app: {name}}}, ports: [{{port: 80}}]}}
     assert not set(allocated["nodePorts"].values()) & set(held["nodePorts"].values())
     rules = sb.testinfra()["node1"].check_output("iptables-save")  # no endpoints: filter REJECT rules
     assert f"-d {allocated['clusterIP']}/32" in rules and "default/alloc-b" in rules
+
+
+LOCKED_DOWN = """apiVersion: v1
+kind: Pod
+metadata: {name: locked}
+spec:
+  securityContext: {runAsUser: 1000, runAsGroup: 1000}
+  containers:
+    - name: main
+      image: kcli.local/busybox:1
+      command: ["sleep", "3600"]
+      securityContext:
+        readOnlyRootFilesystem: true
+        allowPrivilegeEscalation: false
+        capabilities: {drop: [ALL]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: rootless}
+spec:
+  securityContext: {runAsNonRoot: true}
+  containers:
+    - {name: main, image: kcli.local/busybox:1, command: ["sleep", "3600"]}
+"""
+
+
+def test_security_context_runs_as_the_user_without_capabilities_and_refuses_a_root_image(sb, tmp_path):
+    f = write_manifest(tmp_path, "locked.yaml", LOCKED_DOWN)
+    res = sb("apply", "-f", f)
+    assert "rootless" in res.stderr  # its create failed: reported, the rest applied
+    assert sb("exec", "locked", "--", "sh", "-c", "id -u").stdout.strip() == "1000"
+    wrote = sb("exec", "locked", "--", "sh", "-c", "echo x > /f", check=False)
+    assert wrote.returncode != 0 and "Read-only file system" in wrote.stdout + wrote.stderr
+    caps = sb("exec", "locked", "--", "sh", "-c", "grep CapEff /proc/self/status").stdout.split()
+    assert caps[-1] == "0000000000000000"
+    rows = {ln.split()[0]: ln.split() for ln in sb("get", "pods").stdout.splitlines()[1:]}
+    assert rows["locked"][2] == "Running" and rows["rootless"][2] == "CreateContainerConfigError"
+    assert "container has runAsNonRoot and image will run as root" in sb("describe", "pod", "rootless").stdout
+    for h in sb.testinfra().values():  # never started
+        assert h.check_output("docker ps -aq --filter label=io.kcli.pod=rootless --filter label=io.kcli.type=container") == ""
+    sb("delete", "-f", f)
