@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kcli.cli import options
+from kcli.cli import console, options
 from kcli.cli.output import print_table
 
 image = typer.Typer(help="Images on nodes.", no_args_is_help=True, rich_markup_mode=None)
@@ -17,11 +17,18 @@ def load(
     selector: str = typer.Option(None, "--selector", "-l", help="Node label selector, e.g. role=web."),
     inventory: str = options.Inventory,
 ) -> None:
-    """Stream `docker save` into `docker load` on the nodes, skipping nodes that hold the same image ID."""
+    """Stream `docker save` into `docker load` on the nodes, skipping nodes that hold the same image ID.
+
+    Images kcli builds itself (kcli.local/busybox:1, kcli.local/redis:7, ...) are built here first
+    when absent or out of date (cached by content hash)."""
     from kcli.cli.hosts import select_hosts
     from kcli.errors import ExecutionError
     from kcli.shell.facade import Cluster
+    from kcli.shell.localimages import ensure_local_images
 
+    for ref, how in ensure_local_images(images, log=console.info).items():
+        if how != "cached":
+            console.info(f"{ref}: {how}")
     with Cluster.load(inventory) as cluster:
         results = cluster.load_images(select_hosts(cluster.inv, nodes, selector), images)
     rows = []

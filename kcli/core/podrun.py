@@ -472,6 +472,8 @@ def _volume_lines(pod: DesiredPod, uid: str, configs, claim_paths: Mapping[str, 
             obj = configs.get(ObjectKey(kind, pod.namespace, v.ref_name))
             secret = kind == "Secret"
             p = f"{SECRET_DIR}/{uid}/secret/{v.name}" if secret else f"{base}/configmap/{v.name}"
+            if secret:  # the files are 0644 as in Kubernetes: on the host, only root may reach them
+                lines.append(f"{sh(('mkdir', '-p', SECRET_DIR))} && {sh(('chmod', '0700', SECRET_DIR))}")
             lines.append(sh(("mkdir", "-p", p)))
             if obj is None:
                 if not v.optional:
@@ -485,7 +487,7 @@ def _volume_lines(pod: DesiredPod, uid: str, configs, claim_paths: Mapping[str, 
                             continue
                         raise PlanError(f"pod {pod.namespace}/{pod.name}: {kind} {v.ref_name} has no key {it.key!r}")
                     raw = data[it.key]
-                    mode = it.mode if it.mode is not None else (0o600 if secret and v.default_mode == 0o644 else v.default_mode)
+                    mode = it.mode if it.mode is not None else v.default_mode  # defaultMode: 0644 unless set
                     rel = _relative(it.path, f"volume {v.name}: item path", pod)
                     lines.append(write_file(f"{p}/{rel}", raw, f"{int(mode):04o}"))
             if secret:  # written last: its absence says the files are gone (a reboot empties the tmpfs)
@@ -749,8 +751,11 @@ def create_pod_lines(
         flags, tail = _run_args(c, env)
         name = container_name(c.name, pod, uid)
         labels = pod_labels(pod, uid, "init", c.name)
+        # a native sidecar (restartPolicy Always, Kubernetes 1.29+): started in its turn and kept
+        # running beside the app containers, restarted by docker; the next init container follows it
+        detach = ["-d", "--restart", "always"] if c.restart_policy == "Always" else []
         lines += _docker_run_lines(
-            ["docker", "run", "--name", name, "--init", *shared, *resource_flags(c), *security_flags(pod, c),
+            ["docker", "run", *detach, "--name", name, "--init", *shared, *resource_flags(c), *security_flags(pod, c),
              *_mounts(c, paths, pod)], env,
             [*flags, *_label_args(labels), *tail], env_dir, f"init-{i}",
             f"pod {pod.namespace}/{pod.name}: init container {c.name}", fail("init container", c.name, "failed"))

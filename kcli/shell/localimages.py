@@ -1,4 +1,5 @@
-"""Small images built from local files (no registry): busybox, used by tests, the demo and pods."""
+"""Small images built from local files (no registry): busybox, used by tests, the demo and pods; and
+images built from Debian packages with debootstrap (kcli.local/redis:7), cached by content hash."""
 
 from __future__ import annotations
 
@@ -104,3 +105,105 @@ def build_dnsmasq(ref: str = DNSMASQ_REF) -> str:
             (root / sub).mkdir(parents=True, exist_ok=True)
         _import_tree(root, ref, [f'ENTRYPOINT ["{binary}"]'])
     return ref
+
+
+def _debian_assets() -> Path:
+    return Path(str(resources.files("kcli") / "assets" / "images"))
+
+
+def _image_label(ref: str, label: str) -> str | None:
+    """The label's value on the local image ref, or None when docker has no such image."""
+    res = run_local(["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', ref],
+                    check=False)
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def build_debian_image(spec, log=print) -> tuple[str, str]:
+    """Build (once) spec, a kcli.core.localimage.DebianImage, from Debian packages with debootstrap.
+
+    Cached by content hash like the sandbox node image: the local docker image when it carries the
+    hash label, else a ``docker save | zstd`` tarball in ~/.cache/kcli, else debootstrap from the
+    mirror image.py uses (KCLI_DEBIAN_MIRROR or apt's). Returns (ref, cached | loaded | built)."""
+    from kcli.core.localimage import HASH_LABEL, content_hash, tarball_name, tarball_prefix
+    from kcli.shell.sandbox.image import apt_mirror, cache_dir
+
+    mirror = apt_mirror()
+    script = _debian_assets() / spec.customize
+    digest = content_hash(spec, mirror, script.read_bytes())
+    if _image_label(spec.ref, HASH_LABEL) == digest:
+        return spec.ref, "cached"
+    tarball = cache_dir() / tarball_name(spec, digest)
+    if tarball.exists() and shutil.which("zstd"):
+        log(f"loading {spec.ref} from {tarball}")
+        with open(tarball, "rb") as fh:
+            zstd = subprocess.Popen(["zstd", "-dc"], stdin=fh, stdout=subprocess.PIPE)
+            load = subprocess.run(["docker", "load"], stdin=zstd.stdout, capture_output=True)
+            zstd.wait()
+        if load.returncode == 0 and _image_label(spec.ref, HASH_LABEL) == digest:
+            return spec.ref, "loaded"
+        log("cached tarball unusable, rebuilding")
+    _debootstrap_image(spec, digest, mirror, script, log)
+    if shutil.which("zstd"):
+        _save_tarball(spec.ref, tarball, tarball_prefix(spec))
+    return spec.ref, "built"
+
+
+def _debootstrap_image(spec, digest: str, mirror: str, script: Path, log) -> None:
+    from kcli.core.localimage import debootstrap_argv, import_argv
+    from kcli.shell.sandbox.image import cache_dir
+
+    if not shutil.which("debootstrap"):
+        raise UsageError(f"debootstrap is needed once to build {spec.ref} (apt-get install debootstrap)")
+    build = cache_dir() / "build"
+    build.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="kcli-image-", dir=str(build)))
+    rootfs = work / "rootfs"
+    try:
+        log(f"building {spec.ref}: debootstrap {spec.suite} + {', '.join(spec.packages)} from {mirror} (once)")
+        run_local(debootstrap_argv(spec, str(rootfs), mirror), timeout=1200, error=UsageError)
+        run_local(["sh", str(script), str(rootfs)], error=UsageError)
+        log(f"importing {spec.ref}")
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "--numeric-owner", "-c", "."], stdout=subprocess.PIPE)
+        imp = subprocess.run(import_argv(spec, digest), stdin=tar.stdout, capture_output=True)
+        tar.wait()
+        if imp.returncode != 0 or tar.returncode != 0:
+            raise UsageError(f"docker import {spec.ref}: {imp.stderr.decode(errors='replace').strip()}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _save_tarball(ref: str, tarball: Path, prefix: str) -> None:
+    """docker save | zstd into tarball (atomically), removing older builds of the same image."""
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tarball.with_suffix(".tmp")
+    with open(tmp, "wb") as out:
+        save = subprocess.Popen(["docker", "save", ref], stdout=subprocess.PIPE)
+        z = subprocess.run(["zstd", "-3", "-q", "-T0", "-c"], stdin=save.stdout, stdout=out)
+        save.wait()
+    if save.returncode == 0 and z.returncode == 0:
+        os.replace(tmp, tarball)
+        for old in tarball.parent.glob(f"{prefix}*.tar.zst"):
+            if old != tarball:
+                old.unlink(missing_ok=True)
+    else:
+        tmp.unlink(missing_ok=True)
+
+
+SIMPLE_BUILDERS = {BUSYBOX_REF: build_busybox, PAUSE_REF: build_pause, DNSMASQ_REF: build_dnsmasq}
+
+
+def ensure_local_images(refs, log=print) -> dict[str, str]:
+    """Build the images kcli knows how to build (busybox, pause, dnsmasq, the Debian ones such as
+    kcli.local/redis:7) when absent or out of date; other refs are left alone (``image load``
+    then reports those missing). Returns ref → cached | loaded | built for the ones it knows."""
+    from kcli.core.localimage import DEBIAN_IMAGES
+
+    out: dict[str, str] = {}
+    for ref in dict.fromkeys(refs):
+        if ref in DEBIAN_IMAGES:
+            out[ref] = build_debian_image(DEBIAN_IMAGES[ref], log)[1]
+        elif ref in SIMPLE_BUILDERS:
+            present = run_local(["docker", "image", "inspect", ref], check=False).returncode == 0
+            SIMPLE_BUILDERS[ref](ref)
+            out[ref] = "cached" if present else "built"
+    return out

@@ -239,3 +239,30 @@ def test_security_context_runs_as_the_user_without_capabilities_and_refuses_a_ro
     for h in sb.testinfra().values():  # never started
         assert h.check_output("docker ps -aq --filter label=io.kcli.pod=rootless --filter label=io.kcli.type=container") == ""
     sb("delete", "-f", f)
+
+
+SIDECAR = """apiVersion: v1
+kind: Pod
+metadata: {name: with-sidecar}
+spec:
+  initContainers:
+    - {name: proxy, image: kcli.local/busybox:1, restartPolicy: Always, command: [sleep, "3600"]}
+    - {name: setup, image: kcli.local/busybox:1, command: [sh, -c, "echo ready > /shared/flag"],
+       volumeMounts: [{name: shared, mountPath: /shared}]}
+  containers:
+    - {name: app, image: kcli.local/busybox:1, command: [sleep, "3600"], volumeMounts: [{name: shared, mountPath: /shared}]}
+  volumes: [{name: shared, emptyDir: {}}]
+"""
+
+
+def test_a_native_sidecar_runs_beside_the_app_and_the_apply_returns(sb, tmp_path):
+    f = write_manifest(tmp_path, "sidecar.yaml", SIDECAR)
+    sb("apply", "-f", f, "--timeout", "90")
+    row = next(ln.split() for ln in sb("get", "pods").stdout.splitlines() if ln.startswith("with-sidecar"))
+    assert row[2] == "Running", row
+    assert sb("exec", "with-sidecar", "--", "sh", "-c", "cat /shared/flag").stdout == "ready\n"
+    node = pod_rows(sb)["with-sidecar"]["spec"]["nodeName"]
+    running = sb.testinfra()[node].check_output(
+        "docker ps --filter label=io.kcli.pod=with-sidecar --format '{{.Label \"io.kcli.container\"}}'").split()
+    assert sorted(running) == ["POD", "app", "proxy"]
+    sb("delete", "-f", f)

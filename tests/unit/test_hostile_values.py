@@ -338,7 +338,7 @@ def test_every_pod_field_arrives_literally(box, shell, kind):
     assert Path(f"{cm}/cm-all/{r}").read_bytes().decode() == v
     assert Path(f"{cm}/cm-all/bin").read_bytes() == b"\x00\xff'\"$(touch PWN)\n"
     assert Path(f"{cm}/cm-items/items/{f}").read_bytes().decode() == v
-    assert Path(f"{sec}/{f}").read_bytes().decode() == secret and Path(f"{sec}/{f}").stat().st_mode & 0o777 == 0o600
+    assert Path(f"{sec}/{f}").read_bytes().decode() == secret and Path(f"{sec}/{f}").stat().st_mode & 0o777 == 0o644
     # environment: what the containers get, byte for byte, and never a value on a command line
     want = container_env(pod.spec.containers[0], pod, uid, PLACE, configs, service_env)
     got = box.container_env(box.docker_runs()[2])

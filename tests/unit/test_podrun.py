@@ -715,13 +715,13 @@ class TestVolumes:
         }
         assert flag_values(runs(lines)[-1], "-v") == [f"{d}:/etc/app:ro"]
 
-    def test_secret_files_on_tmpfs_with_mode_0600(self):
+    def test_secret_files_on_tmpfs_with_kubernetes_mode_0644_below_a_root_only_directory(self):
         pod, configs = desired(volume_pod("[{name: s, mountPath: /creds}]", "[{name: s, secret: {secretName: sec}}]"))
         uid = pod_uid(pod)
         d = f"/run/kcli/pods/{uid}/secret/s"
         lines = create_pod_lines(pod, PLACE, configs, pause=True)
-        assert lines[0] == f"mkdir -p {d}"
-        assert written_files(lines) == {f"{d}/password": (b"hunter2", "0600"), f"{d}/user": (b"admin", "0600")}
+        assert lines[:2] == ["mkdir -p /run/kcli/pods && chmod 0700 /run/kcli/pods", f"mkdir -p {d}"]
+        assert written_files(lines) == {f"{d}/password": (b"hunter2", "0644"), f"{d}/user": (b"admin", "0644")}
         assert flag_values(runs(lines)[-1], "-v") == [f"{d}:/creds:ro"]
         assert "hunter2" not in "\n".join(lines)  # only base64 reaches the script
 
@@ -749,7 +749,7 @@ class TestVolumes:
             volumes: [{name: s, secret: {secretName: bin}}]
         """))
         pod, configs = desired(text)
-        assert list(written_files(create_pod_lines(pod, PLACE, configs, pause=True)).values()) == [(raw, "0600")]
+        assert list(written_files(create_pod_lines(pod, PLACE, configs, pause=True)).values()) == [(raw, "0644")]
 
     def test_optional_missing_volume_source_is_an_empty_dir(self):
         pod, configs = desired(volume_pod(
@@ -1007,3 +1007,19 @@ class TestTermination:
         (app,) = runs(create_pod_lines(pod, PLACE, configs))
         labels = labels_of(app)
         assert labels["io.kcli.grace"] == "7" and json.loads(labels["io.kcli.pre-stop"]) == {"exec": ["nginx", "-s", "quit"]}
+
+
+def test_a_native_sidecar_is_started_detached_in_its_turn_and_kept_running():
+    pod, configs = desired(pod_yaml("""
+        initContainers:
+        - {name: proxy, image: "busybox:1.36", restartPolicy: Always, command: [sleep, "3600"]}
+        - {name: migrate, image: "busybox:1.36", command: ["true"]}
+        containers:
+        - {name: app, image: "busybox:1.36"}
+    """))
+    argvs = runs(create_pod_lines(pod, PLACE, configs))
+    names = [next(a[i + 1] for i in range(len(a)) if a[i] == "--name").split("_")[1] for a in argvs]
+    assert names == ["POD", "proxy", "migrate", "app"]  # in order: the sidecar before the next init container
+    proxy, migrate = argvs[1], argvs[2]
+    assert proxy[:5] == ["docker", "run", "-d", "--restart", "always"]  # never waited for: it does not exit
+    assert "-d" not in migrate[:4]  # a plain init container runs to completion first
