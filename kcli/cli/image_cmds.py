@@ -24,13 +24,9 @@ def load(
     from kcli.cli.hosts import select_hosts
     from kcli.errors import ExecutionError
     from kcli.shell.facade import Cluster
-    from kcli.shell.localimages import ensure_local_images
 
-    for ref, how in ensure_local_images(images, log=console.info).items():
-        if how != "cached":
-            console.info(f"{ref}: {how}")
     with Cluster.load(inventory) as cluster:
-        results = cluster.load_images(select_hosts(cluster.inv, nodes, selector), images)
+        results = cluster.load_images(select_hosts(cluster.inv, nodes, selector), images, log=console.info)
     rows = []
     for name, val, exc in results:
         if exc is not None:

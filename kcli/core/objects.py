@@ -361,6 +361,16 @@ class KeyToPath:
 
 
 @dataclass(frozen=True)
+class DownwardFile:
+    """A downwardAPI volume item: ``path`` holding a fieldRef's or a resourceFieldRef's value."""
+
+    path: str
+    field_path: str = ""
+    resource: ResourceFieldRef | None = None
+    mode: int | None = None
+
+
+@dataclass(frozen=True)
 class Volume:
     """A pod volume; ``source`` is one of emptyDir, hostPath, configMap, secret, persistentVolumeClaim
     (``ref_name``: the claim; ``read_only``)."""
@@ -376,6 +386,7 @@ class Volume:
     default_mode: int = 0o644
     optional: bool = False
     read_only: bool = False  # persistentVolumeClaim readOnly
+    downward: tuple[DownwardFile, ...] = ()  # downwardAPI items
 
 
 @dataclass(frozen=True)
@@ -409,6 +420,15 @@ class PreferredSchedulingTerm:
 
 
 @dataclass(frozen=True)
+class DnsConfig:
+    """spec.dnsConfig: merged into the resolv.conf the dnsPolicy gives (options: (name, value or None))."""
+
+    nameservers: tuple[str, ...] = ()
+    searches: tuple[str, ...] = ()
+    options: tuple[tuple[str, str | None], ...] = ()
+
+
+@dataclass(frozen=True)
 class HostAlias:
     ip: str
     hostnames: tuple[str, ...] = ()
@@ -431,6 +451,7 @@ class PodSpec:
     image_pull_secrets: tuple[str, ...] = ()
     termination_grace_period_seconds: int = 30
     dns_policy: str = "ClusterFirst"
+    dns_config: DnsConfig | None = None
     hostname: str = ""
     subdomain: str = ""
     host_aliases: tuple[HostAlias, ...] = ()
@@ -936,7 +957,7 @@ def _items(v: Any) -> tuple[KeyToPath, ...]:
     )
 
 
-VOLUME_SOURCES = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim")
+VOLUME_SOURCES = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim", "downwardAPI")
 
 
 def _volume(v: dict) -> Volume:
@@ -949,6 +970,18 @@ def _volume(v: dict) -> Volume:
     if "hostPath" in v:
         hp = _d(v.get("hostPath"))
         return Volume(name, "hostPath", path=_str(hp.get("path")), host_path_type=_str(hp.get("type")))
+    if "downwardAPI" in v:
+        da = _d(v.get("downwardAPI"))
+        mode = da.get("defaultMode")
+        files = []
+        for it in _l(da.get("items")):
+            it = _d(it)
+            rf = _d(it.get("resourceFieldRef"))
+            files.append(DownwardFile(
+                _str(it.get("path")), _str(_d(it.get("fieldRef")).get("fieldPath")),
+                ResourceFieldRef(_str(rf.get("resource")), _str(rf.get("containerName")), _str(rf.get("divisor"), "1"))
+                if rf else None, it.get("mode") if isinstance(it.get("mode"), int) else None))
+        return Volume(name, "downwardAPI", downward=tuple(files), default_mode=mode if isinstance(mode, int) else 0o644)
     if "persistentVolumeClaim" in v:
         pvc = _d(v.get("persistentVolumeClaim"))
         return Volume(name, "persistentVolumeClaim", ref_name=_str(pvc.get("claimName")), read_only=bool(pvc.get("readOnly")))
@@ -1012,6 +1045,7 @@ def build_pod_spec(spec: Any) -> PodSpec:
         image_pull_secrets=tuple(_str(_d(r).get("name")) for r in _l(s.get("imagePullSecrets"))),
         termination_grace_period_seconds=tgp if isinstance(tgp, int) else 30,
         dns_policy=_str(s.get("dnsPolicy")) or "ClusterFirst",
+        dns_config=_dns_config(s.get("dnsConfig")),
         hostname=_str(s.get("hostname")),
         subdomain=_str(s.get("subdomain")),
         host_aliases=tuple(
@@ -1024,6 +1058,14 @@ def build_pod_spec(spec: Any) -> PodSpec:
         security_context=security_context_of(s.get("securityContext")),
         service_account_name=_str(s.get("serviceAccountName") or s.get("serviceAccount")),
     )
+
+
+def _dns_config(v: Any) -> DnsConfig | None:
+    if not isinstance(v, dict):
+        return None
+    return DnsConfig(tuple(str(x) for x in _l(v.get("nameservers"))), tuple(str(x) for x in _l(v.get("searches"))),
+                     tuple((_str(_d(o).get("name")), None if _d(o).get("value") is None else _str(_d(o).get("value")))
+                           for o in _l(v.get("options")) if _d(o).get("name")))
 
 
 def build_pod_template(t: Any) -> PodTemplate:

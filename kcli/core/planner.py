@@ -32,8 +32,8 @@ from kcli.core.volumes import (
     Binding, ClaimVolume, bindings_of, new_bindings, pod_claims, removal_lines, resolve, template_claims,
 )
 from kcli.core.servicesync import (
-    DNS_FILE, allocate, dns_args, dns_container_lines, dns_hosts, endpoints_by_service, endpoints_from_record,
-    endpoints_record, hairpin_line, node_rules, pod_infos, rules_lines, service_env, udp_cleanup_lines,
+    DNS_FILE, allocate, dns_container_lines, dns_hosts, endpoints_by_service, endpoints_from_record,
+    endpoints_record, hairpin_line, node_rules, pod_dns_args, pod_infos, rules_lines, service_env, udp_cleanup_lines,
 )
 from kcli.core.state import cordoned_of, leases_of, network_of
 from kcli.core.workloads import (
@@ -429,11 +429,12 @@ def _creates(placed: Sequence[tuple[PodAction, str]], objects: Sequence[AnyObjec
         pod = a.pod
         lease = leases[node]
         ip = "" if pod.spec.host_network else ips[(a.namespace, a.name)]
-        place = PodPlacement(node, ip or lease.public_ip, lease.public_ip)
-        cluster_dns = not pod.spec.host_network and pod.spec.dns_policy in ("ClusterFirst", "ClusterFirstWithHostNet")
+        facts = view.facts.get(node)
+        place = PodPlacement(node, ip or lease.public_ip, lease.public_ip, (facts.cpus * 1000) if facts else 0,
+                             (facts.memory_kib * 1024) if facts else 0)
         claim_paths = {c: v.path for c in pod_claims(pod.spec) if (v := (volumes or {}).get((a.namespace, c)))}
         lines = create_pod_lines(pod, place, configs,
-                                 dns_args=dns_args(a.namespace, lease.subnet) if cluster_dns else [],
+                                 dns_args=pod_dns_args(pod.spec, a.namespace, lease.subnet),
                                  service_env=service_env(specs, a.namespace) if pod.spec.enable_service_links else [],
                                  claim_paths=claim_paths)
         uid = pod_uid(pod)

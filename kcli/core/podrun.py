@@ -36,9 +36,10 @@ from kcli.core.commands.shell import fail, sh, write_file, write_private
 from kcli.core.controllers.pod import DesiredPod
 from kcli.core.network import POD_NETWORK
 from kcli.core.objects import (
-    ConfigMap, Container, EnvVar, KeyToPath, ObjectKey, Secret, capability_name, effective_security_context,
-    normalize_sysctl,
+    ConfigMap, Container, EnvVar, KeyToPath, ObjectKey, ResourceFieldRef, Secret, capability_name,
+    effective_security_context, normalize_sysctl,
 )
+from kcli.core.quantity import resource_value
 from kcli.errors import PlanError
 
 PAUSE_IMAGE = "kcli.local/pause:3.10-probe"  # with kcli-probe and a static sh (health checks)
@@ -57,6 +58,8 @@ class PodPlacement:
     node: str
     ip: str
     host_ip: str
+    cpu_milli: int = 0  # the node's allocatable: what resourceFieldRef gives for a limit that is not set
+    memory: int = 0
 
 
 def pod_uid(pod: DesiredPod) -> str:
@@ -163,7 +166,7 @@ def container_env(c: Container, pod: DesiredPod, uid: str, place: PodPlacement,
         for k, v in data.items():
             env[ef.prefix + k] = v
     for e in c.env:
-        v = _env_value(e, pod, uid, place, configs, env)
+        v = _env_value(e, pod, uid, place, configs, env, c.name)
         if v is not None:
             env[e.name] = v
     return list(env.items())
@@ -315,7 +318,8 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def _env_value(e: EnvVar, pod: DesiredPod, uid: str, place: PodPlacement, configs, env) -> str | None:
+def _env_value(e: EnvVar, pod: DesiredPod, uid: str, place: PodPlacement, configs, env,
+               default_container: str = "") -> str | None:
     if e.value is not None:
         return _expand(e.value, env)
     if e.config_map_key_ref is not None:
@@ -327,8 +331,28 @@ def _env_value(e: EnvVar, pod: DesiredPod, uid: str, place: PodPlacement, config
     if e.field_ref is not None:
         return _field_ref(e.field_ref, pod, uid, place)
     if e.resource_field_ref is not None:
-        return None  # warned at validation
+        return resource_field_value(e.resource_field_ref, pod, place, default_container)
     return ""
+
+
+def resource_field_value(ref: ResourceFieldRef, pod: DesiredPod, place: PodPlacement, default_container: str = "") -> str:
+    """A container's request or limit as the downward API gives it (kubelet's rules): rounded up
+    to a whole ``divisor`` (cpu: 1 core unless set; memory: 1 byte), a limit that is not set is
+    the node's allocatable."""
+    name = ref.container_name or default_container
+    c = next((x for x in (*pod.spec.containers, *pod.spec.init_containers) if x.name == name), None)
+    if c is None:
+        raise PlanError(f"pod {pod.namespace}/{pod.name}: resourceFieldRef: no container {name!r}")
+    kind, _, resource = ref.resource.partition(".")
+    values = c.resources.limits if kind == "limits" else c.resources.requests
+    value = values.get(resource, 0)
+    if not value and kind == "limits":
+        value = {"cpu": place.cpu_milli, "memory": place.memory}.get(resource, 0)
+    try:
+        divisor = resource_value(resource, ref.divisor or "1") if ref.divisor not in ("", "1") else (1000 if resource == "cpu" else 1)
+    except ValueError:
+        raise PlanError(f"pod {pod.namespace}/{pod.name}: resourceFieldRef divisor {ref.divisor!r}") from None
+    return str(-(-int(value) // max(1, int(divisor))))
 
 
 def resource_flags(c: Container) -> list[str]:
@@ -431,8 +455,17 @@ def _relative(path: str, what: str, pod: DesiredPod) -> str:
     return path
 
 
-def _volume_lines(pod: DesiredPod, uid: str, configs, claim_paths: Mapping[str, str] | None = None
-                  ) -> tuple[list[str], dict[str, str]]:
+def _downward_field(path: str, pod: DesiredPod, uid: str, place: PodPlacement) -> str:
+    """A downwardAPI file's content: all labels or annotations as kubelet writes them (sorted
+    ``key="value"`` lines, values Go-quoted), else the field's value."""
+    if path in ("metadata.labels", "metadata.annotations"):
+        src = pod.labels if path == "metadata.labels" else pod.annotations
+        return "\n".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in sorted(src.items()))
+    return _field_ref(path, pod, uid, place)
+
+
+def _volume_lines(pod: DesiredPod, uid: str, configs, claim_paths: Mapping[str, str] | None = None,
+                  place: PodPlacement | None = None) -> tuple[list[str], dict[str, str]]:
     """Lines that materialise the pod's volumes on the node, and volume name → host path."""
     lines: list[str] = []
     paths: dict[str, str] = {}
@@ -448,6 +481,16 @@ def _volume_lines(pod: DesiredPod, uid: str, configs, claim_paths: Mapping[str, 
                 lines.append(f"mountpoint -q {shlex.quote(p)} || {sh(('mount', '-t', 'tmpfs', '-o', ','.join(['mode=0777', *size]), 'tmpfs', p))}")
             else:
                 lines.append(sh(("chmod", "0777", p)))
+            paths[v.name] = p
+        elif v.source == "downwardAPI":
+            p = f"{base}/downward-api/{v.name}"
+            lines.append(sh(("mkdir", "-p", p)))
+            for f in v.downward:
+                rel = _relative(f.path, f"volume {v.name}: item path", pod)
+                where = place or PodPlacement("", "", "")
+                value = (resource_field_value(f.resource, pod, where) if f.resource is not None
+                         else _downward_field(f.field_path, pod, uid, where))
+                lines.append(write_file(f"{p}/{rel}", value, f"{int(f.mode if f.mode is not None else v.default_mode):04o}"))
             paths[v.name] = p
         elif v.source == "persistentVolumeClaim":
             p = (claim_paths or {}).get(v.ref_name, "")
@@ -671,7 +714,7 @@ def create_pod_lines(
     if not pause and (len(spec.containers) != 1 or spec.init_containers or spec.share_process_namespace):
         raise PlanError(f"pod {pod.namespace}/{pod.name}: only a pod of one container runs without a pause container")
     sandbox = container_name("POD", pod, uid)
-    volume_lines, paths = _volume_lines(pod, uid, configs, claim_paths or {})
+    volume_lines, paths = _volume_lines(pod, uid, configs, claim_paths or {}, place)
     pull_secrets = []
     for name in spec.image_pull_secrets:
         s = configs.get(ObjectKey("Secret", pod.namespace, name))
@@ -707,6 +750,8 @@ def create_pod_lines(
         net += ["--network", "host"]
     else:
         net += ["--network", POD_NETWORK, "--ip", place.ip, "--hostname", spec.hostname or pod.name, *dns_args]
+        if spec.subdomain:  # /etc/hosts: IP HOSTNAME.SUBDOMAIN.NS.svc.cluster.local HOSTNAME, as kubelet writes it
+            net += ["--domainname", f"{spec.subdomain}.{pod.namespace}.svc.cluster.local"]
         for hp in host_ports:
             port = next(p.container_port for c in spec.containers for p in c.ports
                         if p.host_port == hp["port"] and p.protocol == hp["protocol"])

@@ -7,6 +7,7 @@ import ipaddress
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 from kcli.core import conntrack
@@ -193,6 +194,35 @@ def dns_args(namespace: str, node_subnet: str) -> list[str]:
     """Docker flags giving a pod the cluster's resolver and Kubernetes' search path (ClusterFirst)."""
     return ["--dns", gateway(node_subnet), "--dns-search", f"{namespace}.svc.{CLUSTER_DOMAIN}",
             "--dns-search", f"svc.{CLUSTER_DOMAIN}", "--dns-search", CLUSTER_DOMAIN, "--dns-option", "ndots:5"]
+
+
+def pod_dns_args(spec: Any, namespace: str, node_subnet: str) -> list[str]:
+    """The pod's resolv.conf as kubelet builds it from ``dnsPolicy`` and ``dnsConfig``, as docker
+    flags: ClusterFirst is the cluster's resolver and search path (``dns_args``); Default keeps
+    the node's; None is ``dnsConfig`` alone. ``dnsConfig`` adds nameservers (3 at most) and
+    search domains and overrides options of the same name. A host-network pod keeps the node's."""
+    if spec.host_network:
+        return []
+    servers: list[str] = []
+    searches: list[str] = []
+    options: dict[str, str | None] = {}
+    if spec.dns_policy in ("ClusterFirst", "ClusterFirstWithHostNet"):
+        servers = [gateway(node_subnet)]
+        searches = [f"{namespace}.svc.{CLUSTER_DOMAIN}", f"svc.{CLUSTER_DOMAIN}", CLUSTER_DOMAIN]
+        options = {"ndots": "5"}
+    cfg = spec.dns_config
+    if cfg is not None:
+        servers += list(cfg.nameservers)
+        searches += list(cfg.searches)
+        options.update(dict(cfg.options))
+    out: list[str] = []
+    for s in list(dict.fromkeys(servers))[:3]:
+        out += ["--dns", s]
+    for d in dict.fromkeys(searches):
+        out += ["--dns-search", d]
+    for k, v in options.items():
+        out += ["--dns-option", k if v is None else f"{k}:{v}"]
+    return out
 
 
 def dns_container_lines(node_subnet: str) -> list[str]:

@@ -312,7 +312,7 @@ NAME_RULES = {
 POD_SPEC_FIELDS = {
     "containers", "initContainers", "volumes", "restartPolicy", "nodeSelector", "nodeName", "affinity",
     "tolerations", "hostNetwork", "hostPID", "hostIPC", "imagePullSecrets", "terminationGracePeriodSeconds",
-    "dnsPolicy", "hostname", "subdomain", "hostAliases", "enableServiceLinks", "shareProcessNamespace",
+    "dnsPolicy", "dnsConfig", "hostname", "subdomain", "hostAliases", "enableServiceLinks", "shareProcessNamespace",
     "securityContext", "serviceAccountName", "serviceAccount", "automountServiceAccountToken",
 }
 CONTAINER_FIELDS = {
@@ -336,10 +336,14 @@ SPEC_FIELDS = {
     "Service": {"type", "selector", "ports", "clusterIP", "sessionAffinity", "sessionAffinityConfig",
                 "externalTrafficPolicy", "internalTrafficPolicy", "publishNotReadyAddresses", "externalIPs"},
 }
-SUPPORTED_VOLUMES = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim")
+SUPPORTED_VOLUMES = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim", "downwardAPI")
 DEFAULT_STORAGE_CLASS = "local-path"  # kcli's one provisioner (kcli.core.volumes)
 CLAIM_ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod")  # what a directory on one node can honour
 RECLAIM_POLICIES = ("Retain", "Delete")
+DOWNWARD_FILE_FIELDS = ("metadata.name", "metadata.namespace", "metadata.uid", "metadata.labels",
+                        "metadata.annotations")
+RESOURCE_FIELDS = ("limits.cpu", "limits.memory", "limits.ephemeral-storage", "requests.cpu", "requests.memory",
+                   "requests.ephemeral-storage")
 PV_FIELDS = {"hostPath", "local", "capacity", "accessModes", "persistentVolumeReclaimPolicy", "storageClassName",
              "nodeAffinity", "claimRef", "volumeMode", "mountOptions"}
 FIELD_REFS_IMPLEMENTED = {
@@ -592,8 +596,7 @@ class _Checker:
             self.err(path + ("restartPolicy",), "required value: supported values: "
                      + ", ".join(f'"{a}"' for a in allowed_restart))
         self.enum(spec, "dnsPolicy", path, DNS_POLICIES)
-        if spec.get("dnsPolicy") == "None":
-            self.unimpl(path + ("dnsPolicy",), "None")
+        self.dns_config(spec, path)
         for key in ("hostname", "subdomain"):
             if isinstance(spec.get(key), str) and spec[key]:
                 self.name_rule(spec[key], path + (key,), dns_label_error)
@@ -743,7 +746,9 @@ class _Checker:
         return names
 
     def volume_source(self, src: str, body: dict, p: PathT) -> None:
-        if src == "persistentVolumeClaim":
+        if src == "downwardAPI":
+            self.downward_api(body, p)
+        elif src == "persistentVolumeClaim":
             claim = self.required_str(body, "claimName", p)
             if claim:
                 self.name_rule(claim, p + ("claimName",), dns_subdomain_error)
@@ -906,8 +911,39 @@ class _Checker:
                 self.err(sp + ("fieldPath",), f'unsupported value "{fp}": supported values: '  # env's list, as upstream
                          + ", ".join(f'"{x}"' for x in sorted(FIELD_REFS_IMPLEMENTED)))
         else:
-            self.required_str(body, "resource", sp)
-            self.unimpl(sp)
+            self.resource_field_ref(body, sp)
+
+    def downward_api(self, body: dict, p: PathT) -> None:
+        mode = self.i(body.get("defaultMode"))
+        if mode is not None and not 0 <= mode <= 0o777:
+            self.err(p + ("defaultMode",), "must be a number between 0 and 0777 (octal), both inclusive")
+        for i, item in self.dicts(body.get("items")):
+            ip = p + ("items", i)
+            rel = self.required_str(item, "path", ip)
+            if rel and (rel.startswith("/") or ".." in rel.split("/")):
+                self.err(ip + ("path",), f'invalid value "{rel}": must be a relative path without ".."')
+            sources = [k for k in ("fieldRef", "resourceFieldRef") if k in item]
+            if len(sources) != 1:
+                self.err(ip, "must specify exactly one of: `fieldRef` or `resourceFieldRef`")
+                continue
+            ref = self.d(item[sources[0]]) or {}
+            if sources[0] == "fieldRef":
+                fp = self.required_str(ref, "fieldPath", ip + ("fieldRef",))
+                if fp and fp not in DOWNWARD_FILE_FIELDS and not _FIELD_REF_SUBSCRIPT.fullmatch(fp):
+                    self.err(ip + ("fieldRef", "fieldPath"), f'unsupported value "{fp}": supported values: '
+                             + ", ".join(f'"{x}"' for x in sorted(DOWNWARD_FILE_FIELDS)))
+            else:
+                self.resource_field_ref(ref, ip + ("resourceFieldRef",), container_required=True)
+
+    def resource_field_ref(self, body: dict, sp: PathT, container_required: bool = False) -> None:
+        res = self.required_str(body, "resource", sp)
+        if res and res not in RESOURCE_FIELDS:
+            self.err(sp + ("resource",), f'unsupported value "{res}": supported values: '
+                     + ", ".join(f'"{x}"' for x in RESOURCE_FIELDS))
+        if container_required:
+            self.required_str(body, "containerName", sp)
+        if body.get("divisor") is not None:
+            self.quantity(body.get("divisor"), sp + ("divisor",))
 
     def env_from(self, e: dict, p: PathT) -> None:
         sources = [k for k in ("configMapRef", "secretRef") if k in e]
@@ -1119,6 +1155,32 @@ class _Checker:
         for key in ("persistentVolumeClaimRetentionPolicy", "ordinals"):
             if key in spec:
                 self.unimpl(sp + (key,), "claims are kept (Retain); ordinals start at 0")
+
+    def dns_config(self, spec: dict, path: PathT) -> None:
+        """dnsConfig as the API server checks it: IP nameservers (at most 3, and at least one with
+        dnsPolicy None), at most 32 search domains, option names."""
+        cfg = self.d(spec.get("dnsConfig")) or {}
+        p = path + ("dnsConfig",)
+        servers = self.strs(cfg.get("nameservers"))
+        for i, ns in servers:
+            try:
+                ipaddress.ip_address(ns)
+            except ValueError:
+                self.err(p + ("nameservers", i), f'invalid value "{ns}": must be a valid IP address')
+        if len(servers) > 3:
+            self.err(p + ("nameservers",), "must not have more than 3 nameservers")
+        if spec.get("dnsPolicy") == "None" and not servers:
+            self.err(p + ("nameservers",), "must provide at least one DNS nameserver when `dnsPolicy` is None")
+        searches = self.strs(cfg.get("searches"))
+        for i, dom in searches:
+            self.name_rule(dom.rstrip("."), p + ("searches", i), dns_subdomain_error)
+        if len(searches) > 32:
+            self.err(p + ("searches",), "must not have more than 32 search paths")
+        for i, o in self.dicts(cfg.get("options")):
+            if not isinstance(o.get("name"), str) or not re.fullmatch(r"[A-Za-z0-9_-]+", o["name"]):
+                self.err(p + ("options", i, "name"), "required value: an option name (letters, digits, '-', '_')")
+            if o.get("value") is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]*", str(o["value"])):
+                self.err(p + ("options", i, "value"), f'invalid value "{o["value"]}"')
 
     def deployment_strategy(self, spec: dict, sp: PathT) -> None:
         st = self.d(spec.get("strategy"))

@@ -357,8 +357,13 @@ class Cluster:
 
         return verify(self.inv, timeout, pool=self.pool, store=self.store)
 
-    def load_images(self, hosts: Sequence[Host], refs: Sequence[str]) -> HostResults[LoadResult]:
-        """docker save here → docker load on the hosts that lack an image."""
+    def load_images(self, hosts: Sequence[Host], refs: Sequence[str], *, log: Log = _quiet) -> HostResults[LoadResult]:
+        """docker save here → docker load on the hosts that lack an image. The images kcli builds
+        itself (kcli.local/busybox:1, kcli.local/redis:7, ...) are built first when absent or stale."""
         from kcli.shell.images import load_images
+        from kcli.shell.localimages import ensure_local_images
 
+        for ref, how in ensure_local_images(refs, log=log).items():
+            if how != "cached":
+                log(f"{ref}: {how}")
         return load_images(self.pool, hosts, refs)

@@ -266,3 +266,34 @@ def test_a_native_sidecar_runs_beside_the_app_and_the_apply_returns(sb, tmp_path
         "docker ps --filter label=io.kcli.pod=with-sidecar --format '{{.Label \"io.kcli.container\"}}'").split()
     assert sorted(running) == ["POD", "app", "proxy"]
     sb("delete", "-f", f)
+
+
+DNS_POD = """apiVersion: v1
+kind: Pod
+metadata: {name: own-dns}
+spec:
+  dnsPolicy: "None"
+  dnsConfig:
+    nameservers: [192.0.2.53]
+    searches: [corp.example]
+    options: [{name: ndots, value: "2"}, {name: edns0}]
+  containers:
+    - {name: main, image: kcli.local/busybox:1, command: [sleep, "3600"]}
+"""
+
+
+def test_dns_policy_none_and_dns_config_make_the_pod_s_resolv_conf(sb, tmp_path):
+    f = write_manifest(tmp_path, "dns.yaml", DNS_POD)
+    sb("apply", "-f", f)
+    conf = sb("exec", "own-dns", "--", "sh", "-c", "cat /etc/resolv.conf").stdout
+    lines = [ln for ln in conf.splitlines() if ln and not ln.startswith("#")]
+    # on a user-defined network the pod's resolv.conf names docker's embedded resolver (127.0.0.11),
+    # which forwards to the pod's nameservers: docker holds them in the container's config
+    assert "search corp.example" in lines, conf
+    node = pod_rows(sb)["own-dns"]["spec"]["nodeName"]
+    servers = sb.testinfra()[node].check_output(
+        "docker inspect -f '{{json .HostConfig.Dns}}' $(docker ps -q --filter label=io.kcli.pod=own-dns)")
+    assert json.loads(servers) == ["192.0.2.53"], servers
+    assert any(ln.startswith("options") and "ndots:2" in ln and "edns0" in ln for ln in lines), conf
+    assert not any("cluster.local" in ln for ln in lines)  # dnsPolicy None: nothing of the cluster's
+    sb("delete", "-f", f)

@@ -183,6 +183,8 @@ def test_a_statefulset_has_ordered_pods_with_their_own_names_dns_and_claims(sb, 
     assert created["db-0"] < created["db-1"] < created["db-2"], created
     for name in pods:
         sb("exec", name, "--", "sh", "-c", f"echo {name}-data > /data/f")
+    hosts = sb("exec", "db-0", "--", "sh", "-c", "cat /etc/hosts").stdout  # its FQDN, as kubelet writes it
+    assert f"{pods['db-0']['status']['podIP']}\tdb-0.db.default.svc.cluster.local db-0" in hosts, hosts
     # db-1's own DNS name, through the headless Service, from a pod on another node
     other = next(n for n, p in pods.items() if p["spec"]["nodeName"] != pods["db-1"]["spec"]["nodeName"])
     looked = sb("exec", other, "--", "sh", "-c", "nslookup db-1.db.default.svc.cluster.local").stdout

@@ -506,7 +506,34 @@ class TestEnv:
         env = env_of(create_pod_lines(pod, PLACE, configs, pause=True))
         assert env == [("TOKEN", "s3cret"), ("MODE", "fast"), ("POD", "web"), ("NS", "default"),
                        ("UID", pod_uid(pod)), ("IP", "10.244.1.7"), ("HOST", "192.168.56.11"), ("NODE", "n1"),
-                       ("SA", "default"), ("TIER", "front"), ("NOLABEL", "")]
+                       ("SA", "default"), ("TIER", "front"), ("NOLABEL", ""), ("CPU", "0")]  # PLACE: no allocatable
+
+    def test_resource_field_refs_round_up_to_the_divisor_and_unset_limits_are_the_node_s(self):
+        pod, configs = desired(pod_yaml("""
+            containers:
+            - name: app
+              image: "busybox:1.36"
+              resources: {requests: {cpu: 250m, memory: 64Mi}, limits: {memory: 100Mi}}
+              env:
+              - {name: REQ_CPU, valueFrom: {resourceFieldRef: {resource: requests.cpu}}}
+              - {name: REQ_CPU_M, valueFrom: {resourceFieldRef: {resource: requests.cpu, divisor: 1m}}}
+              - {name: LIM_MEM_MI, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
+              - {name: LIM_CPU, valueFrom: {resourceFieldRef: {resource: limits.cpu}}}
+              volumeMounts: [{name: info, mountPath: /info}]
+            volumes:
+            - name: info
+              downwardAPI:
+                items:
+                - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+                - {path: name, fieldRef: {fieldPath: metadata.name}, mode: 0400}
+                - {path: mem, resourceFieldRef: {containerName: app, resource: requests.memory, divisor: 1Mi}}
+        """, labels="{app: web, tier: front}"))
+        place = dataclasses.replace(PLACE, cpu_milli=4000, memory=8 << 30)
+        lines = create_pod_lines(pod, place, configs)
+        assert env_of(lines) == [("REQ_CPU", "1"), ("REQ_CPU_M", "250"), ("LIM_MEM_MI", "100"), ("LIM_CPU", "4")]
+        d = f"/var/lib/kcli/pods/{pod_uid(pod)}/volumes/downward-api/info"
+        assert written_files(lines) == {f"{d}/labels": (b'app="web"\ntier="front"', "0644"),
+                                        f"{d}/name": (b"web", "0400"), f"{d}/mem": (b"64", "0644")}
 
     def test_annotation_field_ref(self):
         text = env_pod("env: [{name: V, valueFrom: {fieldRef: {fieldPath: \"metadata.annotations['v']\"}}}]")

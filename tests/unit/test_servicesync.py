@@ -12,6 +12,7 @@ from kcli.core import iptables as ipt
 from kcli.core.objects import build_object
 from kcli.core.services import AllocationError, Endpoint, ServicePort, ServiceSpec
 from kcli.core.servicesync import (
+    pod_dns_args,
     allocate,
     current_services,
     dns_args,
@@ -366,3 +367,54 @@ def test_probe_script_names_each_hop():
     assert "e=fail; nc -w 2 10.244.1.2 53 </dev/null >/dev/null 2>&1 && e=ok; " in lines[0]
     assert "nslookup dns.kube-system.svc.cluster.local 2>/dev/null | grep -q 10.96.0.10 && d=ok; " in lines[0]
     assert lines[0].endswith("echo 'kube-system/dns|53'\"|$v|$e|$d\"")
+
+
+class TestPodDns:
+    """dnsPolicy and dnsConfig as kubelet turns them into the pod's resolv.conf (docker flags here)."""
+
+    def spec(self, policy="ClusterFirst", config=None, host_network=False):
+        from kcli.core.objects import build_pod_spec
+
+        raw = {"containers": [{"name": "a", "image": "i"}], "dnsPolicy": policy, "hostNetwork": host_network}
+        if config is not None:
+            raw["dnsConfig"] = config
+        return build_pod_spec(raw)
+
+    def test_cluster_first_merges_dns_config(self):
+        cfg = {"nameservers": ["192.0.2.53"], "searches": ["corp.example"],
+               "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]}
+        assert pod_dns_args(self.spec(config=cfg), "prod", "10.244.3.0/24") == [
+            "--dns", "10.244.3.1", "--dns", "192.0.2.53",
+            "--dns-search", "prod.svc.cluster.local", "--dns-search", "svc.cluster.local",
+            "--dns-search", "cluster.local", "--dns-search", "corp.example",
+            "--dns-option", "ndots:2", "--dns-option", "edns0"]  # the pod's ndots wins, as in Kubernetes
+
+    def test_none_is_dns_config_alone_default_is_the_node_s_and_host_network_keeps_the_node_s(self):
+        cfg = {"nameservers": ["192.0.2.53", "192.0.2.54", "192.0.2.55"], "searches": ["a.example"]}
+        assert pod_dns_args(self.spec("None", cfg), "prod", "10.244.3.0/24") == [
+            "--dns", "192.0.2.53", "--dns", "192.0.2.54", "--dns", "192.0.2.55", "--dns-search", "a.example"]
+        assert pod_dns_args(self.spec("Default"), "prod", "10.244.3.0/24") == []
+        assert pod_dns_args(self.spec(host_network=True), "prod", "10.244.3.0/24") == []
+
+    def test_validation(self):
+        from tests.unit.test_validate import check, messages
+
+        _, errors, _ = check("""
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: p}
+            spec:
+              dnsPolicy: "None"
+              dnsConfig: {nameservers: [not-an-ip], searches: ["bad_domain"], options: [{value: "1"}]}
+              containers: [{name: a, image: i}]
+        """)
+        text = "\n".join(messages(errors))
+        assert 'spec.dnsConfig.nameservers[0]: invalid value "not-an-ip": must be a valid IP address' in text
+        assert "spec.dnsConfig.searches[0]" in text and "spec.dnsConfig.options[0].name" in text
+        _, errors, _ = check("""
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: p}
+            spec: {dnsPolicy: "None", containers: [{name: a, image: i}]}
+        """)
+        assert "must provide at least one DNS nameserver when `dnsPolicy` is None" in "\n".join(messages(errors))

@@ -329,7 +329,7 @@ def test_volumes_mounts_and_unsupported_volume_types():
         ("spec.containers[0].volumeMounts[1].name", 'not found: "gone" (no volume of that name in the pod)'),
         ("spec.containers[0].volumeMounts[2].mountPath", "must be unique"),
         ("spec.volumes[0].nfs", "volume type nfs is not supported by kcli "
-                                "(supported: emptyDir, hostPath, configMap, secret, persistentVolumeClaim)"),
+                                "(supported: emptyDir, hostPath, configMap, secret, persistentVolumeClaim, downwardAPI)"),
         ("spec.volumes[1].emptyDir.sizeLimit", "invalid value \"1Q\": quantities must match the regular expression "
                                                "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"),
         ("spec.volumes[2].hostPath.path", 'invalid value "relative": must be an absolute path'),
