@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from kcli.cli import console, options
-from kcli.cli.output import check_format, format_table, print_objects, print_profile
+from kcli.cli.output import check_format, format_table, is_object_format, print_objects, print_profile
 
 
 def get_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, selector_s: str | None, profile: bool) -> bool:
@@ -17,7 +17,7 @@ def get_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, 
     selector = parse_selector(selector_s) if selector_s else None
     snap = snapshot(cluster, need_pods=any(k.needs_pods for k in kinds), need_nodes=any(k.kind == "Node" for k in kinds))
     found = False
-    if fmt in ("json", "yaml", "name"):
+    if is_object_format(fmt):
         objs = [(k, o) for k in kinds for o in k.handler("objects")(snap, k, name, namespace, all_ns, selector)]
         if fmt == "name":
             for k, o in objs:
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         fmt = check_format(output)
         kinds = resolve_list(kind)
         with Cluster.load(inventory) as cluster:
-            if [k.kind for k in kinds] == ["Node"]:
+            if [k.kind for k in kinds] == ["Node"] and not fmt.startswith(("jsonpath=", "custom-columns=")):
                 from kcli.cli.node_cmds import get_nodes
 
                 get_nodes(cluster, kinds[0], name, fmt, selector, profile)

@@ -252,26 +252,15 @@ def applied_rows(snap, kind, name, namespace, all_ns, selector):
     return out
 
 
-def _pod_object(p) -> dict:
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": p.name, "namespace": p.namespace, "uid": p.uid, "labels": p.labels,
-                     "ownerReferences": [{"kind": p.owner.split("/")[0], "name": p.owner.split("/", 1)[1]}] if p.owner else []},
-        "spec": {"nodeName": p.node, "restartPolicy": p.restart_policy},
-        "status": {
-            "phase": {"Running": "Running", "Completed": "Succeeded", "Error": "Failed"}.get(p.status, "Pending" if p.status in ("ContainerCreating",) else p.status),
-            "podIP": p.ip,
-            "containerStatuses": [
-                {"name": c.name, "image": c.image, "ready": c.status == "running", "restartCount": c.restart_count,
-                 "state": {c.status: {"exitCode": c.exit_code} if c.status == "exited" else {}}, "containerID": f"docker://{c.id}"}
-                for c in p.containers if c.kind == "container"
-            ],
-        },
-    }
+def _pod_object(p, snap=None) -> dict:
+    """A pod as the API server returns it (kcli.cli.live_objects for the shapes)."""
+    from kcli.cli.live_objects import pod_object
+
+    return pod_object(p, snap)
 
 
 def pod_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
-    return [_pod_object(p) for p in snap.view.all_pods()
+    return [_pod_object(p, snap) for p in snap.view.all_pods()
             if _ns_ok(p.namespace, namespace, all_ns) and (not name or p.name == name) and _sel_ok(p.labels, selector)]
 
 
@@ -280,14 +269,25 @@ def _jsonable(status) -> dict:
 
 
 def applied_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
-    """The applied manifests, with the controller's status when there is one."""
+    """The applied objects as the API server would return them (kcli.cli.live_objects): metadata,
+    spec with defaults and allocations, the controller's status."""
+    from kcli.cli.live_objects import live_meta, service_object, workload_status
+
     out = []
+    typed = {o.key: o for o in snap.objects}
     for ns, m in _applied(snap, kind, name, namespace, all_ns, selector):
-        m = dict(m)
-        st = snap.statuses.get(ObjectKey(kind.kind, ns if kind.namespaced else "", (m.get("metadata") or {}).get("name", "")))
-        if st is not None:
-            m["status"] = _jsonable(st)
-        out.append(m)
+        key = ObjectKey(kind.kind, ns if kind.namespaced else "", (m.get("metadata") or {}).get("name", ""))
+        if kind.kind == "Service":
+            out.append(service_object(snap, m, key))
+            continue
+        obj = {**m, "metadata": live_meta(snap, m, key, kind.namespaced)}
+        if kind.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
+            obj["spec"] = {"replicas": 1, **(m.get("spec") or {})}
+        st = snap.statuses.get(key)
+        status = workload_status(kind.kind, typed.get(key), st, snap) if st is not None else {}
+        if status:
+            obj["status"] = status
+        out.append(obj)
     return out
 
 

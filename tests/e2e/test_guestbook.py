@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -38,9 +39,19 @@ def http_get(address: str, query: str = "") -> str:
     return urllib.request.urlopen(url, timeout=15).read().decode()
 
 
-def write(sb, msg: str) -> str:
+def write(sb, msg: str, timeout: float = 30) -> str:
+    """One entry through node1's NodePort; retried only when nothing reached Redis (no connection)."""
     address = next(iter(sb.hosts().values()))["address"]
-    return http_get(address, urllib.parse.urlencode({"msg": msg})).strip()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            body = http_get(address, urllib.parse.urlencode({"msg": msg})).strip()
+        except (ConnectionError, TimeoutError, urllib.error.URLError) as exc:
+            body = f"request failed: {exc}"
+        if body != "error: redis answered: nothing" and not body.startswith("request failed"):
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(2)
 
 
 def entries_everywhere(sb, expected: list[str], timeout: float = 90) -> None:

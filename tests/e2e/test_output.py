@@ -1,0 +1,59 @@
+"""Issue 13: kubectl's contract for scripts — live objects, -o jsonpath, -o custom-columns (sandbox)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import bootstrapped_sandbox, write_manifest
+
+pytestmark = pytest.mark.e2e
+
+APP = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {app: web}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: kcli.local/busybox:1, command: [sleep, "3600"]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {type: NodePort, selector: {app: web}, ports: [{name: http, port: 80}]}
+"""
+
+
+@pytest.fixture(scope="module")
+def sb(kcli):
+    yield from bootstrapped_sandbox(kcli, "e2e-output")
+
+
+def test_scripts_read_live_objects_with_jsonpath_and_custom_columns(sb, tmp_path):
+    sb("apply", "-f", write_manifest(tmp_path, "app.yaml", APP))
+    cluster_ip = sb("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}").stdout
+    row = next(ln.split() for ln in sb("get", "svc").stdout.splitlines() if ln.startswith("web"))
+    assert cluster_ip == row[2] and cluster_ip.startswith("10.")
+    svc = json.loads(sb("get", "svc", "web", "-o", "json").stdout)
+    assert svc["metadata"]["namespace"] == "default" and svc["metadata"]["uid"] and svc["status"] == {"loadBalancer": {}}
+    assert svc["spec"]["ports"][0]["nodePort"] >= 30000 and svc["spec"]["clusterIPs"] == [cluster_ip]
+    pods = json.loads(sb("get", "pods", "-o", "json").stdout)
+    assert pods["kind"] == "List" and len(pods["items"]) == 2
+    expected = sorted(f"{p['metadata']['name']} {p['status']['podIP']} {p['spec']['nodeName']}" for p in pods["items"])
+    lines = sb("get", "pods", "-o",
+               'jsonpath={range .items[*]}{.metadata.name} {.status.podIP} {.spec.nodeName}{"\\n"}{end}').stdout
+    assert sorted(lines.splitlines()) == expected
+    for p in pods["items"]:
+        assert p["status"]["hostIP"] and {c["type"] for c in p["status"]["conditions"]} >= {"Ready", "PodScheduled"}
+        assert p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet"
+    deploy = json.loads(sb("get", "deploy", "web", "-o", "json").stdout)
+    assert deploy["status"]["readyReplicas"] == 2 and deploy["metadata"]["generation"] >= 1
+    assert "kubectl.kubernetes.io/last-applied-configuration" in deploy["metadata"]["annotations"]
+    table = sb("get", "pods", "-o", "custom-columns=NAME:.metadata.name,NODE:.spec.nodeName").stdout.splitlines()
+    assert table[0].split() == ["NAME", "NODE"]
+    assert sorted(ln.split()[0] + " " + ln.split()[1] for ln in table[1:]) == sorted(
+        f"{p['metadata']['name']} {p['spec']['nodeName']}" for p in pods["items"])
