@@ -78,6 +78,73 @@ def register(app: typer.Typer) -> None:
             get_resources(cluster, kinds, name, fmt, namespace, all_namespaces, selector, profile)
 
     @app.command()
+    def events(
+        output: str = options.Output,
+        namespace: str = typer.Option("default", "-n", "--namespace"),
+        all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces"),
+        inventory: str = options.Inventory,
+    ) -> None:
+        """The events kcli recorded with each change (kubectl events)."""
+        from kcli.cli.kinds import BY_KIND
+        from kcli.shell.facade import Cluster
+
+        fmt = check_format(output)
+        with Cluster.load(inventory) as cluster:
+            get_resources(cluster, [BY_KIND["Event"]], None, fmt, namespace, all_namespaces, None, False)
+
+    @app.command()
+    def wait(
+        resource: list[str] = typer.Argument(..., help="TYPE/NAME (or TYPE NAME): pod/web, deployment/web, job/pi"),
+        for_: str = typer.Option(..., "--for", help="condition=Ready|Available|Complete|…, or delete"),
+        timeout: str = typer.Option("30s", "--timeout", help="How long to wait (30s, 2m)."),
+        namespace: str = typer.Option("default", "-n", "--namespace"),
+        inventory: str = options.Inventory,
+    ) -> None:
+        """Wait until an object has a condition (or is gone), reading the hosts every 2 s (kubectl wait)."""
+        import time
+
+        from kcli.cli.kinds import resolve
+        from kcli.core.humanize import parse_duration
+        from kcli.errors import KcliError, UsageError
+        from kcli.shell.facade import Cluster
+
+        if len(resource) == 1 and "/" in resource[0]:
+            type_, _, name = resource[0].partition("/")
+        elif len(resource) == 2:
+            type_, name = resource
+        else:
+            raise UsageError("name one object: TYPE/NAME or TYPE NAME")
+        kind = resolve(type_)
+        want, _, cond = for_.partition("=")
+        if not (for_ == "delete" or (want == "condition" and cond)):
+            raise UsageError(f'--for: "{for_}" is not condition=NAME or delete')
+        try:
+            seconds = parse_duration(timeout)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        cond, _, value = cond.partition("=")
+        deadline = time.monotonic() + seconds
+        from kcli.cli.workload_get import snapshot
+
+        with Cluster.load(inventory) as cluster:
+            while True:
+                snap = snapshot(cluster, need_pods=True)
+                objs = kind.handler("objects")(snap, kind, name, namespace, False, None)
+                if for_ == "delete" and not objs:
+                    console.out.print(f"{kind.resource}/{name} deleted")
+                    return
+                conditions = [c for o in objs for c in (o.get("status") or {}).get("conditions") or []]
+                if objs and any(c.get("type", "").lower() == cond.lower()
+                                and str(c.get("status", "")).lower() == (value or "true").lower() for c in conditions):
+                    console.out.print(f"{kind.resource}/{name} condition met")
+                    return
+                if time.monotonic() >= deadline:
+                    err = KcliError(f"timed out waiting for the condition on {kind.plural}/{name}")
+                    err.exit_code = 1
+                    raise err
+                time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+
+    @app.command()
     def describe(
         kind: str = typer.Argument(...),
         name: str = typer.Argument(...),

@@ -98,6 +98,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("PersistentVolume", "persistentvolumes", ("pv",), namespaced=False, rows=f"{VOLUMES}:volume_rows",
          objects=f"{VOLUMES}:volume_objects", describe=f"{VOLUMES}:describe_volume", wide=("VOLUMEMODE",)),
     Kind("Endpoints", "endpoints", ("ep",), rows=f"{SERVICES}:endpoint_rows", needs_pods=True),
+    Kind("Event", "events", ("ev",), rows="kcli.cli.event_get:event_rows", objects="kcli.cli.event_get:event_objects"),
     Kind("Node", "nodes", ("no",), namespaced=False, rows=f"{NODES}:node_rows", objects=f"{NODES}:node_objects",
          describe=f"{NODES}:describe_node",
          wide=("INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME", "CPU", "MEMORY")),

@@ -57,3 +57,17 @@ def test_scripts_read_live_objects_with_jsonpath_and_custom_columns(sb, tmp_path
     assert table[0].split() == ["NAME", "NODE"]
     assert sorted(ln.split()[0] + " " + ln.split()[1] for ln in table[1:]) == sorted(
         f"{p['metadata']['name']} {p['spec']['nodeName']}" for p in pods["items"])
+
+
+def test_wait_and_events(sb, tmp_path):
+    sb("apply", "-f", write_manifest(tmp_path, "app.yaml", APP))
+    assert sb("wait", "--for=condition=Available", "deployment/web", "--timeout", "60s").stdout.strip() == \
+        "deployment.apps/web condition met"
+    name = json.loads(sb("get", "pods", "-o", "json").stdout)["items"][0]["metadata"]["name"]
+    assert sb("wait", "--for=condition=Ready", f"pod/{name}").stdout.strip() == f"pod/{name} condition met"
+    late = sb("wait", "--for=condition=Ready", "pod/nobody", "--timeout", "3s", check=False)
+    assert late.returncode == 1 and "timed out waiting for the condition on pods/nobody" in late.stderr
+    assert sb("wait", "--for=delete", "pod/nobody").stdout.strip() == "pod/nobody deleted"
+    rows = [ln.split(None, 4) for ln in sb("get", "events").stdout.splitlines()]
+    assert rows[0] == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT   MESSAGE"] or rows[0][:2] == ["LAST", "SEEN"]
+    assert any("Scheduled" in ln and "deployment/web" in ln for ln in sb("events").stdout.splitlines())

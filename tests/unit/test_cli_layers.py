@@ -161,6 +161,7 @@ KUBECTL_NAMES = {
     "Job": ["jobs", "job", "jobs.batch"],
     "Service": ["services", "service", "svc"],
     "Endpoints": ["endpoints", "ep"],
+    "Event": ["events", "event", "ev"],
     "ConfigMap": ["configmaps", "configmap", "cm"],
     "Secret": ["secrets", "secret"],
     "ServiceAccount": ["serviceaccounts", "serviceaccount", "sa"],
