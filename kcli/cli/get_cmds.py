@@ -9,16 +9,70 @@ from kcli.cli import console, options
 from kcli.cli.output import check_format, format_table, is_object_format, print_objects, print_profile
 
 
-def get_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, selector_s: str | None, profile: bool) -> bool:
+def parse_field_selector(text: str) -> list[tuple[str, str, str]]:
+    """kubectl's --field-selector: ``path=value``, ``path==value``, ``path!=value``, comma-separated."""
+    from kcli.errors import UsageError
+
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        for op in ("!=", "==", "="):
+            if op in part:
+                path, _, value = part.partition(op)
+                out.append((path.strip(), "!=" if op == "!=" else "=", value.strip()))
+                break
+        else:
+            raise UsageError(f'--field-selector: "{part}" is not FIELD=VALUE or FIELD!=VALUE')
+    return out
+
+
+def _field(obj: dict, path: str) -> str:
+    cur: object = obj
+    for part in path.split("."):
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    return "" if cur is None else str(cur)
+
+
+def _key(o: dict, namespace: str) -> tuple[str, str]:
+    meta = o.get("metadata") or {}
+    return (meta.get("namespace", namespace) or "", meta.get("name", ""))
+
+
+def _refine(objs: list[dict], fields: list[tuple[str, str, str]], sort_by: str | None) -> list[dict]:
+    """--field-selector and --sort-by over the API objects."""
+    objs = [o for o in objs if all((_field(o, p) == v) == (op == "=") for p, op, v in fields)]
+    if sort_by:
+        from kcli.core.jsonpath import JsonPathError, evaluate
+        from kcli.errors import UsageError
+
+        expr = sort_by if sort_by.startswith("{") else "{" + sort_by + "}"
+
+        def key(o: dict) -> tuple:
+            try:
+                vals = evaluate(expr, o)
+            except JsonPathError as exc:
+                raise UsageError(f"--sort-by {sort_by}: {exc}") from None
+            v = vals[0] if vals else None
+            return (v is None, (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v)))
+
+        objs = sorted(objs, key=key)
+    return objs
+
+
+def get_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, selector_s: str | None, profile: bool,
+                  *, field_selector: str | None = None, sort_by: str | None = None, show_labels: bool = False,
+                  label_columns: tuple[str, ...] = ()) -> bool:
     """Print the requested kinds (one table per kind, or one list of objects); whether any was found."""
     from kcli.cli.workload_get import snapshot
     from kcli.core.selectors import parse_selector
 
     selector = parse_selector(selector_s) if selector_s else None
+    fields = parse_field_selector(field_selector) if field_selector else []
+    refine = bool(fields or sort_by or show_labels or label_columns)
     snap = snapshot(cluster, need_pods=any(k.needs_pods for k in kinds), need_nodes=any(k.kind == "Node" for k in kinds))
     found = False
     if is_object_format(fmt):
-        objs = [(k, o) for k in kinds for o in k.handler("objects")(snap, k, name, namespace, all_ns, selector)]
+        objs = [(k, o) for k in kinds
+                for o in _refine(k.handler("objects")(snap, k, name, namespace, all_ns, selector), fields, sort_by)]
         if fmt == "name":
             for k, o in objs:
                 console.out.print(f"{k.resource}/{o['metadata']['name']}")
@@ -29,6 +83,9 @@ def get_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, 
         blocks = []
         for k in kinds:
             rows = [k.visible(r, fmt == "wide") for r in k.handler("rows")(snap, k, name, namespace, all_ns, selector)]
+            if refine:
+                rows = _refined_rows(rows, _refine(k.handler("objects")(snap, k, name, namespace, all_ns, selector),
+                                                   fields, sort_by), namespace, show_labels, label_columns)
             if len(kinds) > 1:
                 for r in rows:
                     r["NAME"] = f"{k.resource}/{r['NAME']}"
@@ -51,6 +108,26 @@ def get_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, 
     return found
 
 
+def _refined_rows(rows: list[dict], objs: list[dict], namespace: str, show_labels: bool,
+                  label_columns: tuple[str, ...]) -> list[dict]:
+    """The table rows of ``objs`` (filtered and ordered), with -L columns and --show-labels."""
+    by_key = {(r.get("NAMESPACE", namespace), r.get("NAME", "")): r for r in rows}
+    out = []
+    for o in objs:
+        k = _key(o, namespace)
+        r = by_key.get(k) or by_key.get((namespace, k[1])) or by_key.get(("", k[1]))
+        if r is None:
+            continue
+        r = dict(r)
+        labels = (o.get("metadata") or {}).get("labels") or {}
+        for col in label_columns:
+            r[col.rsplit("/", 1)[-1].upper()] = labels.get(col, "")
+        if show_labels:
+            r["LABELS"] = ",".join(f"{a}={b}" for a, b in sorted(labels.items())) or "<none>"
+        out.append(r)
+    return out
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def get(
@@ -60,6 +137,11 @@ def register(app: typer.Typer) -> None:
         namespace: str = typer.Option("default", "-n", "--namespace"),
         all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces"),
         selector: str = typer.Option(None, "-l", "--selector", help="Label selector, e.g. app=web"),
+        field_selector: str = typer.Option(None, "--field-selector",
+                                           help="e.g. spec.nodeName=node1,status.phase=Running (=, ==, !=)"),
+        sort_by: str = typer.Option(None, "--sort-by", help="JSONPath to sort by, e.g. .metadata.name"),
+        show_labels: bool = typer.Option(False, "--show-labels", help="A LABELS column."),
+        label_columns: list[str] = typer.Option([], "-L", "--label-columns", help="A column with this label's value."),
         inventory: str = options.Inventory,
         profile: bool = options.Profile,
     ) -> None:
@@ -70,12 +152,15 @@ def register(app: typer.Typer) -> None:
         fmt = check_format(output)
         kinds = resolve_list(kind)
         with Cluster.load(inventory) as cluster:
-            if [k.kind for k in kinds] == ["Node"] and not fmt.startswith(("jsonpath=", "custom-columns=")):
+            extra = bool(field_selector or sort_by or show_labels or label_columns)
+            if [k.kind for k in kinds] == ["Node"] and not fmt.startswith(("jsonpath=", "custom-columns=")) and not extra:
                 from kcli.cli.node_cmds import get_nodes
 
                 get_nodes(cluster, kinds[0], name, fmt, selector, profile)
                 return
-            get_resources(cluster, kinds, name, fmt, namespace, all_namespaces, selector, profile)
+            get_resources(cluster, kinds, name, fmt, namespace, all_namespaces, selector, profile,
+                          field_selector=field_selector, sort_by=sort_by, show_labels=show_labels,
+                          label_columns=tuple(c for arg in label_columns for c in arg.split(",") if c))
 
     @app.command()
     def events(

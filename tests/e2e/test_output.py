@@ -71,3 +71,16 @@ def test_wait_and_events(sb, tmp_path):
     rows = [ln.split(None, 4) for ln in sb("get", "events").stdout.splitlines()]
     assert rows[0] == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT   MESSAGE"] or rows[0][:2] == ["LAST", "SEEN"]
     assert any("Scheduled" in ln and "deployment/web" in ln for ln in sb("events").stdout.splitlines())
+
+
+def test_field_selector_sort_by_and_labels_on_the_sandbox(sb, tmp_path):
+    sb("apply", "-f", write_manifest(tmp_path, "app.yaml", APP))
+    pods = json.loads(sb("get", "pods", "-o", "json").stdout)["items"]
+    node = pods[0]["spec"]["nodeName"]
+    here = sorted(p["metadata"]["name"] for p in pods if p["spec"]["nodeName"] == node)
+    listed = sb("get", "pods", "--field-selector", f"spec.nodeName={node},status.phase=Running", "-o", "name").stdout
+    assert sorted(listed.split()) == [f"pod/{n}" for n in here]
+    table = sb("get", "pods", "--sort-by", ".metadata.name", "--show-labels", "-L", "app").stdout.splitlines()
+    head = table[0].split()
+    assert head[-2:] == ["APP", "LABELS"] and [ln.split()[0] for ln in table[1:]] == sorted(p["metadata"]["name"] for p in pods)
+    assert all("app=web" in ln.split()[-1] and ln.split()[-2] == "web" for ln in table[1:])

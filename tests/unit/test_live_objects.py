@@ -78,3 +78,23 @@ def test_jsonpath_and_custom_columns_output(capsys):
         except UsageError:
             continue
         raise AssertionError(bad)
+
+
+def test_field_selector_sort_by_and_label_columns():
+    from kcli.cli.get_cmds import _refine, _refined_rows, parse_field_selector
+
+    objs = [{"metadata": {"name": n, "namespace": "default", "labels": labels}, "spec": {"nodeName": node},
+             "status": {"phase": phase, "restarts": r}}
+            for n, node, phase, r, labels in (("b", "n1", "Running", 3, {"app": "web", "tier": "front"}),
+                                              ("a", "n2", "Running", 1, {"app": "web"}),
+                                              ("c", "n1", "Pending", 2, {}))]
+    assert parse_field_selector("spec.nodeName=n1,status.phase!=Pending") == [
+        ("spec.nodeName", "=", "n1"), ("status.phase", "!=", "Pending")]
+    assert [o["metadata"]["name"] for o in _refine(objs, parse_field_selector("spec.nodeName==n1"), None)] == ["b", "c"]
+    assert [o["metadata"]["name"] for o in _refine(objs, [], ".metadata.name")] == ["a", "b", "c"]
+    assert [o["metadata"]["name"] for o in _refine(objs, [], "{.status.restarts}")] == ["a", "c", "b"]
+    rows = [{"NAME": n, "STATUS": "x"} for n in ("a", "b", "c")]
+    out = _refined_rows(rows, _refine(objs, parse_field_selector("status.phase=Running"), ".metadata.name"),
+                        "default", True, ("tier",))
+    assert out == [{"NAME": "a", "STATUS": "x", "TIER": "", "LABELS": "app=web"},
+                   {"NAME": "b", "STATUS": "x", "TIER": "front", "LABELS": "app=web,tier=front"}]
