@@ -37,11 +37,11 @@ def version() -> None:
 def _register() -> None:
     """Every command module, in the order `kcli --help` lists them. Their top-level imports are light
     (typer, rich); the work is imported inside each command."""
-    from kcli.cli import (apply_cmds, bootstrap_cmds, config_cmds, cordon_cmds, diff_cmds, get_cmds, image_cmds,
-                          pod_cmds, reconcile_cmds, rollout_cmds, sandbox_cmds, service_cmds, state_cmds)
+    from kcli.cli import (apply_cmds, bootstrap_cmds, completion_cmds, config_cmds, cordon_cmds, diff_cmds, get_cmds,
+                          image_cmds, pod_cmds, reconcile_cmds, rollout_cmds, sandbox_cmds, service_cmds, state_cmds)
 
     for mod in (sandbox_cmds, config_cmds, image_cmds, bootstrap_cmds, apply_cmds, rollout_cmds, reconcile_cmds,
-                cordon_cmds, get_cmds, diff_cmds, pod_cmds, state_cmds, service_cmds):
+                cordon_cmds, get_cmds, diff_cmds, pod_cmds, state_cmds, service_cmds, completion_cmds):
         mod.register(app)
 
 
@@ -62,6 +62,12 @@ def _argv() -> list[str]:
 def main() -> None:
     """Entry point: user errors print one line (plus details) and exit with their code."""
     debug = os.environ.get("KCLI_DEBUG") == "1"
+    if os.environ.get("_KCLI_COMPLETE"):  # a shell asks for completions (kcli completion SHELL)
+        from kcli.cli.completion_cmds import enable
+
+        enable()
+        app(prog_name="kcli")
+        return
     try:
         rv = app(args=_argv(), standalone_mode=False)
         code = rv if isinstance(rv, int) else 0

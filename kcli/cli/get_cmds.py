@@ -128,11 +128,24 @@ def _refined_rows(rows: list[dict], objs: list[dict], namespace: str, show_label
     return out
 
 
+def complete_types(incomplete: str) -> list[str]:
+    from kcli.cli.completion_cmds import resource_types
+
+    return resource_types(incomplete)
+
+
+def complete_names(ctx: typer.Context, incomplete: str) -> list[str]:
+    from kcli.cli.completion_cmds import object_names
+
+    return object_names(ctx, incomplete)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def get(
-        kind: str = typer.Argument(..., help="Resource type: nodes, pods, deployments, rs, ds, jobs, cm, secrets, ns, svc, all"),
-        name: str = typer.Argument(None),
+        kind: str = typer.Argument(..., help="Resource type: nodes, pods, deployments, rs, ds, jobs, cm, secrets, ns, svc, all",
+                                   autocompletion=complete_types),
+        name: str = typer.Argument(None, autocompletion=complete_names),
         output: str = options.Output,
         namespace: str = typer.Option("default", "-n", "--namespace"),
         all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces"),

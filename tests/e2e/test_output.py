@@ -84,3 +84,22 @@ def test_field_selector_sort_by_and_labels_on_the_sandbox(sb, tmp_path):
     head = table[0].split()
     assert head[-2:] == ["APP", "LABELS"] and [ln.split()[0] for ln in table[1:]] == sorted(p["metadata"]["name"] for p in pods)
     assert all("app=web" in ln.split()[-1] and ln.split()[-2] == "web" for ln in table[1:])
+
+
+def test_bash_completes_object_names_from_the_state(sb, tmp_path):
+    from tests.unit.test_completion import complete
+
+    sb("apply", "-f", write_manifest(tmp_path, "app.yaml", APP))
+    env_home = sb.kcli.env.get("KCLI_HOME")
+    import os
+
+    old = os.environ.get("KCLI_HOME")
+    os.environ["KCLI_HOME"] = env_home or ""
+    try:
+        assert complete(["kcli", "get", "deploy", "-i", str(sb.inventory), "w"]) == ["web"]
+        assert complete(["kcli", "get", "nodes", "-i", str(sb.inventory), "node"]) == ["node1", "node2", "node3"]
+    finally:
+        if old is None:
+            os.environ.pop("KCLI_HOME", None)
+        else:
+            os.environ["KCLI_HOME"] = old
