@@ -140,6 +140,48 @@ def complete_names(ctx: typer.Context, incomplete: str) -> list[str]:
     return object_names(ctx, incomplete)
 
 
+def watch_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, selector_s: str | None,
+                    timeout: str | None) -> None:
+    """kubectl get -w: the table, then each row again whenever it changes (or appears), reading the
+    hosts every 2 s, until Ctrl-C or ``timeout``."""
+    import time
+
+    from kcli.cli.output import format_table
+    from kcli.cli.workload_get import snapshot
+    from kcli.core.humanize import parse_duration
+    from kcli.core.selectors import parse_selector
+    from kcli.errors import UsageError
+
+    if is_object_format(fmt):
+        raise UsageError("--watch prints table rows: use -o wide or no -o")
+    try:
+        deadline = time.monotonic() + parse_duration(timeout) if timeout else float("inf")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    selector = parse_selector(selector_s) if selector_s else None
+    seen: dict[tuple, dict] = {}
+    columns: list[str] = []
+    while True:
+        snap = snapshot(cluster, need_pods=any(k.needs_pods for k in kinds), need_nodes=any(k.kind == "Node" for k in kinds))
+        rows = [(k, k.visible(r, fmt == "wide")) for k in kinds for r in k.handler("rows")(snap, k, name, namespace, all_ns, selector)]
+        changed = []
+        for k, r in rows:
+            key = (k.kind, r.get("NAMESPACE", ""), r.get("NAME", ""))
+            stable = {c: v for c, v in r.items() if c != "AGE"}
+            if seen.get(key) != stable:
+                seen[key] = stable
+                changed.append(r)
+        if changed:
+            if not columns:
+                columns = list(changed[0])
+                console.out.print(format_table(changed, columns))
+            else:  # later rows: padded on their own, as kubectl's tabwriter pads each flush
+                console.out.print("\n".join(format_table([r], columns).splitlines()[1] for r in changed))
+        if time.monotonic() + 2.0 > deadline:
+            return
+        time.sleep(2.0)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def get(
@@ -155,6 +197,8 @@ def register(app: typer.Typer) -> None:
         sort_by: str = typer.Option(None, "--sort-by", help="JSONPath to sort by, e.g. .metadata.name"),
         show_labels: bool = typer.Option(False, "--show-labels", help="A LABELS column."),
         label_columns: list[str] = typer.Option([], "-L", "--label-columns", help="A column with this label's value."),
+        watch: bool = typer.Option(False, "-w", "--watch", help="After the list, print rows as they change (polls every 2 s)."),
+        timeout: str = typer.Option(None, "--timeout", help="With --watch: stop after this long (30s, 5m)."),
         inventory: str = options.Inventory,
         profile: bool = options.Profile,
     ) -> None:
@@ -165,6 +209,9 @@ def register(app: typer.Typer) -> None:
         fmt = check_format(output)
         kinds = resolve_list(kind)
         with Cluster.load(inventory) as cluster:
+            if watch:
+                watch_resources(cluster, kinds, name, fmt, namespace, all_namespaces, selector, timeout)
+                return
             extra = bool(field_selector or sort_by or show_labels or label_columns)
             if [k.kind for k in kinds] == ["Node"] and not fmt.startswith(("jsonpath=", "custom-columns=")) and not extra:
                 from kcli.cli.node_cmds import get_nodes

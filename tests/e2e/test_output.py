@@ -103,3 +103,23 @@ def test_bash_completes_object_names_from_the_state(sb, tmp_path):
             os.environ.pop("KCLI_HOME", None)
         else:
             os.environ["KCLI_HOME"] = old
+
+
+def test_get_watch_prints_new_rows_until_its_timeout(sb, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    sb("apply", "-f", write_manifest(tmp_path, "app.yaml", APP))
+    before = {p["metadata"]["name"] for p in json.loads(sb("get", "pods", "-o", "json").stdout)["items"]}
+    proc = subprocess.Popen([sys.executable, "-m", "kcli", "get", "pods", "-w", "--timeout", "25s", "-i", str(sb.inventory)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=sb.kcli.env)
+    time.sleep(4)
+    sb("scale", "deployment/web", "--replicas", "3")
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["NAME", "READY", "STATUS"]
+    new = {p["metadata"]["name"] for p in json.loads(sb("get", "pods", "-o", "json").stdout)["items"]} - before
+    assert len(new) == 1 and any(ln.split()[0] in new for ln in lines[1:]), out
+    sb("scale", "deployment/web", "--replicas", "2")
