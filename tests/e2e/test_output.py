@@ -19,7 +19,7 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
-      containers: [{name: web, image: kcli.local/busybox:1, command: [sleep, "3600"]}]
+      containers: [{name: web, image: kcli.local/busybox:1, command: [sh, -c, "mkdir -p /w && echo ok > /w/index.html && exec httpd -f -p 80 -h /w"]}]
 ---
 apiVersion: v1
 kind: Service
@@ -123,3 +123,27 @@ def test_get_watch_prints_new_rows_until_its_timeout(sb, tmp_path):
     new = {p["metadata"]["name"] for p in json.loads(sb("get", "pods", "-o", "json").stdout)["items"]} - before
     assert len(new) == 1 and any(ln.split()[0] in new for ln in lines[1:]), out
     sb("scale", "deployment/web", "--replicas", "2")
+
+
+def test_the_ci_recipe_script_deploys_and_a_second_run_changes_nothing(sb, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "app.yaml").write_text(APP.replace("web", "ciweb"))
+    (manifests / "db-secret.yaml.j2").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: \"{{ db_password }}\"}\n")
+    script = Path(__file__).parents[2] / "docs" / "ci" / "deploy.sh"
+    env = {**sb.kcli.env, "KCLI": f"{sys.executable} -m kcli", "KCLI_MANIFESTS": str(manifests),
+           "KCLI_INVENTORY": str(sb.inventory), "KCLI_SET": "db_password=ci-s3cret-4711", "HOME": str(tmp_path)}
+    first = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "changes to apply" in first.stdout and "== done" in first.stdout
+    assert 'deployment "ciweb" successfully rolled out' in first.stdout
+    assert "ci-s3cret-4711" not in first.stdout + first.stderr
+    second = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0 and "no change to apply" in second.stdout, second.stdout + second.stderr
+    assert os.path.isdir(sb.state)
