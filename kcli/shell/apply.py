@@ -250,6 +250,19 @@ def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, p
         else:
             units = current.units()
             signature = tuple(sorted(f"{u.name}@{n}#{hash(u.lines)}" for n, us in units.items() for u in us))
+            if signature in seen and current.rollouts and report.waves < MAX_WAVES and clock() + WAIT_STEP <= deadline:
+                # The same actions again while a rollout is unfinished: a pod that crashed so fast that
+                # docker stopped restarting it is replaced again. That is the rollout's progress (or
+                # its failure): act again after a pause, until its progressDeadlineSeconds.
+                over = [r for r in current.rollouts if clock() - started > r.deadline]
+                if over:
+                    report.rollout_errors = [f'{r.key.kind.lower()} "{r.key.name}" exceeded its progress deadline'
+                                             for r in over]
+                    report.failed_rollouts = [r.key for r in over]
+                    report.unconverged = "; ".join(r.line for r in over)
+                    break
+                sleep(WAIT_STEP)
+                seen.clear()
             if signature in seen or report.waves >= MAX_WAVES or clock() > deadline:
                 report.unconverged = "the same actions came back" if signature in seen else "out of waves or time"
                 break

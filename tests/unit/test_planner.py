@@ -814,3 +814,28 @@ def test_a_statefulset_rolls_out_from_the_highest_ordinal_down_to_its_partition(
     assert (st.updated, st.ready) == (2, 3)
     sim.converge(objs(statefulset(env="b")))
     assert sts_waves(sim) == [["delete db-0"], ["create db-0"]]
+
+
+def test_a_revision_whose_pods_keep_dying_fails_at_its_progress_deadline_not_as_no_progress():
+    """docker may stop restarting a container that crashes at once (its restart manager is still
+    busy): the pod is replaced again and again with the same name; that is the rollout failing."""
+    sim = Sim()
+    sim.converge(objs(deployment()))
+    real = sim.execute
+
+    def stopped(pods):
+        return [dataclasses.replace(p, observed=dataclasses.replace(p.observed, state="broken", ready=False))
+                if p.spec_hash != old_hash else p for p in pods]
+
+    def execute(units):
+        wave = real(units)
+        for view in (sim.view, wave.observed):  # every pod of the new revision is found stopped
+            view.pods = {node: stopped(pods) for node, pods in view.pods.items()}
+        return wave
+
+    old_hash = sim.view.all_pods()[0].spec_hash
+    sim.execute = execute
+    bad = deployment(env="b").replace("      replicas: 3", "      replicas: 3\n      progressDeadlineSeconds: 15")
+    sim.converge(objs(bad), converged=False)
+    assert sim.report.rollout_errors == ['deployment "web" exceeded its progress deadline'], sim.report.unconverged
+    assert len([p for p in sim.view.all_pods() if p.spec_hash == old_hash]) >= 2  # the old pods kept serving
