@@ -144,7 +144,7 @@ def build_debian_image(spec, log=print) -> tuple[str, str]:
         log("cached tarball unusable, rebuilding")
     _debootstrap_image(spec, digest, mirror, script, log)
     if shutil.which("zstd"):
-        _save_tarball(spec.ref, tarball, tarball_prefix(spec))
+        save_tarball(spec.ref, tarball, tarball_prefix(spec))
     return spec.ref, "built"
 
 
@@ -172,7 +172,7 @@ def _debootstrap_image(spec, digest: str, mirror: str, script: Path, log) -> Non
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _save_tarball(ref: str, tarball: Path, prefix: str) -> None:
+def save_tarball(ref: str, tarball: Path, prefix: str) -> None:
     """docker save | zstd into tarball (atomically), removing older builds of the same image."""
     tarball.parent.mkdir(parents=True, exist_ok=True)
     tmp = tarball.with_suffix(".tmp")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kcli.errors import SandboxError
 from kcli.shell.local import run_local
+from kcli.shell.localimages import save_tarball
 
 SUITE = "bookworm"
 PACKAGES = (
@@ -95,7 +96,7 @@ def ensure_image(log=print) -> tuple[str, str]:
         log("cached tarball unusable, rebuilding")
     _build(ref, mirror, log)
     if shutil.which("zstd"):
-        _save(ref, tarball)
+        save_tarball(ref, tarball, f"{REPO}-")
     return ref, "built"
 
 
@@ -133,19 +134,3 @@ def _workdir() -> Path:
     d = cache_dir() / "build"
     d.mkdir(parents=True, exist_ok=True)
     return d
-
-
-def _save(ref: str, tarball: Path) -> None:
-    tarball.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tarball.with_suffix(".tmp")
-    with open(tmp, "wb") as out:
-        save = subprocess.Popen(["docker", "save", ref], stdout=subprocess.PIPE)
-        z = subprocess.run(["zstd", "-3", "-q", "-T0", "-c"], stdin=save.stdout, stdout=out)
-        save.wait()
-    if save.returncode == 0 and z.returncode == 0:
-        os.replace(tmp, tarball)
-        for old in tarball.parent.glob(f"{REPO}-*.tar.zst"):
-            if old != tarball:
-                old.unlink(missing_ok=True)
-    else:
-        tmp.unlink(missing_ok=True)
