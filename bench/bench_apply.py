@@ -64,6 +64,7 @@ BENCH_LABEL = "io.kcli-bench.floor"  # floor containers: never io.kcli.managed, 
 
 # --------------------------------------------------------------------------- subprocess helpers
 
+
 @dataclass
 class Failure:
     what: str
@@ -87,17 +88,28 @@ class Ctx:
         print(f"!! {what} failed (rc={rc}):\n{stderr.strip()[-3000:]}", file=sys.stderr, flush=True)
 
 
-def run(argv: list[str], *, timeout: float, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+def run(
+    argv: list[str], *, timeout: float, env: dict | None = None, input: str | None = None
+) -> subprocess.CompletedProcess:
     """subprocess.run with a timeout; a timeout becomes rc 124 with a message on stderr."""
     try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, input=input,
-                              stdin=None if input is not None else subprocess.DEVNULL)
+        return subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired as exc:
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
         return subprocess.CompletedProcess(argv, 124, "", f"{err}\n[timed out after {timeout:.0f} s]")
 
 
-def kcli(ctx: Ctx, *args: str, timeout: float = KCLI_TIMEOUT, what: str | None = None) -> tuple[float, subprocess.CompletedProcess]:
+def kcli(
+    ctx: Ctx, *args: str, timeout: float = KCLI_TIMEOUT, what: str | None = None
+) -> tuple[float, subprocess.CompletedProcess]:
     t = time.perf_counter()
     proc = run([*ctx.kcli, *args], timeout=timeout, env=ctx.env)
     dt = time.perf_counter() - t
@@ -106,13 +118,15 @@ def kcli(ctx: Ctx, *args: str, timeout: float = KCLI_TIMEOUT, what: str | None =
     return dt, proc
 
 
-def parallel(ctx: Ctx, what: str, argvs: list[list[str]], timeout: float = NODE_TIMEOUT) -> tuple[float, list[subprocess.CompletedProcess]]:
+def parallel(
+    ctx: Ctx, what: str, argvs: list[list[str]], timeout: float = NODE_TIMEOUT
+) -> tuple[float, list[subprocess.CompletedProcess]]:
     """Run one argv per node in parallel; wall time from the first start to the last end."""
     t = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(argvs)) as pool:
         procs = list(pool.map(lambda a: run(a, timeout=timeout), argvs))
     dt = time.perf_counter() - t
-    for node, p in zip(ctx.nodes, procs):
+    for node, p in zip(ctx.nodes, procs, strict=False):
         if p.returncode != 0:
             ctx.fail(f"{what} on {node['name']}", p.returncode, p.stderr or p.stdout)
     return dt, procs
@@ -125,15 +139,34 @@ def docker_exec(node: dict, script: str) -> list[str]:
 def ssh(ctx: Ctx, node: dict, script: str) -> list[str]:
     """One fresh OpenSSH connection (no user config, no multiplexing), strict host-key checking."""
     return [
-        "ssh", "-F", "/dev/null", "-i", str(ctx.sb_dir / "id_ed25519"),
-        "-o", f"UserKnownHostsFile={ctx.sb_dir / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes",
-        "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
-        "-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "LogLevel=ERROR",
-        f"root@{node['address']}", "sh -c " + shlex.quote(script),
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-i",
+        str(ctx.sb_dir / "id_ed25519"),
+        "-o",
+        f"UserKnownHostsFile={ctx.sb_dir / 'known_hosts'}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=5",
+        "-o",
+        "ControlMaster=no",
+        "-o",
+        "ControlPath=none",
+        "-o",
+        "LogLevel=ERROR",
+        f"root@{node['address']}",
+        "sh -c " + shlex.quote(script),
     ]
 
 
 # --------------------------------------------------------------------------- workload and scripts
+
 
 def workload(gen: str) -> str:
     docs = []
@@ -175,19 +208,53 @@ def floor_run(node: dict, i: int, name: str) -> str:
     uid = f"{i:08d}-0000-0000-0000-{node['name']:0>12}"[:36]
     # the 16 labels kcli puts on an app container, same sizes, under a key prefix kcli ignores
     labels = {
-        "app": f"bench-{node['name']}", "io.kcli.applied": f"Deployment/bench-{node['name']}",
-        "io.kcli.container": "app", "io.kcli.managed": "false", "io.kcli.namespace": "default",
-        "io.kcli.owner": f"ReplicaSet/bench-{node['name']}-0123456789", "io.kcli.pod": pod,
-        "io.kcli.pod-uid": uid, "io.kcli.spec-hash": "9425766979", "io.kcli.type": "container",
-        "io.kubernetes.container.name": "app", "io.kubernetes.docker.type": "container",
-        "io.kubernetes.pod.name": pod, "io.kubernetes.pod.namespace": "default",
-        "io.kubernetes.pod.uid": uid, "pod-template-hash": "0123456789",
+        "app": f"bench-{node['name']}",
+        "io.kcli.applied": f"Deployment/bench-{node['name']}",
+        "io.kcli.container": "app",
+        "io.kcli.managed": "false",
+        "io.kcli.namespace": "default",
+        "io.kcli.owner": f"ReplicaSet/bench-{node['name']}-0123456789",
+        "io.kcli.pod": pod,
+        "io.kcli.pod-uid": uid,
+        "io.kcli.spec-hash": "9425766979",
+        "io.kcli.type": "container",
+        "io.kubernetes.container.name": "app",
+        "io.kubernetes.docker.type": "container",
+        "io.kubernetes.pod.name": pod,
+        "io.kubernetes.pod.namespace": "default",
+        "io.kubernetes.pod.uid": uid,
+        "pod-template-hash": "0123456789",
     }
-    argv = ["docker", "run", "-d", "--name", name, "--init", "--restart", "always",
-            "--network", "kcli-pods", "--hostname", pod,
-            "--dns", node["gateway"], "--dns-search", "default.svc.cluster.local", "--dns-search", "svc.cluster.local",
-            "--dns-search", "cluster.local", "--dns-option", "ndots:5",
-            "--cpu-shares", "2", "--env-file", "/run/kcli-bench/env", "--label", f"{BENCH_LABEL}=true"]
+    argv = [
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--init",
+        "--restart",
+        "always",
+        "--network",
+        "kcli-pods",
+        "--hostname",
+        pod,
+        "--dns",
+        node["gateway"],
+        "--dns-search",
+        "default.svc.cluster.local",
+        "--dns-search",
+        "svc.cluster.local",
+        "--dns-search",
+        "cluster.local",
+        "--dns-option",
+        "ndots:5",
+        "--cpu-shares",
+        "2",
+        "--env-file",
+        "/run/kcli-bench/env",
+        "--label",
+        f"{BENCH_LABEL}=true",
+    ]
     for k in sorted(labels):
         argv += ["--label", f"bench.{k}={labels[k]}"]
     argv += ["--entrypoint", "sleep", IMAGE, "3600"]
@@ -209,10 +276,11 @@ def floor_script(node: dict, op: str, gen: str = "1") -> str:
 
 
 OBSERVE_SCRIPT = "docker ps -a --filter label=io.kcli.managed=true --format '{{json .}}'; iptables-save"
-FLOOR_CLEAN = f"ids=$(docker ps -aq --filter label={BENCH_LABEL}=true); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null"
+FLOOR_CLEAN = f'ids=$(docker ps -aq --filter label={BENCH_LABEL}=true); [ -z "$ids" ] || docker rm -f $ids >/dev/null'
 
 
 # --------------------------------------------------------------------------- measurements
+
 
 @dataclass
 class Profile:
@@ -227,7 +295,7 @@ def parse_profile(stderr: str) -> Profile | None:
     for i, line in enumerate(lines):
         if line.split()[:2] == ["HOST", "ROUND-TRIPS"]:
             p = Profile({}, {}, {}, {})
-            for row in lines[i + 1:]:
+            for row in lines[i + 1 :]:
                 parts = row.split()
                 if len(parts) != 6 or not parts[1].isdigit():
                     break
@@ -276,11 +344,13 @@ class Results:
 
 def count_pods(ctx: Ctx) -> dict[str, tuple[int, set[str]]]:
     """Per node: running app containers of W, and the BENCH_GEN values they carry (untimed check)."""
-    script = ("for id in $(docker ps -q --filter label=io.kcli.type=container --filter label=io.kcli.namespace=default); do "
-              "docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' $id | grep '^BENCH_GEN=' || echo BENCH_GEN=?; done")
+    script = (
+        "for id in $(docker ps -q --filter label=io.kcli.type=container --filter label=io.kcli.namespace=default); do "
+        "docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' $id | grep '^BENCH_GEN=' || echo BENCH_GEN=?; done"
+    )
     _, procs = parallel(ctx, "check pods", [docker_exec(n, script) for n in ctx.nodes])
     out = {}
-    for n, p in zip(ctx.nodes, procs):
+    for n, p in zip(ctx.nodes, procs, strict=False):
         vals = [line.split("=", 1)[1] for line in p.stdout.splitlines() if line.startswith("BENCH_GEN=")]
         out[n["name"]] = (len(vals), set(vals))
     return out
@@ -290,8 +360,10 @@ def check(ctx: Ctx, res: Results, when: str, want: int, gen: str | None) -> None
     got = count_pods(ctx)
     bad = {n: c for n, (c, gens) in got.items() if c != want or (gen is not None and want and gens != {gen})}
     if bad:
-        msg = f"{when}: expected {want} running pods per node{f' with BENCH_GEN={gen}' if gen else ''}, got " + \
-              ", ".join(f"{n}={c} {sorted(got[n][1])}" for n, c in bad.items())
+        msg = (
+            f"{when}: expected {want} running pods per node{f' with BENCH_GEN={gen}' if gen else ''}, got "
+            + ", ".join(f"{n}={c} {sorted(got[n][1])}" for n, c in bad.items())
+        )
         res.checks.append(msg)
         print(f"!! {msg}", file=sys.stderr, flush=True)
 
@@ -336,6 +408,7 @@ def one_run(ctx: Ctx, res: Results, w1: Path, w2: Path, label: str) -> None:
 
 # --------------------------------------------------------------------------- setup / teardown
 
+
 def find_kcli() -> list[str]:
     venv = ROOT / ".venv" / "bin" / "kcli"
     if venv.exists():
@@ -349,13 +422,17 @@ def find_kcli() -> list[str]:
 def setup(ctx: Ctx) -> None:
     # kcli as installed (.ci/setup compiles it too): bytecode present, so no command pays for compiling kcli
     run([sys.executable, "-m", "compileall", "-q", str(ROOT / "kcli")], timeout=300)
-    run([sys.executable, "-c", "import kcli.cli.app, kcli.cli.manifest_cmds, kcli.shell.apply"], timeout=300)  # kcli/_dccache.py
+    run(
+        [sys.executable, "-c", "import kcli.cli.app, kcli.cli.manifest_cmds, kcli.shell.apply"], timeout=300
+    )  # kcli/_dccache.py
     clash = run(["docker", "ps", "-aq", "--filter", f"label=io.kcli.sandbox={ctx.sandbox}"], timeout=60)
     if clash.returncode != 0:
         sys.exit(f"bench_apply: docker does not answer: {clash.stderr.strip()}")
     if clash.stdout.strip():
-        sys.exit(f"bench_apply: a sandbox named {ctx.sandbox!r} already exists (not ours; refusing to touch it). "
-                 f"Pick another --sandbox, or remove it with `kcli sandbox down --name {ctx.sandbox}` in its KCLI_HOME.")
+        sys.exit(
+            f"bench_apply: a sandbox named {ctx.sandbox!r} already exists (not ours; refusing to touch it). "
+            f"Pick another --sandbox, or remove it with `kcli sandbox down --name {ctx.sandbox}` in its KCLI_HOME."
+        )
     for args in (("sandbox", "up", "--name", ctx.sandbox, "--nodes", str(NODES)),):
         _, p = kcli(ctx, *args, timeout=SETUP_TIMEOUT)
         if p.returncode != 0:
@@ -370,7 +447,7 @@ def setup(ctx: Ctx) -> None:
             raise RuntimeError(f"kcli {args[0]} failed")
     gw = "docker network inspect -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' kcli-pods"
     _, procs = parallel(ctx, "pod network gateway", [docker_exec(n, gw) for n in ctx.nodes])
-    for n, p in zip(ctx.nodes, procs):
+    for n, p in zip(ctx.nodes, procs, strict=False):
         n["gateway"] = p.stdout.strip() or "10.244.0.1"
 
 
@@ -407,10 +484,12 @@ def docker_down(name: str) -> None:
 
 # --------------------------------------------------------------------------- machine and report
 
+
 def machine() -> dict[str, str]:
     def out(argv):
         p = run(argv, timeout=60)
         return p.stdout.strip() if p.returncode == 0 else "?"
+
     cpu, mem = "unknown", "?"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -426,9 +505,13 @@ def machine() -> dict[str, str]:
     dirty = run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "kcli"], timeout=60).stdout.splitlines()
     return {
         "git": f"{head}" + (f" with {len(dirty)} uncommitted file(s) under kcli/" if dirty else ""),
-        "cpu": cpu, "nproc": out(["nproc"]), "memory": mem, "kernel": platform.release(),
+        "cpu": cpu,
+        "nproc": out(["nproc"]),
+        "memory": mem,
+        "kernel": platform.release(),
         "docker": out(["docker", "version", "--format", "{{.Server.Version}}"]),
-        "python": platform.python_version(), "ssh": (run(["ssh", "-V"], timeout=30).stderr.strip() or "?").split(",")[0],
+        "python": platform.python_version(),
+        "ssh": (run(["ssh", "-V"], timeout=30).stderr.strip() or "?").split(",")[0],
     }
 
 
@@ -438,7 +521,9 @@ def others() -> dict[str, str]:
     p = run(["docker", "ps", "--format", "{{.Names}}"], timeout=60)
     foreign = [n for n in p.stdout.split() if not n.startswith("kcli-bench-")] if p.returncode == 0 else []
     if foreign:
-        found["containers"] = (f"{len(foreign)} other container(s) running ({', '.join(foreign[:6])}{' …' if len(foreign) > 6 else ''})")
+        found["containers"] = (
+            f"{len(foreign)} other container(s) running ({', '.join(foreign[:6])}{' …' if len(foreign) > 6 else ''})"
+        )
     mine = {os.getpid(), os.getppid()}
     ps = run(["ps", "-eo", "pid=,args="], timeout=60)
     procs = []
@@ -454,6 +539,7 @@ def others() -> dict[str, str]:
 def source_digest() -> str:
     """A digest of kcli/'s sources, to tell whether kcli changed while the benchmark ran."""
     import hashlib
+
     h = hashlib.sha256()
     for f in sorted((ROOT / "kcli").rglob("*")):
         if f.is_file() and "__pycache__" not in f.parts:
@@ -467,9 +553,13 @@ def fmt(t: float) -> str:
 
 def table(res: Results) -> tuple[str, dict[str, bool]]:
     med = {k: statistics.median(v) for k, v in res.times.items() if v}
-    noop_rt = max((max(p.round_trips.values()) for p in res.profiles.get("kcli.noop", []) if p.round_trips), default=None)
-    lines = ["| measurement | median | min–max | floor (median) | × floor | target | met? |",
-             "|---|---:|---:|---|---:|---|---|"]
+    noop_rt = max(
+        (max(p.round_trips.values()) for p in res.profiles.get("kcli.noop", []) if p.round_trips), default=None
+    )
+    lines = [
+        "| measurement | median | min–max | floor (median) | × floor | target | met? |",
+        "|---|---:|---:|---|---:|---|---|",
+    ]
     met: dict[str, bool] = {}
     for key, label, floor, factor, target in ROWS:
         if key not in med:
@@ -486,7 +576,9 @@ def table(res: Results) -> tuple[str, dict[str, bool]]:
             ok = med[key] <= factor * med[floor]
             if key == "kcli.noop":
                 rt_ok = noop_rt == 1
-                verdict = ("met" if ok and rt_ok else "not met") + f" (time {'ok' if ok else 'over'}; max {noop_rt} round trips/node)"
+                verdict = (
+                    "met" if ok and rt_ok else "not met"
+                ) + f" (time {'ok' if ok else 'over'}; max {noop_rt} round trips/node)"
                 ok = ok and rt_ok
             else:
                 verdict = "met" if ok else "not met"
@@ -495,16 +587,24 @@ def table(res: Results) -> tuple[str, dict[str, bool]]:
             ok = med[key] <= ABS_TARGETS[key]
             met[key] = ok
             verdict = "met" if ok else "not met"
-        lines.append(f"| {label} | {fmt(med[key])} | {fmt(min(ts))}–{fmt(max(ts))} | {floor_txt} | {ratio} | {target} | {verdict} |")
+        lines.append(
+            f"| {label} | {fmt(med[key])} | {fmt(min(ts))}–{fmt(max(ts))} | {floor_txt} | {ratio} | {target} | {verdict} |"
+        )
     return "\n".join(lines), met
 
 
 def profile_table(res: Results) -> str:
     """Round trips per host and where the wall time went (remote commands vs the rest)."""
-    lines = ["| kcli command | round trips per host (median) | received per host | remote commands (slowest host) | connect | rest = wall − remote − connect (start-up, imports, parsing, planning, state, git) |",
-             "|---|---|---:|---:|---:|---:|"]
-    names = {"kcli.create": "apply (create)", "kcli.noop": "apply (no change)", "kcli.replace": "apply (replace)",
-             "kcli.getnodes": "get nodes"}
+    lines = [
+        "| kcli command | round trips per host (median) | received per host | remote commands (slowest host) | connect | rest = wall − remote − connect (start-up, imports, parsing, planning, state, git) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    names = {
+        "kcli.create": "apply (create)",
+        "kcli.noop": "apply (no change)",
+        "kcli.replace": "apply (replace)",
+        "kcli.getnodes": "get nodes",
+    }
     for key, name in names.items():
         ps = res.profiles.get(key, [])
         if not ps:
@@ -515,8 +615,10 @@ def profile_table(res: Results) -> str:
         recv = statistics.median(statistics.mean(p.received.values()) for p in ps)
         remote = statistics.median(max(p.commands.values()) for p in ps)
         conn = statistics.median(max(p.connect.values()) for p in ps)
-        rest = statistics.median(w - max(p.commands.values()) - max(p.connect.values())
-                                 for w, p in zip(res.times.get(key, []), ps))
+        rest = statistics.median(
+            w - max(p.commands.values()) - max(p.connect.values())
+            for w, p in zip(res.times.get(key, []), ps, strict=False)
+        )
         lines.append(f"| {name} | {rts} | {recv / 1024:.0f} KiB | {fmt(remote)} | {fmt(conn)} | {fmt(rest)} |")
     return "\n".join(lines)
 
@@ -543,8 +645,10 @@ def report(ctx: Ctx, res: Results, m: dict, args, started: str, busy: list[str],
         if len(ts) > 1 and min(ts) > 0 and max(ts) / min(ts) > 1.5:
             spread.append(key)
     parts = [
-        SECTION, "",
-        f"`python bench/bench_apply.py --runs {args.runs}` (run {started}, {elapsed / 60:.0f} min in all)", "",
+        SECTION,
+        "",
+        f"`python bench/bench_apply.py --runs {args.runs}` (run {started}, {elapsed / 60:.0f} min in all)",
+        "",
         "**Method.** The harness brings up its own sandbox (`kcli sandbox up --name "
         f"{ctx.sandbox} --nodes 3` under a temporary KCLI_HOME), bootstraps it, runs `kcli image load {IMAGE}`, "
         "and tears it down at the end. W = 30 busybox pods (`sleep 3600`, imagePullPolicy Never, one env var "
@@ -564,28 +668,49 @@ def report(ctx: Ctx, res: Results, m: dict, args, started: str, busy: list[str],
         "`ssh` per node while W runs. kcli is `.venv/bin/kcli` (a fresh process each time, `--profile` on apply and get). "
         f"Wall time with `time.perf_counter`; {args.warmup} uncounted warm-up run(s), then {args.runs} runs; median and "
         "min–max; × floor = ratio of medians. After each kcli step the harness checks (untimed) that 10 pods per node "
-        "run with the expected env, or none after delete.", "",
+        "run with the expected env, or none after delete.",
+        "",
         f"**Machine.** `nproc` {m['nproc']} ({m['cpu']}), {m['memory']} RAM, kernel {m['kernel']}, "
-        f"docker {m['docker']} (host and nodes), Python {m['python']}, {m['ssh']}. kcli at commit {m['git']}.", "",
+        f"docker {m['docker']} (host and nodes), Python {m['python']}, {m['ssh']}. kcli at commit {m['git']}.",
+        "",
     ]
     if disturbed:
         why = "; ".join(busy) if busy else ""
-        parts += [f"**May have been disturbed.** 1-min load average at the start of the runs: {load} on {m['nproc']} cores"
-                  f"{'; ' + why if why else ''}. Read the numbers as upper bounds; the ratios, measured interleaved, "
-                  "are more robust than the absolute times.", ""]
+        parts += [
+            f"**May have been disturbed.** 1-min load average at the start of the runs: {load} on {m['nproc']} cores"
+            f"{'; ' + why if why else ''}. Read the numbers as upper bounds; the ratios, measured interleaved, "
+            "are more robust than the absolute times.",
+            "",
+        ]
     else:
-        parts += [f"**Load.** 1-min load average at the start of the runs: {load} on {m['nproc']} cores; no other "
-                  "containers or test processes were seen.", ""]
+        parts += [
+            f"**Load.** 1-min load average at the start of the runs: {load} on {m['nproc']} cores; no other "
+            "containers or test processes were seen.",
+            "",
+        ]
     if spread:
         parts += [f"Rows whose max/min exceeds 1.5 (noisy): {', '.join(spread)}.", ""]
     parts += [tbl, ""]
-    parts += ["Where kcli's time goes (from `--profile`: per-host round trips, bytes received, time in remote commands and "
-              "in connecting; the rest is local):", "", profile_table(res), ""]
-    short = {"kcli.create": "create", "kcli.replace": "replace", "kcli.delete": "delete", "kcli.noop": "no-change apply",
-             "kcli.help": "`kcli --help`", "kcli.getnodes": "`get nodes`"}
+    parts += [
+        "Where kcli's time goes (from `--profile`: per-host round trips, bytes received, time in remote commands and "
+        "in connecting; the rest is local):",
+        "",
+        profile_table(res),
+        "",
+    ]
+    short = {
+        "kcli.create": "create",
+        "kcli.replace": "replace",
+        "kcli.delete": "delete",
+        "kcli.noop": "no-change apply",
+        "kcli.help": "`kcli --help`",
+        "kcli.getnodes": "`get nodes`",
+    }
     missed = [short.get(k, k) for k, ok in met.items() if not ok]
-    parts.append(f"**Targets (issue 9 part 7):** {len(met) - len(missed)} of {len(met)} met"
-                 + (f"; not met: {', '.join(missed)}." if missed else "."))
+    parts.append(
+        f"**Targets (issue 9 part 7):** {len(met) - len(missed)} of {len(met)} met"
+        + (f"; not met: {', '.join(missed)}." if missed else ".")
+    )
     if ctx.failures or res.checks:
         parts += ["", "**Failures during the run** (stderr as kcli printed it):", ""]
         for f in ctx.failures:
@@ -609,7 +734,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KCLI_")}
     env.update({"KCLI_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1"})
     ctx = Ctx(home=home, kcli=find_kcli(), env=env, sandbox=args.sandbox)
-    started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     t0 = time.perf_counter()
     m = machine()
     digest = source_digest()
@@ -641,8 +766,10 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
     busy = list(busy_by_kind.values())
     if source_digest() != digest:
-        busy.append("kcli/ sources changed while the benchmark ran (another engineer was editing them): "
-                    "the runs may mix versions")
+        busy.append(
+            "kcli/ sources changed while the benchmark ran (another engineer was editing them): "
+            "the runs may mix versions"
+        )
     text = report(ctx, res, m, args, started, busy, time.perf_counter() - t0)
     print(text)
     if ok_setup and res.times and not args.no_write:

@@ -15,16 +15,16 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kcli.core.controllers import ObservedPod, plan_pods  # noqa: E402
 from kcli.core.objects import (  # noqa: E402
     Container,
-    Deployment,
     DaemonSet,
+    Deployment,
     LabelSelector,
     ObjectMeta,
     PodSpec,
@@ -42,8 +42,16 @@ def nodes() -> list[Node]:
     out = []
     for i in range(NODES):
         taints = (Taint("dedicated", "gpu"),) if i % 50 == 0 else ()
-        out.append(Node(f"node-{i:04d}", 16_000, 64 * GI, labels={"zone": f"z{i % 3}", "disk": "ssd" if i % 2 else "hdd"},
-                        taints=taints, unschedulable=i % 97 == 0))
+        out.append(
+            Node(
+                f"node-{i:04d}",
+                16_000,
+                64 * GI,
+                labels={"zone": f"z{i % 3}", "disk": "ssd" if i % 2 else "hdd"},
+                taints=taints,
+                unschedulable=i % 97 == 0,
+            )
+        )
     return out
 
 
@@ -51,8 +59,11 @@ def sched_pods(owners: int) -> list[SchedPod]:
     per = PODS // owners
     out = []
     for o in range(owners):
-        prof = SchedProfile(cpu_milli=100 + o % 7 * 50, memory=(128 + o % 5 * 64) * MI,
-                            node_selector=(("disk", "ssd"),) if o % 4 == 0 else ())
+        prof = SchedProfile(
+            cpu_milli=100 + o % 7 * 50,
+            memory=(128 + o % 5 * 64) * MI,
+            node_selector=(("disk", "ssd"),) if o % 4 == 0 else (),
+        )
         out.extend(SchedPod("default", f"app{o}-{r}", prof, f"default/ReplicaSet/app{o}") for r in range(per))
     return out
 
@@ -61,11 +72,21 @@ def deployments(count: int, replicas: int, image: str = "nginx:1.27") -> list[De
     out = []
     for o in range(count):
         labels = {"app": f"app{o}"}
-        c = Container("web", image, "IfNotPresent",
-                      resources=Resources({"cpu": 100 + o % 7 * 50, "memory": (128 + o % 5 * 64) * MI}))
+        c = Container(
+            "web",
+            image,
+            "IfNotPresent",
+            resources=Resources({"cpu": 100 + o % 7 * 50, "memory": (128 + o % 5 * 64) * MI}),
+        )
         spec = PodSpec(containers=(c,), node_selector={"disk": "ssd"} if o % 4 == 0 else {})
-        out.append(Deployment(meta=ObjectMeta(f"app{o}", "default", labels, {}), replicas=replicas,
-                              selector=LabelSelector(labels), template=PodTemplate(labels, {}, spec)))
+        out.append(
+            Deployment(
+                meta=ObjectMeta(f"app{o}", "default", labels, {}),
+                replicas=replicas,
+                selector=LabelSelector(labels),
+                template=PodTemplate(labels, {}, spec),
+            )
+        )
     return out
 
 
@@ -73,24 +94,35 @@ def daemonset() -> DaemonSet:
     labels = {"app": "agent"}
     c = Container("agent", "busybox:1.36", "IfNotPresent", resources=Resources({"cpu": 50, "memory": 64 * MI}))
     spec = PodSpec(containers=(c,), tolerations=(Toleration("", "Exists"),))
-    return DaemonSet(meta=ObjectMeta("agent", "kube-system", labels, {}), selector=LabelSelector(labels),
-                     template=PodTemplate(labels, {}, spec))
+    return DaemonSet(
+        meta=ObjectMeta("agent", "kube-system", labels, {}),
+        selector=LabelSelector(labels),
+        template=PodTemplate(labels, {}, spec),
+    )
 
 
 def observed_from(plan) -> list[ObservedPod]:
-    return [ObservedPod(a.namespace, a.name, node, a.pod.applied, a.pod.owner, a.pod.spec_hash, labels=a.pod.labels)
-            for a, node in plan.creates]
+    return [
+        ObservedPod(a.namespace, a.name, node, a.pod.applied, a.pod.owner, a.pod.spec_hash, labels=a.pod.labels)
+        for a, node in plan.creates
+    ]
 
 
 def cases() -> list[tuple[str, Callable[[], object], Callable[[object], str]]]:
     ns = nodes()
     p100, p1 = sched_pods(100), sched_pods(1)
-    pinned = [SchedPod("kube-system", f"agent-{n.name}", SchedProfile(cpu_milli=50, memory=64 * MI, node_name=n.name,
-                                                                      tolerations=(Toleration("", "Exists"),)), "ds")
-              for n in ns]
+    pinned = [
+        SchedPod(
+            "kube-system",
+            f"agent-{n.name}",
+            SchedProfile(cpu_milli=50, memory=64 * MI, node_name=n.name, tolerations=(Toleration("", "Exists"),)),
+            "ds",
+        )
+        for n in ns
+    ]
     half = p100[:5000]
     rest = p100[5000:]
-    existing = [(p, node) for p, node in zip(half, (n.name for n in ns for _ in range(5)))]
+    existing = [(p, node) for p, node in zip(half, (n.name for n in ns for _ in range(5)), strict=False)]
     deps = deployments(100, 100)
     fresh = plan_pods(deps, [], ns)
     running = observed_from(fresh)
@@ -145,8 +177,11 @@ def main() -> None:
             t = time.perf_counter()
             fn()
             times.append(time.perf_counter() - t)
-        print(f"| {name} | {statistics.median(times):.3f} s | {min(times):.3f} s | {max(times):.3f} s | "
-              f"{describe(result)} |", flush=True)
+        print(
+            f"| {name} | {statistics.median(times):.3f} s | {min(times):.3f} s | {max(times):.3f} s | "
+            f"{describe(result)} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

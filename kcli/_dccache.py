@@ -30,7 +30,7 @@ def _load(path: str) -> None:
         with open(path, "rb") as f:
             data = f.read()
         if data.startswith(MAGIC_NUMBER):
-            codes = marshal.loads(data[len(MAGIC_NUMBER):])
+            codes = marshal.loads(data[len(MAGIC_NUMBER) :])
             if isinstance(codes, dict):
                 _codes.update((k, v) for k, v in codes.items() if isinstance(k, str) and isinstance(v, CodeType))
     except (OSError, ValueError, EOFError, TypeError):

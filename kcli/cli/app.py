@@ -37,11 +37,39 @@ def version() -> None:
 def _register() -> None:
     """Every command module, in the order `kcli --help` lists them. Their top-level imports are light
     (typer, rich); the work is imported inside each command."""
-    from kcli.cli import (apply_cmds, bootstrap_cmds, completion_cmds, config_cmds, cordon_cmds, diff_cmds, get_cmds,
-                          image_cmds, pod_cmds, reconcile_cmds, rollout_cmds, sandbox_cmds, service_cmds, state_cmds)
+    from kcli.cli import (
+        apply_cmds,
+        bootstrap_cmds,
+        completion_cmds,
+        config_cmds,
+        cordon_cmds,
+        diff_cmds,
+        get_cmds,
+        image_cmds,
+        pod_cmds,
+        reconcile_cmds,
+        rollout_cmds,
+        sandbox_cmds,
+        service_cmds,
+        state_cmds,
+    )
 
-    for mod in (sandbox_cmds, config_cmds, image_cmds, bootstrap_cmds, apply_cmds, rollout_cmds, reconcile_cmds,
-                cordon_cmds, get_cmds, diff_cmds, pod_cmds, state_cmds, service_cmds, completion_cmds):
+    for mod in (
+        sandbox_cmds,
+        config_cmds,
+        image_cmds,
+        bootstrap_cmds,
+        apply_cmds,
+        rollout_cmds,
+        reconcile_cmds,
+        cordon_cmds,
+        get_cmds,
+        diff_cmds,
+        pod_cmds,
+        state_cmds,
+        service_cmds,
+        completion_cmds,
+    ):
         mod.register(app)
 
 
@@ -54,7 +82,12 @@ def _argv() -> list[str]:
     if args and args[0] in ("apply", "delete", "scale"):
         args = ["--dry-run=server" if a == "--dry-run" else a for a in args]
     if args and args[0] == "apply":  # kubectl's --wait=false / --wait=true
-        flags = {"--wait=false": "--no-wait", "--wait=true": "--wait", "--wait=False": "--no-wait", "--wait=True": "--wait"}
+        flags = {
+            "--wait=false": "--no-wait",
+            "--wait=true": "--wait",
+            "--wait=False": "--no-wait",
+            "--wait=True": "--wait",
+        }
         args = [flags.get(a, a) for a in args]
     return args
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import os
-from typing import List, Optional
+from datetime import datetime
 
 import typer
 
@@ -13,7 +11,7 @@ from kcli.cli import console, options
 from kcli.cli.output import format_table, print_objects
 
 
-def applyset_id(filenames: List[str]) -> str:
+def applyset_id(filenames: list[str]) -> str:
     """The set --prune works on: the -f arguments (as given, sorted), like a kubectl ApplySet."""
     import hashlib  # not at import: `kcli --help` stays fast
 
@@ -31,23 +29,54 @@ def print_plan(report, verbose: bool = True) -> None:
     plan = report.plan
     if plan is None:
         return
-    rows = [{"ACTION": "delete", "POD": f"{a.namespace}/{a.name}", "NODE": a.node, "REASON": a.reason} for a in plan.deletes]
-    rows += [{"ACTION": "create", "POD": f"{a.namespace}/{a.name}", "NODE": a.node, "REASON": a.reason} for a in plan.creates]
-    rows += [{"ACTION": "pending", "POD": f"{w.namespace}/{w.name}", "NODE": "", "REASON": w.reason} for w in plan.pending]
+    rows = [
+        {"ACTION": "delete", "POD": f"{a.namespace}/{a.name}", "NODE": a.node, "REASON": a.reason} for a in plan.deletes
+    ]
+    rows += [
+        {"ACTION": "create", "POD": f"{a.namespace}/{a.name}", "NODE": a.node, "REASON": a.reason} for a in plan.creates
+    ]
+    rows += [
+        {"ACTION": "pending", "POD": f"{w.namespace}/{w.name}", "NODE": "", "REASON": w.reason} for w in plan.pending
+    ]
     if rows and verbose:
         console.err.print(format_table(rows))
 
 
-def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
-              profile: bool, delete_keys=(), strict: bool = False, orphan: bool = False, results: bool = True,
-              wait: bool = True, timeout: float | None = None, auto_rollback: bool = False, **extra_options):
+def run_apply(
+    cluster,
+    objects,
+    *,
+    applyset: str,
+    dry_run: bool,
+    prune: bool,
+    lock_wait: float,
+    profile: bool,
+    delete_keys=(),
+    strict: bool = False,
+    orphan: bool = False,
+    results: bool = True,
+    wait: bool = True,
+    timeout: float | None = None,
+    auto_rollback: bool = False,
+    **extra_options,
+):
     """Apply and print as kubectl does (``results``: the per-object lines); returns the report."""
     from kcli.cli.output import print_profile
     from kcli.errors import ExecutionError, KcliError
 
     extra = {**({"timeout": timeout} if timeout else {}), **extra_options}  # e.g. draining (kcli drain)
-    report = cluster.apply(objects, applyset=applyset, dry_run=dry_run, prune=prune, lock_wait=lock_wait,
-                           log=console.info, delete_keys=delete_keys, orphan=orphan, wait=wait, **extra)
+    report = cluster.apply(
+        objects,
+        applyset=applyset,
+        dry_run=dry_run,
+        prune=prune,
+        lock_wait=lock_wait,
+        log=console.info,
+        delete_keys=delete_keys,
+        orphan=orphan,
+        wait=wait,
+        **extra,
+    )
     suffix = " (server dry run)" if dry_run else ""
     for ref, what in report.object_results if results else ():
         console.out.print(f"{ref} {what}{suffix}")
@@ -60,7 +89,9 @@ def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lo
     for w in report.warnings:
         console.warn(w)
     for node, why in sorted(report.unreachable.items()):
-        console.warn(f"node {node} is unreachable (NotReady): its pods are Unknown and nothing is scheduled there ({why})")
+        console.warn(
+            f"node {node} is unreachable (NotReady): its pods are Unknown and nothing is scheduled there ({why})"
+        )
     for d in report.deferred:
         console.warn(f"pod {d} (the delete waits until the node is reachable)")
     if report.unconverged:
@@ -74,9 +105,14 @@ def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lo
         if status != "ok":
             console.error(f"{label}: {err or 'failed'}")
     for (ns, name), rec in sorted(report.backing_off.items()):
-        console.warn(f"pod {ns}/{name} is {rec.get('reason')}: back-off, next attempt after "
-                     f"{datetime.fromtimestamp(float(rec.get('retryAfter', 0))).strftime('%H:%M:%S')}")
-    console.info(f"{report.changes} pod change(s); " + (f"state committed {report.commit}" if report.commit else "state unchanged"))
+        console.warn(
+            f"pod {ns}/{name} is {rec.get('reason')}: back-off, next attempt after "
+            f"{datetime.fromtimestamp(float(rec.get('retryAfter', 0))).strftime('%H:%M:%S')}"
+        )
+    console.info(
+        f"{report.changes} pod change(s); "
+        + (f"state committed {report.commit}" if report.commit else "state unchanged")
+    )
     if report.rollout_errors:  # kubectl rollout status's wording, exit 1
         message = "; ".join(report.rollout_errors)
         if auto_rollback:
@@ -87,7 +123,9 @@ def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lo
         err.bare = True  # type: ignore[attr-defined]
         raise err
     if strict and report.unreachable:
-        raise ExecutionError(f"{len(report.unreachable)} node(s) unreachable (--strict)", details=sorted(report.unreachable))
+        raise ExecutionError(
+            f"{len(report.unreachable)} node(s) unreachable (--strict)", details=sorted(report.unreachable)
+        )
     if report.failed_other:
         raise ExecutionError(f"{len(report.failed_other)} operation(s) failed", details=report.failed_other)
     if report.failed_pods:
@@ -102,19 +140,37 @@ def run_apply(cluster, objects, *, applyset: str, dry_run: bool, prune: bool, lo
 def register(app: typer.Typer) -> None:
     @app.command()
     def apply(
-        filename: List[str] = typer.Option([], "-f", "--filename", help="File, directory or - (stdin); repeatable."),
+        filename: list[str] = typer.Option([], "-f", "--filename", help="File, directory or - (stdin); repeatable."),
         recursive: bool = typer.Option(False, "-R", "--recursive", help="Process directories recursively."),
-        values: List[str] = typer.Option([], "--values", help="YAML values for *.j2 templates; repeatable."),
-        set_: List[str] = typer.Option([], "--set", help="key=value for *.j2 templates; repeatable."),
-        skip_unsupported: bool = typer.Option(False, "--skip-unsupported", help="Skip unsupported kinds with a warning."),
-        dry_run: str = typer.Option("none", "--dry-run", help="client: validate and render only; server (or bare --dry-run): plan against the hosts, change nothing."),
-        prune: bool = typer.Option(False, "--prune", help="Delete objects applied earlier from the same -f set that are gone from it."),
-        output: Optional[str] = typer.Option(None, "-o", "--output", help="yaml | json | name (with --dry-run=client)"),
+        values: list[str] = typer.Option([], "--values", help="YAML values for *.j2 templates; repeatable."),
+        set_: list[str] = typer.Option([], "--set", help="key=value for *.j2 templates; repeatable."),
+        skip_unsupported: bool = typer.Option(
+            False, "--skip-unsupported", help="Skip unsupported kinds with a warning."
+        ),
+        dry_run: str = typer.Option(
+            "none",
+            "--dry-run",
+            help="client: validate and render only; server (or bare --dry-run): plan against the hosts, change nothing.",
+        ),
+        prune: bool = typer.Option(
+            False, "--prune", help="Delete objects applied earlier from the same -f set that are gone from it."
+        ),
+        output: str | None = typer.Option(None, "-o", "--output", help="yaml | json | name (with --dry-run=client)"),
         lock_wait: float = typer.Option(0.0, "--lock-wait", help="Seconds to wait for the cluster lock."),
-        strict: bool = typer.Option(False, "--strict", help="Exit 5 when a pod fails to start or a node is unreachable (default: warn, exit 0)."),
-        wait: bool = typer.Option(True, "--wait/--no-wait", help="Drive rollouts to their end (default); --wait=false leaves them where one wave got them (`kcli rollout status` resumes)."),
+        strict: bool = typer.Option(
+            False, "--strict", help="Exit 5 when a pod fails to start or a node is unreachable (default: warn, exit 0)."
+        ),
+        wait: bool = typer.Option(
+            True,
+            "--wait/--no-wait",
+            help="Drive rollouts to their end (default); --wait=false leaves them where one wave got them (`kcli rollout status` resumes).",
+        ),
         timeout: float = typer.Option(900.0, "--timeout", help="Seconds the whole apply (rollouts included) may take."),
-        auto_rollback: bool = typer.Option(False, "--auto-rollback", help="A rollout past its progressDeadlineSeconds returns to the previous revision (its failing pods' reasons and last log lines are printed); still exits 1."),
+        auto_rollback: bool = typer.Option(
+            False,
+            "--auto-rollback",
+            help="A rollout past its progressDeadlineSeconds returns to the previous revision (its failing pods' reasons and last log lines are printed); still exits 1.",
+        ),
         inventory: str = options.Inventory,
         state: str = typer.Option(None, "--state", help="State directory."),
         profile: bool = options.Profile,
@@ -126,8 +182,9 @@ def register(app: typer.Typer) -> None:
         if dry_run not in ("none", "client", "server"):
             raise UsageError(f'invalid --dry-run value "{dry_run}": must be "none", "server", or "client"')
         if dry_run == "client":
-            result = load_and_validate(filename, recursive=recursive, values_files=values, set_values=set_,
-                                       skip_unsupported=skip_unsupported)
+            result = load_and_validate(
+                filename, recursive=recursive, values_files=values, set_values=set_, skip_unsupported=skip_unsupported
+            )
             if output in ("yaml", "json"):
                 print_objects([with_last_applied(o) for o in result.objects], output, single=True)
             else:
@@ -135,38 +192,56 @@ def register(app: typer.Typer) -> None:
                     console.out.print(o.ref if output == "name" else f"{o.ref} created (dry run)")
             return
         cluster = _cluster(inventory, state)
-        from kcli.core.workloads import known_keys
-
         from kcli.core.state import network_of
+        from kcli.core.workloads import known_keys
 
         known = known_keys(cluster.state())
         net = network_of(cluster.state())  # replicas are bounded by the pod network bootstrap recorded
-        result = load_and_validate(filename, recursive=recursive, values_files=values, set_values=set_,
-                                   skip_unsupported=skip_unsupported, known=known,
-                                   pod_cidr=net.pod_cidr if net else cluster.inv.network.get("pod_cidr"))
-        run_apply(cluster, list(result.objects), applyset=applyset_id(filename), dry_run=dry_run == "server", prune=prune,
-                  lock_wait=lock_wait, profile=profile, strict=strict, wait=wait, timeout=timeout,
-                  auto_rollback=auto_rollback)
+        result = load_and_validate(
+            filename,
+            recursive=recursive,
+            values_files=values,
+            set_values=set_,
+            skip_unsupported=skip_unsupported,
+            known=known,
+            pod_cidr=net.pod_cidr if net else cluster.inv.network.get("pod_cidr"),
+        )
+        run_apply(
+            cluster,
+            list(result.objects),
+            applyset=applyset_id(filename),
+            dry_run=dry_run == "server",
+            prune=prune,
+            lock_wait=lock_wait,
+            profile=profile,
+            strict=strict,
+            wait=wait,
+            timeout=timeout,
+            auto_rollback=auto_rollback,
+        )
 
     @app.command()
     def delete(
-        args: List[str] = typer.Argument(None, help="TYPE NAME... (or use -f / -l)"),
-        filename: List[str] = typer.Option([], "-f", "--filename"),
+        args: list[str] = typer.Argument(None, help="TYPE NAME... (or use -f / -l)"),
+        filename: list[str] = typer.Option([], "-f", "--filename"),
         recursive: bool = typer.Option(False, "-R", "--recursive"),
-        values: List[str] = typer.Option([], "--values", help="YAML values for *.j2 templates."),
-        set_: List[str] = typer.Option([], "--set", help="key=value for *.j2 templates."),
+        values: list[str] = typer.Option([], "--values", help="YAML values for *.j2 templates."),
+        set_: list[str] = typer.Option([], "--set", help="key=value for *.j2 templates."),
         selector: str = typer.Option(None, "-l", "--selector", help="Label selector on applied objects."),
         namespace: str = typer.Option("default", "-n", "--namespace"),
         lock_wait: float = typer.Option(0.0, "--lock-wait"),
-        cascade: str = typer.Option("background", "--cascade",
-                                    help="background|foreground: delete dependents (pods, ownerReferences) too; "
-                                         "orphan: leave them (their pods keep running)."),
+        cascade: str = typer.Option(
+            "background",
+            "--cascade",
+            help="background|foreground: delete dependents (pods, ownerReferences) too; "
+            "orphan: leave them (their pods keep running).",
+        ),
         inventory: str = options.Inventory,
         state: str = typer.Option(None, "--state"),
     ) -> None:
         """Delete applied objects and their pods (by file, by type and name, or by label selector)."""
-        from kcli.cli.manifest_cmds import load_and_validate
         from kcli.cli.kinds import resolve
+        from kcli.cli.manifest_cmds import load_and_validate
         from kcli.core.objects import ObjectKey
         from kcli.core.selectors import matches, parse_selector
         from kcli.core.workloads import state_objects
@@ -180,11 +255,17 @@ def register(app: typer.Typer) -> None:
         old, secrets, _ = state_objects(st)
         keys: list[ObjectKey] = []
         if filename:
-            result = load_and_validate(filename, recursive=recursive, values_files=values, set_values=set_, skip_unsupported=True)
+            result = load_and_validate(
+                filename, recursive=recursive, values_files=values, set_values=set_, skip_unsupported=True
+            )
             keys = [o.key for o in result.objects]
         elif selector:
             sel = parse_selector(selector)
-            keys = [o.key for o in old if matches(sel, dict(o.meta.labels)) and (not args or resolve(args[0]).kind == o.kind)]
+            keys = [
+                o.key
+                for o in old
+                if matches(sel, dict(o.meta.labels)) and (not args or resolve(args[0]).kind == o.kind)
+            ]
         elif args and len(args) >= 2:
             kind = resolve(args[0])
             keys = [ObjectKey(kind.kind, namespace if kind.namespaced else "", n) for n in args[1:]]
@@ -192,8 +273,11 @@ def register(app: typer.Typer) -> None:
             raise UsageError("specify -f FILE, TYPE NAME, or -l SELECTOR")
         recorded = {o.key for o in old} | set(secrets)
         live = st.get("pods") or {}  # a controller's pod: deleted, and replaced as its controller would
-        pods = frozenset((k.namespace, k.name) for k in keys if k.kind == "Pod" and k not in recorded
-                         and f"{k.namespace}/{k.name}" in live)
+        pods = frozenset(
+            (k.namespace, k.name)
+            for k in keys
+            if k.kind == "Pod" and k not in recorded and f"{k.namespace}/{k.name}" in live
+        )
         keys = [k for k in keys if (k.namespace, k.name) not in pods or k.kind != "Pod"]
         missing = [k for k in keys if k not in recorded]
         for k in missing:
@@ -201,7 +285,17 @@ def register(app: typer.Typer) -> None:
         keys = [k for k in keys if k in recorded]
         if not keys and not pods:
             raise UsageError("nothing to delete")
-        run_apply(cluster, [], applyset="", dry_run=False, prune=False, lock_wait=lock_wait, profile=False,
-                  delete_keys=keys, orphan=modes[cascade], **({"deleting": pods} if pods else {}))
+        run_apply(
+            cluster,
+            [],
+            applyset="",
+            dry_run=False,
+            prune=False,
+            lock_wait=lock_wait,
+            profile=False,
+            delete_keys=keys,
+            orphan=modes[cascade],
+            **({"deleting": pods} if pods else {}),
+        )
         for ns, name in sorted(pods):
             console.out.print(f'pod "{name}" deleted' + (f" from {ns} namespace" if ns != "default" else ""))

@@ -38,7 +38,11 @@ def print_steps(report, verbose: bool) -> None:
             elif report.dry_run:
                 result = "would change"
             elif host in report.errors:
-                result = "failed" if res.get(s.name, "").startswith("failed") else ("changed" if res.get(s.name) == "ok" else "not run")
+                result = (
+                    "failed"
+                    if res.get(s.name, "").startswith("failed")
+                    else ("changed" if res.get(s.name) == "ok" else "not run")
+                )
             else:
                 result = "changed"
             rows.append({"HOST": host, "STEP": s.name, "RESULT": result, "DETAIL": s.detail})
@@ -60,7 +64,9 @@ def register_bootstrap(app: typer.Typer) -> None:
         service_cidr: str = typer.Option(None, "--service-cidr", help="Service network (default 10.96.0.0/12)."),
         backend: str = typer.Option(None, "--backend", help="Overlay backend: vxlan (default) or host-gw."),
         dry_run: bool = typer.Option(False, "--dry-run", help="Preflight and plan only; change nothing."),
-        ignore_preflight_errors: str = typer.Option("", "--ignore-preflight-errors", help="Comma-separated check names, or 'all'."),
+        ignore_preflight_errors: str = typer.Option(
+            "", "--ignore-preflight-errors", help="Comma-separated check names, or 'all'."
+        ),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Also list steps that needed no change."),
         yes: bool = typer.Option(True, "--yes/--confirm", "-y", help="Apply without asking (default)."),
         parallel: int = options.Parallel,
@@ -72,8 +78,13 @@ def register_bootstrap(app: typer.Typer) -> None:
 
         with Cluster.load(inventory, state) as cluster:
             report = cluster.bootstrap(
-                pod_cidr=pod_network_cidr, service_cidr=service_cidr, backend=backend, dry_run=dry_run,
-                ignore=ignore_preflight_errors.split(","), log=console.info, parallel=parallel,
+                pod_cidr=pod_network_cidr,
+                service_cidr=service_cidr,
+                backend=backend,
+                dry_run=dry_run,
+                ignore=ignore_preflight_errors.split(","),
+                log=console.info,
+                parallel=parallel,
             )
         print_preflight(report.checks)
         for w in report.warnings:
@@ -85,7 +96,7 @@ def register_bootstrap(app: typer.Typer) -> None:
                 + ["fix these, or skip a check with --ignore-preflight-errors=NAME"],
             )
         print_steps(report, verbose)
-        leases = ", ".join(f"{n}={l.subnet}" for n, l in sorted(report.leases.items()))
+        leases = ", ".join(f"{n}={lease.subnet}" for n, lease in sorted(report.leases.items()))
         if dry_run:
             console.info(f"dry run: {report.changes} change(s) planned; pod subnets {leases}")
             return
@@ -102,8 +113,10 @@ def register_bootstrap(app: typer.Typer) -> None:
             + (f"state committed {report.commit}" if report.commit else "state unchanged")
         )
         if report.errors:
-            raise ExecutionError(f"bootstrap failed on {len(report.errors)} host(s)",
-                                 details=[f"{n}: {e}" for n, e in sorted(report.errors.items())])
+            raise ExecutionError(
+                f"bootstrap failed on {len(report.errors)} host(s)",
+                details=[f"{n}: {e}" for n, e in sorted(report.errors.items())],
+            )
         if any(r != "ok" for peers in report.pings.values() for r in peers.values()) or report.drift_after:
             raise ExecutionError("bootstrap finished but the overlay is not healthy on every host (see warnings)")
 
@@ -140,5 +153,7 @@ def register_reset(app: typer.Typer) -> None:
                 console.info(f"{n}: {step.detail}")
         console.info(f"state committed {report.commit}" if report.commit else "state unchanged")
         if report.errors:
-            raise ExecutionError(f"reset failed on {len(report.errors)} host(s)",
-                                 details=[f"{n}: {e}" for n, e in sorted(report.errors.items())])
+            raise ExecutionError(
+                f"reset failed on {len(report.errors)} host(s)",
+                details=[f"{n}: {e}" for n, e in sorted(report.errors.items())],
+            )

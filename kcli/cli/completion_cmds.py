@@ -42,9 +42,11 @@ def object_names(ctx: typer.Context, incomplete: str) -> list[str]:
                 if kind.kind == "Pod":
                     names = [k.split("/", 1)[1] for k in (state.get("pods") or {})]
                 else:
-                    names = [str(((r.get("lastApplied") or {}).get("metadata") or {}).get("name", ""))
-                             for r in (state.get("objects") or {}).values()
-                             if (r.get("lastApplied") or {}).get("kind") == kind.kind]
+                    names = [
+                        str(((r.get("lastApplied") or {}).get("metadata") or {}).get("name", ""))
+                        for r in (state.get("objects") or {}).values()
+                        if (r.get("lastApplied") or {}).get("kind") == kind.kind
+                    ]
     except Exception:  # noqa: BLE001 - completion never fails loudly
         return []
     return sorted(n for n in set(names) if n.startswith(incomplete))
@@ -61,5 +63,8 @@ def register(app: typer.Typer) -> None:
         enable()
         from typer._completion_shared import get_completion_script
 
-        console.out.print(get_completion_script(prog_name="kcli", complete_var=COMPLETE_VAR, shell=shell),
-                          markup=False, highlight=False)
+        console.out.print(
+            get_completion_script(prog_name="kcli", complete_var=COMPLETE_VAR, shell=shell),
+            markup=False,
+            highlight=False,
+        )

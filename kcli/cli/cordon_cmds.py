@@ -39,8 +39,11 @@ def register(app: typer.Typer) -> None:
                 changed = cluster.set_unschedulable(node, unschedulable, lock_wait=lock_wait)
             console.out.print(f"node/{node} {verb}ed" if changed else f"node/{node} already {verb}ed")
 
-        run.__doc__ = ("Mark a node unschedulable: new pods go elsewhere, running ones stay (kubectl cordon)."
-                       if unschedulable else "Mark a node schedulable again (kubectl uncordon).")
+        run.__doc__ = (
+            "Mark a node unschedulable: new pods go elsewhere, running ones stay (kubectl cordon)."
+            if unschedulable
+            else "Mark a node schedulable again (kubectl uncordon)."
+        )
         app.command(verb)(run)
 
     command(True)
@@ -49,7 +52,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def drain(
         node: str = typer.Argument(..., help="Node name (as in the inventory)."),
-        ignore_daemonsets: bool = typer.Option(False, "--ignore-daemonsets", help="Leave DaemonSet pods (they stay, as in kubectl)."),
+        ignore_daemonsets: bool = typer.Option(
+            False, "--ignore-daemonsets", help="Leave DaemonSet pods (they stay, as in kubectl)."
+        ),
         force: bool = typer.Option(False, "--force", help="Also move pods no controller manages (bare Pods)."),
         timeout: float = typer.Option(900.0, "--timeout", help="Seconds the drain may take."),
         lock_wait: float = typer.Option(0.0, "--lock-wait", help="Seconds to wait for the cluster lock."),
@@ -67,8 +72,10 @@ def register(app: typer.Typer) -> None:
             console.out.print(f"node/{node} cordoned" if changed else f"node/{node} already cordoned")
             view = cluster.observe()
             if node in view.errors:
-                raise KcliError(f'unable to drain node "{node}": it is unreachable ({view.errors[node]}); '
-                                "its pods are replaced when their toleration runs out (kcli reconcile)")
+                raise KcliError(
+                    f'unable to drain node "{node}": it is unreachable ({view.errors[node]}); '
+                    "its pods are replaced when their toleration runs out (kcli reconcile)"
+                )
             pods = [p for p in view.pods.get(node, ()) if p.observed.state != "exited"]
             blockers = drain_blockers(pods, ignore_daemonsets, force)
             if blockers:
@@ -80,15 +87,31 @@ def register(app: typer.Typer) -> None:
                 console.out.print(f"evicting pod {p.namespace}/{p.name}")
             for p in pods:
                 if p.applied.startswith("Job/"):
-                    console.warn(f"pod {p.namespace}/{p.name} of {p.applied} keeps running there (Job pods are not moved)")
-            report = run_apply(cluster, [], applyset="", dry_run=False, prune=False, lock_wait=lock_wait, profile=False,
-                               results=False, timeout=timeout, draining=frozenset({node}))
-        left = {p.name for p in report.after.pods.get(node, ()) if p.observed.state != "exited"} if report.after else set()
+                    console.warn(
+                        f"pod {p.namespace}/{p.name} of {p.applied} keeps running there (Job pods are not moved)"
+                    )
+            report = run_apply(
+                cluster,
+                [],
+                applyset="",
+                dry_run=False,
+                prune=False,
+                lock_wait=lock_wait,
+                profile=False,
+                results=False,
+                timeout=timeout,
+                draining=frozenset({node}),
+            )
+        left = (
+            {p.name for p in report.after.pods.get(node, ()) if p.observed.state != "exited"} if report.after else set()
+        )
         for p in moving:
             if p.name not in left:
                 console.out.print(f"pod/{p.name} evicted")
         still = [p for p in moving if p.name in left]
         if still:
-            raise KcliError(f'unable to drain node "{node}": {len(still)} pod(s) still there after the drain '
-                            f"({report.unconverged or 'see kcli get pods'}): " + ", ".join(p.name for p in still))
+            raise KcliError(
+                f'unable to drain node "{node}": {len(still)} pod(s) still there after the drain '
+                f"({report.unconverged or 'see kcli get pods'}): " + ", ".join(p.name for p in still)
+            )
         console.out.print(f"node/{node} drained")

@@ -8,8 +8,16 @@ from typing import Any
 
 from kcli.core.humanize import human_duration
 
-WARNING_REASONS = ("Failed", "FailedScheduling", "BackOff", "ErrImageNeverPull", "CreateContainerError",
-                   "CreateContainerConfigError", "Unhealthy", "Evicted")
+WARNING_REASONS = (
+    "Failed",
+    "FailedScheduling",
+    "BackOff",
+    "ErrImageNeverPull",
+    "CreateContainerError",
+    "CreateContainerConfigError",
+    "Unhealthy",
+    "Evicted",
+)
 
 
 def _events(snap, namespace: str, all_ns: bool) -> list[dict[str, Any]]:
@@ -43,9 +51,15 @@ def event_rows(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
         reason = str(e.get("reason", ""))
         kind_, _, oname = obj.partition("/")
         r = {"NAMESPACE": e["namespace"]} if all_ns else {}
-        r.update({"LAST SEEN": _age(snap, str(e.get("time", ""))),
-                  "TYPE": "Warning" if reason.startswith(WARNING_REASONS) else "Normal", "REASON": reason,
-                  "OBJECT": f"{kind_.lower()}/{oname}" if oname else obj, "MESSAGE": str(e.get("message", ""))})
+        r.update(
+            {
+                "LAST SEEN": _age(snap, str(e.get("time", ""))),
+                "TYPE": "Warning" if reason.startswith(WARNING_REASONS) else "Normal",
+                "REASON": reason,
+                "OBJECT": f"{kind_.lower()}/{oname}" if oname else obj,
+                "MESSAGE": str(e.get("message", "")),
+            }
+        )
         rows.append(r)
     return rows
 
@@ -58,10 +72,18 @@ def event_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
             continue
         kind_, _, oname = obj.partition("/")
         reason = str(e.get("reason", ""))
-        out.append({"apiVersion": "v1", "kind": "Event",
-                    "metadata": {"name": f"{oname or 'kcli'}.{i}", "namespace": e["namespace"]},
-                    "involvedObject": {"kind": kind_, "name": oname, "namespace": e["namespace"]},
-                    "reason": reason, "message": str(e.get("message", "")), "lastTimestamp": str(e.get("time", "")),
-                    "type": "Warning" if reason.startswith(WARNING_REASONS) else "Normal", "count": 1,
-                    "source": {"component": "kcli"}})
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": f"{oname or 'kcli'}.{i}", "namespace": e["namespace"]},
+                "involvedObject": {"kind": kind_, "name": oname, "namespace": e["namespace"]},
+                "reason": reason,
+                "message": str(e.get("message", "")),
+                "lastTimestamp": str(e.get("time", "")),
+                "type": "Warning" if reason.startswith(WARNING_REASONS) else "Normal",
+                "count": 1,
+                "source": {"component": "kcli"},
+            }
+        )
     return out

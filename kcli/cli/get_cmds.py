@@ -52,15 +52,30 @@ def _refine(objs: list[dict], fields: list[tuple[str, str, str]], sort_by: str |
             except JsonPathError as exc:
                 raise UsageError(f"--sort-by {sort_by}: {exc}") from None
             v = vals[0] if vals else None
-            return (v is None, (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v)))
+            return (
+                v is None,
+                (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, 0, str(v)),
+            )
 
         objs = sorted(objs, key=key)
     return objs
 
 
-def get_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, selector_s: str | None, profile: bool,
-                  *, field_selector: str | None = None, sort_by: str | None = None, show_labels: bool = False,
-                  label_columns: tuple[str, ...] = ()) -> bool:
+def get_resources(
+    cluster,
+    kinds,
+    name,
+    fmt: str,
+    namespace: str,
+    all_ns: bool,
+    selector_s: str | None,
+    profile: bool,
+    *,
+    field_selector: str | None = None,
+    sort_by: str | None = None,
+    show_labels: bool = False,
+    label_columns: tuple[str, ...] = (),
+) -> bool:
     """Print the requested kinds (one table per kind, or one list of objects); whether any was found."""
     from kcli.cli.workload_get import snapshot
     from kcli.core.selectors import parse_selector
@@ -68,11 +83,16 @@ def get_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, 
     selector = parse_selector(selector_s) if selector_s else None
     fields = parse_field_selector(field_selector) if field_selector else []
     refine = bool(fields or sort_by or show_labels or label_columns)
-    snap = snapshot(cluster, need_pods=any(k.needs_pods for k in kinds), need_nodes=any(k.kind == "Node" for k in kinds))
+    snap = snapshot(
+        cluster, need_pods=any(k.needs_pods for k in kinds), need_nodes=any(k.kind == "Node" for k in kinds)
+    )
     found = False
     if is_object_format(fmt):
-        objs = [(k, o) for k in kinds
-                for o in _refine(k.handler("objects")(snap, k, name, namespace, all_ns, selector), fields, sort_by)]
+        objs = [
+            (k, o)
+            for k in kinds
+            for o in _refine(k.handler("objects")(snap, k, name, namespace, all_ns, selector), fields, sort_by)
+        ]
         if fmt == "name":
             for k, o in objs:
                 console.out.print(f"{k.resource}/{o['metadata']['name']}")
@@ -84,8 +104,13 @@ def get_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, 
         for k in kinds:
             rows = [k.visible(r, fmt == "wide") for r in k.handler("rows")(snap, k, name, namespace, all_ns, selector)]
             if refine:
-                rows = _refined_rows(rows, _refine(k.handler("objects")(snap, k, name, namespace, all_ns, selector),
-                                                   fields, sort_by), namespace, show_labels, label_columns)
+                rows = _refined_rows(
+                    rows,
+                    _refine(k.handler("objects")(snap, k, name, namespace, all_ns, selector), fields, sort_by),
+                    namespace,
+                    show_labels,
+                    label_columns,
+                )
             if len(kinds) > 1:
                 for r in rows:
                     r["NAME"] = f"{k.resource}/{r['NAME']}"
@@ -108,8 +133,9 @@ def get_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, 
     return found
 
 
-def _refined_rows(rows: list[dict], objs: list[dict], namespace: str, show_labels: bool,
-                  label_columns: tuple[str, ...]) -> list[dict]:
+def _refined_rows(
+    rows: list[dict], objs: list[dict], namespace: str, show_labels: bool, label_columns: tuple[str, ...]
+) -> list[dict]:
     """The table rows of ``objs`` (filtered and ordered), with -L columns and --show-labels."""
     by_key = {(r.get("NAMESPACE", namespace), r.get("NAME", "")): r for r in rows}
     out = []
@@ -140,8 +166,9 @@ def complete_names(ctx: typer.Context, incomplete: str) -> list[str]:
     return object_names(ctx, incomplete)
 
 
-def watch_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, selector_s: str | None,
-                    timeout: str | None) -> None:
+def watch_resources(
+    cluster, kinds, name, fmt: str, namespace: str, all_ns: bool, selector_s: str | None, timeout: str | None
+) -> None:
     """kubectl get -w: the table, then each row again whenever it changes (or appears), reading the
     hosts every 2 s, until Ctrl-C or ``timeout``."""
     import time
@@ -162,8 +189,14 @@ def watch_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool
     seen: dict[tuple, dict] = {}
     columns: list[str] = []
     while True:
-        snap = snapshot(cluster, need_pods=any(k.needs_pods for k in kinds), need_nodes=any(k.kind == "Node" for k in kinds))
-        rows = [(k, k.visible(r, fmt == "wide")) for k in kinds for r in k.handler("rows")(snap, k, name, namespace, all_ns, selector)]
+        snap = snapshot(
+            cluster, need_pods=any(k.needs_pods for k in kinds), need_nodes=any(k.kind == "Node" for k in kinds)
+        )
+        rows = [
+            (k, k.visible(r, fmt == "wide"))
+            for k in kinds
+            for r in k.handler("rows")(snap, k, name, namespace, all_ns, selector)
+        ]
         changed = []
         for k, r in rows:
             key = (k.kind, r.get("NAMESPACE", ""), r.get("NAME", ""))
@@ -185,19 +218,25 @@ def watch_resources(cluster, kinds, name, fmt: str, namespace: str, all_ns: bool
 def register(app: typer.Typer) -> None:
     @app.command()
     def get(
-        kind: str = typer.Argument(..., help="Resource type: nodes, pods, deployments, rs, ds, jobs, cm, secrets, ns, svc, all",
-                                   autocompletion=complete_types),
+        kind: str = typer.Argument(
+            ...,
+            help="Resource type: nodes, pods, deployments, rs, ds, jobs, cm, secrets, ns, svc, all",
+            autocompletion=complete_types,
+        ),
         name: str = typer.Argument(None, autocompletion=complete_names),
         output: str = options.Output,
         namespace: str = typer.Option("default", "-n", "--namespace"),
         all_namespaces: bool = typer.Option(False, "-A", "--all-namespaces"),
         selector: str = typer.Option(None, "-l", "--selector", help="Label selector, e.g. app=web"),
-        field_selector: str = typer.Option(None, "--field-selector",
-                                           help="e.g. spec.nodeName=node1,status.phase=Running (=, ==, !=)"),
+        field_selector: str = typer.Option(
+            None, "--field-selector", help="e.g. spec.nodeName=node1,status.phase=Running (=, ==, !=)"
+        ),
         sort_by: str = typer.Option(None, "--sort-by", help="JSONPath to sort by, e.g. .metadata.name"),
         show_labels: bool = typer.Option(False, "--show-labels", help="A LABELS column."),
         label_columns: list[str] = typer.Option([], "-L", "--label-columns", help="A column with this label's value."),
-        watch: bool = typer.Option(False, "-w", "--watch", help="After the list, print rows as they change (polls every 2 s)."),
+        watch: bool = typer.Option(
+            False, "-w", "--watch", help="After the list, print rows as they change (polls every 2 s)."
+        ),
         timeout: str = typer.Option(None, "--timeout", help="With --watch: stop after this long (30s, 5m)."),
         inventory: str = options.Inventory,
         profile: bool = options.Profile,
@@ -213,14 +252,29 @@ def register(app: typer.Typer) -> None:
                 watch_resources(cluster, kinds, name, fmt, namespace, all_namespaces, selector, timeout)
                 return
             extra = bool(field_selector or sort_by or show_labels or label_columns)
-            if [k.kind for k in kinds] == ["Node"] and not fmt.startswith(("jsonpath=", "custom-columns=")) and not extra:
+            if (
+                [k.kind for k in kinds] == ["Node"]
+                and not fmt.startswith(("jsonpath=", "custom-columns="))
+                and not extra
+            ):
                 from kcli.cli.node_cmds import get_nodes
 
                 get_nodes(cluster, kinds[0], name, fmt, selector, profile)
                 return
-            get_resources(cluster, kinds, name, fmt, namespace, all_namespaces, selector, profile,
-                          field_selector=field_selector, sort_by=sort_by, show_labels=show_labels,
-                          label_columns=tuple(c for arg in label_columns for c in arg.split(",") if c))
+            get_resources(
+                cluster,
+                kinds,
+                name,
+                fmt,
+                namespace,
+                all_namespaces,
+                selector,
+                profile,
+                field_selector=field_selector,
+                sort_by=sort_by,
+                show_labels=show_labels,
+                label_columns=tuple(c for arg in label_columns for c in arg.split(",") if c),
+            )
 
     @app.command()
     def events(
@@ -279,8 +333,11 @@ def register(app: typer.Typer) -> None:
                     console.out.print(f"{kind.resource}/{name} deleted")
                     return
                 conditions = [c for o in objs for c in (o.get("status") or {}).get("conditions") or []]
-                if objs and any(c.get("type", "").lower() == cond.lower()
-                                and str(c.get("status", "")).lower() == (value or "true").lower() for c in conditions):
+                if objs and any(
+                    c.get("type", "").lower() == cond.lower()
+                    and str(c.get("status", "")).lower() == (value or "true").lower()
+                    for c in conditions
+                ):
                     console.out.print(f"{kind.resource}/{name} condition met")
                     return
                 if time.monotonic() >= deadline:

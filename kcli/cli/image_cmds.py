@@ -37,7 +37,9 @@ def load(
             rows.append({"NODE": name, "RESULT": "unchanged", "IMAGES": ", ".join(val.skipped)})
     print_table(rows)
     if not results.ok:
-        raise ExecutionError(f"image load failed on {len(results.errors)} node(s)", details=results.summary().splitlines())
+        raise ExecutionError(
+            f"image load failed on {len(results.errors)} node(s)", details=results.summary().splitlines()
+        )
 
 
 def register(app: typer.Typer) -> None:

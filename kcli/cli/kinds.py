@@ -76,32 +76,94 @@ class Kind:
 
 # In the order `kcli get all` prints them.
 KINDS: tuple[Kind, ...] = (
-    Kind("Pod", "pods", ("po",), rows=f"{WORKLOADS}:pod_rows", objects=f"{WORKLOADS}:pod_objects",
-         describe=f"{WORKLOADS}:describe_pod", wide=("IP", "NODE", "NOMINATED NODE", "READINESS GATES"), needs_pods=True, in_all=True),
-    Kind("Service", "services", ("svc",), rows=f"{SERVICES}:service_rows", describe=f"{SERVICES}:describe_service",
-         wide=("SELECTOR",), in_all=True),
-    Kind("Deployment", "deployments", ("deploy",), "apps", rows=f"{WORKLOADS}:deployment_rows",
-         wide=("CONTAINERS", "IMAGES", "SELECTOR"), needs_pods=True, in_all=True),
-    Kind("ReplicaSet", "replicasets", ("rs",), "apps", rows=f"{WORKLOADS}:replicaset_rows",
-         objects=f"{WORKLOADS}:replicaset_objects",
-         wide=("CONTAINERS", "IMAGES", "SELECTOR"), needs_pods=True, in_all=True),
+    Kind(
+        "Pod",
+        "pods",
+        ("po",),
+        rows=f"{WORKLOADS}:pod_rows",
+        objects=f"{WORKLOADS}:pod_objects",
+        describe=f"{WORKLOADS}:describe_pod",
+        wide=("IP", "NODE", "NOMINATED NODE", "READINESS GATES"),
+        needs_pods=True,
+        in_all=True,
+    ),
+    Kind(
+        "Service",
+        "services",
+        ("svc",),
+        rows=f"{SERVICES}:service_rows",
+        describe=f"{SERVICES}:describe_service",
+        wide=("SELECTOR",),
+        in_all=True,
+    ),
+    Kind(
+        "Deployment",
+        "deployments",
+        ("deploy",),
+        "apps",
+        rows=f"{WORKLOADS}:deployment_rows",
+        wide=("CONTAINERS", "IMAGES", "SELECTOR"),
+        needs_pods=True,
+        in_all=True,
+    ),
+    Kind(
+        "ReplicaSet",
+        "replicasets",
+        ("rs",),
+        "apps",
+        rows=f"{WORKLOADS}:replicaset_rows",
+        objects=f"{WORKLOADS}:replicaset_objects",
+        wide=("CONTAINERS", "IMAGES", "SELECTOR"),
+        needs_pods=True,
+        in_all=True,
+    ),
     Kind("DaemonSet", "daemonsets", ("ds",), "apps", rows=f"{WORKLOADS}:daemonset_rows", needs_pods=True, in_all=True),
-    Kind("StatefulSet", "statefulsets", ("sts",), "apps", rows=f"{WORKLOADS}:statefulset_rows",
-         wide=("CONTAINERS", "IMAGES"), needs_pods=True, in_all=True),
+    Kind(
+        "StatefulSet",
+        "statefulsets",
+        ("sts",),
+        "apps",
+        rows=f"{WORKLOADS}:statefulset_rows",
+        wide=("CONTAINERS", "IMAGES"),
+        needs_pods=True,
+        in_all=True,
+    ),
     Kind("Job", "jobs", (), "batch", rows=f"{WORKLOADS}:job_rows", needs_pods=True, in_all=True),
     Kind("ConfigMap", "configmaps", ("cm",)),
     Kind("Secret", "secrets"),
     Kind("ServiceAccount", "serviceaccounts", ("sa",)),
     Kind("Namespace", "namespaces", ("ns",), namespaced=False),
-    Kind("PersistentVolumeClaim", "persistentvolumeclaims", ("pvc",), rows=f"{VOLUMES}:claim_rows",
-         objects=f"{VOLUMES}:claim_objects", describe=f"{VOLUMES}:describe_claim", wide=("VOLUMEMODE",)),
-    Kind("PersistentVolume", "persistentvolumes", ("pv",), namespaced=False, rows=f"{VOLUMES}:volume_rows",
-         objects=f"{VOLUMES}:volume_objects", describe=f"{VOLUMES}:describe_volume", wide=("VOLUMEMODE",)),
+    Kind(
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        ("pvc",),
+        rows=f"{VOLUMES}:claim_rows",
+        objects=f"{VOLUMES}:claim_objects",
+        describe=f"{VOLUMES}:describe_claim",
+        wide=("VOLUMEMODE",),
+    ),
+    Kind(
+        "PersistentVolume",
+        "persistentvolumes",
+        ("pv",),
+        namespaced=False,
+        rows=f"{VOLUMES}:volume_rows",
+        objects=f"{VOLUMES}:volume_objects",
+        describe=f"{VOLUMES}:describe_volume",
+        wide=("VOLUMEMODE",),
+    ),
     Kind("Endpoints", "endpoints", ("ep",), rows=f"{SERVICES}:endpoint_rows", needs_pods=True),
     Kind("Event", "events", ("ev",), rows="kcli.cli.event_get:event_rows", objects="kcli.cli.event_get:event_objects"),
-    Kind("Node", "nodes", ("no",), namespaced=False, rows=f"{NODES}:node_rows", objects=f"{NODES}:node_objects",
-         describe=f"{NODES}:describe_node",
-         wide=("INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME", "CPU", "MEMORY")),
+    Kind(
+        "Node",
+        "nodes",
+        ("no",),
+        namespaced=False,
+        rows=f"{NODES}:node_rows",
+        objects=f"{NODES}:node_objects",
+        describe=f"{NODES}:describe_node",
+        wide=("INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME", "CPU", "MEMORY"),
+    ),
 )
 BY_KIND = {k.kind: k for k in KINDS}
 LOOKUP = {name: k for k in KINDS for name in k.names}
@@ -119,7 +181,7 @@ def resolve_list(arg: str) -> list[Kind]:
     """`pods,svc` (each once, in the order given), `all` standing for kubectl's workloads and services."""
     out: list[Kind] = []
     for part in arg.split(","):
-        for k in ([k for k in KINDS if k.in_all] if part == "all" else [resolve(part)]):
+        for k in [k for k in KINDS if k.in_all] if part == "all" else [resolve(part)]:
             if k not in out:
                 out.append(k)
     return out

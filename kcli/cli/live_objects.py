@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from datetime import UTC
 from typing import Any
 
 from kcli.core.objects import ObjectKey
@@ -36,8 +37,10 @@ def live_meta(snap, manifest: dict, key: ObjectKey, namespaced: bool = True) -> 
     revisions = (snap.state.get("revisions") or {}).get(object_id(key)) or []
     meta["generation"] = max(1, len(revisions))
     meta["resourceVersion"] = str(snap.state.get("generation", 1))
-    meta["annotations"] = {**(meta.get("annotations") or {}),
-                           LAST_APPLIED: json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n"}
+    meta["annotations"] = {
+        **(meta.get("annotations") or {}),
+        LAST_APPLIED: json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n",
+    }
     meta.setdefault("labels", {})
     return meta
 
@@ -64,8 +67,13 @@ def service_object(snap, manifest: dict, key: ObjectKey) -> dict[str, Any]:
             p["nodePort"] = int(np)
     if spec["type"] in ("NodePort", "LoadBalancer"):
         spec.setdefault("externalTrafficPolicy", "Cluster")
-    return {"apiVersion": "v1", "kind": "Service", "metadata": live_meta(snap, manifest, key), "spec": spec,
-            "status": {"loadBalancer": {}}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": live_meta(snap, manifest, key),
+        "spec": spec,
+        "status": {"loadBalancer": {}},
+    }
 
 
 def workload_status(kind: str, obj, st, snap) -> dict[str, Any]:
@@ -76,34 +84,66 @@ def workload_status(kind: str, obj, st, snap) -> dict[str, Any]:
     if kind == "Deployment":
         from kcli.cli.workload_get import deployment_conditions
 
-        out = {**gen, "replicas": st.current, "updatedReplicas": st.updated, "readyReplicas": st.ready,
-               "availableReplicas": st.available, "unavailableReplicas": max(0, st.replicas - st.available),
-               "conditions": [{"type": t, "status": s, "reason": r} for t, s, r in deployment_conditions(obj, st, snap)]}
+        out = {
+            **gen,
+            "replicas": st.current,
+            "updatedReplicas": st.updated,
+            "readyReplicas": st.ready,
+            "availableReplicas": st.available,
+            "unavailableReplicas": max(0, st.replicas - st.available),
+            "conditions": [{"type": t, "status": s, "reason": r} for t, s, r in deployment_conditions(obj, st, snap)],
+        }
     elif kind == "ReplicaSet":
-        out = {**gen, "replicas": st.current, "fullyLabeledReplicas": st.current, "readyReplicas": st.ready,
-               "availableReplicas": st.ready}
+        out = {
+            **gen,
+            "replicas": st.current,
+            "fullyLabeledReplicas": st.current,
+            "readyReplicas": st.ready,
+            "availableReplicas": st.ready,
+        }
     elif kind == "DaemonSet":
-        out = {**gen, "desiredNumberScheduled": st.desired, "currentNumberScheduled": st.current,
-               "numberReady": st.ready, "updatedNumberScheduled": st.up_to_date, "numberAvailable": st.available,
-               "numberMisscheduled": st.misscheduled, "numberUnavailable": max(0, st.desired - st.available)}
+        out = {
+            **gen,
+            "desiredNumberScheduled": st.desired,
+            "currentNumberScheduled": st.current,
+            "numberReady": st.ready,
+            "updatedNumberScheduled": st.up_to_date,
+            "numberAvailable": st.available,
+            "numberMisscheduled": st.misscheduled,
+            "numberUnavailable": max(0, st.desired - st.available),
+        }
     elif kind == "StatefulSet":
-        out = {**gen, "replicas": st.current, "readyReplicas": st.ready, "currentReplicas": st.updated,
-               "updatedReplicas": st.updated, "availableReplicas": st.ready, "currentRevision": st.revision,
-               "updateRevision": st.revision}
+        out = {
+            **gen,
+            "replicas": st.current,
+            "readyReplicas": st.ready,
+            "currentReplicas": st.updated,
+            "updatedReplicas": st.updated,
+            "availableReplicas": st.ready,
+            "currentRevision": st.revision,
+            "updateRevision": st.revision,
+        }
     elif kind == "Job":
         cond = getattr(st, "condition", "")
-        out = {"active": st.active, "succeeded": st.succeeded, "failed": st.failed,
-               **({"conditions": [{"type": cond, "status": "True", **({"reason": st.reason} if st.reason else {})}]}
-                  if cond else {})}
+        out = {
+            "active": st.active,
+            "succeeded": st.succeeded,
+            "failed": st.failed,
+            **(
+                {"conditions": [{"type": cond, "status": "True", **({"reason": st.reason} if st.reason else {})}]}
+                if cond
+                else {}
+            ),
+        }
     else:
         return {}
     return {k: v for k, v in out.items() if v not in (0, None) or k in ("observedGeneration", "replicas")}
 
 
 def _iso(ts: float) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else ""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else ""
 
 
 def _container_state(c) -> dict[str, Any]:
@@ -112,8 +152,14 @@ def _container_state(c) -> dict[str, Any]:
     if c.status == "restarting":
         return {"waiting": {"reason": "CrashLoopBackOff"}}
     if c.status in ("exited", "dead"):
-        return {"terminated": {"exitCode": c.exit_code, "reason": "Completed" if c.exit_code == 0 else "Error",
-                               "startedAt": _iso(c.started_at), "finishedAt": _iso(c.finished_at)}}
+        return {
+            "terminated": {
+                "exitCode": c.exit_code,
+                "reason": "Completed" if c.exit_code == 0 else "Error",
+                "startedAt": _iso(c.started_at),
+                "finishedAt": _iso(c.finished_at),
+            }
+        }
     return {"waiting": {"reason": "ContainerCreating"}}
 
 
@@ -126,9 +172,13 @@ def pod_object(p, snap=None) -> dict[str, Any]:
     owner = None
     if p.owner:
         kind, _, name = p.owner.partition("/")
-        api = {"ReplicaSet": "apps/v1", "DaemonSet": "apps/v1", "StatefulSet": "apps/v1", "Job": "batch/v1"}.get(kind, "v1")
+        api = {"ReplicaSet": "apps/v1", "DaemonSet": "apps/v1", "StatefulSet": "apps/v1", "Job": "batch/v1"}.get(
+            kind, "v1"
+        )
         owner = {"apiVersion": api, "kind": kind, "name": name, "controller": True, "blockOwnerDeletion": True}
-    phase = PHASES.get(p.status, "Failed" if p.status.startswith(("Init:Err", "ErrImage", "CreateContainer")) else "Pending")
+    phase = PHASES.get(
+        p.status, "Failed" if p.status.startswith(("Init:Err", "ErrImage", "CreateContainer")) else "Pending"
+    )
     ready = phase == "Running" and p.ready == p.total
     host_ip = ""
     if snap is not None:
@@ -137,16 +187,34 @@ def pod_object(p, snap=None) -> dict[str, Any]:
         lease = leases_of(snap.state).get(p.node)
         host_ip = lease.public_ip if lease else ""
     apps = [c for c in p.containers if c.kind == "container"]
-    statuses = [{"name": c.name, "image": c.image, "imageID": "", "containerID": f"docker://{c.id}",
-                 "ready": c.status == "running" and ready, "started": c.status == "running",
-                 "restartCount": c.restart_count, "state": _container_state(c),
-                 "lastState": ({"terminated": {"exitCode": c.exit_code, "reason": "Error" if c.exit_code else "Completed"}}
-                               if c.restart_count and c.status in ("running", "restarting") else {})}
-                for c in apps]
+    statuses = [
+        {
+            "name": c.name,
+            "image": c.image,
+            "imageID": "",
+            "containerID": f"docker://{c.id}",
+            "ready": c.status == "running" and ready,
+            "started": c.status == "running",
+            "restartCount": c.restart_count,
+            "state": _container_state(c),
+            "lastState": (
+                {"terminated": {"exitCode": c.exit_code, "reason": "Error" if c.exit_code else "Completed"}}
+                if c.restart_count and c.status in ("running", "restarting")
+                else {}
+            ),
+        }
+        for c in apps
+    ]
     scheduled = bool(p.node)
-    conditions = [{"type": t, "status": "True" if v else "False"} for t, v in (
-        ("PodScheduled", scheduled), ("Initialized", phase in ("Running", "Succeeded") or bool(apps)),
-        ("ContainersReady", ready), ("Ready", ready))]
+    conditions = [
+        {"type": t, "status": "True" if v else "False"}
+        for t, v in (
+            ("PodScheduled", scheduled),
+            ("Initialized", phase in ("Running", "Succeeded") or bool(apps)),
+            ("ContainersReady", ready),
+            ("Ready", ready),
+        )
+    ]
     meta: dict[str, Any] = {"name": p.name, "namespace": p.namespace, "uid": p.uid, "labels": dict(p.labels)}
     if p.created_at:
         meta["creationTimestamp"] = _iso(p.created_at)
@@ -160,7 +228,14 @@ def pod_object(p, snap=None) -> dict[str, Any]:
     if p.created_at:
         status["startTime"] = _iso(p.created_at)
     status["containerStatuses"] = statuses
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-            "spec": {"nodeName": p.node, "restartPolicy": p.restart_policy,
-                     "containers": [{"name": c.name, "image": c.image} for c in apps]},
-            "status": status}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {
+            "nodeName": p.node,
+            "restartPolicy": p.restart_policy,
+            "containers": [{"name": c.name, "image": c.image} for c in apps],
+        },
+        "status": status,
+    }

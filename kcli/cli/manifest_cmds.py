@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, List
-
+from typing import Any
 
 from kcli.cli import console
 from kcli.core.objects import AnyObject, canonical_json
@@ -17,11 +16,11 @@ OUTPUTS = ("yaml", "json", "name")
 
 
 def load_and_validate(
-    filenames: List[str],
+    filenames: list[str],
     *,
     recursive: bool = False,
-    values_files: List[str] | None = None,
-    set_values: List[str] | None = None,
+    values_files: list[str] | None = None,
+    set_values: list[str] | None = None,
     skip_unsupported: bool = False,
     known: Any = None,
     pod_cidr: str | None = None,
@@ -33,7 +32,9 @@ def load_and_validate(
     loaded = load_manifests(filenames, recursive=recursive, values=values)
     extra = {"pod_cidr": pod_cidr} if pod_cidr else {}
     memo = schema_memo()
-    result = validate_documents(loaded.documents, known=known, skip_unsupported=skip_unsupported, schema_memo=memo, **extra)
+    result = validate_documents(
+        loaded.documents, known=known, skip_unsupported=skip_unsupported, schema_memo=memo, **extra
+    )
     memo.save()
     errors: list[Problem] = [*problems, *loaded.errors, *result.errors]
     for w in result.warnings:

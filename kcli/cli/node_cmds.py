@@ -39,15 +39,23 @@ def node_rows(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
     """Nodes among other kinds (`kcli get nodes,pods`): from the snapshot's node statuses."""
     from kcli.core.selectors import matches
 
-    return [s.row(wide=True) for s in snap.nodes or ()
-            if (not name or s.host.name == name) and (selector is None or matches(selector, s.to_dict()["metadata"]["labels"]))]
+    return [
+        s.row(wide=True)
+        for s in snap.nodes or ()
+        if (not name or s.host.name == name)
+        and (selector is None or matches(selector, s.to_dict()["metadata"]["labels"]))
+    ]
 
 
 def node_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
     from kcli.core.selectors import matches
 
-    return [d for d in (s.to_dict() for s in snap.nodes or ())
-            if (not name or d["metadata"]["name"] == name) and (selector is None or matches(selector, d["metadata"]["labels"]))]
+    return [
+        d
+        for d in (s.to_dict() for s in snap.nodes or ())
+        if (not name or d["metadata"]["name"] == name)
+        and (selector is None or matches(selector, d["metadata"]["labels"]))
+    ]
 
 
 def describe_node(cluster, kind, name: str, namespace: str = "") -> None:
@@ -56,8 +64,10 @@ def describe_node(cluster, kind, name: str, namespace: str = "") -> None:
     lines = [
         f"Name:               {s.host.name}",
         f"Roles:              {', '.join(s.host.roles) or '<none>'}",
-        "Labels:             " + "\n                    ".join(f"{k}={v}" for k, v in sorted(d["metadata"]["labels"].items())),
-        "Taints:             " + ("\n                    ".join(f"{t.key}={t.value}:{t.effect}" for t in s.host.taints) or "<none>"),
+        "Labels:             "
+        + "\n                    ".join(f"{k}={v}" for k, v in sorted(d["metadata"]["labels"].items())),
+        "Taints:             "
+        + ("\n                    ".join(f"{t.key}={t.value}:{t.effect}" for t in s.host.taints) or "<none>"),
         f"Addresses:\n  InternalIP:  {s.host.address}\n  SSH:         {s.host.user}@{s.host.address}:{s.host.port}",
         "Conditions:",
     ]

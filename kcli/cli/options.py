@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-Inventory = typer.Option(None, "--inventory", "-i", help="Inventory file (default: $KCLI_INVENTORY, then the current context).", envvar=None)
+Inventory = typer.Option(
+    None, "--inventory", "-i", help="Inventory file (default: $KCLI_INVENTORY, then the current context).", envvar=None
+)
 Output = typer.Option(None, "--output", "-o", help="Output format: wide, json, yaml or name.")
 Parallel = typer.Option(32, "--parallel", help="Hosts handled at once.")
 Profile = typer.Option(False, "--profile", help="Print per-host round trips, bytes and time.")

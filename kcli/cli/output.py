@@ -15,8 +15,9 @@ TEMPLATED = ("jsonpath=", "custom-columns=")  # kubectl's -o jsonpath=TEMPLATE, 
 def check_format(fmt: str | None) -> str:
     fmt = fmt or "table"
     if fmt not in FORMATS and not fmt.startswith(TEMPLATED):
-        raise UsageError(f"unknown output format {fmt!r} (use one of: wide, json, yaml, name, jsonpath=..., "
-                         "custom-columns=...)")
+        raise UsageError(
+            f"unknown output format {fmt!r} (use one of: wide, json, yaml, name, jsonpath=..., custom-columns=...)"
+        )
     return fmt
 
 
@@ -32,13 +33,15 @@ def format_table(rows: Sequence[dict[str, str]], columns: Sequence[str] | None =
     cols = list(columns or rows[0].keys())
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
     lines = []
-    for r in [dict(zip(cols, cols)), *rows]:
+    for r in [dict(zip(cols, cols, strict=False)), *rows]:
         cells = [str(r.get(c, "")).ljust(widths[c]) for c in cols]
         lines.append("   ".join(cells).rstrip())
     return "\n".join(lines)
 
 
-def print_table(rows: Sequence[dict[str, str]], columns: Sequence[str] | None = None, empty: str = "No resources found.") -> None:
+def print_table(
+    rows: Sequence[dict[str, str]], columns: Sequence[str] | None = None, empty: str = "No resources found."
+) -> None:
     if not rows:
         console.info(empty)
         return
@@ -51,7 +54,11 @@ def print_objects(objs: Sequence[dict], fmt: str, *, kind_plural: str = "", sing
         for o in objs:
             console.out.print(f"{(kind_plural or o.get('kind', '')).lower()}/{o['metadata']['name']}")
         return
-    doc: dict = objs[0] if single and len(objs) == 1 else {"apiVersion": "v1", "kind": "List", "items": list(objs), "metadata": {}}
+    doc: dict = (
+        objs[0]
+        if single and len(objs) == 1
+        else {"apiVersion": "v1", "kind": "List", "items": list(objs), "metadata": {}}
+    )
     if fmt.startswith(TEMPLATED):
         print_templated(doc, objs, fmt)
     elif fmt == "json":
@@ -90,8 +97,14 @@ def print_templated(doc: dict, objs: Sequence[dict], fmt: str) -> None:
 def print_profile(stats: Mapping) -> None:
     """--profile: round trips, bytes and time per host (stderr)."""
     rows = [
-        {"HOST": n, "ROUND-TRIPS": str(s.round_trips), "SENT": str(s.bytes_sent), "RECEIVED": str(s.bytes_received),
-         "CONNECT": f"{s.connect_seconds:.3f}s", "COMMANDS": f"{s.seconds:.3f}s"}
+        {
+            "HOST": n,
+            "ROUND-TRIPS": str(s.round_trips),
+            "SENT": str(s.bytes_sent),
+            "RECEIVED": str(s.bytes_received),
+            "CONNECT": f"{s.connect_seconds:.3f}s",
+            "COMMANDS": f"{s.seconds:.3f}s",
+        }
         for n, s in sorted(stats.items())
     ]
     console.err.print(format_table(rows))

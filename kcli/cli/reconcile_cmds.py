@@ -10,7 +10,6 @@ are serialized by the cluster lock.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import typer
@@ -48,16 +47,33 @@ def reconcile_pass(cluster, *, dry_run: bool, lock_wait: float, strict: bool, ti
     else:
         print_steps(nodes, verbose=False)
         out.node_changes = nodes.changes
-        repairs = [{"object": f"Node/{host}", "reason": "Repaired", "message": f"{s.name}: {s.detail}"}
-                   for host, steps in sorted(nodes.steps.items()) for s in steps if s.changed and not dry_run]
+        repairs = [
+            {"object": f"Node/{host}", "reason": "Repaired", "message": f"{s.name}: {s.detail}"}
+            for host, steps in sorted(nodes.steps.items())
+            for s in steps
+            if s.changed and not dry_run
+        ]
         for host, drift in sorted(nodes.drift_after.items()):
             console.warn(f"{host}: still differs after the repair: {'; '.join(drift)}")
         if nodes.errors:
-            raise ExecutionError(f"node repair failed on {len(nodes.errors)} node(s)",
-                                 details=[f"{n}: {e}" for n, e in sorted(nodes.errors.items())])
+            raise ExecutionError(
+                f"node repair failed on {len(nodes.errors)} node(s)",
+                details=[f"{n}: {e}" for n, e in sorted(nodes.errors.items())],
+            )
     # the workloads' pass, and one commit recording the node repairs with it as events
-    report = run_apply(cluster, [], applyset="", dry_run=dry_run, prune=False, lock_wait=lock_wait, profile=False,
-                       strict=strict, results=False, timeout=timeout, repairs=repairs)
+    report = run_apply(
+        cluster,
+        [],
+        applyset="",
+        dry_run=dry_run,
+        prune=False,
+        lock_wait=lock_wait,
+        profile=False,
+        strict=strict,
+        results=False,
+        timeout=timeout,
+        repairs=repairs,
+    )
     out.pod_changes = report.changes
     out.synced_nodes = list(report.service_nodes)
     return out
@@ -91,11 +107,19 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def reconcile(
         dry_run: bool = typer.Option(False, "--dry-run", help="Show what a pass would repair; change nothing."),
-        exit_code: bool = typer.Option(False, "--exit-code", help="Exit 1 when something was (or, with --dry-run, would be) repaired, as `kcli diff` does."),
+        exit_code: bool = typer.Option(
+            False,
+            "--exit-code",
+            help="Exit 1 when something was (or, with --dry-run, would be) repaired, as `kcli diff` does.",
+        ),
         watch: bool = typer.Option(False, "--watch", "-w", help="Repeat the pass every --interval until interrupted."),
         interval: str = typer.Option("10s", "--interval", help="Time between passes with --watch (10s, 1m, ...)."),
-        lock_wait: float = typer.Option(30.0, "--lock-wait", help="Seconds to wait for the cluster lock (another run holding it)."),
-        strict: bool = typer.Option(False, "--strict", help="Exit 5 when a pod fails to start or a node is unreachable."),
+        lock_wait: float = typer.Option(
+            30.0, "--lock-wait", help="Seconds to wait for the cluster lock (another run holding it)."
+        ),
+        strict: bool = typer.Option(
+            False, "--strict", help="Exit 5 when a pod fails to start or a node is unreachable."
+        ),
         timeout: float = typer.Option(900.0, "--timeout", help="Seconds one pass (rollouts included) may take."),
         inventory: str = options.Inventory,
         state: str = typer.Option(None, "--state", help="State directory."),
@@ -126,10 +150,16 @@ def register(app: typer.Typer) -> None:
                     return
                 continue
             what = "would repair" if dry_run else "repaired"
-            console.info(f"reconcile{f' pass {n}' if watch else ''}: " + (
-                f"{what} {res.node_changes} node step(s), {res.pod_changes} pod(s), rules/DNS on "
-                f"{len(res.synced_nodes)} node(s)" if res.repairs else "nothing to repair")
-                + (f"; node repair skipped on {', '.join(res.skipped_nodes)}" if res.skipped_nodes else ""))
+            console.info(
+                f"reconcile{f' pass {n}' if watch else ''}: "
+                + (
+                    f"{what} {res.node_changes} node step(s), {res.pod_changes} pod(s), rules/DNS on "
+                    f"{len(res.synced_nodes)} node(s)"
+                    if res.repairs
+                    else "nothing to repair"
+                )
+                + (f"; node repair skipped on {', '.join(res.skipped_nodes)}" if res.skipped_nodes else "")
+            )
             if stop is None:
                 break
             if stop.wait(every):

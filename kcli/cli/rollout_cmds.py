@@ -7,14 +7,18 @@ not): the converge loop drives the rollout, as `kcli apply` does.
 from __future__ import annotations
 
 import copy
-from typing import Any, List, Optional
+from datetime import UTC
+from typing import Any
 
 import typer
 
 from kcli.cli import console, options
 
-rollout = typer.Typer(help="Manage the rollout of a Deployment: status, history, undo, restart, pause, resume.",
-                      no_args_is_help=True, rich_markup_mode=None)
+rollout = typer.Typer(
+    help="Manage the rollout of a Deployment: status, history, undo, restart, pause, resume.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 set_ = typer.Typer(help="Set specific features on objects (kubectl set).", no_args_is_help=True, rich_markup_mode=None)
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 # the options every verb here takes
@@ -23,17 +27,34 @@ NAMESPACE = typer.Option("default", "-n", "--namespace")
 LOCK_WAIT = typer.Option(0.0, "--lock-wait", help="Seconds to wait for the cluster lock.")
 STATE = typer.Option(None, "--state", help="State directory.")
 
-KINDS = {"deployment": "Deployment", "deployments": "Deployment", "deploy": "Deployment",
-         "deployment.apps": "Deployment", "replicaset": "ReplicaSet", "replicasets": "ReplicaSet", "rs": "ReplicaSet",
-         "replicaset.apps": "ReplicaSet", "daemonset": "DaemonSet", "daemonsets": "DaemonSet", "ds": "DaemonSet",
-         "daemonset.apps": "DaemonSet", "statefulset": "StatefulSet", "statefulsets": "StatefulSet",
-         "sts": "StatefulSet", "statefulset.apps": "StatefulSet"}
-RESOURCE = {"Deployment": "deployment.apps", "ReplicaSet": "replicaset.apps", "DaemonSet": "daemonset.apps",
-            "StatefulSet": "statefulset.apps"}
+KINDS = {
+    "deployment": "Deployment",
+    "deployments": "Deployment",
+    "deploy": "Deployment",
+    "deployment.apps": "Deployment",
+    "replicaset": "ReplicaSet",
+    "replicasets": "ReplicaSet",
+    "rs": "ReplicaSet",
+    "replicaset.apps": "ReplicaSet",
+    "daemonset": "DaemonSet",
+    "daemonsets": "DaemonSet",
+    "ds": "DaemonSet",
+    "daemonset.apps": "DaemonSet",
+    "statefulset": "StatefulSet",
+    "statefulsets": "StatefulSet",
+    "sts": "StatefulSet",
+    "statefulset.apps": "StatefulSet",
+}
+RESOURCE = {
+    "Deployment": "deployment.apps",
+    "ReplicaSet": "replicaset.apps",
+    "DaemonSet": "daemonset.apps",
+    "StatefulSet": "statefulset.apps",
+}
 DISPLAY = {"Deployment": "deployment", "DaemonSet": "daemon set", "StatefulSet": "statefulset"}  # kubectl's wording
 
 
-def _target(args: List[str], namespace: str, allowed: tuple[str, ...]) -> Any:
+def _target(args: list[str], namespace: str, allowed: tuple[str, ...]) -> Any:
     """TYPE/NAME or TYPE NAME → ObjectKey (kubectl's forms)."""
     from kcli.core.objects import ObjectKey
     from kcli.errors import UsageError
@@ -46,7 +67,7 @@ def _target(args: List[str], namespace: str, allowed: tuple[str, ...]) -> Any:
         raise UsageError("specify the resource as TYPE/NAME or TYPE NAME (e.g. deployment/web)")
     k = KINDS.get(kind.lower())
     if k not in allowed or not name:
-        raise UsageError(f'{kind}: this command supports {", ".join(RESOURCE[a] for a in allowed)}')
+        raise UsageError(f"{kind}: this command supports {', '.join(RESOURCE[a] for a in allowed)}")
     return ObjectKey(k, namespace, name)
 
 
@@ -78,12 +99,24 @@ def _apply_manifest(cluster, rec: dict, manifest: dict, lock_wait: float, auto_r
     from kcli.errors import ManifestError
 
     net = network_of(cluster.state())
-    result = validate_documents([Document(Source("<recorded>", 1), manifest)], known=known_keys(cluster.state()),
-                                **({"pod_cidr": net.pod_cidr} if net else {}))
+    result = validate_documents(
+        [Document(Source("<recorded>", 1), manifest)],
+        known=known_keys(cluster.state()),
+        **({"pod_cidr": net.pod_cidr} if net else {}),
+    )
     if result.errors:
         raise ManifestError("the changed object is not valid", details=[str(e) for e in result.errors])
-    return run_apply(cluster, list(result.objects), applyset=rec.get("applyset", ""), dry_run=False, prune=False,
-                     lock_wait=lock_wait, profile=False, results=False, auto_rollback=auto_rollback)
+    return run_apply(
+        cluster,
+        list(result.objects),
+        applyset=rec.get("applyset", ""),
+        dry_run=False,
+        prune=False,
+        lock_wait=lock_wait,
+        profile=False,
+        results=False,
+        auto_rollback=auto_rollback,
+    )
 
 
 def _unfinished(report, key) -> str:
@@ -91,8 +124,9 @@ def _unfinished(report, key) -> str:
     return next((r.line for r in (last.rollouts if last is not None else ()) if r.key == key), "")
 
 
-def _change(args: List[str], namespace: str, lock_wait: float, inventory: str | None, state: str | None,
-            edit, done: str) -> None:
+def _change(
+    args: list[str], namespace: str, lock_wait: float, inventory: str | None, state: str | None, edit, done: str
+) -> None:
     """Apply the recorded Deployment after ``edit(manifest)`` (False: nothing to change) and say ``done``."""
     from kcli.cli.apply_cmds import _cluster
 
@@ -113,7 +147,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def scale(
-        args: List[str] = typer.Argument(..., help="deployment/NAME or replicaset/NAME"),
+        args: list[str] = typer.Argument(..., help="deployment/NAME or replicaset/NAME"),
         replicas: int = typer.Option(..., "--replicas", help="The new number of replicas."),
         namespace: str = NAMESPACE,
         lock_wait: float = LOCK_WAIT,
@@ -137,10 +171,14 @@ def register(app: typer.Typer) -> None:
 
 @rollout.command("status")
 def status(
-    args: List[str] = typer.Argument(..., help="deployment/NAME or daemonset/NAME"),
+    args: list[str] = typer.Argument(..., help="deployment/NAME or daemonset/NAME"),
     namespace: str = NAMESPACE,
     lock_wait: float = LOCK_WAIT,
-    auto_rollback: bool = typer.Option(False, "--auto-rollback", help="Past its progressDeadlineSeconds, return to the previous revision (still exit 1)."),
+    auto_rollback: bool = typer.Option(
+        False,
+        "--auto-rollback",
+        help="Past its progressDeadlineSeconds, return to the previous revision (still exit 1).",
+    ),
     inventory: str = options.Inventory,
     state: str = STATE,
 ) -> None:
@@ -150,7 +188,10 @@ def status(
     key = _target(args, namespace, ("Deployment", "DaemonSet", "StatefulSet"))
     cluster = _cluster(inventory, state)
     rec = _recorded(cluster, key)
-    if key.kind == "StatefulSet" and ((rec["lastApplied"].get("spec") or {}).get("updateStrategy") or {}).get("type") == "OnDelete":
+    if (
+        key.kind == "StatefulSet"
+        and ((rec["lastApplied"].get("spec") or {}).get("updateStrategy") or {}).get("type") == "OnDelete"
+    ):
         from kcli.errors import UsageError
 
         raise UsageError("rollout status is only available for RollingUpdate strategy type")
@@ -161,18 +202,25 @@ def status(
         raise typer.Exit(1)
     st = report.last.pods.reconciliation.statuses.get(key) if report.last is not None else None
     if key.kind == "StatefulSet" and st is not None:  # kubectl's own words for a StatefulSet
-        partition = int((((rec["lastApplied"].get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {})
-                        .get("partition") or 0)
-        console.out.print(f"partitioned roll out complete: {st.updated} new pods have been updated..." if partition
-                          else f"statefulset rolling update complete {st.replicas} pods at revision {st.revision}...")
+        partition = int(
+            (((rec["lastApplied"].get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {}).get(
+                "partition"
+            )
+            or 0
+        )
+        console.out.print(
+            f"partitioned roll out complete: {st.updated} new pods have been updated..."
+            if partition
+            else f"statefulset rolling update complete {st.replicas} pods at revision {st.revision}..."
+        )
         return
     console.out.print(f'{DISPLAY[key.kind]} "{key.name}" successfully rolled out')
 
 
 @rollout.command("history")
 def history(
-    args: List[str] = DEPLOYMENT,
-    revision: Optional[int] = typer.Option(None, "--revision", help="Show the pod template of this revision."),
+    args: list[str] = DEPLOYMENT,
+    revision: int | None = typer.Option(None, "--revision", help="Show the pod template of this revision."),
     namespace: str = NAMESPACE,
     inventory: str = options.Inventory,
     state: str = STATE,
@@ -192,9 +240,13 @@ def history(
         if found is None:
             raise _error(f"unable to find the specified revision {revision}")
         who = f" by {found['by']}" if found.get("by") else ""
-        console.out.print(f"deployment.apps/{key.name} with revision #{revision}\n"
-                          f"Applied: {found.get('at', '<unknown>')}{who} (state commit: `kcli history`)\nPod Template:")
-        console.out.print("\n".join("  " + ln for ln in yaml.safe_dump(found.get("template"), sort_keys=True).splitlines()))
+        console.out.print(
+            f"deployment.apps/{key.name} with revision #{revision}\n"
+            f"Applied: {found.get('at', '<unknown>')}{who} (state commit: `kcli history`)\nPod Template:"
+        )
+        console.out.print(
+            "\n".join("  " + ln for ln in yaml.safe_dump(found.get("template"), sort_keys=True).splitlines())
+        )
         return
     console.out.print(f"deployment.apps/{key.name}")
     rows = [("REVISION", "CHANGE-CAUSE")] + [(str(r.get("revision")), r.get("changeCause") or "<none>") for r in revs]
@@ -204,7 +256,7 @@ def history(
 
 @rollout.command("undo")
 def undo(
-    args: List[str] = DEPLOYMENT,
+    args: list[str] = DEPLOYMENT,
     to_revision: int = typer.Option(0, "--to-revision", help="The revision to return to (0: the previous one)."),
     namespace: str = NAMESPACE,
     lock_wait: float = LOCK_WAIT,
@@ -224,14 +276,19 @@ def undo(
         if target is None:
             raise _error(f"unable to find specified revision {to_revision} in history")
     elif len(revs) < 2:
-        raise _error(f'no rollout history found for deployment "{key.name}"' if not revs else
-                     f'no previous revision to roll back to for deployment "{key.name}"')
+        raise _error(
+            f'no rollout history found for deployment "{key.name}"'
+            if not revs
+            else f'no previous revision to roll back to for deployment "{key.name}"'
+        )
     else:
         target = revs[-2]
     manifest = copy.deepcopy(rec["lastApplied"])
     if manifest.get("spec", {}).get("template") == target["template"]:
-        console.out.print(f"deployment.apps/{key.name} skipped rollback (current template already matches revision "
-                          f"{target['revision']})")
+        console.out.print(
+            f"deployment.apps/{key.name} skipped rollback (current template already matches revision "
+            f"{target['revision']})"
+        )
         return
     manifest.setdefault("spec", {})["template"] = copy.deepcopy(target["template"])
     report = _apply_manifest(cluster, rec, manifest, lock_wait)
@@ -243,18 +300,18 @@ def undo(
 
 @rollout.command("restart")
 def restart(
-    args: List[str] = DEPLOYMENT,
+    args: list[str] = DEPLOYMENT,
     namespace: str = NAMESPACE,
     lock_wait: float = LOCK_WAIT,
     inventory: str = options.Inventory,
     state: str = STATE,
 ) -> None:
     """Roll every pod of a Deployment (a new restartedAt annotation on its template, as kubectl)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     def edit(m: dict) -> None:
         meta = m.setdefault("spec", {}).setdefault("template", {}).setdefault("metadata", {})
-        meta.setdefault("annotations", {})[RESTARTED_AT] = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        meta.setdefault("annotations", {})[RESTARTED_AT] = datetime.now(UTC).replace(microsecond=0).isoformat()
 
     _change(args, namespace, lock_wait, inventory, state, edit, "restarted")
 
@@ -277,7 +334,7 @@ def _pause_command(name: str, value: bool, doc: str) -> None:
     """`rollout pause` and `rollout resume`: the same verb on spec.paused."""
 
     def command(
-        args: List[str] = DEPLOYMENT,
+        args: list[str] = DEPLOYMENT,
         namespace: str = NAMESPACE,
         lock_wait: float = LOCK_WAIT,
         inventory: str = options.Inventory,
@@ -295,7 +352,7 @@ _pause_command("resume", False, "Roll a paused Deployment's template out again."
 
 @set_.command("image")
 def set_image(
-    args: List[str] = typer.Argument(..., help="deployment/NAME CONTAINER=IMAGE ..."),
+    args: list[str] = typer.Argument(..., help="deployment/NAME CONTAINER=IMAGE ..."),
     namespace: str = NAMESPACE,
     lock_wait: float = LOCK_WAIT,
     inventory: str = options.Inventory,
@@ -334,10 +391,16 @@ def roll_back_failed(cluster, report, lock_wait: float) -> str:
         st = report.last.pods.reconciliation.statuses.get(key) if report.last is not None else None
         rs = getattr(st, "new_replica_set", "")
         view = report.after
-        failing = [p for p in (view.all_pods() if view is not None else []) if p.owner == f"ReplicaSet/{rs}"
-                   and not p.observed.ready][:2]
+        failing = [
+            p
+            for p in (view.all_pods() if view is not None else [])
+            if p.owner == f"ReplicaSet/{rs}" and not p.observed.ready
+        ][:2]
         for p in failing:
-            console.warn(f"pod {p.namespace}/{p.name} ({rs}): {p.status}" + (f": {p.observed.detail}" if p.observed.detail else ""))
+            console.warn(
+                f"pod {p.namespace}/{p.name} ({rs}): {p.status}"
+                + (f": {p.observed.detail}" if p.observed.detail else "")
+            )
             app = next((c for c in p.containers if c.kind == "container"), None)
             if app is not None and p.node not in (view.errors if view is not None else {}):
                 for line in cluster.logs(ContainerRef(cluster.inv.host(p.node), app.id, p.name), tail=10).splitlines():

@@ -9,7 +9,11 @@ import typer
 from kcli.cli import console
 from kcli.cli.output import print_table
 
-sandbox = typer.Typer(help="A local multi-node cluster in docker containers (sshd + docker per node).", no_args_is_help=True, rich_markup_mode=None)
+sandbox = typer.Typer(
+    help="A local multi-node cluster in docker containers (sshd + docker per node).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 Name = typer.Option("kcli", "--name", help="Sandbox name (also the context name).")
 
 
@@ -44,7 +48,10 @@ def status(name: str = Name) -> None:
     """Show the sandbox's node containers."""
     from kcli.shell.sandbox import cluster
 
-    rows = [{"NODE": r["name"], "CONTAINER": r["container"], "ADDRESS": r["address"], "STATE": r["state"]} for r in cluster.status(name)]
+    rows = [
+        {"NODE": r["name"], "CONTAINER": r["container"], "ADDRESS": r["address"], "STATE": r["state"]}
+        for r in cluster.status(name)
+    ]
     print_table(rows)
 
 

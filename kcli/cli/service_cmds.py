@@ -20,7 +20,10 @@ def _live(snap):
 
 
 def _ports(spec) -> str:
-    return ",".join(f"{p.port}{':' + str(p.node_port) if p.node_port else ''}/{p.protocol}" for p in spec.ports) or "<none>"
+    return (
+        ",".join(f"{p.port}{':' + str(p.node_port) if p.node_port else ''}/{p.protocol}" for p in spec.ports)
+        or "<none>"
+    )
 
 
 def service_rows(snap, kind, name, namespace, all_ns, selector):
@@ -37,9 +40,17 @@ def service_rows(snap, kind, name, namespace, all_ns, selector):
         if selector is not None and not matches(selector, labels.get((s.namespace, s.name), {})):
             continue
         r = {"NAMESPACE": s.namespace} if all_ns else {}
-        r.update({"NAME": s.name, "TYPE": s.type, "CLUSTER-IP": s.cluster_ip or "<none>", "EXTERNAL-IP": "<none>",
-                  "PORT(S)": _ports(s), "AGE": _age(snap, ObjectKey("Service", s.namespace, s.name)),
-                  "SELECTOR": ",".join(f"{k}={v}" for k, v in s.selector) or "<none>"})
+        r.update(
+            {
+                "NAME": s.name,
+                "TYPE": s.type,
+                "CLUSTER-IP": s.cluster_ip or "<none>",
+                "EXTERNAL-IP": "<none>",
+                "PORT(S)": _ports(s),
+                "AGE": _age(snap, ObjectKey("Service", s.namespace, s.name)),
+                "SELECTOR": ",".join(f"{k}={v}" for k, v in s.selector) or "<none>",
+            }
+        )
         rows.append(r)
     return rows
 
@@ -56,7 +67,13 @@ def endpoint_rows(snap, kind, name, namespace, all_ns, selector):
         addrs = sorted({e.address for e in eps.get(s.key, ()) if e.ready})
         shown = ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "")
         r = {"NAMESPACE": s.namespace} if all_ns else {}
-        r.update({"NAME": s.name, "ENDPOINTS": shown or "<none>", "AGE": _age(snap, ObjectKey("Service", s.namespace, s.name))})
+        r.update(
+            {
+                "NAME": s.name,
+                "ENDPOINTS": shown or "<none>",
+                "AGE": _age(snap, ObjectKey("Service", s.namespace, s.name)),
+            }
+        )
         rows.append(r)
     return rows
 
@@ -73,10 +90,14 @@ def describe_service(cluster, kind, name: str, namespace: str) -> None:
         err.exit_code = 1
         raise err
     obj = next(o for o in snap.objects if o.kind == "Service" and o.name == name and o.namespace == namespace)
-    lines = [f"Name:              {s.name}", f"Namespace:         {s.namespace}",
-             "Labels:            " + (", ".join(f"{k}={v}" for k, v in sorted(obj.meta.labels.items())) or "<none>"),
-             "Selector:          " + (",".join(f"{k}={v}" for k, v in s.selector) or "<none>"),
-             f"Type:              {s.type}", f"IP:                {s.cluster_ip}"]
+    lines = [
+        f"Name:              {s.name}",
+        f"Namespace:         {s.namespace}",
+        "Labels:            " + (", ".join(f"{k}={v}" for k, v in sorted(obj.meta.labels.items())) or "<none>"),
+        "Selector:          " + (",".join(f"{k}={v}" for k, v in s.selector) or "<none>"),
+        f"Type:              {s.type}",
+        f"IP:                {s.cluster_ip}",
+    ]
     for p in s.ports:
         lines.append(f"Port:              {p.name or '<unset>'}  {p.port}/{p.protocol}")
         lines.append(f"TargetPort:        {p.target_port}/{p.protocol}")

@@ -31,10 +31,25 @@ def _claims(snap, name, namespace, all_ns, selector) -> list[tuple[str, str, dic
         n = (m.get("metadata") or {}).get("name", "")
         out.append((ns, n, dict(m.get("spec") or {}), bindings.get(f"{ns}/{n}")))
     for b in bindings.values():
-        if b.template and not b.released and (not name or b.name == name) and _ns_ok(b.namespace, namespace, all_ns) \
-                and selector is None:
-            out.append((b.namespace, b.name, {"accessModes": list(b.access_modes), "storageClassName": b.storage_class,
-                                              "resources": {"requests": {"storage": _capacity(b.capacity) or "0"}}}, b))
+        if (
+            b.template
+            and not b.released
+            and (not name or b.name == name)
+            and _ns_ok(b.namespace, namespace, all_ns)
+            and selector is None
+        ):
+            out.append(
+                (
+                    b.namespace,
+                    b.name,
+                    {
+                        "accessModes": list(b.access_modes),
+                        "storageClassName": b.storage_class,
+                        "resources": {"requests": {"storage": _capacity(b.capacity) or "0"}},
+                    },
+                    b,
+                )
+            )
     return sorted(out, key=lambda c: (c[0], c[1]))
 
 
@@ -50,12 +65,21 @@ def claim_rows(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
     for ns, n, spec, b in _claims(snap, name, namespace, all_ns, selector):
         bound = b is not None and not b.released
         r = {"NAMESPACE": ns} if all_ns else {}
-        r.update({"NAME": n, "STATUS": "Bound" if bound else "Pending", "VOLUME": b.volume if bound else "",
-                  "CAPACITY": _capacity(b.capacity or _requested(spec)) if bound else "",
-                  "ACCESS MODES": _modes(spec.get("accessModes") or ["ReadWriteOnce"]) if bound else "",
-                  "STORAGECLASS": spec.get("storageClassName") if spec.get("storageClassName") is not None else DEFAULT_CLASS,
-                  "VOLUMEATTRIBUTESCLASS": "<unset>", "VOLUMEMODE": spec.get("volumeMode") or "Filesystem",
-                  "AGE": _age(snap, ObjectKey("PersistentVolumeClaim", ns, n))})
+        r.update(
+            {
+                "NAME": n,
+                "STATUS": "Bound" if bound else "Pending",
+                "VOLUME": b.volume if bound else "",
+                "CAPACITY": _capacity(b.capacity or _requested(spec)) if bound else "",
+                "ACCESS MODES": _modes(spec.get("accessModes") or ["ReadWriteOnce"]) if bound else "",
+                "STORAGECLASS": spec.get("storageClassName")
+                if spec.get("storageClassName") is not None
+                else DEFAULT_CLASS,
+                "VOLUMEATTRIBUTESCLASS": "<unset>",
+                "VOLUMEMODE": spec.get("volumeMode") or "Filesystem",
+                "AGE": _age(snap, ObjectKey("PersistentVolumeClaim", ns, n)),
+            }
+        )
         rows.append(r)
     return rows
 
@@ -64,15 +88,25 @@ def claim_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
     out = []
     for ns, n, spec, b in _claims(snap, name, namespace, all_ns, selector):
         bound = b is not None and not b.released
-        obj: dict[str, Any] = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                               "metadata": {"name": n, "namespace": ns},
-                               "spec": {**spec, "storageClassName": spec.get("storageClassName", DEFAULT_CLASS),
-                                        "volumeMode": spec.get("volumeMode") or "Filesystem",
-                                        **({"volumeName": b.volume} if bound else {})},
-                               "status": {"phase": "Bound" if bound else "Pending"}}
+        obj: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": n, "namespace": ns},
+            "spec": {
+                **spec,
+                "storageClassName": spec.get("storageClassName", DEFAULT_CLASS),
+                "volumeMode": spec.get("volumeMode") or "Filesystem",
+                **({"volumeName": b.volume} if bound else {}),
+            },
+            "status": {"phase": "Bound" if bound else "Pending"},
+        }
         if bound:
-            obj["status"].update({"accessModes": list(spec.get("accessModes") or ["ReadWriteOnce"]),
-                                  "capacity": {"storage": _capacity(b.capacity or _requested(spec)) or "0"}})
+            obj["status"].update(
+                {
+                    "accessModes": list(spec.get("accessModes") or ["ReadWriteOnce"]),
+                    "capacity": {"storage": _capacity(b.capacity or _requested(spec)) or "0"},
+                }
+            )
         out.append(obj)
     return out
 
@@ -91,18 +125,46 @@ def _volumes(snap, name) -> list[dict[str, Any]]:
             cap = resource_value("storage", (spec.get("capacity") or {}).get("storage") or 0)
         except (TypeError, ValueError):
             cap = 0
-        out.append({"name": n, "capacity": cap, "modes": spec.get("accessModes") or ["ReadWriteOnce"],
-                    "policy": spec.get("persistentVolumeReclaimPolicy") or "Retain", "binding": b,
-                    "class": spec.get("storageClassName", ""), "spec": spec, "key": ObjectKey("PersistentVolume", "", n)})
+        out.append(
+            {
+                "name": n,
+                "capacity": cap,
+                "modes": spec.get("accessModes") or ["ReadWriteOnce"],
+                "policy": spec.get("persistentVolumeReclaimPolicy") or "Retain",
+                "binding": b,
+                "class": spec.get("storageClassName", ""),
+                "spec": spec,
+                "key": ObjectKey("PersistentVolume", "", n),
+            }
+        )
     for v, b in by_volume.items():
         if name and v != name:
             continue
-        out.append({"name": v, "capacity": b.capacity, "modes": list(b.access_modes), "policy": b.reclaim_policy,
-                    "binding": b, "class": b.storage_class,
-                    "spec": {"hostPath": {"path": b.path, "type": "DirectoryOrCreate"}, "nodeAffinity": {"required": {
-                        "nodeSelectorTerms": [{"matchExpressions": [
-                            {"key": "kubernetes.io/hostname", "operator": "In", "values": [b.node]}]}]}}},
-                    "key": ObjectKey("PersistentVolumeClaim", b.namespace, b.name)})
+        out.append(
+            {
+                "name": v,
+                "capacity": b.capacity,
+                "modes": list(b.access_modes),
+                "policy": b.reclaim_policy,
+                "binding": b,
+                "class": b.storage_class,
+                "spec": {
+                    "hostPath": {"path": b.path, "type": "DirectoryOrCreate"},
+                    "nodeAffinity": {
+                        "required": {
+                            "nodeSelectorTerms": [
+                                {
+                                    "matchExpressions": [
+                                        {"key": "kubernetes.io/hostname", "operator": "In", "values": [b.node]}
+                                    ]
+                                }
+                            ]
+                        }
+                    },
+                },
+                "key": ObjectKey("PersistentVolumeClaim", b.namespace, b.name),
+            }
+        )
     return sorted(out, key=lambda v: v["name"])
 
 
@@ -115,10 +177,21 @@ def volume_rows(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
     rows = []
     for v in _volumes(snap, name):
         b = v["binding"]
-        rows.append({"NAME": v["name"], "CAPACITY": _capacity(v["capacity"]), "ACCESS MODES": _modes(v["modes"]),
-                     "RECLAIM POLICY": v["policy"], "STATUS": _phase(v), "CLAIM": b.key if b else "",
-                     "STORAGECLASS": v["class"], "VOLUMEATTRIBUTESCLASS": "<unset>", "REASON": "",
-                     "AGE": _age(snap, v["key"]), "VOLUMEMODE": "Filesystem"})
+        rows.append(
+            {
+                "NAME": v["name"],
+                "CAPACITY": _capacity(v["capacity"]),
+                "ACCESS MODES": _modes(v["modes"]),
+                "RECLAIM POLICY": v["policy"],
+                "STATUS": _phase(v),
+                "CLAIM": b.key if b else "",
+                "STORAGECLASS": v["class"],
+                "VOLUMEATTRIBUTESCLASS": "<unset>",
+                "REASON": "",
+                "AGE": _age(snap, v["key"]),
+                "VOLUMEMODE": "Filesystem",
+            }
+        )
     return rows
 
 
@@ -126,14 +199,31 @@ def volume_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
     out = []
     for v in _volumes(snap, name):
         b = v["binding"]
-        spec = {**v["spec"], "capacity": {"storage": _capacity(v["capacity"]) or "0"}, "accessModes": list(v["modes"]),
-                "persistentVolumeReclaimPolicy": v["policy"], "storageClassName": v["class"], "volumeMode": "Filesystem"}
+        spec = {
+            **v["spec"],
+            "capacity": {"storage": _capacity(v["capacity"]) or "0"},
+            "accessModes": list(v["modes"]),
+            "persistentVolumeReclaimPolicy": v["policy"],
+            "storageClassName": v["class"],
+            "volumeMode": "Filesystem",
+        }
         if b is not None:
-            spec["claimRef"] = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": b.namespace, "name": b.name}
-        out.append({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": v["name"]}, "spec": spec,
-                    "status": {"phase": _phase(v)}})
+            spec["claimRef"] = {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "namespace": b.namespace,
+                "name": b.name,
+            }
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": v["name"]},
+                "spec": spec,
+                "status": {"phase": _phase(v)},
+            }
+        )
     return out
-
 
 
 def describe_claim(cluster, kind, name: str, namespace: str) -> None:
@@ -147,12 +237,22 @@ def describe_claim(cluster, kind, name: str, namespace: str) -> None:
     if not rows:
         raise _not_found(kind, name)
     r = rows[0]
-    used = sorted(f"{o.kind}/{o.name}" for o in snap.objects if o.namespace == namespace
-                  and getattr(o, "template", None) is not None and name in pod_claims(o.template.spec))
-    lines = [f"Name:          {name}", f"Namespace:     {namespace}", f"StorageClass:  {r['STORAGECLASS']}",
-             f"Status:        {r['STATUS']}", f"Volume:        {r['VOLUME']}", f"Capacity:      {r['CAPACITY']}",
-             f"Access Modes:  {r['ACCESS MODES']}", f"VolumeMode:    {r['VOLUMEMODE']}",
-             f"Used By:       {', '.join(used) or '<none>'}"]
+    used = sorted(
+        f"{o.kind}/{o.name}"
+        for o in snap.objects
+        if o.namespace == namespace and getattr(o, "template", None) is not None and name in pod_claims(o.template.spec)
+    )
+    lines = [
+        f"Name:          {name}",
+        f"Namespace:     {namespace}",
+        f"StorageClass:  {r['STORAGECLASS']}",
+        f"Status:        {r['STATUS']}",
+        f"Volume:        {r['VOLUME']}",
+        f"Capacity:      {r['CAPACITY']}",
+        f"Access Modes:  {r['ACCESS MODES']}",
+        f"VolumeMode:    {r['VOLUMEMODE']}",
+        f"Used By:       {', '.join(used) or '<none>'}",
+    ]
     b = bindings_of(snap.state).get(f"{namespace}/{name}")
     if b is not None:
         lines.append(f"Node:          {b.node} ({b.path})")
@@ -172,9 +272,16 @@ def describe_volume(cluster, kind, name: str, namespace: str) -> None:
     b = v["binding"]
     source = v["spec"].get("hostPath") or v["spec"].get("local") or {}
     node = b.node if b is not None else ""
-    lines = [f"Name:            {name}", f"StorageClass:    {v['class']}", f"Status:          {_phase(v)}",
-             f"Claim:           {b.key if b else ''}", f"Reclaim Policy:  {v['policy']}",
-             f"Access Modes:    {_modes(v['modes'])}", f"Capacity:        {_capacity(v['capacity'])}",
-             f"Node Affinity:   {'kubernetes.io/hostname in [' + node + ']' if node else '<none>'}",
-             "Source:", f"    Path:        {source.get('path', '')}"]
+    lines = [
+        f"Name:            {name}",
+        f"StorageClass:    {v['class']}",
+        f"Status:          {_phase(v)}",
+        f"Claim:           {b.key if b else ''}",
+        f"Reclaim Policy:  {v['policy']}",
+        f"Access Modes:    {_modes(v['modes'])}",
+        f"Capacity:        {_capacity(v['capacity'])}",
+        f"Node Affinity:   {'kubernetes.io/hostname in [' + node + ']' if node else '<none>'}",
+        "Source:",
+        f"    Path:        {source.get('path', '')}",
+    ]
     console.out.print("\n".join(lines), markup=False, highlight=False)

@@ -45,9 +45,19 @@ def pod_rows(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
         if not _ns_ok(p.namespace, namespace, all_ns) or (name and p.name != name) or not _sel_ok(p.labels, selector):
             continue
         r = {"NAMESPACE": p.namespace} if all_ns else {}
-        r.update({"NAME": p.name, "READY": f"{p.ready}/{p.total}", "STATUS": p.status, "RESTARTS": str(p.restarts),
-                  "AGE": human_duration(snap.now - p.created_at) if p.created_at else "<unknown>",
-                  "IP": p.ip or "<none>", "NODE": p.node, "NOMINATED NODE": "<none>", "READINESS GATES": "<none>"})
+        r.update(
+            {
+                "NAME": p.name,
+                "READY": f"{p.ready}/{p.total}",
+                "STATUS": p.status,
+                "RESTARTS": str(p.restarts),
+                "AGE": human_duration(snap.now - p.created_at) if p.created_at else "<unknown>",
+                "IP": p.ip or "<none>",
+                "NODE": p.node,
+                "NOMINATED NODE": "<none>",
+                "READINESS GATES": "<none>",
+            }
+        )
         rows.append(r)
     for key, rec in (snap.state.get("pods") or {}).items():
         if rec.get("phase") not in ("Pending", "Failed") or key in seen:
@@ -57,8 +67,19 @@ def pod_rows(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
             continue
         r = {"NAMESPACE": ns} if all_ns else {}
         status = rec.get("reason") or "Failed" if rec.get("phase") == "Failed" else "Pending"
-        r.update({"NAME": pname, "READY": "0/1", "STATUS": status, "RESTARTS": "0", "AGE": "<unknown>",
-                  "IP": "<none>", "NODE": rec.get("node") or "<none>", "NOMINATED NODE": "<none>", "READINESS GATES": "<none>"})
+        r.update(
+            {
+                "NAME": pname,
+                "READY": "0/1",
+                "STATUS": status,
+                "RESTARTS": "0",
+                "AGE": "<unknown>",
+                "IP": "<none>",
+                "NODE": rec.get("node") or "<none>",
+                "NOMINATED NODE": "<none>",
+                "READINESS GATES": "<none>",
+            }
+        )
         rows.append(r)
     return rows
 
@@ -95,9 +116,18 @@ def deployment_rows(snap, kind, name, namespace, all_ns, selector):
         st = snap.statuses.get(o.key)
         r = _prefix(all_ns, o)
         c, i = _containers(o.template)
-        r.update({"NAME": o.name, "READY": f"{st.ready}/{o.replicas}" if st else f"0/{o.replicas}",
-                  "UP-TO-DATE": str(st.updated if st else 0), "AVAILABLE": str(st.available if st else 0), "AGE": _age(snap, o.key),
-                  "CONTAINERS": c, "IMAGES": i, "SELECTOR": _selector_str(o.selector)})
+        r.update(
+            {
+                "NAME": o.name,
+                "READY": f"{st.ready}/{o.replicas}" if st else f"0/{o.replicas}",
+                "UP-TO-DATE": str(st.updated if st else 0),
+                "AVAILABLE": str(st.available if st else 0),
+                "AGE": _age(snap, o.key),
+                "CONTAINERS": c,
+                "IMAGES": i,
+                "SELECTOR": _selector_str(o.selector),
+            }
+        )
         rows.append(r)
     return rows
 
@@ -114,18 +144,35 @@ def _owned_replica_sets(snap, o) -> list[SimpleNamespace]:
     st = snap.statuses.get(o.key)
     revs = {str(r.get("replicaSet", "")): r for r in (snap.state.get("revisions") or {}).get(object_id(o.key)) or []}
     out = []
-    for rs in (st.replica_sets if st else ()):
+    for rs in st.replica_sets if st else ():
         rev = revs.get(rs.name) or {}
-        out.append(SimpleNamespace(name=rs.name, replicas=rs.replicas, current=rs.current, ready=rs.ready,
-                                   pod_template_hash=rs.pod_template_hash, names=names(rev) if rev else _containers(o.template),
-                                   revision=rev.get("revision"),
-                                   template=rev.get("template") or redacted_manifest(o)["spec"]["template"]))
+        out.append(
+            SimpleNamespace(
+                name=rs.name,
+                replicas=rs.replicas,
+                current=rs.current,
+                ready=rs.ready,
+                pod_template_hash=rs.pod_template_hash,
+                names=names(rev) if rev else _containers(o.template),
+                revision=rev.get("revision"),
+                template=rev.get("template") or redacted_manifest(o)["spec"]["template"],
+            )
+        )
     shown = {rs.name for rs in out}
     for rs_name, rev in sorted(revs.items(), key=lambda kv: -int(kv[1].get("revision", 0))):
         if rs_name and rs_name not in shown:
-            out.append(SimpleNamespace(name=rs_name, replicas=0, current=0, ready=0, names=names(rev),
-                                       pod_template_hash=rs_name.rsplit("-", 1)[-1],
-                                       revision=rev.get("revision"), template=rev.get("template")))
+            out.append(
+                SimpleNamespace(
+                    name=rs_name,
+                    replicas=0,
+                    current=0,
+                    ready=0,
+                    names=names(rev),
+                    pod_template_hash=rs_name.rsplit("-", 1)[-1],
+                    revision=rev.get("revision"),
+                    template=rev.get("template"),
+                )
+            )
     return out
 
 
@@ -137,14 +184,31 @@ def replicaset_rows(snap, kind, name, namespace, all_ns, selector):
                 continue
             r = {"NAMESPACE": o.namespace} if all_ns else {}
             c, i = rs.names
-            r.update({"NAME": rs.name, "DESIRED": str(rs.replicas), "CURRENT": str(rs.current), "READY": str(rs.ready), "AGE": _age(snap, o.key),
-                      "CONTAINERS": c, "IMAGES": i, "SELECTOR": f"{_selector_str(o.selector)},pod-template-hash={rs.pod_template_hash}"})
+            r.update(
+                {
+                    "NAME": rs.name,
+                    "DESIRED": str(rs.replicas),
+                    "CURRENT": str(rs.current),
+                    "READY": str(rs.ready),
+                    "AGE": _age(snap, o.key),
+                    "CONTAINERS": c,
+                    "IMAGES": i,
+                    "SELECTOR": f"{_selector_str(o.selector)},pod-template-hash={rs.pod_template_hash}",
+                }
+            )
             rows.append(r)
     for o in _objs(snap, "ReplicaSet", name, namespace, all_ns, selector):
         st = snap.statuses.get(o.key)
         r = _prefix(all_ns, o)
-        r.update({"NAME": o.name, "DESIRED": str(o.replicas), "CURRENT": str(getattr(st, "current", 0)),
-                  "READY": str(getattr(st, "ready", 0)), "AGE": _age(snap, o.key)})
+        r.update(
+            {
+                "NAME": o.name,
+                "DESIRED": str(o.replicas),
+                "CURRENT": str(getattr(st, "current", 0)),
+                "READY": str(getattr(st, "ready", 0)),
+                "AGE": _age(snap, o.key),
+            }
+        )
         rows.append(r)
     return rows
 
@@ -167,12 +231,29 @@ def replicaset_objects(snap, kind, name, namespace, all_ns, selector) -> list[di
             annotations = {"deployment.kubernetes.io/desired-replicas": str(o.replicas)}
             if rs.revision is not None:
                 annotations["deployment.kubernetes.io/revision"] = str(rs.revision)
-            out.append({"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                        "metadata": {"name": rs.name, "namespace": o.namespace, "labels": labels, "annotations": annotations,
-                                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": o.name,
-                                                          "controller": True, "blockOwnerDeletion": True}]},
-                        "spec": {"replicas": rs.replicas, "selector": sel, "template": tmpl},
-                        "status": {"replicas": rs.current, "readyReplicas": rs.ready, "availableReplicas": rs.ready}})
+            out.append(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "metadata": {
+                        "name": rs.name,
+                        "namespace": o.namespace,
+                        "labels": labels,
+                        "annotations": annotations,
+                        "ownerReferences": [
+                            {
+                                "apiVersion": "apps/v1",
+                                "kind": "Deployment",
+                                "name": o.name,
+                                "controller": True,
+                                "blockOwnerDeletion": True,
+                            }
+                        ],
+                    },
+                    "spec": {"replicas": rs.replicas, "selector": sel, "template": tmpl},
+                    "status": {"replicas": rs.current, "readyReplicas": rs.ready, "availableReplicas": rs.ready},
+                }
+            )
     return out + applied_objects(snap, kind, name, namespace, all_ns, selector)
 
 
@@ -182,9 +263,18 @@ def daemonset_rows(snap, kind, name, namespace, all_ns, selector):
         st = snap.statuses.get(o.key)
         r = _prefix(all_ns, o)
         sel = ",".join(f"{k}={v}" for k, v in sorted(o.template.spec.node_selector.items())) or "<none>"
-        r.update({"NAME": o.name, "DESIRED": str(getattr(st, "desired", 0)), "CURRENT": str(getattr(st, "current", 0)),
-                  "READY": str(getattr(st, "ready", 0)), "UP-TO-DATE": str(getattr(st, "up_to_date", 0)),
-                  "AVAILABLE": str(getattr(st, "ready", 0)), "NODE SELECTOR": sel, "AGE": _age(snap, o.key)})
+        r.update(
+            {
+                "NAME": o.name,
+                "DESIRED": str(getattr(st, "desired", 0)),
+                "CURRENT": str(getattr(st, "current", 0)),
+                "READY": str(getattr(st, "ready", 0)),
+                "UP-TO-DATE": str(getattr(st, "up_to_date", 0)),
+                "AVAILABLE": str(getattr(st, "ready", 0)),
+                "NODE SELECTOR": sel,
+                "AGE": _age(snap, o.key),
+            }
+        )
         rows.append(r)
     return rows
 
@@ -194,9 +284,15 @@ def statefulset_rows(snap, kind, name, namespace, all_ns, selector):
     for o in _objs(snap, "StatefulSet", name, namespace, all_ns, selector):
         st = snap.statuses.get(o.key)
         r = _prefix(all_ns, o)
-        r.update({"NAME": o.name, "READY": f"{getattr(st, 'ready', 0)}/{o.replicas}", "AGE": _age(snap, o.key),
-                  "CONTAINERS": ",".join(c.name for c in o.template.spec.containers),
-                  "IMAGES": ",".join(c.image for c in o.template.spec.containers)})
+        r.update(
+            {
+                "NAME": o.name,
+                "READY": f"{getattr(st, 'ready', 0)}/{o.replicas}",
+                "AGE": _age(snap, o.key),
+                "CONTAINERS": ",".join(c.name for c in o.template.spec.containers),
+                "IMAGES": ",".join(c.image for c in o.template.spec.containers),
+            }
+        )
         rows.append(r)
     return rows
 
@@ -205,11 +301,20 @@ def job_rows(snap, kind, name, namespace, all_ns, selector):
     rows = []
     for o in _objs(snap, "Job", name, namespace, all_ns, selector):
         st = snap.statuses.get(o.key)
-        status = {"Complete": "Complete", "Failed": "Failed", "Suspended": "Suspended"}.get(getattr(st, "condition", ""), "Running")
+        status = {"Complete": "Complete", "Failed": "Failed", "Suspended": "Suspended"}.get(
+            getattr(st, "condition", ""), "Running"
+        )
         comp = o.completions if o.completions is not None else o.parallelism
         r = _prefix(all_ns, o)
-        r.update({"NAME": o.name, "STATUS": status, "COMPLETIONS": f"{getattr(st, 'succeeded', 0)}/{comp}",
-                  "DURATION": "<unknown>", "AGE": _age(snap, o.key)})
+        r.update(
+            {
+                "NAME": o.name,
+                "STATUS": status,
+                "COMPLETIONS": f"{getattr(st, 'succeeded', 0)}/{comp}",
+                "DURATION": "<unknown>",
+                "AGE": _age(snap, o.key),
+            }
+        )
         rows.append(r)
     return rows
 
@@ -217,7 +322,7 @@ def job_rows(snap, kind, name, namespace, all_ns, selector):
 def _applied(snap, kind, name, namespace, all_ns, selector):
     """(namespace, manifest) of the applied objects of ``kind`` recorded in the state, as filtered."""
     out = []
-    for rid, rec in sorted((snap.state.get("objects") or {}).items()):
+    for _rid, rec in sorted((snap.state.get("objects") or {}).items()):
         m = rec.get("lastApplied") or {}
         if m.get("kind") != kind.kind:
             continue
@@ -260,8 +365,11 @@ def _pod_object(p, snap=None) -> dict:
 
 
 def pod_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
-    return [_pod_object(p, snap) for p in snap.view.all_pods()
-            if _ns_ok(p.namespace, namespace, all_ns) and (not name or p.name == name) and _sel_ok(p.labels, selector)]
+    return [
+        _pod_object(p, snap)
+        for p in snap.view.all_pods()
+        if _ns_ok(p.namespace, namespace, all_ns) and (not name or p.name == name) and _sel_ok(p.labels, selector)
+    ]
 
 
 def _jsonable(status) -> dict:
@@ -300,11 +408,23 @@ def _not_found(kind, name: str):
 
 
 def _print_with_events(snap, name: str, lines: list[str], live: tuple = ()) -> None:
-    events = [e for e in (snap.state.get("events") or []) if name in e.get("message", "") or e.get("object", "").endswith(f"/{name}")]
+    events = [
+        e
+        for e in (snap.state.get("events") or [])
+        if name in e.get("message", "") or e.get("object", "").endswith(f"/{name}")
+    ]
     events += [{"time": t, "reason": r, "message": m} for t, r, m in live]  # read from the node now (probes)
     lines.append("Events:" if events else "Events:       <none>")
     if events:
-        lines += ["  " + ln for ln in format_table([{"TIME": e.get("time", ""), "REASON": e.get("reason", ""), "MESSAGE": e.get("message", "")} for e in events[-15:]]).splitlines()]
+        lines += [
+            "  " + ln
+            for ln in format_table(
+                [
+                    {"TIME": e.get("time", ""), "REASON": e.get("reason", ""), "MESSAGE": e.get("message", "")}
+                    for e in events[-15:]
+                ]
+            ).splitlines()
+        ]
     console.out.print("\n".join(lines))
 
 
@@ -317,36 +437,70 @@ def describe_pod(cluster, kind, name: str, namespace: str) -> None:
         raise _not_found(kind, name)
     if pods:
         p = pods[0]
-        lines += [f"Name:         {p.name}", f"Namespace:    {p.namespace}", f"Node:         {p.node}",
-                  "Start Time:   " + (datetime.fromtimestamp(p.created_at).isoformat() if p.created_at else "<unknown>"),
-                  "Labels:       " + ("\n              ".join(f"{k}={v}" for k, v in sorted(p.labels.items())) or "<none>"),
-                  f"Status:       {p.status}", f"IP:           {p.ip or '<none>'}",
-                  f"Controlled By: {p.owner or p.applied}", f"UID:          {p.uid}", "Containers:"]
+        lines += [
+            f"Name:         {p.name}",
+            f"Namespace:    {p.namespace}",
+            f"Node:         {p.node}",
+            "Start Time:   " + (datetime.fromtimestamp(p.created_at).isoformat() if p.created_at else "<unknown>"),
+            "Labels:       " + ("\n              ".join(f"{k}={v}" for k, v in sorted(p.labels.items())) or "<none>"),
+            f"Status:       {p.status}",
+            f"IP:           {p.ip or '<none>'}",
+            f"Controlled By: {p.owner or p.applied}",
+            f"UID:          {p.uid}",
+            "Containers:",
+        ]
         for c in p.containers:
             if c.kind == "sandbox":
                 continue
-            state = {"running": "Running", "exited": "Terminated", "restarting": "Waiting (CrashLoopBackOff)"}.get(c.status, c.status)
-            lines += [f"  {c.name}:{' (init)' if c.kind == 'init' else ''}", f"    Container ID:  docker://{c.id}",
-                      f"    Image:         {c.image}", f"    State:         {state}"]
+            state = {"running": "Running", "exited": "Terminated", "restarting": "Waiting (CrashLoopBackOff)"}.get(
+                c.status, c.status
+            )
+            lines += [
+                f"  {c.name}:{' (init)' if c.kind == 'init' else ''}",
+                f"    Container ID:  docker://{c.id}",
+                f"    Image:         {c.image}",
+                f"    State:         {state}",
+            ]
             if c.status == "exited":
                 lines.append(f"      Exit Code:   {c.exit_code}")
             lines.append(f"    Restart Count: {c.restart_count}")
         ready = "True" if p.observed.ready else "False"
-        lines += ["Conditions:", "  Type              Status", f"  Ready             {ready}",
-                  f"  ContainersReady   {ready}"]
+        lines += [
+            "Conditions:",
+            "  Type              Status",
+            f"  Ready             {ready}",
+            f"  ContainersReady   {ready}",
+        ]
         if not p.observed.ready and p.observed.detail:
             lines.append(f"  Message:          {p.observed.detail}")  # e.g. Readiness probe failed: …
     elif pending.get("phase") == "Failed":
         retry = datetime.fromtimestamp(float(pending.get("retryAfter", 0))).isoformat()
-        lines += [f"Name:         {name}", f"Namespace:    {namespace}", f"Node:         {pending.get('node') or '<none>'}",
-                  "Status:       Pending", f"Controlled By: {pending.get('applied')}", "Conditions:",
-                  "  Type              Status", "  PodScheduled      True", "  ContainersReady   False",
-                  f"Reason:       {pending.get('reason')}", f"Message:      {pending.get('message')}",
-                  f"Attempts:     {pending.get('attempts')} (next attempt after {retry}, on the next apply)"]
+        lines += [
+            f"Name:         {name}",
+            f"Namespace:    {namespace}",
+            f"Node:         {pending.get('node') or '<none>'}",
+            "Status:       Pending",
+            f"Controlled By: {pending.get('applied')}",
+            "Conditions:",
+            "  Type              Status",
+            "  PodScheduled      True",
+            "  ContainersReady   False",
+            f"Reason:       {pending.get('reason')}",
+            f"Message:      {pending.get('message')}",
+            f"Attempts:     {pending.get('attempts')} (next attempt after {retry}, on the next apply)",
+        ]
     else:
-        lines += [f"Name:         {name}", f"Namespace:    {namespace}", "Node:         <none>", "Status:       Pending",
-                  f"Controlled By: {pending.get('applied')}", "Conditions:", "  Type           Status",
-                  "  PodScheduled   False", f"Reason:       {pending.get('reason')}"]
+        lines += [
+            f"Name:         {name}",
+            f"Namespace:    {namespace}",
+            "Node:         <none>",
+            "Status:       Pending",
+            f"Controlled By: {pending.get('applied')}",
+            "Conditions:",
+            "  Type           Status",
+            "  PodScheduled   False",
+            f"Reason:       {pending.get('reason')}",
+        ]
     _print_with_events(snap, name, lines, pods[0].probe_events if pods else ())
 
 
@@ -358,7 +512,11 @@ def deployment_conditions(obj, st, snap) -> list[tuple[str, str, str]]:
 
     _, unavailable = resolve_fenceposts(obj.strategy.max_surge, obj.strategy.max_unavailable, obj.replicas)
     ok = st.available >= obj.replicas - (unavailable if obj.strategy.type == "RollingUpdate" else 0)
-    available = ("Available", "True" if ok else "False", "MinimumReplicasAvailable" if ok else "MinimumReplicasUnavailable")
+    available = (
+        "Available",
+        "True" if ok else "False",
+        "MinimumReplicasAvailable" if ok else "MinimumReplicasUnavailable",
+    )
     if obj.paused:
         return [available, ("Progressing", "Unknown", "DeploymentPaused")]
     if not st.rollout:
@@ -383,19 +541,30 @@ def describe_workload(cluster, kind, name: str, namespace: str) -> None:
         raise _not_found(kind, name)
     o = objs[0]
     meta = o.get("metadata") or {}
-    lines += [f"Name:         {meta.get('name')}", f"Namespace:    {meta.get('namespace', namespace)}",
-              "Labels:       " + (", ".join(f"{k}={v}" for k, v in sorted((meta.get("labels") or {}).items())) or "<none>")]
+    lines += [
+        f"Name:         {meta.get('name')}",
+        f"Namespace:    {meta.get('namespace', namespace)}",
+        "Labels:       " + (", ".join(f"{k}={v}" for k, v in sorted((meta.get("labels") or {}).items())) or "<none>"),
+    ]
     st = snap.statuses.get(ObjectKey(kind.kind, namespace if kind.namespaced else "", name))
     if kind.kind == "Deployment" and st is not None:
         obj = next(x for x in snap.objects if x.key == ObjectKey(kind.kind, namespace, name))
-        lines += [f"Selector:     {_selector_str(obj.selector)}",
-                  f"Replicas:     {obj.replicas} desired | {st.updated} updated | {st.current} total | {st.available} available | {max(0, st.current - st.available)} unavailable",
-                  f"StrategyType: {obj.strategy.type}", "Pod Template:", f"  Labels:  {', '.join(f'{k}={v}' for k, v in sorted(obj.template.labels.items()))}",
-                  "  Containers:"]
+        lines += [
+            f"Selector:     {_selector_str(obj.selector)}",
+            f"Replicas:     {obj.replicas} desired | {st.updated} updated | {st.current} total | {st.available} available | {max(0, st.current - st.available)} unavailable",
+            f"StrategyType: {obj.strategy.type}",
+            "Pod Template:",
+            f"  Labels:  {', '.join(f'{k}={v}' for k, v in sorted(obj.template.labels.items()))}",
+            "  Containers:",
+        ]
         for c in obj.template.spec.containers:
             lines += [f"   {c.name}:", f"    Image:  {c.image}"]
-        lines += ["Conditions:", "  Type           Status  Reason", "  ----           ------  ------",
-                  *(f"  {t:<15}{v:<8}{r}" for t, v, r in deployment_conditions(obj, st, snap))]
+        lines += [
+            "Conditions:",
+            "  Type           Status  Reason",
+            "  ----           ------  ------",
+            *(f"  {t:<15}{v:<8}{r}" for t, v, r in deployment_conditions(obj, st, snap)),
+        ]
         lines.append(f"NewReplicaSet: {st.new_replica_set}")
     elif st is not None:
         lines.append("Status:       " + json.dumps(_jsonable(st)))
@@ -404,5 +573,8 @@ def describe_workload(cluster, kind, name: str, namespace: str) -> None:
         if spec is not None and kind.kind != "Deployment":
             import yaml
 
-            lines += ["Spec:" if "spec" in o else "Data:", *("  " + ln for ln in yaml.safe_dump(spec, sort_keys=True).rstrip().splitlines())]
+            lines += [
+                "Spec:" if "spec" in o else "Data:",
+                *("  " + ln for ln in yaml.safe_dump(spec, sort_keys=True).rstrip().splitlines()),
+            ]
     _print_with_events(snap, name, lines)

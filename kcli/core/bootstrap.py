@@ -14,7 +14,9 @@ from kcli.core.overlay import plan_overlay
 NETWORK_STEPS = ("pod-network", "vxlan-device", "peers", "iptables", "subnet-env")
 
 
-def plan_host(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, peers: Mapping[str, NodeLease]) -> list[Step]:
+def plan_host(
+    host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, peers: Mapping[str, NodeLease]
+) -> list[Step]:
     """All bootstrap steps for one host, in execution order."""
     docker = plan_docker(host, f)
     return [
@@ -26,7 +28,9 @@ def plan_host(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, pe
     ]
 
 
-def overlay_drift(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, peers: Mapping[str, NodeLease]) -> list[Step]:
+def overlay_drift(
+    host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, peers: Mapping[str, NodeLease]
+) -> list[Step]:
     """Network steps that would change something: non-empty means the node's overlay drifted."""
     return [s for s in plan_overlay(host, f, net, lease, peers) if s.changed]
 
@@ -44,5 +48,7 @@ def ping_snippet(net: ClusterNetwork, peers: Mapping[str, NodeLease]) -> str:
     parts = []
     for name in sorted(peers):
         t = shlex.quote(ping_target(net, peers[name]))
-        parts.append(f"( if ping -c 1 -W 1 {t} >/dev/null 2>&1; then echo {shlex.quote(name)}=ok; else echo {shlex.quote(name)}=fail; fi ) &")
+        parts.append(
+            f"( if ping -c 1 -W 1 {t} >/dev/null 2>&1; then echo {shlex.quote(name)}=ok; else echo {shlex.quote(name)}=fail; fi ) &"
+        )
     return " ".join(parts) + " wait"

@@ -8,8 +8,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kcli.core.facts.node import NodeFacts, parse_node_facts
-from kcli.core.facts.pods import (DNS_CONTAINER, PodView, container_running, inspected, parse_pods,
-                                  pod_network_ips, unknown_pods)
+from kcli.core.facts.pods import (
+    DNS_CONTAINER,
+    PodView,
+    container_running,
+    inspected,
+    parse_pods,
+    pod_network_ips,
+    unknown_pods,
+)
 from kcli.core.facts.sections import Section
 from kcli.core.facts.view_script import VIEW_SNIPPETS  # noqa: F401 - re-exported
 from kcli.core.inventory import Inventory
@@ -70,8 +77,9 @@ def merged(base: ClusterView, newer: ClusterView) -> ClusterView:
     return out
 
 
-def scheduler_nodes(inv: Inventory, view: ClusterView, joined: Collection[str],
-                    cordoned: Collection[str] = ()) -> list[Node]:
+def scheduler_nodes(
+    inv: Inventory, view: ClusterView, joined: Collection[str], cordoned: Collection[str] = ()
+) -> list[Node]:
     """Allocatable from node facts; labels and taints from the inventory; ``cordoned`` (the state's,
     `kcli cordon`) or labelled kcli.io/cordoned=true are unschedulable. Only reachable nodes that
     joined the overlay (have a lease in ``joined``) can take pods."""
@@ -81,14 +89,21 @@ def scheduler_nodes(inv: Inventory, view: ClusterView, joined: Collection[str],
         if f is None or f.docker_error is not None or h.name not in joined:
             continue
         labels = {
-            **dict(h.labels), "kubernetes.io/hostname": h.name, "kubernetes.io/os": "linux",
+            **dict(h.labels),
+            "kubernetes.io/hostname": h.name,
+            "kubernetes.io/os": "linux",
             **{f"node-role.kubernetes.io/{r}": "" for r in h.roles},
         }
-        out.append(Node(
-            name=h.name, cpu_milli=f.cpus * 1000, memory=f.memory_kib * 1024, labels=labels,
-            taints=tuple(Taint(t.key, t.value, t.effect) for t in h.taints),
-            unschedulable=h.name in cordoned or h.labels.get("kcli.io/cordoned") == "true",
-        ))
+        out.append(
+            Node(
+                name=h.name,
+                cpu_milli=f.cpus * 1000,
+                memory=f.memory_kib * 1024,
+                labels=labels,
+                taints=tuple(Taint(t.key, t.value, t.effect) for t in h.taints),
+                unschedulable=h.name in cordoned or h.labels.get("kcli.io/cordoned") == "true",
+            )
+        )
     return out
 
 

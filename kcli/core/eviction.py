@@ -13,7 +13,8 @@ else happens there, so two copies never serve.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from kcli.core.commands.shell import Step
 from kcli.core.objects import AnyObject, Toleration
@@ -38,8 +39,14 @@ def toleration_seconds(tolerations: Iterable[Toleration], key: str = UNREACHABLE
     return min(bounded) if bounded else None
 
 
-def evictions(pods: Iterable[Any], unreachable: Iterable[str], objects: Iterable[AnyObject],
-              records: Mapping[str, Any], seen: Mapping[str, float], now: float) -> dict[tuple[str, str], str]:
+def evictions(
+    pods: Iterable[Any],
+    unreachable: Iterable[str],
+    objects: Iterable[AnyObject],
+    records: Mapping[str, Any],
+    seen: Mapping[str, float],
+    now: float,
+) -> dict[tuple[str, str], str]:
     """(namespace, pod) → reason, for the PodViews ``pods``: pods recorded as evicted (wherever
     they are now), and Deployment/ReplicaSet pods on an ``unreachable`` node whose toleration ran
     out since the node was last ``seen`` (the shell counts a never-seen lost node from its first
@@ -60,8 +67,9 @@ def evictions(pods: Iterable[Any], unreachable: Iterable[str], objects: Iterable
         limit = toleration_seconds(template.spec.tolerations)
         gone_for = now - seen[p.node]
         if limit is not None and gone_for >= limit:
-            out[(p.namespace, p.name)] = (f"node {p.node} unreachable for {int(gone_for)}s "
-                                          f"(tolerationSeconds {int(limit)})")
+            out[(p.namespace, p.name)] = (
+                f"node {p.node} unreachable for {int(gone_for)}s (tolerationSeconds {int(limit)})"
+            )
     return out
 
 
@@ -71,10 +79,17 @@ def stale_pods_step(host: str, records: Mapping[str, Any]) -> Step | None:
     repaired, so their replacements elsewhere are never served beside them. None when it has none."""
     from kcli.core.podrun import PodContainers, delete_pods_lines
 
-    uids = sorted((key, str(rec["uid"])) for key, rec in records.items()
-                  if isinstance(rec, Mapping) and rec.get("evicted") and rec.get("node") == host and rec.get("uid"))
+    uids = sorted(
+        (key, str(rec["uid"]))
+        for key, rec in records.items()
+        if isinstance(rec, Mapping) and rec.get("evicted") and rec.get("node") == host and rec.get("uid")
+    )
     if not uids:
         return None
     names = ", ".join(key for key, _ in uids)
-    return Step(host, "stale-pods", f"remove {len(uids)} pod(s) evicted while the node was lost: {names}",
-                tuple(delete_pods_lines([PodContainers(uid, ()) for _, uid in uids], grace=0)))
+    return Step(
+        host,
+        "stale-pods",
+        f"remove {len(uids)} pod(s) evicted while the node was lost: {names}",
+        tuple(delete_pods_lines([PodContainers(uid, ()) for _, uid in uids], grace=0)),
+    )

@@ -56,9 +56,9 @@ def fence_preamble(fence: Fence, *, lock_node: bool = False) -> str:
         f"flock -w {MUTEX_WAIT} 9 || {{ echo 'another run is still writing to this host'; {refuse}; }}; fi\n"
         f"kcli_fence=$(cat {FENCE_FILE} 2>/dev/null || echo 0)\n"
         "case $kcli_fence in ''|*[!0-9]*) kcli_fence=0;; esac\n"
-        f"if [ \"$kcli_fence\" -gt {epoch} ]; then "
-        f"echo \"the cluster lock was taken by a newer run (epoch $kcli_fence > {epoch})\"; {refuse}; fi\n"
+        f'if [ "$kcli_fence" -gt {epoch} ]; then '
+        f'echo "the cluster lock was taken by a newer run (epoch $kcli_fence > {epoch})"; {refuse}; fi\n'
         f"{token_check}"
         f"if [ \"$kcli_fence\" -ne {epoch} ]; then printf '%s\\n' {epoch} > {FENCE_FILE}.tmp && mv -f {FENCE_FILE}.tmp {FENCE_FILE}; fi\n"
-        f"echo epoch={epoch}; echo \"{RC_MARK}0\""
+        f'echo epoch={epoch}; echo "{RC_MARK}0"'
     )

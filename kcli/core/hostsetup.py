@@ -15,9 +15,7 @@ from kcli.errors import PlanError
 HEADER = "# Written by kcli bootstrap; removed by kcli reset.\n"
 MODULES_CONF = HEADER + "".join(f"{m}\n" for m in KERNEL_MODULES)
 SYSCTL_CONF = HEADER + (
-    "net.ipv4.ip_forward = 1\n"
-    "net.bridge.bridge-nf-call-iptables = 1\n"
-    "net.bridge.bridge-nf-call-ip6tables = 1\n"
+    "net.ipv4.ip_forward = 1\nnet.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\n"
 )
 # kubelet's container log rotation defaults (containerLogMaxSize 10Mi, containerLogMaxFiles 5).
 LOG_OPTS = {"max-size": "10m", "max-file": "5"}
@@ -79,12 +77,20 @@ def plan_modules(host: str, f: HostFacts) -> Step:
     if _same(f.files.get("modules"), MODULES_CONF):
         return Step(host, "kernel-modules", f"{path} up to date")
     load = " ; ".join(f"{sh(('modprobe', m))} 2>/dev/null || true" for m in KERNEL_MODULES)
-    return Step(host, "kernel-modules", f"write {path}, load {', '.join(KERNEL_MODULES)}", (write_file(path, MODULES_CONF), load))
+    return Step(
+        host,
+        "kernel-modules",
+        f"write {path}, load {', '.join(KERNEL_MODULES)}",
+        (write_file(path, MODULES_CONF), load),
+    )
 
 
 def plan_sysctls(host: str, f: HostFacts) -> Step:
     path = MANAGED_FILES["sysctl"]
-    live_ok = f.sysctls.get("net.ipv4.ip_forward") == "1" and f.sysctls.get("net.bridge.bridge-nf-call-iptables") in ("1", "")
+    live_ok = f.sysctls.get("net.ipv4.ip_forward") == "1" and f.sysctls.get("net.bridge.bridge-nf-call-iptables") in (
+        "1",
+        "",
+    )
     if _same(f.files.get("sysctl"), SYSCTL_CONF) and live_ok:
         return Step(host, "sysctls", f"{path} up to date, ip_forward=1")
     why = "write " + path if not _same(f.files.get("sysctl"), SYSCTL_CONF) else "re-apply (live values differ)"
@@ -116,8 +122,9 @@ def plan_docker_config(host: str, f: HostFacts, docker_will_be_installed: bool =
         return Step(host, "docker-config", f"{path} up to date (no restart)")
     lines = []
     if f.daemon_backup == "none":
-        lines.append(sh(("cp", "-p", path, DAEMON_BACKUP)) if current is not None
-                     else sh(("touch", DAEMON_ABSENT_MARK)))
+        lines.append(
+            sh(("cp", "-p", path, DAEMON_BACKUP)) if current is not None else sh(("touch", DAEMON_ABSENT_MARK))
+        )
     lines.append(write_file(path, json.dumps(wanted, indent=2, sort_keys=True) + "\n"))
     lines.append(RESTART_DOCKER)
     return Step(host, "docker-config", f"write {path} (log rotation like kubelet's), restart docker", tuple(lines))

@@ -310,12 +310,16 @@ def _network(raw: Mapping[str, Any], errs: _Errors) -> dict[str, str]:
         if isinstance(v, str) and v:
             out[key] = v
         else:
-            errs.add(f"network.{key}", "must be a non-empty string" + (" (a CIDR like 10.244.0.0/16)" if key != "backend"
-                                                                       else ""))
+            errs.add(
+                f"network.{key}",
+                "must be a non-empty string" + (" (a CIDR like 10.244.0.0/16)" if key != "backend" else ""),
+            )
     defaults = ClusterNetwork()
-    net = ClusterNetwork(pod_cidr=out.get("pod_cidr", defaults.pod_cidr),
-                         service_cidr=out.get("service_cidr", defaults.service_cidr),
-                         backend=out.get("backend", defaults.backend))
+    net = ClusterNetwork(
+        pod_cidr=out.get("pod_cidr", defaults.pod_cidr),
+        service_cidr=out.get("service_cidr", defaults.service_cidr),
+        backend=out.get("backend", defaults.backend),
+    )
     names = {k: f"network.{k}" for k in NETWORK_FLAGS}
     errs.items.extend(f"{errs.source}: {msg}" for msg in validate_network(net, names))
     return out

@@ -47,7 +47,9 @@ NAT_CHAINS = (KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ)
 _NEW = ("-m", "conntrack", "--ctstate", "NEW")
 
 
-def _jump(table: str, chain: str, target: str, comment: str, extra: tuple[str, ...] = ()) -> tuple[str, str, tuple[str, ...]]:
+def _jump(
+    table: str, chain: str, target: str, comment: str, extra: tuple[str, ...] = ()
+) -> tuple[str, str, tuple[str, ...]]:
     return (table, chain, (*extra, "-m", "comment", "--comment", comment, "-j", target))
 
 
@@ -154,7 +156,9 @@ def _ports(services: Iterable[ServiceSpec]) -> list[tuple[ServiceSpec, ServicePo
     return sorted(out, key=lambda t: (t[2], t[1].protocol))
 
 
-def _endpoints(svc: ServiceSpec, sp: ServicePort, endpoints_by_service: Mapping[str, Sequence[Endpoint]]) -> tuple[Endpoint, ...]:
+def _endpoints(
+    svc: ServiceSpec, sp: ServicePort, endpoints_by_service: Mapping[str, Sequence[Endpoint]]
+) -> tuple[Endpoint, ...]:
     return ready_endpoints(endpoints_by_service.get(svc.key, ()), sp)
 
 
@@ -184,8 +188,16 @@ def render_nat(
     rules: list[str] = [
         _rule(KUBE_POSTROUTING, "-m", "mark", "!", "--mark", f"{MASQ_MARK}/{MASQ_MARK}", "-j", "RETURN"),
         _rule(KUBE_POSTROUTING, "-j", "MARK", "--xor-mark", MASQ_MARK),
-        _rule(KUBE_POSTROUTING, "-m", "comment", "--comment", "kubernetes service traffic requiring SNAT",
-              "-j", "MASQUERADE", *(("--random-fully",) if random_fully else ())),
+        _rule(
+            KUBE_POSTROUTING,
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes service traffic requiring SNAT",
+            "-j",
+            "MASQUERADE",
+            *(("--random-fully",) if random_fully else ()),
+        ),
         _rule(KUBE_MARK_MASQ, "-j", "MARK", "--or-mark", MASQ_MARK),
     ]
     for svc, sp, spn in _ports(services):
@@ -201,14 +213,50 @@ def render_nat(
             chains.append(ext_chain)
         chains.extend(c for _, c in sep)
 
-        vip = ("-m", "comment", "--comment", f"{spn} cluster IP", "-m", proto, "-p", proto,
-               "-d", svc.cluster_ip or "", "--dport", str(sp.port))
+        vip = (
+            "-m",
+            "comment",
+            "--comment",
+            f"{spn} cluster IP",
+            "-m",
+            proto,
+            "-p",
+            proto,
+            "-d",
+            svc.cluster_ip or "",
+            "--dport",
+            str(sp.port),
+        )
         rules.append(_rule(KUBE_SERVICES, *vip, "-j", svc_chain))
         if sp.node_port:
-            rules.append(_rule(KUBE_NODEPORTS, "-m", "comment", "--comment", spn, "-m", proto, "-p", proto,
-                               "--dport", str(sp.node_port), "-j", ext_chain))
-            rules.append(_rule(ext_chain, "-m", "comment", "--comment",
-                               f"masquerade traffic for {spn} external destinations", "-j", KUBE_MARK_MASQ))
+            rules.append(
+                _rule(
+                    KUBE_NODEPORTS,
+                    "-m",
+                    "comment",
+                    "--comment",
+                    spn,
+                    "-m",
+                    proto,
+                    "-p",
+                    proto,
+                    "--dport",
+                    str(sp.node_port),
+                    "-j",
+                    ext_chain,
+                )
+            )
+            rules.append(
+                _rule(
+                    ext_chain,
+                    "-m",
+                    "comment",
+                    "--comment",
+                    f"masquerade traffic for {spn} external destinations",
+                    "-j",
+                    KUBE_MARK_MASQ,
+                )
+            )
             rules.append(_rule(ext_chain, "-j", svc_chain))
         if masquerade_all:
             rules.append(_rule(svc_chain, *vip, "-j", KUBE_MARK_MASQ))
@@ -217,9 +265,25 @@ def render_nat(
         affinity = svc.session_affinity == "ClientIP"
         if affinity:
             for e, chain in sep:
-                rules.append(_rule(svc_chain, "-m", "comment", "--comment", f"{spn} -> {e.address}",
-                                   "-m", "recent", "--name", chain, "--rcheck", "--seconds",
-                                   str(svc.affinity_timeout), "--reap", "-j", chain))
+                rules.append(
+                    _rule(
+                        svc_chain,
+                        "-m",
+                        "comment",
+                        "--comment",
+                        f"{spn} -> {e.address}",
+                        "-m",
+                        "recent",
+                        "--name",
+                        chain,
+                        "--rcheck",
+                        "--seconds",
+                        str(svc.affinity_timeout),
+                        "--reap",
+                        "-j",
+                        chain,
+                    )
+                )
         n = len(sep)
         for i, (e, chain) in enumerate(sep):
             stat = ("-m", "statistic", "--mode", "random", "--probability", probability(n, i)) if i < n - 1 else ()
@@ -227,16 +291,44 @@ def render_nat(
         for e, chain in sep:
             rules.append(_rule(chain, "-m", "comment", "--comment", spn, "-s", e.ip, "-j", KUBE_MARK_MASQ))
             recent = ("-m", "recent", "--name", chain, "--set") if affinity else ()
-            rules.append(_rule(chain, "-m", "comment", "--comment", spn, *recent, "-m", proto, "-p", proto,
-                               "-j", "DNAT", "--to-destination", e.address))
+            rules.append(
+                _rule(
+                    chain,
+                    "-m",
+                    "comment",
+                    "--comment",
+                    spn,
+                    *recent,
+                    "-m",
+                    proto,
+                    "-p",
+                    proto,
+                    "-j",
+                    "DNAT",
+                    "--to-destination",
+                    e.address,
+                )
+            )
     wanted = set(chains)
     for stale in sorted(c for c in set(existing_chains) if is_service_chain(c) and c not in wanted):
         chains.append(stale)
         rules.append(f"-X {stale}")
-    rules.append(_rule(KUBE_SERVICES, "-m", "comment", "--comment",
-                       "kubernetes service nodeports; NOTE: this must be the last rule in this chain",
-                       *(() if localhost_nodeports else ("!", "-d", "127.0.0.0/8")),
-                       "-m", "addrtype", "--dst-type", "LOCAL", "-j", KUBE_NODEPORTS))
+    rules.append(
+        _rule(
+            KUBE_SERVICES,
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes service nodeports; NOTE: this must be the last rule in this chain",
+            *(() if localhost_nodeports else ("!", "-d", "127.0.0.0/8")),
+            "-m",
+            "addrtype",
+            "--dst-type",
+            "LOCAL",
+            "-j",
+            KUBE_NODEPORTS,
+        )
+    )
     return _table("nat", chains, rules)
 
 
@@ -260,18 +352,79 @@ def render_filter(
             continue
         proto = sp.protocol.lower()
         comment = f"{spn} has no endpoints"
-        rules.append(_rule(KUBE_SERVICES, "-m", "comment", "--comment", comment, "-m", proto, "-p", proto,
-                           "-d", svc.cluster_ip or "", "--dport", str(sp.port), "-j", "REJECT"))
+        rules.append(
+            _rule(
+                KUBE_SERVICES,
+                "-m",
+                "comment",
+                "--comment",
+                comment,
+                "-m",
+                proto,
+                "-p",
+                proto,
+                "-d",
+                svc.cluster_ip or "",
+                "--dport",
+                str(sp.port),
+                "-j",
+                "REJECT",
+            )
+        )
         if sp.node_port:
-            rules.append(_rule(KUBE_EXTERNAL_SERVICES, "-m", "comment", "--comment", comment,
-                               "-m", "addrtype", "--dst-type", "LOCAL", "-m", proto, "-p", proto,
-                               "--dport", str(sp.node_port), "-j", "REJECT"))
+            rules.append(
+                _rule(
+                    KUBE_EXTERNAL_SERVICES,
+                    "-m",
+                    "comment",
+                    "--comment",
+                    comment,
+                    "-m",
+                    "addrtype",
+                    "--dst-type",
+                    "LOCAL",
+                    "-m",
+                    proto,
+                    "-p",
+                    proto,
+                    "--dport",
+                    str(sp.node_port),
+                    "-j",
+                    "REJECT",
+                )
+            )
     if not conntrack_tcp_be_liberal:
         rules.append(_rule(KUBE_FORWARD, "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"))
-    rules.append(_rule(KUBE_FORWARD, "-m", "comment", "--comment", "kubernetes forwarding rules",
-                       "-m", "mark", "--mark", f"{MASQ_MARK}/{MASQ_MARK}", "-j", "ACCEPT"))
-    rules.append(_rule(KUBE_FORWARD, "-m", "comment", "--comment", "kubernetes forwarding conntrack rule",
-                       "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"))
+    rules.append(
+        _rule(
+            KUBE_FORWARD,
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes forwarding rules",
+            "-m",
+            "mark",
+            "--mark",
+            f"{MASQ_MARK}/{MASQ_MARK}",
+            "-j",
+            "ACCEPT",
+        )
+    )
+    rules.append(
+        _rule(
+            KUBE_FORWARD,
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes forwarding conntrack rule",
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "RELATED,ESTABLISHED",
+            "-j",
+            "ACCEPT",
+        )
+    )
     return _table("filter", list(FILTER_CHAINS), rules)
 
 
@@ -308,14 +461,18 @@ def jump_rules(tables: Iterable[str] = ("filter", "nat")) -> tuple[tuple[str, st
     return tuple(j for j in JUMP_RULES if j[0] in keep)
 
 
-def ensure_jump_argvs(jump: tuple[str, str, tuple[str, ...]], iptables: str = "iptables") -> tuple[tuple[str, ...], tuple[str, ...]]:
+def ensure_jump_argvs(
+    jump: tuple[str, str, tuple[str, ...]], iptables: str = "iptables"
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The ``(check, insert)`` argv pair for one jump: run insert only if check fails."""
     table, chain, args = jump
     base = (iptables, "-w", "-t", table)
     return (*base, "-C", chain, *args), (*base, "-I", chain, *args)
 
 
-def render_jump_script(jumps: Iterable[tuple[str, str, tuple[str, ...]]] = JUMP_RULES, iptables: str = "iptables") -> str:
+def render_jump_script(
+    jumps: Iterable[tuple[str, str, tuple[str, ...]]] = JUMP_RULES, iptables: str = "iptables"
+) -> str:
     """A POSIX sh snippet that ensures each jump exactly once (idempotent, re-run after a docker
     restart): ``-N`` the target chain if missing, then ``-C ... || -I ...`` (prepend)."""
     lines = ["set -e"]
@@ -412,11 +569,22 @@ def expected_rules(
     return out
 
 
-_BASE_OPTS = {"-s": "-s", "--source": "-s", "-d": "-d", "--destination": "-d", "-i": "-i",
-              "--in-interface": "-i", "-o": "-o", "--out-interface": "-o", "-p": "-p", "--protocol": "-p"}
+_BASE_OPTS = {
+    "-s": "-s",
+    "--source": "-s",
+    "-d": "-d",
+    "--destination": "-d",
+    "-i": "-i",
+    "--in-interface": "-i",
+    "-o": "-o",
+    "--out-interface": "-o",
+    "-p": "-p",
+    "--protocol": "-p",
+}
 _TARGET_OPTS = ("-j", "--jump", "-g", "--goto")
 _DROP_DEFAULTS = {
-    ("recent", "--mask", "255.255.255.255"), ("recent", "--rsource", ""),
+    ("recent", "--mask", "255.255.255.255"),
+    ("recent", "--rsource", ""),
     ("REJECT", "--reject-with", "icmp-port-unreachable"),
 }
 
@@ -499,7 +667,11 @@ def normalize_rule(rule: str) -> str:
         # an option of the current module / target, with its values up to the next option
         j = i + 1
         values: list[str] = []
-        while j < len(tokens) and tokens[j] != "!" and not (tokens[j].startswith("-") and len(tokens[j]) > 1 and not tokens[j][1].isdigit()):
+        while (
+            j < len(tokens)
+            and tokens[j] != "!"
+            and not (tokens[j].startswith("-") and len(tokens[j]) > 1 and not tokens[j][1].isdigit())
+        ):
             values.append(tokens[j])
             j += 1
             if tok == "--comment":
@@ -527,7 +699,9 @@ def normalize_rule(rule: str) -> str:
     return " ".join(parts)
 
 
-def diff_rules(desired: Mapping[str, Mapping[str, Sequence[str]]], observed: Mapping[str, Mapping[str, Sequence[str]]]) -> list[str]:
+def diff_rules(
+    desired: Mapping[str, Mapping[str, Sequence[str]]], observed: Mapping[str, Mapping[str, Sequence[str]]]
+) -> list[str]:
     """Human-readable drift between ``expected_rules(...)`` and ``parse_iptables_save(...)``.
 
     KUBE-* chains must match rule for rule (normalised, in order); in built-in chains each
@@ -556,8 +730,8 @@ def diff_rules(desired: Mapping[str, Mapping[str, Sequence[str]]], observed: Map
             if want_norm == have:
                 continue
             raw_have = list(have_chains[chain])
-            missing = [r for r, n in zip(want, want_norm) if n not in have]
-            extra = [r for r, n in zip(raw_have, have) if n not in want_norm]
+            missing = [r for r, n in zip(want, want_norm, strict=False) if n not in have]
+            extra = [r for r, n in zip(raw_have, have, strict=False) if n not in want_norm]
             problems.extend(f"{table} chain {chain}: rule missing: {r}" for r in missing)
             problems.extend(f"{table} chain {chain}: unexpected rule: {r}" for r in extra)
             if not missing and not extra:

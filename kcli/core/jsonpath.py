@@ -46,6 +46,7 @@ Node = tuple  # ("text", s) ("const", v) ("field", key) ("wild",) ("rec",) ("arr
 
 def _unquote(raw: str, q: str) -> str:
     """Undo Go ``strconv`` escapes in a quoted string: ``\\n \\t \\r \\\\ \\" \\x41 \\u00e9 \\101`` ..."""
+
     def one(m: re.Match) -> str:
         simple, code, bare = m.groups()
         if (simple and (simple not in "'\"" or simple == q)) or (bare and bare != q):
@@ -55,6 +56,7 @@ def _unquote(raw: str, q: str) -> str:
             if v <= (0xFF if code[0] in "x01234567" else 0x10FFFF) and not (code[0] in "uU" and 0xD800 <= v < 0xE000):
                 return chr(v)
         raise JsonPathError(f"unquote string {q}{raw}{q} error invalid syntax")
+
     return _UNESC.sub(one, raw)
 
 
@@ -104,7 +106,7 @@ class _Parser:
         s, j = self.s, self.i
         while j < len(s) and s[j] not in _TERM:
             j += 2 if field and s[j] == "\\" else 1
-        raw, self.i = s[self.i:j], min(j, len(s))
+        raw, self.i = s[self.i : j], min(j, len(s))
         if field:
             return ("wild",) if raw == "*" else ("field", raw.replace("\\", ""))
         if raw in ("true", "false"):
@@ -125,7 +127,7 @@ class _Parser:
         """A string up to the first ``q`` not after a backslash, unescaped."""
         if not (m := re.compile(rf"[^\n]*?(?<!\\){q}").match(self.s, self.i)):
             raise JsonPathError("unterminated quoted string")
-        raw, self.i = self.s[self.i:m.end() - 1], m.end()
+        raw, self.i = self.s[self.i : m.end() - 1], m.end()
         return _unquote(raw, q)
 
     def array(self) -> list[Node]:
@@ -133,7 +135,7 @@ class _Parser:
         end, nl = self.s.find("]", self.i), self.s.find("\n", self.i)
         if end < 0 or 0 <= nl < end:
             raise JsonPathError("unterminated array")
-        text, self.i = self.s[self.i:end], end + 1
+        text, self.i = self.s[self.i : end], end + 1
         text = ":" if text == "*" else text
         if "," in text:
             return [("union", [_sub(f"[{part.strip(' ')}]") for part in text.split(",")])]
@@ -154,7 +156,7 @@ class _Parser:
             raise JsonPathError("unterminated filter")
         if not self.s.startswith("]", m.end()):
             raise JsonPathError("unclosed array expect ]")
-        text, self.i = self.s[self.i + 3:m.end() - 1], m.end() + 1
+        text, self.i = self.s[self.i + 3 : m.end() - 1], m.end() + 1
         if not (m := _FILTER.fullmatch(text)):
             return ("filter", "exists", _sub(text), [])
         if m.group(2) not in _OPS:
@@ -168,7 +170,7 @@ def _tokens(template: str) -> list[tuple[str, list[Node]]]:
     while p.i < len(template):
         j = template.find("{", p.i)
         if j != p.i:
-            tokens.append(("lit", template[p.i:j if j >= 0 else len(template)]))
+            tokens.append(("lit", template[p.i : j if j >= 0 else len(template)]))
             if j < 0:
                 break
         p.i = j + 1
@@ -225,8 +227,14 @@ def _children(v: object) -> list:
 
 
 def _gotype(v: object) -> str:
-    return {dict: "map[string]interface {}", list: "[]interface {}", str: "string", bool: "bool",
-            int: "int64", float: "float64"}.get(type(v), "<nil>")
+    return {
+        dict: "map[string]interface {}",
+        list: "[]interface {}",
+        str: "string",
+        bool: "bool",
+        int: "int64",
+        float: "float64",
+    }.get(type(v), "<nil>")
 
 
 def _compare(op: str, a: object, b: object) -> bool:
@@ -406,8 +414,10 @@ def evaluate(expr: str, data: object) -> list:
     if not expr:
         return []
     if not (m := _RELAXED.fullmatch(expr)):
-        raise JsonPathError(f"unexpected path string {expr!r}, expected a 'name1.name2' or '.name1.name2' "
-                            "or '{name1.name2}' or '{.name1.name2}'")
+        raise JsonPathError(
+            f"unexpected path string {expr!r}, expected a 'name1.name2' or '.name1.name2' "
+            "or '{name1.name2}' or '{.name1.name2}'"
+        )
     spec = "{." + (m.group(1) or m.group(2)) + "}"  # kubectl's RelaxedJSONPathExpression
     try:
         return [v for item in _parse(spec) if item[0] == "out" for v in _walk([data], item[1])]

@@ -49,7 +49,7 @@ def acquire_script(token: str, owner: str, ttl: int) -> str:
     e = shlex.quote(LOCK_DIR + ".epoch")  # outside LOCK_DIR: survives release and takeover
     f = shlex.quote(_beside_lock("fence"))  # the highest epoch a holder brought to this node (kcli.core.fence)
     info = shlex.quote(f"token={token}\nowner={owner.replace(chr(10), ' ')}\n")
-    return f"""mkdir -p {shlex.quote(LOCK_DIR.rsplit('/', 1)[0])}
+    return f"""mkdir -p {shlex.quote(LOCK_DIR.rsplit("/", 1)[0])}
 for attempt in 1 2 3 4 5; do
   now=$(date +%s)
   if mkdir {d} 2>/dev/null; then
@@ -60,7 +60,7 @@ for attempt in 1 2 3 4 5; do
     printf '%s\n' "$epoch" > {e}.tmp && mv -f {e}.tmp {e}
     {{ printf %s {info}; echo "acquired=$now"; echo "expires=$((now + {int(ttl)}))"; echo "epoch=$epoch"; }} > {d}/info.tmp
     mv {d}/info.tmp {d}/info
-    echo state=acquired; echo "now=$now"; echo "epoch=$epoch"; echo "generation=$(cat {shlex.quote(_beside_lock('state.generation'))} 2>/dev/null || echo 0)"; exit 0
+    echo state=acquired; echo "now=$now"; echo "epoch=$epoch"; echo "generation=$(cat {shlex.quote(_beside_lock("state.generation"))} 2>/dev/null || echo 0)"; exit 0
   fi
   exp=$(sed -n 's/^expires=//p' {d}/info 2>/dev/null)
   age=$((now - $(stat -c %Y {d} 2>/dev/null || echo "$now")))
@@ -87,7 +87,7 @@ def renew_script(token: str, ttl: int) -> str:
     t = shlex.quote(f"token={token}")
     return (
         f"if grep -qx {t} {d}/info 2>/dev/null; then now=$(date +%s); "
-        f"sed -i \"s/^expires=.*/expires=$((now + {int(ttl)}))/\" {d}/info; echo state=renewed; else echo state=lost; fi"
+        f'sed -i "s/^expires=.*/expires=$((now + {int(ttl)}))/" {d}/info; echo state=renewed; else echo state=lost; fi'
     )
 
 
@@ -97,9 +97,15 @@ def release_script(token: str, generation: int = 0) -> str:
     d = shlex.quote(LOCK_DIR)
     t = shlex.quote(f"token={token}")
     g, c = shlex.quote(_beside_lock("state.generation")), shlex.quote(_beside_lock("state.yaml"))
-    keep = (f"cur=$(cat {g} 2>/dev/null || echo 0); case $cur in ''|*[!0-9]*) cur=0;; esac; "
-            f"if [ {int(generation)} -gt \"$cur\" ]; then (umask 077; cat > {c}.tmp) && mv -f {c}.tmp {c} && "
-            f"printf '%s\\n' {int(generation)} > {g}.tmp && mv -f {g}.tmp {g}; else cat >/dev/null; fi; ") if generation else ""
+    keep = (
+        (
+            f"cur=$(cat {g} 2>/dev/null || echo 0); case $cur in ''|*[!0-9]*) cur=0;; esac; "
+            f'if [ {int(generation)} -gt "$cur" ]; then (umask 077; cat > {c}.tmp) && mv -f {c}.tmp {c} && '
+            f"printf '%s\\n' {int(generation)} > {g}.tmp && mv -f {g}.tmp {g}; else cat >/dev/null; fi; "
+        )
+        if generation
+        else ""
+    )
     drain = "cat >/dev/null; " if generation else ""
     return f"if grep -qx {t} {d}/info 2>/dev/null; then {keep}rm -rf {d}; echo state=released; else {drain}echo state=not-held; fi"
 
@@ -112,7 +118,9 @@ def state_copy_script() -> str:
 
 def status_script() -> str:
     d = shlex.quote(LOCK_DIR)
-    return f"echo now=$(date +%s); if [ -d {d} ]; then echo state=held; cat {d}/info 2>/dev/null; else echo state=free; fi"
+    return (
+        f"echo now=$(date +%s); if [ -d {d} ]; then echo state=held; cat {d}/info 2>/dev/null; else echo state=free; fi"
+    )
 
 
 def force_unlock_script() -> str:
@@ -152,7 +160,16 @@ def parse_lock(text: str) -> LockInfo:
         except ValueError:
             return 0
 
-    return LockInfo(kv.get("state", "unknown"), kv.get("owner", ""), kv.get("token", ""), num("acquired"), num("expires"), num("now"), num("epoch"), num("generation"))
+    return LockInfo(
+        kv.get("state", "unknown"),
+        kv.get("owner", ""),
+        kv.get("token", ""),
+        num("acquired"),
+        num("expires"),
+        num("now"),
+        num("epoch"),
+        num("generation"),
+    )
 
 
 @dataclass(frozen=True)

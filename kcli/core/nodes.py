@@ -59,14 +59,16 @@ class NodeStatus:
             "VERSION": f"v{__version__}",
         }
         if wide:
-            r.update({
-                "INTERNAL-IP": self.host.address,
-                "OS-IMAGE": f.os_image if f and f.os_image else "<unknown>",
-                "KERNEL-VERSION": f.kernel if f and f.kernel else "<unknown>",
-                "CONTAINER-RUNTIME": f.container_runtime if f else "<unknown>",
-                "CPU": str(f.cpus) if f and f.cpus else "<unknown>",
-                "MEMORY": f"{f.memory_kib // 1024}Mi" if f and f.memory_kib else "<unknown>",
-            })
+            r.update(
+                {
+                    "INTERNAL-IP": self.host.address,
+                    "OS-IMAGE": f.os_image if f and f.os_image else "<unknown>",
+                    "KERNEL-VERSION": f.kernel if f and f.kernel else "<unknown>",
+                    "CONTAINER-RUNTIME": f.container_runtime if f else "<unknown>",
+                    "CPU": str(f.cpus) if f and f.cpus else "<unknown>",
+                    "MEMORY": f"{f.memory_kib // 1024}Mi" if f and f.memory_kib else "<unknown>",
+                }
+            )
         return r
 
     def to_dict(self) -> dict:

@@ -19,13 +19,14 @@ import dataclasses
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Union
+from typing import Any, ClassVar
 
 from kcli.core.quantity import resource_value
 
 DEFAULT_NAMESPACE = "default"
-IntOrString = Union[int, str]
+IntOrString = int | str
 
 
 # --------------------------------------------------------------------------- sources, keys
@@ -300,18 +301,57 @@ def effective_security_context(pod: SecurityContext | None, container: SecurityC
         run_as_group=c.run_as_group if c.run_as_group is not None else p.run_as_group,
         run_as_non_root=c.run_as_non_root if c.run_as_non_root is not None else p.run_as_non_root,
         seccomp=c.seccomp or p.seccomp,
-        fs_group=p.fs_group, supplemental_groups=p.supplemental_groups, sysctls=p.sysctls,
+        fs_group=p.fs_group,
+        supplemental_groups=p.supplemental_groups,
+        sysctls=p.sysctls,
     )
 
 
-LINUX_CAPABILITIES = frozenset({
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
-    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
-    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
-    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
-    "CHECKPOINT_RESTORE",
-})
+LINUX_CAPABILITIES = frozenset(
+    {
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "DAC_READ_SEARCH",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "SETGID",
+        "SETUID",
+        "SETPCAP",
+        "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE",
+        "NET_BROADCAST",
+        "NET_ADMIN",
+        "NET_RAW",
+        "IPC_LOCK",
+        "IPC_OWNER",
+        "SYS_MODULE",
+        "SYS_RAWIO",
+        "SYS_CHROOT",
+        "SYS_PTRACE",
+        "SYS_PACCT",
+        "SYS_ADMIN",
+        "SYS_BOOT",
+        "SYS_NICE",
+        "SYS_RESOURCE",
+        "SYS_TIME",
+        "SYS_TTY_CONFIG",
+        "MKNOD",
+        "LEASE",
+        "AUDIT_WRITE",
+        "AUDIT_CONTROL",
+        "SETFCAP",
+        "MAC_OVERRIDE",
+        "MAC_ADMIN",
+        "SYSLOG",
+        "WAKE_ALARM",
+        "BLOCK_SUSPEND",
+        "AUDIT_READ",
+        "PERFMON",
+        "BPF",
+        "CHECKPOINT_RESTORE",
+    }
+)
 """Linux capabilities (capability.h) as Kubernetes writes them: no ``CAP_`` prefix."""
 
 
@@ -741,12 +781,38 @@ class PersistentVolume(KubeObject):
     claim: tuple[str, str] | None = None  # claimRef (namespace, name)
 
 
-AnyObject = Union[Namespace, ConfigMap, Secret, ServiceAccount, Service, Pod, Deployment, ReplicaSet, DaemonSet, Job,
-                  PersistentVolumeClaim, PersistentVolume, StatefulSet]
+AnyObject = (
+    Namespace
+    | ConfigMap
+    | Secret
+    | ServiceAccount
+    | Service
+    | Pod
+    | Deployment
+    | ReplicaSet
+    | DaemonSet
+    | Job
+    | PersistentVolumeClaim
+    | PersistentVolume
+    | StatefulSet
+)
 KINDS: dict[tuple[str, str], type[KubeObject]] = {
     (cls.api_version, cls.kind): cls
-    for cls in (Namespace, ConfigMap, Secret, ServiceAccount, Service, Pod, Deployment, ReplicaSet, DaemonSet, Job,
-                PersistentVolumeClaim, PersistentVolume, StatefulSet)
+    for cls in (
+        Namespace,
+        ConfigMap,
+        Secret,
+        ServiceAccount,
+        Service,
+        Pod,
+        Deployment,
+        ReplicaSet,
+        DaemonSet,
+        Job,
+        PersistentVolumeClaim,
+        PersistentVolume,
+        StatefulSet,
+    )
 }
 """(apiVersion, kind) → class, for every supported kind."""
 
@@ -803,16 +869,25 @@ def _str(v: Any, default: str = "") -> str:
 def build_meta(meta: Any, namespaced: bool) -> ObjectMeta:
     m = _d(meta)
     ns = (_str(m.get("namespace")) or DEFAULT_NAMESPACE) if namespaced else ""
-    owners = tuple(OwnerReference(_str(o.get("apiVersion")), _str(o.get("kind")), _str(o.get("name")), _str(o.get("uid")),
-                                  o.get("controller") is True)
-                   for o in map(_d, _l(m.get("ownerReferences"))))
+    owners = tuple(
+        OwnerReference(
+            _str(o.get("apiVersion")),
+            _str(o.get("kind")),
+            _str(o.get("name")),
+            _str(o.get("uid")),
+            o.get("controller") is True,
+        )
+        for o in map(_d, _l(m.get("ownerReferences")))
+    )
     return ObjectMeta(_str(m.get("name")), ns, _strmap(m.get("labels")), _strmap(m.get("annotations")), owners)
 
 
 def build_label_selector(sel: Any) -> LabelSelector:
     s = _d(sel)
     exprs = tuple(
-        LabelSelectorRequirement(_str(e.get("key")), _str(e.get("operator")), tuple(str(v) for v in _l(e.get("values"))))
+        LabelSelectorRequirement(
+            _str(e.get("key")), _str(e.get("operator")), tuple(str(v) for v in _l(e.get("values")))
+        )
         for e in _l(s.get("matchExpressions"))
         if isinstance(e, dict)
     )
@@ -874,11 +949,18 @@ def probe_of(p: Any) -> Probe | None:
         return None
     port = src.get("port")
     num = lambda k, d: int(p.get(k)) if isinstance(p.get(k), int) and p.get(k) >= 0 else d  # noqa: E731
-    return Probe(kind, port if isinstance(port, int) else _str(port), _str(http.get("path")) or "/" if kind == "http" else "/",
-                 tuple((_str(h.get("name")), _str(h.get("value"))) for h in map(_d, _l(http.get("httpHeaders")))),
-                 num("initialDelaySeconds", 0), num("periodSeconds", 10) or 10, num("timeoutSeconds", 1) or 1,
-                 num("successThreshold", 1) or 1, num("failureThreshold", 3) or 3,
-                 tuple(str(w) for w in _l(exe.get("command"))) if kind == "exec" else ())
+    return Probe(
+        kind,
+        port if isinstance(port, int) else _str(port),
+        _str(http.get("path")) or "/" if kind == "http" else "/",
+        tuple((_str(h.get("name")), _str(h.get("value"))) for h in map(_d, _l(http.get("httpHeaders")))),
+        num("initialDelaySeconds", 0),
+        num("periodSeconds", 10) or 10,
+        num("timeoutSeconds", 1) or 1,
+        num("successThreshold", 1) or 1,
+        num("failureThreshold", 3) or 3,
+        tuple(str(w) for w in _l(exe.get("command"))) if kind == "exec" else (),
+    )
 
 
 def _opt_int(v: Any) -> int | None:
@@ -914,9 +996,12 @@ def _container(c: dict) -> Container:
         readiness_probe=probe_of(c["readinessProbe"]) if "readinessProbe" in c else None,
         startup_probe=probe_of(c["startupProbe"]) if "startupProbe" in c else None,
         liveness_probe=probe_of(c["livenessProbe"]) if "livenessProbe" in c else None,
-        pre_stop_exec=tuple(str(w) for w in _l(_d(_d(_d(c.get("lifecycle")).get("preStop")).get("exec")).get("command"))),
+        pre_stop_exec=tuple(
+            str(w) for w in _l(_d(_d(_d(c.get("lifecycle")).get("preStop")).get("exec")).get("command"))
+        ),
         pre_stop_sleep=(lambda v: v if isinstance(v, int) else None)(
-            _d(_d(_d(c.get("lifecycle")).get("preStop")).get("sleep")).get("seconds")),
+            _d(_d(_d(c.get("lifecycle")).get("preStop")).get("sleep")).get("seconds")
+        ),
         name=_str(c.get("name")),
         image=image,
         image_pull_policy=_str(c.get("imagePullPolicy")) or default_pull_policy(image),
@@ -965,8 +1050,12 @@ def _volume(v: dict) -> Volume:
     if "emptyDir" in v:
         ed = _d(v.get("emptyDir"))
         size = ed.get("sizeLimit")
-        return Volume(name, "emptyDir", medium=_str(ed.get("medium")),
-                      size_limit=resource_value("memory", size) if size is not None else None)
+        return Volume(
+            name,
+            "emptyDir",
+            medium=_str(ed.get("medium")),
+            size_limit=resource_value("memory", size) if size is not None else None,
+        )
     if "hostPath" in v:
         hp = _d(v.get("hostPath"))
         return Volume(name, "hostPath", path=_str(hp.get("path")), host_path_type=_str(hp.get("type")))
@@ -977,23 +1066,45 @@ def _volume(v: dict) -> Volume:
         for it in _l(da.get("items")):
             it = _d(it)
             rf = _d(it.get("resourceFieldRef"))
-            files.append(DownwardFile(
-                _str(it.get("path")), _str(_d(it.get("fieldRef")).get("fieldPath")),
-                ResourceFieldRef(_str(rf.get("resource")), _str(rf.get("containerName")), _str(rf.get("divisor"), "1"))
-                if rf else None, it.get("mode") if isinstance(it.get("mode"), int) else None))
+            files.append(
+                DownwardFile(
+                    _str(it.get("path")),
+                    _str(_d(it.get("fieldRef")).get("fieldPath")),
+                    ResourceFieldRef(
+                        _str(rf.get("resource")), _str(rf.get("containerName")), _str(rf.get("divisor"), "1")
+                    )
+                    if rf
+                    else None,
+                    it.get("mode") if isinstance(it.get("mode"), int) else None,
+                )
+            )
         return Volume(name, "downwardAPI", downward=tuple(files), default_mode=mode if isinstance(mode, int) else 0o644)
     if "persistentVolumeClaim" in v:
         pvc = _d(v.get("persistentVolumeClaim"))
-        return Volume(name, "persistentVolumeClaim", ref_name=_str(pvc.get("claimName")), read_only=bool(pvc.get("readOnly")))
+        return Volume(
+            name, "persistentVolumeClaim", ref_name=_str(pvc.get("claimName")), read_only=bool(pvc.get("readOnly"))
+        )
     if "configMap" in v:
         cm = _d(v.get("configMap"))
         mode = cm.get("defaultMode")
-        return Volume(name, "configMap", ref_name=_str(cm.get("name")), items=_items(cm.get("items")),
-                      default_mode=mode if isinstance(mode, int) else 0o644, optional=bool(cm.get("optional")))
+        return Volume(
+            name,
+            "configMap",
+            ref_name=_str(cm.get("name")),
+            items=_items(cm.get("items")),
+            default_mode=mode if isinstance(mode, int) else 0o644,
+            optional=bool(cm.get("optional")),
+        )
     sec = _d(v.get("secret"))
     mode = sec.get("defaultMode")
-    return Volume(name, "secret", ref_name=_str(sec.get("secretName")), items=_items(sec.get("items")),
-                  default_mode=mode if isinstance(mode, int) else 0o644, optional=bool(sec.get("optional")))
+    return Volume(
+        name,
+        "secret",
+        ref_name=_str(sec.get("secretName")),
+        items=_items(sec.get("items")),
+        default_mode=mode if isinstance(mode, int) else 0o644,
+        optional=bool(sec.get("optional")),
+    )
 
 
 def _ns_requirements(v: Any) -> tuple[NodeSelectorRequirement, ...]:
@@ -1063,16 +1174,23 @@ def build_pod_spec(spec: Any) -> PodSpec:
 def _dns_config(v: Any) -> DnsConfig | None:
     if not isinstance(v, dict):
         return None
-    return DnsConfig(tuple(str(x) for x in _l(v.get("nameservers"))), tuple(str(x) for x in _l(v.get("searches"))),
-                     tuple((_str(_d(o).get("name")), None if _d(o).get("value") is None else _str(_d(o).get("value")))
-                           for o in _l(v.get("options")) if _d(o).get("name")))
+    return DnsConfig(
+        tuple(str(x) for x in _l(v.get("nameservers"))),
+        tuple(str(x) for x in _l(v.get("searches"))),
+        tuple(
+            (_str(_d(o).get("name")), None if _d(o).get("value") is None else _str(_d(o).get("value")))
+            for o in _l(v.get("options"))
+            if _d(o).get("name")
+        ),
+    )
 
 
 def build_pod_template(t: Any) -> PodTemplate:
     t = _d(t)
     m = _d(t.get("metadata"))
-    return PodTemplate(_strmap(m.get("labels")), _strmap(m.get("annotations")), build_pod_spec(t.get("spec")),
-                       _d(t.get("spec")))
+    return PodTemplate(
+        _strmap(m.get("labels")), _strmap(m.get("annotations")), build_pod_spec(t.get("spec")), _d(t.get("spec"))
+    )
 
 
 def _int(v: Any, default: int) -> int:
@@ -1111,8 +1229,11 @@ def build_object(doc: Mapping[str, Any], source: Source | None = None) -> AnyObj
         return Secret(**common, type=_str(doc.get("type")) or "Opaque", data=data, immutable=bool(doc.get("immutable")))
     if cls is ServiceAccount:
         automount = doc.get("automountServiceAccountToken")
-        return ServiceAccount(**common, automount_token=automount if isinstance(automount, bool) else None,
-                              image_pull_secrets=tuple(_str(_d(r).get("name")) for r in _l(doc.get("imagePullSecrets"))))
+        return ServiceAccount(
+            **common,
+            automount_token=automount if isinstance(automount, bool) else None,
+            image_pull_secrets=tuple(_str(_d(r).get("name")) for r in _l(doc.get("imagePullSecrets"))),
+        )
     if cls is Service:
         stype = _str(spec.get("type")) or "ClusterIP"
         cfg = _d(_d(spec.get("sessionAffinityConfig")).get("clientIP"))
@@ -1123,7 +1244,9 @@ def build_object(doc: Mapping[str, Any], source: Source | None = None) -> AnyObj
             ports=tuple(
                 ServicePort(
                     port=int(p.get("port") or 0),
-                    target_port=p.get("targetPort") if p.get("targetPort") not in (None, 0, "") else int(p.get("port") or 0),
+                    target_port=p.get("targetPort")
+                    if p.get("targetPort") not in (None, 0, "")
+                    else int(p.get("port") or 0),
                     protocol=_str(p.get("protocol")) or "TCP",
                     name=_str(p.get("name")),
                     node_port=p.get("nodePort") if isinstance(p.get("nodePort"), int) else None,
@@ -1173,19 +1296,32 @@ def build_object(doc: Mapping[str, Any], source: Source | None = None) -> AnyObj
         claims = []
         for t in _l(spec.get("volumeClaimTemplates")):
             t = _d(t)
-            claims.append(build_claim({"meta": build_meta(t.get("metadata"), True), "manifest": t, "source": source},
-                                      _d(t.get("spec"))))
+            claims.append(
+                build_claim(
+                    {"meta": build_meta(t.get("metadata"), True), "manifest": t, "source": source}, _d(t.get("spec"))
+                )
+            )
         return StatefulSet(
-            **common, replicas=_int(spec.get("replicas"), 1), selector=selector, template=template,
+            **common,
+            replicas=_int(spec.get("replicas"), 1),
+            selector=selector,
+            template=template,
             service_name=_str(spec.get("serviceName")),
             pod_management_policy=_str(spec.get("podManagementPolicy")) or "OrderedReady",
             update_strategy=_str(us.get("type")) or "RollingUpdate",
             partition=_int(_d(us.get("rollingUpdate")).get("partition"), 0),
-            claim_templates=tuple(claims), min_ready_seconds=_int(spec.get("minReadySeconds"), 0),
-            revision_history_limit=_int(spec.get("revisionHistoryLimit"), 10))
+            claim_templates=tuple(claims),
+            min_ready_seconds=_int(spec.get("minReadySeconds"), 0),
+            revision_history_limit=_int(spec.get("revisionHistoryLimit"), 10),
+        )
     if cls is ReplicaSet:
-        return ReplicaSet(**common, replicas=_int(spec.get("replicas"), 1), selector=selector, template=template,
-                          min_ready_seconds=_int(spec.get("minReadySeconds"), 0))
+        return ReplicaSet(
+            **common,
+            replicas=_int(spec.get("replicas"), 1),
+            selector=selector,
+            template=template,
+            min_ready_seconds=_int(spec.get("minReadySeconds"), 0),
+        )
     if cls is DaemonSet:
         us = _d(spec.get("updateStrategy"))
         ru = _d(us.get("rollingUpdate"))
@@ -1211,7 +1347,9 @@ def build_object(doc: Mapping[str, Any], source: Source | None = None) -> AnyObj
         parallelism=_int(parallelism, 1),
         backoff_limit=_int(spec.get("backoffLimit"), 6),
         suspend=bool(spec.get("suspend")),
-        active_deadline_seconds=spec.get("activeDeadlineSeconds") if isinstance(spec.get("activeDeadlineSeconds"), int) else None,
+        active_deadline_seconds=spec.get("activeDeadlineSeconds")
+        if isinstance(spec.get("activeDeadlineSeconds"), int)
+        else None,
         ttl_seconds_after_finished=(
             spec.get("ttlSecondsAfterFinished") if isinstance(spec.get("ttlSecondsAfterFinished"), int) else None
         ),
@@ -1228,9 +1366,13 @@ def _storage(v: Any) -> int:
 
 def build_claim(common: dict[str, Any], spec: Mapping[str, Any]) -> PersistentVolumeClaim:
     modes = tuple(str(m) for m in _l(spec.get("accessModes"))) or ("ReadWriteOnce",)
-    return PersistentVolumeClaim(**common, access_modes=modes,
-                                 storage=_storage(_d(_d(spec.get("resources")).get("requests")).get("storage")),
-                                 storage_class=_str(spec.get("storageClassName")), volume_name=_str(spec.get("volumeName")))
+    return PersistentVolumeClaim(
+        **common,
+        access_modes=modes,
+        storage=_storage(_d(_d(spec.get("resources")).get("requests")).get("storage")),
+        storage_class=_str(spec.get("storageClassName")),
+        volume_name=_str(spec.get("volumeName")),
+    )
 
 
 def build_volume(common: dict[str, Any], spec: Mapping[str, Any]) -> PersistentVolume:
@@ -1239,15 +1381,23 @@ def build_volume(common: dict[str, Any], spec: Mapping[str, Any]) -> PersistentV
     for term in _l(_d(_d(spec.get("nodeAffinity")).get("required")).get("nodeSelectorTerms")):
         for req in _l(_d(term).get("matchExpressions")):
             req = _d(req)
-            if req.get("key") == "kubernetes.io/hostname" and req.get("operator") == "In" and len(_l(req.get("values"))) == 1:
+            if (
+                req.get("key") == "kubernetes.io/hostname"
+                and req.get("operator") == "In"
+                and len(_l(req.get("values"))) == 1
+            ):
                 node = _str(_l(req.get("values"))[0])
     ref = _d(spec.get("claimRef"))
     return PersistentVolume(
-        **common, capacity=_storage(_d(spec.get("capacity")).get("storage")),
+        **common,
+        capacity=_storage(_d(spec.get("capacity")).get("storage")),
         access_modes=tuple(str(m) for m in _l(spec.get("accessModes"))) or ("ReadWriteOnce",),
         reclaim_policy=_str(spec.get("persistentVolumeReclaimPolicy")) or "Retain",
-        storage_class=_str(spec.get("storageClassName")), path=_str(source.get("path")), node=node,
-        claim=(_str(ref.get("namespace")) or DEFAULT_NAMESPACE, _str(ref.get("name"))) if ref.get("name") else None)
+        storage_class=_str(spec.get("storageClassName")),
+        path=_str(source.get("path")),
+        node=node,
+        claim=(_str(ref.get("namespace")) or DEFAULT_NAMESPACE, _str(ref.get("name"))) if ref.get("name") else None,
+    )
 
 
 def referenced_configs(spec: PodSpec) -> set[tuple[str, str]]:

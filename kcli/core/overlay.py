@@ -16,8 +16,17 @@ from kcli.core.commands.shell import Step, feed, sh, write_file
 from kcli.core.facts.host import MANAGED_FILES, HostFacts
 from kcli.core.iptables import diff_rules, expected_rules, parse_iptables_save
 from kcli.core.network import (
-    POD_BRIDGE, POD_NETWORK, VXLAN_DEV, VXLAN_PORT, VXLAN_VNI, ClusterNetwork, NodeLease, gateway,
-    overlay_mtu, subnet_env, vtep_address,
+    POD_BRIDGE,
+    POD_NETWORK,
+    VXLAN_DEV,
+    VXLAN_PORT,
+    VXLAN_VNI,
+    ClusterNetwork,
+    NodeLease,
+    gateway,
+    overlay_mtu,
+    subnet_env,
+    vtep_address,
 )
 from kcli.errors import PlanError
 
@@ -56,14 +65,27 @@ def pod_network_options(mtu: int, docker_version: str | None) -> dict[str, str]:
 
 def plan_pod_network(host: str, f: HostFacts, lease: NodeLease, mtu: int) -> Step:
     opts = pod_network_options(mtu, f.node.docker_version)
-    create = ["docker", "network", "create", "--driver", "bridge", "--subnet", lease.subnet,
-              "--gateway", gateway(lease.subnet), "--label", "io.kcli.managed=true"]
+    create = [
+        "docker",
+        "network",
+        "create",
+        "--driver",
+        "bridge",
+        "--subnet",
+        lease.subnet,
+        "--gateway",
+        gateway(lease.subnet),
+        "--label",
+        "io.kcli.managed=true",
+    ]
     for k, v in sorted(opts.items()):
         create += ["-o", f"{k}={v}"]
     create.append(POD_NETWORK)
     cur = f.pod_network
     if cur is None:
-        return Step(host, "pod-network", f"create docker network {POD_NETWORK} {lease.subnet} on {POD_BRIDGE}", (sh(create),))
+        return Step(
+            host, "pod-network", f"create docker network {POD_NETWORK} {lease.subnet} on {POD_BRIDGE}", (sh(create),)
+        )
     ipam = (cur.get("IPAM") or {}).get("Config") or [{}]
     have = {"subnet": ipam[0].get("Subnet"), "gateway": ipam[0].get("Gateway")}
     have_opts = cur.get("Options") or {}
@@ -78,40 +100,85 @@ def plan_pod_network(host: str, f: HostFacts, lease: NodeLease, mtu: int) -> Ste
     if not diffs:
         return Step(host, "pod-network", f"{POD_NETWORK} {lease.subnet} up to date")
     if cur.get("Containers"):
-        raise PlanError(f"{host}: docker network {POD_NETWORK} differs ({'; '.join(diffs)}) but has containers; "
-                        f"run `kcli reset {host}` first")
-    return Step(host, "pod-network", f"recreate {POD_NETWORK}: {'; '.join(diffs)}", (sh(("docker", "network", "rm", POD_NETWORK)), sh(create)))
+        raise PlanError(
+            f"{host}: docker network {POD_NETWORK} differs ({'; '.join(diffs)}) but has containers; "
+            f"run `kcli reset {host}` first"
+        )
+    return Step(
+        host,
+        "pod-network",
+        f"recreate {POD_NETWORK}: {'; '.join(diffs)}",
+        (sh(("docker", "network", "rm", POD_NETWORK)), sh(create)),
+    )
 
 
 def plan_vxlan_device(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, mtu: int) -> tuple[Step, bool]:
     """Returns the step and whether the device will be (re)created (then peers start from empty)."""
     if net.backend != "vxlan":
         if f.vxlan is not None:
-            return Step(host, "vxlan-device", f"delete {VXLAN_DEV} (backend {net.backend})", (sh(("ip", "link", "del", VXLAN_DEV)),)), True
+            return Step(
+                host,
+                "vxlan-device",
+                f"delete {VXLAN_DEV} (backend {net.backend})",
+                (sh(("ip", "link", "del", VXLAN_DEV)),),
+            ), True
         return Step(host, "vxlan-device", f"not used (backend {net.backend})"), False
     if f.uplink_dev is None:
         raise PlanError(f"{host}: no interface holds {lease.public_ip}; cannot place {VXLAN_DEV}")
     addr = f"{vtep_address(lease.subnet)}/32"
     create = (
-        sh(("ip", "link", "add", VXLAN_DEV, "type", "vxlan", "id", str(VXLAN_VNI), "local", lease.public_ip,
-            "dev", f.uplink_dev, "dstport", str(VXLAN_PORT), "nolearning")),
+        sh(
+            (
+                "ip",
+                "link",
+                "add",
+                VXLAN_DEV,
+                "type",
+                "vxlan",
+                "id",
+                str(VXLAN_VNI),
+                "local",
+                lease.public_ip,
+                "dev",
+                f.uplink_dev,
+                "dstport",
+                str(VXLAN_PORT),
+                "nolearning",
+            )
+        ),
         sh(("ip", "link", "set", VXLAN_DEV, "address", lease.vtep_mac, "mtu", str(mtu))),
         sh(("ip", "addr", "add", addr, "dev", VXLAN_DEV)),
         sh(("ip", "link", "set", VXLAN_DEV, "up")),
     )
     vx = f.vxlan
     if vx is None:
-        return Step(host, "vxlan-device", f"create {VXLAN_DEV} vni {VXLAN_VNI} local {lease.public_ip} dev {f.uplink_dev} mtu {mtu}", create), True
-    info = (vx.get("linkinfo") or {})
+        return Step(
+            host,
+            "vxlan-device",
+            f"create {VXLAN_DEV} vni {VXLAN_VNI} local {lease.public_ip} dev {f.uplink_dev} mtu {mtu}",
+            create,
+        ), True
+    info = vx.get("linkinfo") or {}
     data = info.get("info_data") or {}
     wrong = []
     if info.get("info_kind") != "vxlan":
         wrong.append(f"kind {info.get('info_kind')}")
-    for key, want in (("id", VXLAN_VNI), ("local", lease.public_ip), ("port", VXLAN_PORT), ("link", f.uplink_dev), ("learning", False)):
+    for key, want in (
+        ("id", VXLAN_VNI),
+        ("local", lease.public_ip),
+        ("port", VXLAN_PORT),
+        ("link", f.uplink_dev),
+        ("learning", False),
+    ):
         if data.get(key) != want:
             wrong.append(f"{key} {data.get(key)} → {want}")
     if wrong:
-        return Step(host, "vxlan-device", f"recreate {VXLAN_DEV}: {'; '.join(wrong)}", (sh(("ip", "link", "del", VXLAN_DEV)), *create)), True
+        return Step(
+            host,
+            "vxlan-device",
+            f"recreate {VXLAN_DEV}: {'; '.join(wrong)}",
+            (sh(("ip", "link", "del", VXLAN_DEV)), *create),
+        ), True
     lines, why = [], []
     if vx.get("address") != lease.vtep_mac or vx.get("mtu") != mtu:
         lines.append(sh(("ip", "link", "set", VXLAN_DEV, "address", lease.vtep_mac, "mtu", str(mtu))))
@@ -138,7 +205,9 @@ def _in(cidr: str, addr_or_net: str) -> bool:
         return False
 
 
-def plan_peers(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, peers: Mapping[str, NodeLease], fresh_device: bool) -> Step:
+def plan_peers(
+    host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, peers: Mapping[str, NodeLease], fresh_device: bool
+) -> Step:
     lines: list[str] = []
     why: list[str] = []
     routes = [r for r in f.routes if r.get("dst") != "default"]
@@ -155,10 +224,27 @@ def plan_peers(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, p
             want_routes[p.subnet] = gw
             n = neigh.get(gw)
             if n is None or n.get("lladdr") != p.vtep_mac or "PERMANENT" not in (n.get("state") or []):
-                lines.append(sh(("ip", "neigh", "replace", gw, "lladdr", p.vtep_mac, "dev", VXLAN_DEV, "nud", "permanent")))
+                lines.append(
+                    sh(("ip", "neigh", "replace", gw, "lladdr", p.vtep_mac, "dev", VXLAN_DEV, "nud", "permanent"))
+                )
                 why.append(f"neigh {name}")
             if (p.vtep_mac, p.public_ip) not in fdb:
-                lines.append(sh(("bridge", "fdb", "replace", p.vtep_mac, "dev", VXLAN_DEV, "dst", p.public_ip, "self", "permanent")))
+                lines.append(
+                    sh(
+                        (
+                            "bridge",
+                            "fdb",
+                            "replace",
+                            p.vtep_mac,
+                            "dev",
+                            VXLAN_DEV,
+                            "dst",
+                            p.public_ip,
+                            "self",
+                            "permanent",
+                        )
+                    )
+                )
                 why.append(f"fdb {name}")
             r = vroutes.get(p.subnet)
             if r is None or r.get("gateway") != gw or "onlink" not in (r.get("flags") or []):
@@ -176,7 +262,11 @@ def plan_peers(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, p
             why.append(f"remove fdb {mac}")
     else:
         dev = f.uplink_dev or ""
-        have = {r.get("dst"): r for r in routes if r.get("dev") == dev and r.get("gateway") and _in(net.pod_cidr, r.get("dst", ""))}
+        have = {
+            r.get("dst"): r
+            for r in routes
+            if r.get("dev") == dev and r.get("gateway") and _in(net.pod_cidr, r.get("dst", ""))
+        }
         want = {p.subnet: p.public_ip for p in peers.values()}
         for name in sorted(peers):
             p = peers[name]
@@ -199,23 +289,32 @@ def overlay_payloads(net: ClusterNetwork, lease: NodeLease) -> tuple[str, str]:
     fc = '-m comment --comment "kcli forward"'
     mc = '-m comment --comment "kcli masq"'
     gc = '-m comment --comment "kcli: no service has this address"'
-    filt = "\n".join([
-        "*filter", f":{FWD_CHAIN} - [0:0]", f":{GUARD_CHAIN} - [0:0]",
-        f"-A {FWD_CHAIN} -s {pod} {fc} -j ACCEPT",
-        f"-A {FWD_CHAIN} -d {pod} {fc} -j ACCEPT",
-        f"-A {GUARD_CHAIN} -d {svc} {gc} -j REJECT --reject-with icmp-net-unreachable",
-        "COMMIT", "",
-    ])
-    nat = "\n".join([
-        "*nat", f":{MASQ_CHAIN} - [0:0]",
-        f"-A {MASQ_CHAIN} -m mark --mark 0x4000/0x4000 {mc} -j RETURN",
-        f"-A {MASQ_CHAIN} -s {sub} -d {pod} {mc} -j RETURN",
-        f"-A {MASQ_CHAIN} -s {pod} -d {sub} {mc} -j RETURN",
-        f"-A {MASQ_CHAIN} ! -s {pod} -d {sub} {mc} -j RETURN",
-        f"-A {MASQ_CHAIN} -s {pod} ! -d 224.0.0.0/4 {mc} -j MASQUERADE --random-fully",
-        f"-A {MASQ_CHAIN} ! -s {pod} -d {pod} {mc} -j MASQUERADE --random-fully",
-        "COMMIT", "",
-    ])
+    filt = "\n".join(
+        [
+            "*filter",
+            f":{FWD_CHAIN} - [0:0]",
+            f":{GUARD_CHAIN} - [0:0]",
+            f"-A {FWD_CHAIN} -s {pod} {fc} -j ACCEPT",
+            f"-A {FWD_CHAIN} -d {pod} {fc} -j ACCEPT",
+            f"-A {GUARD_CHAIN} -d {svc} {gc} -j REJECT --reject-with icmp-net-unreachable",
+            "COMMIT",
+            "",
+        ]
+    )
+    nat = "\n".join(
+        [
+            "*nat",
+            f":{MASQ_CHAIN} - [0:0]",
+            f"-A {MASQ_CHAIN} -m mark --mark 0x4000/0x4000 {mc} -j RETURN",
+            f"-A {MASQ_CHAIN} -s {sub} -d {pod} {mc} -j RETURN",
+            f"-A {MASQ_CHAIN} -s {pod} -d {sub} {mc} -j RETURN",
+            f"-A {MASQ_CHAIN} ! -s {pod} -d {sub} {mc} -j RETURN",
+            f"-A {MASQ_CHAIN} -s {pod} ! -d 224.0.0.0/4 {mc} -j MASQUERADE --random-fully",
+            f"-A {MASQ_CHAIN} ! -s {pod} -d {pod} {mc} -j MASQUERADE --random-fully",
+            "COMMIT",
+            "",
+        ]
+    )
     return filt, nat
 
 
@@ -238,7 +337,9 @@ def plan_iptables(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease
         *(append_jump_line(j) for j in OVERLAY_JUMPS),
         *(append_jump_line(j, "-I") for j in GUARD_JUMPS),
     ]
-    return Step(host, "iptables", "; ".join(drift[:3]) + (f" (+{len(drift) - 3} more)" if len(drift) > 3 else ""), tuple(lines))
+    return Step(
+        host, "iptables", "; ".join(drift[:3]) + (f" (+{len(drift) - 3} more)" if len(drift) > 3 else ""), tuple(lines)
+    )
 
 
 def plan_subnet_env(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, mtu: int) -> Step:
@@ -250,7 +351,9 @@ def plan_subnet_env(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLea
     return Step(host, "subnet-env", f"write {path}", (write_file(path, want),))
 
 
-def plan_overlay(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, peers: Mapping[str, NodeLease]) -> list[Step]:
+def plan_overlay(
+    host: str, f: HostFacts, net: ClusterNetwork, lease: NodeLease, peers: Mapping[str, NodeLease]
+) -> list[Step]:
     mtu = overlay_mtu(net, f.uplink_mtu or 1500)
     dev_step, fresh = plan_vxlan_device(host, f, net, lease, mtu)
     return [

@@ -9,8 +9,8 @@ Every action carries its reason; ``record`` turns the final observation into the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,21 +24,69 @@ from kcli.core.hostalloc import held_allocations
 from kcli.core.inventory import Inventory
 from kcli.core.network import ClusterNetwork, NodeLease
 from kcli.core.objects import (
-    AnyObject, ConfigMap, Namespace, ObjectKey, PersistentVolume, PersistentVolumeClaim, Secret, Service, StatefulSet,
+    AnyObject,
+    ConfigMap,
+    Namespace,
+    ObjectKey,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    Secret,
+    Service,
+    StatefulSet,
 )
-from kcli.core.podrun import PodContainers, PodPlacement, create_pod_lines, delete_pod_lines, delete_pods_lines, image_prelude, pod_uid
+from kcli.core.podrun import (
+    PodContainers,
+    PodPlacement,
+    create_pod_lines,
+    delete_pod_lines,
+    delete_pods_lines,
+    image_prelude,
+    pod_uid,
+)
 from kcli.core.services import Endpoint, ServiceSpec
-from kcli.core.volumes import (
-    Binding, ClaimVolume, bindings_of, new_bindings, pod_claims, removal_lines, resolve, template_claims,
-)
 from kcli.core.servicesync import (
-    DNS_FILE, allocate, dns_container_lines, dns_hosts, endpoints_by_service, endpoints_from_record,
-    endpoints_record, hairpin_line, node_rules, pod_dns_args, pod_infos, rules_lines, service_env, udp_cleanup_lines,
+    DNS_FILE,
+    allocate,
+    dns_container_lines,
+    dns_hosts,
+    endpoints_by_service,
+    endpoints_from_record,
+    endpoints_record,
+    hairpin_line,
+    node_rules,
+    pod_dns_args,
+    pod_infos,
+    rules_lines,
+    service_env,
+    udp_cleanup_lines,
 )
 from kcli.core.state import cordoned_of, leases_of, network_of
+from kcli.core.volumes import (
+    Binding,
+    ClaimVolume,
+    bindings_of,
+    new_bindings,
+    pod_claims,
+    removal_lines,
+    resolve,
+    template_claims,
+)
 from kcli.core.workloads import (
-    add_events, allocate_pod_ips, cascade, failure_record, forget_objects, in_backoff, object_id, record_objects,
-    owner_keys, record_pods, record_revisions, recorded_owners, redacted_manifest, sealed_secrets, state_objects,
+    add_events,
+    allocate_pod_ips,
+    cascade,
+    failure_record,
+    forget_objects,
+    in_backoff,
+    object_id,
+    owner_keys,
+    record_objects,
+    record_pods,
+    record_revisions,
+    recorded_owners,
+    redacted_manifest,
+    sealed_secrets,
+    state_objects,
 )
 from kcli.errors import ManifestError, PlanError
 
@@ -83,12 +131,21 @@ def check_namespaces(objects: Sequence[AnyObject], known: set[str]) -> None:
     names = known | {o.name for o in objects if isinstance(o, Namespace)} | set(SYSTEM_NAMESPACES)
     missing = sorted({o.namespace for o in objects if o.namespaced and o.namespace not in names})
     if missing:
-        raise ManifestError(f'namespaces "{missing[0]}" not found',
-                            details=[f"create Namespace {n} first (or in the same apply)" for n in missing])
+        raise ManifestError(
+            f'namespaces "{missing[0]}" not found',
+            details=[f"create Namespace {n} first (or in the same apply)" for n in missing],
+        )
 
 
-def desired_from(state: Mapping[str, Any], manifest: Sequence[AnyObject], *, applyset: str = "", prune: bool = False,
-                 delete: Sequence[ObjectKey] = (), orphan: bool = False) -> Desired:
+def desired_from(
+    state: Mapping[str, Any],
+    manifest: Sequence[AnyObject],
+    *,
+    applyset: str = "",
+    prune: bool = False,
+    delete: Sequence[ObjectKey] = (),
+    orphan: bool = False,
+) -> Desired:
     """The applied set after this command: what the state holds, with ``manifest`` applied over it,
     the applyset's missing objects pruned (``prune``) and ``delete`` removed, with what Kubernetes'
     garbage collector removes with them (a Namespace's objects; dependents by ownerReferences,
@@ -108,7 +165,11 @@ def desired_from(state: Mapping[str, Any], manifest: Sequence[AnyObject], *, app
         objects=tuple(o for o in objects if o.key not in gone),
         manifest=tuple(manifest),
         secret_hashes={k: v for k, v in known.items() if k not in gone},
-        gone=frozenset(gone), pruned=tuple(pruned), deleted=tuple(delete), applyset=applyset, orphan=orphan,
+        gone=frozenset(gone),
+        pruned=tuple(pruned),
+        deleted=tuple(delete),
+        applyset=applyset,
+        orphan=orphan,
     )
 
 
@@ -234,8 +295,11 @@ def with_sealed_secrets(desired: Desired, state: Mapping[str, Any], secret_key: 
     if not opened:
         return desired
     keys = {o.key for o in opened}
-    return dataclasses.replace(desired, objects=(*desired.objects, *opened),
-                               secret_hashes={k: v for k, v in desired.secret_hashes.items() if k not in keys})
+    return dataclasses.replace(
+        desired,
+        objects=(*desired.objects, *opened),
+        secret_hashes={k: v for k, v in desired.secret_hashes.items() if k not in keys},
+    )
 
 
 def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inventory, policy: Policy) -> Plan:
@@ -244,20 +308,33 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
     desired = with_sealed_secrets(desired, state, policy.secret_key)
     net, leases = require_bootstrapped(state, inv.cluster)
     recorded_pods: Mapping[str, Any] = state.get("pods") or {}
-    specs, allocations, warnings = allocate([o for o in desired.objects if isinstance(o, Service)],
-                                            state.get("services") or {}, net.service_cidr,
-                                            held_allocations(view.iptables.values()))
-    evicted = evictions(view.all_pods(), view.errors, desired.objects, recorded_pods, policy.seen or {},
-                        policy.now)
-    observed = [dataclasses.replace(p.observed, state="evicted", ready=False, detail=evicted[(p.namespace, p.name)])
-                if (p.namespace, p.name) in evicted else
-                dataclasses.replace(p.observed, state="broken", ready=False, detail="deleted (kcli delete pod)")
-                if (p.namespace, p.name) in policy.deleting else p.observed for p in view.all_pods()]
+    specs, allocations, warnings = allocate(
+        [o for o in desired.objects if isinstance(o, Service)],
+        state.get("services") or {},
+        net.service_cidr,
+        held_allocations(view.iptables.values()),
+    )
+    evicted = evictions(view.all_pods(), view.errors, desired.objects, recorded_pods, policy.seen or {}, policy.now)
+    observed = [
+        dataclasses.replace(p.observed, state="evicted", ready=False, detail=evicted[(p.namespace, p.name)])
+        if (p.namespace, p.name) in evicted
+        else dataclasses.replace(p.observed, state="broken", ready=False, detail="deleted (kcli delete pod)")
+        if (p.namespace, p.name) in policy.deleting
+        else p.observed
+        for p in view.all_pods()
+    ]
     volumes = _claim_volumes(desired, state)
-    pods = plan_pods(list(desired.objects), observed, scheduler_nodes(inv, view, leases, cordoned_of(state)),
-                     known_configs=desired.secret_hashes, seed=policy.seed, secret_key=policy.secret_key,
-                     now=view.node_time(), draining=policy.draining,
-                     claim_nodes={k: v.node for k, v in volumes.items() if v.node})
+    pods = plan_pods(
+        list(desired.objects),
+        observed,
+        scheduler_nodes(inv, view, leases, cordoned_of(state)),
+        known_configs=desired.secret_hashes,
+        seed=policy.seed,
+        secret_key=policy.secret_key,
+        now=view.node_time(),
+        draining=policy.draining,
+        claim_nodes={k: v.node for k, v in volumes.items() if v.node},
+    )
     if not desired.orphan:
         pods = _with_orphan_deletes(pods, desired.gone)
     unreachable = set(view.errors)
@@ -271,8 +348,17 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
             deferred.append(Waiting(a.namespace, a.name, f"node {pv.node} is unreachable: {a.reason}", str(a.applied)))
             continue
         containers = _pod_containers(pv)
-        deletes.append(PodDelete(a.namespace, a.name, pv.node, a.reason, str(a.applied),
-                                 Unit(f"delete {a.namespace}/{a.name}", tuple(delete_pods_lines([containers]))), containers))
+        deletes.append(
+            PodDelete(
+                a.namespace,
+                a.name,
+                pv.node,
+                a.reason,
+                str(a.applied),
+                Unit(f"delete {a.namespace}/{a.name}", tuple(delete_pods_lines([containers]))),
+                containers,
+            )
+        )
     # No request dropped: a pod that serves a Service leaves the endpoints on every node (rules and
     # DNS) in one wave and is deleted in the next; new pods join them once observed ready.
     eps = endpoints_by_service(specs, pod_infos(view.all_pods()))
@@ -281,12 +367,17 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
     old_eps = endpoints_from_record(state.get("endpoints") or {})
     services: tuple[NodeSync, ...] = ()
     if serving:
-        live = endpoints_by_service(specs, pod_infos([p for p in view.all_pods() if (p.namespace, p.name) not in dying]))
+        live = endpoints_by_service(
+            specs, pod_infos([p for p in view.all_pods() if (p.namespace, p.name) not in dying])
+        )
         services = _service_syncs(specs, live, view, leases, net.pod_cidr, old_eps)
         if services:
             eps = live  # what this wave programs
-            deferred += [Waiting(d.namespace, d.name, f"leaving the endpoints of its Services first: {d.reason}", d.applied)
-                         for d in deletes if (d.namespace, d.name) in serving]
+            deferred += [
+                Waiting(d.namespace, d.name, f"leaving the endpoints of its Services first: {d.reason}", d.applied)
+                for d in deletes
+                if (d.namespace, d.name) in serving
+            ]
             deletes = [d for d in deletes if (d.namespace, d.name) not in serving]
     placed, backing_off = [], []
     for a, node in pods.creates:
@@ -295,19 +386,35 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
             backing_off.append(Waiting(a.namespace, a.name, str(rec.get("reason")), str(a.applied), dict(rec)))
         else:
             placed.append((a, node))
-    creates = _creates(placed, desired.objects, view, leases, specs, {by_key[(d.namespace, d.name)].uid for d in deletes},
-                       volumes)
+    creates = _creates(
+        placed, desired.objects, view, leases, specs, {by_key[(d.namespace, d.name)].uid for d in deletes}, volumes
+    )
     pending = tuple(Waiting(a.namespace, a.name, reason, str(a.applied)) for a, reason in pods.pending)
     if not deletes and not creates and not services:
         services = _service_syncs(specs, eps, view, leases, net.pod_cidr, old_eps)
     claims, templates = _claims(desired)
-    bound = new_bindings(((a.namespace, a.pod.spec, node) for a, node in pods.creates if a.pod is not None), volumes,
-                         claims, templates)
+    bound = new_bindings(
+        ((a.namespace, a.pod.spec, node) for a, node in pods.creates if a.pod is not None), volumes, claims, templates
+    )
     bound = {k: b for k, b in bound.items() if k not in bindings_of(state)}
     reclaims = () if deletes or creates else _reclaims(desired, state, pods, view)
-    return Plan(pods, tuple(deletes), creates, services, pending, tuple(backing_off), tuple(deferred), tuple(specs),
-                allocations, eps, tuple(warnings), rollouts=_rollouts(pods, backing_off) + _drains(view, policy.draining),
-                evicted=evicted, claims=bound, reclaims=reclaims)
+    return Plan(
+        pods,
+        tuple(deletes),
+        creates,
+        services,
+        pending,
+        tuple(backing_off),
+        tuple(deferred),
+        tuple(specs),
+        allocations,
+        eps,
+        tuple(warnings),
+        rollouts=_rollouts(pods, backing_off) + _drains(view, policy.draining),
+        evicted=evicted,
+        claims=bound,
+        reclaims=reclaims,
+    )
 
 
 def _claims(desired: Desired) -> tuple[dict[tuple[str, str], PersistentVolumeClaim], dict[tuple[str, str], str]]:
@@ -339,8 +446,11 @@ def _unclaimed(desired: Desired, state: Mapping[str, Any], pods: PodPlan) -> lis
     """Bound volumes whose claim is gone (deleted or pruned) and that no desired pod uses."""
     claims = {(o.namespace, o.name) for o in desired.objects if isinstance(o, PersistentVolumeClaim)}
     in_use = {(p.namespace, c) for p in pods.reconciliation.pods for c in pod_claims(p.spec)}
-    return [b for b in bindings_of(state).values()
-            if not b.released and (b.namespace, b.name) not in claims | in_use and not b.template]
+    return [
+        b
+        for b in bindings_of(state).values()
+        if not b.released and (b.namespace, b.name) not in claims | in_use and not b.template
+    ]
 
 
 def _reclaims(desired: Desired, state: Mapping[str, Any], pods: PodPlan, view: ClusterView) -> tuple[NodeSync, ...]:
@@ -351,8 +461,13 @@ def _reclaims(desired: Desired, state: Mapping[str, Any], pods: PodPlan, view: C
             continue
         lines = removal_lines(b)
         if lines:
-            out.append(NodeSync(b.node, (f"persistentvolumeclaim {b.key} deleted: remove volume {b.volume}",),
-                                Unit(f"reclaim {b.key}", tuple(lines))))
+            out.append(
+                NodeSync(
+                    b.node,
+                    (f"persistentvolumeclaim {b.key} deleted: remove volume {b.volume}",),
+                    Unit(f"reclaim {b.key}", tuple(lines)),
+                )
+            )
     return tuple(out)
 
 
@@ -381,19 +496,33 @@ def _drains(view: ClusterView, draining: frozenset[str]) -> tuple[Rollout, ...]:
     rollout (its pods leave once their replacements elsewhere are ready)."""
     out = []
     for node in sorted(draining):
-        left = [p.name for p in view.pods.get(node, ()) if p.observed.state != "exited" and not stays_on_drain(p.applied)]
+        left = [
+            p.name for p in view.pods.get(node, ()) if p.observed.state != "exited" and not stays_on_drain(p.applied)
+        ]
         if left:
-            out.append(Rollout(ObjectKey("Node", "", node), f'Waiting for node "{node}" to drain: {len(left)} pod(s) '
-                               f"left ({', '.join(sorted(left)[:3])}{' …' if len(left) > 3 else ''})", True, 10**9))
+            out.append(
+                Rollout(
+                    ObjectKey("Node", "", node),
+                    f'Waiting for node "{node}" to drain: {len(left)} pod(s) '
+                    f"left ({', '.join(sorted(left)[:3])}{' …' if len(left) > 3 else ''})",
+                    True,
+                    10**9,
+                )
+            )
     return tuple(out)
 
 
 def _pod_containers(pv: PodView) -> PodContainers:
     """A pod's containers as its node reported them: app containers are stopped first."""
-    return PodContainers(pv.uid, tuple(c.id for c in pv.containers if c.kind == "container"),
-                         tuple(c.id for c in pv.containers if c.kind != "container"), pv.grace,
-                         tuple((c.id, c.pre_stop) for c in pv.containers
-                               if c.kind == "container" and c.pre_stop and c.status == "running"))
+    return PodContainers(
+        pv.uid,
+        tuple(c.id for c in pv.containers if c.kind == "container"),
+        tuple(c.id for c in pv.containers if c.kind != "container"),
+        pv.grace,
+        tuple(
+            (c.id, c.pre_stop) for c in pv.containers if c.kind == "container" and c.pre_stop and c.status == "running"
+        ),
+    )
 
 
 def _with_orphan_deletes(pods: PodPlan, gone: frozenset[ObjectKey]) -> PodPlan:
@@ -409,9 +538,15 @@ def _with_orphan_deletes(pods: PodPlan, gone: frozenset[ObjectKey]) -> PodPlan:
     return PodPlan(pods.reconciliation, pods.deletes + extra, pods.creates, pods.pending, pods.placements)
 
 
-def _creates(placed: Sequence[tuple[PodAction, str]], objects: Sequence[AnyObject], view: ClusterView,
-             leases: Mapping[str, NodeLease], specs: Sequence[ServiceSpec], deleted_uids: set[str],
-             volumes: Mapping[tuple[str, str], ClaimVolume] | None = None) -> tuple[PodCreate, ...]:
+def _creates(
+    placed: Sequence[tuple[PodAction, str]],
+    objects: Sequence[AnyObject],
+    view: ClusterView,
+    leases: Mapping[str, NodeLease],
+    specs: Sequence[ServiceSpec],
+    deleted_uids: set[str],
+    volumes: Mapping[tuple[str, str], ClaimVolume] | None = None,
+) -> tuple[PodCreate, ...]:
     """Create units with pod IPs allocated around every address in use (freed by this wave's deletes)."""
     wanted: dict[str, list[tuple[str, str]]] = {}
     for a, node in placed:
@@ -430,25 +565,51 @@ def _creates(placed: Sequence[tuple[PodAction, str]], objects: Sequence[AnyObjec
         lease = leases[node]
         ip = "" if pod.spec.host_network else ips[(a.namespace, a.name)]
         facts = view.facts.get(node)
-        place = PodPlacement(node, ip or lease.public_ip, lease.public_ip, (facts.cpus * 1000) if facts else 0,
-                             (facts.memory_kib * 1024) if facts else 0)
+        place = PodPlacement(
+            node,
+            ip or lease.public_ip,
+            lease.public_ip,
+            (facts.cpus * 1000) if facts else 0,
+            (facts.memory_kib * 1024) if facts else 0,
+        )
         claim_paths = {c: v.path for c in pod_claims(pod.spec) if (v := (volumes or {}).get((a.namespace, c)))}
-        lines = create_pod_lines(pod, place, configs,
-                                 dns_args=pod_dns_args(pod.spec, a.namespace, lease.subnet),
-                                 service_env=service_env(specs, a.namespace) if pod.spec.enable_service_links else [],
-                                 claim_paths=claim_paths)
+        lines = create_pod_lines(
+            pod,
+            place,
+            configs,
+            dns_args=pod_dns_args(pod.spec, a.namespace, lease.subnet),
+            service_env=service_env(specs, a.namespace) if pod.spec.enable_service_links else [],
+            claim_paths=claim_paths,
+        )
         uid = pod_uid(pod)
         # hairpin (a pod reaching itself through a service) on the new pod's bridge port, right away
         lines = [*lines, hairpin_line()] if not pod.spec.host_network else lines
-        out.append(PodCreate(a.namespace, a.name, node, place.ip, a.reason, str(a.applied), pod.spec_hash,
-                             Unit(f"create {a.namespace}/{a.name}", tuple(lines), tuple(delete_pod_lines(uid)),
-                                  prelude=image_prelude(pod)),
-                             str(pod.owner) if pod.owner else "", uid, dict(pod.labels)))
+        out.append(
+            PodCreate(
+                a.namespace,
+                a.name,
+                node,
+                place.ip,
+                a.reason,
+                str(a.applied),
+                pod.spec_hash,
+                Unit(
+                    f"create {a.namespace}/{a.name}",
+                    tuple(lines),
+                    tuple(delete_pod_lines(uid)),
+                    prelude=image_prelude(pod),
+                ),
+                str(pod.owner) if pod.owner else "",
+                uid,
+                dict(pod.labels),
+            )
+        )
     return tuple(out)
 
 
-def _service_syncs(specs, eps, view: ClusterView, leases: Mapping[str, NodeLease], pod_cidr: str, old_eps
-                   ) -> tuple[NodeSync, ...]:
+def _service_syncs(
+    specs, eps, view: ClusterView, leases: Mapping[str, NodeLease], pod_cidr: str, old_eps
+) -> tuple[NodeSync, ...]:
     """Per node, only where something differs: kube-proxy rules, DNS records, the DNS server,
     hairpin, UDP conntrack cleanup. Nothing for a node already in sync."""
     hosts_text = dns_hosts(specs, eps, {(p.namespace, p.name): p.dns_host for p in view.all_pods() if p.dns_host})
@@ -500,7 +661,8 @@ def object_results(state: Mapping[str, Any], desired: Desired, secret_key: bytes
         if rec is None:
             out.append((o.ref, "created"))
         elif rec.get("lastApplied") != redacted_manifest(o) or (
-                isinstance(o, Secret) and rec.get("contentHash") != o.content_hash(secret_key)):
+            isinstance(o, Secret) and rec.get("contentHash") != o.content_hash(secret_key)
+        ):
             out.append((o.ref, "configured"))
         else:
             out.append((o.ref, "unchanged"))
@@ -509,15 +671,17 @@ def object_results(state: Mapping[str, Any], desired: Desired, secret_key: bytes
     return out
 
 
-def failures(plan_: Plan, results: Mapping[str, tuple[str, str]], recorded: Mapping[str, Any], now: float
-             ) -> dict[tuple[str, str], dict]:
+def failures(
+    plan_: Plan, results: Mapping[str, tuple[str, str]], recorded: Mapping[str, Any], now: float
+) -> dict[tuple[str, str], dict]:
     """Failure records (reason, message, back-off) for the creates of this wave that failed."""
     out = {}
     for c in plan_.creates:
         status, err = results.get(c.unit.name, ("ok", ""))
         if status != "ok":
-            out[(c.namespace, c.name)] = failure_record(recorded.get(f"{c.namespace}/{c.name}"), c.node, c.applied,
-                                                        c.spec_hash, err, now)
+            out[(c.namespace, c.name)] = failure_record(
+                recorded.get(f"{c.namespace}/{c.name}"), c.node, c.applied, c.spec_hash, err, now
+            )
     return out
 
 
@@ -528,8 +692,13 @@ def with_failures(state: Mapping[str, Any], failed: Mapping[tuple[str, str], Map
     return out
 
 
-def working_state(state: Mapping[str, Any], first: Plan, failed: Mapping[tuple[str, str], Mapping[str, Any]],
-                  plans: Sequence[Plan] = (), results: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+def working_state(
+    state: Mapping[str, Any],
+    first: Plan,
+    failed: Mapping[tuple[str, str], Mapping[str, Any]],
+    plans: Sequence[Plan] = (),
+    results: Mapping[str, tuple[str, str]] | None = None,
+) -> dict[str, Any]:
     """The state the next wave plans from: the first wave's allocations kept (an address never
     moves between waves of one command), this command's failures recorded, and the claims its
     waves bound or reclaimed (``plans`` executed with ``results``)."""
@@ -539,7 +708,9 @@ def working_state(state: Mapping[str, Any], first: Plan, failed: Mapping[tuple[s
     return out
 
 
-def claims_after(state: Mapping[str, Any], plans: Sequence[Plan], results: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+def claims_after(
+    state: Mapping[str, Any], plans: Sequence[Plan], results: Mapping[str, tuple[str, str]]
+) -> dict[str, Any]:
     """The recorded claims, with the bindings of these plans' creates and without the volumes
     their reclaims removed."""
     claims = {k: b.record() for k, b in bindings_of(state).items()}
@@ -560,9 +731,17 @@ class Outcome:
     failed: Mapping[tuple[str, str], Mapping[str, Any]]
 
 
-def record(state: Mapping[str, Any], desired: Desired, last: Plan, outcome: Outcome, view: ClusterView,
-           secret_key: bytes, now_iso: str, by: str = "", repairs: Sequence[Mapping[str, str]] = ()
-           ) -> tuple[dict[str, Any], str]:
+def record(
+    state: Mapping[str, Any],
+    desired: Desired,
+    last: Plan,
+    outcome: Outcome,
+    view: ClusterView,
+    secret_key: bytes,
+    now_iso: str,
+    by: str = "",
+    repairs: Sequence[Mapping[str, str]] = (),
+) -> tuple[dict[str, Any], str]:
     """The next state and its commit message, from the final observation (``by``: who ran it;
     ``repairs``: node repairs done before, as events {object, reason, message}: `kcli reconcile`)."""
     new = forget_objects(record_objects(state, desired.manifest, desired.applyset, now_iso, secret_key), desired.gone)
@@ -581,12 +760,16 @@ def record(state: Mapping[str, Any], desired: Desired, last: Plan, outcome: Outc
         new.pop("endpoints", None)
     new = add_events(new, [*({"time": now_iso, **r} for r in repairs), *events(outcome, state, now_iso)])
     changed = [f"{ref} {what}" for ref, what in object_results(state, desired, secret_key) if what != "unchanged"]
-    subject = f"apply: {', '.join(changed[:4]) or 'pods reconciled'}" + (f" (+{len(changed) - 4})" if len(changed) > 4 else "")
+    subject = f"apply: {', '.join(changed[:4]) or 'pods reconciled'}" + (
+        f" (+{len(changed) - 4})" if len(changed) > 4 else ""
+    )
     if repairs and not changed:
         subject = f"reconcile: {len(repairs)} node repair(s), {sum(p.pod_changes for p in outcome.plans)} pod change(s)"
-    body = [*(f"{r.get('object', '')}: {r.get('message', '')}" for r in repairs),
-            *(f"delete {d.namespace}/{d.name} on {d.node}: {d.reason}" for p in outcome.plans for d in p.deletes),
-            *(f"create {c.namespace}/{c.name} on {c.node}: {c.reason}" for p in outcome.plans for c in p.creates)]
+    body = [
+        *(f"{r.get('object', '')}: {r.get('message', '')}" for r in repairs),
+        *(f"delete {d.namespace}/{d.name} on {d.node}: {d.reason}" for p in outcome.plans for d in p.deletes),
+        *(f"create {c.namespace}/{c.name} on {c.node}: {c.reason}" for p in outcome.plans for c in p.creates),
+    ]
     return new, subject + ("\n\n" + "\n".join(body) if body else "")
 
 
@@ -608,13 +791,42 @@ def record_claims(new: dict[str, Any], state: Mapping[str, Any], desired: Desire
 def events(outcome: Outcome, state: Mapping[str, Any], now_iso: str) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for p in outcome.plans:
-        out += [{"time": now_iso, "object": d.applied, "reason": "Killing", "message": f"delete {d.namespace}/{d.name}: {d.reason}"}
-                for d in p.deletes]
-        out += [{"time": now_iso, "object": c.applied, "reason": "Scheduled",
-                 "message": f"create {c.namespace}/{c.name}: {c.reason} → {c.node}"} for c in p.creates]
+        out += [
+            {
+                "time": now_iso,
+                "object": d.applied,
+                "reason": "Killing",
+                "message": f"delete {d.namespace}/{d.name}: {d.reason}",
+            }
+            for d in p.deletes
+        ]
+        out += [
+            {
+                "time": now_iso,
+                "object": c.applied,
+                "reason": "Scheduled",
+                "message": f"create {c.namespace}/{c.name}: {c.reason} → {c.node}",
+            }
+            for c in p.creates
+        ]
     if outcome.plans:
-        out += [{"time": now_iso, "object": w.applied, "reason": "FailedScheduling", "message": f"{w.namespace}/{w.name}: {w.reason}"}
-                for w in outcome.plans[-1].pending if f"{w.namespace}/{w.name}" not in (state.get("pods") or {})]
-    out += [{"time": now_iso, "object": str(f.get("applied", "")), "reason": str(f.get("reason", "")),
-             "message": f"{ns}/{name}: {f.get('message', '')}"} for (ns, name), f in outcome.failed.items()]
+        out += [
+            {
+                "time": now_iso,
+                "object": w.applied,
+                "reason": "FailedScheduling",
+                "message": f"{w.namespace}/{w.name}: {w.reason}",
+            }
+            for w in outcome.plans[-1].pending
+            if f"{w.namespace}/{w.name}" not in (state.get("pods") or {})
+        ]
+    out += [
+        {
+            "time": now_iso,
+            "object": str(f.get("applied", "")),
+            "reason": str(f.get("reason", "")),
+            "message": f"{ns}/{name}: {f.get('message', '')}",
+        }
+        for (ns, name), f in outcome.failed.items()
+    ]
     return out

@@ -36,8 +36,16 @@ from kcli.core.commands.shell import fail, sh, write_file, write_private
 from kcli.core.controllers.pod import DesiredPod
 from kcli.core.network import POD_NETWORK
 from kcli.core.objects import (
-    ConfigMap, Container, EnvVar, KeyToPath, ObjectKey, ResourceFieldRef, Secret, capability_name,
-    effective_security_context, normalize_sysctl,
+    ConfigMap,
+    Container,
+    EnvVar,
+    KeyToPath,
+    ObjectKey,
+    ResourceFieldRef,
+    Secret,
+    capability_name,
+    effective_security_context,
+    normalize_sysctl,
 )
 from kcli.core.quantity import resource_value
 from kcli.errors import PlanError
@@ -75,7 +83,9 @@ def container_name(kind: str, pod: DesiredPod, uid: str) -> str:
 DNS_HOST_LABEL = "io.kcli.dns-host"  # HOSTNAME.SUBDOMAIN of a pod with both set (a StatefulSet's)
 
 
-def pod_labels(pod: DesiredPod, uid: str, kind: str, container: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def pod_labels(
+    pod: DesiredPod, uid: str, kind: str, container: str, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
     labels = {
         **{k: v for k, v in pod.labels.items()},
         MANAGED: "true",
@@ -129,13 +139,23 @@ def _field_ref(path: str, pod: DesiredPod, uid: str, place: PodPlacement) -> str
     raise PlanError(f"pod {pod.namespace}/{pod.name}: fieldRef {path} is not supported")
 
 
-def _config_value(configs: Mapping[ObjectKey, ConfigMap | Secret], kind: str, ns: str, name: str, key: str, optional: bool, pod: DesiredPod) -> str | None:
+def _config_value(
+    configs: Mapping[ObjectKey, ConfigMap | Secret],
+    kind: str,
+    ns: str,
+    name: str,
+    key: str,
+    optional: bool,
+    pod: DesiredPod,
+) -> str | None:
     obj = configs.get(ObjectKey(kind, ns, name))
     if obj is None:
         if optional:
             return None
-        raise PlanError(f"pod {pod.namespace}/{pod.name}: {kind} {ns}/{name} is needed but its data is not in this apply "
-                        "(kcli keeps no Secret values: apply it together with the workload)")
+        raise PlanError(
+            f"pod {pod.namespace}/{pod.name}: {kind} {ns}/{name} is needed but its data is not in this apply "
+            "(kcli keeps no Secret values: apply it together with the workload)"
+        )
     if isinstance(obj, Secret):
         raw = obj.data.get(key)
         if raw is None:
@@ -151,8 +171,14 @@ def _config_value(configs: Mapping[ObjectKey, ConfigMap | Secret], kind: str, ns
     return val
 
 
-def container_env(c: Container, pod: DesiredPod, uid: str, place: PodPlacement,
-                  configs: Mapping[ObjectKey, ConfigMap | Secret], extra_env: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+def container_env(
+    c: Container,
+    pod: DesiredPod,
+    uid: str,
+    place: PodPlacement,
+    configs: Mapping[ObjectKey, ConfigMap | Secret],
+    extra_env: Sequence[tuple[str, str]] = (),
+) -> list[tuple[str, str]]:
     """Kubernetes order: service env (extra_env), envFrom, then env (later wins); $(VAR) expanded."""
     env: dict[str, str] = dict(extra_env)
     for ef in c.env_from:
@@ -208,21 +234,99 @@ ENV_FILE_LINE_MAX = 64000  # below bufio.MaxScanTokenSize (64 KiB, the line with
 ENV_STRING_MAX = 131071  # MAX_ARG_STRLEN (32 pages of 4 KiB) minus the terminating NUL
 ENV_FILE_HEADER = "# kcli: one container's environment (docker --env-file format); removed after docker run\n"
 _SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-CLIENT_ENV_RESERVED = frozenset({
-    # POSIX sh, dash and bash
-    "_", "PATH", "IFS", "ENV", "HOME", "CDPATH", "PS1", "PS2", "PS3", "PS4", "OPTIND", "OPTARG", "OPTERR",
-    "PWD", "OLDPWD", "LINENO", "PPID", "UID", "EUID", "GROUPS", "RANDOM", "SRANDOM", "SECONDS", "HISTCMD",
-    "FUNCNAME", "DIRSTACK", "EPOCHREALTIME", "EPOCHSECONDS", "SHELLOPTS", "SHLVL", "SHELL", "MAIL", "MAILPATH",
-    "MAILCHECK", "POSIXLY_CORRECT", "TMOUT", "GLOBIGNORE", "FCEDIT", "HOSTNAME", "HOSTTYPE", "MACHTYPE", "OSTYPE",
-    "COLUMNS", "LINES", "TERM", "TERMINFO", "TMPDIR", "TZ", "LANG", "LANGUAGE", "NLSPATH", "LOCPATH",
-    # resolver, TLS, proxies (the docker client talks to registries and the daemon)
-    "HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", "SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY",
-    "NO_PROXY", "ALL_PROXY", "FTP_PROXY",
-    # Go runtime (the docker client is a Go program)
-    "GODEBUG", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GOTRACEBACK", "GORACE", "GOCOVERDIR",
-})
-CLIENT_ENV_RESERVED_PREFIXES = ("BASH", "LD_", "LC_", "DOCKER_", "BUILDKIT_", "BUILDX_", "COMPOSE_", "OTEL_",
-                                "GCONV_", "MALLOC_", "GLIBC_", "XDG_", "HIST", "COMP_", "READLINE_")
+CLIENT_ENV_RESERVED = frozenset(
+    {
+        # POSIX sh, dash and bash
+        "_",
+        "PATH",
+        "IFS",
+        "ENV",
+        "HOME",
+        "CDPATH",
+        "PS1",
+        "PS2",
+        "PS3",
+        "PS4",
+        "OPTIND",
+        "OPTARG",
+        "OPTERR",
+        "PWD",
+        "OLDPWD",
+        "LINENO",
+        "PPID",
+        "UID",
+        "EUID",
+        "GROUPS",
+        "RANDOM",
+        "SRANDOM",
+        "SECONDS",
+        "HISTCMD",
+        "FUNCNAME",
+        "DIRSTACK",
+        "EPOCHREALTIME",
+        "EPOCHSECONDS",
+        "SHELLOPTS",
+        "SHLVL",
+        "SHELL",
+        "MAIL",
+        "MAILPATH",
+        "MAILCHECK",
+        "POSIXLY_CORRECT",
+        "TMOUT",
+        "GLOBIGNORE",
+        "FCEDIT",
+        "HOSTNAME",
+        "HOSTTYPE",
+        "MACHTYPE",
+        "OSTYPE",
+        "COLUMNS",
+        "LINES",
+        "TERM",
+        "TERMINFO",
+        "TMPDIR",
+        "TZ",
+        "LANG",
+        "LANGUAGE",
+        "NLSPATH",
+        "LOCPATH",
+        # resolver, TLS, proxies (the docker client talks to registries and the daemon)
+        "HOSTALIASES",
+        "LOCALDOMAIN",
+        "RES_OPTIONS",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+        "FTP_PROXY",
+        # Go runtime (the docker client is a Go program)
+        "GODEBUG",
+        "GOGC",
+        "GOMEMLIMIT",
+        "GOMAXPROCS",
+        "GOTRACEBACK",
+        "GORACE",
+        "GOCOVERDIR",
+    }
+)
+CLIENT_ENV_RESERVED_PREFIXES = (
+    "BASH",
+    "LD_",
+    "LC_",
+    "DOCKER_",
+    "BUILDKIT_",
+    "BUILDX_",
+    "COMPOSE_",
+    "OTEL_",
+    "GCONV_",
+    "MALLOC_",
+    "GLIBC_",
+    "XDG_",
+    "HIST",
+    "COMP_",
+    "READLINE_",
+)
 
 
 def _utf8(text: str, what: str) -> bytes:
@@ -235,7 +339,11 @@ def _utf8(text: str, what: str) -> bytes:
 def client_env_name_ok(name: str) -> bool:
     """Whether a variable can be passed through the docker client's environment (route 2)."""
     up = name.upper()
-    return bool(_SHELL_NAME.fullmatch(name)) and up not in CLIENT_ENV_RESERVED and not up.startswith(CLIENT_ENV_RESERVED_PREFIXES)
+    return (
+        bool(_SHELL_NAME.fullmatch(name))
+        and up not in CLIENT_ENV_RESERVED
+        and not up.startswith(CLIENT_ENV_RESERVED_PREFIXES)
+    )
 
 
 def env_routes(env: Sequence[tuple[str, str]], where: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -246,16 +354,26 @@ def env_routes(env: Sequence[tuple[str, str]], where: str) -> tuple[list[tuple[s
     for name, value in env:
         what = f"{where}: env {name!r}"
         if not name or "=" in name or any(ch.isspace() or not ch.isprintable() for ch in name):
-            raise PlanError(f"{what}: kcli passes environment names to docker only when they are non-empty "
-                            "printable characters without whitespace or '='")
+            raise PlanError(
+                f"{what}: kcli passes environment names to docker only when they are non-empty "
+                "printable characters without whitespace or '='"
+            )
         if "\0" in value:
             raise PlanError(f"{what}: the value contains a NUL byte, which no process environment can hold")
         size = len(_utf8(name, what)) + 1 + len(_utf8(value, what))
         if size > ENV_STRING_MAX:
-            raise PlanError(f"{what}: NAME=VALUE is {size} bytes; Linux allows at most {ENV_STRING_MAX} bytes "
-                            "for one environment string")
+            raise PlanError(
+                f"{what}: NAME=VALUE is {size} bytes; Linux allows at most {ENV_STRING_MAX} bytes "
+                "for one environment string"
+            )
         quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "'\""
-        if size <= ENV_FILE_LINE_MAX and "\n" not in value and "\r" not in value and not quoted and not name.startswith("#"):
+        if (
+            size <= ENV_FILE_LINE_MAX
+            and "\n" not in value
+            and "\r" not in value
+            and not quoted
+            and not name.startswith("#")
+        ):
             file_env.append((name, value))
         elif client_env_name_ok(name):
             client_env.append((name, value))
@@ -265,12 +383,20 @@ def env_routes(env: Sequence[tuple[str, str]], where: str) -> tuple[list[tuple[s
                 "bytes cannot go through docker's --env-file, and passing it through the docker client's environment "
                 "needs a shell variable name ([A-Za-z_][A-Za-z0-9_]*) that the shell, the dynamic loader and the "
                 "docker client do not read themselves (not PATH, HOME, IFS, LD_*, LC_*, DOCKER_*, GODEBUG, HTTP_PROXY, ...); "
-                "kcli never puts environment values on a command line")
+                "kcli never puts environment values on a command line"
+            )
     return file_env, client_env
 
 
-def _docker_run_lines(head: Sequence[str], env: Sequence[tuple[str, str]], rest: Sequence[str], env_dir: str,
-                      stem: str, where: str, on_error: str = "") -> list[str]:
+def _docker_run_lines(
+    head: Sequence[str],
+    env: Sequence[tuple[str, str]],
+    rest: Sequence[str],
+    env_dir: str,
+    stem: str,
+    where: str,
+    on_error: str = "",
+) -> list[str]:
     """``docker run HEAD <env flags> REST`` with the environment passed as data (``env_routes``):
     the files are written, docker runs, the files are removed whether it succeeded or not, then a
     failure stops the unit (with ``on_error``, a ``fail(...)`` block, when given)."""
@@ -318,8 +444,9 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def _env_value(e: EnvVar, pod: DesiredPod, uid: str, place: PodPlacement, configs, env,
-               default_container: str = "") -> str | None:
+def _env_value(
+    e: EnvVar, pod: DesiredPod, uid: str, place: PodPlacement, configs, env, default_container: str = ""
+) -> str | None:
     if e.value is not None:
         return _expand(e.value, env)
     if e.config_map_key_ref is not None:
@@ -335,7 +462,9 @@ def _env_value(e: EnvVar, pod: DesiredPod, uid: str, place: PodPlacement, config
     return ""
 
 
-def resource_field_value(ref: ResourceFieldRef, pod: DesiredPod, place: PodPlacement, default_container: str = "") -> str:
+def resource_field_value(
+    ref: ResourceFieldRef, pod: DesiredPod, place: PodPlacement, default_container: str = ""
+) -> str:
     """A container's request or limit as the downward API gives it (kubelet's rules): rounded up
     to a whole ``divisor`` (cpu: 1 core unless set; memory: 1 byte), a limit that is not set is
     the node's allocatable."""
@@ -349,7 +478,11 @@ def resource_field_value(ref: ResourceFieldRef, pod: DesiredPod, place: PodPlace
     if not value and kind == "limits":
         value = {"cpu": place.cpu_milli, "memory": place.memory}.get(resource, 0)
     try:
-        divisor = resource_value(resource, ref.divisor or "1") if ref.divisor not in ("", "1") else (1000 if resource == "cpu" else 1)
+        divisor = (
+            resource_value(resource, ref.divisor or "1")
+            if ref.divisor not in ("", "1")
+            else (1000 if resource == "cpu" else 1)
+        )
     except ValueError:
         raise PlanError(f"pod {pod.namespace}/{pod.name}: resourceFieldRef divisor {ref.divisor!r}") from None
     return str(-(-int(value) // max(1, int(divisor))))
@@ -391,7 +524,9 @@ def security_flags(pod: DesiredPod, c: Container) -> list[str]:
         for raw in names:
             name = capability_name(raw)
             if name is None:
-                raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: {raw!r} is not a Linux capability")
+                raise PlanError(
+                    f"pod {pod.namespace}/{pod.name}: container {c.name}: {raw!r} is not a Linux capability"
+                )
             flags += [flag, name]
     return flags
 
@@ -420,11 +555,17 @@ def run_as_non_root_lines(pod: DesiredPod, uid: str) -> list[str]:
         if sc.run_as_user == 0:
             raise PlanError(f"pod {pod.namespace}/{pod.name}: container's runAsUser breaks non-root policy {who}")
         root = fail("CreateContainerConfigError:", f"container has runAsNonRoot and image will run as root {who}")
-        named = ("{ printf '%s%s%s\\n' "
-                 + shlex.quote("CreateContainerConfigError: container has runAsNonRoot and image has non-numeric user (")
-                 + ' "${kcli_user%%:*}" ' + shlex.quote(f"), cannot verify user is non-root {who}") + " >&2; exit 1; }")
-        lines += [f"kcli_user=$({sh(('docker', 'image', 'inspect', '-f', '{{.Config.User}}', c.image))})",
-                  f"case ${{kcli_user%%:*}} in '') {root};; *[!0-9]*) {named};; *[!0]*) ;; *) {root};; esac"]
+        named = (
+            "{ printf '%s%s%s\\n' "
+            + shlex.quote("CreateContainerConfigError: container has runAsNonRoot and image has non-numeric user (")
+            + ' "${kcli_user%%:*}" '
+            + shlex.quote(f"), cannot verify user is non-root {who}")
+            + " >&2; exit 1; }"
+        )
+        lines += [
+            f"kcli_user=$({sh(('docker', 'image', 'inspect', '-f', '{{.Config.User}}', c.image))})",
+            f"case ${{kcli_user%%:*}} in '') {root};; *[!0-9]*) {named};; *[!0]*) ;; *) {root};; esac",
+        ]
     return lines
 
 
@@ -440,11 +581,17 @@ def _fs_group_lines(pod: DesiredPod, paths: Mapping[str, str]) -> list[str]:
         if v.source == "emptyDir":
             lines += [sh(("chgrp", gid, paths[v.name])), sh(("chmod", "g+rwxs", paths[v.name]))]
         elif v.source in ("configMap", "secret"):
-            lines += [sh(("chgrp", "-R", gid, paths[v.name])), sh(("chmod", "-R", "g+rX", paths[v.name])),
-                      sh(("chmod", "g+s", paths[v.name]))]
+            lines += [
+                sh(("chgrp", "-R", gid, paths[v.name])),
+                sh(("chmod", "-R", "g+rX", paths[v.name])),
+                sh(("chmod", "g+s", paths[v.name])),
+            ]
         elif v.source == "persistentVolumeClaim":  # fsGroupChangePolicy Always: the whole volume
-            lines += [sh(("chgrp", "-R", gid, paths[v.name])), sh(("chmod", "-R", "g+rwX", paths[v.name])),
-                      sh(("chmod", "g+s", paths[v.name]))]
+            lines += [
+                sh(("chgrp", "-R", gid, paths[v.name])),
+                sh(("chmod", "-R", "g+rwX", paths[v.name])),
+                sh(("chmod", "g+s", paths[v.name])),
+            ]
     return lines
 
 
@@ -464,8 +611,9 @@ def _downward_field(path: str, pod: DesiredPod, uid: str, place: PodPlacement) -
     return _field_ref(path, pod, uid, place)
 
 
-def _volume_lines(pod: DesiredPod, uid: str, configs, claim_paths: Mapping[str, str] | None = None,
-                  place: PodPlacement | None = None) -> tuple[list[str], dict[str, str]]:
+def _volume_lines(
+    pod: DesiredPod, uid: str, configs, claim_paths: Mapping[str, str] | None = None, place: PodPlacement | None = None
+) -> tuple[list[str], dict[str, str]]:
     """Lines that materialise the pod's volumes on the node, and volume name → host path."""
     lines: list[str] = []
     paths: dict[str, str] = {}
@@ -478,7 +626,9 @@ def _volume_lines(pod: DesiredPod, uid: str, configs, claim_paths: Mapping[str, 
             lines.append(sh(("mkdir", "-p", p)))
             if v.medium == "Memory":
                 size = [f"size={int(v.size_limit)}"] if v.size_limit else []
-                lines.append(f"mountpoint -q {shlex.quote(p)} || {sh(('mount', '-t', 'tmpfs', '-o', ','.join(['mode=0777', *size]), 'tmpfs', p))}")
+                lines.append(
+                    f"mountpoint -q {shlex.quote(p)} || {sh(('mount', '-t', 'tmpfs', '-o', ','.join(['mode=0777', *size]), 'tmpfs', p))}"
+                )
             else:
                 lines.append(sh(("chmod", "0777", p)))
             paths[v.name] = p
@@ -488,15 +638,22 @@ def _volume_lines(pod: DesiredPod, uid: str, configs, claim_paths: Mapping[str, 
             for f in v.downward:
                 rel = _relative(f.path, f"volume {v.name}: item path", pod)
                 where = place or PodPlacement("", "", "")
-                value = (resource_field_value(f.resource, pod, where) if f.resource is not None
-                         else _downward_field(f.field_path, pod, uid, where))
-                lines.append(write_file(f"{p}/{rel}", value, f"{int(f.mode if f.mode is not None else v.default_mode):04o}"))
+                value = (
+                    resource_field_value(f.resource, pod, where)
+                    if f.resource is not None
+                    else _downward_field(f.field_path, pod, uid, where)
+                )
+                lines.append(
+                    write_file(f"{p}/{rel}", value, f"{int(f.mode if f.mode is not None else v.default_mode):04o}")
+                )
             paths[v.name] = p
         elif v.source == "persistentVolumeClaim":
             p = (claim_paths or {}).get(v.ref_name, "")
             if not p.startswith("/"):
                 raise PlanError(f"pod {pod.namespace}/{pod.name}: persistentvolumeclaim {v.ref_name!r} has no volume")
-            lines.append(sh(("mkdir", "-p", p)))  # provisioned at first use; a pre-created volume's directory may be new
+            lines.append(
+                sh(("mkdir", "-p", p))
+            )  # provisioned at first use; a pre-created volume's directory may be new
             paths[v.name] = p
         elif v.source == "hostPath":
             if not v.path.startswith("/"):
@@ -505,10 +662,16 @@ def _volume_lines(pod: DesiredPod, uid: str, configs, claim_paths: Mapping[str, 
                 lines.append(sh(("mkdir", "-p", v.path)))
             elif v.host_path_type == "FileOrCreate":
                 parent = v.path.rsplit("/", 1)[0] or "/"
-                lines.append(f"[ -e {shlex.quote(v.path)} ] || {{ {sh(('mkdir', '-p', parent))} && {sh(('touch', v.path))}; }}")
+                lines.append(
+                    f"[ -e {shlex.quote(v.path)} ] || {{ {sh(('mkdir', '-p', parent))} && {sh(('touch', v.path))}; }}"
+                )
             elif v.host_path_type in ("Directory", "File", "Socket", "CharDevice", "BlockDevice"):
-                test = {"Directory": "-d", "File": "-f", "Socket": "-S", "CharDevice": "-c", "BlockDevice": "-b"}[v.host_path_type]
-                lines.append(f"[ {test} {shlex.quote(v.path)} ] || {fail('hostPath', v.path, 'is not a', v.host_path_type)}")
+                test = {"Directory": "-d", "File": "-f", "Socket": "-S", "CharDevice": "-c", "BlockDevice": "-b"}[
+                    v.host_path_type
+                ]
+                lines.append(
+                    f"[ {test} {shlex.quote(v.path)} ] || {fail('hostPath', v.path, 'is not a', v.host_path_type)}"
+                )
             paths[v.name] = v.path
         elif v.source in ("configMap", "secret"):
             kind = "ConfigMap" if v.source == "configMap" else "Secret"
@@ -548,10 +711,13 @@ def _mounts(c: Container, paths: Mapping[str, str], pod: DesiredPod) -> list[str
             raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name} mounts unknown volume {m.name}")
         src = paths[m.name] + (f"/{_relative(m.sub_path, 'subPath', pod)}" if m.sub_path else "")
         if ":" in src or ":" in m.mount_path:
-            raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: docker -v cannot mount "
-                            f"{src!r} at {m.mount_path!r}: a path with ':' is not supported")
-        ro = m.read_only or any(v.name == m.name and (v.source in ("configMap", "secret") or v.read_only)
-                                for v in pod.spec.volumes)
+            raise PlanError(
+                f"pod {pod.namespace}/{pod.name}: container {c.name}: docker -v cannot mount "
+                f"{src!r} at {m.mount_path!r}: a path with ':' is not supported"
+            )
+        ro = m.read_only or any(
+            v.name == m.name and (v.source in ("configMap", "secret") or v.read_only) for v in pod.spec.volumes
+        )
         out += ["-v", f"{src}:{m.mount_path}{':ro' if ro else ''}"]
     return out
 
@@ -577,17 +743,23 @@ def uses_pause(pod: DesiredPod) -> bool:
     share its namespaces, init containers run in it before the app, or it has probes (dockerd's
     healthcheck runs them in the pause container, in the pod's network namespace)."""
     spec = pod.spec
-    return (bool(spec.init_containers) or len(spec.containers) != 1 or spec.share_process_namespace
-            or any(c.readiness_probe or c.startup_probe or c.liveness_probe for c in spec.containers))
+    return (
+        bool(spec.init_containers)
+        or len(spec.containers) != 1
+        or spec.share_process_namespace
+        or any(c.readiness_probe or c.startup_probe or c.liveness_probe for c in spec.containers)
+    )
 
 
 def probes_act_in_containers(pod: DesiredPod) -> bool:
     """Liveness and exec probes reach into the app containers (kill them, run a command in their
     root): those pods' containers join the pause container's PID namespace and carry
     ``KCLI_CONTAINER=<name>`` in their environment, so kcli-probe can find their processes."""
-    return any(pr is not None and (kind == "l" or pr.type == "exec")
-               for c in pod.spec.containers
-               for kind, pr in (("s", c.startup_probe), ("r", c.readiness_probe), ("l", c.liveness_probe)))
+    return any(
+        pr is not None and (kind == "l" or pr.type == "exec")
+        for c in pod.spec.containers
+        for kind, pr in (("s", c.startup_probe), ("r", c.readiness_probe), ("l", c.liveness_probe))
+    )
 
 
 def probe_flags(pod: DesiredPod) -> tuple[list[str], list[str]]:
@@ -603,30 +775,70 @@ def probe_flags(pod: DesiredPod) -> tuple[list[str], list[str]]:
             port = pr.port
             if pr.type == "exec":
                 if not pr.command or any("\x1f" in w or "\0" in w for w in pr.command):
-                    raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: an exec probe needs a command "
-                                    "without \\x1f or NUL characters")
-                words += [kind, c.name, "exec", "0", "\x1f".join(pr.command), str(pr.timeout), str(pr.period),
-                          str(pr.initial_delay), str(pr.success), str(pr.failure), "-"]
+                    raise PlanError(
+                        f"pod {pod.namespace}/{pod.name}: container {c.name}: an exec probe needs a command "
+                        "without \\x1f or NUL characters"
+                    )
+                words += [
+                    kind,
+                    c.name,
+                    "exec",
+                    "0",
+                    "\x1f".join(pr.command),
+                    str(pr.timeout),
+                    str(pr.period),
+                    str(pr.initial_delay),
+                    str(pr.success),
+                    str(pr.failure),
+                    "-",
+                ]
                 timeout = max(timeout, pr.timeout)
                 probed.append(c.name)
                 continue
             if isinstance(port, str):
-                port = next((q.container_port for q in c.ports if q.name == port), 0) if not port.isdigit() else int(port)
+                port = (
+                    next((q.container_port for q in c.ports if q.name == port), 0) if not port.isdigit() else int(port)
+                )
             if not port or not 0 < int(port) < 65536:
-                raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: probe port {pr.port!r} is not a "
-                                "port of the container")
+                raise PlanError(
+                    f"pod {pod.namespace}/{pod.name}: container {c.name}: probe port {pr.port!r} is not a "
+                    "port of the container"
+                )
             headers = "\n".join(f"{k}: {v}" for k, v in pr.headers)
             if any(ch in headers for ch in "\r\0"):
-                raise PlanError(f"pod {pod.namespace}/{pod.name}: container {c.name}: a probe header holds a control character")
-            words += [kind, c.name, pr.type, str(port), pr.path or "/", str(pr.timeout), str(pr.period),
-                      str(pr.initial_delay), str(pr.success), str(pr.failure), headers or "-"]
+                raise PlanError(
+                    f"pod {pod.namespace}/{pod.name}: container {c.name}: a probe header holds a control character"
+                )
+            words += [
+                kind,
+                c.name,
+                pr.type,
+                str(port),
+                pr.path or "/",
+                str(pr.timeout),
+                str(pr.period),
+                str(pr.initial_delay),
+                str(pr.success),
+                str(pr.failure),
+                headers or "-",
+            ]
             timeout = max(timeout, pr.timeout)
             probed.append(c.name)
     if not words:
         return [], []
     cmd = "exec /kcli-probe " + " ".join(shlex.quote(w) for w in [PROBE_STATE, *words])
-    return ["--health-cmd", cmd, "--health-interval", "1s", "--health-timeout", f"{timeout + 1}s",
-            "--health-retries", "1", "--health-start-period", "0s"], list(dict.fromkeys(probed))
+    return [
+        "--health-cmd",
+        cmd,
+        "--health-interval",
+        "1s",
+        "--health-timeout",
+        f"{timeout + 1}s",
+        "--health-retries",
+        "1",
+        "--health-start-period",
+        "0s",
+    ], list(dict.fromkeys(probed))
 
 
 def image_var(image: str) -> str:
@@ -638,9 +850,12 @@ def image_prelude(pod: DesiredPod, pause: bool | None = None) -> tuple[str, ...]
     """Lines a batch runs once per image (not once per pod): is the image on the node? The pod's
     own lines read the answer and only ask docker again when the prelude did not run or said no."""
     images = ([PAUSE_IMAGE] if (uses_pause(pod) if pause is None else pause) else []) + [
-        c.image for c in (*pod.spec.init_containers, *pod.spec.containers) if c.image_pull_policy != "Always"]
-    return tuple(f"{image_var(i)}=0; {sh(('docker', 'image', 'inspect', i))} >/dev/null 2>&1 && {image_var(i)}=1"
-                 for i in dict.fromkeys(images))
+        c.image for c in (*pod.spec.init_containers, *pod.spec.containers) if c.image_pull_policy != "Always"
+    ]
+    return tuple(
+        f"{image_var(i)}=0; {sh(('docker', 'image', 'inspect', i))} >/dev/null 2>&1 && {image_var(i)}=1"
+        for i in dict.fromkeys(images)
+    )
 
 
 def _pull_lines(images: Sequence[tuple[str, str]], pull_secrets: Sequence[Secret]) -> list[str]:
@@ -658,15 +873,19 @@ def _pull_lines(images: Sequence[tuple[str, str]], pull_secrets: Sequence[Secret
             merged["auths"].update(doc.get("auths", doc))
         cfg = json.dumps(merged)
         lines.append('cfg=$(mktemp -d /run/kcli/dockercfg.XXXXXX) && chmod 700 "$cfg"')
-        lines.append(f"printf %s {shlex.quote(base64.b64encode(cfg.encode()).decode())} | base64 -d > \"$cfg/config.json\"")
+        lines.append(
+            f'printf %s {shlex.quote(base64.b64encode(cfg.encode()).decode())} | base64 -d > "$cfg/config.json"'
+        )
         auth = '--config "$cfg" '  # constant text: the directory is a shell variable set above
     for image, policy in images:
-        have = f"{{ [ \"${{{image_var(image)}:-0}}\" = 1 ] || {sh(('docker', 'image', 'inspect', image))} >/dev/null 2>&1; }}"
+        have = f'{{ [ "${{{image_var(image)}:-0}}" = 1 ] || {sh(("docker", "image", "inspect", image))} >/dev/null 2>&1; }}'
         pull = f"docker {auth}{sh(('pull', '-q', image))} >/dev/null || {fail('ErrImagePull:', image)}"
         if policy == "Always":
             lines.append(pull)
         elif policy == "Never":
-            lines.append(f"{have} || {fail('ErrImageNeverPull:', image, 'is not present and imagePullPolicy is Never')}")
+            lines.append(
+                f"{have} || {fail('ErrImageNeverPull:', image, 'is not present and imagePullPolicy is Never')}"
+            )
         else:
             lines.append(f"{have} || {pull}")
     if pull_secrets:
@@ -729,22 +948,38 @@ def create_pod_lines(
     req_mem = sum(c.resources.requests.get("memory", 0) for c in spec.containers)
     host_ports = [
         {"port": p.host_port, "protocol": p.protocol, "ip": p.host_ip}
-        for c in spec.containers for p in c.ports if p.host_port
+        for c in spec.containers
+        for p in c.ports
+        if p.host_port
     ]
-    sandbox_labels = pod_labels(pod, uid, "sandbox", "POD", {
-        "io.kcli.pod-labels": json.dumps(dict(pod.labels), sort_keys=True),
-        "io.kcli.containers": ",".join(c.name for c in spec.containers),
-        "io.kcli.init-containers": ",".join(c.name for c in spec.init_containers),
-        "io.kcli.restart-policy": spec.restart_policy,
-        "io.kcli.requests": json.dumps({"cpu": req_cpu, "memory": req_mem}),
-        "io.kcli.host-ports": json.dumps(host_ports),
-        "io.kcli.ports": json.dumps([{"name": p.name, "containerPort": p.container_port, "protocol": p.protocol}
-                                     for c in spec.containers for p in c.ports]),
-        "io.kcli.node": place.node,
-        GRACE_LABEL: str(int(spec.termination_grace_period_seconds)),
-        **({SECRET_VOLUMES_LABEL: ",".join(v.name for v in spec.volumes if v.source == "secret")}
-           if any(v.source == "secret" for v in spec.volumes) else {}),
-    })
+    sandbox_labels = pod_labels(
+        pod,
+        uid,
+        "sandbox",
+        "POD",
+        {
+            "io.kcli.pod-labels": json.dumps(dict(pod.labels), sort_keys=True),
+            "io.kcli.containers": ",".join(c.name for c in spec.containers),
+            "io.kcli.init-containers": ",".join(c.name for c in spec.init_containers),
+            "io.kcli.restart-policy": spec.restart_policy,
+            "io.kcli.requests": json.dumps({"cpu": req_cpu, "memory": req_mem}),
+            "io.kcli.host-ports": json.dumps(host_ports),
+            "io.kcli.ports": json.dumps(
+                [
+                    {"name": p.name, "containerPort": p.container_port, "protocol": p.protocol}
+                    for c in spec.containers
+                    for p in c.ports
+                ]
+            ),
+            "io.kcli.node": place.node,
+            GRACE_LABEL: str(int(spec.termination_grace_period_seconds)),
+            **(
+                {SECRET_VOLUMES_LABEL: ",".join(v.name for v in spec.volumes if v.source == "secret")}
+                if any(v.source == "secret" for v in spec.volumes)
+                else {}
+            ),
+        },
+    )
     net: list[str] = []  # the pod's network: on the pause container, or on its one container
     if spec.host_network:
         net += ["--network", "host"]
@@ -753,8 +988,12 @@ def create_pod_lines(
         if spec.subdomain:  # /etc/hosts: IP HOSTNAME.SUBDOMAIN.NS.svc.cluster.local HOSTNAME, as kubelet writes it
             net += ["--domainname", f"{spec.subdomain}.{pod.namespace}.svc.cluster.local"]
         for hp in host_ports:
-            port = next(p.container_port for c in spec.containers for p in c.ports
-                        if p.host_port == hp["port"] and p.protocol == hp["protocol"])
+            port = next(
+                p.container_port
+                for c in spec.containers
+                for p in c.ports
+                if p.host_port == hp["port"] and p.protocol == hp["protocol"]
+            )
             bind = f"{hp['ip']}:" if hp["ip"] else ""
             net += ["-p", f"{bind}{hp['port']}:{port}/{hp['protocol'].lower()}"]
     for a in spec.host_aliases:
@@ -774,19 +1013,71 @@ def create_pod_lines(
         c = spec.containers[0]
         env = container_env(c, pod, uid, place, configs, service_env)
         flags, tail = _run_args(c, env)
-        labels = pod_labels(pod, uid, "container", c.name, {
-            **{k: v for k, v in sandbox_labels.items() if k not in ("io.kcli.container", "io.kcli.type", "io.kubernetes.container.name", "io.kubernetes.docker.type")},
-            LAYOUT_LABEL: "single", **_pre_stop_label(c)})
+        labels = pod_labels(
+            pod,
+            uid,
+            "container",
+            c.name,
+            {
+                **{
+                    k: v
+                    for k, v in sandbox_labels.items()
+                    if k
+                    not in (
+                        "io.kcli.container",
+                        "io.kcli.type",
+                        "io.kubernetes.container.name",
+                        "io.kubernetes.docker.type",
+                    )
+                },
+                LAYOUT_LABEL: "single",
+                **_pre_stop_label(c),
+            },
+        )
         return lines + _docker_run_lines(
-            ["docker", "run", "-d", "--name", container_name(c.name, pod, uid), "--init", "--restart", restart, *net,
-             *resource_flags(c), *security_flags(pod, c), *_mounts(c, paths, pod)], env,
-            [*flags, *_label_args(labels), *tail], env_dir, "container-0",
-            f"pod {pod.namespace}/{pod.name}: container {c.name}")
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                container_name(c.name, pod, uid),
+                "--init",
+                "--restart",
+                restart,
+                *net,
+                *resource_flags(c),
+                *security_flags(pod, c),
+                *_mounts(c, paths, pod),
+            ],
+            env,
+            [*flags, *_label_args(labels), *tail],
+            env_dir,
+            "container-0",
+            f"pod {pod.namespace}/{pod.name}: container {c.name}",
+        )
     health, probed = probe_flags(pod)
     if probed:
         sandbox_labels[PROBES_LABEL] = ",".join(probed)
-    lines.append(sh(["docker", "run", "-d", "--name", sandbox, "--restart", "always", "--init", *net, *health,
-                     "--ipc", "shareable", *_label_args(sandbox_labels), PAUSE_IMAGE]))
+    lines.append(
+        sh(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                sandbox,
+                "--restart",
+                "always",
+                "--init",
+                *net,
+                *health,
+                "--ipc",
+                "shareable",
+                *_label_args(sandbox_labels),
+                PAUSE_IMAGE,
+            ]
+        )
+    )
     shared = ["--network", f"container:{sandbox}", "--ipc", f"container:{sandbox}"]
     acting = probes_act_in_containers(pod)
     if spec.share_process_namespace or acting:
@@ -800,10 +1091,25 @@ def create_pod_lines(
         # running beside the app containers, restarted by docker; the next init container follows it
         detach = ["-d", "--restart", "always"] if c.restart_policy == "Always" else []
         lines += _docker_run_lines(
-            ["docker", "run", *detach, "--name", name, "--init", *shared, *resource_flags(c), *security_flags(pod, c),
-             *_mounts(c, paths, pod)], env,
-            [*flags, *_label_args(labels), *tail], env_dir, f"init-{i}",
-            f"pod {pod.namespace}/{pod.name}: init container {c.name}", fail("init container", c.name, "failed"))
+            [
+                "docker",
+                "run",
+                *detach,
+                "--name",
+                name,
+                "--init",
+                *shared,
+                *resource_flags(c),
+                *security_flags(pod, c),
+                *_mounts(c, paths, pod),
+            ],
+            env,
+            [*flags, *_label_args(labels), *tail],
+            env_dir,
+            f"init-{i}",
+            f"pod {pod.namespace}/{pod.name}: init container {c.name}",
+            fail("init container", c.name, "failed"),
+        )
     for i, c in enumerate(spec.containers):
         env = container_env(c, pod, uid, place, configs, service_env)
         if acting:
@@ -812,9 +1118,26 @@ def create_pod_lines(
         name = container_name(c.name, pod, uid)
         labels = pod_labels(pod, uid, "container", c.name, _pre_stop_label(c))
         lines += _docker_run_lines(
-            ["docker", "run", "-d", "--name", name, "--init", "--restart", restart, *shared, *resource_flags(c),
-             *security_flags(pod, c), *_mounts(c, paths, pod)], env, [*flags, *_label_args(labels), *tail], env_dir,
-            f"container-{i}", f"pod {pod.namespace}/{pod.name}: container {c.name}")
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--init",
+                "--restart",
+                restart,
+                *shared,
+                *resource_flags(c),
+                *security_flags(pod, c),
+                *_mounts(c, paths, pod),
+            ],
+            env,
+            [*flags, *_label_args(labels), *tail],
+            env_dir,
+            f"container-{i}",
+            f"pod {pod.namespace}/{pod.name}: container {c.name}",
+        )
     return lines
 
 
@@ -827,7 +1150,7 @@ def delete_pod_lines(uid: str, grace: int = 30) -> list[str]:
     ps = sh(("docker", "ps", "-aq", "--filter", f"label=io.kcli.pod-uid={uid}"))
     t = str(int(min(grace, STOP_GRACE_CAP)))
     return [
-        f"ids=$({ps}); if [ -n \"$ids\" ]; then docker stop -t {t} $ids >/dev/null 2>&1 || true; docker rm -f -v $ids >/dev/null; fi",
+        f'ids=$({ps}); if [ -n "$ids" ]; then docker stop -t {t} $ids >/dev/null 2>&1 || true; docker rm -f -v $ids >/dev/null; fi',
         *_pod_dir_lines(uid),
     ]
 
@@ -884,19 +1207,28 @@ def delete_pods_lines(pods: Sequence[PodContainers], grace: int = 30) -> list[st
         if not _CONTAINER_ID.fullmatch(i):
             raise PlanError(f"container id {i!r} is not a docker container id")
     lines = []
-    hooks = [f"( {_pre_stop_line(cid, hook, p.grace if p.grace is not None else grace)} ) &"
-             for p in pods for cid, hook in p.pre_stop]
+    hooks = [
+        f"( {_pre_stop_line(cid, hook, p.grace if p.grace is not None else grace)} ) &"
+        for p in pods
+        for cid, hook in p.pre_stop
+    ]
     if hooks:  # preStop hooks first, all pods at once, then SIGTERM
         lines.append(" ".join(hooks) + " wait")
     by_grace: dict[int, list[str]] = {}
     for p in pods:
         by_grace.setdefault(int(p.grace if p.grace is not None else grace), []).extend(p.apps)
-    stops = [f"{sh(('docker', 'stop', '-t', str(max(0, t)), *ids))} >/dev/null 2>&1" for t, ids in sorted(by_grace.items()) if ids]
+    stops = [
+        f"{sh(('docker', 'stop', '-t', str(max(0, t)), *ids))} >/dev/null 2>&1"
+        for t, ids in sorted(by_grace.items())
+        if ids
+    ]
     if stops:  # docker stops each group's containers in parallel; the groups run side by side
         lines.append(" & ".join(stops) + " & wait" if len(stops) > 1 else stops[0] + " || true")
     again = " ".join(shlex.quote(p.uid) for p in pods)
-    retry = (f"for u in {again}; do ids=$(docker ps -aq --filter \"label=io.kcli.pod-uid=$u\"); "
-             "if [ -n \"$ids\" ]; then docker rm -f -v $ids >/dev/null; fi; done")
+    retry = (
+        f'for u in {again}; do ids=$(docker ps -aq --filter "label=io.kcli.pod-uid=$u"); '
+        'if [ -n "$ids" ]; then docker rm -f -v $ids >/dev/null; fi; done'
+    )
     if every:
         lines.append(f"if ! {sh(('docker', 'rm', '-f', '-v', *every))} >/dev/null 2>&1; then {retry}; fi")
     else:

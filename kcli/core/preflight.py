@@ -13,8 +13,18 @@ from kcli.core.network import POD_BRIDGE, VXLAN_DEV, VXLAN_PORT, ClusterNetwork
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 CHECKS = (
-    "Root", "KernelVersion", "KernelModules", "IptablesMatches", "IptablesBackend", "Docker",
-    "DiskSpace", "ClockSkew", "Uplink", "OverlayPort", "PodCIDR", "ServiceCIDR",
+    "Root",
+    "KernelVersion",
+    "KernelModules",
+    "IptablesMatches",
+    "IptablesBackend",
+    "Docker",
+    "DiskSpace",
+    "ClockSkew",
+    "Uplink",
+    "OverlayPort",
+    "PodCIDR",
+    "ServiceCIDR",
 )
 
 
@@ -65,28 +75,47 @@ def run_checks(
         return [Check(host, "Reachable", FAIL, f"cannot observe: {error}")]
     c: list[Check] = []
     add = lambda name, status, msg: c.append(Check(host, name, status, msg))  # noqa: E731
-    add("Root", PASS if f.uid == 0 else (PASS if sudo else FAIL),
-        "root" if f.uid == 0 else ("via sudo" if sudo else f"uid {f.uid}: needs root or sudo: true in the inventory"))
+    add(
+        "Root",
+        PASS if f.uid == 0 else (PASS if sudo else FAIL),
+        "root" if f.uid == 0 else ("via sudo" if sudo else f"uid {f.uid}: needs root or sudo: true in the inventory"),
+    )
     add("KernelVersion", PASS if _kernel_ok(f.node.kernel) else FAIL, f.node.kernel or "unknown")
     missing = [m for m, v in f.kmods.items() if v != "yes"]
     needed = [m for m in missing if m == "vxlan" and net.backend == "vxlan"]
-    add("KernelModules", FAIL if needed else (WARN if missing else PASS),
-        f"missing: {', '.join(missing)}" if missing else "overlay, br_netfilter, vxlan available")
+    add(
+        "KernelModules",
+        FAIL if needed else (WARN if missing else PASS),
+        f"missing: {', '.join(missing)}" if missing else "overlay, br_netfilter, vxlan available",
+    )
     xt_missing = [m for m, v in f.xt.items() if v != "ok"]
-    add("IptablesMatches", FAIL if xt_missing or not f.xt else PASS,
-        f"missing kernel matches: {', '.join(xt_missing)}" if xt_missing else
-        ("iptables not found" if not f.xt else "comment statistic recent conntrack addrtype mark"))
+    add(
+        "IptablesMatches",
+        FAIL if xt_missing or not f.xt else PASS,
+        f"missing kernel matches: {', '.join(xt_missing)}"
+        if xt_missing
+        else ("iptables not found" if not f.xt else "comment statistic recent conntrack addrtype mark"),
+    )
     if not f.iptables_backend:
         add("IptablesBackend", FAIL, "iptables not installed")
     elif f.iptables_backend == "nft" and f.legacy_rule_count > 0:
-        add("IptablesBackend", FAIL, f"iptables is nft but {f.legacy_rule_count} rules live in iptables-legacy (docker's?): use one backend")
+        add(
+            "IptablesBackend",
+            FAIL,
+            f"iptables is nft but {f.legacy_rule_count} rules live in iptables-legacy (docker's?): use one backend",
+        )
     else:
         add("IptablesBackend", PASS, f.iptables_backend)
     if f.node.docker_version:
         add("Docker", PASS, f.node.docker_version)
     elif docker_missing(f):
-        add("Docker", WARN if f.package_manager else FAIL,
-            f"not installed; will install with {f.package_manager}" if f.package_manager else "not installed and no apt-get/dnf")
+        add(
+            "Docker",
+            WARN if f.package_manager else FAIL,
+            f"not installed; will install with {f.package_manager}"
+            if f.package_manager
+            else "not installed and no apt-get/dnf",
+        )
     else:
         add("Docker", WARN, f"not answering ({f.node.docker_error}); will start it")
     if f.disk_free_kib is None:
@@ -113,10 +142,18 @@ def run_checks(
         if f.uplink_cidr:
             local_net = ipaddress.ip_interface(f.uplink_cidr).network
             off = [p for p in peer_addresses if ipaddress.ip_address(p) not in local_net]
-        add("OverlayPort", FAIL if off or not f.uplink_cidr else PASS,
-            f"host-gw needs one L2 segment; not in {f.uplink_cidr}: {', '.join(off)}" if off else f"peers on {f.uplink_cidr}")
+        add(
+            "OverlayPort",
+            FAIL if off or not f.uplink_cidr else PASS,
+            f"host-gw needs one L2 segment; not in {f.uplink_cidr}: {', '.join(off)}"
+            if off
+            else f"peers on {f.uplink_cidr}",
+        )
     addrs = list(f.addrs) + [("inventory", f"{a}/32") for a in [address, *peer_addresses]]
-    for name, cidr, flag in (("PodCIDR", net.pod_cidr, "--pod-network-cidr"), ("ServiceCIDR", net.service_cidr, "--service-cidr")):
+    for name, cidr, flag in (
+        ("PodCIDR", net.pod_cidr, "--pod-network-cidr"),
+        ("ServiceCIDR", net.service_cidr, "--service-cidr"),
+    ):
         hits = _overlaps(cidr, addrs)
         add(name, FAIL if hits else PASS, f"{flag} {cidr} overlaps {', '.join(hits)}" if hits else f"{cidr} free")
     return c

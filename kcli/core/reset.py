@@ -35,8 +35,8 @@ def _remove_chains(table: str, prefixes: tuple[str, ...]) -> str:
     t = shlex.quote(table)
     return (
         f"chains=$(iptables-save -t {t} | sed -n 's/^:\\(\\({pat}\\)[^ ]*\\) .*/\\1/p'); "
-        f"for c in $chains; do iptables -w -t {t} -F \"$c\"; done; "
-        f"for c in $chains; do iptables -w -t {t} -X \"$c\"; done"
+        f'for c in $chains; do iptables -w -t {t} -F "$c"; done; '
+        f'for c in $chains; do iptables -w -t {t} -X "$c"; done'
     )
 
 
@@ -50,42 +50,83 @@ def reset_steps(
     """Everything idempotent: running reset twice is harmless."""
     prefixes = OWNED_CHAIN_PREFIXES + extra_chain_prefixes
     steps = [
-        Step(host, "containers", "remove every container labelled io.kcli.managed", (
-            f"ids=$({sh(('docker', 'ps', '-aq', '--filter', f'label={MANAGED_LABEL}'))}); "
-            "if [ -n \"$ids\" ]; then docker rm -f -v $ids >/dev/null; fi",
-        )),
-        Step(host, "pod-network", f"remove docker network {POD_NETWORK}", (
-            f"if {sh(('docker', 'network', 'inspect', POD_NETWORK))} >/dev/null 2>&1; then "
-            f"{sh(('docker', 'network', 'rm', POD_NETWORK))} >/dev/null; fi",
-        )),
-        Step(host, "vxlan-device", f"remove {VXLAN_DEV}", (
-            f"if {sh(('ip', 'link', 'show', VXLAN_DEV))} >/dev/null 2>&1; then {sh(('ip', 'link', 'del', VXLAN_DEV))}; fi",
-        )),
+        Step(
+            host,
+            "containers",
+            "remove every container labelled io.kcli.managed",
+            (
+                f"ids=$({sh(('docker', 'ps', '-aq', '--filter', f'label={MANAGED_LABEL}'))}); "
+                'if [ -n "$ids" ]; then docker rm -f -v $ids >/dev/null; fi',
+            ),
+        ),
+        Step(
+            host,
+            "pod-network",
+            f"remove docker network {POD_NETWORK}",
+            (
+                f"if {sh(('docker', 'network', 'inspect', POD_NETWORK))} >/dev/null 2>&1; then "
+                f"{sh(('docker', 'network', 'rm', POD_NETWORK))} >/dev/null; fi",
+            ),
+        ),
+        Step(
+            host,
+            "vxlan-device",
+            f"remove {VXLAN_DEV}",
+            (
+                f"if {sh(('ip', 'link', 'show', VXLAN_DEV))} >/dev/null 2>&1; then {sh(('ip', 'link', 'del', VXLAN_DEV))}; fi",
+            ),
+        ),
     ]
     if net is not None and net.backend == "host-gw" and peers:
-        steps.append(Step(host, "routes", "remove host-gw routes to peers", tuple(
-            f"{sh(('ip', 'route', 'del', p.subnet))} 2>/dev/null || true" for p in peers.values()
-        )))
+        steps.append(
+            Step(
+                host,
+                "routes",
+                "remove host-gw routes to peers",
+                tuple(f"{sh(('ip', 'route', 'del', p.subnet))} 2>/dev/null || true" for p in peers.values()),
+            )
+        )
     jumps = OVERLAY_JUMPS + GUARD_JUMPS + extra_jumps
-    steps.append(Step(host, "iptables", f"remove jumps and {', '.join(p + '*' for p in prefixes)} chains", (
-        *(_remove_jump(*j) for j in jumps),
-        _remove_chains("filter", prefixes),
-        _remove_chains("nat", prefixes),
-    )))
+    steps.append(
+        Step(
+            host,
+            "iptables",
+            f"remove jumps and {', '.join(p + '*' for p in prefixes)} chains",
+            (
+                *(_remove_jump(*j) for j in jumps),
+                _remove_chains("filter", prefixes),
+                _remove_chains("nat", prefixes),
+            ),
+        )
+    )
     files = [MANAGED_FILES["modules"], MANAGED_FILES["sysctl"], MANAGED_FILES["subnet_env"]]
-    steps.append(Step(host, "files", "remove kcli's config files and data directories", (
-        sh(("rm", "-f", *files)),
-        remove_data_but_the_lock(),
-        sh(("rm", "-rf", "/run/kcli")),
-        "rmdir /run/flannel 2>/dev/null || true",
-    )))
+    steps.append(
+        Step(
+            host,
+            "files",
+            "remove kcli's config files and data directories",
+            (
+                sh(("rm", "-f", *files)),
+                remove_data_but_the_lock(),
+                sh(("rm", "-rf", "/run/kcli")),
+                "rmdir /run/flannel 2>/dev/null || true",
+            ),
+        )
+    )
     d, b, a = (shlex.quote(x) for x in (MANAGED_FILES["daemon"], DAEMON_BACKUP, DAEMON_ABSENT_MARK))
-    steps.append(Step(host, "docker-config", "restore the docker config kcli replaced (restart docker if it changes)", (
-        "restored=0",
-        f"if [ -e {b} ]; then if cmp -s {b} {d}; then rm -f {b}; else mv -f {b} {d}; restored=1; fi; "
-        f"elif [ -e {a} ]; then rm -f {d} {a}; restored=1; fi",
-        f"if [ $restored = 1 ]; then\n{RESTART_DOCKER}\nfi",
-    )))
+    steps.append(
+        Step(
+            host,
+            "docker-config",
+            "restore the docker config kcli replaced (restart docker if it changes)",
+            (
+                "restored=0",
+                f"if [ -e {b} ]; then if cmp -s {b} {d}; then rm -f {b}; else mv -f {b} {d}; restored=1; fi; "
+                f"elif [ -e {a} ]; then rm -f {d} {a}; restored=1; fi",
+                f"if [ $restored = 1 ]; then\n{RESTART_DOCKER}\nfi",
+            ),
+        )
+    )
     return steps
 
 

@@ -26,8 +26,8 @@ amortised instead of O(nodes).
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from kcli.core.objects import NodeSelectorRequirement, NodeSelectorTerm, PodSpec, PreferredSchedulingTerm, Toleration
 
@@ -44,7 +44,7 @@ NO_NODES = "no nodes available to schedule pods"
 UNSCHEDULABLE_TAINT_KEY = "node.kubernetes.io/unschedulable"
 
 
-def untolerated_taint_reason(taint: "Taint") -> str:
+def untolerated_taint_reason(taint: Taint) -> str:
     return f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}"
 
 
@@ -317,8 +317,12 @@ class _Cluster:
 
     def least_allocated(self, i: int, p: SchedProfile) -> int:
         node = self.nodes[i]
-        return _least_allocated(node.cpu_milli, node.memory, self.cpu_nz[i] + (p.cpu_milli or DEFAULT_MILLI_CPU_REQUEST),
-                                self.mem_nz[i] + (p.memory or DEFAULT_MEMORY_REQUEST))
+        return _least_allocated(
+            node.cpu_milli,
+            node.memory,
+            self.cpu_nz[i] + (p.cpu_milli or DEFAULT_MILLI_CPU_REQUEST),
+            self.mem_nz[i] + (p.memory or DEFAULT_MEMORY_REQUEST),
+        )
 
 
 def _least_allocated(cpu_alloc: int, mem_alloc: int, cpu_used: int, mem_used: int) -> int:
@@ -412,7 +416,7 @@ class _Class:
             others = total - (1 if self.profile.node_name in cluster.index else 0)
             if others:
                 reasons[REASON_NODE_NAME] = others
-        for i in (range(total) if not self.profile.node_name else self.static_fail.keys() | self.feasible):
+        for i in range(total) if not self.profile.node_name else self.static_fail.keys() | self.feasible:
             rs = [self.static_fail[i]] if i in self.static_fail else cluster.dynamic_reasons(i, self.profile)
             for r in rs:
                 reasons[r] = reasons.get(r, 0) + 1

@@ -16,7 +16,8 @@ import base64
 import hashlib
 import hmac
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 PREFIX = "v1:"
 
@@ -35,8 +36,9 @@ def seal(secret_key: bytes, namespace: str, name: str, kind_type: str, data: Map
     records (as SIV modes do), and a nonce is never reused for another plaintext."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # paramiko's dependency; imported when used
 
-    payload = json.dumps({"type": kind_type, "data": {k: base64.b64encode(v).decode() for k, v in sorted(data.items())}},
-                         sort_keys=True).encode()
+    payload = json.dumps(
+        {"type": kind_type, "data": {k: base64.b64encode(v).decode() for k, v in sorted(data.items())}}, sort_keys=True
+    ).encode()
     key = _key(secret_key)
     nonce = hmac.new(key, _aad(namespace, name) + b"\0" + payload, hashlib.sha256).digest()[:12]
     return PREFIX + base64.b64encode(nonce + AESGCM(key).encrypt(nonce, payload, _aad(namespace, name))).decode()
@@ -51,7 +53,7 @@ def unseal(secret_key: bytes, namespace: str, name: str, blob: str) -> dict[str,
     if not secret_key or not blob.startswith(PREFIX):
         return None
     try:
-        raw = base64.b64decode(blob[len(PREFIX):])
+        raw = base64.b64decode(blob[len(PREFIX) :])
         out = json.loads(AESGCM(_key(secret_key)).decrypt(raw[:12], raw[12:], _aad(namespace, name)))
     except (InvalidTag, ValueError, TypeError):
         return None

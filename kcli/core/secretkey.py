@@ -51,8 +51,10 @@ def choose_key(sections: Mapping[str, Mapping[str, Section]], answered: Sequence
             found.setdefault(key, []).append(node)
     if len(found) > 1:
         holders = "; ".join(", ".join(sorted(nodes)) for nodes in found.values())
-        raise PlanError(f"the lock nodes hold different secret keys ({SECRET_KEY_FILE}): {holders}; "
-                        "keep one (copy it to the others, mode 0600) and run again")
+        raise PlanError(
+            f"the lock nodes hold different secret keys ({SECRET_KEY_FILE}): {holders}; "
+            "keep one (copy it to the others, mode 0600) and run again"
+        )
     return KeyChoice(next(iter(found), b""), tuple(sorted(n for n, k in keys.items() if not k)))
 
 
@@ -61,10 +63,13 @@ def store_unit(key: bytes) -> Unit:
     The script travels on stdin (printf is a shell builtin): the key is on no command line."""
     f = shlex.quote(SECRET_KEY_FILE)
     text = shlex.quote(base64.b64encode(key).decode())
-    return Unit("secret-key", (
-        f"mkdir -p {shlex.quote(SECRET_KEY_FILE.rsplit('/', 1)[0])}",
-        f"( umask 077; printf '%s\\n' {text} > {f}.$$ )",
-        f"[ -s {f} ] || ln {f}.$$ {f} 2>/dev/null || true",
-        f"rm -f {f}.$$",
-        f"[ \"$(cat {f})\" = {text} ] || {{ echo 'a different secret key is already there'; exit 1; }}",
-    ))
+    return Unit(
+        "secret-key",
+        (
+            f"mkdir -p {shlex.quote(SECRET_KEY_FILE.rsplit('/', 1)[0])}",
+            f"( umask 077; printf '%s\\n' {text} > {f}.$$ )",
+            f"[ -s {f} ] || ln {f}.$$ {f} 2>/dev/null || true",
+            f"rm -f {f}.$$",
+            f"[ \"$(cat {f})\" = {text} ] || {{ echo 'a different secret key is already there'; exit 1; }}",
+        ),
+    )

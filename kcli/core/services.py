@@ -238,7 +238,9 @@ def allocate_node_port(
                 f"The range of valid ports is {lo}-{hi}"
             )
         if requested in used:
-            raise AllocationError(f"spec.ports.nodePort: Invalid value: {requested}: provided port is already allocated")
+            raise AllocationError(
+                f"spec.ports.nodePort: Invalid value: {requested}: provided port is already allocated"
+            )
         return requested
     size = hi - lo + 1
     split = lo + min(max(16, size // 32), 128)
@@ -263,13 +265,17 @@ def allocate_node_ports(service: ServiceSpec, taken: Iterable[int]) -> ServiceSp
         used.add(np)
         ports.append(ServicePort(sp.name, sp.protocol, sp.port, sp.target_port, np))
     return ServiceSpec(
-        service.namespace, service.name, service.type, service.cluster_ip, tuple(ports),
-        service.selector, service.session_affinity, service.affinity_timeout,
+        service.namespace,
+        service.name,
+        service.type,
+        service.cluster_ip,
+        tuple(ports),
+        service.selector,
+        service.session_affinity,
+        service.affinity_timeout,
     )
 
 
-def endpoints_by_service(
-    services: Sequence[ServiceSpec], pods: Sequence[PodInfo]
-) -> dict[str, tuple[Endpoint, ...]]:
+def endpoints_by_service(services: Sequence[ServiceSpec], pods: Sequence[PodInfo]) -> dict[str, tuple[Endpoint, ...]]:
     """``{service.key: resolve_endpoints(service, pods)}`` for every service."""
     return {s.key: resolve_endpoints(s, pods) for s in services}

@@ -7,22 +7,36 @@ import ipaddress
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 from dataclasses import dataclass
+from typing import Any
 
 from kcli.core import conntrack
 from kcli.core.commands.shell import feed, sh
+from kcli.core.facts.pods import DNS_CONTAINER  # noqa: F401 - re-exported: the DNS server is named once
 from kcli.core.hostalloc import Held, taken_by_others
 from kcli.core.iptables import (
-    JUMP_RULES, diff_rules, expected_rules, parse_iptables_save, render_filter, render_jump_script, render_nat, restore_argv,
+    JUMP_RULES,
+    diff_rules,
+    expected_rules,
+    parse_iptables_save,
+    render_filter,
+    render_jump_script,
+    render_nat,
+    restore_argv,
 )
 from kcli.core.network import POD_BRIDGE, gateway
 from kcli.core.objects import Service
-from kcli.core.facts.pods import DNS_CONTAINER  # noqa: F401 - re-exported: the DNS server is named once
-from kcli.errors import PlanError
 from kcli.core.services import (
-    ContainerPort, Endpoint, PodInfo, ServicePort, ServiceSpec, allocate_cluster_ip, allocate_node_port, endpoints_by_service,
+    ContainerPort,
+    Endpoint,
+    PodInfo,
+    ServicePort,
+    ServiceSpec,
+    allocate_cluster_ip,
+    allocate_node_port,
+    endpoints_by_service,
 )
+from kcli.errors import PlanError
 
 CLUSTER_DOMAIN = "cluster.local"
 DNS_DIR = "/var/lib/kcli/dns"
@@ -34,8 +48,9 @@ def _port_key(p) -> str:
     return p.name or f"{p.port}/{p.protocol}"
 
 
-def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_cidr: str,
-             held: Mapping[str, Held] | None = None) -> tuple[list[ServiceSpec], dict[str, dict], list[str]]:
+def allocate(
+    services: Sequence[Service], recorded: Mapping[str, dict], service_cidr: str, held: Mapping[str, Held] | None = None
+) -> tuple[list[ServiceSpec], dict[str, dict], list[str]]:
     """ServiceSpecs with ClusterIPs and NodePorts (kept from ``recorded``, else allocated), the new
     allocation record, and warnings (LoadBalancer treated as NodePort; ExternalName skipped).
 
@@ -60,8 +75,12 @@ def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_
         if other is not None and other != key and other not in mine:
             raise PlanError(
                 f"service {key}: {what} {value} is already programmed on the hosts for service {other}",
-                details=["another state directory may manage this cluster: pull its state (git pull) before applying",
-                         "or choose another value"])
+                details=[
+                    "another state directory may manage this cluster: pull its state (git pull) before applying",
+                    "or choose another value",
+                ],
+            )
+
     # Explicitly requested addresses are kept out of dynamic allocation, so that the order in
     # which services are allocated never decides who gets them.
     requested_ips = {svc.cluster_ip for svc in services if svc.cluster_ip and not svc.headless}
@@ -104,8 +123,18 @@ def allocate(services: Sequence[Service], recorded: Mapping[str, dict], service_
                 taken_ports.add(np)
                 node_ports[_port_key(p)] = np
             ports.append(ServicePort(p.name, p.protocol, p.port, p.target_port, np))
-        specs.append(ServiceSpec(svc.namespace, svc.name, stype, ip, tuple(ports), dict(svc.selector), svc.session_affinity,
-                                 svc.session_affinity_timeout))
+        specs.append(
+            ServiceSpec(
+                svc.namespace,
+                svc.name,
+                stype,
+                ip,
+                tuple(ports),
+                dict(svc.selector),
+                svc.session_affinity,
+                svc.session_affinity_timeout,
+            )
+        )
         record[key] = {"clusterIP": ip, "type": stype, **({"nodePorts": node_ports} if node_ports else {})}
     return specs, record, warnings
 
@@ -116,7 +145,9 @@ def pod_infos(pod_views: Iterable) -> list[PodInfo]:
     for p in pod_views:
         if not p.ip:
             continue
-        ports = tuple(ContainerPort(int(x.get("containerPort", 0)), x.get("name", ""), x.get("protocol", "TCP")) for x in p.ports)
+        ports = tuple(
+            ContainerPort(int(x.get("containerPort", 0)), x.get("name", ""), x.get("protocol", "TCP")) for x in p.ports
+        )
         out.append(PodInfo(p.name, p.namespace, dict(p.labels), p.ip, p.node, bool(p.observed.ready), ports))
     return out
 
@@ -128,7 +159,9 @@ class NodeServices:
     drift: tuple[str, ...]
 
 
-def node_rules(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]], pod_cidr: str, iptables_save: str) -> NodeServices:
+def node_rules(
+    specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]], pod_cidr: str, iptables_save: str
+) -> NodeServices:
     observed = parse_iptables_save(iptables_save)
     nat = render_nat(specs, eps, cluster_cidr=pod_cidr, existing_chains=observed.get("nat", {}).keys())
     filt = render_filter(specs, eps)
@@ -151,8 +184,11 @@ def _address(value: str) -> str | None:
         return None
 
 
-def dns_hosts(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]],
-              pod_hosts: Mapping[tuple[str, str], str] | None = None) -> str:
+def dns_hosts(
+    specs: Sequence[ServiceSpec],
+    eps: Mapping[str, Sequence[Endpoint]],
+    pod_hosts: Mapping[tuple[str, str], str] | None = None,
+) -> str:
     """hosts-file records: NAME.NS.svc.cluster.local → ClusterIP; headless → every ready pod IP,
     and for a ready pod whose ``pod_hosts`` ((namespace, pod) → HOSTNAME.SUBDOMAIN) names this
     Service as its subdomain, HOSTNAME.NAME.NS.svc.cluster.local → its IP (a StatefulSet's pods).
@@ -179,7 +215,9 @@ def dns_hosts(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]
     return "\n".join(lines) + "\n"
 
 
-def _pod_records(s: ServiceSpec, fqdn: str, eps: Sequence[Endpoint], pod_hosts: Mapping[tuple[str, str], str]) -> list[str]:
+def _pod_records(
+    s: ServiceSpec, fqdn: str, eps: Sequence[Endpoint], pod_hosts: Mapping[tuple[str, str], str]
+) -> list[str]:
     out = {}
     for e in eps:
         host, _, sub = pod_hosts.get((s.namespace, e.pod), "").partition(".")
@@ -192,8 +230,18 @@ def _pod_records(s: ServiceSpec, fqdn: str, eps: Sequence[Endpoint], pod_hosts: 
 
 def dns_args(namespace: str, node_subnet: str) -> list[str]:
     """Docker flags giving a pod the cluster's resolver and Kubernetes' search path (ClusterFirst)."""
-    return ["--dns", gateway(node_subnet), "--dns-search", f"{namespace}.svc.{CLUSTER_DOMAIN}",
-            "--dns-search", f"svc.{CLUSTER_DOMAIN}", "--dns-search", CLUSTER_DOMAIN, "--dns-option", "ndots:5"]
+    return [
+        "--dns",
+        gateway(node_subnet),
+        "--dns-search",
+        f"{namespace}.svc.{CLUSTER_DOMAIN}",
+        "--dns-search",
+        f"svc.{CLUSTER_DOMAIN}",
+        "--dns-search",
+        CLUSTER_DOMAIN,
+        "--dns-option",
+        "ndots:5",
+    ]
 
 
 def pod_dns_args(spec: Any, namespace: str, node_subnet: str) -> list[str]:
@@ -228,11 +276,34 @@ def pod_dns_args(spec: Any, namespace: str, node_subnet: str) -> list[str]:
 def dns_container_lines(node_subnet: str) -> list[str]:
     """Start the node-local dnsmasq (host network, listening on the pod gateway) when absent."""
     gw = gateway(node_subnet)
-    run = ["docker", "run", "-d", "--name", DNS_CONTAINER, "--restart", "always", "--network", "host",
-           "--label", "io.kcli.managed=true", "--label", "io.kcli.system=dns",
-           "-v", f"{DNS_DIR}:/etc/kcli-dns:ro", DNS_IMAGE,
-           "--keep-in-foreground", "--no-hosts", "--hostsdir=/etc/kcli-dns", f"--listen-address={gw}",
-           "--bind-dynamic", f"--local=/{CLUSTER_DOMAIN}/", "--domain-needed", "--cache-size=0", "--user=root", "--log-facility=-"]
+    run = [
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        DNS_CONTAINER,
+        "--restart",
+        "always",
+        "--network",
+        "host",
+        "--label",
+        "io.kcli.managed=true",
+        "--label",
+        "io.kcli.system=dns",
+        "-v",
+        f"{DNS_DIR}:/etc/kcli-dns:ro",
+        DNS_IMAGE,
+        "--keep-in-foreground",
+        "--no-hosts",
+        "--hostsdir=/etc/kcli-dns",
+        f"--listen-address={gw}",
+        "--bind-dynamic",
+        f"--local=/{CLUSTER_DOMAIN}/",
+        "--domain-needed",
+        "--cache-size=0",
+        "--user=root",
+        "--log-facility=-",
+    ]
     return [f"{sh(('docker', 'inspect', DNS_CONTAINER))} >/dev/null 2>&1 || {sh(run)} >/dev/null"]
 
 
@@ -255,29 +326,40 @@ def service_env(specs: Sequence[ServiceSpec], namespace: str) -> list[tuple[str,
         out.append((f"{n}_PORT", f"{first.protocol.lower()}://{s.cluster_ip}:{first.port}"))
         for p in s.ports:
             pre = f"{n}_PORT_{p.port}_{p.protocol}"
-            out += [(pre, f"{p.protocol.lower()}://{s.cluster_ip}:{p.port}"), (f"{pre}_PROTO", p.protocol.lower()),
-                    (f"{pre}_PORT", str(p.port)), (f"{pre}_ADDR", s.cluster_ip)]
+            out += [
+                (pre, f"{p.protocol.lower()}://{s.cluster_ip}:{p.port}"),
+                (f"{pre}_PROTO", p.protocol.lower()),
+                (f"{pre}_PORT", str(p.port)),
+                (f"{pre}_ADDR", s.cluster_ip),
+            ]
     return out
 
 
 def hairpin_line() -> str:
     """Let a pod reach itself through its service (hairpin) on every port of the pod bridge."""
-    return f"for f in /sys/class/net/{POD_BRIDGE}/brif/*/hairpin_mode; do [ -e \"$f\" ] && echo 1 > \"$f\"; done; true"
+    return f'for f in /sys/class/net/{POD_BRIDGE}/brif/*/hairpin_mode; do [ -e "$f" ] && echo 1 > "$f"; done; true'
 
 
-def udp_cleanup_lines(specs: Sequence[ServiceSpec], old_eps: Mapping[str, Sequence[Endpoint]], new_eps: Mapping[str, Sequence[Endpoint]]) -> list[str]:
+def udp_cleanup_lines(
+    specs: Sequence[ServiceSpec], old_eps: Mapping[str, Sequence[Endpoint]], new_eps: Mapping[str, Sequence[Endpoint]]
+) -> list[str]:
     argvs = conntrack.udp_conntrack_cleanup(specs, old_eps, new_eps)
     return [f"{sh(a)} >/dev/null 2>&1 || true" for a in argvs]
 
 
-def endpoints_record(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]]) -> dict[str, dict[str, list[str]]]:
+def endpoints_record(
+    specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoint]]
+) -> dict[str, dict[str, list[str]]]:
     """Ready endpoint addresses per service and port (state; also the "old" side of UDP cleanup)."""
     out: dict[str, dict[str, list[str]]] = {}
     for s in specs:
         per = {}
         for p in s.ports:
-            per[f"{p.name}/{p.protocol}"] = sorted(e.ip + ":" + str(e.port) for e in eps.get(s.key, ())
-                                                   if e.ready and e.port_name == p.name and e.protocol == p.protocol)
+            per[f"{p.name}/{p.protocol}"] = sorted(
+                e.ip + ":" + str(e.port)
+                for e in eps.get(s.key, ())
+                if e.ready and e.port_name == p.name and e.protocol == p.protocol
+            )
         out[s.key] = per
     return out
 
@@ -293,10 +375,9 @@ def endpoints_from_record(record: Mapping[str, Mapping[str, Sequence[str]]]) -> 
     return out
 
 
-
-
-def current_services(objects: Sequence, recorded: Mapping[str, dict], service_cidr: str, pod_views: Iterable
-                     ) -> tuple[list[ServiceSpec], dict[str, tuple[Endpoint, ...]]]:
+def current_services(
+    objects: Sequence, recorded: Mapping[str, dict], service_cidr: str, pod_views: Iterable
+) -> tuple[list[ServiceSpec], dict[str, tuple[Endpoint, ...]]]:
     """The services as they stand (recorded allocations) and their endpoints from observed pods."""
     specs, _, _ = allocate([o for o in objects if isinstance(o, Service)], recorded, service_cidr)
     return specs, endpoints_by_service(specs, pod_infos(pod_views))
@@ -323,6 +404,6 @@ def probe_script(specs: Sequence[ServiceSpec], eps: Mapping[str, Sequence[Endpoi
                 f"v=fail; {vip} </dev/null >/dev/null 2>/tmp/e && v=ok || {{ grep -q refused /tmp/e && v=refused || {{ grep -q unreachable /tmp/e && v=unreachable || v=timeout; }}; }}; "
                 + (f"e=fail; {ep} </dev/null >/dev/null 2>&1 && e=ok; " if ep else "e=none; ")
                 + f"d=fail; {sh(('nslookup', fqdn))} 2>/dev/null | {sh(('grep', '-q', s.cluster_ip))} && d=ok; "
-                + f"echo {tag}\"|$v|$e|$d\""
+                + f'echo {tag}"|$v|$e|$d"'
             )
     return "\n".join(lines) + "\n"

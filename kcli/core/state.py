@@ -37,7 +37,9 @@ def network_of(state: Mapping[str, Any]) -> ClusterNetwork | None:
     n = state.get("network")
     if not n:
         return None
-    return ClusterNetwork(pod_cidr=n["podCIDR"], service_cidr=n["serviceCIDR"], backend=n["backend"], subnet_len=n.get("subnetLen", 24))
+    return ClusterNetwork(
+        pod_cidr=n["podCIDR"], service_cidr=n["serviceCIDR"], backend=n["backend"], subnet_len=n.get("subnetLen", 24)
+    )
 
 
 def leases_of(state: Mapping[str, Any]) -> dict[str, NodeLease]:
@@ -51,7 +53,10 @@ def leases_of(state: Mapping[str, Any]) -> dict[str, NodeLease]:
 def with_network(state: Mapping[str, Any], net: ClusterNetwork) -> dict[str, Any]:
     out = dict(state)
     out["network"] = {
-        "podCIDR": net.pod_cidr, "serviceCIDR": net.service_cidr, "backend": net.backend, "subnetLen": net.subnet_len,
+        "podCIDR": net.pod_cidr,
+        "serviceCIDR": net.service_cidr,
+        "backend": net.backend,
+        "subnetLen": net.subnet_len,
         "vxlan": {"vni": 1, "port": 8472},
     }
     return out

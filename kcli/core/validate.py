@@ -21,12 +21,14 @@ import base64
 import binascii
 import functools
 import hashlib
-import json
 import ipaddress
+import json
 import re
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Collection, Iterable, NamedTuple, Protocol, Sequence
+from typing import Any, NamedTuple, Protocol
 
+from kcli.core.network import POD_CIDR
 from kcli.core.objects import (
     KINDS,
     AnyObject,
@@ -39,7 +41,6 @@ from kcli.core.objects import (
     normalize_sysctl,
     probe_of,
 )
-from kcli.core.network import POD_CIDR
 from kcli.core.quantity import QuantityError, parse_quantity
 
 SCHEMA_VERSION = "1.34.0"
@@ -96,7 +97,7 @@ def format_path(path: Iterable[Any]) -> str:
 UNSUPPORTED_HINTS = {
     "CronJob": "CronJob needs a scheduler running in the cluster; kcli has no agent: not supported",
     "StorageClass": "StorageClass objects are not supported by kcli: its one class, local-path (a directory on "
-                    "the node of the claim's first pod), is built in",
+    "the node of the claim's first pod), is built in",
     "Ingress": "Ingress is not supported by kcli (no ingress controller); use a NodePort Service",
     "ReplicationController": "ReplicationController is not supported by kcli; use a Deployment (apps/v1)",
 }
@@ -108,7 +109,7 @@ def _kind_error(api_version: str, kind: str) -> tuple[str, str] | None:
         return None
     if kind in UNSUPPORTED_HINTS:
         return "kind", UNSUPPORTED_HINTS[kind]
-    for (av, k) in KINDS:
+    for av, k in KINDS:
         if k == kind:
             return "apiVersion", f'apiVersion "{api_version}" is not supported for {kind}; kcli supports {av}'
     return "kind", f"{kind} ({api_version}) is not supported by kcli"
@@ -134,7 +135,7 @@ def _definitions() -> Any:
     return utils.schema_contents(f"{d}/_definitions.json", version)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(api_version: str, kind: str) -> Any:
     import jsonschema
     from kubernetes_validate import utils
@@ -147,8 +148,15 @@ def _validator(api_version: str, kind: str) -> Any:
     return jsonschema.validators.Draft202012Validator(schema, registry=registry)
 
 
-_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object",
-               type(None): "null"}
+_JSON_TYPES = {
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
 
 
 def _json_type(v: Any) -> str:
@@ -214,7 +222,9 @@ def schema_problems(data: dict, api_version: str, kind: str) -> list[tuple[PathT
             out.append((path, f"must be {' or '.join(want)}, got {_json_type(e.instance)} {_short(e.instance)}"))
         elif e.validator == "oneOf" and isinstance(e.schema, dict):
             want = [t for sub in e.schema.get("oneOf", []) for t in _schema_types(sub)]
-            out.append((path, f"must be {' or '.join(want) or 'valid'}, got {_json_type(e.instance)} {_short(e.instance)}"))
+            out.append(
+                (path, f"must be {' or '.join(want) or 'valid'}, got {_json_type(e.instance)} {_short(e.instance)}")
+            )
         else:
             out.append((path, e.message))
     return out
@@ -223,12 +233,26 @@ def schema_problems(data: dict, api_version: str, kind: str) -> list[tuple[PathT
 # --------------------------------------------------------------------------- name rules (kcli.core.names)
 
 from kcli.core.names import (  # noqa: E402,F401 - re-exported: validate is where callers look for them
-    _DNS_LABEL, _DNS_SUBDOMAIN, _DNS_1035, _QUALIFIED_NAME, _LABEL_VALUE, _CONFIG_KEY,
-    _IANA_SVC, MSG_DNS_LABEL, MSG_DNS_SUBDOMAIN, MSG_DNS_1035, MSG_LABEL_VALUE, MSG_QUALIFIED_NAME,
-    MSG_CONFIG_KEY, dns_label_error, dns_subdomain_error, dns_1035_error, label_key_error, label_value_error,
+    _CONFIG_KEY,
+    _DNS_1035,
+    _DNS_LABEL,
+    _DNS_SUBDOMAIN,
+    _IANA_SVC,
+    _LABEL_VALUE,
+    _QUALIFIED_NAME,
+    MSG_CONFIG_KEY,
+    MSG_DNS_1035,
+    MSG_DNS_LABEL,
+    MSG_DNS_SUBDOMAIN,
+    MSG_LABEL_VALUE,
+    MSG_QUALIFIED_NAME,
+    dns_1035_error,
+    dns_label_error,
+    dns_subdomain_error,
+    label_key_error,
+    label_value_error,
     port_name_error,
 )
-
 
 # Docker's image reference grammar (github.com/distribution/reference, regexp.go and normalize.go):
 # [domain[:port]/]path[:tag][@digest], path components lowercase alphanumerics joined by [._] | __ | -+.
@@ -310,66 +334,185 @@ NAME_RULES = {
 # --------------------------------------------------------------------------- implemented fields
 
 POD_SPEC_FIELDS = {
-    "containers", "initContainers", "volumes", "restartPolicy", "nodeSelector", "nodeName", "affinity",
-    "tolerations", "hostNetwork", "hostPID", "hostIPC", "imagePullSecrets", "terminationGracePeriodSeconds",
-    "dnsPolicy", "dnsConfig", "hostname", "subdomain", "hostAliases", "enableServiceLinks", "shareProcessNamespace",
-    "securityContext", "serviceAccountName", "serviceAccount", "automountServiceAccountToken",
+    "containers",
+    "initContainers",
+    "volumes",
+    "restartPolicy",
+    "nodeSelector",
+    "nodeName",
+    "affinity",
+    "tolerations",
+    "hostNetwork",
+    "hostPID",
+    "hostIPC",
+    "imagePullSecrets",
+    "terminationGracePeriodSeconds",
+    "dnsPolicy",
+    "dnsConfig",
+    "hostname",
+    "subdomain",
+    "hostAliases",
+    "enableServiceLinks",
+    "shareProcessNamespace",
+    "securityContext",
+    "serviceAccountName",
+    "serviceAccount",
+    "automountServiceAccountToken",
 }
 CONTAINER_FIELDS = {
-    "name", "image", "imagePullPolicy", "command", "args", "workingDir", "env", "envFrom", "ports",
-    "volumeMounts", "resources", "tty", "stdin", "securityContext",
+    "name",
+    "image",
+    "imagePullPolicy",
+    "command",
+    "args",
+    "workingDir",
+    "env",
+    "envFrom",
+    "ports",
+    "volumeMounts",
+    "resources",
+    "tty",
+    "stdin",
+    "securityContext",
 }
 VOLUME_MOUNT_FIELDS = {"name", "mountPath", "readOnly", "subPath"}
 PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
 META_FIELDS = {"name", "namespace", "labels", "annotations", "ownerReferences"}
 META_IGNORED = {"creationTimestamp", "uid", "resourceVersion", "generation", "managedFields", "selfLink"}
 SPEC_FIELDS = {
-    "Deployment": {"replicas", "selector", "template", "strategy", "minReadySeconds", "revisionHistoryLimit",
-                   "progressDeadlineSeconds", "paused"},
+    "Deployment": {
+        "replicas",
+        "selector",
+        "template",
+        "strategy",
+        "minReadySeconds",
+        "revisionHistoryLimit",
+        "progressDeadlineSeconds",
+        "paused",
+    },
     "ReplicaSet": {"replicas", "selector", "template", "minReadySeconds"},
     "DaemonSet": {"selector", "template", "updateStrategy", "minReadySeconds", "revisionHistoryLimit"},
-    "StatefulSet": {"replicas", "selector", "template", "serviceName", "podManagementPolicy", "updateStrategy",
-                    "volumeClaimTemplates", "minReadySeconds", "revisionHistoryLimit",
-                    "persistentVolumeClaimRetentionPolicy", "ordinals"},
-    "Job": {"template", "completions", "parallelism", "backoffLimit", "suspend", "selector", "manualSelector",
-            "completionMode"},
-    "Service": {"type", "selector", "ports", "clusterIP", "sessionAffinity", "sessionAffinityConfig",
-                "externalTrafficPolicy", "internalTrafficPolicy", "publishNotReadyAddresses", "externalIPs"},
+    "StatefulSet": {
+        "replicas",
+        "selector",
+        "template",
+        "serviceName",
+        "podManagementPolicy",
+        "updateStrategy",
+        "volumeClaimTemplates",
+        "minReadySeconds",
+        "revisionHistoryLimit",
+        "persistentVolumeClaimRetentionPolicy",
+        "ordinals",
+    },
+    "Job": {
+        "template",
+        "completions",
+        "parallelism",
+        "backoffLimit",
+        "suspend",
+        "selector",
+        "manualSelector",
+        "completionMode",
+    },
+    "Service": {
+        "type",
+        "selector",
+        "ports",
+        "clusterIP",
+        "sessionAffinity",
+        "sessionAffinityConfig",
+        "externalTrafficPolicy",
+        "internalTrafficPolicy",
+        "publishNotReadyAddresses",
+        "externalIPs",
+    },
 }
 SUPPORTED_VOLUMES = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim", "downwardAPI")
 DEFAULT_STORAGE_CLASS = "local-path"  # kcli's one provisioner (kcli.core.volumes)
 CLAIM_ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod")  # what a directory on one node can honour
 RECLAIM_POLICIES = ("Retain", "Delete")
-DOWNWARD_FILE_FIELDS = ("metadata.name", "metadata.namespace", "metadata.uid", "metadata.labels",
-                        "metadata.annotations")
-RESOURCE_FIELDS = ("limits.cpu", "limits.memory", "limits.ephemeral-storage", "requests.cpu", "requests.memory",
-                   "requests.ephemeral-storage")
-PV_FIELDS = {"hostPath", "local", "capacity", "accessModes", "persistentVolumeReclaimPolicy", "storageClassName",
-             "nodeAffinity", "claimRef", "volumeMode", "mountOptions"}
+DOWNWARD_FILE_FIELDS = (
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "metadata.labels",
+    "metadata.annotations",
+)
+RESOURCE_FIELDS = (
+    "limits.cpu",
+    "limits.memory",
+    "limits.ephemeral-storage",
+    "requests.cpu",
+    "requests.memory",
+    "requests.ephemeral-storage",
+)
+PV_FIELDS = {
+    "hostPath",
+    "local",
+    "capacity",
+    "accessModes",
+    "persistentVolumeReclaimPolicy",
+    "storageClassName",
+    "nodeAffinity",
+    "claimRef",
+    "volumeMode",
+    "mountOptions",
+}
 FIELD_REFS_IMPLEMENTED = {
-    "metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName",
-    "status.podIP", "status.podIPs", "status.hostIP", "status.hostIPs",
+    "metadata.name",
+    "metadata.namespace",
+    "metadata.uid",
+    "spec.nodeName",
+    "spec.serviceAccountName",
+    "status.podIP",
+    "status.podIPs",
+    "status.hostIP",
+    "status.hostIPs",
 }
 """What an env fieldRef may name, as upstream (besides metadata.labels['k'] and metadata.annotations['k']);
 podrun sets every one of them."""
 _FIELD_REF_SUBSCRIPT = re.compile(r"metadata\.(labels|annotations)\['[^']+'\]")
-POD_SECURITY_FIELDS = {"runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "supplementalGroups", "sysctls",
-                       "seccompProfile"}
-CONTAINER_SECURITY_FIELDS = {"runAsUser", "runAsGroup", "runAsNonRoot", "readOnlyRootFilesystem",
-                             "allowPrivilegeEscalation", "capabilities", "privileged", "seccompProfile"}
+POD_SECURITY_FIELDS = {
+    "runAsUser",
+    "runAsGroup",
+    "runAsNonRoot",
+    "fsGroup",
+    "supplementalGroups",
+    "sysctls",
+    "seccompProfile",
+}
+CONTAINER_SECURITY_FIELDS = {
+    "runAsUser",
+    "runAsGroup",
+    "runAsNonRoot",
+    "readOnlyRootFilesystem",
+    "allowPrivilegeEscalation",
+    "capabilities",
+    "privileged",
+    "seccompProfile",
+}
 SECCOMP_TYPES = ("RuntimeDefault", "Unconfined", "Localhost")
 MAX_ID = 2147483647  # runAsUser, runAsGroup, fsGroup, supplementalGroups: 0 .. MaxInt32, as upstream
 SAFE_SYSCTLS = (
-    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range",
-    "net.ipv4.ip_unprivileged_port_start", "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes",
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
 )
 """Kubernetes' safe sysctls: the ones kubelet allows without ``--allowed-unsafe-sysctls`` (kcli has no such switch)."""
 _SYSCTL_NAME = re.compile(r"([a-z0-9]([-_a-z0-9]*[a-z0-9])?[./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?")
 SERVICE_ACCOUNT_WARNING = (
     "ServiceAccounts are recorded, but no service account token is mounted in any pod: kcli has no API server "
     "to issue tokens (nor one a token could be used with); serviceAccountName is seen only by fieldRef "
-    "spec.serviceAccountName")
+    "spec.serviceAccountName"
+)
 """The one warning per apply that names a ServiceAccount or a pod's serviceAccountName."""
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
@@ -377,15 +520,18 @@ PROTOCOLS = ("TCP", "UDP", "SCTP")
 DNS_POLICIES = ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 NODE_PORT_RANGE = (30000, 32767)
-POD_COUNT_FIELDS = {"Deployment": ("replicas",), "ReplicaSet": ("replicas",), "StatefulSet": ("replicas",),
-                    "Job": ("parallelism", "completions")}
+POD_COUNT_FIELDS = {
+    "Deployment": ("replicas",),
+    "ReplicaSet": ("replicas",),
+    "StatefulSet": ("replicas",),
+    "Job": ("parallelism", "completions"),
+}
 """Fields that ask for a number of pods: bounded by the pod network's capacity."""
 MAX_CONFIG_BYTES = 1024 * 1024
 """Kubernetes' limit on the data of one ConfigMap or Secret (core.MaxSecretSize): 1 MiB."""
 MAX_ANNOTATIONS_BYTES = 256 * 1024
 """Kubernetes' limit on an object's annotations, keys and values together (TotalAnnotationSizeLimitB)."""
-HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
-                   "BlockDevice")
+HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice", "BlockDevice")
 TAINT_EFFECTS = ("", "NoSchedule", "PreferNoSchedule", "NoExecute")
 STANDARD_RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
@@ -410,7 +556,7 @@ class PodNetwork(NamedTuple):
     capacity: int
 
     @classmethod
-    def of(cls, cidr: str) -> "PodNetwork":
+    def of(cls, cidr: str) -> PodNetwork:
         return cls(cidr, ipaddress.ip_network(cidr).num_addresses)
 
     def too_many(self) -> str:
@@ -474,8 +620,10 @@ class _Checker:
     def enum(self, obj: dict, key: str, path: PathT, allowed: Sequence[str]) -> str | None:
         v = obj.get(key)
         if isinstance(v, str) and v not in allowed:
-            self.err(path + (key,), f'unsupported value "{v}": supported values: '
-                     + ", ".join(f'"{a}"' for a in allowed if a))
+            self.err(
+                path + (key,),
+                f'unsupported value "{v}": supported values: ' + ", ".join(f'"{a}"' for a in allowed if a),
+            )
             return None
         return self.s(v)
 
@@ -528,10 +676,15 @@ class _Checker:
         for k in annotations:
             if isinstance(k, str) and label_key_error(k):
                 self.err(("metadata", "annotations"), f'invalid annotation key "{_clip(k)}": {label_key_error(k)}')
-        size = sum(len(str(k).encode()) + (len(v.encode()) if isinstance(v, str) else 0) for k, v in annotations.items())
+        size = sum(
+            len(str(k).encode()) + (len(v.encode()) if isinstance(v, str) else 0) for k, v in annotations.items()
+        )
         if size > MAX_ANNOTATIONS_BYTES:
-            self.err(("metadata", "annotations"), f"Too long: may not be more than {MAX_ANNOTATIONS_BYTES} bytes "
-                     f"(keys and values hold {size} bytes together)")
+            self.err(
+                ("metadata", "annotations"),
+                f"Too long: may not be more than {MAX_ANNOTATIONS_BYTES} bytes "
+                f"(keys and values hold {size} bytes together)",
+            )
         self.unknown_keys(meta, META_FIELDS | {"generateName"}, ("metadata",), META_IGNORED)
 
     # -- quantities / resources
@@ -558,9 +711,17 @@ class _Checker:
                 q = self.quantity(v, path + (section, k))
                 if q is not None:
                     parsed.setdefault(section, {})[str(k)] = q
-                if isinstance(k, str) and k not in STANDARD_RESOURCES and not k.startswith("hugepages-") and "/" not in k:
-                    self.err(path + (section, k), f'unsupported resource name "{k}": must be cpu, memory, '
-                             "ephemeral-storage, hugepages-<size> or a domain-prefixed extended resource")
+                if (
+                    isinstance(k, str)
+                    and k not in STANDARD_RESOURCES
+                    and not k.startswith("hugepages-")
+                    and "/" not in k
+                ):
+                    self.err(
+                        path + (section, k),
+                        f'unsupported resource name "{k}": must be cpu, memory, '
+                        "ephemeral-storage, hugepages-<size> or a domain-prefixed extended resource",
+                    )
         req, lim = parsed.get("requests", {}), parsed.get("limits", {})
         for k, q in req.items():
             if k in lim:
@@ -571,8 +732,9 @@ class _Checker:
         self.unknown_keys(r, ("requests", "limits"), path)
 
     # -- pod spec
-    def pod_spec(self, raw: Any, path: PathT, allowed_restart: Sequence[str] = RESTART_POLICIES,
-                 claims: Collection[str] = ()) -> None:
+    def pod_spec(
+        self, raw: Any, path: PathT, allowed_restart: Sequence[str] = RESTART_POLICIES, claims: Collection[str] = ()
+    ) -> None:
         """``claims``: a StatefulSet's volumeClaimTemplates, volumes its containers may mount."""
         spec = self.d(raw)
         if spec is None:
@@ -586,15 +748,25 @@ class _Checker:
         seen: dict[str, PathT] = {}
         for key in ("initContainers", "containers"):
             for i, c in self.dicts(spec.get(key)):
-                self.container(c, path + (key, i), volumes, seen, init=key == "initContainers",
-                               host_network=spec.get("hostNetwork") is True)
+                self.container(
+                    c,
+                    path + (key, i),
+                    volumes,
+                    seen,
+                    init=key == "initContainers",
+                    host_network=spec.get("hostNetwork") is True,
+                )
         rp = spec.get("restartPolicy")
         if isinstance(rp, str) and rp not in allowed_restart:
-            self.err(path + ("restartPolicy",), f'unsupported value "{rp}": supported values: '
-                     + ", ".join(f'"{a}"' for a in allowed_restart))
+            self.err(
+                path + ("restartPolicy",),
+                f'unsupported value "{rp}": supported values: ' + ", ".join(f'"{a}"' for a in allowed_restart),
+            )
         elif rp is None and "Always" not in allowed_restart:
-            self.err(path + ("restartPolicy",), "required value: supported values: "
-                     + ", ".join(f'"{a}"' for a in allowed_restart))
+            self.err(
+                path + ("restartPolicy",),
+                "required value: supported values: " + ", ".join(f'"{a}"' for a in allowed_restart),
+            )
         self.enum(spec, "dnsPolicy", path, DNS_POLICIES)
         self.dns_config(spec, path)
         for key in ("hostname", "subdomain"):
@@ -659,13 +831,21 @@ class _Checker:
             for i, name in enumerate(caps.get(key) if isinstance(caps.get(key), list) else []):
                 if isinstance(name, str) and capability_name(name) is None:
                     bare = name[4:] if name.upper().startswith("CAP_") and capability_name(name[4:]) else ""
-                    self.err(p + ("capabilities", key, i), f'unsupported value "{_clip(name)}": must be a Linux '
-                             "capability without the CAP_ prefix (such as NET_ADMIN, SYS_TIME) or ALL"
-                             + (f': write "{bare}"' if bare else ""))
+                    self.err(
+                        p + ("capabilities", key, i),
+                        f'unsupported value "{_clip(name)}": must be a Linux '
+                        "capability without the CAP_ prefix (such as NET_ADMIN, SYS_TIME) or ALL"
+                        + (f': write "{bare}"' if bare else ""),
+                    )
         if sc.get("privileged") is True:
-            self.warnings.append((p + ("privileged",), "privileged container: docker run --privileged gives it every "
-                                  "capability and the node's devices, i.e. root on the node (a dockerd that itself "
-                                  "runs unprivileged refuses it)"))
+            self.warnings.append(
+                (
+                    p + ("privileged",),
+                    "privileged container: docker run --privileged gives it every "
+                    "capability and the node's devices, i.e. root on the node (a dockerd that itself "
+                    "runs unprivileged refuses it)",
+                )
+            )
             if sc.get("allowPrivilegeEscalation") is False:
                 self.err(p, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true")
 
@@ -687,13 +867,19 @@ class _Checker:
                 continue
             np, norm = p + (i, "name"), normalize_sysctl(name)
             if len(name) > 253 or not _SYSCTL_NAME.fullmatch(name):
-                self.err(np, f'invalid value "{_clip(name)}": must have at most 253 characters and match regex '
-                         + _SYSCTL_NAME.pattern)
+                self.err(
+                    np,
+                    f'invalid value "{_clip(name)}": must have at most 253 characters and match regex '
+                    + _SYSCTL_NAME.pattern,
+                )
             elif norm in seen:
                 self.err(np, f'duplicate value "{name}"')
             elif norm not in SAFE_SYSCTLS:
-                self.err(np, f'forbidden sysctl "{name}": not in Kubernetes\' safe set ({", ".join(SAFE_SYSCTLS)}); '
-                         "kubelet refuses the others unless --allowed-unsafe-sysctls allows them, and kcli has no such switch")
+                self.err(
+                    np,
+                    f'forbidden sysctl "{name}": not in Kubernetes\' safe set ({", ".join(SAFE_SYSCTLS)}); '
+                    "kubelet refuses the others unless --allowed-unsafe-sysctls allows them, and kcli has no such switch",
+                )
             elif norm.startswith("net.") and spec.get("hostNetwork") is True:
                 self.err(np, f'invalid value "{name}": may not be specified when `hostNetwork` is true')
             elif norm.startswith("kernel.shm") and spec.get("hostIPC") is True:
@@ -737,8 +923,10 @@ class _Checker:
             src = sources[0]
             body = self.d(vol[src]) if vol[src] is not None else {}
             if src not in SUPPORTED_VOLUMES:
-                self.err(p + (src,), f"volume type {src} is not supported by kcli (supported: "
-                         + ", ".join(SUPPORTED_VOLUMES) + ")")
+                self.err(
+                    p + (src,),
+                    f"volume type {src} is not supported by kcli (supported: " + ", ".join(SUPPORTED_VOLUMES) + ")",
+                )
                 continue
             if body is None:
                 continue
@@ -777,13 +965,19 @@ class _Checker:
                 if rel and (rel.startswith("/") or ".." in rel.split("/")):
                     self.err(p + ("items", i, "path"), f'invalid value "{rel}": must be a relative path without ".."')
                 if name and k:
-                    self.refs.append(_Ref(p + ("items", i, "key"), "ConfigMap" if src == "configMap" else "Secret",
-                                          name, k, optional))
+                    self.refs.append(
+                        _Ref(
+                            p + ("items", i, "key"), "ConfigMap" if src == "configMap" else "Secret", name, k, optional
+                        )
+                    )
             if name and not items:
-                self.refs.append(_Ref(p + (key,), "ConfigMap" if src == "configMap" else "Secret", name, None, optional))
+                self.refs.append(
+                    _Ref(p + (key,), "ConfigMap" if src == "configMap" else "Secret", name, None, optional)
+                )
 
-    def container(self, c: dict, p: PathT, volumes: set[str], seen: dict[str, PathT], init: bool,
-                  host_network: bool) -> None:
+    def container(
+        self, c: dict, p: PathT, volumes: set[str], seen: dict[str, PathT], init: bool, host_network: bool
+    ) -> None:
         name = self.required_str(c, "name", p)
         if name:
             self.name_rule(name, p + ("name",), dns_label_error)
@@ -870,9 +1064,10 @@ class _Checker:
         port = src.get("port")
         names = {q.get("name") for q in (self.d(x) or {} for x in (c.get("ports") or []))}
         if isinstance(port, str) and port not in names:
-            self.err(p + ("httpGet" if "httpGet" in pr else "tcpSocket", "port"),
-                     f'not found: "{port}" (no container port of that name)')
-
+            self.err(
+                p + ("httpGet" if "httpGet" in pr else "tcpSocket", "port"),
+                f'not found: "{port}" (no container port of that name)',
+            )
 
     def env_var(self, e: dict, p: PathT) -> None:
         name = self.required_str(e, "name", p)
@@ -885,8 +1080,10 @@ class _Checker:
             self.err(p + ("valueFrom",), "may not be specified when `value` is not empty")
         sources = [k for k in ("configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef") if k in vf]
         if len(sources) != 1:
-            self.err(p + ("valueFrom",), "must specify exactly one of: `fieldRef`, `resourceFieldRef`, "
-                     "`configMapKeyRef` or `secretKeyRef`")
+            self.err(
+                p + ("valueFrom",),
+                "must specify exactly one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
+            )
             return
         src = sources[0]
         body = self.d(vf[src])
@@ -903,13 +1100,23 @@ class _Checker:
             if k and not _CONFIG_KEY.fullmatch(k):
                 self.err(sp + ("key",), f'invalid value "{k}": {MSG_CONFIG_KEY}')
             if n and k:
-                self.refs.append(_Ref(sp + ("name",), "ConfigMap" if src == "configMapKeyRef" else "Secret", n, k,
-                                      body.get("optional") is True))
+                self.refs.append(
+                    _Ref(
+                        sp + ("name",),
+                        "ConfigMap" if src == "configMapKeyRef" else "Secret",
+                        n,
+                        k,
+                        body.get("optional") is True,
+                    )
+                )
         elif src == "fieldRef":
             fp = self.required_str(body, "fieldPath", sp)
             if fp and fp not in FIELD_REFS_IMPLEMENTED and not _FIELD_REF_SUBSCRIPT.fullmatch(fp):
-                self.err(sp + ("fieldPath",), f'unsupported value "{fp}": supported values: '  # env's list, as upstream
-                         + ", ".join(f'"{x}"' for x in sorted(FIELD_REFS_IMPLEMENTED)))
+                self.err(
+                    sp + ("fieldPath",),
+                    f'unsupported value "{fp}": supported values: '  # env's list, as upstream
+                    + ", ".join(f'"{x}"' for x in sorted(FIELD_REFS_IMPLEMENTED)),
+                )
         else:
             self.resource_field_ref(body, sp)
 
@@ -930,16 +1137,21 @@ class _Checker:
             if sources[0] == "fieldRef":
                 fp = self.required_str(ref, "fieldPath", ip + ("fieldRef",))
                 if fp and fp not in DOWNWARD_FILE_FIELDS and not _FIELD_REF_SUBSCRIPT.fullmatch(fp):
-                    self.err(ip + ("fieldRef", "fieldPath"), f'unsupported value "{fp}": supported values: '
-                             + ", ".join(f'"{x}"' for x in sorted(DOWNWARD_FILE_FIELDS)))
+                    self.err(
+                        ip + ("fieldRef", "fieldPath"),
+                        f'unsupported value "{fp}": supported values: '
+                        + ", ".join(f'"{x}"' for x in sorted(DOWNWARD_FILE_FIELDS)),
+                    )
             else:
                 self.resource_field_ref(ref, ip + ("resourceFieldRef",), container_required=True)
 
     def resource_field_ref(self, body: dict, sp: PathT, container_required: bool = False) -> None:
         res = self.required_str(body, "resource", sp)
         if res and res not in RESOURCE_FIELDS:
-            self.err(sp + ("resource",), f'unsupported value "{res}": supported values: '
-                     + ", ".join(f'"{x}"' for x in RESOURCE_FIELDS))
+            self.err(
+                sp + ("resource",),
+                f'unsupported value "{res}": supported values: ' + ", ".join(f'"{x}"' for x in RESOURCE_FIELDS),
+            )
         if container_required:
             self.required_str(body, "containerName", sp)
         if body.get("divisor") is not None:
@@ -956,15 +1168,24 @@ class _Checker:
         name = self.required_str(body, "name", p + (sources[0],))
         if name:
             self.name_rule(name, p + (sources[0], "name"), dns_subdomain_error)
-            self.refs.append(_Ref(p + (sources[0], "name"), "ConfigMap" if sources[0] == "configMapRef" else "Secret",
-                                  name, None, body.get("optional") is True))
+            self.refs.append(
+                _Ref(
+                    p + (sources[0], "name"),
+                    "ConfigMap" if sources[0] == "configMapRef" else "Secret",
+                    name,
+                    None,
+                    body.get("optional") is True,
+                )
+            )
 
     def toleration(self, t: dict, p: PathT) -> None:
         op = self.enum(t, "operator", p, ("Equal", "Exists")) or "Equal"
         self.enum(t, "effect", p, TAINT_EFFECTS)
         key = self.s(t.get("key")) or ""
         if not key and op != "Exists":
-            self.err(p + ("operator",), 'must be "Exists" when `key` is empty, which means "match all values and all keys"')
+            self.err(
+                p + ("operator",), 'must be "Exists" when `key` is empty, which means "match all values and all keys"'
+            )
         if op == "Exists" and t.get("value") not in (None, ""):
             self.err(p + ("value",), "must be empty when `operator` is 'Exists'")
         if t.get("tolerationSeconds") is not None and t.get("effect") != "NoExecute":
@@ -1040,8 +1261,10 @@ class _Checker:
             selector = build_label_selector(sel)
             if not selector.matches(labels):
                 shown = ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>"
-                self.err(path + ("template", "metadata", "labels"),
-                         f"`selector` does not match template `labels` (selector: {selector}; labels: {shown})")
+                self.err(
+                    path + ("template", "metadata", "labels"),
+                    f"`selector` does not match template `labels` (selector: {selector}; labels: {shown})",
+                )
 
     def int_or_percent(self, obj: dict, key: str, p: PathT, max_pct: int | None = None) -> int | None:
         """Validate an IntOrString like ``1`` or ``"25%"``; returns the value (percent as-is) or None."""
@@ -1057,9 +1280,12 @@ class _Checker:
         if isinstance(v, str):
             m = re.fullmatch(r"(\d+)%", v)
             if not m:
-                self.err(p + (key,), f'invalid value "{v}": a valid percent string must be a numeric string '
-                         "followed by an ending '%' (e.g. '1%', or '93%', regex used for validation is "
-                         "'[0-9]+%')")
+                self.err(
+                    p + (key,),
+                    f'invalid value "{v}": a valid percent string must be a numeric string '
+                    "followed by an ending '%' (e.g. '1%', or '93%', regex used for validation is "
+                    "'[0-9]+%')",
+                )
                 return None
             if max_pct is not None and int(m.group(1)) > max_pct:
                 self.err(p + (key,), f"must not be greater than {max_pct}%")
@@ -1087,8 +1313,14 @@ class _Checker:
         if kind == "Pod":
             self.pod_spec(spec, sp)
             return
-        for key in ("replicas", "minReadySeconds", "revisionHistoryLimit", "completions", "parallelism",
-                    "backoffLimit"):
+        for key in (
+            "replicas",
+            "minReadySeconds",
+            "revisionHistoryLimit",
+            "completions",
+            "parallelism",
+            "backoffLimit",
+        ):
             self.non_negative(spec, key, sp)
         net = self.pod_network
         for key in POD_COUNT_FIELDS.get(kind, ()):
@@ -1099,8 +1331,10 @@ class _Checker:
         if kind == "Job":
             self.template(spec, ("OnFailure", "Never"))
             if spec.get("selector") is not None and spec.get("manualSelector") is not True:
-                self.err(sp + ("selector",), "the Job selector is generated from the Job's name; remove it "
-                         "(or set manualSelector: true)")
+                self.err(
+                    sp + ("selector",),
+                    "the Job selector is generated from the Job's name; remove it (or set manualSelector: true)",
+                )
             elif spec.get("manualSelector") is True:
                 self.selector_matches(spec, sp)
             mode = self.enum(spec, "completionMode", sp, ("NonIndexed", "Indexed"))
@@ -1124,8 +1358,10 @@ class _Checker:
                 ru = self.d(us.get("rollingUpdate"))
                 if ru is not None:
                     if t == "OnDelete":
-                        self.err(sp + ("updateStrategy", "rollingUpdate"),
-                                 "may not be specified when strategy `type` is 'OnDelete'")
+                        self.err(
+                            sp + ("updateStrategy", "rollingUpdate"),
+                            "may not be specified when strategy `type` is 'OnDelete'",
+                        )
                     rp = sp + ("updateStrategy", "rollingUpdate")
                     self.int_or_percent(ru, "maxUnavailable", rp, 100)
                     self.int_or_percent(ru, "maxSurge", rp)
@@ -1148,7 +1384,9 @@ class _Checker:
             ru = self.d(us.get("rollingUpdate"))
             if ru is not None:
                 if t == "OnDelete":
-                    self.err(sp + ("updateStrategy", "rollingUpdate"), "only allowed for updateStrategy 'RollingUpdate'")
+                    self.err(
+                        sp + ("updateStrategy", "rollingUpdate"), "only allowed for updateStrategy 'RollingUpdate'"
+                    )
                 self.non_negative(ru, "partition", sp + ("updateStrategy", "rollingUpdate"))
                 if "maxUnavailable" in ru:
                     self.unimpl(sp + ("updateStrategy", "rollingUpdate", "maxUnavailable"), "one pod at a time")
@@ -1254,13 +1492,21 @@ class _Checker:
                 if stype not in ("NodePort", "LoadBalancer"):
                     self.err(pp + ("nodePort",), f"may not be used when `type` is '{stype}'")
                 elif not NODE_PORT_RANGE[0] <= np <= NODE_PORT_RANGE[1]:
-                    self.err(pp + ("nodePort",), f'invalid value "{np}": provided port is not in the valid range. '
-                             f"The range of valid ports is {NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}")
+                    self.err(
+                        pp + ("nodePort",),
+                        f'invalid value "{np}": provided port is not in the valid range. '
+                        f"The range of valid ports is {NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}",
+                    )
         self.labels(spec.get("selector"), sp + ("selector",))
         self.enum(spec, "sessionAffinity", sp, ("None", "ClientIP"))
-        timeout = (self.d((self.d(spec.get("sessionAffinityConfig")) or {}).get("clientIP")) or {}).get("timeoutSeconds")
+        timeout = (self.d((self.d(spec.get("sessionAffinityConfig")) or {}).get("clientIP")) or {}).get(
+            "timeoutSeconds"
+        )
         if self.i(timeout) is not None and not 0 < timeout <= 86400:
-            self.err(sp + ("sessionAffinityConfig", "clientIP", "timeoutSeconds"), "must be greater than 0 and less than 86400")
+            self.err(
+                sp + ("sessionAffinityConfig", "clientIP", "timeoutSeconds"),
+                "must be greater than 0 and less than 86400",
+            )
         etp = self.enum(spec, "externalTrafficPolicy", sp, ("Cluster", "Local"))
         if etp and stype not in ("NodePort", "LoadBalancer"):
             self.err(sp + ("externalTrafficPolicy",), "may only be set for externally-accessible services")
@@ -1273,8 +1519,11 @@ class _Checker:
         """A PersistentVolumeClaim (or a StatefulSet's claim template): what one node's directory can honour."""
         for i, mode in self.strs(spec.get("accessModes")):
             if mode not in CLAIM_ACCESS_MODES:
-                self.err(p + ("accessModes", i), f'unsupported value "{mode}": kcli\'s volumes are directories on one node; '
-                         f'supported values: {", ".join(CLAIM_ACCESS_MODES)}')
+                self.err(
+                    p + ("accessModes", i),
+                    f'unsupported value "{mode}": kcli\'s volumes are directories on one node; '
+                    f"supported values: {', '.join(CLAIM_ACCESS_MODES)}",
+                )
         if spec.get("volumeMode") not in (None, "Filesystem"):
             self.err(p + ("volumeMode",), f'unsupported value "{spec.get("volumeMode")}": only "Filesystem"')
         storage = self.d(spec.get("resources")) or {}
@@ -1287,10 +1536,14 @@ class _Checker:
         if isinstance(cls, str) and cls not in ("", DEFAULT_STORAGE_CLASS):
             self.unimpl(p + ("storageClassName",), f"{cls}: kcli provisions {DEFAULT_STORAGE_CLASS}")
         if cls == "" and not spec.get("volumeName"):
-            self.err(p + ("storageClassName",), 'storageClassName "" asks for a pre-created PersistentVolume: '
-                     "name it in spec.volumeName")
+            self.err(
+                p + ("storageClassName",),
+                'storageClassName "" asks for a pre-created PersistentVolume: name it in spec.volumeName',
+            )
         if "selector" in spec:
-            self.unimpl(p + ("selector",), "claims bind to the PersistentVolume named in spec.volumeName, or are provisioned")
+            self.unimpl(
+                p + ("selector",), "claims bind to the PersistentVolume named in spec.volumeName, or are provisioned"
+            )
         if "dataSource" in spec or "dataSourceRef" in spec:
             self.unimpl(p + ("dataSource",), "a new claim starts empty")
 
@@ -1310,7 +1563,10 @@ class _Checker:
         self.enum(spec, "persistentVolumeReclaimPolicy", p, RECLAIM_POLICIES)
         for i, mode in self.strs(spec.get("accessModes")):
             if mode not in CLAIM_ACCESS_MODES:
-                self.err(p + ("accessModes", i), f'unsupported value "{mode}": supported values: {", ".join(CLAIM_ACCESS_MODES)}')
+                self.err(
+                    p + ("accessModes", i),
+                    f'unsupported value "{mode}": supported values: {", ".join(CLAIM_ACCESS_MODES)}',
+                )
 
     def config_data(self, doc: dict) -> None:
         keys: set[str] = set()
@@ -1341,8 +1597,11 @@ class _Checker:
         total = sum(merged.values())
         if total > MAX_CONFIG_BYTES:
             section = max(sections, key=lambda sec: sum(sizes.get(sec, {}).values()))
-            self.err((section,), f"Too long: may not be more than {MAX_CONFIG_BYTES} bytes (the {self.kind}'s "
-                     f"{' and '.join(sections)} hold {total} bytes together)")
+            self.err(
+                (section,),
+                f"Too long: may not be more than {MAX_CONFIG_BYTES} bytes (the {self.kind}'s "
+                f"{' and '.join(sections)} hold {total} bytes together)",
+            )
         if self.kind == "Secret":
             st = self.s(doc.get("type"))
             needs = {"kubernetes.io/dockerconfigjson": ".dockerconfigjson", "kubernetes.io/dockercfg": ".dockercfg"}
@@ -1416,9 +1675,14 @@ def _shape_problems(data: Any) -> list[tuple[PathT, str]]:
     return sorted(nul, key=lambda pm: _path_key(pm[0]))
 
 
-def _check_document(doc: Document, kind: str, name: str, skip_unsupported: bool,
-                    pod_network: PodNetwork = DEFAULT_POD_NETWORK, memo: SchemaMemo | None = None
-                    ) -> tuple[list[Problem], list[Problem], _Checked | None]:
+def _check_document(
+    doc: Document,
+    kind: str,
+    name: str,
+    skip_unsupported: bool,
+    pod_network: PodNetwork = DEFAULT_POD_NETWORK,
+    memo: SchemaMemo | None = None,
+) -> tuple[list[Problem], list[Problem], _Checked | None]:
     """Schema and kcli checks of one document: (errors, warnings, what the cross checks need)."""
     src, data = doc.source, doc.data
 
@@ -1431,8 +1695,11 @@ def _check_document(doc: Document, kind: str, name: str, skip_unsupported: bool,
     if shape:
         return [problem(p, m) for p, m in shape], [], None
     head = [(k, "required value") for k in ("apiVersion", "kind") if data.get(k) in (None, "")]
-    head += [(k, f"must be string, got {_json_type(data[k])}") for k in ("apiVersion", "kind")
-             if data.get(k) not in (None, "") and not isinstance(data[k], str)]
+    head += [
+        (k, f"must be string, got {_json_type(data[k])}")
+        for k in ("apiVersion", "kind")
+        if data.get(k) not in (None, "") and not isinstance(data[k], str)
+    ]
     if head:
         return [problem((k,), m) for k, m in head], [], None
     api_version = data["apiVersion"]
@@ -1497,8 +1764,20 @@ def validate_documents(
         try:
             doc_errors, doc_warnings, one = _check_document(doc, kind, name, skip_unsupported, pod_network, schema_memo)
         except Exception as exc:  # a gap in the checks must not crash apply: report it against the document
-            doc_errors, doc_warnings, one = [Problem(doc.source.file, doc.source.doc, kind, name, "",
-                                                     f"internal error while validating: {type(exc).__name__}: {exc}")], [], None
+            doc_errors, doc_warnings, one = (
+                [
+                    Problem(
+                        doc.source.file,
+                        doc.source.doc,
+                        kind,
+                        name,
+                        "",
+                        f"internal error while validating: {type(exc).__name__}: {exc}",
+                    )
+                ],
+                [],
+                None,
+            )
         errors.extend(doc_errors)
         warnings.extend(doc_warnings)
         if one is not None:
@@ -1511,22 +1790,42 @@ def validate_documents(
     objects: list[AnyObject] = []
     failed = {(e.file, e.doc) for e in errors}
     for c in checked:
-        unimpl = [format_path(p) + (f" ({note})" if note else "")
-                  for p, note in sorted(c.checker.unimplemented, key=lambda pn: _path_key(pn[0]))
-                  if p not in c.schema_paths]
+        unimpl = [
+            format_path(p) + (f" ({note})" if note else "")
+            for p, note in sorted(c.checker.unimplemented, key=lambda pn: _path_key(pn[0]))
+            if p not in c.schema_paths
+        ]
         if unimpl:
             paths = ", ".join(dict.fromkeys(unimpl))
-            warnings.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, "",
-                                    f"fields not implemented by kcli (ignored): {paths}"))
-        warnings.extend(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, format_path(p), m)
-                        for p, m in c.checker.warnings)
+            warnings.append(
+                Problem(
+                    c.doc.source.file,
+                    c.doc.source.doc,
+                    c.kind,
+                    c.name,
+                    "",
+                    f"fields not implemented by kcli (ignored): {paths}",
+                )
+            )
+        warnings.extend(
+            Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, format_path(p), m)
+            for p, m in c.checker.warnings
+        )
         if (c.doc.source.file, c.doc.source.doc) in failed:
             continue
         try:
             objects.append(build_object(c.doc.data, c.doc.source))
         except Exception as exc:  # a gap in the checks above must not crash apply
-            errors.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, "",
-                                  f"internal error while reading the object: {type(exc).__name__}: {exc}"))
+            errors.append(
+                Problem(
+                    c.doc.source.file,
+                    c.doc.source.doc,
+                    c.kind,
+                    c.name,
+                    "",
+                    f"internal error while reading the object: {type(exc).__name__}: {exc}",
+                )
+            )
     order = {d.source.file: i for i, d in reversed(list(enumerate(docs)))}
 
     def by_doc(p: Problem) -> tuple[int, int]:
@@ -1535,7 +1834,9 @@ def validate_documents(
     return ValidationResult(tuple(objects), tuple(sorted(errors, key=by_doc)), tuple(sorted(warnings, key=by_doc)))
 
 
-def _cross_checks(checked: list[_Checked], known: Collection[ObjectKey] | None, warnings: list[Problem]) -> list[Problem]:
+def _cross_checks(
+    checked: list[_Checked], known: Collection[ObjectKey] | None, warnings: list[Problem]
+) -> list[Problem]:
     """Duplicate objects and ConfigMap/Secret references across the whole set."""
     errors: list[Problem] = []
     first: dict[ObjectKey, Source] = {}
@@ -1546,8 +1847,16 @@ def _cross_checks(checked: list[_Checked], known: Collection[ObjectKey] | None, 
         key = ObjectKey(c.kind, c.namespace, c.name)
         if key in first:
             s = first[key]
-            errors.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, "metadata.name",
-                                  f"duplicate object: {key} is already defined in {s.file}: doc {s.doc}"))
+            errors.append(
+                Problem(
+                    c.doc.source.file,
+                    c.doc.source.doc,
+                    c.kind,
+                    c.name,
+                    "metadata.name",
+                    f"duplicate object: {key} is already defined in {s.file}: doc {s.doc}",
+                )
+            )
             continue
         first[key] = c.doc.source
         if c.kind in ("ConfigMap", "Secret"):
@@ -1562,19 +1871,43 @@ def _cross_checks(checked: list[_Checked], known: Collection[ObjectKey] | None, 
             if key in configs:
                 keys = configs[key]
                 if ref.key is not None and keys is not None and ref.key not in keys and not ref.optional:
-                    errors.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, path,
-                                          f'key "{ref.key}" not found in {ref.kind} "{ref.name}"'))
+                    errors.append(
+                        Problem(
+                            c.doc.source.file,
+                            c.doc.source.doc,
+                            c.kind,
+                            c.name,
+                            path,
+                            f'key "{ref.key}" not found in {ref.kind} "{ref.name}"',
+                        )
+                    )
                 continue
             if ref.optional or key in known_set:
                 continue
             if known is None:
-                warnings.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, path,
-                                        f'{ref.kind} "{ref.name}" is not in the applied set (namespace '
-                                        f"{c.namespace}); it must exist in the cluster"))
+                warnings.append(
+                    Problem(
+                        c.doc.source.file,
+                        c.doc.source.doc,
+                        c.kind,
+                        c.name,
+                        path,
+                        f'{ref.kind} "{ref.name}" is not in the applied set (namespace '
+                        f"{c.namespace}); it must exist in the cluster",
+                    )
+                )
             else:
-                errors.append(Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, path,
-                                      f'{ref.kind} "{ref.name}" not found: it is neither in the applied set '
-                                      f"nor in the cluster (namespace {c.namespace})"))
+                errors.append(
+                    Problem(
+                        c.doc.source.file,
+                        c.doc.source.doc,
+                        c.kind,
+                        c.name,
+                        path,
+                        f'{ref.kind} "{ref.name}" not found: it is neither in the applied set '
+                        f"nor in the cluster (namespace {c.namespace})",
+                    )
+                )
     return errors
 
 
@@ -1582,8 +1915,16 @@ def _service_account_warning(checked: list[_Checked]) -> list[Problem]:
     """One warning for the whole set, at the first ServiceAccount or pod naming one: no tokens."""
     for c in checked:
         if c.checker.service_account is not None:
-            return [Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, format_path(c.checker.service_account),
-                            SERVICE_ACCOUNT_WARNING)]
+            return [
+                Problem(
+                    c.doc.source.file,
+                    c.doc.source.doc,
+                    c.kind,
+                    c.name,
+                    format_path(c.checker.service_account),
+                    SERVICE_ACCOUNT_WARNING,
+                )
+            ]
     return []
 
 
@@ -1615,9 +1956,17 @@ def _pod_total(checked: list[_Checked], net: PodNetwork) -> list[Problem]:
             continue  # reported by the object's own check
         total += n
         if total > net.capacity:
-            return [Problem(c.doc.source.file, c.doc.source.doc, c.kind, c.name, format_path(path),
-                            f"the objects of this apply ask for more than {net.capacity} pods at once (this one "
-                            f"brings the total to {total}); {net.too_many()}")]
+            return [
+                Problem(
+                    c.doc.source.file,
+                    c.doc.source.doc,
+                    c.kind,
+                    c.name,
+                    format_path(path),
+                    f"the objects of this apply ask for more than {net.capacity} pods at once (this one "
+                    f"brings the total to {total}); {net.too_many()}",
+                )
+            ]
     return []
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +50,8 @@ def template_claims(sts: StatefulSet) -> dict[tuple[str, str], PersistentVolumeC
         for c in sts.claim_templates:
             name = claim_name(c.name, sts.name, i)
             out[(sts.namespace, name)] = dataclasses.replace(
-                c, meta=dataclasses.replace(c.meta, name=name, namespace=sts.namespace))
+                c, meta=dataclasses.replace(c.meta, name=name, namespace=sts.namespace)
+            )
     return out
 
 
@@ -80,10 +81,17 @@ class Binding:
         return f"{self.namespace}/{self.name}"
 
     def record(self) -> dict[str, Any]:
-        return {"node": self.node, "volume": self.volume, "path": self.path, "capacity": self.capacity,
-                "accessModes": list(self.access_modes), "storageClassName": self.storage_class,
-                "reclaimPolicy": self.reclaim_policy, **({"released": True} if self.released else {}),
-                **({"template": self.template} if self.template else {})}
+        return {
+            "node": self.node,
+            "volume": self.volume,
+            "path": self.path,
+            "capacity": self.capacity,
+            "accessModes": list(self.access_modes),
+            "storageClassName": self.storage_class,
+            "reclaimPolicy": self.reclaim_policy,
+            **({"released": True} if self.released else {}),
+            **({"template": self.template} if self.template else {}),
+        }
 
 
 def bindings_of(state: Mapping[str, Any]) -> dict[str, Binding]:
@@ -93,10 +101,19 @@ def bindings_of(state: Mapping[str, Any]) -> dict[str, Binding]:
         if not isinstance(rec, Mapping) or "/" not in key:
             continue
         ns, name = key.split("/", 1)
-        out[key] = Binding(ns, name, str(rec.get("node", "")), str(rec.get("volume", "")), str(rec.get("path", "")),
-                           int(rec.get("capacity") or 0), tuple(rec.get("accessModes") or ("ReadWriteOnce",)),
-                           str(rec.get("storageClassName", DEFAULT_CLASS)), str(rec.get("reclaimPolicy", "Delete")),
-                           bool(rec.get("released")), str(rec.get("template", "")))
+        out[key] = Binding(
+            ns,
+            name,
+            str(rec.get("node", "")),
+            str(rec.get("volume", "")),
+            str(rec.get("path", "")),
+            int(rec.get("capacity") or 0),
+            tuple(rec.get("accessModes") or ("ReadWriteOnce",)),
+            str(rec.get("storageClassName", DEFAULT_CLASS)),
+            str(rec.get("reclaimPolicy", "Delete")),
+            bool(rec.get("released")),
+            str(rec.get("template", "")),
+        )
     return out
 
 
@@ -113,8 +130,13 @@ class ClaimVolume:
     storage_class: str
 
 
-def resolve(namespace: str, name: str, claims: Mapping[tuple[str, str], PersistentVolumeClaim],
-            volumes: Mapping[str, PersistentVolume], bindings: Mapping[str, Binding]) -> ClaimVolume:
+def resolve(
+    namespace: str,
+    name: str,
+    claims: Mapping[tuple[str, str], PersistentVolumeClaim],
+    volumes: Mapping[str, PersistentVolume],
+    bindings: Mapping[str, Binding],
+) -> ClaimVolume:
     """A claim's volume: its recorded binding, else the PersistentVolume it names, else a
     provisioned directory. A claim not in ``claims`` (a StatefulSet's, from its template) is
     provisioned."""
@@ -125,13 +147,22 @@ def resolve(namespace: str, name: str, claims: Mapping[tuple[str, str], Persiste
     pv = volumes.get(claim.volume_name) if claim is not None and claim.volume_name else None
     if pv is not None:
         return ClaimVolume(pv.path, pv.node, pv.name, pv.capacity, pv.reclaim_policy, pv.storage_class)
-    return ClaimVolume(provisioned_path(namespace, name), "", volume_name(namespace, name),
-                  claim.storage if claim is not None else 0, "Delete", DEFAULT_CLASS)
+    return ClaimVolume(
+        provisioned_path(namespace, name),
+        "",
+        volume_name(namespace, name),
+        claim.storage if claim is not None else 0,
+        "Delete",
+        DEFAULT_CLASS,
+    )
 
 
-def new_bindings(placed: Iterable[tuple[str, PodSpec, str]], resolved: Mapping[tuple[str, str], ClaimVolume],
-                 claims: Mapping[tuple[str, str], PersistentVolumeClaim],
-                 templates: Mapping[tuple[str, str], str] | None = None) -> dict[str, Binding]:
+def new_bindings(
+    placed: Iterable[tuple[str, PodSpec, str]],
+    resolved: Mapping[tuple[str, str], ClaimVolume],
+    claims: Mapping[tuple[str, str], PersistentVolumeClaim],
+    templates: Mapping[tuple[str, str], str] | None = None,
+) -> dict[str, Binding]:
     """Bind every claim not bound yet to the node of its first placed pod (``(namespace, spec,
     node)`` in placement order); ``templates``: claims of a StatefulSet's templates → its name."""
     out: dict[str, Binding] = {}
@@ -143,9 +174,18 @@ def new_bindings(placed: Iterable[tuple[str, PodSpec, str]], resolved: Mapping[t
                 continue
             claim = claims.get((namespace, c))
             modes = claim.access_modes if claim is not None else ("ReadWriteOnce",)
-            out[key] = Binding(namespace, c, v.node or node, v.volume, v.path, v.capacity, tuple(modes),
-                               v.storage_class, v.reclaim_policy,
-                               template=(templates or {}).get((namespace, c), ""))
+            out[key] = Binding(
+                namespace,
+                c,
+                v.node or node,
+                v.volume,
+                v.path,
+                v.capacity,
+                tuple(modes),
+                v.storage_class,
+                v.reclaim_policy,
+                template=(templates or {}).get((namespace, c), ""),
+            )
     return out
 
 

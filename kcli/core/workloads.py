@@ -38,12 +38,15 @@ def known_keys(state: Mapping[str, Any]) -> set[ObjectKey]:
     for rec in (state.get("objects") or {}).values():
         meta = (rec.get("lastApplied") or {}).get("metadata") or {}
         kind = (rec.get("lastApplied") or {}).get("kind", "")
-        out.add(ObjectKey(kind, "" if kind == "Namespace" else meta.get("namespace") or "default", meta.get("name", "")))
+        out.add(
+            ObjectKey(kind, "" if kind == "Namespace" else meta.get("namespace") or "default", meta.get("name", ""))
+        )
     return out
 
 
-def record_objects(state: Mapping[str, Any], objects: Iterable[AnyObject], applyset: str, now: str,
-                   secret_key: bytes = b"") -> dict[str, Any]:
+def record_objects(
+    state: Mapping[str, Any], objects: Iterable[AnyObject], applyset: str, now: str, secret_key: bytes = b""
+) -> dict[str, Any]:
     out = dict(state)
     objs = dict(out.get("objects") or {})
     for o in objects:
@@ -83,8 +86,13 @@ def forget_objects(state: Mapping[str, Any], keys: Iterable[ObjectKey]) -> dict[
     return out
 
 
-def cascade(keys: Iterable[ObjectKey], recorded: Iterable[ObjectKey],
-            owners: Mapping[ObjectKey, Sequence[ObjectKey]] | None = None, *, orphan: bool = False) -> set[ObjectKey]:
+def cascade(
+    keys: Iterable[ObjectKey],
+    recorded: Iterable[ObjectKey],
+    owners: Mapping[ObjectKey, Sequence[ObjectKey]] | None = None,
+    *,
+    orphan: bool = False,
+) -> set[ObjectKey]:
     """``keys`` plus what Kubernetes' garbage collector would delete with them: everything in a
     deleted Namespace, and (unless ``orphan``, ``kubectl delete --cascade=orphan``) every object
     whose ownerReferences (``owners``: dependent → its owners) all name deleted or absent objects,
@@ -118,14 +126,17 @@ def recorded_owners(state: Mapping[str, Any]) -> dict[ObjectKey, tuple[ObjectKey
             continue
         ns = "" if m["kind"] == "Namespace" else (meta.get("namespace") or "default")
         out[ObjectKey(m["kind"], ns, meta.get("name", ""))] = tuple(
-            ObjectKey(str(r.get("kind", "")), "" if r.get("kind") == "Namespace" else ns, str(r.get("name", ""))) for r in refs)
+            ObjectKey(str(r.get("kind", "")), "" if r.get("kind") == "Namespace" else ns, str(r.get("name", "")))
+            for r in refs
+        )
     return out
 
 
 def owner_keys(obj: AnyObject) -> tuple[ObjectKey, ...]:
     """The objects named by ``obj``'s ownerReferences: same namespace, or cluster-scoped Namespaces."""
-    return tuple(ObjectKey(r.kind, "" if r.kind == "Namespace" else obj.key.namespace, r.name)
-                 for r in obj.meta.owner_references)
+    return tuple(
+        ObjectKey(r.kind, "" if r.kind == "Namespace" else obj.key.namespace, r.name) for r in obj.meta.owner_references
+    )
 
 
 def created_at(state: Mapping[str, Any], key: ObjectKey) -> str:
@@ -154,15 +165,26 @@ def state_objects(state: Mapping[str, Any]) -> tuple[list[AnyObject], dict[Objec
     return objects, secret_hashes, applysets
 
 
-def record_pods(state: Mapping[str, Any], pods: Iterable[Any], pending: Mapping[tuple[str, str], tuple[str, str]],
-                failed: Mapping[tuple[str, str], Mapping[str, Any]] | None = None) -> dict[str, Any]:
+def record_pods(
+    state: Mapping[str, Any],
+    pods: Iterable[Any],
+    pending: Mapping[tuple[str, str], tuple[str, str]],
+    failed: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Placements and pod IPs as observed after apply (PodViews), pending pods with their reason,
     and pods whose creation failed (kept visible, with their reason and back-off)."""
     out = dict(state)
     rec: dict[str, Any] = {}
     for p in pods:
-        rec[f"{p.namespace}/{p.name}"] = {"node": p.node, "ip": p.ip, "applied": p.applied, "owner": p.owner,
-                                          "specHash": p.spec_hash, "uid": p.uid, "labels": dict(p.labels)}
+        rec[f"{p.namespace}/{p.name}"] = {
+            "node": p.node,
+            "ip": p.ip,
+            "applied": p.applied,
+            "owner": p.owner,
+            "specHash": p.spec_hash,
+            "uid": p.uid,
+            "labels": dict(p.labels),
+        }
     for (ns, name), (applied, reason) in pending.items():
         rec[f"{ns}/{name}"] = {"node": "", "applied": applied, "phase": "Pending", "reason": reason}
     for (ns, name), f in (failed or {}).items():
@@ -186,20 +208,33 @@ def failure_reason(error: str) -> str:
     return "CreateContainerError"
 
 
-def failure_record(previous: Mapping[str, Any] | None, node: str, applied: str, spec_hash: str, error: str,
-                   now: float) -> dict[str, Any]:
+def failure_record(
+    previous: Mapping[str, Any] | None, node: str, applied: str, spec_hash: str, error: str, now: float
+) -> dict[str, Any]:
     """A failed pod as the state keeps it: reason, message, attempts and when to retry."""
     prev = previous if previous and previous.get("phase") == "Failed" and previous.get("specHash") == spec_hash else {}
     attempts = int(prev.get("attempts", 0)) + 1
     delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempts - 1))
-    return {"node": node, "applied": applied, "specHash": spec_hash, "phase": "Failed", "reason": failure_reason(error),
-            "message": error.strip()[-2000:], "attempts": attempts, "retryAfter": int(now) + delay}
+    return {
+        "node": node,
+        "applied": applied,
+        "specHash": spec_hash,
+        "phase": "Failed",
+        "reason": failure_reason(error),
+        "message": error.strip()[-2000:],
+        "attempts": attempts,
+        "retryAfter": int(now) + delay,
+    }
 
 
 def in_backoff(record: Mapping[str, Any] | None, spec_hash: str, now: float) -> bool:
     """True while a failed pod of this spec waits for its next attempt."""
-    return bool(record) and record.get("phase") == "Failed" and record.get("specHash") == spec_hash \
+    return (
+        bool(record)
+        and record.get("phase") == "Failed"
+        and record.get("specHash") == spec_hash
         and float(record.get("retryAfter", 0)) > now
+    )
 
 
 def add_events(state: Mapping[str, Any], events: Sequence[Mapping[str, str]]) -> dict[str, Any]:
@@ -230,8 +265,9 @@ def allocate_pod_ips(
     return out
 
 
-def record_revisions(state: Mapping[str, Any], objects: Iterable[AnyObject], statuses: Mapping[ObjectKey, Any],
-                     now: str, by: str = "") -> dict[str, Any]:
+def record_revisions(
+    state: Mapping[str, Any], objects: Iterable[AnyObject], statuses: Mapping[ObjectKey, Any], now: str, by: str = ""
+) -> dict[str, Any]:
     """Each Deployment's rollout history (``kubectl rollout history``): a revision per pod template
     that became current, numbered as upstream (a template that comes back, as with ``rollout
     undo``, moves to the next number), at most ``revisionHistoryLimit`` old ones kept."""
@@ -249,11 +285,18 @@ def record_revisions(state: Mapping[str, Any], objects: Iterable[AnyObject], sta
         cur = next((h for h in hist if h.get("replicaSet") == rs), None)
         if cur is None or int(cur.get("revision", 0)) != top:
             hist = [h for h in hist if h.get("replicaSet") != rs]
-            hist.append({"revision": top + 1, "replicaSet": rs, "template": redacted_manifest(o)["spec"]["template"],
-                         "changeCause": o.meta.annotations.get("kubernetes.io/change-cause", ""), "at": now,
-                         **({"by": by} if by else {})})
+            hist.append(
+                {
+                    "revision": top + 1,
+                    "replicaSet": rs,
+                    "template": redacted_manifest(o)["spec"]["template"],
+                    "changeCause": o.meta.annotations.get("kubernetes.io/change-cause", ""),
+                    "at": now,
+                    **({"by": by} if by else {}),
+                }
+            )
         hist.sort(key=lambda h: int(h.get("revision", 0)))
-        revs[oid] = hist[-(max(0, int(getattr(o, "revision_history_limit", 10))) + 1):]
+        revs[oid] = hist[-(max(0, int(getattr(o, "revision_history_limit", 10))) + 1) :]
     if revs:
         out["revisions"] = revs
     else:

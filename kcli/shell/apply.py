@@ -13,15 +13,27 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from kcli.core.commands.batch import Unit
 from kcli.core.cluster import VIEW_SNIPPETS, ClusterView, merged, view_from_sections
+from kcli.core.commands.batch import Unit
 from kcli.core.inventory import Inventory
 from kcli.core.objects import AnyObject, ObjectKey
 from kcli.core.planner import (
-    Desired, Outcome, Plan, Policy, add_unknown_pods, changes_objects, desired_from, failures, object_results, plan, record,
-    require_bootstrapped, with_failures, working_state,
+    Desired,
+    Outcome,
+    Plan,
+    Policy,
+    add_unknown_pods,
+    changes_objects,
+    desired_from,
+    failures,
+    object_results,
+    plan,
+    record,
+    require_bootstrapped,
+    with_failures,
+    working_state,
 )
 from kcli.core.state import render_state
 from kcli.core.workloads import object_id
@@ -124,24 +136,64 @@ def apply(
     # When the command certainly changes the record (an object is new, edited or deleted) the
     # lock is taken at once; otherwise a first look without it ends most applies of a converged
     # cluster (1 round trip per node).
-    certain = not dry_run and (changes_objects(state, desired) or bool(repairs) or bool(deleting))  # repairs: recorded in this commit
+    certain = not dry_run and (
+        changes_objects(state, desired) or bool(repairs) or bool(deleting)
+    )  # repairs: recorded in this commit
     own = pool is None
     pool = SshPool(inv) if pool is None else pool
     try:
-        return _apply(inv, store, pool, state, desired, report, manifest_objects, applyset=applyset, dry_run=dry_run,
-                      prune=prune, lock_wait=lock_wait, log=log, parallel=parallel, delete_keys=delete_keys,
-                      orphan=orphan, deadline=deadline, certain=certain, wait=wait, draining=draining, repairs=repairs,
-                      deleting=deleting)
+        return _apply(
+            inv,
+            store,
+            pool,
+            state,
+            desired,
+            report,
+            manifest_objects,
+            applyset=applyset,
+            dry_run=dry_run,
+            prune=prune,
+            lock_wait=lock_wait,
+            log=log,
+            parallel=parallel,
+            delete_keys=delete_keys,
+            orphan=orphan,
+            deadline=deadline,
+            certain=certain,
+            wait=wait,
+            draining=draining,
+            repairs=repairs,
+            deleting=deleting,
+        )
     finally:
         if own:
             pool.close()
 
 
-def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desired: Desired, report: ApplyReport,
-           manifest_objects: Sequence[AnyObject], *, applyset: str, dry_run: bool, prune: bool, lock_wait: float,
-           log: Log, parallel: int, delete_keys: Sequence[ObjectKey], orphan: bool, deadline: float, certain: bool,
-           wait: bool = True, draining: frozenset[str] = frozenset(),
-           repairs: Sequence[Mapping[str, str]] = (), deleting: frozenset[tuple[str, str]] = frozenset()) -> ApplyReport:
+def _apply(
+    inv: Inventory,
+    store: StateStore,
+    pool: SshPool,
+    state: dict,
+    desired: Desired,
+    report: ApplyReport,
+    manifest_objects: Sequence[AnyObject],
+    *,
+    applyset: str,
+    dry_run: bool,
+    prune: bool,
+    lock_wait: float,
+    log: Log,
+    parallel: int,
+    delete_keys: Sequence[ObjectKey],
+    orphan: bool,
+    deadline: float,
+    certain: bool,
+    wait: bool = True,
+    draining: frozenset[str] = frozenset(),
+    repairs: Sequence[Mapping[str, str]] = (),
+    deleting: frozenset[tuple[str, str]] = frozenset(),
+) -> ApplyReport:
     if not certain:
         view, secret_key = look(pool, inv, state)
         report.object_results = object_results(state, desired, secret_key)
@@ -160,8 +212,9 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
         fresh = store.load()
         if fresh != state:
             state = fresh
-            desired = desired_from(state, manifest_objects, applyset=applyset, prune=prune, delete=delete_keys,
-                                   orphan=orphan)
+            desired = desired_from(
+                state, manifest_objects, applyset=applyset, prune=prune, delete=delete_keys, orphan=orphan
+            )
             report.pruned = [object_id(k) for k in desired.pruned]
         view, secret_key = look(pool, inv, state, lock)
         report.unreachable = dict(view.errors)
@@ -172,9 +225,19 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
             report.warnings += list(current.warnings)
         report.plans.append(current)
         failpoint("before-execute")
-        view, outcome = converge(desired, view, state, inv, policy, current,
-                                 ssh_executor(pool, inv, lock, parallel, deadline), report, log=log, deadline=deadline,
-                                 wait=wait)
+        view, outcome = converge(
+            desired,
+            view,
+            state,
+            inv,
+            policy,
+            current,
+            ssh_executor(pool, inv, lock, parallel, deadline),
+            report,
+            log=log,
+            deadline=deadline,
+            wait=wait,
+        )
         report.after = view
         report.stats = pool.stats()
         new_state, message = record(state, desired, report.last, outcome, view, secret_key, _now(), lock.owner, repairs)
@@ -183,8 +246,13 @@ def _apply(inv: Inventory, store: StateStore, pool: SshPool, state: dict, desire
         return report
 
 
-def _policy(inv: Inventory, view: ClusterView, secret_key: bytes, draining: frozenset[str],
-            deleting: frozenset[tuple[str, str]] = frozenset()) -> Policy:
+def _policy(
+    inv: Inventory,
+    view: ClusterView,
+    secret_key: bytes,
+    draining: frozenset[str],
+    deleting: frozenset[tuple[str, str]] = frozenset(),
+) -> Policy:
     """The planner's policy for this look: the nodes that answered are marked seen now (the
     evidence taint-based eviction counts from)."""
     now = time.time()
@@ -211,10 +279,22 @@ class Wave:
 Execute = Callable[[dict[str, list[Unit]]], Wave]
 
 
-def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, policy: Policy, current: Plan,
-             execute: Execute, report: ApplyReport, *, log: Log = lambda _m: None, deadline: float = float("inf"),
-             sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-             wait: bool = True) -> tuple[ClusterView, Outcome]:
+def converge(
+    desired: Desired,
+    view: ClusterView,
+    state: dict,
+    inv: Inventory,
+    policy: Policy,
+    current: Plan,
+    execute: Execute,
+    report: ApplyReport,
+    *,
+    log: Log = lambda _m: None,
+    deadline: float = float("inf"),
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    wait: bool = True,
+) -> tuple[ClusterView, Outcome]:
     """Execute waves until the plan is empty and no rollout is waiting (converged), the same
     actions come back (no progress), or the deadline. A plan with nothing to execute whose
     rollouts time may finish (pods starting or restarting, minReadySeconds, a create in back-off)
@@ -232,8 +312,9 @@ def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, p
         if current.empty:  # only time is missing: look again in a moment
             over = [r for r in current.rollouts if r.waiting and clock() - started > r.deadline]
             if over:
-                report.rollout_errors = [f'{r.key.kind.lower()} "{r.key.name}" exceeded its progress deadline'
-                                         for r in over]
+                report.rollout_errors = [
+                    f'{r.key.kind.lower()} "{r.key.name}" exceeded its progress deadline' for r in over
+                ]
                 report.failed_rollouts = [r.key for r in over]
                 report.unconverged = "; ".join(r.line for r in over)
                 break
@@ -256,8 +337,9 @@ def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, p
                 # its failure): act again after a pause, until its progressDeadlineSeconds.
                 over = [r for r in current.rollouts if clock() - started > r.deadline]
                 if over:
-                    report.rollout_errors = [f'{r.key.kind.lower()} "{r.key.name}" exceeded its progress deadline'
-                                             for r in over]
+                    report.rollout_errors = [
+                        f'{r.key.kind.lower()} "{r.key.name}" exceeded its progress deadline' for r in over
+                    ]
                     report.failed_rollouts = [r.key for r in over]
                     report.unconverged = "; ".join(r.line for r in over)
                     break
@@ -269,13 +351,17 @@ def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, p
             seen.add(signature)
             report.waves += 1
         if current.pod_changes:
-            log(f"wave {report.waves}: {current.pod_changes} pod change(s) on "
-                f"{len({a.node for a in (*current.deletes, *current.creates)})} node(s)")
+            log(
+                f"wave {report.waves}: {current.pod_changes} pod change(s) on "
+                f"{len({a.node for a in (*current.deletes, *current.creates)})} node(s)"
+            )
         if current.services:
             report.service_nodes = sorted(set(report.service_nodes) | {s.node for s in current.services})
         wave = execute(units)
         if policy.deleting:  # `kcli delete pod`: once deleted, the pod of that name is its replacement
-            policy = dataclasses.replace(policy, deleting=policy.deleting - {(d.namespace, d.name) for d in current.deletes})
+            policy = dataclasses.replace(
+                policy, deleting=policy.deleting - {(d.namespace, d.name) for d in current.deletes}
+            )
         report.pod_results.update(wave.results)
         failed.update(failures(current, wave.results, with_failures(state, failed)["pods"], policy.now))
         view = merged(view, wave.observed)
@@ -284,8 +370,9 @@ def converge(desired: Desired, view: ClusterView, state: dict, inv: Inventory, p
             view.errors[node] = why
             report.unreachable[node] = why
         add_unknown_pods(view, state.get("pods") or {})
-        current = plan(desired, view, working_state(state, report.plans[0], failed, report.plans, report.pod_results),
-                       inv, policy)
+        current = plan(
+            desired, view, working_state(state, report.plans[0], failed, report.plans, report.pod_results), inv, policy
+        )
         report.plans.append(current)
     return view, Outcome(tuple(report.plans), dict(report.pod_results), failed)
 
@@ -294,9 +381,16 @@ def ssh_executor(pool: SshPool, inv: Inventory, lock: ClusterLock, parallel: int
     """Waves over SSH: one fenced batch per node, the node's next observation folded in."""
 
     def execute(units: dict[str, list[Unit]]) -> Wave:
-        done = run_batches(pool, list(inv.hosts), units, fence=lock.fence, lock_nodes=lock.held_on,
-                           observe={n: VIEW_SNIPPETS for n in units}, timeout=max(60.0, deadline - time.monotonic()),
-                           parallel=parallel)
+        done = run_batches(
+            pool,
+            list(inv.hosts),
+            units,
+            fence=lock.fence,
+            lock_nodes=lock.held_on,
+            observe={n: VIEW_SNIPPETS for n in units},
+            timeout=max(60.0, deadline - time.monotonic()),
+            parallel=parallel,
+        )
         results: dict[str, tuple[str, str]] = {}
         for node, node_units in units.items():
             errs = unit_errors(node_units, done.values.get(node), done.errors.get(node))
@@ -311,4 +405,4 @@ def ssh_executor(pool: SshPool, inv: Inventory, lock: ClusterLock, parallel: int
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()

@@ -8,14 +8,14 @@ import socket
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from kcli.core.bootstrap import overlay_drift, ping_snippet, plan_host
 from kcli.core.commands.batch import steps_units
 from kcli.core.commands.shell import Step
 from kcli.core.eviction import stale_pods_step
-from kcli.core.fence import Fence
 from kcli.core.facts.host import host_snippets, parse_host_facts
+from kcli.core.fence import Fence
 from kcli.core.inventory import Host, Inventory
 from kcli.core.network import ClusterNetwork, NodeLease, allocate_leases, validate_network
 from kcli.core.preflight import Check, blocking, run_checks
@@ -61,7 +61,9 @@ def resolve_ip(address: str) -> str:
             raise UsageError(f"cannot resolve host address {address}: {exc}") from exc
 
 
-def choose_network(state: dict, inv: Inventory, pod_cidr: str | None, service_cidr: str | None, backend: str | None) -> ClusterNetwork:
+def choose_network(
+    state: dict, inv: Inventory, pod_cidr: str | None, service_cidr: str | None, backend: str | None
+) -> ClusterNetwork:
     """Flags, else the state's, else the inventory's network section, else Kubernetes defaults.
     CIDRs are fixed once recorded (like kubeadm's): changing them needs `kcli reset --all`."""
     recorded = network_of(state)
@@ -86,8 +88,15 @@ def choose_network(state: dict, inv: Inventory, pod_cidr: str | None, service_ci
     return net
 
 
-def observe_hosts(pool: SshPool, hosts: Sequence[Host], ips: dict[str, str], extra: dict[str, dict[str, str]] | None = None,
-                  *, fence: Fence | None = None, lock_nodes: Collection[str] = ()):
+def observe_hosts(
+    pool: SshPool,
+    hosts: Sequence[Host],
+    ips: dict[str, str],
+    extra: dict[str, dict[str, str]] | None = None,
+    *,
+    fence: Fence | None = None,
+    lock_nodes: Collection[str] = (),
+):
     per_host = {h.name: {**host_snippets(ips[h.name]), **((extra or {}).get(h.name, {}))} for h in hosts}
     results = observe(pool, hosts, per_host=per_host, fence=fence, lock_nodes=lock_nodes)
     facts = {n: parse_host_facts(s) for n, s in results.values.items()}
@@ -114,16 +123,19 @@ def bootstrap(
     report = BootstrapReport(dry_run=dry_run)
     existing = leases_of(state)
     for gone in sorted(set(existing) - set(ips)):
-        report.warnings.append(f"node {gone} is in the state but not in the inventory: its peers keep routes to it; "
-                               f"run `kcli reset {gone}` to remove it")
+        report.warnings.append(
+            f"node {gone} is in the state but not in the inventory: its peers keep routes to it; "
+            f"run `kcli reset {gone}` to remove it"
+        )
     with SshPool(inv) as pool, ClusterLock(pool, "bootstrap", wait=lock_wait, enabled=not dry_run, store=store) as lock:
         local_before = time.time()
         facts, results = observe_hosts(pool, hosts, ips, fence=lock.fence_or_none, lock_nodes=lock.held_on)
         local_clock = (local_before + time.time()) / 2
         for h in hosts:
             peers_ip = [ips[o.name] for o in hosts if o.name != h.name]
-            report.checks += run_checks(h.name, ips[h.name], facts.get(h.name), results.errors.get(h.name), net,
-                                        peers_ip, local_clock, h.sudo)
+            report.checks += run_checks(
+                h.name, ips[h.name], facts.get(h.name), results.errors.get(h.name), net, peers_ip, local_clock, h.sudo
+            )
         leases = allocate_leases(net, inv.cluster, ips, existing)
         report.leases = leases
         report.blockers = blocking(report.checks, ignore)
@@ -131,22 +143,34 @@ def bootstrap(
             return report
         pod_records = state.get("pods") or {}
         for h in hosts:
-            peers = {n: l for n, l in leases.items() if n != h.name}
+            peers = {n: lease for n, lease in leases.items() if n != h.name}
             stale = stale_pods_step(h.name, pod_records)  # a node back from being lost: first of all
-            report.steps[h.name] = [*([stale] if stale else []), *plan_host(h.name, facts[h.name], net, leases[h.name], peers)]
+            report.steps[h.name] = [
+                *([stale] if stale else []),
+                *plan_host(h.name, facts[h.name], net, leases[h.name], peers),
+            ]
         if dry_run:
             return report
 
         units = {n: steps_units(steps) for n, steps in report.steps.items() if any(s.changed for s in steps)}
         if report.changes:
             log(f"applying {report.changes} change(s) on {len(units)} host(s)")
-        done = run_batches(pool, hosts, units, fence=lock.fence, lock_nodes=lock.held_on,
-                           timeout=max(max((h.command_timeout for h in hosts), default=0), 600), parallel=parallel)
+        done = run_batches(
+            pool,
+            hosts,
+            units,
+            fence=lock.fence,
+            lock_nodes=lock.held_on,
+            timeout=max(max((h.command_timeout for h in hosts), default=0), 600),
+            parallel=parallel,
+        )
         for h in hosts:
             if h.name not in units:
                 continue
             result = done.values.get(h.name)
-            report.results[h.name] = {u.name: ("ok" if u.ok else f"failed:{u.rc}") for u in result.units.values()} if result else {}
+            report.results[h.name] = (
+                {u.name: ("ok" if u.ok else f"failed:{u.rc}") for u in result.units.values()} if result else {}
+            )
             failure = first_failure(units[h.name], result, done.errors.get(h.name))
             if failure is not None:
                 report.errors[h.name] = failure
@@ -162,26 +186,35 @@ def bootstrap(
 
         # Verify: re-read the network and ping every peer over the overlay (one more round trip).
         ok_hosts = [h for h in hosts if h.name not in report.errors]
-        pings = {h.name: {"ping": ping_snippet(net, {n: l for n, l in leases.items() if n != h.name})} for h in ok_hosts}
+        pings = {
+            h.name: {"ping": ping_snippet(net, {n: lease for n, lease in leases.items() if n != h.name})}
+            for h in ok_hosts
+        }
         after, after_res = observe_hosts(pool, ok_hosts, ips, pings, fence=lock.fence, lock_nodes=lock.held_on)
         for h in ok_hosts:
             sec = after_res.values.get(h.name, {}).get("ping")
-            report.pings[h.name] = dict(line.split("=", 1) for line in (sec.text.splitlines() if sec else []) if "=" in line)
+            report.pings[h.name] = dict(
+                line.split("=", 1) for line in (sec.text.splitlines() if sec else []) if "=" in line
+            )
             f = after.get(h.name)
             if f is not None:
-                drift = overlay_drift(h.name, f, net, leases[h.name], {n: l for n, l in leases.items() if n != h.name})
+                drift = overlay_drift(
+                    h.name, f, net, leases[h.name], {n: lease for n, lease in leases.items() if n != h.name}
+                )
                 if drift:
                     report.drift_after[h.name] = [s.detail for s in drift]
 
         new_state = with_network(state, net)
-        now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
         for h in hosts:
             if h.name in report.errors:
                 continue
             new_state = with_node(new_state, leases[h.name], after.get(h.name) or facts.get(h.name), now)
         joined = sorted(set(leases_of(new_state)) - set(existing))
         changed = [f"{s.host}: {s.name}: {s.detail}" for steps in report.steps.values() for s in steps if s.changed]
-        subject = f"bootstrap {inv.cluster}: {report.changes} change(s)" + (f", joined {', '.join(joined)}" if joined else "")
+        subject = f"bootstrap {inv.cluster}: {report.changes} change(s)" + (
+            f", joined {', '.join(joined)}" if joined else ""
+        )
         lock.ensure_held()
         report.commit = store.save(new_state, subject + "\n\n" + "\n".join(changed))
     return report

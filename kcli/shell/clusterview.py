@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from kcli.core.facts.view_script import VIEW_SNIPPETS
 from kcli.core.inventory import Inventory
 from kcli.core.lock import lock_hosts
-from kcli.core.secretkey import READ_SNIPPET, SECRET_KEY_FILE, SECTION as KEY_SECTION, choose_key, store_unit
+from kcli.core.secretkey import READ_SNIPPET, SECRET_KEY_FILE, choose_key, store_unit
+from kcli.core.secretkey import SECTION as KEY_SECTION
 from kcli.errors import ExecutionError
 from kcli.shell.observe import observe
 from kcli.shell.transport import SshPool
@@ -32,8 +33,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def observe_cluster(pool: SshPool, inv: Inventory, extra: Mapping[str, Mapping[str, str]] | None = None
-                    ) -> tuple[ClusterView, dict]:
+def observe_cluster(
+    pool: SshPool, inv: Inventory, extra: Mapping[str, Mapping[str, str]] | None = None
+) -> tuple[ClusterView, dict]:
     """Returns the view and the raw sections per node (for callers that added ``extra`` snippets)."""
     from kcli.core.cluster import view_from_sections
 
@@ -44,8 +46,9 @@ def observe_cluster(pool: SshPool, inv: Inventory, extra: Mapping[str, Mapping[s
     return view, values
 
 
-def look(pool: SshPool, inv: Inventory, state: Mapping[str, Any], lock: ClusterLock | None = None
-         ) -> tuple[ClusterView, bytes]:
+def look(
+    pool: SshPool, inv: Inventory, state: Mapping[str, Any], lock: ClusterLock | None = None
+) -> tuple[ClusterView, bytes]:
     """What an apply plans from: one round trip per node (the lock holder's raises each node's
     fence); the cluster's secret key rides on the lock nodes'. The holder writes the key to lock
     nodes that lack it (kcli.core.secretkey); a look without the lock on a cluster that has no key
@@ -53,14 +56,21 @@ def look(pool: SshPool, inv: Inventory, state: Mapping[str, Any], lock: ClusterL
     from kcli.core.cluster import add_unknown_pods, view_from_sections
 
     voters = [h.name for h in lock_hosts(inv)]
-    res = observe(pool, list(inv.hosts), VIEW_SNIPPETS, per_host={v: {KEY_SECTION: READ_SNIPPET} for v in voters},
-                  fence=lock.fence if lock else None, lock_nodes=lock.held_on if lock else ())
+    res = observe(
+        pool,
+        list(inv.hosts),
+        VIEW_SNIPPETS,
+        per_host={v: {KEY_SECTION: READ_SNIPPET} for v in voters},
+        fence=lock.fence if lock else None,
+        lock_nodes=lock.held_on if lock else (),
+    )
     view = view_from_sections(dict(res.values))
     view.errors = {n: str(e) for n, e in res.errors.items()}
     answered = [v for v in voters if v not in view.errors]
     if not answered:
-        raise ExecutionError("cannot read any lock node; nothing was changed",
-                             details=[f"{v}: {view.errors[v]}" for v in voters])
+        raise ExecutionError(
+            "cannot read any lock node; nothing was changed", details=[f"{v}: {view.errors[v]}" for v in voters]
+        )
     choice = choose_key(res.values, answered)
     key = choice.key or os.urandom(32)
     if lock is not None and choice.missing:
@@ -75,9 +85,16 @@ def _keep_key(pool: SshPool, inv: Inventory, lock: ClusterLock, key: bytes, node
 
     unit = store_unit(key)
     hosts = [h for h in inv.hosts if h.name in nodes]
-    done = run_batches(pool, hosts, {h.name: [unit] for h in hosts}, fence=lock.fence, lock_nodes=lock.held_on, timeout=60)
-    failed = {h.name: "; ".join(errs.values()) for h in hosts
-              if (errs := unit_errors([unit], done.values.get(h.name), done.errors.get(h.name)))}
+    done = run_batches(
+        pool, hosts, {h.name: [unit] for h in hosts}, fence=lock.fence, lock_nodes=lock.held_on, timeout=60
+    )
+    failed = {
+        h.name: "; ".join(errs.values())
+        for h in hosts
+        if (errs := unit_errors([unit], done.values.get(h.name), done.errors.get(h.name)))
+    }
     if new and len(hosts) - len(failed) < lock.need:  # an existing key missing somewhere is written next time
-        raise ExecutionError(f"cannot keep the cluster's secret key on the lock nodes ({SECRET_KEY_FILE}); nothing was changed",
-                             details=[f"{n}: {why}" for n, why in sorted(failed.items())])
+        raise ExecutionError(
+            f"cannot keep the cluster's secret key on the lock nodes ({SECRET_KEY_FILE}); nothing was changed",
+            details=[f"{n}: {why}" for n, why in sorted(failed.items())],
+        )

@@ -33,8 +33,9 @@ def run_batches(
     todo = [h for h in hosts if units.get(h.name) or (observe or {}).get(h.name)]
 
     def one(h: Host) -> BatchResult:
-        script = render_batch(units.get(h.name, ()), fence=fence, lock_node=h.name in lock_nodes,
-                              observe=(observe or {}).get(h.name))
+        script = render_batch(
+            units.get(h.name, ()), fence=fence, lock_node=h.name in lock_nodes, observe=(observe or {}).get(h.name)
+        )
         res = pool.get(h).run(RUN_STDIN_SCRIPT, stdin=script.encode(), timeout=max(timeout, h.command_timeout))
         return parse_batch(res.stdout)
 

@@ -93,19 +93,29 @@ def exec_argv(container_id: str, command: Sequence[str], *, stdin: bool = False,
     return ["docker", "exec", *(["-i"] if stdin else []), *(["-t"] if tty else []), container_id, *command]
 
 
-def select_containers(view: ClusterView, inv: Inventory, namespace: str, pod: str | None, container: str | None,
-                      selector: str | None, log: Log = _quiet) -> list[ContainerRef]:
+def select_containers(
+    view: ClusterView,
+    inv: Inventory,
+    namespace: str,
+    pod: str | None,
+    container: str | None,
+    selector: str | None,
+    log: Log = _quiet,
+) -> list[ContainerRef]:
     """The container of one pod (or of every pod a selector matches) that logs/exec address, chosen as
     kubectl does: -c NAME, else the first app container (saying so when the pod has several)."""
     from kcli.core.selectors import matches, parse_selector
 
     sel = parse_selector(selector) if selector else None
-    pods: list[PodView] = [p for p in view.all_pods()
-                           if p.namespace == namespace and (p.name == pod if pod else matches(sel, p.labels))]
+    pods: list[PodView] = [
+        p for p in view.all_pods() if p.namespace == namespace and (p.name == pod if pod else matches(sel, p.labels))
+    ]
     lost = [p for p in pods if p.node in view.errors]
     if pod and lost:
         p = lost[0]
-        raise ConnectError(f"pod {p.namespace}/{p.name} is on node {p.node}, which is unreachable: {view.errors[p.node]}")
+        raise ConnectError(
+            f"pod {p.namespace}/{p.name} is on node {p.node}, which is unreachable: {view.errors[p.node]}"
+        )
     pods = [p for p in pods if p.node not in view.errors]
     if not pods:
         err = KcliError(f'pods "{pod}" not found' if pod else "no pods match the selector")
@@ -117,7 +127,9 @@ def select_containers(view: ClusterView, inv: Inventory, namespace: str, pod: st
         if container:
             chosen = [c for c in apps if c.name == container]
             if not chosen:
-                raise UsageError(f"container {container} is not valid for pod {p.name}: choose one of [{' '.join(c.name for c in apps)}]")
+                raise UsageError(
+                    f"container {container} is not valid for pod {p.name}: choose one of [{' '.join(c.name for c in apps)}]"
+                )
         else:
             main = [c for c in apps if c.kind == "container"]
             if len(main) > 1 and pod:
@@ -205,8 +217,13 @@ class Cluster:
         objects, secret_hashes, _ = state_objects(state)
         view = self.observe(state) if need_pods else ClusterView()
         stats = self.stats()
-        rec = reconcile(objects, [p.observed for p in view.all_pods()], scheduler_nodes(self.inv, view, leases_of(state), cordoned_of(state)),
-                        known_configs=secret_hashes, seed=self.inv.cluster)
+        rec = reconcile(
+            objects,
+            [p.observed for p in view.all_pods()],
+            scheduler_nodes(self.inv, view, leases_of(state), cordoned_of(state)),
+            known_configs=secret_hashes,
+            seed=self.inv.cluster,
+        )
         now = view.node_time() or time.time()
         nodes = self.nodes() if need_nodes else None
         return Snapshot(self.inv, state, view, objects, dict(rec.statuses), now, stats, nodes)
@@ -230,20 +247,48 @@ class Cluster:
             sections = results.values.get(h.name)
             facts = parse_node_facts(sections) if sections is not None else None
             joined_at, conds = finish(h, sections)
-            statuses.append(node_status(h, facts, results.errors.get(h.name), joined_at=joined_at, extra_conditions=conds,
-                                        cordoned=h.name in cordoned))
+            statuses.append(
+                node_status(
+                    h,
+                    facts,
+                    results.errors.get(h.name),
+                    joined_at=joined_at,
+                    extra_conditions=conds,
+                    cordoned=h.name in cordoned,
+                )
+            )
         return statuses
 
     # -- changes -------------------------------------------------------------------------------
 
-    def apply(self, objects: Sequence[AnyObject], *, applyset: str, dry_run: bool = False, prune: bool = False,
-              lock_wait: float = 0.0, log: Log = _quiet, delete_keys: Sequence[ObjectKey] = (), **options: Any
-              ) -> ApplyReport:
+    def apply(
+        self,
+        objects: Sequence[AnyObject],
+        *,
+        applyset: str,
+        dry_run: bool = False,
+        prune: bool = False,
+        lock_wait: float = 0.0,
+        log: Log = _quiet,
+        delete_keys: Sequence[ObjectKey] = (),
+        **options: Any,
+    ) -> ApplyReport:
         """kcli apply (and delete, with ``delete_keys``): kcli.shell.apply.apply → its ApplyReport."""
         from kcli.shell.apply import apply
 
-        return apply(self.inv, self.store, objects, applyset=applyset, dry_run=dry_run, prune=prune,
-                     lock_wait=lock_wait, log=log, delete_keys=delete_keys, pool=self.pool, **options)
+        return apply(
+            self.inv,
+            self.store,
+            objects,
+            applyset=applyset,
+            dry_run=dry_run,
+            prune=prune,
+            lock_wait=lock_wait,
+            log=log,
+            delete_keys=delete_keys,
+            pool=self.pool,
+            **options,
+        )
 
     def bootstrap(self, *, dry_run: bool = False, log: Log = _quiet, **options: Any) -> BootstrapReport:
         """kcli bootstrap: kcli.shell.bootstrap.bootstrap (pod_cidr, service_cidr, backend, ignore,
@@ -260,8 +305,14 @@ class Cluster:
 
     # -- pods ----------------------------------------------------------------------------------
 
-    def containers(self, namespace: str, pod: str | None, container: str | None = None, selector: str | None = None,
-                   log: Log = _quiet) -> list[ContainerRef]:
+    def containers(
+        self,
+        namespace: str,
+        pod: str | None,
+        container: str | None = None,
+        selector: str | None = None,
+        log: Log = _quiet,
+    ) -> list[ContainerRef]:
         """The containers logs/exec address (see select_containers), from one observation."""
         return select_containers(self.observe(), self.inv, namespace, pod, container, selector, log)
 
@@ -273,15 +324,17 @@ class Cluster:
         """Stream the logs to this terminal until the container stops (or ^C); the remote exit code."""
         from kcli.shell.transport import run_interactive
 
-        return run_interactive(self.pool.get(ref.host), logs_argv(ref.container_id, tail=tail, follow=True),
-                               tty=False, stdin=False)
+        return run_interactive(
+            self.pool.get(ref.host), logs_argv(ref.container_id, tail=tail, follow=True), tty=False, stdin=False
+        )
 
     def exec(self, ref: ContainerRef, command: Sequence[str], *, stdin: bool = False, tty: bool = False) -> int:
         """Run ``command`` in the container with this terminal attached; the command's exit code."""
         from kcli.shell.transport import run_interactive
 
-        return run_interactive(self.pool.get(ref.host), exec_argv(ref.container_id, command, stdin=stdin, tty=tty),
-                               tty=tty, stdin=stdin)
+        return run_interactive(
+            self.pool.get(ref.host), exec_argv(ref.container_id, command, stdin=stdin, tty=tty), tty=tty, stdin=stdin
+        )
 
     def set_unschedulable(self, name: str, unschedulable: bool, *, lock_wait: float = 0.0) -> bool:
         """kcli cordon / uncordon: record the node's spec.unschedulable under the lock (one commit).
@@ -294,12 +347,16 @@ class Cluster:
         state = self.state()
         if name not in (state.get("nodes") or {}):
             raise UsageError(f'node "{name}" has not joined the cluster (run kcli bootstrap)')
-        with ClusterLock(self.pool, "cordon" if unschedulable else "uncordon", wait=lock_wait, store=self.store) as lock:
+        with ClusterLock(
+            self.pool, "cordon" if unschedulable else "uncordon", wait=lock_wait, store=self.store
+        ) as lock:
             state = self.state()
             if (name in cordoned_of(state)) == unschedulable:
                 return False
             lock.ensure_held()
-            self.store.save(with_cordon(state, name, unschedulable), f"{'cordon' if unschedulable else 'uncordon'} {name}")
+            self.store.save(
+                with_cordon(state, name, unschedulable), f"{'cordon' if unschedulable else 'uncordon'} {name}"
+            )
         return True
 
     def rebuild_state(self, force: bool = False) -> tuple[str, int, str | None]:
@@ -313,20 +370,29 @@ class Cluster:
         from kcli.shell.statestore import StateError
 
         voters = lock_hosts(self.inv)
-        done = run_on_hosts(lambda h: self.pool.get(h).run(["sh", "-c", state_copy_script()], timeout=60, check=True).stdout,
-                            voters)
+        done = run_on_hosts(
+            lambda h: self.pool.get(h).run(["sh", "-c", state_copy_script()], timeout=60, check=True).stdout, voters
+        )
         if len(done.values) < majority(len(voters)):
-            raise ExecutionError(f"only {len(done.values)} of the {len(voters)} lock nodes answer; the newest state is "
-                                 f"kept on {majority(len(voters))} of them", details=[f"{n}: {e}" for n, e in sorted(done.errors.items())])
+            raise ExecutionError(
+                f"only {len(done.values)} of the {len(voters)} lock nodes answer; the newest state is "
+                f"kept on {majority(len(voters))} of them",
+                details=[f"{n}: {e}" for n, e in sorted(done.errors.items())],
+            )
         node, generation, text = kept_state(done.values)
         if not generation:
-            raise StateError(f"the lock nodes keep no state of cluster {self.inv.cluster} (no run committed with this kcli)")
+            raise StateError(
+                f"the lock nodes keep no state of cluster {self.inv.cluster} (no run committed with this kcli)"
+            )
         local = self.store.generation()
         if local >= generation and not force:
             return node, local, None
         state = parse_state(text, self.inv.cluster)
-        return node, generation, self.store.save(state, f"state rebuild from {node} (generation {generation})",
-                                                 generation=generation)
+        return (
+            node,
+            generation,
+            self.store.save(state, f"state rebuild from {node} (generation {generation})", generation=generation),
+        )
 
     # -- lock ----------------------------------------------------------------------------------
 

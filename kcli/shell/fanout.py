@@ -13,7 +13,9 @@ R = TypeVar("R")
 DEFAULT_PARALLEL = 32
 
 
-def run_on_hosts(fn: Callable[[Host], R], hosts: Sequence[Host], *, max_workers: int = DEFAULT_PARALLEL) -> HostResults[R]:
+def run_on_hosts(
+    fn: Callable[[Host], R], hosts: Sequence[Host], *, max_workers: int = DEFAULT_PARALLEL
+) -> HostResults[R]:
     """Call fn(host) for every host in parallel (at most max_workers at once); collect all outcomes."""
     outcomes: dict[str, R | BaseException] = {}
     if not hosts:

@@ -17,7 +17,6 @@ from kcli.shell.fanout import run_on_hosts
 from kcli.shell.local import run_local
 from kcli.shell.transport import SshPool
 
-
 _save_lock = threading.Lock()
 
 
@@ -70,4 +69,3 @@ def load_images(pool: SshPool, hosts: Sequence[Host], refs: Sequence[str]) -> Ho
     finally:
         for p in tar_path:
             os.unlink(p)
-

@@ -25,8 +25,10 @@ import functools
 import os
 import re
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence, TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 import yaml
 
@@ -89,8 +91,12 @@ class _Loader(yaml.SafeLoader):
             if target is not None:
                 size = getattr(target, "kcli_expanded", None)
                 if size is None:
-                    raise LimitError(None, None, f"recursive YAML alias: *{event.anchor} is used inside its own "
-                                     "anchor", event.start_mark)
+                    raise LimitError(
+                        None,
+                        None,
+                        f"recursive YAML alias: *{event.anchor} is used inside its own anchor",
+                        event.start_mark,
+                    )
                 self._charge(size, event.start_mark)
             return super().compose_node(parent, index)
         node = super().compose_node(parent, index)
@@ -115,14 +121,29 @@ class _Loader(yaml.SafeLoader):
         b.doc_nodes_left -= size[0]
         b.chars_left -= size[1]
         if b.doc_nodes_left < 0:
-            raise LimitError(None, None, f"too large: the document expands to more than {b.doc_nodes} YAML "
-                             "values (YAML aliases count each time they are used)", mark)
+            raise LimitError(
+                None,
+                None,
+                f"too large: the document expands to more than {b.doc_nodes} YAML "
+                "values (YAML aliases count each time they are used)",
+                mark,
+            )
         if b.nodes_left < 0:
-            raise LimitError(None, None, f"too large: the manifests expand to more than {MAX_NODES} YAML values "
-                             "(YAML aliases count each time they are used)", mark)
+            raise LimitError(
+                None,
+                None,
+                f"too large: the manifests expand to more than {MAX_NODES} YAML values "
+                "(YAML aliases count each time they are used)",
+                mark,
+            )
         if b.chars_left < 0:
-            raise LimitError(None, None, f"too large: the manifests expand to more than {_size(MAX_INPUT_BYTES)} of "
-                             "text (YAML aliases count each time they are used)", mark)
+            raise LimitError(
+                None,
+                None,
+                f"too large: the manifests expand to more than {_size(MAX_INPUT_BYTES)} of "
+                "text (YAML aliases count each time they are used)",
+                mark,
+            )
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:  # type: ignore[override]
         if isinstance(node, yaml.MappingNode):
@@ -138,8 +159,11 @@ class _Loader(yaml.SafeLoader):
                     continue
                 if dup:
                     raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}",
-                        key_node.start_mark)
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key!r}",
+                        key_node.start_mark,
+                    )
         mapping = super().construct_mapping(node, deep=deep)
         return {_key_str(k): v for k, v in mapping.items()}
 
@@ -238,7 +262,9 @@ def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[s
     return out
 
 
-def load_values(values_files: Sequence[str] = (), set_values: Sequence[str] = ()) -> tuple[dict[str, Any], list[Problem]]:
+def load_values(
+    values_files: Sequence[str] = (), set_values: Sequence[str] = ()
+) -> tuple[dict[str, Any], list[Problem]]:
     """``--values FILE`` (YAML mappings, merged in order) then ``--set k=v`` on top."""
     values: dict[str, Any] = {}
     problems: list[Problem] = []
@@ -287,7 +313,8 @@ def _sandbox_class() -> type:
                 for seq, n, n_is_int in ((left, right, ints[1]), (right, left, ints[0])):
                     if isinstance(seq, (str, list, tuple)) and n_is_int and len(seq) * n > MAX_INPUT_BYTES:
                         raise jinja2.sandbox.SecurityError(
-                            f"repeating a value {n} times would build more than {_size(MAX_INPUT_BYTES)}")
+                            f"repeating a value {n} times would build more than {_size(MAX_INPUT_BYTES)}"
+                        )
             elif operator == "**" and all(ints) and abs(left) > 1 and right > 0:
                 if abs(left).bit_length() * right > MAX_TEMPLATE_POWER_BITS:
                     raise jinja2.sandbox.SecurityError(f"{left} ** {right} is too large")
@@ -296,8 +323,9 @@ def _sandbox_class() -> type:
     return Sandbox
 
 
-def render_template(text: str, file: str, values: Mapping[str, Any],
-                    limit: int = MAX_INPUT_BYTES) -> tuple[str | None, Problem | None]:
+def render_template(
+    text: str, file: str, values: Mapping[str, Any], limit: int = MAX_INPUT_BYTES
+) -> tuple[str | None, Problem | None]:
     """Render Jinja2 in a sandbox with StrictUndefined; includes resolve relative to the template's
     folder. The output is produced in pieces and refused once it exceeds ``limit`` bytes."""
     import jinja2
@@ -315,22 +343,39 @@ def render_template(text: str, file: str, values: Mapping[str, Any],
         for chunk in env.from_string(text).generate(**values):
             size += len(chunk.encode("utf-8", "surrogatepass"))
             if size > limit:
-                return None, Problem(file, None, "", "", "", f"too large: the template renders to more than "
-                                     f"{_size(limit)}")
+                return None, Problem(
+                    file, None, "", "", "", f"too large: the template renders to more than {_size(limit)}"
+                )
             out.append(chunk)
         return "".join(out), None
     except jinja2.TemplateSyntaxError as exc:
-        return None, Problem(exc.filename or file, None, "", "", "", f"template syntax error: {exc.message}",
-                             line=exc.lineno)
+        return None, Problem(
+            exc.filename or file, None, "", "", "", f"template syntax error: {exc.message}", line=exc.lineno
+        )
     except jinja2.sandbox.SecurityError as exc:
-        return None, Problem(file, None, "", "", "", f"template refused: {str(exc).rstrip('.')} (templates run in a "
-                             "sandbox)", line=_template_line(exc))
+        return None, Problem(
+            file,
+            None,
+            "",
+            "",
+            "",
+            f"template refused: {str(exc).rstrip('.')} (templates run in a sandbox)",
+            line=_template_line(exc),
+        )
     except jinja2.UndefinedError as exc:
-        return None, Problem(file, None, "", "", "", f"template error: {exc.message} (pass it with --values or --set)",
-                             line=_template_line(exc))
+        return None, Problem(
+            file,
+            None,
+            "",
+            "",
+            "",
+            f"template error: {exc.message} (pass it with --values or --set)",
+            line=_template_line(exc),
+        )
     except Exception as exc:  # a template can raise anything (filters, includes, arithmetic)
-        return None, Problem(file, None, "", "", "", f"template error: {type(exc).__name__}: {exc}",
-                             line=_template_line(exc))
+        return None, Problem(
+            file, None, "", "", "", f"template error: {type(exc).__name__}: {exc}", line=_template_line(exc)
+        )
 
 
 def _template_line(exc: BaseException) -> int | None:
@@ -347,7 +392,9 @@ def _template_line(exc: BaseException) -> int | None:
 # --------------------------------------------------------------------------- files
 
 
-def _read_text(path: str, stdin: TextIO | None = None, budget: Budget | None = None) -> tuple[str | None, Problem | None]:
+def _read_text(
+    path: str, stdin: TextIO | None = None, budget: Budget | None = None
+) -> tuple[str | None, Problem | None]:
     """The file as text (UTF-8, newlines translated as Python's text mode does), read with a cap:
     at most what is left of ``budget`` (and ``MAX_INPUT_BYTES``) plus one byte is ever read."""
     budget = budget if budget is not None else Budget()
@@ -363,8 +410,10 @@ def _read_text(path: str, stdin: TextIO | None = None, budget: Budget | None = N
         if len(data) > cap:
             budget.exhausted = True
             if cap < MAX_INPUT_BYTES:
-                msg = (f"too large: the files of one apply may hold at most {_size(MAX_INPUT_BYTES)} together; "
-                       "this one goes past that (split the apply)")
+                msg = (
+                    f"too large: the files of one apply may hold at most {_size(MAX_INPUT_BYTES)} together; "
+                    "this one goes past that (split the apply)"
+                )
             else:
                 msg = f"too large: a manifest file may hold at most {_size(MAX_INPUT_BYTES)}"
             return None, Problem(path, None, "", "", "", msg)
@@ -426,8 +475,9 @@ def load_manifests(
             continue
         if name.endswith(TEMPLATE_SUFFIX):
             raw_size = len((text or "").encode("utf-8", "surrogatepass"))
-            text, problem = render_template(text or "", name, values or {},
-                                            limit=min(MAX_INPUT_BYTES, budget.bytes_left + raw_size))
+            text, problem = render_template(
+                text or "", name, values or {}, limit=min(MAX_INPUT_BYTES, budget.bytes_left + raw_size)
+            )
             if problem:
                 problems.append(problem)
                 continue
@@ -475,8 +525,10 @@ class FileSchemaMemo:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if len(self.known) > MAX_ENTRIES:
-                old = [ln for ln in self.path.read_text().split() if _DIGEST.fullmatch(ln)] if self.path.exists() else []
-                keep = (old + self.new)[-MAX_ENTRIES // 2:]
+                old = (
+                    [ln for ln in self.path.read_text().split() if _DIGEST.fullmatch(ln)] if self.path.exists() else []
+                )
+                keep = (old + self.new)[-MAX_ENTRIES // 2 :]
                 tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
                 tmp.write_text("".join(k + "\n" for k in keep))
                 os.replace(tmp, self.path)

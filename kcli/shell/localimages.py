@@ -52,7 +52,9 @@ def build_busybox(ref: str = BUSYBOX_REF) -> str:
         for a in applets:
             if a != "busybox":
                 (root / "bin" / a).symlink_to("busybox")
-        (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+        (root / "etc" / "passwd").write_text(
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
+        )
         (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
         _import_tree(root, ref, ["ENV PATH=/bin", 'CMD ["sh"]'])
     return ref
@@ -113,8 +115,9 @@ def _debian_assets() -> Path:
 
 def _image_label(ref: str, label: str) -> str | None:
     """The label's value on the local image ref, or None when docker has no such image."""
-    res = run_local(["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', ref],
-                    check=False)
+    res = run_local(
+        ["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', ref], check=False
+    )
     return res.stdout.strip() if res.returncode == 0 else None
 
 

@@ -14,7 +14,17 @@ from collections.abc import Sequence
 
 from kcli.core.fence import Fence
 from kcli.core.inventory import Host
-from kcli.core.lock import LockInfo, Vote, acquire_script, lock_hosts, majority, parse_lock, release_script, renew_script, renewal
+from kcli.core.lock import (
+    LockInfo,
+    Vote,
+    acquire_script,
+    lock_hosts,
+    majority,
+    parse_lock,
+    release_script,
+    renew_script,
+    renewal,
+)
 from kcli.errors import LockError, LockLostError, StateBehindError
 from kcli.shell.fanout import run_on_hosts
 from kcli.shell.statestore import StateStore
@@ -29,16 +39,26 @@ def lock_owner(command: str) -> str:
     return f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()} ({command})"
 
 
-def ask(pool: SshPool, hosts: Sequence[Host], script: str, stdin: bytes | None = None) -> tuple[dict[str, LockInfo], dict[str, str]]:
+def ask(
+    pool: SshPool, hosts: Sequence[Host], script: str, stdin: bytes | None = None
+) -> tuple[dict[str, LockInfo], dict[str, str]]:
     """Run one lock script on every host in parallel: (answers, host -> why it did not answer)."""
-    done = run_on_hosts(lambda h: parse_lock(pool.get(h).run(["sh", "-c", script], stdin=stdin, timeout=30, check=True).stdout),
-                        hosts)
+    done = run_on_hosts(
+        lambda h: parse_lock(pool.get(h).run(["sh", "-c", script], stdin=stdin, timeout=30, check=True).stdout), hosts
+    )
     return dict(done.values), {n: str(e) for n, e in done.errors.items()}
 
 
 class ClusterLock:
-    def __init__(self, pool: SshPool, command: str, wait: float = 0.0, ttl: int | None = None, enabled: bool = True,
-                 store: StateStore | None = None) -> None:
+    def __init__(
+        self,
+        pool: SshPool,
+        command: str,
+        wait: float = 0.0,
+        ttl: int | None = None,
+        enabled: bool = True,
+        store: StateStore | None = None,
+    ) -> None:
         self.pool = pool
         self.voters = lock_hosts(pool.inventory)
         self.need = majority(len(self.voters))
@@ -92,7 +112,8 @@ class ClusterLock:
             raise StateBehindError(
                 f"the state in {self.store.dir} is behind the cluster (generation {local} < {self.cluster_generation}): "  # type: ignore[union-attr]
                 "another runner committed since; nothing was changed. Catch up with `git pull` in the state "
-                "directory (or `kcli state rebuild`), then run the command again")
+                "directory (or `kcli state rebuild`), then run the command again"
+            )
         self._thread = threading.Thread(target=self._renew, daemon=True)
         self._thread.start()
         return self
@@ -102,11 +123,15 @@ class ClusterLock:
         reachable = len(self.voters) - len(vote.unreachable)
         if reachable < self.need:
             down = "; ".join(f"{n}: {why}" for n, why in sorted(vote.unreachable.items()))
-            return (f"cluster {cluster}: only {reachable} of the {len(self.voters)} lock nodes answer and the lock needs "
-                    f"{self.need} ({down})")
+            return (
+                f"cluster {cluster}: only {reachable} of the {len(self.voters)} lock nodes answer and the lock needs "
+                f"{self.need} ({down})"
+            )
         info, nodes = vote.holder()
-        return (f"cluster {cluster} is locked on {', '.join(nodes)}: {info.describe()}; "
-                "wait (--lock-wait SECONDS) or, if the holder is gone, `kcli unlock --force`")
+        return (
+            f"cluster {cluster} is locked on {', '.join(nodes)}: {info.describe()}; "
+            "wait (--lock-wait SECONDS) or, if the holder is gone, `kcli unlock --force`"
+        )
 
     def _local_generation(self) -> int | None:
         return None if self.store is None or not self.store.exists() else self.store.generation()
@@ -168,12 +193,14 @@ class ClusterLock:
             except Exception as exc:  # noqa: BLE001 - cannot tell: do not commit
                 raise LockLostError(f"cannot confirm the cluster lock: {exc}; nothing was committed") from exc
             if not self.lost and time.monotonic() - self.renewed_at >= self.ttl / 2:
-                raise LockLostError(f"cannot confirm the cluster lock on a majority of {', '.join(self.held_on)}; "
-                                    "nothing was committed")
+                raise LockLostError(
+                    f"cannot confirm the cluster lock on a majority of {', '.join(self.held_on)}; nothing was committed"
+                )
         if self.lost:
             raise LockLostError(
                 "this run's lock expired and another run took it; stopped without committing "
-                "(its writes were refused by the nodes). Run the command again.")
+                "(its writes were refused by the nodes). Run the command again."
+            )
 
     def __exit__(self, *exc: object) -> None:
         if not self.enabled or not self.epoch:

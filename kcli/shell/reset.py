@@ -36,12 +36,20 @@ def _host_for(inv: Inventory, state: dict, name: str) -> Host:
         if not rec:
             raise UsageError(f"node {name!r} is neither in the inventory nor in the state") from None
         tmpl = inv.hosts[0] if inv.hosts else Host(name=name, address=rec["publicIP"])
-        return Host(name=name, address=rec["publicIP"], port=tmpl.port, user=tmpl.user, identity_file=tmpl.identity_file,
-                    sudo=tmpl.sudo, connect_timeout=tmpl.connect_timeout)
+        return Host(
+            name=name,
+            address=rec["publicIP"],
+            port=tmpl.port,
+            user=tmpl.user,
+            identity_file=tmpl.identity_file,
+            sudo=tmpl.sudo,
+            connect_timeout=tmpl.connect_timeout,
+        )
 
 
-def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bool, parallel: int = 32,
-          lock_wait: float = 0.0) -> ResetReport:
+def reset(
+    inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bool, parallel: int = 32, lock_wait: float = 0.0
+) -> ResetReport:
     state = store.load()
     net = network_of(state)
     leases = leases_of(state)
@@ -56,10 +64,21 @@ def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bo
     with SshPool(inv) as pool, ClusterLock(pool, "reset", wait=lock_wait, store=store) as lock:
         from kcli.core.iptables import JUMP_RULES
 
-        units = {h.name: steps_units(reset_steps(h.name, net, {n: l for n, l in leases.items() if n != h.name},
-                                                 extra_jumps=JUMP_RULES, extra_chain_prefixes=("KUBE-",)))
-                 for h in targets}
-        res = run_batches(pool, targets, units, fence=lock.fence, lock_nodes=lock.held_on, timeout=300, parallel=parallel)
+        units = {
+            h.name: steps_units(
+                reset_steps(
+                    h.name,
+                    net,
+                    {n: lease for n, lease in leases.items() if n != h.name},
+                    extra_jumps=JUMP_RULES,
+                    extra_chain_prefixes=("KUBE-",),
+                )
+            )
+            for h in targets
+        }
+        res = run_batches(
+            pool, targets, units, fence=lock.fence, lock_nodes=lock.held_on, timeout=300, parallel=parallel
+        )
         for h in targets:
             failure = first_failure(units[h.name], res.values.get(h.name), res.errors.get(h.name))
             if failure is not None:
@@ -67,9 +86,14 @@ def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bo
             else:
                 report.reset.append(h.name)
         if net is not None and remaining:
-            keep = {n: l for n, l in leases.items() if n not in tset or n in report.errors}
-            obs = observe(pool, remaining, per_host={h.name: overlay_snippets(keep[h.name].public_ip) for h in remaining},
-                          fence=lock.fence, lock_nodes=lock.held_on)
+            keep = {n: lease for n, lease in leases.items() if n not in tset or n in report.errors}
+            obs = observe(
+                pool,
+                remaining,
+                per_host={h.name: overlay_snippets(keep[h.name].public_ip) for h in remaining},
+                fence=lock.fence,
+                lock_nodes=lock.held_on,
+            )
             peer_units: dict[str, list[Unit]] = {}
             for h in remaining:
                 sections = obs.values.get(h.name)
@@ -77,12 +101,15 @@ def reset(inv: Inventory, store: StateStore, names: Sequence[str], all_nodes: bo
                     report.errors[h.name] = f"removing peers: {obs.errors[h.name]}"
                     continue
                 f = parse_host_facts(sections)
-                step = plan_peers(h.name, f, net, keep[h.name], {n: l for n, l in keep.items() if n != h.name}, False)
+                step = plan_peers(
+                    h.name, f, net, keep[h.name], {n: lease for n, lease in keep.items() if n != h.name}, False
+                )
                 report.peer_steps[h.name] = step
                 if step.changed:
                     peer_units[h.name] = steps_units([step])
-            peer_res = run_batches(pool, remaining, peer_units, fence=lock.fence, lock_nodes=lock.held_on, timeout=120,
-                                   parallel=parallel)
+            peer_res = run_batches(
+                pool, remaining, peer_units, fence=lock.fence, lock_nodes=lock.held_on, timeout=120, parallel=parallel
+            )
             for h in remaining:
                 if h.name in peer_units:
                     errs = unit_errors(peer_units[h.name], peer_res.values.get(h.name), peer_res.errors.get(h.name))

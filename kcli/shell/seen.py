@@ -8,8 +8,8 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from kcli.shell.config import kcli_home
 
@@ -27,8 +27,9 @@ def load_seen(cluster: str) -> dict[str, float]:
         return {}
 
 
-def mark_seen(cluster: str, nodes: Iterable[str], when: float | None = None, unreachable: Iterable[str] = ()
-              ) -> dict[str, float]:
+def mark_seen(
+    cluster: str, nodes: Iterable[str], when: float | None = None, unreachable: Iterable[str] = ()
+) -> dict[str, float]:
     """Record that ``nodes`` answered at ``when`` (default: now; atomic replace; errors ignored). An
     ``unreachable`` node this machine never saw counts from now (a new CI runner, a lost cache):
     eviction then waits its full toleration from the first time it was noticed. Returns the map."""

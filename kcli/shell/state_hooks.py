@@ -26,15 +26,27 @@ def node_extras(inv, hosts, state_dir: str | None = None):
         if net is None or sections is None:
             return joined_at, ()
         if host.name not in leases:
-            return joined_at, (Condition("NetworkUnavailable", "True", "NotBootstrapped",
-                                         "node is not part of the overlay yet: run kcli bootstrap"),)
+            return joined_at, (
+                Condition(
+                    "NetworkUnavailable",
+                    "True",
+                    "NotBootstrapped",
+                    "node is not part of the overlay yet: run kcli bootstrap",
+                ),
+            )
         f = parse_host_facts(sections)
-        peers = {n: l for n, l in leases.items() if n != host.name}
+        peers = {n: lease for n, lease in leases.items() if n != host.name}
         drift = overlay_drift(host.name, f, net, leases[host.name], peers)
         if drift:
             msg = "; ".join(f"{s.name}: {s.detail}" for s in drift)
             return joined_at, (Condition("NetworkUnavailable", "True", "OverlayDrift", f"{msg} (run kcli bootstrap)"),)
-        return joined_at, (Condition("NetworkUnavailable", "False", "OverlayReady",
-                                     f"{net.backend} overlay matches the state ({leases[host.name].subnet})"),)
+        return joined_at, (
+            Condition(
+                "NetworkUnavailable",
+                "False",
+                "OverlayReady",
+                f"{net.backend} overlay matches the state ({leases[host.name].subnet})",
+            ),
+        )
 
     return extra, finish

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from kcli.core.inventory import Inventory
 from kcli.core.state import parse_state, render_state
@@ -71,17 +72,30 @@ class StateStore:
             self._git("config", "user.name", "kcli")
             self._git("config", "user.email", "kcli@localhost")
 
-    def save(self, state: dict[str, Any], message: str, extra_files: dict[str, str] | None = None,
-             generation: int | None = None) -> str | None:
+    def save(
+        self,
+        state: dict[str, Any],
+        message: str,
+        extra_files: dict[str, str] | None = None,
+        generation: int | None = None,
+    ) -> str | None:
         """Write and commit when anything changed; returns the commit id, or None for no change.
         Each commit raises the state's ``generation`` by one (the cluster keeps the newest it
         saw: a state behind it is refused, kcli.shell.lock)."""
         gen = self.generation()
-        files = {STATE_FILE: render_state({**state, "generation": gen if generation is None else generation}),
-                 **(extra_files or {})}
-        if generation is None and any(not (self.dir / n).exists() or (self.dir / n).read_text() != t for n, t in files.items()):
+        files = {
+            STATE_FILE: render_state({**state, "generation": gen if generation is None else generation}),
+            **(extra_files or {}),
+        }
+        if generation is None and any(
+            not (self.dir / n).exists() or (self.dir / n).read_text() != t for n, t in files.items()
+        ):
             files[STATE_FILE] = render_state({**state, "generation": gen + 1})
-        changed = [name for name, text in files.items() if not (self.dir / name).exists() or (self.dir / name).read_text() != text]
+        changed = [
+            name
+            for name, text in files.items()
+            if not (self.dir / name).exists() or (self.dir / name).read_text() != text
+        ]
         if not changed:
             return None
         self._ensure_repo()

@@ -15,12 +15,12 @@ import os
 import select
 import shlex
 import socket
+import sys
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO
-import sys
 
 # paramiko.config imports invoke (and with it asyncio and unittest.mock: 45 ms per command) only for
 # ssh_config's "Match exec", which kcli never uses; kcli does not use invoke itself.
@@ -208,7 +208,7 @@ class SshConnection:
                 sock = socket.create_connection((self.host.address, self.host.port), timeout=remaining)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 return sock
-            except socket.timeout as exc:
+            except TimeoutError as exc:
                 raise ConnectError(f"{self.label}: connect timed out after {self.host.connect_timeout:g}s") from exc
             except OSError as exc:
                 retryable = exc.errno in (errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH)
@@ -238,7 +238,9 @@ class SshConnection:
         transport = self._jump._client.get_transport()  # type: ignore[union-attr]
         try:
             return transport.open_channel(
-                "direct-tcpip", (self.host.address, self.host.port), ("127.0.0.1", 0),
+                "direct-tcpip",
+                (self.host.address, self.host.port),
+                ("127.0.0.1", 0),
                 timeout=max(0.5, deadline - time.monotonic()),
             )
         except (paramiko.SSHException, OSError) as exc:
@@ -313,7 +315,11 @@ class SshConnection:
         self.stats.bytes_received += len(out) + len(err)
         self.stats.seconds += time.monotonic() - started
         result = CommandResult(
-            self.host.name, tuple(argv), code, out.decode(errors="replace"), err.decode(errors="replace"),
+            self.host.name,
+            tuple(argv),
+            code,
+            out.decode(errors="replace"),
+            err.decode(errors="replace"),
             time.monotonic() - started,
         )
         if check and code not in allowed_exit_codes:

@@ -48,7 +48,7 @@ def verify(inv, timeout: float = 3.0, *, pool: SshPool | None = None, store: Sta
     leases = leases_of(state)
     objects, _, _ = state_objects(state)
     out = VerifyResult()
-    with (SshPool(inv) if pool is None else nullcontext(pool)) as pool:
+    with SshPool(inv) if pool is None else nullcontext(pool) as pool:
         view, _ = observe_cluster(pool, inv)
         specs, eps = current_services(objects, state.get("services") or {}, net.service_cidr, view.all_pods())
         if not specs:
@@ -57,8 +57,22 @@ def verify(inv, timeout: float = 3.0, *, pool: SshPool | None = None, store: Sta
         hosts = [h for h in inv.hosts if h.name in leases and h.name not in view.errors]
 
         def run(h):
-            argv = ["docker", "run", "--rm", "--network", "kcli-pods", *dns_args("default", leases[h.name].subnet),
-                    "--label", "io.kcli.managed=true", "--label", "io.kcli.system=verify", PROBE_IMAGE, "sh", "-c", probe]
+            argv = [
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                "kcli-pods",
+                *dns_args("default", leases[h.name].subnet),
+                "--label",
+                "io.kcli.managed=true",
+                "--label",
+                "io.kcli.system=verify",
+                PROBE_IMAGE,
+                "sh",
+                "-c",
+                probe,
+            ]
             return pool.get(h).run(argv, timeout=60 + len(specs) * 3 * timeout, check=True).stdout
 
         res = run_on_hosts(run, hosts)
@@ -91,7 +105,9 @@ def verify(inv, timeout: float = 3.0, *, pool: SshPool | None = None, store: Sta
                         verdict = "OK"
                     except OSError as exc:
                         verdict = f"FAIL: NodePort from here: {exc.strerror or exc}"
-                out.rows.append({"NODE": h.name, "SERVICE": f"{s.key} (NodePort)", "PORT": str(p.node_port), "RESULT": verdict})
+                out.rows.append(
+                    {"NODE": h.name, "SERVICE": f"{s.key} (NodePort)", "PORT": str(p.node_port), "RESULT": verdict}
+                )
                 if verdict.startswith("FAIL"):
                     out.failed.append(f"{h.name}: {s.key}:{p.node_port}: {verdict}")
     return out

@@ -30,13 +30,21 @@ class Kcli:
         self.env = {**os.environ, "KCLI_HOME": str(home), "COLUMNS": "200"}
         self.env.pop("KCLI_INVENTORY", None)
 
-    def __call__(self, *args: str, check: bool = True, env: dict | None = None, timeout: float = 600, input: str | None = None):
+    def __call__(
+        self, *args: str, check: bool = True, env: dict | None = None, timeout: float = 600, input: str | None = None
+    ):
         proc = subprocess.run(
             [sys.executable, "-m", "kcli", *args],
-            capture_output=True, text=True, env={**self.env, **(env or {})}, timeout=timeout, input=input,
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            timeout=timeout,
+            input=input,
         )
         if check and proc.returncode != 0:
-            raise AssertionError(f"kcli {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+            raise AssertionError(
+                f"kcli {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+            )
         return proc
 
     def json(self, *args: str) -> dict:
@@ -132,7 +140,14 @@ def strict_client(address: str, sb_dir: Path) -> paramiko.SSHClient:
     client = paramiko.SSHClient()
     client.load_host_keys(str(sb_dir / "known_hosts"))
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    client.connect(address, username="root", key_filename=str(sb_dir / "id_ed25519"), look_for_keys=False, allow_agent=False, timeout=5)
+    client.connect(
+        address,
+        username="root",
+        key_filename=str(sb_dir / "id_ed25519"),
+        look_for_keys=False,
+        allow_agent=False,
+        timeout=5,
+    )
     return client
 
 
@@ -152,20 +167,24 @@ def nodes(sandbox, kcli):
     return SandboxCluster(kcli, SANDBOX).testinfra()
 
 
-WHO_CGI = "#!/bin/sh\necho Content-Type: text/plain\necho\necho \"$(hostname) $REMOTE_ADDR\"\n"
+WHO_CGI = '#!/bin/sh\necho Content-Type: text/plain\necho\necho "$(hostname) $REMOTE_ADDR"\n'
 
 
 def start_web_container(host, name: str, image: str = "kcli.local/busybox:1") -> str:
     """A labelled busybox httpd on the node's pod network with /cgi-bin/who (prints the client address)."""
     script = (
-        "mkdir -p /www/cgi-bin && printf %s \"$WHO\" > /www/cgi-bin/who && chmod +x /www/cgi-bin/who "
+        'mkdir -p /www/cgi-bin && printf %s "$WHO" > /www/cgi-bin/who && chmod +x /www/cgi-bin/who '
         "&& exec httpd -f -p 80 -h /www"
     )
     host.run(f"docker rm -f {name}")
     res = host.run(
         "docker run -d --init --name %s --hostname %s --network kcli-pods --label io.kcli.managed=true "
         "--label io.kcli.test=1 -e WHO=%s %s sh -c %s",
-        name, name, WHO_CGI, image, script,
+        name,
+        name,
+        WHO_CGI,
+        image,
+        script,
     )
     assert res.rc == 0, res.stderr
     ip = host.check_output("docker inspect -f '{{(index .NetworkSettings.Networks \"kcli-pods\").IPAddress}}' %s", name)

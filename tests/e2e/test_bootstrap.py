@@ -38,7 +38,9 @@ def state_doc(sb) -> dict:
 
 
 def state_head(sb) -> str:
-    return subprocess.run(["git", "-C", str(sb.state), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(sb.state), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
 
 
 def node_conditions(sb) -> dict[str, dict[str, str]]:
@@ -115,14 +117,28 @@ def test_pod_reaches_a_node_ip(sb):
 
 def test_second_bootstrap_changes_nothing_and_restarts_no_docker(sb):
     hosts = sb.testinfra()
-    before = {n: (h.check_output("cat /var/run/docker.pid"), h.check_output("docker ps -q --no-trunc | sort | xargs -r docker inspect -f '{{.Name}} {{.State.StartedAt}}'"))
-              for n, h in hosts.items()}
+    before = {
+        n: (
+            h.check_output("cat /var/run/docker.pid"),
+            h.check_output(
+                "docker ps -q --no-trunc | sort | xargs -r docker inspect -f '{{.Name}} {{.State.StartedAt}}'"
+            ),
+        )
+        for n, h in hosts.items()
+    }
     head = state_head(sb)
     out = sb("bootstrap").stderr
     assert "bootstrap: 0 change(s)" in out and "state unchanged" in out
     assert state_head(sb) == head
-    after = {n: (h.check_output("cat /var/run/docker.pid"), h.check_output("docker ps -q --no-trunc | sort | xargs -r docker inspect -f '{{.Name}} {{.State.StartedAt}}'"))
-             for n, h in hosts.items()}
+    after = {
+        n: (
+            h.check_output("cat /var/run/docker.pid"),
+            h.check_output(
+                "docker ps -q --no-trunc | sort | xargs -r docker inspect -f '{{.Name}} {{.State.StartedAt}}'"
+            ),
+        )
+        for n, h in hosts.items()
+    }
     assert after == before
     assert sb("diff", check=False).returncode == 0
 
@@ -145,7 +161,12 @@ def test_restarted_node_is_flagged_and_bootstrap_restores_it(sb):
 
 def test_fourth_node_joins_without_disturbing_old_containers(sb):
     hosts = sb.testinfra()
-    started = {n: h.check_output("docker ps -q --no-trunc | sort | xargs -r docker inspect -f '{{.Name}} {{.State.StartedAt}}'") for n, h in hosts.items()}
+    started = {
+        n: h.check_output(
+            "docker ps -q --no-trunc | sort | xargs -r docker inspect -f '{{.Name}} {{.State.StartedAt}}'"
+        )
+        for n, h in hosts.items()
+    }
     sb.up(4)
     sb("image", "load", "kcli.local/busybox:1")
     out = sb("bootstrap").stderr
@@ -155,10 +176,14 @@ def test_fourth_node_joins_without_disturbing_old_containers(sb):
     ip4 = start_web_container(hosts["node4"], "web-d")
     for n in ("node1", "node2", "node3"):
         assert fetch_from_pod(hosts[n], f"http://{ip4}/cgi-bin/who").split()[0] == "web-d"
-        now = hosts[n].check_output("docker ps -q --no-trunc | sort | xargs -r docker inspect -f '{{.Name}} {{.State.StartedAt}}'")
+        now = hosts[n].check_output(
+            "docker ps -q --no-trunc | sort | xargs -r docker inspect -f '{{.Name}} {{.State.StartedAt}}'"
+        )
         for line in started[n].splitlines():
             assert line in now.splitlines(), f"{n}: {line} was restarted"
-    log = subprocess.run(["git", "-C", str(sb.state), "log", "-1", "--format=%s"], capture_output=True, text=True).stdout
+    log = subprocess.run(
+        ["git", "-C", str(sb.state), "log", "-1", "--format=%s"], capture_output=True, text=True
+    ).stdout
     assert "joined node4" in log
 
 
@@ -171,7 +196,12 @@ def test_reset_node3_removes_everything_kcli_put_there(sb):
     assert "KCLI-" not in h3.check_output("iptables-save")
     assert h3.check_output("docker ps -aq --filter label=io.kcli.managed=true") == ""
     assert h3.run("docker network inspect kcli-pods").rc != 0
-    for f in ("/etc/docker/daemon.json", "/etc/sysctl.d/99-kcli.conf", "/etc/modules-load.d/kcli.conf", "/run/flannel/subnet.env"):
+    for f in (
+        "/etc/docker/daemon.json",
+        "/etc/sysctl.d/99-kcli.conf",
+        "/etc/modules-load.d/kcli.conf",
+        "/run/flannel/subnet.env",
+    ):
         assert not h3.file(f).exists, f
     for n in ("node1", "node2", "node4"):
         assert subnet3 not in hosts[n].check_output("ip route"), n

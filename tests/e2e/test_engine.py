@@ -38,8 +38,6 @@ spec:
 """
 
 
-
-
 def pods(sb) -> dict[str, dict]:
     items = json.loads(sb("get", "pods", "-A", "-o", "json").stdout or '{"items": []}').get("items", [])
     return {i["metadata"]["name"]: i for i in items}
@@ -51,8 +49,9 @@ def pod_containers(sb, nodes=None) -> Counter:
     out: Counter = Counter()
     for n, h in sb.testinfra().items():
         if nodes is None or n in nodes:
-            out.update(h.check_output("docker ps -a --filter label=io.kcli.node "
-                                      "--format '{{.Label \"io.kcli.pod\"}}'").split())
+            out.update(
+                h.check_output("docker ps -a --filter label=io.kcli.node --format '{{.Label \"io.kcli.pod\"}}'").split()
+            )
     return out
 
 
@@ -85,14 +84,19 @@ def test_an_unreachable_node_does_not_stop_an_apply(sb, tmp_path):
     counts = pod_containers(sb)
     assert counts and max(counts.values()) == 1
     now = pods(sb)
-    assert len([n for n in now if n.startswith("spread-")]) == 3 and len([n for n in now if n.startswith("fresh-")]) == 2
+    assert (
+        len([n for n in now if n.startswith("spread-")]) == 3 and len([n for n in now if n.startswith("fresh-")]) == 2
+    )
     assert all(p["status"]["phase"] == "Running" for p in now.values())
     sb("delete", "-f", spread)
     sb("delete", "-f", new)
 
 
 def test_deleting_a_namespace_removes_everything_in_it(sb, tmp_path):
-    f = write_manifest(tmp_path, "shop.yaml", """apiVersion: v1
+    f = write_manifest(
+        tmp_path,
+        "shop.yaml",
+        """apiVersion: v1
 kind: Namespace
 metadata: {name: shop}
 ---
@@ -106,7 +110,9 @@ kind: Service
 metadata: {name: front, namespace: shop}
 spec: {selector: {app: front}, ports: [{port: 80}]}
 ---
-""" + deployment("front", 2, "shop"))
+"""
+        + deployment("front", 2, "shop"),
+    )
     sb("apply", "-f", f)
     hosts = sb.testinfra()
     assert any("front.shop.svc" in h.check_output("cat /var/lib/kcli/dns/cluster.hosts") for h in hosts.values())
@@ -131,8 +137,10 @@ def test_a_single_container_pod_keeps_its_address_across_a_restart(sb, tmp_path)
     ip, host = pod["status"]["podIP"], sb.testinfra()[pod["spec"]["nodeName"]]
     ids = host.check_output(f"docker ps -aq --filter label=io.kcli.pod={name}").split()
     assert len(ids) == 1  # the pod is its one container: no pause container
-    inspect = ("docker inspect -f '{{.RestartCount}} {{.State.Running}} "
-               "{{(index .NetworkSettings.Networks \"kcli-pods\").IPAddress}}' " + ids[0])
+    inspect = (
+        "docker inspect -f '{{.RestartCount}} {{.State.Running}} "
+        '{{(index .NetworkSettings.Networks "kcli-pods").IPAddress}}\' ' + ids[0]
+    )
     assert host.check_output(inspect).split() == ["0", "true", ip]
     host.check_output(f"kill -9 $(docker inspect -f '{{{{.State.Pid}}}}' {ids[0]})")  # the app dies: docker restarts it
     deadline = time.monotonic() + 60

@@ -38,15 +38,26 @@ def test_sshd_and_docker_run_on_every_node(nodes):
 
 
 def test_second_up_reuses_everything(kcli, sandbox):
-    before = subprocess.run(["docker", "ps", "-q", "--filter", "label=io.kcli.sandbox=e2e"], capture_output=True, text=True).stdout.split()
+    before = subprocess.run(
+        ["docker", "ps", "-q", "--filter", "label=io.kcli.sandbox=e2e"], capture_output=True, text=True
+    ).stdout.split()
     out = kcli("sandbox", "up", "--name", "e2e", "--nodes", "3").stderr
     assert "image cached" in out
-    after = subprocess.run(["docker", "ps", "-q", "--filter", "label=io.kcli.sandbox=e2e"], capture_output=True, text=True).stdout.split()
+    after = subprocess.run(
+        ["docker", "ps", "-q", "--filter", "label=io.kcli.sandbox=e2e"], capture_output=True, text=True
+    ).stdout.split()
     assert sorted(before) == sorted(after)
 
 
 def test_shell_metacharacters_reach_the_remote_as_one_literal_argument(sandbox):
-    nasty = ["$(touch /tmp/pwned)", "; touch /tmp/pwned2", "it's \"quoted\" `touch /tmp/pwned3`", "two\nlines", "*", "a  b"]
+    nasty = [
+        "$(touch /tmp/pwned)",
+        "; touch /tmp/pwned2",
+        'it\'s "quoted" `touch /tmp/pwned3`',
+        "two\nlines",
+        "*",
+        "a  b",
+    ]
     inv = load_inventory(str(sandbox))
     with SshPool(inv) as pool:
         conn = pool.get("node1")
@@ -101,8 +112,11 @@ def test_unknown_host_key_refused_unless_first_contact_allowed(kcli, sandbox, tm
     doc = kcli.json("get", "nodes", "-i", str(tmp_path / "inventory.yaml"))
     msgs = [i["status"]["conditions"][0]["message"] for i in doc["items"]]
     assert all("unknown host key ssh-ed25519 SHA256:" in m for m in msgs), msgs
-    doc = yaml.safe_load(kcli("get", "nodes", "-o", "yaml", "-i", str(tmp_path / "inventory.yaml"),
-                              env={"KCLI_ACCEPT_NEW_HOST_KEYS": "1"}).stdout)
+    doc = yaml.safe_load(
+        kcli(
+            "get", "nodes", "-o", "yaml", "-i", str(tmp_path / "inventory.yaml"), env={"KCLI_ACCEPT_NEW_HOST_KEYS": "1"}
+        ).stdout
+    )
     assert [i["status"]["conditions"][0]["status"] for i in doc["items"]] == ["True"] * 3
     recorded = sorted(ln.split()[2] for ln in (tmp_path / "known_hosts").read_text().splitlines())
     expected = sorted(ln.split()[2] for ln in (sb_dir / "known_hosts").read_text().splitlines())
@@ -111,7 +125,9 @@ def test_unknown_host_key_refused_unless_first_contact_allowed(kcli, sandbox, tm
 
 def test_image_load_reaches_every_node_and_skips_when_present(kcli, sandbox, nodes):
     ref = build_busybox()
-    local_id = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True).stdout.strip()
+    local_id = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True, text=True
+    ).stdout.strip()
     first = kcli("image", "load", ref).stdout
     for name, host in nodes.items():
         assert host.check_output(f"docker image inspect --format '{{{{.Id}}}}' {ref}") == local_id, name

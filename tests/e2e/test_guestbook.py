@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 GUESTBOOK = str(ROOT / "manifests" / "demo" / "guestbook.yaml")
 NODE_PORT = 30082
-URL = "http://{address}:%d/cgi-bin/guestbook" % NODE_PORT
+URL = f"http://{{address}}:{NODE_PORT}/cgi-bin/guestbook"
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,11 @@ def test_the_guestbook_keeps_its_entries_across_a_redis_pod_deletion_and_a_node_
 
     sb("apply", "-f", GUESTBOOK)
     claims = sb("get", "pvc", "-n", "guestbook").stdout.splitlines()
-    assert claims[1].split()[:2] == ["redis-data", "Bound"] and claims[1].split()[3:6] == ["1Gi", "RWO", "local-path"], claims
+    assert claims[1].split()[:2] == ["redis-data", "Bound"] and claims[1].split()[3:6] == [
+        "1Gi",
+        "RWO",
+        "local-path",
+    ], claims
     volume = claims[1].split()[2]
     entries_everywhere(sb, [])
 

@@ -39,13 +39,16 @@ def test_scripts_read_live_objects_with_jsonpath_and_custom_columns(sb, tmp_path
     row = next(ln.split() for ln in sb("get", "svc").stdout.splitlines() if ln.startswith("web"))
     assert cluster_ip == row[2] and cluster_ip.startswith("10.")
     svc = json.loads(sb("get", "svc", "web", "-o", "json").stdout)
-    assert svc["metadata"]["namespace"] == "default" and svc["metadata"]["uid"] and svc["status"] == {"loadBalancer": {}}
+    assert (
+        svc["metadata"]["namespace"] == "default" and svc["metadata"]["uid"] and svc["status"] == {"loadBalancer": {}}
+    )
     assert svc["spec"]["ports"][0]["nodePort"] >= 30000 and svc["spec"]["clusterIPs"] == [cluster_ip]
     pods = json.loads(sb("get", "pods", "-o", "json").stdout)
     assert pods["kind"] == "List" and len(pods["items"]) == 2
     expected = sorted(f"{p['metadata']['name']} {p['status']['podIP']} {p['spec']['nodeName']}" for p in pods["items"])
-    lines = sb("get", "pods", "-o",
-               'jsonpath={range .items[*]}{.metadata.name} {.status.podIP} {.spec.nodeName}{"\\n"}{end}').stdout
+    lines = sb(
+        "get", "pods", "-o", 'jsonpath={range .items[*]}{.metadata.name} {.status.podIP} {.spec.nodeName}{"\\n"}{end}'
+    ).stdout
     assert sorted(lines.splitlines()) == expected
     for p in pods["items"]:
         assert p["status"]["hostIP"] and {c["type"] for c in p["status"]["conditions"]} >= {"Ready", "PodScheduled"}
@@ -56,13 +59,16 @@ def test_scripts_read_live_objects_with_jsonpath_and_custom_columns(sb, tmp_path
     table = sb("get", "pods", "-o", "custom-columns=NAME:.metadata.name,NODE:.spec.nodeName").stdout.splitlines()
     assert table[0].split() == ["NAME", "NODE"]
     assert sorted(ln.split()[0] + " " + ln.split()[1] for ln in table[1:]) == sorted(
-        f"{p['metadata']['name']} {p['spec']['nodeName']}" for p in pods["items"])
+        f"{p['metadata']['name']} {p['spec']['nodeName']}" for p in pods["items"]
+    )
 
 
 def test_wait_and_events(sb, tmp_path):
     sb("apply", "-f", write_manifest(tmp_path, "app.yaml", APP))
-    assert sb("wait", "--for=condition=Available", "deployment/web", "--timeout", "60s").stdout.strip() == \
-        "deployment.apps/web condition met"
+    assert (
+        sb("wait", "--for=condition=Available", "deployment/web", "--timeout", "60s").stdout.strip()
+        == "deployment.apps/web condition met"
+    )
     name = json.loads(sb("get", "pods", "-o", "json").stdout)["items"][0]["metadata"]["name"]
     assert sb("wait", "--for=condition=Ready", f"pod/{name}").stdout.strip() == f"pod/{name} condition met"
     late = sb("wait", "--for=condition=Ready", "pod/nobody", "--timeout", "3s", check=False)
@@ -82,7 +88,9 @@ def test_field_selector_sort_by_and_labels_on_the_sandbox(sb, tmp_path):
     assert sorted(listed.split()) == [f"pod/{n}" for n in here]
     table = sb("get", "pods", "--sort-by", ".metadata.name", "--show-labels", "-L", "app").stdout.splitlines()
     head = table[0].split()
-    assert head[-2:] == ["APP", "LABELS"] and [ln.split()[0] for ln in table[1:]] == sorted(p["metadata"]["name"] for p in pods)
+    assert head[-2:] == ["APP", "LABELS"] and [ln.split()[0] for ln in table[1:]] == sorted(
+        p["metadata"]["name"] for p in pods
+    )
     assert all("app=web" in ln.split()[-1] and ln.split()[-2] == "web" for ln in table[1:])
 
 
@@ -112,8 +120,13 @@ def test_get_watch_prints_new_rows_until_its_timeout(sb, tmp_path):
 
     sb("apply", "-f", write_manifest(tmp_path, "app.yaml", APP))
     before = {p["metadata"]["name"] for p in json.loads(sb("get", "pods", "-o", "json").stdout)["items"]}
-    proc = subprocess.Popen([sys.executable, "-m", "kcli", "get", "pods", "-w", "--timeout", "25s", "-i", str(sb.inventory)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=sb.kcli.env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kcli", "get", "pods", "-w", "--timeout", "25s", "-i", str(sb.inventory)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=sb.kcli.env,
+    )
     time.sleep(4)
     sb("scale", "deployment/web", "--replicas", "3")
     out, err = proc.communicate(timeout=90)
@@ -135,10 +148,17 @@ def test_the_ci_recipe_script_deploys_and_a_second_run_changes_nothing(sb, tmp_p
     manifests.mkdir()
     (manifests / "app.yaml").write_text(APP.replace("web", "ciweb"))
     (manifests / "db-secret.yaml.j2").write_text(
-        "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: \"{{ db_password }}\"}\n")
+        'apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData: {password: "{{ db_password }}"}\n'
+    )
     script = Path(__file__).parents[2] / "docs" / "ci" / "deploy.sh"
-    env = {**sb.kcli.env, "KCLI": f"{sys.executable} -m kcli", "KCLI_MANIFESTS": str(manifests),
-           "KCLI_INVENTORY": str(sb.inventory), "KCLI_SET": "db_password=ci-s3cret-4711", "HOME": str(tmp_path)}
+    env = {
+        **sb.kcli.env,
+        "KCLI": f"{sys.executable} -m kcli",
+        "KCLI_MANIFESTS": str(manifests),
+        "KCLI_INVENTORY": str(sb.inventory),
+        "KCLI_SET": "db_password=ci-s3cret-4711",
+        "HOME": str(tmp_path),
+    }
     first = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=600)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "changes to apply" in first.stdout and "== done" in first.stdout

@@ -65,7 +65,9 @@ def test_reconcile_repairs_a_removed_pod_and_flushed_rules(sb):
     assert any(e["object"] == f"Node/{flushed}" and e["reason"] == "Repaired" for e in events)
     pods = web_pods(sb)
     assert len(pods) == 3 and all(p["status"]["phase"] == "Running" for p in pods.values())
-    assert cid not in {c["containerID"].removeprefix("docker://") for p in pods.values() for c in p["status"]["containerStatuses"]}
+    assert cid not in {
+        c["containerID"].removeprefix("docker://") for p in pods.values() for c in p["status"]["containerStatuses"]
+    }
     assert sb("verify").returncode == 0
     assert sb("reconcile", "--exit-code").returncode == 0  # converged: a second pass repairs nothing
 
@@ -73,8 +75,9 @@ def test_reconcile_repairs_a_removed_pod_and_flushed_rules(sb):
 def test_reconcile_watch_completes_a_job_without_another_apply(sb, tmp_path):
     sb("apply", "-f", write_manifest(tmp_path, "job.yaml", JOB))
     argv = [sys.executable, "-m", "kcli", "reconcile", "--watch", "--interval", "1s", "-i", str(sb.inventory)]
-    watch = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=sb.kcli.env,
-                             start_new_session=True)
+    watch = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=sb.kcli.env, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 120
         line = ""
@@ -160,8 +163,10 @@ def test_losing_the_first_control_plane_node_moves_its_pods_and_the_lock_and_key
     line = next(ln for ln in sb("get", "nodes").stdout.splitlines() if ln.split()[0] == "node1")
     assert line.split()[1] == "Ready"
     hosts = sb.testinfra()
-    on_hosts = {n: h.check_output("docker ps -q --filter label=io.kcli.applied=Deployment/lost").split()
-                for n, h in hosts.items()}
+    on_hosts = {
+        n: h.check_output("docker ps -q --filter label=io.kcli.applied=Deployment/lost").split()
+        for n, h in hosts.items()
+    }
     assert sum(len(v) for v in on_hosts.values()) == 6 and not on_hosts["node1"]  # the stale copies are gone
     now = lost_pods(sb)
     assert len(now) == 6 and not on_node1 & set(now)
@@ -225,7 +230,10 @@ def test_secret_volume_files_lost_in_a_node_restart_are_drift_and_reconcile_brin
     sb.kcli("sandbox", "stop-node", "node2", "--name", sb.name)
     sb.kcli("sandbox", "start-node", "node2", "--name", sb.name)
     deadline = time.monotonic() + 60  # docker brings the container back, with an empty tmpfs mount
-    while sb("exec", "with-files", "--", "sh", "-c", "ls /etc/creds", check=False).returncode != 0 and time.monotonic() < deadline:
+    while (
+        sb("exec", "with-files", "--", "sh", "-c", "ls /etc/creds", check=False).returncode != 0
+        and time.monotonic() < deadline
+    ):
         time.sleep(2)
     assert sb("exec", "with-files", "--", "sh", "-c", "cat /etc/creds/pw", check=False).stdout != "v0lume-s3cret"
     diff = sb("diff", "-f", f, check=False)

@@ -31,8 +31,14 @@ def sb(kcli):
 SERVE = "mkdir -p /www && echo $VERSION > /www/index.html && exec httpd -f -p 80 -h /www"
 
 
-def app(version: str, replicas: int = 3, strategy: str = "", command: str = SERVE, deadline: int = 600,
-        image: str = "kcli.local/busybox:1") -> str:
+def app(
+    version: str,
+    replicas: int = 3,
+    strategy: str = "",
+    command: str = SERVE,
+    deadline: int = 600,
+    image: str = "kcli.local/busybox:1",
+) -> str:
     return f"""apiVersion: apps/v1
 kind: Deployment
 metadata: {{name: web}}
@@ -66,8 +72,9 @@ spec:
 """
 
 
-PROBED = ("mkdir -p /www && echo $VERSION > /www/index.html && "
-          "(sleep 4; echo ok > /www/ready) & exec httpd -f -p 80 -h /www")
+PROBED = (
+    "mkdir -p /www && echo $VERSION > /www/index.html && (sleep 4; echo ok > /www/ready) & exec httpd -f -p 80 -h /www"
+)
 
 
 def probed_app(version: str, deadline: int = 600, path: str = "/ready") -> str:
@@ -92,9 +99,11 @@ def start_load(sb) -> tuple:
     load = pods(sb)["load"]
     host = sb.testinfra()[load["spec"]["nodeName"]]
     cid = load["status"]["containerStatuses"][0]["containerID"].removeprefix("docker://")
-    loop = (f"ok=0; fail=0; i=0; rm -f /tmp/result; while [ $i -lt {REQUESTS} ]; do i=$((i+1)); "
-            f"if timeout 3 wget -q -O /dev/null http://{ip}/; then ok=$((ok+1)); else fail=$((fail+1)); fi; sleep 0.05; done; "
-            "echo \"$ok $fail\" > /tmp/result.tmp && mv /tmp/result.tmp /tmp/result")
+    loop = (
+        f"ok=0; fail=0; i=0; rm -f /tmp/result; while [ $i -lt {REQUESTS} ]; do i=$((i+1)); "
+        f"if timeout 3 wget -q -O /dev/null http://{ip}/; then ok=$((ok+1)); else fail=$((fail+1)); fi; sleep 0.05; done; "
+        'echo "$ok $fail" > /tmp/result.tmp && mv /tmp/result.tmp /tmp/result'
+    )
     host.check_output(f"docker exec -d {cid} sh -c '{loop}'")
     return host, cid
 
@@ -131,8 +140,11 @@ def test_a_rolling_update_behind_a_service_drops_no_request(sb, tmp_path):
     sets = [ln.split() for ln in sb("get", "rs").stdout.splitlines() if ln.startswith("web-")]
     assert sorted(r[1] for r in sets) == ["0", "3"]  # the old ReplicaSet is kept, scaled to 0
     items = json.loads(sb("get", "rs", "-o", "json").stdout)["items"]
-    revs = {o["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: o["spec"]["replicas"]
-            for o in items if o["metadata"]["name"].startswith("web-")}
+    revs = {
+        o["metadata"]["annotations"]["deployment.kubernetes.io/revision"]: o["spec"]["replicas"]
+        for o in items
+        if o["metadata"]["name"].startswith("web-")
+    }
     assert revs == {"1": 0, "2": 3}
 
 
@@ -211,6 +223,7 @@ spec:
           command: ["sleep", "3600"]
           env: [{{name: VERSION, value: "{version}"}}]
 """
+
     sb("apply", "-f", write_manifest(tmp_path, "ds1.yaml", ds("1")))
     before = {n: p["spec"]["nodeName"] for n, p in pods(sb).items() if n.startswith("agent-")}
     assert sorted(before.values()) == ["node1", "node2", "node3"]
@@ -232,7 +245,10 @@ def test_pause_set_image_resume_and_restart(sb, tmp_path):
     sb("apply", "-f", f)
     first = {n for n in pods(sb) if n.startswith("web-")}
     assert sb("rollout", "pause", "deployment/web").stdout.strip() == "deployment.apps/web paused"
-    assert sb("set", "image", "deployment/web", "httpd=kcli.local/busybox:2").stdout.strip() == "deployment.apps/web image updated"
+    assert (
+        sb("set", "image", "deployment/web", "httpd=kcli.local/busybox:2").stdout.strip()
+        == "deployment.apps/web image updated"
+    )
     assert {n for n in pods(sb) if n.startswith("web-")} == first  # paused: nothing rolls
     assert sb("rollout", "resume", "deployment/web").stdout.strip() == "deployment.apps/web resumed"
     resumed = {n: p for n, p in pods(sb).items() if n.startswith("web-")}
@@ -263,7 +279,10 @@ def test_readiness_probes_gate_endpoints_and_rollouts(sb, tmp_path):
     ok, fail = load_result(host, cid)
     assert (ok, fail) == (REQUESTS, 0), f"{fail} of {ok + fail} requests failed during undo and scale"
     sb("apply", "-f", write_manifest(tmp_path, "r2c.yaml", probed_app("r2")))  # back to r2, 3 replicas
-    never = write_manifest(tmp_path, "never.yaml", """apiVersion: v1
+    never = write_manifest(
+        tmp_path,
+        "never.yaml",
+        """apiVersion: v1
 kind: Pod
 metadata: {name: never, labels: {app: web}}
 spec:
@@ -274,7 +293,8 @@ spec:
       command: ["sh", "-c", "mkdir -p /www && echo never > /www/index.html && exec httpd -f -p 80 -h /www"]
       ports: [{containerPort: 80}]
       readinessProbe: {httpGet: {path: /ready, port: 80}, periodSeconds: 1}
-""")
+""",
+    )
     sb("apply", "-f", never)
     time.sleep(4)
     row = next(ln.split() for ln in sb("get", "pods").stdout.splitlines() if ln.startswith("never "))
@@ -294,7 +314,10 @@ def host_of(sb, pod: str):
 
 
 def test_an_exec_liveness_probe_restarts_the_container_with_no_kcli_running(sb, tmp_path):
-    f = write_manifest(tmp_path, "alive.yaml", """apiVersion: v1
+    f = write_manifest(
+        tmp_path,
+        "alive.yaml",
+        """apiVersion: v1
 kind: Pod
 metadata: {name: alive}
 spec:
@@ -304,7 +327,8 @@ spec:
       imagePullPolicy: Never
       command: ["sh", "-c", "touch /tmp/healthy; exec sleep 3600"]
       livenessProbe: {exec: {command: [cat, /tmp/healthy]}, periodSeconds: 2, failureThreshold: 2}
-""")
+""",
+    )
     sb("apply", "-f", f)
     host, cid = host_of(sb, "alive")
     restarts = f"docker inspect -f '{{{{.RestartCount}}}}' {cid}"
@@ -327,11 +351,25 @@ def test_startup_tcp_and_named_port_probes_on_an_image_without_a_shell(sb, tmp_p
     busybox = next(p for p in ("/bin/busybox", "/usr/bin/busybox") if Path(p).exists())
     shutil.copy2(busybox, root / "httpd")
     tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-    subprocess.run(["docker", "import", "-c", 'ENTRYPOINT ["/httpd", "-f", "-p", "8080", "-h", "/www"]', "-",
-                    "kcli.local/static-httpd:1"], stdin=tar.stdout, check=True, capture_output=True)
+    subprocess.run(
+        [
+            "docker",
+            "import",
+            "-c",
+            'ENTRYPOINT ["/httpd", "-f", "-p", "8080", "-h", "/www"]',
+            "-",
+            "kcli.local/static-httpd:1",
+        ],
+        stdin=tar.stdout,
+        check=True,
+        capture_output=True,
+    )
     tar.wait()
     sb("image", "load", "kcli.local/static-httpd:1")
-    f = write_manifest(tmp_path, "static.yaml", """apiVersion: v1
+    f = write_manifest(
+        tmp_path,
+        "static.yaml",
+        """apiVersion: v1
 kind: Pod
 metadata: {name: static}
 spec:
@@ -343,7 +381,8 @@ spec:
       startupProbe: {tcpSocket: {port: 8080}, periodSeconds: 1, failureThreshold: 30}
       readinessProbe: {httpGet: {path: /index.html, port: http}, initialDelaySeconds: 3, periodSeconds: 1}
       livenessProbe: {tcpSocket: {port: http}, periodSeconds: 2}
-""")
+""",
+    )
     sb("apply", "-f", f)
     row = lambda: next(ln.split() for ln in sb("get", "pods").stdout.splitlines() if ln.startswith("static "))  # noqa: E731
     assert row()[1] == "0/1"  # the readiness probe waits its initial delay
@@ -358,7 +397,10 @@ spec:
 
 
 def test_a_pre_stop_hook_runs_before_the_container_stops(sb, tmp_path):
-    f = write_manifest(tmp_path, "hook.yaml", """apiVersion: v1
+    f = write_manifest(
+        tmp_path,
+        "hook.yaml",
+        """apiVersion: v1
 kind: Pod
 metadata: {name: hooked}
 spec:
@@ -372,7 +414,8 @@ spec:
       lifecycle: {preStop: {exec: {command: [sh, -c, "echo drained > /out/bye"]}}}
       volumeMounts: [{name: out, mountPath: /out}]
   volumes: [{name: out, hostPath: {path: /tmp/kcli-e2e-hook, type: DirectoryOrCreate}}]
-""")
+""",
+    )
     sb("apply", "-f", f)
     host = sb.testinfra()["node2"]
     host.run("rm -f /tmp/kcli-e2e-hook/bye")

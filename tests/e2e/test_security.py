@@ -27,12 +27,12 @@ def sb(kcli):
     yield from bootstrapped_sandbox(kcli, NAME)
 
 
-
-
 def markers(sb, pattern: str) -> dict[str, str]:
     """Marker files matching pattern on every node and on this machine."""
     out = {n: h.run(f"ls -d {pattern} 2>/dev/null").stdout.strip() for n, h in sb.testinfra().items()}
-    out["local"] = subprocess.run(f"ls -d {pattern} 2>/dev/null", shell=True, capture_output=True, text=True).stdout.strip()
+    out["local"] = subprocess.run(
+        f"ls -d {pattern} 2>/dev/null", shell=True, capture_output=True, text=True
+    ).stdout.strip()
     return {k: v for k, v in out.items() if v}
 
 
@@ -57,7 +57,9 @@ spec:
 def test_hostile_image_and_host_path_never_run_on_a_node(sb, tmp_path):
     tag = f"PWN-{os.getpid()}"
     image = f"x:1'; touch /tmp/{tag}-img; echo '"
-    res = sb("apply", "-f", write_manifest(tmp_path, "img.yaml", pod("hostile-img", image.replace('"', '\\"'))), check=False)
+    res = sb(
+        "apply", "-f", write_manifest(tmp_path, "img.yaml", pod("hostile-img", image.replace('"', '\\"'))), check=False
+    )
     assert res.returncode == 3, res.stderr
     assert "spec.containers[0].image" in res.stderr
     path = f"/tmp/dir'; touch /tmp/{tag}-hp; echo '"
@@ -66,7 +68,9 @@ def test_hostile_image_and_host_path_never_run_on_a_node(sb, tmp_path):
     - name: h
       hostPath: {{path: "{path}", type: Directory}}
 """
-    res = sb("apply", "-f", write_manifest(tmp_path, "hp.yaml", pod("hostile-hp", "kcli.local/busybox:1", spec)), check=False)
+    res = sb(
+        "apply", "-f", write_manifest(tmp_path, "hp.yaml", pod("hostile-hp", "kcli.local/busybox:1", spec)), check=False
+    )
     if res.returncode == 0:  # accepted: the path arrived literally, the pod cannot start (no such directory)
         row = next(line for line in sb("get", "pods").stdout.splitlines() if line.startswith("hostile-hp"))
         assert "CreateContainerError" in row
@@ -78,7 +82,9 @@ def test_hostile_image_and_host_path_never_run_on_a_node(sb, tmp_path):
 
 
 def test_missing_image_shows_err_image_never_pull_and_other_pods_run(sb, tmp_path):
-    f = write_manifest(tmp_path, "two.yaml", pod("no-image", "kcli.local/absent:9") + "---\n" + pod("fine", "kcli.local/busybox:1"))
+    f = write_manifest(
+        tmp_path, "two.yaml", pod("no-image", "kcli.local/absent:9") + "---\n" + pod("fine", "kcli.local/busybox:1")
+    )
     res = sb("apply", "-f", f)
     assert res.returncode == 0 and "failed to start" in res.stderr
     table = sb("get", "pods").stdout
@@ -94,15 +100,24 @@ def test_missing_image_shows_err_image_never_pull_and_other_pods_run(sb, tmp_pat
 
 
 def test_secret_values_are_on_no_command_line_and_not_in_git(sb, tmp_path):
-    f = write_manifest(tmp_path, "secret.yaml", f"""apiVersion: v1
+    f = write_manifest(
+        tmp_path,
+        "secret.yaml",
+        f"""apiVersion: v1
 kind: Secret
 metadata: {{name: db}}
 stringData: {{password: "{SECRET_VALUE}"}}
 ---
-""" + pod("uses-secret", "kcli.local/busybox:1", """      env:
+"""
+        + pod(
+            "uses-secret",
+            "kcli.local/busybox:1",
+            """      env:
         - name: DB_PASSWORD
           valueFrom: {secretKeyRef: {name: db, key: password}}
-"""))
+""",
+        ),
+    )
     hosts = sb.testinfra()
     stop = threading.Event()
     seen: list[str] = []
@@ -132,22 +147,35 @@ stringData: {{password: "{SECRET_VALUE}"}}
     assert host.run("find /run/kcli -type f 2>/dev/null").stdout.strip() == ""  # no env file left behind
     log = subprocess.run(["git", "-C", str(sb.state), "log", "-p"], capture_output=True, text=True).stdout
     assert SECRET_VALUE not in log and "contentHash" in log
-    assert hosts["node1"].check_output("stat -c %a /var/lib/kcli/secret.key") == "600"  # the HMAC key: lock node, root only
+    assert (
+        hosts["node1"].check_output("stat -c %a /var/lib/kcli/secret.key") == "600"
+    )  # the HMAC key: lock node, root only
     sb("delete", "-f", f)
 
 
 def test_an_apply_that_lost_its_lock_writes_nothing(sb, tmp_path):
     a = write_manifest(tmp_path, "a.yaml", pod("from-a", "kcli.local/busybox:1"))
-    b = write_manifest(tmp_path, "b.yaml", pod("from-b", "kcli.local/busybox:1").replace(
-        "metadata: {name: from-b}", "metadata: {name: from-b, labels: {app: b}}") + """---
+    b = write_manifest(
+        tmp_path,
+        "b.yaml",
+        pod("from-b", "kcli.local/busybox:1").replace(
+            "metadata: {name: from-b}", "metadata: {name: from-b, labels: {app: b}}"
+        )
+        + """---
 apiVersion: v1
 kind: Service
 metadata: {name: svc-b}
 spec: {selector: {app: b}, ports: [{port: 80}]}
-""")
+""",
+    )
     env = {**sb.kcli.env, "KCLI_LOCK_TTL": "3", "KCLI_FAILPOINT": "before-execute"}
-    first = subprocess.Popen([sys.executable, "-m", "kcli", "apply", "-f", a, "-i", str(sb.inventory)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "kcli", "apply", "-f", a, "-i", str(sb.inventory)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # wait until it stopped itself at the failpoint
@@ -159,7 +187,9 @@ spec: {selector: {app: b}, ports: [{port: 80}]}
             raise AssertionError("the first apply never reached its failpoint")
         time.sleep(4)  # past the lock's expiry
         sb("apply", "-f", b, "--lock-wait", "10")
-        head_b = subprocess.run(["git", "-C", str(sb.state), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+        head_b = subprocess.run(
+            ["git", "-C", str(sb.state), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout
     finally:
         first.send_signal(signal.SIGCONT)
     out, err = first.communicate(timeout=120)
@@ -168,7 +198,10 @@ spec: {selector: {app: b}, ports: [{port: 80}]}
     rows = pod_rows(sb)
     assert "from-a" not in rows and "from-b" in rows
     assert all("from-a" not in h.run("docker ps -a --format '{{.Names}}'").stdout for h in sb.testinfra().values())
-    assert subprocess.run(["git", "-C", str(sb.state), "rev-parse", "HEAD"], capture_output=True, text=True).stdout == head_b
+    assert (
+        subprocess.run(["git", "-C", str(sb.state), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+        == head_b
+    )
     for h in sb.testinfra().values():
         assert "default/svc-b" in h.check_output("iptables-save")
     sb("delete", "-f", b)
@@ -237,7 +270,10 @@ def test_security_context_runs_as_the_user_without_capabilities_and_refuses_a_ro
     assert rows["locked"][2] == "Running" and rows["rootless"][2] == "CreateContainerConfigError"
     assert "container has runAsNonRoot and image will run as root" in sb("describe", "pod", "rootless").stdout
     for h in sb.testinfra().values():  # never started
-        assert h.check_output("docker ps -aq --filter label=io.kcli.pod=rootless --filter label=io.kcli.type=container") == ""
+        assert (
+            h.check_output("docker ps -aq --filter label=io.kcli.pod=rootless --filter label=io.kcli.type=container")
+            == ""
+        )
     sb("delete", "-f", f)
 
 
@@ -262,8 +298,11 @@ def test_a_native_sidecar_runs_beside_the_app_and_the_apply_returns(sb, tmp_path
     assert row[2] == "Running", row
     assert sb("exec", "with-sidecar", "--", "sh", "-c", "cat /shared/flag").stdout == "ready\n"
     node = pod_rows(sb)["with-sidecar"]["spec"]["nodeName"]
-    running = sb.testinfra()[node].check_output(
-        "docker ps --filter label=io.kcli.pod=with-sidecar --format '{{.Label \"io.kcli.container\"}}'").split()
+    running = (
+        sb.testinfra()[node]
+        .check_output("docker ps --filter label=io.kcli.pod=with-sidecar --format '{{.Label \"io.kcli.container\"}}'")
+        .split()
+    )
     assert sorted(running) == ["POD", "app", "proxy"]
     sb("delete", "-f", f)
 
@@ -292,7 +331,8 @@ def test_dns_policy_none_and_dns_config_make_the_pod_s_resolv_conf(sb, tmp_path)
     assert "search corp.example" in lines, conf
     node = pod_rows(sb)["own-dns"]["spec"]["nodeName"]
     servers = sb.testinfra()[node].check_output(
-        "docker inspect -f '{{json .HostConfig.Dns}}' $(docker ps -q --filter label=io.kcli.pod=own-dns)")
+        "docker inspect -f '{{json .HostConfig.Dns}}' $(docker ps -q --filter label=io.kcli.pod=own-dns)"
+    )
     assert json.loads(servers) == ["192.0.2.53"], servers
     assert any(ln.startswith("options") and "ndots:2" in ln and "edns0" in ln for ln in lines), conf
     assert not any("cluster.local" in ln for ln in lines)  # dnsPolicy None: nothing of the cluster's

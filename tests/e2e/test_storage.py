@@ -74,8 +74,11 @@ def sb(kcli):
 
 
 def db_pod(sb) -> dict:
-    (pod,) = [p for p in json.loads(sb("get", "pods", "-l", "app=db", "-o", "json").stdout)["items"]
-              if p["status"]["phase"] == "Running"]
+    (pod,) = [
+        p
+        for p in json.loads(sb("get", "pods", "-l", "app=db", "-o", "json").stdout)["items"]
+        if p["status"]["phase"] == "Running"
+    ]
     return pod
 
 
@@ -108,13 +111,31 @@ def test_a_claim_keeps_its_data_across_pod_deletion_a_new_revision_and_a_node_re
     assert after["spec"]["nodeName"] == node and read(sb, after["metadata"]["name"]) == "survived\n"
     # get pvc / pv: kubectl's columns, Bound
     head, row = sb("get", "pvc").stdout.splitlines()[:2]
-    assert head.split() == ["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS", "MODES", "STORAGECLASS",
-                            "VOLUMEATTRIBUTESCLASS", "AGE"], head
+    assert head.split() == [
+        "NAME",
+        "STATUS",
+        "VOLUME",
+        "CAPACITY",
+        "ACCESS",
+        "MODES",
+        "STORAGECLASS",
+        "VOLUMEATTRIBUTESCLASS",
+        "AGE",
+    ], head
     assert row.split()[:2] == ["data", "Bound"] and row.split()[3:6] == ["1Gi", "RWO", "local-path"]
     volume = row.split()[2]
     pv = sb("get", "pv").stdout.splitlines()
-    assert pv[0].split()[:9] == ["NAME", "CAPACITY", "ACCESS", "MODES", "RECLAIM", "POLICY", "STATUS", "CLAIM",
-                                 "STORAGECLASS"]
+    assert pv[0].split()[:9] == [
+        "NAME",
+        "CAPACITY",
+        "ACCESS",
+        "MODES",
+        "RECLAIM",
+        "POLICY",
+        "STATUS",
+        "CLAIM",
+        "STORAGECLASS",
+    ]
     assert pv[1].split()[:6] == [volume, "1Gi", "RWO", "Delete", "Bound", "default/data"]
     claim = json.loads(sb("get", "pvc", "data", "-o", "json").stdout)
     assert claim["status"]["phase"] == "Bound" and claim["spec"]["volumeName"] == volume
@@ -179,7 +200,8 @@ def test_a_statefulset_has_ordered_pods_with_their_own_names_dns_and_claims(sb, 
         host = sb.testinfra()[p["spec"]["nodeName"]]
         created[name] = host.check_output(
             f"docker inspect -f '{{{{.Created}}}}' $(docker ps -q --filter label=io.kcli.pod={name} "
-            "--filter label=io.kcli.type=container)")
+            "--filter label=io.kcli.type=container)"
+        )
     assert created["db-0"] < created["db-1"] < created["db-2"], created
     for name in pods:
         sb("exec", name, "--", "sh", "-c", f"echo {name}-data > /data/f")

@@ -39,8 +39,19 @@ def sb(kcli):
 
 
 def web(sb, replicas=6, image="kcli.local/busybox:1", *extra, check=True):
-    return sb("apply", "-f", str(M / "web.yaml.j2"), "--set", f"replicas={replicas}", "--set", f"image={image}",
-              "--set", f"secret={SECRET}", *extra, check=check)
+    return sb(
+        "apply",
+        "-f",
+        str(M / "web.yaml.j2"),
+        "--set",
+        f"replicas={replicas}",
+        "--set",
+        f"image={image}",
+        "--set",
+        f"secret={SECRET}",
+        *extra,
+        check=check,
+    )
 
 
 def pods(sb, selector="app=web") -> list[dict]:
@@ -49,16 +60,24 @@ def pods(sb, selector="app=web") -> list[dict]:
 
 def managed_containers(sb) -> dict[str, list[str]]:
     """Containers of kcli pods on each node (the node's own kcli-dns server is not a pod)."""
-    return {n: h.check_output("docker ps -aq --filter label=io.kcli.pod-uid").split() for n, h in sb.testinfra().items()}
+    return {
+        n: h.check_output("docker ps -aq --filter label=io.kcli.pod-uid").split() for n, h in sb.testinfra().items()
+    }
 
 
 def started(sb) -> dict[str, str]:
-    return {n: h.check_output("docker ps -q --no-trunc | sort | xargs -r docker inspect -f '{{.Name}} {{.State.StartedAt}}'")
-            for n, h in sb.testinfra().items()}
+    return {
+        n: h.check_output(
+            "docker ps -q --no-trunc | sort | xargs -r docker inspect -f '{{.Name}} {{.State.StartedAt}}'"
+        )
+        for n, h in sb.testinfra().items()
+    }
 
 
 def head(sb) -> str:
-    return subprocess.run(["git", "-C", str(sb.state), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(sb.state), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
 
 
 def test_invalid_document_lists_every_error_and_changes_nothing(sb):
@@ -102,7 +121,16 @@ def test_second_apply_changes_nothing(sb):
 
 
 def web_args(replicas=6, image="kcli.local/busybox:1") -> list[str]:
-    return ["-f", str(M / "web.yaml.j2"), "--set", f"replicas={replicas}", "--set", f"image={image}", "--set", f"secret={SECRET}"]
+    return [
+        "-f",
+        str(M / "web.yaml.j2"),
+        "--set",
+        f"replicas={replicas}",
+        "--set",
+        f"image={image}",
+        "--set",
+        f"secret={SECRET}",
+    ]
 
 
 def test_drift_is_reported_by_diff_and_repaired_by_apply(sb):
@@ -118,7 +146,9 @@ def test_drift_is_reported_by_diff_and_repaired_by_apply(sb):
     web(sb)
     items = pods(sb)
     assert len(items) == 6 and all(p["status"]["phase"] == "Running" for p in items)
-    assert cid not in {c["containerID"].removeprefix("docker://") for p in items for c in p["status"]["containerStatuses"]}
+    assert cid not in {
+        c["containerID"].removeprefix("docker://") for p in items for c in p["status"]["containerStatuses"]
+    }
     assert sb("diff", *web_args(), check=False).returncode == 0
 
 
@@ -184,9 +214,28 @@ def test_unsatisfiable_node_selector_stays_pending_with_reason(sb):
 
 
 def test_two_applies_at_once_one_waits_or_fails_naming_the_holder(sb):
-    cmd = [sys.executable, "-m", "kcli", "apply", "-i", str(sb.inventory), "-f", str(M / "web.yaml.j2"),
-           "--set", "replicas=4", "--set", "image=kcli.local/busybox:2", "--set", f"secret={SECRET}", "--set", "greeting=a new page"]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=sb.kcli.env) for _ in range(2)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kcli",
+        "apply",
+        "-i",
+        str(sb.inventory),
+        "-f",
+        str(M / "web.yaml.j2"),
+        "--set",
+        "replicas=4",
+        "--set",
+        "image=kcli.local/busybox:2",
+        "--set",
+        f"secret={SECRET}",
+        "--set",
+        "greeting=a new page",
+    ]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=sb.kcli.env)
+        for _ in range(2)
+    ]
     results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
     codes = sorted(c for c, _ in results)
     assert codes[0] == 0
@@ -195,20 +244,33 @@ def test_two_applies_at_once_one_waits_or_fails_naming_the_holder(sb):
         assert re.search(r"is locked on node\d(, node\d)*: held by", loser) and "(apply)" in loser, loser
     assert len(pods(sb)) == 4
     assert sb("lock", "status").stdout.strip().endswith("unlocked")
-    assert subprocess.run(["git", "-C", str(sb.state), "status", "--porcelain"], capture_output=True, text=True).stdout == ""
+    assert (
+        subprocess.run(["git", "-C", str(sb.state), "status", "--porcelain"], capture_output=True, text=True).stdout
+        == ""
+    )
 
 
 def test_lock_of_a_killed_holder_expires(sb):
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\n"
-        "from kcli.shell.config import load_inventory\n"
-        "from kcli.shell.lock import ClusterLock\n"
-        "from kcli.shell.transport import SshPool\n"
-        f"inv = load_inventory({str(sb.inventory)!r})\n"
-        "pool = SshPool(inv)\n"
-        "lock = ClusterLock(pool, 'apply', ttl=4).__enter__()\n"
-        "print('held', flush=True)\n"
-        "time.sleep(600)\n")], stdout=subprocess.PIPE, text=True, env=sb.kcli.env)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time\n"
+                "from kcli.shell.config import load_inventory\n"
+                "from kcli.shell.lock import ClusterLock\n"
+                "from kcli.shell.transport import SshPool\n"
+                f"inv = load_inventory({str(sb.inventory)!r})\n"
+                "pool = SshPool(inv)\n"
+                "lock = ClusterLock(pool, 'apply', ttl=4).__enter__()\n"
+                "print('held', flush=True)\n"
+                "time.sleep(600)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=sb.kcli.env,
+    )
     assert holder.stdout.readline().strip() == "held"
     holder.send_signal(signal.SIGKILL)
     holder.wait()

@@ -35,11 +35,17 @@ def run(script: str, tmp_path) -> tuple[int, str]:
 
 def test_units_run_independently_with_undo_and_error_tail(tmp_path):
     undo = shlex.quote(str(tmp_path / "undone"))
-    script = render_batch([
-        Unit("create default/a", ("true",), (f"echo a > {undo}-a",)),
-        Unit("create default/b", ("echo pulling", "echo 'ErrImagePull: x:1' >&2; exit 1", "echo never"), (f"echo b > {undo}-b",)),
-        Unit("create default/c:with:colons", ("echo fine",)),
-    ])
+    script = render_batch(
+        [
+            Unit("create default/a", ("true",), (f"echo a > {undo}-a",)),
+            Unit(
+                "create default/b",
+                ("echo pulling", "echo 'ErrImagePull: x:1' >&2; exit 1", "echo never"),
+                (f"echo b > {undo}-b",),
+            ),
+            Unit("create default/c:with:colons", ("echo fine",)),
+        ]
+    )
     rc, out = run(script, tmp_path)
     assert rc == 0
     res = parse_batch(out)
@@ -54,8 +60,14 @@ def test_units_run_independently_with_undo_and_error_tail(tmp_path):
 
 
 def test_a_stopping_unit_ends_the_batch(tmp_path):
-    units = steps_units([Step("h", "a", "x", ("true",)), Step("h", "skip", "ok"), Step("h", "b", "y", ("exit 3",)),
-                         Step("h", "c", "z", ("true",))])
+    units = steps_units(
+        [
+            Step("h", "a", "x", ("true",)),
+            Step("h", "skip", "ok"),
+            Step("h", "b", "y", ("exit 3",)),
+            Step("h", "c", "z", ("true",)),
+        ]
+    )
     assert [u.name for u in units] == ["a", "b", "c"]
     rc, out = run(render_batch(units), tmp_path)
     res = parse_batch(out)
@@ -70,12 +82,16 @@ def test_error_output_cannot_forge_markers(tmp_path):
 
 
 def test_observation_rides_on_the_same_script(tmp_path):
-    res = parse_batch(run(render_batch([Unit("u", ("true",))], observe={"hello": "echo hi", "bad": "exit 4"}), tmp_path)[1])
+    res = parse_batch(
+        run(render_batch([Unit("u", ("true",))], observe={"hello": "echo hi", "bad": "exit 4"}), tmp_path)[1]
+    )
     assert res.units["u"].ok and res.sections["hello"].text == "hi" and res.sections["bad"].rc == 4
 
 
 def test_a_failed_unit_keeps_the_last_lines(tmp_path):
-    res = parse_batch(run(render_batch([Unit("p", tuple(f"echo line{i}" for i in range(30)) + ("false",))]), tmp_path)[1])
+    res = parse_batch(
+        run(render_batch([Unit("p", tuple(f"echo line{i}" for i in range(30)) + ("false",))]), tmp_path)[1]
+    )
     assert res.units["p"].error.splitlines() == [f"line{i}" for i in range(10, 30)]
 
 
@@ -113,7 +129,9 @@ def test_a_new_holder_waits_for_the_old_holders_running_script(var, tmp_path):
     t = threading.Thread(target=run, args=(render_batch([slow], fence=Fence(1, "a")), tmp_path))
     t.start()
     time.sleep(0.5)
-    rc, out = run(render_batch([], fence=Fence(2, "b"), observe={"saw": f"cat {shlex.quote(str(tmp_path / 'slow'))}"}), tmp_path)
+    rc, out = run(
+        render_batch([], fence=Fence(2, "b"), observe={"saw": f"cat {shlex.quote(str(tmp_path / 'slow'))}"}), tmp_path
+    )
     t.join()
     assert rc == 0 and parse_batch(out).sections["saw"].text == "done"
 

@@ -24,9 +24,23 @@ CLI = PKG / "cli"
 # What a CLI module may import from the shell: the facade, and the local tools that are no cluster
 # I/O (contexts, the docker sandbox, reading manifest files).
 SHELL_ALLOWED = ("kcli.shell.facade", "kcli.shell.config", "kcli.shell.sandbox", "kcli.shell.loading")
-FORBIDDEN_MODULES = ("paramiko", "kcli.shell.transport", "kcli.shell.observe", "kcli.shell.clusterview",
-                     "kcli.shell.lock", "kcli.shell.statestore")
-FORBIDDEN_NAMES = {"SshPool", "SshConnection", "run_interactive", "observe", "observe_cluster", "ClusterLock", "StateStore"}
+FORBIDDEN_MODULES = (
+    "paramiko",
+    "kcli.shell.transport",
+    "kcli.shell.observe",
+    "kcli.shell.clusterview",
+    "kcli.shell.lock",
+    "kcli.shell.statestore",
+)
+FORBIDDEN_NAMES = {
+    "SshPool",
+    "SshConnection",
+    "run_interactive",
+    "observe",
+    "observe_cluster",
+    "ClusterLock",
+    "StateStore",
+}
 HEAVY = ("paramiko", "yaml", "jinja2", "kubernetes_validate")
 
 
@@ -83,7 +97,10 @@ def test_cli_modules_reach_the_cluster_only_through_the_facade(path):
 def test_the_scan_sees_imports_inside_functions_and_relative_ones():
     source = "import typer\ndef f():\n    from kcli.shell.transport import SshPool\n    from ..shell import lock\n"
     assert [(m, n) for _, m, n in imports_in(source, "kcli.cli")] == [
-        ("typer", ()), ("kcli.shell.transport", ("SshPool",)), ("kcli.shell", ("lock",))]
+        ("typer", ()),
+        ("kcli.shell.transport", ("SshPool",)),
+        ("kcli.shell", ("lock",)),
+    ]
     assert [m for _, m, _ in imports_in(source, "kcli.cli", top_level_only=True)] == ["typer"]
 
 
@@ -99,11 +116,12 @@ def test_no_import_cycle_between_modules_at_module_level():
         graph[m] = {d for d in deps if d in mods and d != m}
 
     state: dict[str, int] = {}  # 1 visiting, 2 done
+
     def visit(m: str, trail: list[str]) -> None:
         state[m] = 1
         for d in sorted(graph[m]):
             if state.get(d) == 1:
-                cycle = trail[trail.index(d):] + [m, d] if d in trail else [m, d]
+                cycle = trail[trail.index(d) :] + [m, d] if d in trail else [m, d]
                 pytest.fail("import cycle: " + " → ".join(cycle))
             if d not in state:
                 visit(d, trail + [m])
@@ -128,8 +146,9 @@ for name in json.loads(sys.argv[1]):
         failed[name] = traceback.format_exc(limit=-3)
 print(json.dumps(failed))
 """
-    res = subprocess.run([sys.executable, "-c", script, json.dumps(modules())], capture_output=True, text=True,
-                         cwd=ROOT, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(modules())], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
     assert res.returncode == 0, res.stderr
     failed = json.loads(res.stdout.strip().splitlines()[-1])
     assert not failed, "\n".join(f"{m}:\n{tb}" for m, tb in failed.items())
@@ -189,15 +208,34 @@ def test_every_kind_is_registered_once_with_importable_handlers():
 
 
 def test_resource_names_and_scope_are_kubectls():
-    assert [resolve(n).resource for n in ("po", "deploy", "rs", "ds", "job", "svc", "ep", "cm", "secret", "ns", "no")] == [
-        "pod", "deployment.apps", "replicaset.apps", "daemonset.apps", "job.batch", "service", "endpoints", "configmap",
-        "secret", "namespace", "node"]
+    assert [
+        resolve(n).resource for n in ("po", "deploy", "rs", "ds", "job", "svc", "ep", "cm", "secret", "ns", "no")
+    ] == [
+        "pod",
+        "deployment.apps",
+        "replicaset.apps",
+        "daemonset.apps",
+        "job.batch",
+        "service",
+        "endpoints",
+        "configmap",
+        "secret",
+        "namespace",
+        "node",
+    ]
     assert {k.kind for k in KINDS if not k.namespaced} == {"Namespace", "Node", "PersistentVolume"}
 
 
 def test_get_all_and_lists_of_types():
-    assert [k.kind for k in resolve_list("all")] == ["Pod", "Service", "Deployment", "ReplicaSet", "DaemonSet",
-                                                     "StatefulSet", "Job"]
+    assert [k.kind for k in resolve_list("all")] == [
+        "Pod",
+        "Service",
+        "Deployment",
+        "ReplicaSet",
+        "DaemonSet",
+        "StatefulSet",
+        "Job",
+    ]
     assert [k.kind for k in resolve_list("deploy,rs,deploy")] == ["Deployment", "ReplicaSet"]
 
 
@@ -217,10 +255,15 @@ def test_an_unknown_type_is_kubectls_error():
 @pytest.mark.parametrize("args", [["get", "foo"], ["get", "pods,foo"], ["describe", "foo", "x"]])
 def test_an_unknown_type_prints_as_kubectl_prints_it(args):
     res = subprocess.run([sys.executable, "-m", "kcli", *args], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert (res.returncode, res.stdout, res.stderr) == (1, "", 'error: the server doesn\'t have a resource type "foo"\n')
+    assert (res.returncode, res.stdout, res.stderr) == (
+        1,
+        "",
+        'error: the server doesn\'t have a resource type "foo"\n',
+    )
 
 
 # -- what moved from pod_cmds into the facade ---------------------------------------------------
+
 
 def test_logs_and_exec_argv():
     assert logs_argv("c1") == ["docker", "logs", "c1"]
@@ -245,8 +288,11 @@ INV = SimpleNamespace(host=lambda name: SimpleNamespace(name=name))
 
 
 def test_containers_are_chosen_as_kubectl_chooses_them():
-    web = _pod("web", containers=[_container("pause", "sandbox"), _container("init", "init"), _container("main"),
-                                  _container("side")], labels={"app": "web"})
+    web = _pod(
+        "web",
+        containers=[_container("pause", "sandbox"), _container("init", "init"), _container("main"), _container("side")],
+        labels={"app": "web"},
+    )
     view = _view([web, _pod("db", "node2", [_container("pg")], {"app": "db"})])
     said: list[str] = []
     [ref] = select_containers(view, INV, "default", "web", None, None, said.append)
@@ -262,8 +308,12 @@ def test_containers_are_chosen_as_kubectl_chooses_them():
 
 
 def test_a_pod_on_an_unreachable_node_is_named_not_missing():
-    view = _view([_pod("a", "node1", [_container("c")], {"app": "x"}), _pod("b", "node3", (), {"app": "x"})],
-                 {"node3": "connect timed out"})
+    view = _view(
+        [_pod("a", "node1", [_container("c")], {"app": "x"}), _pod("b", "node3", (), {"app": "x"})],
+        {"node3": "connect timed out"},
+    )
     with pytest.raises(ConnectError, match="node node3, which is unreachable: connect timed out"):
         select_containers(view, INV, "default", "b", None, None)
-    assert select_containers(view, INV, "default", None, None, "app=x") == [ContainerRef(INV.host("node1"), "id-c", "a")]
+    assert select_containers(view, INV, "default", None, None, "app=x") == [
+        ContainerRef(INV.host("node1"), "id-c", "a")
+    ]

@@ -15,12 +15,18 @@ BIN = Path(sys.executable).parent
 
 
 def complete(words: list[str]) -> list[str]:
-    script = subprocess.run([str(BIN / "kcli"), "completion", "bash"], capture_output=True, text=True, check=True).stdout
+    script = subprocess.run(
+        [str(BIN / "kcli"), "completion", "bash"], capture_output=True, text=True, check=True
+    ).stdout
     words_text = " ".join(words)
-    driver = (f"{script}\nCOMP_WORDS=({words_text}); COMP_CWORD={len(words) - 1}; COMP_LINE='{words_text}'\n"
-              "_kcli_completion kcli; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    driver = (
+        f"{script}\nCOMP_WORDS=({words_text}); COMP_CWORD={len(words) - 1}; COMP_LINE='{words_text}'\n"
+        "_kcli_completion kcli; printf '%s\\n' \"${COMPREPLY[@]}\""
+    )
     env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
-    res = subprocess.run(["bash", "--norc", "-c", driver], capture_output=True, text=True, env=env, timeout=60, check=True)
+    res = subprocess.run(
+        ["bash", "--norc", "-c", driver], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
     return [ln for ln in res.stdout.splitlines() if ln]
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import textwrap
 
 import yaml
 
-import functools
-
 from kcli.core.controllers import ObservedPod, OwnerRef, PodPlan
-from kcli.core.controllers import plan_pods as _plan_pods, reconcile as _reconcile
+from kcli.core.controllers import plan_pods as _plan_pods
+from kcli.core.controllers import reconcile as _reconcile
 from kcli.core.controllers.deployment import RSState, resolve_fenceposts, rolling_step
 from kcli.core.controllers.pod import pick_victims
 from kcli.core.objects import DeploymentStrategy, Document, ObjectKey, Source, pod_template_hash
@@ -72,8 +72,19 @@ def run(plan: PodPlan, observed=(), state: str = "running") -> list[ObservedPod]
     deleted = {a.name for a in plan.deletes}
     out = [p for p in observed if p.name not in deleted]
     for a, node in plan.creates:
-        out.append(ObservedPod(a.namespace, a.name, node, a.pod.applied, a.pod.owner, a.pod.spec_hash, state=state,
-                               labels=a.pod.labels, created_at=len(out)))
+        out.append(
+            ObservedPod(
+                a.namespace,
+                a.name,
+                node,
+                a.pod.applied,
+                a.pod.owner,
+                a.pod.spec_hash,
+                state=state,
+                labels=a.pod.labels,
+                created_at=len(out),
+            )
+        )
     return out
 
 
@@ -152,11 +163,14 @@ def test_image_change_rolls_out_through_a_new_replicaset():
     assert first.creates[0][0].pod.owner != observed[0].owner
     status = first.reconciliation.statuses[ObjectKey("Deployment", "default", "web")]
     assert [(s.replicas, s.current) for s in status.replica_sets] == [(6, 0), (0, 6)]
-    assert status.rollout == 'Waiting for deployment "web" rollout to finish: 0 out of 6 new replicas have been updated...'
+    assert (
+        status.rollout == 'Waiting for deployment "web" rollout to finish: 0 out of 6 new replicas have been updated...'
+    )
     second = plan_pods(changed, run(first, observed), NODES)
     assert not second.creates and len(second.deletes) == 3  # 8 pods, at least 5 available: 3 old ones go
-    assert {a.reason for a in second.deletes} == {f"spec-hash {old_hash}→{new_hash}: RollingUpdate of web, "
-                                                  f"{observed[0].owner.name} 6→3"}
+    assert {a.reason for a in second.deletes} == {
+        f"spec-hash {old_hash}→{new_hash}: RollingUpdate of web, {observed[0].owner.name} 6→3"
+    }
     steps, after = roll(changed, observed)
     for creates, deletes in steps:  # never below 6 - 1 available, never above 6 + 2 pods
         assert not (creates and deletes)
@@ -168,8 +182,12 @@ def test_image_change_rolls_out_through_a_new_replicaset():
 
 def test_rolling_update_never_goes_below_min_available_nor_above_max_surge():
     for surge, unavailable in ((1, 0), (0, 1), ("50%", "0%"), (3, 2)):
-        objs = [dataclasses.replace(o, strategy=DeploymentStrategy("RollingUpdate", surge, unavailable))
-                if o.kind == "Deployment" else o for o in objects(WEB)]
+        objs = [
+            dataclasses.replace(o, strategy=DeploymentStrategy("RollingUpdate", surge, unavailable))
+            if o.kind == "Deployment"
+            else o
+            for o in objects(WEB)
+        ]
         observed = run(plan_pods(objs, [], NODES))
         changed = with_image(objs, "busybox:1.37")
         s, u = resolve_fenceposts(surge, unavailable, 6)
@@ -183,8 +201,10 @@ def test_rolling_update_never_goes_below_min_available_nor_above_max_surge():
 
 
 def test_recreate_deletes_every_old_pod_before_the_new_replicaset_starts():
-    objs = [dataclasses.replace(o, strategy=DeploymentStrategy("Recreate")) if o.kind == "Deployment" else o
-            for o in objects(WEB)]
+    objs = [
+        dataclasses.replace(o, strategy=DeploymentStrategy("Recreate")) if o.kind == "Deployment" else o
+        for o in objects(WEB)
+    ]
     observed = run(plan_pods(objs, [], NODES))
     steps, after = roll(with_image(objs, "busybox:1.37"), observed)
     assert steps == [(0, 6), (6, 0)]
@@ -207,7 +227,10 @@ def test_new_pods_count_as_available_only_after_min_ready_seconds():
 def test_changed_configmap_or_secret_rolls_out_the_pods_that_use_them():
     objs = objects(WEB)
     observed = run(plan_pods(objs, [], NODES))
-    for changed in (replace(objs, "ConfigMap", data={"index.html": "bye"}), replace(objs, "Secret", data={"token": b"other"})):
+    for changed in (
+        replace(objs, "ConfigMap", data={"index.html": "bye"}),
+        replace(objs, "Secret", data={"token": b"other"}),
+    ):
         steps, after = roll(changed, observed)
         assert sum(d for _, d in steps) == 6 and len(after) == 6
         assert not {p.name for p in after} & {p.name for p in observed}
@@ -232,8 +255,9 @@ def test_broken_pod_is_replaced():
     plan = plan_pods(objs, [broken] + observed[1:], NODES)
     assert [a.describe() for a in plan.deletes] == [
         f"delete pod default/{broken.name} on node1 (Deployment/web): pod {broken.name} is broken: "
-        "container httpd is missing"]
-    (create, node), = plan.creates
+        "container httpd is missing"
+    ]
+    ((create, node),) = plan.creates
     assert create.reason == f"replaces pod {broken.name} is broken: container httpd is missing"
     assert node == "node1" and create.name != broken.name
 
@@ -242,11 +266,22 @@ def test_pick_victims_follows_upstream_ranking():
     def p(name, node, **kw):
         return ObservedPod("default", name, node, None, **kw)
 
-    pods = [p("old-running", "a", created_at=1), p("new-running", "a", created_at=9),
-            p("crashy", "b", restart_count=5, created_at=1), p("calm", "b", created_at=1),
-            p("unready", "c", ready=False), p("starting", "c", state="created")]
-    assert [v.name for v in pick_victims(pods, 6)] == ["starting", "unready", "crashy", "new-running", "calm",
-                                                       "old-running"]
+    pods = [
+        p("old-running", "a", created_at=1),
+        p("new-running", "a", created_at=9),
+        p("crashy", "b", restart_count=5, created_at=1),
+        p("calm", "b", created_at=1),
+        p("unready", "c", ready=False),
+        p("starting", "c", state="created"),
+    ]
+    assert [v.name for v in pick_victims(pods, 6)] == [
+        "starting",
+        "unready",
+        "crashy",
+        "new-running",
+        "calm",
+        "old-running",
+    ]
     assert pick_victims(pods, 0) == []
 
 
@@ -281,17 +316,22 @@ def workers(*names, **kw) -> list[Node]:
 
 def test_daemonset_runs_one_pod_per_eligible_node_and_follows_nodes():
     objs = objects(DS)
-    nodes = workers("w1", "w2") + [Node("cp", 2000, 4 * GI, labels={"role": "worker"}, taints=(Taint("cp"),)),
-                                   Node("other", 2000, 4 * GI),
-                                   Node("cordoned", 2000, 4 * GI, labels={"role": "worker"}, unschedulable=True)]
+    nodes = workers("w1", "w2") + [
+        Node("cp", 2000, 4 * GI, labels={"role": "worker"}, taints=(Taint("cp"),)),
+        Node("other", 2000, 4 * GI),
+        Node("cordoned", 2000, 4 * GI, labels={"role": "worker"}, unschedulable=True),
+    ]
     plan = plan_pods(objs, [], nodes)
     assert sorted(n for _, n in plan.creates) == ["cordoned", "w1", "w2"]
-    assert {a.reason for a, _ in plan.creates} == {"node cordoned has no agent pod", "node w1 has no agent pod",
-                                                   "node w2 has no agent pod"}
+    assert {a.reason for a, _ in plan.creates} == {
+        "node cordoned has no agent pod",
+        "node w1 has no agent pod",
+        "node w2 has no agent pod",
+    }
     observed = run(plan)
     assert plan_pods(objs, observed, nodes).reconciliation.actions == ()
     joined = nodes + workers("w3")
-    (create, node), = plan_pods(objs, observed, joined).creates
+    ((create, node),) = plan_pods(objs, observed, joined).creates
     assert node == "w3" and create.pod.node_name == "w3"
     relabelled = [dataclasses.replace(n, labels={}) if n.name == "w1" else n for n in nodes]
     (gone,) = plan_pods(objs, observed, relabelled).deletes
@@ -321,15 +361,18 @@ def test_daemonset_template_change_replaces_each_pod_and_duplicates_go():
     assert [(a.observed.node, a.reason.endswith(": RollingUpdate of agent")) for a in plan.deletes] == [("w1", True)]
     assert [n for _, n in plan.creates] == ["w1"]
     status = plan.reconciliation.statuses[ObjectKey("DaemonSet", "default", "agent")]
-    assert status.rollout == 'Waiting for daemon set "agent" rollout to finish: 0 out of 2 new pods have been updated...'
+    assert (
+        status.rollout == 'Waiting for daemon set "agent" rollout to finish: 0 out of 2 new pods have been updated...'
+    )
     step2 = plan_pods([changed], run(plan, observed), nodes)
     assert [a.observed.node for a in step2.deletes] == ["w2"] and [n for _, n in step2.creates] == ["w2"]
     after = run(step2, run(plan, observed))
     done = plan_pods([changed], after, nodes)
     assert done.reconciliation.actions == ()
     assert done.reconciliation.statuses[ObjectKey("DaemonSet", "default", "agent")].rollout == ""
-    ondelete = dataclasses.replace(ds, template=new, update_strategy=dataclasses.replace(ds.update_strategy,
-                                                                                         type="OnDelete"))
+    ondelete = dataclasses.replace(
+        ds, template=new, update_strategy=dataclasses.replace(ds.update_strategy, type="OnDelete")
+    )
     assert plan_pods([ondelete], observed, nodes).reconciliation.actions == ()
 
 
@@ -339,11 +382,14 @@ def test_daemonset_rolling_update_with_max_unavailable_2_and_with_surge():
     observed = run(plan_pods(objs, [], nodes))
     ds = objs[0]
     new = dataclasses.replace(ds.template, labels={"app": "agent", "v": "2"})
-    two = dataclasses.replace(ds, template=new, update_strategy=dataclasses.replace(ds.update_strategy, max_unavailable=2))
+    two = dataclasses.replace(
+        ds, template=new, update_strategy=dataclasses.replace(ds.update_strategy, max_unavailable=2)
+    )
     plan = plan_pods([two], observed, nodes)
     assert sorted(a.observed.node for a in plan.deletes) == ["w1", "w2"] and len(plan.creates) == 2
-    surge = dataclasses.replace(ds, template=new, update_strategy=dataclasses.replace(ds.update_strategy, max_unavailable=0,
-                                                                                      max_surge=1))
+    surge = dataclasses.replace(
+        ds, template=new, update_strategy=dataclasses.replace(ds.update_strategy, max_unavailable=0, max_surge=1)
+    )
     first = plan_pods([surge], observed, nodes)
     assert not first.deletes and [n for _, n in first.creates] == ["w1"]  # beside the old pod
     second = plan_pods([surge], run(first, observed), nodes)
@@ -445,10 +491,13 @@ def test_bare_pod_lifecycle():
     ((create, node),) = plan.creates
     assert (create.name, create.reason, node) == ("once", "new pod", "node1")
     assert create.pod.manifest() == {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": "once", "namespace": "default", "labels": {"app": "once"}},
-        "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
-                                                           "command": ["sh", "-c", "echo hi"]}]},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", "echo hi"]}],
+        },
     }
     observed = [dataclasses.replace(p, state="exited", exit_code=0) for p in run(plan)]
     plan = plan_pods(objs, observed, NODES)
@@ -466,7 +515,8 @@ def test_unschedulable_pod_stays_pending_with_the_reason():
     plan = plan_pods(objs, [], NODES)
     assert plan.creates == ()
     assert [(a.name, m) for a, m in plan.pending] == [
-        ("once", "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.")]
+        ("once", "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.")
+    ]
 
 
 def test_pods_of_objects_not_in_the_set_are_orphans_and_still_hold_resources():
@@ -536,7 +586,8 @@ def test_a_replicasets_template_edit_keeps_its_running_pods_as_upstream():
     observed = run(plan_pods(objs, [], NODES))
     edited = objects(RS.replace("busybox:1.36", "busybox:1.37"))
     assert plan_pods(edited, observed, NODES).reconciliation.actions == ()  # running pods stay
-    more = plan_pods(objects(RS.replace("busybox:1.36", "busybox:1.37").replace("replicas: 2", "replicas: 3")),
-                     observed, NODES)
-    (create, _), = more.creates  # only new pods use the new template
+    more = plan_pods(
+        objects(RS.replace("busybox:1.36", "busybox:1.37").replace("replicas: 2", "replicas: 3")), observed, NODES
+    )
+    ((create, _),) = more.creates  # only new pods use the new template
     assert create.pod.template.spec.containers[0].image == "busybox:1.37" and not more.deletes

@@ -27,9 +27,13 @@ def test_cordon_is_recorded_survives_bootstrap_and_shows_on_the_node():
 
 
 def test_drain_refuses_daemonset_and_bare_pods_unless_told():
-    pods = [SimpleNamespace(namespace="default", name=n, applied=a)
-            for n, a in (("web-1", "Deployment/web"), ("agent-x", "DaemonSet/agent"), ("solo", "Pod/solo"))]
+    pods = [
+        SimpleNamespace(namespace="default", name=n, applied=a)
+        for n, a in (("web-1", "Deployment/web"), ("agent-x", "DaemonSet/agent"), ("solo", "Pod/solo"))
+    ]
     assert drain_blockers(pods, ignore_daemonsets=True, force=True) == []
     msgs = drain_blockers(pods, ignore_daemonsets=False, force=False)
-    assert msgs == ["cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): default/agent-x",
-                    "cannot delete Pods that declare no controller (use --force to override): default/solo"]
+    assert msgs == [
+        "cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to ignore): default/agent-x",
+        "cannot delete Pods that declare no controller (use --force to override): default/solo",
+    ]

@@ -18,10 +18,39 @@ CORE = Path(__file__).resolve().parents[2] / "kcli" / "core"
 FILES = sorted(CORE.rglob("*.py"))
 
 FORBIDDEN_MODULES = {
-    "os", "sys", "subprocess", "socket", "ssl", "select", "selectors", "signal", "paramiko", "fabric", "invoke",
-    "time", "random", "secrets", "uuid", "threading", "multiprocessing", "concurrent", "asyncio", "shutil",
-    "tempfile", "pathlib", "glob", "io", "urllib", "http", "requests", "getpass", "platform",
-    "importlib", "ctypes", "sqlite3", "logging",
+    "os",
+    "sys",
+    "subprocess",
+    "socket",
+    "ssl",
+    "select",
+    "selectors",
+    "signal",
+    "paramiko",
+    "fabric",
+    "invoke",
+    "time",
+    "random",
+    "secrets",
+    "uuid",
+    "threading",
+    "multiprocessing",
+    "concurrent",
+    "asyncio",
+    "shutil",
+    "tempfile",
+    "pathlib",
+    "glob",
+    "io",
+    "urllib",
+    "http",
+    "requests",
+    "getpass",
+    "platform",
+    "importlib",
+    "ctypes",
+    "sqlite3",
+    "logging",
 }
 SCHEMA_MODULES = {"kubernetes_validate", "jsonschema", "referencing"}
 SCHEMA_ALLOWED_IN = {"validate.py"}
@@ -66,5 +95,7 @@ def test_core_module_is_pure(path: Path):
 def test_the_scan_catches_impurity():
     bad = ast.parse("import os\nfrom time import time\nimport random as r\nopen('x')\nx.environ\nd.now()\n")
     assert [m for _, m in _imports(bad)] == ["os", "time", "random"]
-    calls = {n.func.id if isinstance(n.func, ast.Name) else n.func.attr for n in ast.walk(bad) if isinstance(n, ast.Call)}
+    calls = {
+        n.func.id if isinstance(n.func, ast.Name) else n.func.attr for n in ast.walk(bad) if isinstance(n, ast.Call)
+    }
     assert {"open", "now"} <= calls

@@ -15,8 +15,14 @@ FIX = Path(__file__).parent / "fixtures" / "iptables"
 
 
 def svc(name: str, **spec) -> object:
-    return build_object({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-                         "spec": {"selector": {"app": name}, "ports": [{"port": 80}], **spec}})
+    return build_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80}], **spec},
+        }
+    )
 
 
 def test_reads_cluster_ips_and_node_ports_from_nat_and_filter_rules():

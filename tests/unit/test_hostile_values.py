@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from kcli.core import iptables as ipt
+from kcli.core.commands.batch import Unit, parse_batch, render_batch
 from kcli.core.commands.shell import fail, write_private
 from kcli.core.controllers import plan_pods
 from kcli.core.objects import Document, Source, build_object
@@ -50,7 +51,6 @@ from kcli.core.scheduler import Node
 from kcli.core.services import Endpoint, ServicePort, ServiceSpec
 from kcli.core.servicesync import dns_args, dns_hosts
 from kcli.core.validate import validate_documents
-from kcli.core.commands.batch import Unit, parse_batch, render_batch
 from kcli.errors import PlanError
 
 SHELLS = [s for s in ("dash", "bash") if shutil.which(s)]
@@ -64,8 +64,10 @@ PLACE = PodPlacement("n1", "10.244.1.7", "192.168.56.11")
 SUBNET = "10.244.1.0/24"
 KEY = {"secret_key": b"hostile-test-key"} if "secret_key" in inspect.signature(plan_pods).parameters else {}
 
-pytestmark = pytest.mark.skipif(not SHELLS or not all(shutil.which(c) for c in (*READ_ONLY, *SANDBOXED, "env", "cp", "stat", "wc")),
-                                reason="needs dash/bash and coreutils")
+pytestmark = pytest.mark.skipif(
+    not SHELLS or not all(shutil.which(c) for c in (*READ_ONLY, *SANDBOXED, "env", "cp", "stat", "wc")),
+    reason="needs dash/bash and coreutils",
+)
 
 
 # --------------------------------------------------------------------------- the recording sandbox
@@ -89,29 +91,34 @@ class Box:
         self.log.write_bytes(b"")
         self.marker = self.fs / f"PWN-{uuid.uuid4().hex}"  # in the sandbox: a stubbed touch really creates it
         q = shlex.quote
-        record = f"printf '%s\\0' \"$#\" \"${{0##*/}}\" \"$@\" >> {q(str(self.log))}\n"
+        record = f'printf \'%s\\0\' "$#" "${{0##*/}}" "$@" >> {q(str(self.log))}\n'
         for name in READ_ONLY:
-            self._stub(name, record + f"exec {q(shutil.which(name))} \"$@\"\n")
-        inside = (f'for a in "$@"; do case $a in {q(str(self.fs))}/*) case $a in */../*|*/..) exit 0;; esac;; '
-                  '/*) exit 0;; esac; done\n')
+            self._stub(name, record + f'exec {q(shutil.which(name))} "$@"\n')
+        inside = (
+            f'for a in "$@"; do case $a in {q(str(self.fs))}/*) case $a in */../*|*/..) exit 0;; esac;; '
+            "/*) exit 0;; esac; done\n"
+        )
         for name in SANDBOXED:
-            self._stub(name, record + inside + f"exec {q(shutil.which(name))} \"$@\"\n")
+            self._stub(name, record + inside + f'exec {q(shutil.which(name))} "$@"\n')
         for name in RECORD_ONLY:
             self._stub(name, record + ("exit 1\n" if name == "mountpoint" else "exit 0\n"))
         side, real = q(str(self.side)), {c: q(shutil.which(c)) for c in ("cp", "env", "stat", "wc")}
-        self._stub("docker", (
-            f"n=$({real['wc']} -c < {q(str(self.log))})\n" + record +
-            'prev=\nfor a in "$@"; do\n'
-            f'  case $prev in --env-file) {real["cp"]} -- "$a" {side}/envfile.$n; '
-            f'{real["stat"]} -c %a -- "$a" "${{a%/*}}" > {side}/envmode.$n;; esac\n'
-            '  prev=$a\ndone\n'
-            '[ "$1" = --config ] && shift 2\n'
-            'case $1 in\n'
-            f'  image) case $3 in {q(PAUSE_IMAGE)}) exit 0;; *) exit 1;; esac;;\n'
-            '  pull) case $* in *FAILPULL*) echo "pull access denied" >&2; exit 1;; esac;;\n'
-            f'  run) {real["env"]} -0 > {side}/environ.$n\n'
-            '       case $* in *FAILRUN*) echo "docker: Error response from daemon" >&2; exit 125;; esac; echo 0123abcd;;\n'
-            'esac\nexit 0\n'))
+        self._stub(
+            "docker",
+            (
+                f"n=$({real['wc']} -c < {q(str(self.log))})\n" + record + 'prev=\nfor a in "$@"; do\n'
+                f'  case $prev in --env-file) {real["cp"]} -- "$a" {side}/envfile.$n; '
+                f'{real["stat"]} -c %a -- "$a" "${{a%/*}}" > {side}/envmode.$n;; esac\n'
+                "  prev=$a\ndone\n"
+                '[ "$1" = --config ] && shift 2\n'
+                "case $1 in\n"
+                f"  image) case $3 in {q(PAUSE_IMAGE)}) exit 0;; *) exit 1;; esac;;\n"
+                '  pull) case $* in *FAILPULL*) echo "pull access denied" >&2; exit 1;; esac;;\n'
+                f"  run) {real['env']} -0 > {side}/environ.$n\n"
+                '       case $* in *FAILRUN*) echo "docker: Error response from daemon" >&2; exit 125;; esac; echo 0123abcd;;\n'
+                "esac\nexit 0\n"
+            ),
+        )
 
     def _stub(self, name: str, body: str) -> None:
         p = self.bin / name
@@ -129,8 +136,14 @@ class Box:
         for prefix in ("/run/kcli", "/var/lib/kcli"):
             script = script.replace(prefix, str(self.fs) + prefix)
         (self.root / "script.sh").write_text(script)
-        return subprocess.run([shutil.which(shell), str(self.root / "script.sh")], cwd=self.cwd, env={"PATH": str(self.bin)},
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        return subprocess.run(
+            [shutil.which(shell), str(self.root / "script.sh")],
+            cwd=self.cwd,
+            env={"PATH": str(self.bin)},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=60,
+        )
 
     def calls(self) -> list[Call]:
         data, out, i = self.log.read_bytes(), [], 0
@@ -159,7 +172,9 @@ class Box:
                 if line and not line.startswith("#"):
                     k, _, v = line.partition("=")
                     env.append((k, v))
-        environ = dict(e.partition("=")[::2] for e in (self.side / f"environ.{call.offset}").read_bytes().decode().split("\0") if e)
+        environ = dict(
+            e.partition("=")[::2] for e in (self.side / f"environ.{call.offset}").read_bytes().decode().split("\0") if e
+        )
         for i, w in enumerate(argv[:-1]):
             if w == "-e":
                 assert "=" not in argv[i + 1], "an environment value on the docker command line"
@@ -186,8 +201,10 @@ def box(tmp_path: Path) -> Box:
 def hostile(marker: Path) -> dict[str, str]:
     """The payload kinds, each trying to run ``touch MARKER`` (or ``touch PWN`` in the cwd)."""
     m = str(marker)
-    every = (f"'; touch {m}; echo '\"; touch {m}; echo \"$(touch {m})`touch {m}`;touch {m}|touch {m}&touch {m}&&"
-             f"\\\\\\'\\\"*?[a]~{{a,b}} $HOME ${{IFS}}\n;touch {m};\n\t\r\\x")
+    every = (
+        f"'; touch {m}; echo '\"; touch {m}; echo \"$(touch {m})`touch {m}`;touch {m}|touch {m}&touch {m}&&"
+        f"\\\\\\'\\\"*?[a]~{{a,b}} $HOME ${{IFS}}\n;touch {m};\n\t\r\\x"
+    )
     no_ws = f"x';touch${{IFS}}{m};echo'\"$(touch${{IFS}}{m})`touch${{IFS}}{m}`|&;*?[a]\\"
     no_slash = "x';touch${IFS}PWN;'\"$(touch${IFS}PWN)`touch${IFS}PWN`|&;*?[a]\\"
     return {
@@ -209,57 +226,95 @@ def pod_objects(v: str, w: str, r: str, f: str, secret: str) -> list:
     environment variables with a hostile name are single-line (see ``env_routes``)."""
     ns = v
     docs = [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": ns},
-         "data": {r: single_line(v), "one": single_line(v)}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "files", "namespace": ns},
-         "data": {r: v}, "binaryData": {"bin": base64.b64encode(b"\x00\xff'\"$(touch PWN)\n").decode()}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec", "namespace": ns},
-         "stringData": {"multi": secret}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec2", "namespace": ns},
-         "stringData": {r: secret}},
-        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "reg", "namespace": ns},
-         "type": "kubernetes.io/dockerconfigjson",
-         "stringData": {".dockerconfigjson": json.dumps({"auths": {"registry.example": {"auth": v}}})}},
-        {"apiVersion": "v1", "kind": "Pod",
-         "metadata": {"name": v, "namespace": ns, "labels": {w: v, "app": "x"}, "annotations": {"note": v}},
-         "spec": {
-             "hostname": v,
-             "securityContext": {"sysctls": [{"name": "net.ipv4.tcp_syncookies", "value": v}]},
-             "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["a-b.c_d"]}],
-             "imagePullSecrets": [{"name": "reg"}],
-             "volumes": [
-                 {"name": r, "emptyDir": {}},
-                 {"name": "hp-create", "hostPath": {"path": "/h1/" + v, "type": "DirectoryOrCreate"}},
-                 {"name": "hp-file", "hostPath": {"path": "/h2/" + v, "type": "FileOrCreate"}},
-                 {"name": "hp-dir", "hostPath": {"path": "/", "type": "Directory"}},
-                 {"name": "hp-any", "hostPath": {"path": "/h3/" + v}},
-                 {"name": "cm-all", "configMap": {"name": "files"}},
-                 {"name": "cm-items", "configMap": {"name": "files", "items": [{"key": r, "path": "items/" + f}]}},
-                 {"name": "sec", "secret": {"secretName": "sec2", "items": [{"key": r, "path": f}]}},
-             ],
-             "initContainers": [{"name": v, "image": w, "imagePullPolicy": "IfNotPresent", "command": [v], "args": [w]}],
-             "containers": [{
-                 "name": w, "image": w, "imagePullPolicy": "Always", "command": [v, w], "args": [v, "$(HOSTILE)"],
-                 "workingDir": v,
-                 "ports": [{"containerPort": 80, "hostPort": 8080, "name": v, "hostIP": w}],
-                 "env": [
-                     {"name": "HOSTILE", "value": v},
-                     {"name": w, "value": single_line(v)},
-                     {"name": "SECRET_ENV", "valueFrom": {"secretKeyRef": {"name": "sec2", "key": r}}},
-                     {"name": "CM_ENV", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "one"}}},
-                     {"name": "NOTE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['note']"}}},
-                     {"name": "LABEL", "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{w}']"}}},
-                 ],
-                 "envFrom": [{"configMapRef": {"name": "cm"}, "prefix": r}, {"secretRef": {"name": "sec"}, "prefix": "S_"}],
-                 "volumeMounts": [
-                     {"name": r, "mountPath": "/e/" + v, "subPath": "sub/" + v},
-                     {"name": "hp-create", "mountPath": "/h1"}, {"name": "hp-file", "mountPath": "/h2"},
-                     {"name": "hp-dir", "mountPath": "/host"}, {"name": "hp-any", "mountPath": "/h3"},
-                     {"name": "cm-all", "mountPath": "/cm"}, {"name": "cm-items", "mountPath": "/cmi"},
-                     {"name": "sec", "mountPath": "/sec"},
-                 ],
-             }],
-         }},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cm", "namespace": ns},
+            "data": {r: single_line(v), "one": single_line(v)},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "files", "namespace": ns},
+            "data": {r: v},
+            "binaryData": {"bin": base64.b64encode(b"\x00\xff'\"$(touch PWN)\n").decode()},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "sec", "namespace": ns},
+            "stringData": {"multi": secret},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "sec2", "namespace": ns},
+            "stringData": {r: secret},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "reg", "namespace": ns},
+            "type": "kubernetes.io/dockerconfigjson",
+            "stringData": {".dockerconfigjson": json.dumps({"auths": {"registry.example": {"auth": v}}})},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": v, "namespace": ns, "labels": {w: v, "app": "x"}, "annotations": {"note": v}},
+            "spec": {
+                "hostname": v,
+                "securityContext": {"sysctls": [{"name": "net.ipv4.tcp_syncookies", "value": v}]},
+                "hostAliases": [{"ip": "10.1.2.3", "hostnames": ["a-b.c_d"]}],
+                "imagePullSecrets": [{"name": "reg"}],
+                "volumes": [
+                    {"name": r, "emptyDir": {}},
+                    {"name": "hp-create", "hostPath": {"path": "/h1/" + v, "type": "DirectoryOrCreate"}},
+                    {"name": "hp-file", "hostPath": {"path": "/h2/" + v, "type": "FileOrCreate"}},
+                    {"name": "hp-dir", "hostPath": {"path": "/", "type": "Directory"}},
+                    {"name": "hp-any", "hostPath": {"path": "/h3/" + v}},
+                    {"name": "cm-all", "configMap": {"name": "files"}},
+                    {"name": "cm-items", "configMap": {"name": "files", "items": [{"key": r, "path": "items/" + f}]}},
+                    {"name": "sec", "secret": {"secretName": "sec2", "items": [{"key": r, "path": f}]}},
+                ],
+                "initContainers": [
+                    {"name": v, "image": w, "imagePullPolicy": "IfNotPresent", "command": [v], "args": [w]}
+                ],
+                "containers": [
+                    {
+                        "name": w,
+                        "image": w,
+                        "imagePullPolicy": "Always",
+                        "command": [v, w],
+                        "args": [v, "$(HOSTILE)"],
+                        "workingDir": v,
+                        "ports": [{"containerPort": 80, "hostPort": 8080, "name": v, "hostIP": w}],
+                        "env": [
+                            {"name": "HOSTILE", "value": v},
+                            {"name": w, "value": single_line(v)},
+                            {"name": "SECRET_ENV", "valueFrom": {"secretKeyRef": {"name": "sec2", "key": r}}},
+                            {"name": "CM_ENV", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "one"}}},
+                            {"name": "NOTE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.annotations['note']"}}},
+                            {"name": "LABEL", "valueFrom": {"fieldRef": {"fieldPath": f"metadata.labels['{w}']"}}},
+                        ],
+                        "envFrom": [
+                            {"configMapRef": {"name": "cm"}, "prefix": r},
+                            {"secretRef": {"name": "sec"}, "prefix": "S_"},
+                        ],
+                        "volumeMounts": [
+                            {"name": r, "mountPath": "/e/" + v, "subPath": "sub/" + v},
+                            {"name": "hp-create", "mountPath": "/h1"},
+                            {"name": "hp-file", "mountPath": "/h2"},
+                            {"name": "hp-dir", "mountPath": "/host"},
+                            {"name": "hp-any", "mountPath": "/h3"},
+                            {"name": "cm-all", "mountPath": "/cm"},
+                            {"name": "cm-items", "mountPath": "/cmi"},
+                            {"name": "sec", "mountPath": "/sec"},
+                        ],
+                    }
+                ],
+            },
+        },
     ]
     return [build_object(d) for d in docs]
 
@@ -332,8 +387,15 @@ def test_every_pod_field_arrives_literally(box, shell, kind):
     cm = box.node_path(f"{POD_DIR}/{uid}/volumes/configmap")
     sec = box.node_path(f"{SECRET_DIR}/{uid}/secret/sec")
     assert words_after(app, "-v") == [
-        f"{empty}/sub/{v}:/e/{v}", f"/h1/{v}:/h1", f"/h2/{v}:/h2", "/:/host", f"/h3/{v}:/h3",
-        f"{cm}/cm-all:/cm:ro", f"{cm}/cm-items:/cmi:ro", f"{sec}:/sec:ro"]
+        f"{empty}/sub/{v}:/e/{v}",
+        f"/h1/{v}:/h1",
+        f"/h2/{v}:/h2",
+        "/:/host",
+        f"/h3/{v}:/h3",
+        f"{cm}/cm-all:/cm:ro",
+        f"{cm}/cm-items:/cmi:ro",
+        f"{sec}:/sec:ro",
+    ]
     assert Path(empty).is_dir()
     assert Path(f"{cm}/cm-all/{r}").read_bytes().decode() == v
     assert Path(f"{cm}/cm-all/bin").read_bytes() == b"\x00\xff'\"$(touch PWN)\n"
@@ -361,8 +423,10 @@ def test_every_pod_field_arrives_literally(box, shell, kind):
 def small_pod(image: str = "busybox:1", policy: str = "IfNotPresent", init: str = "", volumes=(), env=()):
     """A one-container pod; ``init``: a failing init container of that name (with ``env`` too)."""
     env_field = {"env": list(env)} if env else {}
-    spec = {"containers": [{"name": "app", "image": image, "imagePullPolicy": policy, **env_field}],
-            "volumes": list(volumes)}
+    spec = {
+        "containers": [{"name": "app", "image": image, "imagePullPolicy": policy, **env_field}],
+        "volumes": list(volumes),
+    }
     if init:
         spec["initContainers"] = [{"name": init, "image": "busybox:1-FAILRUN", **env_field}]
     return build_object({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec})
@@ -370,7 +434,9 @@ def small_pod(image: str = "busybox:1", policy: str = "IfNotPresent", init: str 
 
 def run_one(box: Box, shell: str, pod_obj) -> tuple[bool, str]:
     pod, configs = desired([pod_obj])
-    script = render_batch([Unit("create p", tuple(create_pod_lines(pod, PLACE, configs)), tuple(delete_pod_lines(pod_uid(pod))))])
+    script = render_batch(
+        [Unit("create p", tuple(create_pod_lines(pod, PLACE, configs)), tuple(delete_pod_lines(pod_uid(pod))))]
+    )
     res = box.run(shell, script)
     box.assert_clean(res)
     return unit_results(res.stdout)["create p"]
@@ -413,7 +479,9 @@ def test_init_container_failure_message_and_env_files_removed(box, shell):
 @pytest.mark.parametrize("shell", SHELLS)
 def test_env_files_are_removed_when_docker_run_fails(box, shell):
     v = hostile(box.marker)["every"]
-    obj = small_pod(image="busybox:1-FAILRUN", env=[{"name": "MULTI", "value": v}, {"name": "ONE", "value": single_line(v)}])
+    obj = small_pod(
+        image="busybox:1-FAILRUN", env=[{"name": "MULTI", "value": v}, {"name": "ONE", "value": single_line(v)}]
+    )
     pod, configs = desired([obj])
     lines = create_pod_lines(pod, PLACE, configs)
     res = box.run(shell, "set -u\n( set -e\n" + "\n".join(lines) + "\n)\necho rc=$?\n")
@@ -478,12 +546,20 @@ def mounted(volume: dict, mount: dict):
     return build_object(m)
 
 
-REFUSED.update({
-    "mountPath with ':'": lambda: mounted({"name": "e", "emptyDir": {}}, {"name": "e", "mountPath": "/x:/etc"}),
-    "hostPath with ':'": lambda: mounted({"name": "h", "hostPath": {"path": "/a:/b"}}, {"name": "h", "mountPath": "/x"}),
-    "subPath with '..'": lambda: mounted({"name": "e", "emptyDir": {}}, {"name": "e", "mountPath": "/x", "subPath": "a/../../.."}),
-    "absolute subPath": lambda: mounted({"name": "e", "emptyDir": {}}, {"name": "e", "mountPath": "/x", "subPath": "/etc"}),
-})
+REFUSED.update(
+    {
+        "mountPath with ':'": lambda: mounted({"name": "e", "emptyDir": {}}, {"name": "e", "mountPath": "/x:/etc"}),
+        "hostPath with ':'": lambda: mounted(
+            {"name": "h", "hostPath": {"path": "/a:/b"}}, {"name": "h", "mountPath": "/x"}
+        ),
+        "subPath with '..'": lambda: mounted(
+            {"name": "e", "emptyDir": {}}, {"name": "e", "mountPath": "/x", "subPath": "a/../../.."}
+        ),
+        "absolute subPath": lambda: mounted(
+            {"name": "e", "emptyDir": {}}, {"name": "e", "mountPath": "/x", "subPath": "/etc"}
+        ),
+    }
+)
 
 
 def with_spec(**extra):
@@ -493,11 +569,15 @@ def with_spec(**extra):
     return build_object(m)
 
 
-REFUSED.update({
-    "hostAliases hostname with a newline": lambda: with_spec(hostAliases=[{"ip": "1.2.3.4", "hostnames": ["a\n5.6.7.8 evil"]}]),
-    "hostAliases hostname with ':'": lambda: with_spec(hostAliases=[{"ip": "1.2.3.4", "hostnames": ["a:9.9.9.9"]}]),
-    "hostAliases ip not an IP": lambda: with_spec(hostAliases=[{"ip": "1.2.3.4\n5.6.7.8", "hostnames": ["a"]}]),
-})
+REFUSED.update(
+    {
+        "hostAliases hostname with a newline": lambda: with_spec(
+            hostAliases=[{"ip": "1.2.3.4", "hostnames": ["a\n5.6.7.8 evil"]}]
+        ),
+        "hostAliases hostname with ':'": lambda: with_spec(hostAliases=[{"ip": "1.2.3.4", "hostnames": ["a:9.9.9.9"]}]),
+        "hostAliases ip not an IP": lambda: with_spec(hostAliases=[{"ip": "1.2.3.4\n5.6.7.8", "hostnames": ["a"]}]),
+    }
+)
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
@@ -508,10 +588,14 @@ def test_refused_before_any_script_exists(case):
 
 
 def test_config_items_and_keys_that_leave_their_directory_are_refused():
-    cm = build_object({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"..": "x", "k": "y"}})
-    for volume in ({"name": "c", "configMap": {"name": "cm"}},
-                   {"name": "c", "configMap": {"name": "cm", "items": [{"key": "k", "path": "../../x"}]}},
-                   {"name": "c", "configMap": {"name": "cm", "items": [{"key": "k", "path": "/etc/x"}]}}):
+    cm = build_object(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"..": "x", "k": "y"}}
+    )
+    for volume in (
+        {"name": "c", "configMap": {"name": "cm"}},
+        {"name": "c", "configMap": {"name": "cm", "items": [{"key": "k", "path": "../../x"}]}},
+        {"name": "c", "configMap": {"name": "cm", "items": [{"key": "k", "path": "/etc/x"}]}},
+    ):
         pod, configs = desired([cm, small_pod(volumes=[volume])])
         with pytest.raises(PlanError, match="relative path without"):
             create_pod_lines(pod, PLACE, configs)
@@ -559,10 +643,18 @@ spec:
 """
 
 
-@pytest.mark.parametrize(("name", "port"), [
-    ('web" -j ACCEPT', "http"), ("web\n-A KUBE-SERVICES -j ACCEPT", "http"), ("web", 'h" -j ACCEPT'),
-    ("web", "h\n-A X"), ("web;id", "http"), ("Web", "http"), ("web", "h p"),
-])
+@pytest.mark.parametrize(
+    ("name", "port"),
+    [
+        ('web" -j ACCEPT', "http"),
+        ("web\n-A KUBE-SERVICES -j ACCEPT", "http"),
+        ("web", 'h" -j ACCEPT'),
+        ("web", "h\n-A X"),
+        ("web;id", "http"),
+        ("Web", "http"),
+        ("web", "h p"),
+    ],
+)
 def test_service_and_port_names_that_reach_iptables_comments_are_validated(name, port):
     """Service names are DNS-1035 labels and their port names DNS labels (as Kubernetes): nothing
     that could end a quoted iptables-restore comment or a line gets past validation."""
@@ -580,7 +672,9 @@ def test_iptables_payload_quoting_keeps_a_value_one_argument_and_refuses_line_br
     for bad in ("a\nb", "a\rb", "a\0b"):
         with pytest.raises(ValueError):
             ipt.quote(bad)
-    spec = ServiceSpec("ns", "web\n-A KUBE-SERVICES -j ACCEPT", "ClusterIP", "10.96.0.10", (ServicePort("http", "TCP", 80, 80),))
+    spec = ServiceSpec(
+        "ns", "web\n-A KUBE-SERVICES -j ACCEPT", "ClusterIP", "10.96.0.10", (ServicePort("http", "TCP", 80, 80),)
+    )
     with pytest.raises(ValueError):
         ipt.render_filter([spec], {})
 
@@ -588,10 +682,16 @@ def test_iptables_payload_quoting_keeps_a_value_one_argument_and_refuses_line_br
 def test_dns_hosts_holds_one_record_per_line_and_nothing_else():
     good = ServiceSpec("ns", "web", "ClusterIP", "10.96.0.10", (ServicePort("http", "TCP", 80, 80),))
     headless = ServiceSpec("ns", "db", "ClusterIP", "None", (ServicePort("", "TCP", 5432, 5432),))
-    eps = {headless.key: (Endpoint("10.244.1.5", 5432, "p", "n1", True),
-                          Endpoint("10.244.1.6\n6.6.6.6 web.ns.svc.cluster.local", 5432, "q", "n1", True))}
+    eps = {
+        headless.key: (
+            Endpoint("10.244.1.5", 5432, "p", "n1", True),
+            Endpoint("10.244.1.6\n6.6.6.6 web.ns.svc.cluster.local", 5432, "q", "n1", True),
+        )
+    }
     assert dns_hosts([good, headless], eps).splitlines()[1:] == [
-        "10.96.0.10 web.ns.svc.cluster.local", "10.244.1.5 db.ns.svc.cluster.local"]
+        "10.96.0.10 web.ns.svc.cluster.local",
+        "10.244.1.5 db.ns.svc.cluster.local",
+    ]
     for name in ("web\n6.6.6.6 evil", "web evil", "we#b"):
         with pytest.raises(ValueError):
             dns_hosts([ServiceSpec("ns", name, "ClusterIP", "10.96.0.11", good.ports)], {})

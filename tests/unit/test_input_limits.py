@@ -34,18 +34,35 @@ spec:
 
 FILES = {
     "replicas": ("replicas.yaml", lambda: DEPLOYMENT),
-    "alias bomb": ("bomb.yaml", lambda: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  a: &a "
-                   + "x" * 1_000_000 + "\n  list: [" + ",".join(["*a"] * 5000) + "]\n"),
-    "10 MB ConfigMap": ("configmap.yaml", lambda: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  k: "
-                        + "a" * 10_000_000 + "\n"),
+    "alias bomb": (
+        "bomb.yaml",
+        lambda: (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  a: &a "
+            + "x" * 1_000_000
+            + "\n  list: ["
+            + ",".join(["*a"] * 5000)
+            + "]\n"
+        ),
+    ),
+    "10 MB ConfigMap": (
+        "configmap.yaml",
+        lambda: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  k: " + "a" * 10_000_000 + "\n",
+    ),
     "NUL": ("nul.yaml", lambda: POD % ("busybox", '"secret\\0tail"')),
     "hostile image": ("image.yaml", lambda: POD % ("\"x:1'; touch MARKER; echo '\"", "ok")),
-    "template escape": ("template.yaml.j2", lambda: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: t}\ndata:\n"
-                        "  a: \"{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}\"\n"),
+    "template escape": (
+        "template.yaml.j2",
+        lambda: (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: t}\ndata:\n"
+            "  a: \"{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}\"\n"
+        ),
+    ),
 }
 EXPECTED = {
-    "replicas": ["replicas.yaml: doc 1 (Deployment/web): spec.replicas: must be <= 65536 (the pod network "
-                 "10.244.0.0/16 holds at most 65536 pods)"],
+    "replicas": [
+        "replicas.yaml: doc 1 (Deployment/web): spec.replicas: must be <= 65536 (the pod network "
+        "10.244.0.0/16 holds at most 65536 pods)"
+    ],
     "alias bomb": ["bomb.yaml:6: doc 1: too large: the manifests expand to more than 16 MiB of text"],
     "10 MB ConfigMap": ["configmap.yaml: doc 1 (ConfigMap/big): data: Too long: may not be more than 1048576 bytes"],
     "NUL": ["nul.yaml: doc 1 (Pod/p): spec.containers[0].env[0].value: must not contain NUL (\\x00)"],
@@ -64,8 +81,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[subprocess
     for name, (file, text) in FILES.items():
         (tmp / file).write_text(text())
         script = f'ulimit -v {ULIMIT_KB} && exec "$0" -m kcli "$@"'
-        procs[name] = subprocess.Popen(["bash", "-c", script, sys.executable, "apply", "--dry-run=client", "-f", file],
-                                       cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        procs[name] = subprocess.Popen(
+            ["bash", "-c", script, sys.executable, "apply", "--dry-run=client", "-f", file],
+            cwd=tmp,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     out = {}
     for name, p in procs.items():
         stdout, stderr = p.communicate(timeout=300)

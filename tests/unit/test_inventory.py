@@ -30,7 +30,9 @@ def test_parses_hosts_with_defaults_and_overrides():
 
 
 def test_env_overrides_key_and_timeout():
-    inv = parse_inventory(GOOD, source="inv.yaml", base_dir="/x", env={"KCLI_SSH_KEY": "/ci/key", "KCLI_CONNECT_TIMEOUT": "1.5"})
+    inv = parse_inventory(
+        GOOD, source="inv.yaml", base_dir="/x", env={"KCLI_SSH_KEY": "/ci/key", "KCLI_CONNECT_TIMEOUT": "1.5"}
+    )
     assert inv.hosts[0].identity_file == "/ci/key"
     assert inv.hosts[0].connect_timeout == 1.5
 
@@ -69,7 +71,9 @@ def test_missing_hosts_and_non_mapping():
 def test_cli_reports_invalid_inventory_without_traceback(tmp_path):
     inv = tmp_path / "prod.yaml"
     inv.write_text("hosts:\n  - name: a\n  - name: a\n    address: 10.0.0.1\n    port: '22'\n")
-    proc = subprocess.run([sys.executable, "-m", "kcli", "get", "nodes", "-i", str(inv)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kcli", "get", "nodes", "-i", str(inv)], capture_output=True, text=True
+    )
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr
     assert f"{inv}: hosts[0].address: required" in proc.stderr
@@ -80,7 +84,9 @@ def test_cli_reports_invalid_inventory_without_traceback(tmp_path):
 def test_cli_reports_yaml_syntax_error_with_line(tmp_path):
     inv = tmp_path / "broken.yaml"
     inv.write_text("hosts:\n  - name: a\n   address: [\n")
-    proc = subprocess.run([sys.executable, "-m", "kcli", "get", "nodes", "-i", str(inv)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kcli", "get", "nodes", "-i", str(inv)], capture_output=True, text=True
+    )
     assert proc.returncode == 3
     assert "Traceback" not in proc.stderr
     assert f"{inv}:" in proc.stderr and "invalid YAML" in proc.stderr
@@ -117,25 +123,42 @@ def test_only_reachable_bootstrapped_nodes_take_pods():
 HOSTS = [{"name": "a", "address": "10.0.0.1"}]
 
 
-@pytest.mark.parametrize("network, errors", [
-    ({"pod_cidr": "10.244.0.0/33"},
-     ["inventory.yaml: network.pod_cidr: '10.244.0.0/33' does not appear to be an IPv4 or IPv6 network"]),
-    ({"pod_cidr": "10.244.0.1/16"}, ["inventory.yaml: network.pod_cidr: 10.244.0.1/16 has host bits set"]),
-    ({"pod_cidr": "fd00::/64"}, ["inventory.yaml: network.pod_cidr: fd00::/64: only IPv4 is supported"]),
-    ({"pod_cidr": "10.244.0.0/23"},
-     ["inventory.yaml: network.pod_cidr: 10.244.0.0/23: must hold at least 4 /24 node subnets"]),
-    ({"service_cidr": "fd00::/108"}, ["inventory.yaml: network.service_cidr: fd00::/108: only IPv4 is supported"]),
-    ({"service_cidr": "nope"},
-     ["inventory.yaml: network.service_cidr: 'nope' does not appear to be an IPv4 or IPv6 network"]),
-    ({"pod_cidr": "10.96.0.0/16"},
-     ["inventory.yaml: network.service_cidr: 10.96.0.0/12 overlaps network.pod_cidr 10.96.0.0/16"]),
-    ({"pod_cidr": "10.0.0.0/8", "service_cidr": "10.96.0.0/12"},
-     ["inventory.yaml: network.service_cidr: 10.96.0.0/12 overlaps network.pod_cidr 10.0.0.0/8"]),
-    ({"backend": "udp"}, ["inventory.yaml: network.backend: udp: must be one of vxlan, host-gw"]),
-    ({"pod_cidr": 10, "backend": None},
-     ["inventory.yaml: network.backend: must be a non-empty string",
-      "inventory.yaml: network.pod_cidr: must be a non-empty string (a CIDR like 10.244.0.0/16)"]),
-])
+@pytest.mark.parametrize(
+    "network, errors",
+    [
+        (
+            {"pod_cidr": "10.244.0.0/33"},
+            ["inventory.yaml: network.pod_cidr: '10.244.0.0/33' does not appear to be an IPv4 or IPv6 network"],
+        ),
+        ({"pod_cidr": "10.244.0.1/16"}, ["inventory.yaml: network.pod_cidr: 10.244.0.1/16 has host bits set"]),
+        ({"pod_cidr": "fd00::/64"}, ["inventory.yaml: network.pod_cidr: fd00::/64: only IPv4 is supported"]),
+        (
+            {"pod_cidr": "10.244.0.0/23"},
+            ["inventory.yaml: network.pod_cidr: 10.244.0.0/23: must hold at least 4 /24 node subnets"],
+        ),
+        ({"service_cidr": "fd00::/108"}, ["inventory.yaml: network.service_cidr: fd00::/108: only IPv4 is supported"]),
+        (
+            {"service_cidr": "nope"},
+            ["inventory.yaml: network.service_cidr: 'nope' does not appear to be an IPv4 or IPv6 network"],
+        ),
+        (
+            {"pod_cidr": "10.96.0.0/16"},
+            ["inventory.yaml: network.service_cidr: 10.96.0.0/12 overlaps network.pod_cidr 10.96.0.0/16"],
+        ),
+        (
+            {"pod_cidr": "10.0.0.0/8", "service_cidr": "10.96.0.0/12"},
+            ["inventory.yaml: network.service_cidr: 10.96.0.0/12 overlaps network.pod_cidr 10.0.0.0/8"],
+        ),
+        ({"backend": "udp"}, ["inventory.yaml: network.backend: udp: must be one of vxlan, host-gw"]),
+        (
+            {"pod_cidr": 10, "backend": None},
+            [
+                "inventory.yaml: network.backend: must be a non-empty string",
+                "inventory.yaml: network.pod_cidr: must be a non-empty string (a CIDR like 10.244.0.0/16)",
+            ],
+        ),
+    ],
+)
 def test_network_settings_are_checked_at_load_with_the_inventory_field(network, errors):
     with pytest.raises(InventoryError) as ei:
         parse_inventory({"network": network, "hosts": HOSTS}, source="inventory.yaml")
@@ -144,8 +167,9 @@ def test_network_settings_are_checked_at_load_with_the_inventory_field(network, 
 
 
 def test_valid_network_settings_are_kept():
-    inv = parse_inventory({"network": {"pod_cidr": "10.32.0.0/12", "service_cidr": "10.96.0.0/16", "backend": "host-gw"},
-                           "hosts": HOSTS})
+    inv = parse_inventory(
+        {"network": {"pod_cidr": "10.32.0.0/12", "service_cidr": "10.96.0.0/16", "backend": "host-gw"}, "hosts": HOSTS}
+    )
     assert inv.network == {"pod_cidr": "10.32.0.0/12", "service_cidr": "10.96.0.0/16", "backend": "host-gw"}
     assert parse_inventory({"hosts": HOSTS}).network == {}
 
@@ -153,7 +177,9 @@ def test_valid_network_settings_are_kept():
 def test_cli_reports_invalid_network_at_load(tmp_path):
     inv = tmp_path / "prod.yaml"
     inv.write_text("network: {pod_cidr: 10.96.0.0/16}\nhosts:\n  - {name: a, address: 10.0.0.1}\n")
-    proc = subprocess.run([sys.executable, "-m", "kcli", "get", "nodes", "-i", str(inv)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kcli", "get", "nodes", "-i", str(inv)], capture_output=True, text=True
+    )
     assert proc.returncode == 3, proc.stderr
     assert f"{inv}: network.service_cidr: 10.96.0.0/12 overlaps network.pod_cidr 10.96.0.0/16" in proc.stderr
 
@@ -164,11 +190,13 @@ def test_a_view_knows_docker_answers_from_its_pods_section():
 
     inv = parse_inventory({"hosts": [{"name": n, "address": f"10.0.0.{i}"} for i, n in enumerate(["a", "b", "c"], 1)]})
     base = {"cpus": Section("2", 0), "meminfo": Section("MemTotal: 1024 kB", 0)}
-    view = view_from_sections({
-        "a": {**base, "pods": Section("[]", 0)},
-        "b": {**base, "pods": Section("Cannot connect to the Docker daemon at unix:///var/run/docker.sock", 1)},
-        "c": dict(base),  # no pods section: nothing says docker answers
-    })
+    view = view_from_sections(
+        {
+            "a": {**base, "pods": Section("[]", 0)},
+            "b": {**base, "pods": Section("Cannot connect to the Docker daemon at unix:///var/run/docker.sock", 1)},
+            "c": dict(base),  # no pods section: nothing says docker answers
+        }
+    )
     assert view.facts["a"].docker_error is None
     assert view.facts["b"].docker_error.startswith("Cannot connect to the Docker daemon")
     assert view.facts["c"].docker_error == "docker not probed"

@@ -26,11 +26,20 @@ def fixture(name: str) -> str:
 
 
 def web(affinity: str = "None", node_port: int | None = 30080, cluster_ip: str = "10.96.12.34") -> ServiceSpec:
-    return ServiceSpec("default", "web", "NodePort" if node_port else "ClusterIP", cluster_ip,
-                       (ServicePort("http", "TCP", 80, 8080, node_port),), {"app": "web"}, affinity)
+    return ServiceSpec(
+        "default",
+        "web",
+        "NodePort" if node_port else "ClusterIP",
+        cluster_ip,
+        (ServicePort("http", "TCP", 80, 8080, node_port),),
+        {"app": "web"},
+        affinity,
+    )
 
 
-def eps(*ips: str, port: int = 8080, name: str = "http", ready: bool = True, proto: str = "TCP") -> tuple[Endpoint, ...]:
+def eps(
+    *ips: str, port: int = 8080, name: str = "http", ready: bool = True, proto: str = "TCP"
+) -> tuple[Endpoint, ...]:
     return tuple(Endpoint(ip, port, f"pod-{ip}", "n1", ready, name, proto) for ip in ips)
 
 
@@ -75,30 +84,40 @@ class TestReferencePayload:
         s = web("ClientIP")
         nat = ipt.render_nat([s], {s.key: WEB_EPS}, None, CIDR)
         svc_rules = rules_of(nat, "KUBE-SVC-CDGGSHYLG3RE2FKL")
-        assert svc_rules[1] == ('-m comment --comment "default/web:http -> 10.244.1.5:8080" -m recent '
-                                "--name KUBE-SEP-AFGSLHOD2HFNCBX4 --rcheck --seconds 10800 --reap -j KUBE-SEP-AFGSLHOD2HFNCBX4")
+        assert svc_rules[1] == (
+            '-m comment --comment "default/web:http -> 10.244.1.5:8080" -m recent '
+            "--name KUBE-SEP-AFGSLHOD2HFNCBX4 --rcheck --seconds 10800 --reap -j KUBE-SEP-AFGSLHOD2HFNCBX4"
+        )
         assert [r.split("-j ")[-1] for r in svc_rules[1:4]] == [
-            "KUBE-SEP-AFGSLHOD2HFNCBX4", "KUBE-SEP-2RIJ5GIYXEFH6G4D", "KUBE-SEP-RBX5X5TOEG5GD3RO"]
+            "KUBE-SEP-AFGSLHOD2HFNCBX4",
+            "KUBE-SEP-2RIJ5GIYXEFH6G4D",
+            "KUBE-SEP-RBX5X5TOEG5GD3RO",
+        ]
         assert "--probability 0.3333333333" in svc_rules[4]
         assert rules_of(nat, "KUBE-SEP-AFGSLHOD2HFNCBX4")[1] == (
             "-m comment --comment default/web:http -m recent --name KUBE-SEP-AFGSLHOD2HFNCBX4 --set "
-            "-m tcp -p tcp -j DNAT --to-destination 10.244.1.5:8080")
+            "-m tcp -p tcp -j DNAT --to-destination 10.244.1.5:8080"
+        )
 
     def test_affinity_timeout_is_rendered(self):
-        s = ServiceSpec("default", "web", "ClusterIP", "10.96.0.5", (ServicePort("", "TCP", 80, 80),),
-                        {"app": "w"}, "ClientIP", 600)
+        s = ServiceSpec(
+            "default", "web", "ClusterIP", "10.96.0.5", (ServicePort("", "TCP", 80, 80),), {"app": "w"}, "ClientIP", 600
+        )
         nat = ipt.render_nat([s], {s.key: eps("10.244.1.5", port=80, name="")}, None, CIDR)
         assert "--rcheck --seconds 600 --reap" in nat
 
 
 class TestLoadBalancing:
-    @pytest.mark.parametrize("n,expected", [
-        (1, []),
-        (2, ["0.5000000000"]),
-        (3, ["0.3333333333", "0.5000000000"]),
-        (4, ["0.2500000000", "0.3333333333", "0.5000000000"]),
-        (5, ["0.2000000000", "0.2500000000", "0.3333333333", "0.5000000000"]),
-    ])
+    @pytest.mark.parametrize(
+        "n,expected",
+        [
+            (1, []),
+            (2, ["0.5000000000"]),
+            (3, ["0.3333333333", "0.5000000000"]),
+            (4, ["0.2500000000", "0.3333333333", "0.5000000000"]),
+            (5, ["0.2000000000", "0.2500000000", "0.3333333333", "0.5000000000"]),
+        ],
+    )
     def test_probabilities_like_kube_proxy(self, n, expected):
         s = web(node_port=None)
         ips = [f"10.244.{i}.2" for i in range(1, n + 1)]
@@ -131,10 +150,12 @@ class TestNoEndpoints:
             flt = ipt.render_filter([s], endpoints)
             nat = ipt.render_nat([s], endpoints, None, CIDR)
             assert rules_of(flt, "KUBE-SERVICES") == [
-                '-m comment --comment "default/web:http has no endpoints" -m tcp -p tcp -d 10.96.12.34 --dport 80 -j REJECT']
+                '-m comment --comment "default/web:http has no endpoints" -m tcp -p tcp -d 10.96.12.34 --dport 80 -j REJECT'
+            ]
             assert rules_of(flt, "KUBE-EXTERNAL-SERVICES") == [
                 '-m comment --comment "default/web:http has no endpoints" -m addrtype --dst-type LOCAL '
-                "-m tcp -p tcp --dport 30080 -j REJECT"]
+                "-m tcp -p tcp --dport 30080 -j REJECT"
+            ]
             assert "KUBE-SVC-" not in nat and "KUBE-SEP-" not in nat and "KUBE-EXT-" not in nat
             assert rules_of(nat, "KUBE-NODEPORTS") == []
 
@@ -158,11 +179,19 @@ class TestVariants:
             ipt.render_nat([web(cluster_ip="")], {}, None, CIDR)
 
     def test_udp_service(self):
-        s = ServiceSpec("kube-system", "kube-dns", "ClusterIP", "10.96.0.10", (ServicePort("dns", "UDP", 53, 53),),
-                        {"k8s-app": "kube-dns"})
+        s = ServiceSpec(
+            "kube-system",
+            "kube-dns",
+            "ClusterIP",
+            "10.96.0.10",
+            (ServicePort("dns", "UDP", 53, 53),),
+            {"k8s-app": "kube-dns"},
+        )
         nat = ipt.render_nat([s], {s.key: eps("10.244.1.2", port=53, name="dns", proto="UDP")}, None, CIDR)
-        assert ('-A KUBE-SERVICES -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp -p udp '
-                "-d 10.96.0.10 --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU") in nat
+        assert (
+            '-A KUBE-SERVICES -m comment --comment "kube-system/kube-dns:dns cluster IP" -m udp -p udp '
+            "-d 10.96.0.10 --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU"
+        ) in nat
         assert "-m udp -p udp -j DNAT --to-destination 10.244.1.2:53" in nat
 
     def test_masquerade_modes(self):
@@ -189,10 +218,14 @@ class TestVariants:
         assert "-j MASQUERADE\n" in nat
         assert rules_of(nat, "KUBE-SERVICES")[-1] == (
             '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" '
-            "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS")
+            "! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"
+        )
 
     def test_nodeports_tail_rule_is_last_with_many_services(self):
-        a, b = web(), ServiceSpec("default", "api", "ClusterIP", "10.96.0.7", (ServicePort("", "TCP", 80, 80),), {"a": "b"})
+        a, b = (
+            web(),
+            ServiceSpec("default", "api", "ClusterIP", "10.96.0.7", (ServicePort("", "TCP", 80, 80),), {"a": "b"}),
+        )
         nat = ipt.render_nat([a, b], {a.key: WEB_EPS, b.key: eps("10.244.1.9", port=80, name="")}, None, CIDR)
         services = [r for r in nat.splitlines() if r.startswith("-A KUBE-SERVICES")]
         assert len(services) == 3 and "NOTE: this must be the last rule" in services[-1]
@@ -202,13 +235,26 @@ class TestVariants:
 class TestStaleChains:
     def test_unwanted_service_chains_are_declared_and_deleted(self):
         s = web(node_port=None)
-        existing = ["KUBE-SVC-CDGGSHYLG3RE2FKL", "KUBE-SEP-AFGSLHOD2HFNCBX4", "KUBE-SEP-OLDOLDOLDOLDOLDO",
-                    "KUBE-EXT-CDGGSHYLG3RE2FKL", "KUBE-SVL-ZZZZZZZZZZZZZZZZ", "KUBE-FW-ZZZZZZZZZZZZZZZZ",
-                    "KUBE-FIREWALL", "KUBE-PROXY-CANARY", "KUBE-SERVICES", "DOCKER"]
+        existing = [
+            "KUBE-SVC-CDGGSHYLG3RE2FKL",
+            "KUBE-SEP-AFGSLHOD2HFNCBX4",
+            "KUBE-SEP-OLDOLDOLDOLDOLDO",
+            "KUBE-EXT-CDGGSHYLG3RE2FKL",
+            "KUBE-SVL-ZZZZZZZZZZZZZZZZ",
+            "KUBE-FW-ZZZZZZZZZZZZZZZZ",
+            "KUBE-FIREWALL",
+            "KUBE-PROXY-CANARY",
+            "KUBE-SERVICES",
+            "DOCKER",
+        ]
         nat = ipt.render_nat([s], {s.key: WEB_EPS}, None, CIDR, existing_chains=existing)
         deleted = [line.split()[1] for line in nat.splitlines() if line.startswith("-X ")]
-        assert deleted == ["KUBE-EXT-CDGGSHYLG3RE2FKL", "KUBE-FW-ZZZZZZZZZZZZZZZZ",
-                           "KUBE-SEP-OLDOLDOLDOLDOLDO", "KUBE-SVL-ZZZZZZZZZZZZZZZZ"]
+        assert deleted == [
+            "KUBE-EXT-CDGGSHYLG3RE2FKL",
+            "KUBE-FW-ZZZZZZZZZZZZZZZZ",
+            "KUBE-SEP-OLDOLDOLDOLDOLDO",
+            "KUBE-SVL-ZZZZZZZZZZZZZZZZ",
+        ]
         for chain in deleted:
             assert f":{chain} - [0:0]" in nat  # declared (flushed) before -X, as iptables needs
         assert nat.index("-X ") < nat.index("NOTE: this must be the last rule")
@@ -223,15 +269,20 @@ class TestStaleChains:
         before = ipt.parse_iptables_save(fixture("mixed.nat.save"))["nat"]
         after = ipt.parse_iptables_save(fixture("stale.nat.save"))["nat"]
         gone = {c for c in before if c not in after}
-        assert {c for c in gone if "CDGGSHYLG3RE2FKL" in c} == {"KUBE-SVC-CDGGSHYLG3RE2FKL", "KUBE-EXT-CDGGSHYLG3RE2FKL"}
+        assert {c for c in gone if "CDGGSHYLG3RE2FKL" in c} == {
+            "KUBE-SVC-CDGGSHYLG3RE2FKL",
+            "KUBE-EXT-CDGGSHYLG3RE2FKL",
+        }
         assert len([c for c in gone if c.startswith("KUBE-SEP-")]) == 3 + 3
         assert not [c for c in after if c not in before]
         assert "KUBE-FIREWALL" in ipt.parse_iptables_save(fixture("stale.filter.save"))["filter"]  # kubelet's, kept
 
     def test_teardown_payload(self):
         nat = ipt.render_teardown_nat(["KUBE-SVC-A", "KUBE-SEP-B", "KUBE-FIREWALL"])
-        assert nat == ("*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-NODEPORTS - [0:0]\n:KUBE-POSTROUTING - [0:0]\n"
-                       ":KUBE-MARK-MASQ - [0:0]\n:KUBE-SEP-B - [0:0]\n:KUBE-SVC-A - [0:0]\n-X KUBE-SEP-B\n-X KUBE-SVC-A\nCOMMIT\n")
+        assert nat == (
+            "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-NODEPORTS - [0:0]\n:KUBE-POSTROUTING - [0:0]\n"
+            ":KUBE-MARK-MASQ - [0:0]\n:KUBE-SEP-B - [0:0]\n:KUBE-SVC-A - [0:0]\n-X KUBE-SEP-B\n-X KUBE-SVC-A\nCOMMIT\n"
+        )
 
 
 class TestJumps:
@@ -239,8 +290,10 @@ class TestJumps:
         as_text = [f"{t} {c} " + " ".join(ipt.quote(a) for a in args) for t, c, args in ipt.JUMP_RULES]
         assert 'nat PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES' in as_text
         assert 'nat POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING' in as_text
-        assert ('filter FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" '
-                "-j KUBE-SERVICES") in as_text
+        assert (
+            'filter FORWARD -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" '
+            "-j KUBE-SERVICES"
+        ) in as_text
         assert 'filter FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD' in as_text
         assert len(ipt.JUMP_RULES) == 12 and len(ipt.jump_rules(["nat"])) == 3
 
@@ -249,15 +302,29 @@ class TestJumps:
         lines = script.splitlines()
         assert lines[0] == "set -e"
         assert lines[1] == "iptables -w -t nat -N KUBE-SERVICES 2>/dev/null || true"
-        assert lines[2] == ("iptables -w -t nat -C OUTPUT -m comment --comment 'kubernetes service portals' "
-                            "-j KUBE-SERVICES 2>/dev/null || iptables -w -t nat -I OUTPUT -m comment --comment "
-                            "'kubernetes service portals' -j KUBE-SERVICES")
+        assert lines[2] == (
+            "iptables -w -t nat -C OUTPUT -m comment --comment 'kubernetes service portals' "
+            "-j KUBE-SERVICES 2>/dev/null || iptables -w -t nat -I OUTPUT -m comment --comment "
+            "'kubernetes service portals' -j KUBE-SERVICES"
+        )
         assert sum(" -N " in line for line in lines) == 2  # KUBE-SERVICES once, KUBE-POSTROUTING once
 
     def test_argv_pair(self):
         check, insert = ipt.ensure_jump_argvs(ipt.JUMP_RULES[-1])
-        assert check == ("iptables", "-w", "-t", "nat", "-C", "POSTROUTING", "-m", "comment", "--comment",
-                         "kubernetes postrouting rules", "-j", "KUBE-POSTROUTING")
+        assert check == (
+            "iptables",
+            "-w",
+            "-t",
+            "nat",
+            "-C",
+            "POSTROUTING",
+            "-m",
+            "comment",
+            "--comment",
+            "kubernetes postrouting rules",
+            "-j",
+            "KUBE-POSTROUTING",
+        )
         assert insert[:6] == ("iptables", "-w", "-t", "nat", "-I", "POSTROUTING") and insert[6:] == check[6:]
 
     def test_restore_and_save_argv(self):
@@ -278,48 +345,77 @@ class TestParse:
         assert not any("DOCKER" in r for r in flt["FORWARD"])
 
     def test_empty_chains_counters_and_comments(self):
-        text = ("# Generated by iptables-save\n*nat\n:PREROUTING ACCEPT [5:300]\n:KUBE-NODEPORTS - [0:0]\n"
-                "[3:180] -A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n"
-                "[0:0] -A PREROUTING -j DOCKER\nCOMMIT\n")
-        assert ipt.parse_iptables_save(text) == {"nat": {
-            "KUBE-NODEPORTS": [], "PREROUTING": ['-m comment --comment "kubernetes service portals" -j KUBE-SERVICES']}}
+        text = (
+            "# Generated by iptables-save\n*nat\n:PREROUTING ACCEPT [5:300]\n:KUBE-NODEPORTS - [0:0]\n"
+            '[3:180] -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES\n'
+            "[0:0] -A PREROUTING -j DOCKER\nCOMMIT\n"
+        )
+        assert ipt.parse_iptables_save(text) == {
+            "nat": {
+                "KUBE-NODEPORTS": [],
+                "PREROUTING": ['-m comment --comment "kubernetes service portals" -j KUBE-SERVICES'],
+            }
+        }
         assert ipt.parse_iptables_save("") == {}
 
     def test_payload_x_removes_the_chain(self):
-        parsed = ipt.parse_iptables_save("*nat\n:KUBE-SEP-OLD - [0:0]\n:KUBE-SERVICES - [0:0]\n-X KUBE-SEP-OLD\nCOMMIT\n")
+        parsed = ipt.parse_iptables_save(
+            "*nat\n:KUBE-SEP-OLD - [0:0]\n:KUBE-SERVICES - [0:0]\n-X KUBE-SEP-OLD\nCOMMIT\n"
+        )
         assert parsed == {"nat": {"KUBE-SERVICES": []}}
 
 
 class TestNormalize:
-    @pytest.mark.parametrize("rendered,saved", [
-        ('-m comment --comment "default/web:http cluster IP" -m tcp -p tcp -d 10.96.12.34 --dport 80 -j KUBE-SVC-X',
-         '-d 10.96.12.34/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-X'),
-        ("-m comment --comment x -m statistic --mode random --probability 0.3333333333 -j A",
-         '-m comment --comment "x" -m statistic --mode random --probability 0.33333333349 -j A'),
-        ("-m comment --comment x -m statistic --mode random --probability 0.2000000000 -j A",
-         '-m comment --comment "x" -m statistic --mode random --probability 0.20000000019 -j A'),
-        ("-j MARK --or-mark 0x4000", "-j MARK --set-xmark 0x4000/0x4000"),
-        ("-j MARK --xor-mark 0x4000", "-j MARK --set-xmark 0x4000/0x0"),
-        ("-m comment --comment x -m tcp -p tcp -d 1.2.3.4 --dport 80 -j REJECT",
-         '-d 1.2.3.4/32 -p tcp -m comment --comment "x" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable'),
-        ("-m comment --comment s -m recent --name KUBE-SEP-A --set -m tcp -p tcp -j DNAT --to-destination 1.2.3.4:80",
-         '-p tcp -m comment --comment "s" -m recent --set --name KUBE-SEP-A --mask 255.255.255.255 --rsource '
-         "-m tcp -j DNAT --to-destination 1.2.3.4:80"),
-        ("-m comment --comment x -m tcp -p tcp -d 10.0.0.1 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ",
-         '! -s 10.244.0.0/16 -d 10.0.0.1/32 -p tcp -m comment --comment "x" -m tcp --dport 80 -j KUBE-MARK-MASQ'),
-    ])
+    @pytest.mark.parametrize(
+        "rendered,saved",
+        [
+            (
+                '-m comment --comment "default/web:http cluster IP" -m tcp -p tcp -d 10.96.12.34 --dport 80 -j KUBE-SVC-X',
+                '-d 10.96.12.34/32 -p tcp -m comment --comment "default/web:http cluster IP" -m tcp --dport 80 -j KUBE-SVC-X',
+            ),
+            (
+                "-m comment --comment x -m statistic --mode random --probability 0.3333333333 -j A",
+                '-m comment --comment "x" -m statistic --mode random --probability 0.33333333349 -j A',
+            ),
+            (
+                "-m comment --comment x -m statistic --mode random --probability 0.2000000000 -j A",
+                '-m comment --comment "x" -m statistic --mode random --probability 0.20000000019 -j A',
+            ),
+            ("-j MARK --or-mark 0x4000", "-j MARK --set-xmark 0x4000/0x4000"),
+            ("-j MARK --xor-mark 0x4000", "-j MARK --set-xmark 0x4000/0x0"),
+            (
+                "-m comment --comment x -m tcp -p tcp -d 1.2.3.4 --dport 80 -j REJECT",
+                '-d 1.2.3.4/32 -p tcp -m comment --comment "x" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable',
+            ),
+            (
+                "-m comment --comment s -m recent --name KUBE-SEP-A --set -m tcp -p tcp -j DNAT --to-destination 1.2.3.4:80",
+                '-p tcp -m comment --comment "s" -m recent --set --name KUBE-SEP-A --mask 255.255.255.255 --rsource '
+                "-m tcp -j DNAT --to-destination 1.2.3.4:80",
+            ),
+            (
+                "-m comment --comment x -m tcp -p tcp -d 10.0.0.1 --dport 80 ! -s 10.244.0.0/16 -j KUBE-MARK-MASQ",
+                '! -s 10.244.0.0/16 -d 10.0.0.1/32 -p tcp -m comment --comment "x" -m tcp --dport 80 -j KUBE-MARK-MASQ',
+            ),
+        ],
+    )
     def test_rendered_and_saved_forms_compare_equal(self, rendered, saved):
         assert ipt.normalize_rule(rendered) == ipt.normalize_rule(saved)
 
-    @pytest.mark.parametrize("a,b", [
-        ("-m statistic --mode random --probability 0.3333333333 -j A", "-m statistic --mode random --probability 0.5 -j A"),
-        ("-m tcp -p tcp --dport 80 -j A", "-m tcp -p tcp --dport 81 -j A"),
-        ("-m tcp -p tcp --dport 80 -j A", "-m udp -p udp --dport 80 -j A"),
-        ("-s 10.0.0.1 -j A", "! -s 10.0.0.1 -j A"),
-        ("-m mark --mark 0x4000/0x4000 -j RETURN", "-m mark ! --mark 0x4000/0x4000 -j RETURN"),
-        ("-j DNAT --to-destination 1.2.3.4:80", "-j DNAT --to-destination 1.2.3.5:80"),
-        ("-m comment --comment x -j A", "-m comment --comment y -j A"),
-    ])
+    @pytest.mark.parametrize(
+        "a,b",
+        [
+            (
+                "-m statistic --mode random --probability 0.3333333333 -j A",
+                "-m statistic --mode random --probability 0.5 -j A",
+            ),
+            ("-m tcp -p tcp --dport 80 -j A", "-m tcp -p tcp --dport 81 -j A"),
+            ("-m tcp -p tcp --dport 80 -j A", "-m udp -p udp --dport 80 -j A"),
+            ("-s 10.0.0.1 -j A", "! -s 10.0.0.1 -j A"),
+            ("-m mark --mark 0x4000/0x4000 -j RETURN", "-m mark ! --mark 0x4000/0x4000 -j RETURN"),
+            ("-j DNAT --to-destination 1.2.3.4:80", "-j DNAT --to-destination 1.2.3.5:80"),
+            ("-m comment --comment x -j A", "-m comment --comment y -j A"),
+        ],
+    )
     def test_real_differences_stay_different(self, a, b):
         assert ipt.normalize_rule(a) != ipt.normalize_rule(b)
 
@@ -350,9 +446,14 @@ class TestDiff:
         observed["nat"]["PREROUTING"] = []
         problems = ipt.diff_rules(self._desired(), observed)
         assert "nat chain KUBE-SEP-AFGSLHOD2HFNCBX4 missing" in problems
-        assert ('nat chain KUBE-SVC-CDGGSHYLG3RE2FKL: rule missing: -m comment --comment "default/web:http -> '
-                '10.244.1.5:8080" -m statistic --mode random --probability 0.3333333333 -j KUBE-SEP-AFGSLHOD2HFNCBX4') in problems
-        assert 'nat PREROUTING: jump missing: -m comment --comment "kubernetes service portals" -j KUBE-SERVICES' in problems
+        assert (
+            'nat chain KUBE-SVC-CDGGSHYLG3RE2FKL: rule missing: -m comment --comment "default/web:http -> '
+            '10.244.1.5:8080" -m statistic --mode random --probability 0.3333333333 -j KUBE-SEP-AFGSLHOD2HFNCBX4'
+        ) in problems
+        assert (
+            'nat PREROUTING: jump missing: -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'
+            in problems
+        )
         assert len(problems) == 3
 
     def test_changed_extra_stale_and_duplicate_are_reported(self):
@@ -364,18 +465,30 @@ class TestDiff:
         observed["nat"]["KUBE-PROXY-CANARY"] = []  # not ours: ignored
         observed["nat"]["OUTPUT"] = observed["nat"]["OUTPUT"] * 2
         problems = ipt.diff_rules(self._desired(), observed)
-        assert any(p.startswith("nat chain KUBE-SVC-CDGGSHYLG3RE2FKL: rule missing:") and "0.3333333333" in p for p in problems)
-        assert any(p.startswith("nat chain KUBE-SVC-CDGGSHYLG3RE2FKL: unexpected rule:") and "0.50000000000" in p for p in problems)
-        assert "nat chain KUBE-NODEPORTS: unexpected rule: -p tcp -m tcp --dport 31000 -j KUBE-EXT-CDGGSHYLG3RE2FKL" in problems
+        assert any(
+            p.startswith("nat chain KUBE-SVC-CDGGSHYLG3RE2FKL: rule missing:") and "0.3333333333" in p for p in problems
+        )
+        assert any(
+            p.startswith("nat chain KUBE-SVC-CDGGSHYLG3RE2FKL: unexpected rule:") and "0.50000000000" in p
+            for p in problems
+        )
+        assert (
+            "nat chain KUBE-NODEPORTS: unexpected rule: -p tcp -m tcp --dport 31000 -j KUBE-EXT-CDGGSHYLG3RE2FKL"
+            in problems
+        )
         assert "nat chain KUBE-SEP-LEFTOVERLEFTOVER is stale" in problems
-        assert 'nat OUTPUT: jump present 2 times: -m comment --comment "kubernetes service portals" -j KUBE-SERVICES' in problems
+        assert (
+            'nat OUTPUT: jump present 2 times: -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'
+            in problems
+        )
         assert len(problems) == 5
 
     def test_reordered_rules_are_reported(self):
         observed = self._observed()
         observed["nat"]["KUBE-SEP-AFGSLHOD2HFNCBX4"].reverse()
         assert ipt.diff_rules(self._desired(), observed) == [
-            "nat chain KUBE-SEP-AFGSLHOD2HFNCBX4: rules differ in order or count"]
+            "nat chain KUBE-SEP-AFGSLHOD2HFNCBX4: rules differ in order or count"
+        ]
 
     def test_empty_node_reports_every_chain(self):
         problems = ipt.diff_rules(self._desired(), {})
@@ -384,8 +497,14 @@ class TestDiff:
 
 
 class TestConntrack:
-    DNS = ServiceSpec("kube-system", "kube-dns", "NodePort", "10.96.0.10",
-                      (ServicePort("dns", "UDP", 53, 53, 30053), ServicePort("dns-tcp", "TCP", 53, 53)), {"a": "b"})
+    DNS = ServiceSpec(
+        "kube-system",
+        "kube-dns",
+        "NodePort",
+        "10.96.0.10",
+        (ServicePort("dns", "UDP", 53, 53, 30053), ServicePort("dns-tcp", "TCP", 53, 53)),
+        {"a": "b"},
+    )
 
     def _eps(self, *ips: str) -> dict[str, tuple[Endpoint, ...]]:
         out: tuple[Endpoint, ...] = ()
@@ -395,15 +514,27 @@ class TestConntrack:
 
     def test_builders(self):
         assert conntrack.clear_endpoint("10.96.0.10", "10.244.1.2") == (
-            "conntrack", "-D", "-p", "udp", "--orig-dst", "10.96.0.10", "--dst-nat", "10.244.1.2")
+            "conntrack",
+            "-D",
+            "-p",
+            "udp",
+            "--orig-dst",
+            "10.96.0.10",
+            "--dst-nat",
+            "10.244.1.2",
+        )
         assert conntrack.clear_service_ip("10.96.0.10") == ("conntrack", "-D", "-p", "udp", "--orig-dst", "10.96.0.10")
         assert conntrack.clear_node_port(30053) == ("conntrack", "-D", "-p", "udp", "--dport", "30053")
         assert conntrack.OK_EXIT_CODES == (0, 1)
 
     def test_removed_udp_endpoint_is_cleared(self):
-        got = conntrack.udp_conntrack_cleanup([self.DNS], self._eps("10.244.1.2", "10.244.2.2"), self._eps("10.244.2.2"))
-        assert got == (conntrack.clear_endpoint("10.96.0.10", "10.244.1.2"),
-                       conntrack.clear_node_port_endpoint(30053, "10.244.1.2"))
+        got = conntrack.udp_conntrack_cleanup(
+            [self.DNS], self._eps("10.244.1.2", "10.244.2.2"), self._eps("10.244.2.2")
+        )
+        assert got == (
+            conntrack.clear_endpoint("10.96.0.10", "10.244.1.2"),
+            conntrack.clear_node_port_endpoint(30053, "10.244.1.2"),
+        )
 
     def test_first_endpoint_clears_the_service(self):
         got = conntrack.udp_conntrack_cleanup([self.DNS], {}, self._eps("10.244.2.2"))
@@ -415,7 +546,10 @@ class TestConntrack:
         tcp = web()
         assert conntrack.udp_conntrack_cleanup([tcp], {tcp.key: WEB_EPS}, {}) == ()
         headless = ServiceSpec("d", "h", "ClusterIP", "None", (ServicePort("", "UDP", 53, 53),), {"a": "b"})
-        assert conntrack.udp_conntrack_cleanup([headless], {headless.key: eps("10.244.1.1", name="", proto="UDP")}, {}) == ()
+        assert (
+            conntrack.udp_conntrack_cleanup([headless], {headless.key: eps("10.244.1.1", name="", proto="UDP")}, {})
+            == ()
+        )
 
 
 def test_core_modules_are_pure():
@@ -438,8 +572,10 @@ def test_split_rule_is_shlex_split_for_what_iptables_save_prints():
 
     from kcli.core.iptables import split_rule
 
-    saved = ('-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" '
-             "-m tcp --dport 443 -j KUBE-SVC-X")
+    saved = (
+        '-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" '
+        "-m tcp --dport 443 -j KUBE-SVC-X"
+    )
     assert split_rule(saved) == shlex.split(saved)
     rng = random.Random(7)
     for _ in range(5000):  # random words of quotes, spaces and letters: same words, same errors

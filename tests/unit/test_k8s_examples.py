@@ -20,8 +20,10 @@ from kcli.shell.loading import load_manifests
 
 EXAMPLES = Path(os.environ.get("KCLI_K8S_EXAMPLES", "/nonexistent/k8s-examples"))
 FILES = sorted(EXAMPLES.rglob("*.yaml"))
-pytestmark = pytest.mark.skipif("KCLI_K8S_EXAMPLES" not in os.environ,
-                                reason="KCLI_K8S_EXAMPLES is not set (the k8s-examples corpus is outside the repo)")
+pytestmark = pytest.mark.skipif(
+    "KCLI_K8S_EXAMPLES" not in os.environ,
+    reason="KCLI_K8S_EXAMPLES is not set (the k8s-examples corpus is outside the repo)",
+)
 
 REJECTED = {
     # (file, doc) → field the error names
@@ -62,8 +64,9 @@ def test_each_file_is_accepted_or_rejected_with_file_and_field(path: Path):
 
     # with --skip-unsupported the unsupported kinds become warnings; unsupported fields stay errors
     objects, errors, warnings = validate_documents(loaded.documents, skip_unsupported=True)
-    assert {(rel, e.doc) for e in errors} == {k for k, field in REJECTED.items() if k[0] == rel and field != "kind"
-                                              and field != "apiVersion"}
+    assert {(rel, e.doc) for e in errors} == {
+        k for k, field in REJECTED.items() if k[0] == rel and field != "kind" and field != "apiVersion"
+    }
     skipped = {w.doc for w in warnings if w.message.startswith("skipped: ")}
     assert skipped == {n for (f, n), field in REJECTED.items() if f == rel and field in ("kind", "apiVersion")}
 
@@ -98,5 +101,7 @@ def test_cli_dry_run_client_over_the_whole_corpus():
         assert result.exception is None or isinstance(result.exception, ManifestError), (path, result.exception)
     ok = runner.invoke(app, ["apply", "--dry-run=client", "-f", str(EXAMPLES / "kubernetes-website/nginx-app.yaml")])
     assert ok.exit_code == 0
-    assert ok.stdout.splitlines() == ["service/my-nginx-svc created (dry run)",
-                                      "deployment.apps/my-nginx created (dry run)"]
+    assert ok.stdout.splitlines() == [
+        "service/my-nginx-svc created (dry run)",
+        "deployment.apps/my-nginx created (dry run)",
+    ]

@@ -113,7 +113,13 @@ def test_not_utf8_is_an_error(tmp_path: Path):
 
 def test_set_values_nest_and_type_lightly():
     assert parse_set_values(["image.tag=1.10", "replicas=3", "debug=true", "name=web", "a.b.c=-2", "e="]) == {
-        "image": {"tag": "1.10"}, "replicas": 3, "debug": True, "name": "web", "a": {"b": {"c": -2}}, "e": ""}
+        "image": {"tag": "1.10"},
+        "replicas": 3,
+        "debug": True,
+        "name": "web",
+        "a": {"b": {"c": -2}},
+        "e": "",
+    }
     with pytest.raises(ValueError, match="expected key=value"):
         parse_set_values(["novalue"])
     with pytest.raises(ValueError):
@@ -129,8 +135,10 @@ def test_values_files_merge_then_set_wins(tmp_path: Path):
     (tmp_path / "bad.yaml").write_text("- a list\n")
     _, problems = load_values([str(tmp_path / "bad.yaml"), str(tmp_path / "missing.yaml")], ["x"])
     assert [p.message for p in problems] == [
-        "a values file must be a YAML mapping", "No such file or directory",
-        "--set 'x': expected key=value (dotted keys for nesting, e.g. image.tag=1.2)"]
+        "a values file must be a YAML mapping",
+        "No such file or directory",
+        "--set 'x': expected key=value (dotted keys for nesting, e.g. image.tag=1.2)",
+    ]
 
 
 def test_render_template_with_nested_values_and_includes(tmp_path: Path):
@@ -145,8 +153,13 @@ def test_render_template_with_nested_values_and_includes(tmp_path: Path):
 def test_expand_paths_sorted(tree: Path):
     files, problems = expand_paths([str(tree)], recursive=True)
     assert problems == []
-    assert [Path(f).relative_to(tree).as_posix() for f in files] == ["a.yaml", "b.yml", "c.json", "sub/d.yaml",
-                                                                    "sub/e.yaml.j2"]
+    assert [Path(f).relative_to(tree).as_posix() for f in files] == [
+        "a.yaml",
+        "b.yml",
+        "c.json",
+        "sub/d.yaml",
+        "sub/e.yaml.j2",
+    ]
 
 
 def test_absurd_nesting_is_an_error_not_a_crash():
@@ -173,7 +186,7 @@ ESCAPES = [
 def test_templates_cannot_reach_python(tmp_path: Path, payload: str, monkeypatch):
     monkeypatch.chdir(tmp_path)
     f = tmp_path / "evil.yaml.j2"
-    f.write_text(CM.format(name="x") + f"data:\n  a: \"{payload}\"\n")
+    f.write_text(CM.format(name="x") + f'data:\n  a: "{payload}"\n')
     result = load_manifests([str(f)], values={})
     assert result.documents == ()
     (err,) = result.errors
@@ -192,11 +205,14 @@ def test_sandboxed_templates_keep_loops_filters_includes_and_strict_undefined(tm
     assert problem.message == "template error: 'nope' is undefined (pass it with --values or --set)"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{{ 'a' * 100000000 }}", "repeating a value 100000000 times would build more than 16 MiB"),
-    ("{{ [1] * 100000000 }}", "repeating a value 100000000 times would build more than 16 MiB"),
-    ("{{ 10 ** 100000 }}", "10 ** 100000 is too large"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{{ 'a' * 100000000 }}", "repeating a value 100000000 times would build more than 16 MiB"),
+        ("{{ [1] * 100000000 }}", "repeating a value 100000000 times would build more than 16 MiB"),
+        ("{{ 10 ** 100000 }}", "10 ** 100000 is too large"),
+    ],
+)
 def test_templates_cannot_build_huge_values(text: str, message: str):
     _, problem = render_template("a: 1\n" + text, "t.yaml.j2", {})
     assert problem.message == f"template refused: {message} (templates run in a sandbox)" and problem.line == 2
@@ -210,6 +226,7 @@ def test_template_output_is_capped_while_rendering():
 
 
 # --------------------------------------------------------------------------- bounded input
+
 
 def test_input_is_capped_per_file_before_parsing(tmp_path: Path, monkeypatch):
     import kcli.shell.loading as loading
@@ -237,7 +254,8 @@ def test_input_is_capped_per_apply(tmp_path: Path, monkeypatch):
     assert parsed == [f"{tmp_path}/a.yaml", f"{tmp_path}/b.yaml"]  # c.yaml goes past the cap, d.yaml is not read
     assert [str(e) for e in result.errors] == [
         f"{tmp_path}/c.yaml: too large: the files of one apply may hold at most 16 MiB together; this one goes past "
-        "that (split the apply)"]
+        "that (split the apply)"
+    ]
 
 
 def test_stdin_is_capped_too():
@@ -267,21 +285,26 @@ def test_an_alias_bomb_is_refused_while_composing_within_bounded_memory():
     import tracemalloc
 
     # 200 KB aliased 5000 times: 1 GB expanded (test_input_limits runs the 1 MB one under ulimit -v)
-    text = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  a: &a " + "x" * 200_000 + "\n"
-            "  list: [" + ",".join(["*a"] * 5000) + "]\n")
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  a: &a " + "x" * 200_000 + "\n"
+        "  list: [" + ",".join(["*a"] * 5000) + "]\n"
+    )
     tracemalloc.start()
     docs, (err,) = parse_yaml_documents(text, "bomb.yaml")
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert docs == []
-    assert str(err) == ("bomb.yaml:6: doc 1: too large: the manifests expand to more than 16 MiB of text (YAML "
-                        "aliases count each time they are used) at line 6, column 256")
+    assert str(err) == (
+        "bomb.yaml:6: doc 1: too large: the manifests expand to more than 16 MiB of text (YAML "
+        "aliases count each time they are used) at line 6, column 256"
+    )
     assert peak < 10 * 1024 * 1024, peak
 
 
 def test_nested_aliases_are_counted_by_value():
     laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{b}: &{b} [" + ", ".join([f"*{a}"] * 10) + "]\n" for a, b in zip("abcdefgh", "bcdefghi"))
+        f"{b}: &{b} [" + ", ".join([f"*{a}"] * 10) + "]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=False)
+    )
     _, (err,) = parse_yaml_documents(laughs, "laughs.yaml")
     assert err.line == 6 and err.message.startswith("too large: the document expands to more than 200000 YAML values")
 
@@ -305,10 +328,14 @@ def test_recursive_alias_is_refused_at_load():
 
 def test_ordinary_anchors_and_merge_keys_still_work():
     (doc,), errors = parse_yaml_documents(
-        "base: &b {app: web, tier: fe}\nlabels: {<<: *b, tier: be}\nsame: *b\n", "f.yaml")
+        "base: &b {app: web, tier: fe}\nlabels: {<<: *b, tier: be}\nsame: *b\n", "f.yaml"
+    )
     assert errors == []
-    assert doc.data == {"base": {"app": "web", "tier": "fe"}, "labels": {"app": "web", "tier": "be"},
-                        "same": {"app": "web", "tier": "fe"}}
+    assert doc.data == {
+        "base": {"app": "web", "tier": "fe"},
+        "labels": {"app": "web", "tier": "be"},
+        "same": {"app": "web", "tier": "fe"},
+    }
 
 
 def test_crlf_files_read_as_before(tmp_path: Path):

@@ -11,7 +11,14 @@ import pytest
 import yaml
 
 from kcli.core.localimage import (
-    DEBIAN_IMAGES, HASH_LABEL, REDIS, content_hash, debootstrap_argv, import_argv, tarball_name, tarball_prefix,
+    DEBIAN_IMAGES,
+    HASH_LABEL,
+    REDIS,
+    content_hash,
+    debootstrap_argv,
+    import_argv,
+    tarball_name,
+    tarball_prefix,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +28,13 @@ MIRROR = "http://deb.debian.org/debian"
 def test_redis_is_built_from_debian_packages_with_debootstrap():
     assert DEBIAN_IMAGES["kcli.local/redis:7"] is REDIS
     assert debootstrap_argv(REDIS, "/tmp/r o", MIRROR) == [
-        "debootstrap", "--variant=minbase", "--include=redis-server", "bookworm", "/tmp/r o", MIRROR]
+        "debootstrap",
+        "--variant=minbase",
+        "--include=redis-server",
+        "bookworm",
+        "/tmp/r o",
+        MIRROR,
+    ]
     assert (ROOT / "kcli" / "assets" / "images" / REDIS.customize).is_file()
 
 
@@ -44,7 +57,7 @@ def test_the_import_labels_the_image_with_its_hash_and_names_the_tarball_after_i
     assert argv[:2] == ["docker", "import"] and argv[-2:] == ["-", "kcli.local/redis:7"]
     changes = [argv[i + 1] for i, a in enumerate(argv) if a == "-c"]
     assert changes[-1] == f"LABEL {HASH_LABEL}=0123456789abcdef"
-    assert any(c.startswith("CMD [\"redis-server\"") for c in changes)
+    assert any(c.startswith('CMD ["redis-server"') for c in changes)
     assert tarball_name(REDIS, "0123456789abcdef") == "kcli.local-redis-7-0123456789abcdef.tar.zst"
     assert tarball_name(REDIS, "x").startswith(tarball_prefix(REDIS)) and "/" not in tarball_prefix(REDIS)
 
@@ -91,17 +104,22 @@ def test_a_message_reaches_redis_as_resp_bulk_strings_of_the_right_length(tmp_pa
     assert body == "added entry 1: hello world\n"
 
 
-@pytest.mark.parametrize("query, kept", [
-    ("msg=a%0D%0A*1%0D%0A%244%0D%0AQUIT", "a14QUIT"),  # no CR/LF: no command can be smuggled in
-    ("msg=%3B+rm+-rf+%2F+%24(id)+%60x%60", " rm -rf  id x"),
-    ("msg=caf%C3%A9_ok.v1-2", "caf_ok.v1-2"),
-    ("other=1&msg=x&msg=y", "x"),
-    ("nomsg=bad&msg=good", "good"),
-    ("msg=" + "a" * 300, "a" * 200),
-])
+@pytest.mark.parametrize(
+    "query, kept",
+    [
+        ("msg=a%0D%0A*1%0D%0A%244%0D%0AQUIT", "a14QUIT"),  # no CR/LF: no command can be smuggled in
+        ("msg=%3B+rm+-rf+%2F+%24(id)+%60x%60", " rm -rf  id x"),
+        ("msg=caf%C3%A9_ok.v1-2", "caf_ok.v1-2"),
+        ("other=1&msg=x&msg=y", "x"),
+        ("nomsg=bad&msg=good", "good"),
+        ("msg=" + "a" * 300, "a" * 200),
+    ],
+)
 def test_only_a_safe_character_set_reaches_redis(tmp_path, query, kept):
     body, sent = run_cgi(tmp_path, query, r":7\r\n+OK\r\n")
-    assert sent.startswith(b"*3\r\n$5\r\nRPUSH\r\n$9\r\nguestbook\r\n" + b"$%d\r\n" % len(kept) + kept.encode() + b"\r\n")
+    assert sent.startswith(
+        b"*3\r\n$5\r\nRPUSH\r\n$9\r\nguestbook\r\n" + b"$%d\r\n" % len(kept) + kept.encode() + b"\r\n"
+    )
     assert body == f"added entry 7: {kept}\n"
 
 

@@ -18,11 +18,11 @@ import pytest
 from kcli.core import lock
 from kcli.core.inventory import Host, Inventory
 from kcli.core.lock import (
+    KEPT_BY_RESET,
     LockInfo,
+    Vote,
     acquire_script,
     force_unlock_script,
-    KEPT_BY_RESET,
-    Vote,
     kept_state,
     lock_hosts,
     majority,
@@ -43,8 +43,7 @@ def lock_dir(tmp_path, monkeypatch):
 
 
 def run(script: str, env: dict | None = None) -> str:
-    res = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30, check=False,
-                         env=env)
+    res = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30, check=False, env=env)
     assert res.returncode == 0, res
     return res.stdout
 
@@ -78,8 +77,10 @@ class TestParse:
         assert parse_lock("") == LockInfo("unknown")
 
     def test_owner_unknown(self):
-        assert parse_lock("state=held\nnow=10\nacquired=5\nexpires=20\n").describe() == \
-            "held by unknown since 5s, expires in 10s"
+        assert (
+            parse_lock("state=held\nnow=10\nacquired=5\nexpires=20\n").describe()
+            == "held by unknown since 5s, expires in 10s"
+        )
 
     def test_describe_without_info_does_not_print_the_epoch_as_age(self):
         info = parse_lock("state=held\nnow=1714564800\n")
@@ -98,13 +99,18 @@ class TestParse:
 
 class TestVotes:
     def test_a_majority_wins_with_the_greatest_epoch_and_generation(self):
-        vote = Vote({"n1": LockInfo("acquired", epoch=5, generation=7), "n2": LockInfo("acquired", epoch=9, generation=6)},
-                    {"n3": "connection refused"}, 2)
+        vote = Vote(
+            {"n1": LockInfo("acquired", epoch=5, generation=7), "n2": LockInfo("acquired", epoch=9, generation=6)},
+            {"n3": "connection refused"},
+            2,
+        )
         assert vote.won and vote.acquired == ("n1", "n2") and vote.epoch == 9 and vote.generation == 7
 
     def test_a_minority_does_not_win_and_names_the_other_holder(self):
         other = LockInfo("held", owner="bob (apply)", token="tb", acquired=100, expires=160, now=110)
-        vote = Vote({"n1": LockInfo("acquired", epoch=5), "n2": other, "n3": dataclasses.replace(other, now=111)}, {}, 2)
+        vote = Vote(
+            {"n1": LockInfo("acquired", epoch=5), "n2": other, "n3": dataclasses.replace(other, now=111)}, {}, 2
+        )
         assert not vote.won and vote.settling  # it got one voter: a split, worth asking again
         info, nodes = vote.holder()
         assert nodes == ("n2", "n3") and info.owner == "bob (apply)"
@@ -123,8 +129,12 @@ class TestVotes:
         assert renewal({"n1": lost}, ("n1", "n2"), 2) == (False, True)
 
     def test_kept_state_is_the_newest(self):
-        outs = {"n1": "generation=4\n==state\ngeneration: 4\n", "n2": "generation=6\n==state\ngeneration: 6\n",
-                "n3": "generation=0\n==state\n", "n4": "garbage"}
+        outs = {
+            "n1": "generation=4\n==state\ngeneration: 4\n",
+            "n2": "generation=6\n==state\ngeneration: 6\n",
+            "n3": "generation=0\n==state\n",
+            "n4": "garbage",
+        }
         assert kept_state(outs) == ("n2", 6, "generation: 6\n")
         assert kept_state({"n3": "generation=0\n==state\n"}) == ("", 0, "")
 
@@ -141,19 +151,30 @@ class TestScripts:
 
     def test_an_epoch_proposal_is_above_the_highest_fence_the_node_saw(self, lock_dir):
         lock_dir.parent.mkdir(parents=True)
-        (lock_dir.parent / "fence").write_text(str(10 ** 16) + "\n")  # a holder with a faster clock wrote here
-        assert sh_lock(acquire_script("tok-a", "a", 60)).epoch == 10 ** 16 + 1
+        (lock_dir.parent / "fence").write_text(str(10**16) + "\n")  # a holder with a faster clock wrote here
+        assert sh_lock(acquire_script("tok-a", "a", 60)).epoch == 10**16 + 1
 
     def test_scripts_use_the_patched_dir(self, lock_dir):
-        for script in (acquire_script("t", "o", 60), renew_script("t", 60), release_script("t"), release_script("t", 3),
-                       state_copy_script(), status_script(),
-                       force_unlock_script()):
+        for script in (
+            acquire_script("t", "o", 60),
+            renew_script("t", 60),
+            release_script("t"),
+            release_script("t", 3),
+            state_copy_script(),
+            status_script(),
+            force_unlock_script(),
+        ):
             assert str(lock_dir.parent) in script and "/var/lib/kcli" not in script
 
     def test_release_keeps_a_newer_state_and_acquire_reports_its_generation(self, lock_dir):
         assert sh_lock(acquire_script("tok-a", "a", 60)).generation == 0
-        kept = subprocess.run(["sh", "-c", release_script("tok-a", 3)], input="generation: 3\n", capture_output=True,
-                              text=True, check=True)
+        kept = subprocess.run(
+            ["sh", "-c", release_script("tok-a", 3)],
+            input="generation: 3\n",
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert "state=released" in kept.stdout
         assert run(state_copy_script()) == "generation=3\n==state\ngeneration: 3\n"
         assert oct((lock_dir.parent / "state.yaml").stat().st_mode & 0o777) == "0o600"
@@ -169,8 +190,13 @@ class TestScripts:
         info = sh_lock(acquire_script("tok-a", "alice@laptop", 60))
         assert info.state == "acquired" and before <= info.now <= int(time.time())
         stored = info_file(lock_dir)
-        assert stored == {"token": "tok-a", "owner": "alice@laptop", "acquired": str(info.now),
-                          "expires": str(info.now + 60), "epoch": str(info.epoch)}
+        assert stored == {
+            "token": "tok-a",
+            "owner": "alice@laptop",
+            "acquired": str(info.now),
+            "expires": str(info.now + 60),
+            "epoch": str(info.epoch),
+        }
         assert info.epoch >= info.now * 1000
         assert not (lock_dir / "info.tmp").exists()
 
@@ -182,10 +208,10 @@ class TestScripts:
             seen.append(info.epoch)
             run(release_script(f"tok-{i}"))
         sh_lock(acquire_script("tok-x", "o", 1))
-        (lock_dir.parent / "lock.epoch").write_text(str(10 ** 15) + "\n")  # a clock far behind the last epoch
+        (lock_dir.parent / "lock.epoch").write_text(str(10**15) + "\n")  # a clock far behind the last epoch
         time.sleep(2.1)
         taken = sh_lock(acquire_script("tok-y", "o", 60))
-        assert taken.state == "acquired" and taken.epoch == 10 ** 15 + 1
+        assert taken.state == "acquired" and taken.epoch == 10**15 + 1
         assert seen == sorted(set(seen)) and seen[0] < taken.epoch
 
     def test_second_acquire_is_held_and_shows_the_owner(self, lock_dir):
@@ -258,10 +284,11 @@ class TestScripts:
         assert sh_lock(acquire_script("tok-b", "bob", 60)).state == "acquired"
 
     def test_owner_with_shell_characters_is_stored_literally(self, lock_dir):
-        owner = "eve's $(touch pwned) `id` \"x\""
+        owner = 'eve\'s $(touch pwned) `id` "x"'
         sh_lock(acquire_script("tok-a", owner, 60))
         assert sh_lock(status_script()).owner == owner
         assert not (lock_dir.parent / "pwned").exists() and not os.path.exists("pwned")
+
     def test_two_runners_taking_over_one_expired_lock(self, lock_dir, tmp_path):
         sh_lock(acquire_script("tok-old", "crashed", 0))
         time.sleep(1.1)
@@ -278,7 +305,8 @@ class TestScripts:
             f"if [ ! -e {shlex.quote(str(tmp_path / 'b.out'))} ]; then\n"
             f"  PATH={shlex.quote(real_path)} sh {shlex.quote(str(b_script))} > {shlex.quote(str(tmp_path / 'b.out'))}\n"
             "fi\n"
-            f"exec {shlex.quote(shutil.which('stat') or '/usr/bin/stat')} \"$@\"\n")
+            f'exec {shlex.quote(shutil.which("stat") or "/usr/bin/stat")} "$@"\n'
+        )
         wrapper.chmod(0o755)
         a = sh_lock(acquire_script("tok-a", "alice", 600), env={**os.environ, "PATH": f"{bin_dir}:{real_path}"})
         b = parse_lock((tmp_path / "b.out").read_text())

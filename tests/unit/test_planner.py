@@ -13,17 +13,24 @@ import pytest
 import yaml
 
 from kcli.core.cluster import ClusterView
-from kcli.core.eviction import stale_pods_step
 from kcli.core.controllers.pod import ObservedPod, OwnerRef
+from kcli.core.eviction import stale_pods_step
 from kcli.core.facts.node import NodeFacts
 from kcli.core.facts.pods import PodView
 from kcli.core.inventory import Host, Inventory
+from kcli.core.iptables import JUMP_RULES, quote
 from kcli.core.network import ClusterNetwork, NodeLease
 from kcli.core.objects import Document, ObjectKey, Source
 from kcli.core.planner import (
-    Policy, add_unknown_pods, changes_objects, desired_from, object_results, plan, record, require_bootstrapped,
+    Policy,
+    add_unknown_pods,
+    changes_objects,
+    desired_from,
+    object_results,
+    plan,
+    record,
+    require_bootstrapped,
 )
-from kcli.core.iptables import JUMP_RULES, quote
 from kcli.core.servicesync import dns_hosts, hairpin_line, node_rules
 from kcli.core.state import empty_state, with_cordon, with_network, with_node
 from kcli.core.validate import validate_documents
@@ -39,7 +46,9 @@ NET = ClusterNetwork()
 def bootstrapped() -> dict:
     state = with_network(empty_state("t"), NET)
     for i, n in enumerate(NODES):
-        state = with_node(state, NodeLease(n, f"10.244.{i + 1}.0/24", f"192.168.5.{i + 1}", f"aa:00:00:00:00:0{i}"), None, "T0")
+        state = with_node(
+            state, NodeLease(n, f"10.244.{i + 1}.0/24", f"192.168.5.{i + 1}", f"aa:00:00:00:00:0{i}"), None, "T0"
+        )
     return state
 
 
@@ -51,8 +60,9 @@ def objs(text: str):
     return list(res.objects)
 
 
-def deployment(name="web", replicas=3, image="kcli.local/busybox:1", ns="default", env="a",
-               strategy="RollingUpdate") -> str:
+def deployment(
+    name="web", replicas=3, image="kcli.local/busybox:1", ns="default", env="a", strategy="RollingUpdate"
+) -> str:
     return f"""
     apiVersion: apps/v1
     kind: Deployment
@@ -125,7 +135,9 @@ class Sim:
                     self.view.pods[node] = [x for x in self.view.pods[node] if f"{x.namespace}/{x.name}" not in keys]
                     results.update({label: ("ok", "") for label in u.results})
                     continue
-                elif verb == "create" and (u.name in self.fail or (self.fail_image and any(self.fail_image in ln for ln in u.lines))):
+                elif verb == "create" and (
+                    u.name in self.fail or (self.fail_image and any(self.fail_image in ln for ln in u.lines))
+                ):
                     results[u.name] = ("failed", "ErrImageNeverPull: image is not present")
                     continue
                 elif verb == "reclaim":  # a deleted claim's directory
@@ -134,23 +146,55 @@ class Sim:
                     continue
                 elif verb == "create":
                     c = self.pending_creates[u.name]
-                    obs = ObservedPod(c.namespace, c.name, c.node, OwnerRef(*c.applied.split("/", 1)),
-                                      OwnerRef(*c.owner.split("/", 1)) if c.owner else None, c.spec_hash, labels=dict(c.labels))
-                    self.view.pods[node].append(PodView(c.namespace, c.name, c.node, c.uid, c.ip, "Running", 1, 1, 0, 1000.0,
-                                                        dict(c.labels), c.applied, c.owner, c.spec_hash, "Always", (), obs))
+                    obs = ObservedPod(
+                        c.namespace,
+                        c.name,
+                        c.node,
+                        OwnerRef(*c.applied.split("/", 1)),
+                        OwnerRef(*c.owner.split("/", 1)) if c.owner else None,
+                        c.spec_hash,
+                        labels=dict(c.labels),
+                    )
+                    self.view.pods[node].append(
+                        PodView(
+                            c.namespace,
+                            c.name,
+                            c.node,
+                            c.uid,
+                            c.ip,
+                            "Running",
+                            1,
+                            1,
+                            0,
+                            1000.0,
+                            dict(c.labels),
+                            c.applied,
+                            c.owner,
+                            c.spec_hash,
+                            "Always",
+                            (),
+                            obs,
+                        )
+                    )
                 else:
                     p = self.pending_services
-                    self.view.iptables[node] = programmed(node_rules(p.specs, p.endpoints, NET.pod_cidr, self.view.iptables[node]))
-                    self.view.dns_file[node] = dns_hosts(p.specs, p.endpoints, {
-                        (x.namespace, x.name): x.dns_host for x in self.view.all_pods() if x.dns_host})
+                    self.view.iptables[node] = programmed(
+                        node_rules(p.specs, p.endpoints, NET.pod_cidr, self.view.iptables[node])
+                    )
+                    self.view.dns_file[node] = dns_hosts(
+                        p.specs,
+                        p.endpoints,
+                        {(x.namespace, x.name): x.dns_host for x in self.view.all_pods() if x.dns_host},
+                    )
                     self.view.dns_running[node] = True
                 results[u.name if verb != "services" else f"services {node}"] = ("ok", "")
         fields = ("facts", "pods", "used_ips", "iptables", "dns_file", "dns_running")
         observed = ClusterView(**{f: {n: v for n, v in getattr(self.view, f).items() if n in touched} for f in fields})
         return Wave(results, observed, {})
 
-    def converge(self, objects, *, prune=False, delete=(), applyset="s", now=1000, orphan=False, converged=True,
-                 wait=True):
+    def converge(
+        self, objects, *, prune=False, delete=(), applyset="s", now=1000, orphan=False, converged=True, wait=True
+    ):
         """The shell's converge loop over this in-memory cluster, then the recorded state."""
         desired = desired_from(self.state, objects, applyset=applyset, prune=prune, delete=delete, orphan=orphan)
         add_unknown_pods(self.view, self.state.get("pods") or {})
@@ -167,8 +211,19 @@ class Sim:
             self.clock += seconds
             self.slept.append(seconds)
 
-        view, outcome = converge(desired, self.view, self.state, INV, self.policy(now), first, execute, report,
-                                 sleep=sleep, clock=lambda: self.clock, wait=wait)
+        view, outcome = converge(
+            desired,
+            self.view,
+            self.state,
+            INV,
+            self.policy(now),
+            first,
+            execute,
+            report,
+            sleep=sleep,
+            clock=lambda: self.clock,
+            wait=wait,
+        )
         self.report = report
         if converged:
             assert report.last.empty and not report.unconverged, "did not converge"
@@ -318,9 +373,16 @@ def test_an_unreachable_node_keeps_its_pods_unknown_and_gets_nothing():
     add_unknown_pods(sim.view, sim.state["pods"])
     assert [(p.name, p.status) for p in sim.view.pods["n3"]] == [(lost, "Unknown")]
     fresh, _, _, _ = sim.converge(objs(deployment(replicas=3) + "---" + deployment("fresh", 2)))
-    assert {c.node for c in fresh.creates} <= {"n1", "n2"} and len(fresh.creates) == 2  # the Unknown pod is not replaced
-    changed = plan(desired_from(sim.state, objs(deployment(replicas=3, env="z", strategy="Recreate"))), sim.view, sim.state,
-                   INV, sim.policy())
+    assert {c.node for c in fresh.creates} <= {"n1", "n2"} and len(
+        fresh.creates
+    ) == 2  # the Unknown pod is not replaced
+    changed = plan(
+        desired_from(sim.state, objs(deployment(replicas=3, env="z", strategy="Recreate"))),
+        sim.view,
+        sim.state,
+        INV,
+        sim.policy(),
+    )
     assert [w.name for w in changed.deferred] == [lost] and "n3 is unreachable" in changed.deferred[0].reason
     assert lost not in {d.name for d in changed.deletes}
 
@@ -389,7 +451,7 @@ def test_units_are_ordered_deletes_creates_then_services_per_node():
     sim = Sim()
     sim.converge(objs(deployment(env="a")))
     p = plan(desired_from(sim.state, objs(deployment(env="b"))), sim.view, sim.state, INV, sim.policy())
-    for node, units in p.units().items():
+    for _node, units in p.units().items():
         kinds = [u.name.split(" ")[0] for u in units]
         assert kinds == sorted(kinds, key=["delete", "create", "services"].index)
     assert dataclasses.replace(p, deletes=(), creates=(), services=()).empty
@@ -398,7 +460,7 @@ def test_units_are_ordered_deletes_creates_then_services_per_node():
 def test_a_nodes_deletes_are_one_unit_and_creates_check_each_image_once():
     sim = Sim()
     first, _, _, _ = sim.converge(objs(deployment(replicas=6)))
-    for node, units in first.units().items():
+    for _node, units in first.units().items():
         assert len(units) == 2 and all(u.prelude == units[0].prelude for u in units)
         (image_check,) = units[0].prelude  # the batch asks docker once per image, not once per pod
         assert "docker image inspect kcli.local/busybox:1" in image_check
@@ -455,7 +517,9 @@ def test_owner_references_cascade_unless_orphaned():
     # orphan: the Deployment goes, its pods and dependents stay
     plan_, _, _, message = sim.converge([], delete=[web], orphan=True)
     assert not plan_.deletes and len(sim.pods("web-")) == 3
-    assert "Deployment/default/web" not in sim.state["objects"] and "ConfigMap/default/web-config" in sim.state["objects"]
+    assert (
+        "Deployment/default/web" not in sim.state["objects"] and "ConfigMap/default/web-config" in sim.state["objects"]
+    )
     # background (the default): dependents, transitively; an object with another live owner stays
     sim.state = kept
     sim.converge(objs(deployment()))
@@ -476,7 +540,10 @@ def test_revisions_are_recorded_per_pod_template_as_upstream_numbers_them():
     assert [r["revision"] for r in sim.state["revisions"]["Deployment/default/web"]] == [1, 2]
     sim.converge(objs(deployment(env="a")))  # back to the first template: it becomes revision 3
     revs = sim.state["revisions"]["Deployment/default/web"]
-    assert [(r["revision"], r["template"]["spec"]["containers"][0]["env"][0]["value"]) for r in revs] == [(2, "b"), (3, "a")]
+    assert [(r["revision"], r["template"]["spec"]["containers"][0]["env"][0]["value"]) for r in revs] == [
+        (2, "b"),
+        (3, "a"),
+    ]
     limited = deployment(env="c").replace("replicas: 3", "replicas: 3\n      revisionHistoryLimit: 1")
     sim.converge(objs(limited))
     assert [r["revision"] for r in sim.state["revisions"]["Deployment/default/web"]] == [3, 4]
@@ -489,7 +556,9 @@ def test_a_rollout_that_cannot_finish_waits_for_its_progress_deadline_and_keeps_
     sim.converge(objs(deployment(env="a") + "---" + SERVICE))
     old = {p.name for p in sim.view.all_pods()}
     sim.fail_image = "kcli.local/broken:1"
-    broken = deployment(env="b", image="kcli.local/broken:1").replace("replicas: 3", "replicas: 3\n      progressDeadlineSeconds: 60")
+    broken = deployment(env="b", image="kcli.local/broken:1").replace(
+        "replicas: 3", "replicas: 3\n      progressDeadlineSeconds: 60"
+    )
     sim.converge(objs(broken + "---" + SERVICE), converged=False)
     report = sim.report
     assert report.rollout_errors == ['deployment "web" exceeded its progress deadline']
@@ -515,9 +584,12 @@ def test_a_revision_records_when_and_by_whom():
 
     sim = Sim()
     sim.converge(objs(deployment()))
-    statuses = plan(desired_from(sim.state, objs(deployment(env="z"))), sim.view, sim.state, INV,
-                    sim.policy()).pods.reconciliation.statuses
-    new = record_revisions({}, objs(deployment(env="z")), statuses, "2026-12-03T02:30:00+00:00", "ana@laptop pid 1 (apply)")
+    statuses = plan(
+        desired_from(sim.state, objs(deployment(env="z"))), sim.view, sim.state, INV, sim.policy()
+    ).pods.reconciliation.statuses
+    new = record_revisions(
+        {}, objs(deployment(env="z")), statuses, "2026-12-03T02:30:00+00:00", "ana@laptop pid 1 (apply)"
+    )
     (rev,) = new["revisions"]["Deployment/default/web"]
     assert (rev["revision"], rev["at"], rev["by"]) == (1, "2026-12-03T02:30:00+00:00", "ana@laptop pid 1 (apply)")
 
@@ -567,7 +639,9 @@ def test_a_drain_waits_while_the_replacements_are_not_ready():
     first, _, _, _ = sim.converge([], converged=False)
     assert len(first.creates) == 1 and not first.deletes
     assert name in {n for n, _ in sim.pods("web-")}  # the only ready pod stays while its replacement is not ready
-    assert sim.report.rollout_errors == ['deployment "web" exceeded its progress deadline']  # 600 s, then the drain fails
+    assert sim.report.rollout_errors == [
+        'deployment "web" exceeded its progress deadline'
+    ]  # 600 s, then the drain fails
     assert all(r.key.kind == "Node" or r.key.name == "web" for r in sim.report.last.rollouts)
     assert any(f'node "{node}" to drain' in r.line for r in sim.report.last.rollouts)
 
@@ -575,7 +649,9 @@ def test_a_drain_waits_while_the_replacements_are_not_ready():
 def lose(sim: Sim, node: str) -> list[str]:
     """``node`` stops answering: its pods become the state's Unknown ones. Returns their names."""
     names = [p.name for p in sim.view.pods[node]]
-    saved = {attr: getattr(sim.view, attr).pop(node) for attr in ("facts", "pods", "iptables", "dns_file", "dns_running")}
+    saved = {
+        attr: getattr(sim.view, attr).pop(node) for attr in ("facts", "pods", "iptables", "dns_file", "dns_running")
+    }
     sim.view.errors[node] = "timed out"
     add_unknown_pods(sim.view, sim.state["pods"])
     sim.saved = saved
@@ -587,7 +663,8 @@ def test_a_lost_node_s_pods_are_evicted_after_their_toleration_and_deleted_first
     tolerant = deployment(replicas=6).replace(
         "          containers:",
         "          tolerations: [{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, "
-        "tolerationSeconds: 10}]\n          containers:")
+        "tolerationSeconds: 10}]\n          containers:",
+    )
     manifest = objs(tolerant + "---" + SERVICE)
     sim.converge(manifest)
     stale = lose(sim, "n3")
@@ -666,7 +743,9 @@ def test_a_pod_reading_a_secret_is_recreated_without_the_secret_being_applied_ag
     first, _, _, _ = sim.converge([])  # reconcile: no manifest, no Secret given
     (create,) = first.creates
     env_file = next(ln for ln in create.unit.lines if "container-0.env" in ln and "base64 -d" in ln)
-    assert "PW=hunter2" in base64.b64decode(env_file.split("printf %s ")[1].split()[0]).decode()  # reaches the node again
+    assert (
+        "PW=hunter2" in base64.b64decode(env_file.split("printf %s ")[1].split()[0]).decode()
+    )  # reaches the node again
     assert create.spec_hash == lost.spec_hash  # same template, same Secret content: the same pod spec
     assert "hunter2" not in render_state(sim.state)
 
@@ -680,8 +759,10 @@ spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
 
 
 def with_claim(text: str, claim: str = "data") -> str:
-    return text.replace("          containers:", f"          volumes: [{{name: d, persistentVolumeClaim: {{claimName: {claim}}}}}]\n"
-                        "          containers:")
+    return text.replace(
+        "          containers:",
+        f"          volumes: [{{name: d, persistentVolumeClaim: {{claimName: {claim}}}}}]\n          containers:",
+    )
 
 
 def test_a_claim_binds_to_its_first_pod_s_node_and_keeps_its_pods_there():
@@ -723,7 +804,9 @@ def test_deleting_a_claim_removes_its_directory_once_no_pod_uses_it_and_retain_k
     path = sim.state["claims"]["default/data"]["path"]
     from kcli.core.objects import ObjectKey
 
-    sim.converge([], delete=[ObjectKey("Deployment", "default", "web"), ObjectKey("PersistentVolumeClaim", "default", "data")])
+    sim.converge(
+        [], delete=[ObjectKey("Deployment", "default", "web"), ObjectKey("PersistentVolumeClaim", "default", "data")]
+    )
     assert sim.reclaimed == [(node, (f"rm -rf {path}",))]
     assert "claims" not in sim.state and not sim.pods("web-")
     # a pre-created volume with Retain: kept, Released, never removed
@@ -738,7 +821,9 @@ def test_deleting_a_claim_removes_its_directory_once_no_pod_uses_it_and_retain_k
     sim.converge(objs(with_claim(deployment(replicas=1)) + "---" + claim + "---" + pv))
     assert sim.state["claims"]["default/data"]["path"] == "/srv/keep"
     sim.reclaimed.clear()
-    sim.converge([], delete=[ObjectKey("Deployment", "default", "web"), ObjectKey("PersistentVolumeClaim", "default", "data")])
+    sim.converge(
+        [], delete=[ObjectKey("Deployment", "default", "web"), ObjectKey("PersistentVolumeClaim", "default", "data")]
+    )
     assert not sim.reclaimed and sim.state["claims"]["default/data"]["released"] is True
 
 
@@ -769,8 +854,11 @@ def statefulset(replicas=3, env="a", policy="OrderedReady", partition=0) -> str:
 
 def sts_waves(sim: Sim) -> list[list[str]]:
     """Per wave of the last converge: its pod actions, 'create db-0', 'delete db-2', ..."""
-    return [[f"{'delete'} {d.name}" for d in p.deletes] + [f"create {c.name}" for c in p.creates]
-            for p in sim.report.plans if p.deletes or p.creates]
+    return [
+        [f"{'delete'} {d.name}" for d in p.deletes] + [f"create {c.name}" for c in p.creates]
+        for p in sim.report.plans
+        if p.deletes or p.creates
+    ]
 
 
 def test_a_statefulset_creates_its_ordinals_in_order_each_with_its_claim():
@@ -780,9 +868,10 @@ def test_a_statefulset_creates_its_ordinals_in_order_each_with_its_claim():
     pods = dict(sim.pods("db-"))
     claims = sim.state["claims"]
     assert {k: (r["node"], r["template"]) for k, r in claims.items()} == {
-        f"default/data-db-{i}": (pods[f"db-{i}"], "StatefulSet/db") for i in range(3)}
+        f"default/data-db-{i}": (pods[f"db-{i}"], "StatefulSet/db") for i in range(3)
+    }
     create = sim.report.plans[0].creates[0]
-    assert any(f"--hostname db-0" in ln for ln in create.unit.lines)
+    assert any("--hostname db-0" in ln for ln in create.unit.lines)
     assert any("io.kcli.dns-host=db-0.db" in ln for ln in create.unit.lines)
     # Parallel: all at once
     par = Sim()
@@ -824,8 +913,12 @@ def test_a_revision_whose_pods_keep_dying_fails_at_its_progress_deadline_not_as_
     real = sim.execute
 
     def stopped(pods):
-        return [dataclasses.replace(p, observed=dataclasses.replace(p.observed, state="broken", ready=False))
-                if p.spec_hash != old_hash else p for p in pods]
+        return [
+            dataclasses.replace(p, observed=dataclasses.replace(p.observed, state="broken", ready=False))
+            if p.spec_hash != old_hash
+            else p
+            for p in pods
+        ]
 
     def execute(units):
         wave = real(units)

@@ -14,7 +14,13 @@ import textwrap
 import pytest
 
 from kcli.core.objects import (
-    ObjectKey, SecurityContext, ServiceAccount, capability_name, effective_security_context, normalize_sysctl, to_data,
+    ObjectKey,
+    SecurityContext,
+    ServiceAccount,
+    capability_name,
+    effective_security_context,
+    normalize_sysctl,
+    to_data,
 )
 from kcli.core.podrun import create_pod_lines, pod_uid, security_flags, sysctl_flags
 from kcli.core.validate import SERVICE_ACCOUNT_WARNING
@@ -76,20 +82,29 @@ class TestValidation:
         assert isinstance(sa, ServiceAccount) and sa.key.kind == "ServiceAccount" and sa.namespace == "default"
         spec = dep.template.spec
         assert spec.service_account_name == "frontend"
-        assert spec.security_context == SecurityContext(run_as_user=1000, run_as_group=1000, run_as_non_root=True,
-                                                        seccomp="RuntimeDefault", fs_group=1000)
+        assert spec.security_context == SecurityContext(
+            run_as_user=1000, run_as_group=1000, run_as_non_root=True, seccomp="RuntimeDefault", fs_group=1000
+        )
         assert spec.containers[0].security_context == SecurityContext(
-            allow_privilege_escalation=False, cap_drop=("ALL",), read_only_root_filesystem=True)
+            allow_privilege_escalation=False, cap_drop=("ALL",), read_only_root_filesystem=True
+        )
         assert messages(warnings) == [f"manifests/web.yaml: doc 1 (ServiceAccount/frontend): {SERVICE_ACCOUNT_WARNING}"]
 
     def test_the_token_warning_is_given_once_per_apply_not_per_pod(self):
-        pods = "\n---\n".join(pod_yaml(f"""
+        pods = "\n---\n".join(
+            pod_yaml(
+                """
             serviceAccountName: robot
-            containers: [{{name: app, image: "busybox:1"}}]
-        """, name=f"p{i}") for i in range(3))
+            containers: [{name: app, image: "busybox:1"}]
+        """,
+                name=f"p{i}",
+            )
+            for i in range(3)
+        )
         _, errors, warnings = check(pods)
         assert errors == () and messages(warnings) == [
-            f"manifests/web.yaml: doc 1 (Pod/p0): spec.serviceAccountName: {SERVICE_ACCOUNT_WARNING}"]
+            f"manifests/web.yaml: doc 1 (Pod/p0): spec.serviceAccountName: {SERVICE_ACCOUNT_WARNING}"
+        ]
         _, _, none = check(pod_yaml('containers: [{name: app, image: "busybox:1"}]'))
         assert none == ()  # no ServiceAccount named: nothing to warn about
 
@@ -102,31 +117,45 @@ class TestValidation:
             imagePullSecrets: [{name: reg}]
         """)
         assert errors == ()
-        assert "fields not implemented by kcli (ignored): imagePullSecrets (not added to its pods: name them in the " \
-               "pod spec)" in messages(warnings)[1]
+        assert (
+            "fields not implemented by kcli (ignored): imagePullSecrets (not added to its pods: name them in the "
+            "pod spec)" in messages(warnings)[1]
+        )
 
     def test_service_account_name_is_a_dns_subdomain(self):
         _, errors, _ = check(pod_yaml('serviceAccountName: Robot_1\ncontainers: [{name: app, image: "busybox:1"}]'))
         assert [e.path for e in errors] == ["spec.serviceAccountName"]
 
     def test_capability_names_are_checked(self):
-        _, errors, _ = check(pod_yaml("""
+        _, errors, _ = check(
+            pod_yaml("""
             containers:
             - name: app
               image: "busybox:1"
               securityContext: {capabilities: {add: [NET_ADMIN, net_raw, NET_ADMINN, CAP_SYS_TIME], drop: [ALL, "rm -rf"]}}
-        """))
+        """)
+        )
         assert [(e.path, e.message) for e in errors] == [
-            ("spec.containers[0].securityContext.capabilities.add[2]", 'unsupported value "NET_ADMINN": must be a Linux '
-             "capability without the CAP_ prefix (such as NET_ADMIN, SYS_TIME) or ALL"),
-            ("spec.containers[0].securityContext.capabilities.add[3]", 'unsupported value "CAP_SYS_TIME": must be a Linux '
-             'capability without the CAP_ prefix (such as NET_ADMIN, SYS_TIME) or ALL: write "SYS_TIME"'),
-            ("spec.containers[0].securityContext.capabilities.drop[1]", 'unsupported value "rm -rf": must be a Linux '
-             "capability without the CAP_ prefix (such as NET_ADMIN, SYS_TIME) or ALL"),
+            (
+                "spec.containers[0].securityContext.capabilities.add[2]",
+                'unsupported value "NET_ADMINN": must be a Linux '
+                "capability without the CAP_ prefix (such as NET_ADMIN, SYS_TIME) or ALL",
+            ),
+            (
+                "spec.containers[0].securityContext.capabilities.add[3]",
+                'unsupported value "CAP_SYS_TIME": must be a Linux '
+                'capability without the CAP_ prefix (such as NET_ADMIN, SYS_TIME) or ALL: write "SYS_TIME"',
+            ),
+            (
+                "spec.containers[0].securityContext.capabilities.drop[1]",
+                'unsupported value "rm -rf": must be a Linux '
+                "capability without the CAP_ prefix (such as NET_ADMIN, SYS_TIME) or ALL",
+            ),
         ]
 
     def test_only_safe_sysctls_and_none_in_a_host_namespace(self):
-        _, errors, _ = check(pod_yaml("""
+        _, errors, _ = check(
+            pod_yaml("""
             hostNetwork: true
             securityContext:
               sysctls:
@@ -136,18 +165,22 @@ class TestValidation:
               - {name: net/ipv4/tcp_syncookies, value: "1"}
               - {name: kernel.shm_rmid_forced, value: "0"}
             containers: [{name: app, image: "busybox:1"}]
-        """))
+        """)
+        )
         by_path = {e.path: e.message for e in errors}
         assert sorted(by_path) == [f"spec.securityContext.sysctls[{i}].name" for i in (1, 2, 3, 4)]
         assert by_path["spec.securityContext.sysctls[1].name"].startswith(
-            'forbidden sysctl "net.ipv4.ip_forward": not in Kubernetes\' safe set (kernel.shm_rmid_forced, ')
+            'forbidden sysctl "net.ipv4.ip_forward": not in Kubernetes\' safe set (kernel.shm_rmid_forced, '
+        )
         assert "must have at most 253 characters and match regex" in by_path["spec.securityContext.sysctls[2].name"]
         assert by_path["spec.securityContext.sysctls[3].name"] == (
-            'invalid value "net/ipv4/tcp_syncookies": may not be specified when `hostNetwork` is true')
+            'invalid value "net/ipv4/tcp_syncookies": may not be specified when `hostNetwork` is true'
+        )
         assert by_path["spec.securityContext.sysctls[4].name"] == 'duplicate value "kernel.shm_rmid_forced"'
 
     def test_ids_privileged_and_what_is_not_implemented(self):
-        _, errors, warnings = check(pod_yaml("""
+        _, errors, warnings = check(
+            pod_yaml("""
             securityContext: {runAsUser: -1, fsGroup: 2147483648, supplementalGroups: [5, -2], runAsGroup: 7,
                               seLinuxOptions: {level: "s0:c1"}}
             containers:
@@ -155,22 +188,27 @@ class TestValidation:
               image: "busybox:1"
               securityContext: {privileged: true, allowPrivilegeEscalation: false, seccompProfile: {type: Localhost,
                                 localhostProfile: p.json}, procMount: Unmasked}
-        """))
+        """)
+        )
         assert [(e.path, e.message) for e in errors] == [
-            ("spec.containers[0].securityContext",
-             "cannot set `allowPrivilegeEscalation` to false and `privileged` to true"),
+            (
+                "spec.containers[0].securityContext",
+                "cannot set `allowPrivilegeEscalation` to false and `privileged` to true",
+            ),
             ("spec.securityContext.fsGroup", "must be between 0 and 2147483647, inclusive"),
             ("spec.securityContext.runAsUser", "must be between 0 and 2147483647, inclusive"),
             ("spec.securityContext.supplementalGroups[1]", "must be between 0 and 2147483647, inclusive"),
         ]
-        _, errors, warnings = check(pod_yaml("""
+        _, errors, warnings = check(
+            pod_yaml("""
             securityContext: {runAsGroup: 7, seLinuxOptions: {level: "s0:c1"}}
             containers:
             - name: app
               image: "busybox:1"
               securityContext: {privileged: true, seccompProfile: {type: Localhost, localhostProfile: p.json},
                                 procMount: Unmasked}
-        """))
+        """)
+        )
         assert errors == ()
         assert messages(warnings) == [
             "manifests/web.yaml: doc 1 (Pod/web): fields not implemented by kcli (ignored): "
@@ -184,13 +222,27 @@ class TestValidation:
         ]
 
     def test_every_env_field_ref_is_implemented_and_the_rest_refused(self):
-        refs = ["metadata.name", "metadata.namespace", "metadata.uid", "spec.nodeName", "spec.serviceAccountName",
-                "status.podIP", "status.podIPs", "status.hostIP", "status.hostIPs", "metadata.labels['app']"]
-        env = ", ".join(f"{{name: V{i}, valueFrom: {{fieldRef: {{fieldPath: \"{r}\"}}}}}}" for i, r in enumerate(refs))
+        refs = [
+            "metadata.name",
+            "metadata.namespace",
+            "metadata.uid",
+            "spec.nodeName",
+            "spec.serviceAccountName",
+            "status.podIP",
+            "status.podIPs",
+            "status.hostIP",
+            "status.hostIPs",
+            "metadata.labels['app']",
+        ]
+        env = ", ".join(f'{{name: V{i}, valueFrom: {{fieldRef: {{fieldPath: "{r}"}}}}}}' for i, r in enumerate(refs))
         _, errors, warnings = check(pod_yaml(f'containers: [{{name: app, image: "busybox:1", env: [{env}]}}]'))
         assert errors == () and warnings == ()  # nothing said to be ignored: all of them are set
-        _, errors, _ = check(pod_yaml('containers: [{name: app, image: "busybox:1", env: '
-                                      '[{name: L, valueFrom: {fieldRef: {fieldPath: metadata.labels}}}]}]'))
+        _, errors, _ = check(
+            pod_yaml(
+                'containers: [{name: app, image: "busybox:1", env: '
+                "[{name: L, valueFrom: {fieldRef: {fieldPath: metadata.labels}}}]}]"
+            )
+        )
         assert [e.path for e in errors] == ["spec.containers[0].env[0].valueFrom.fieldRef.fieldPath"]
         assert errors[0].message.startswith('unsupported value "metadata.labels": supported values: "metadata.name", ')
 
@@ -207,16 +259,39 @@ def test_a_pod_without_these_fields_hashes_as_before():
 
 
 def test_the_container_overrides_the_pod_as_kubernetes_merges():
-    pod = SecurityContext(run_as_user=1, run_as_group=2, run_as_non_root=True, seccomp="Unconfined", fs_group=3,
-                          supplemental_groups=(4,), sysctls=(("a", "b"),), privileged=True)
+    pod = SecurityContext(
+        run_as_user=1,
+        run_as_group=2,
+        run_as_non_root=True,
+        seccomp="Unconfined",
+        fs_group=3,
+        supplemental_groups=(4,),
+        sysctls=(("a", "b"),),
+        privileged=True,
+    )
     assert effective_security_context(pod, SecurityContext(run_as_user=5, run_as_non_root=False)) == SecurityContext(
-        run_as_user=5, run_as_group=2, run_as_non_root=False, seccomp="Unconfined", fs_group=3,
-        supplemental_groups=(4,), sysctls=(("a", "b"),))  # privileged is the container's alone
+        run_as_user=5,
+        run_as_group=2,
+        run_as_non_root=False,
+        seccomp="Unconfined",
+        fs_group=3,
+        supplemental_groups=(4,),
+        sysctls=(("a", "b"),),
+    )  # privileged is the container's alone
     assert effective_security_context(None, None) == SecurityContext()
 
 
-@pytest.mark.parametrize("raw, name", [("NET_ADMIN", "NET_ADMIN"), ("sys_time", "SYS_TIME"), ("all", "ALL"),
-                                       ("CAP_NET_ADMIN", None), ("NOPE", None), ("", None)])
+@pytest.mark.parametrize(
+    "raw, name",
+    [
+        ("NET_ADMIN", "NET_ADMIN"),
+        ("sys_time", "SYS_TIME"),
+        ("all", "ALL"),
+        ("CAP_NET_ADMIN", None),
+        ("NOPE", None),
+        ("", None),
+    ],
+)
 def test_capability_names(raw, name):
     assert capability_name(raw) == name
 
@@ -269,24 +344,37 @@ class TestDockerFlags:
     def test_no_security_context_no_flags(self):
         pod, configs = pod_with('containers: [{name: app, image: "busybox:1.36"}]')
         argv = app_argv(pod, configs)
-        assert not {"--user", "--group-add", "--read-only", "--security-opt", "--cap-add", "--cap-drop",
-                    "--privileged", "--sysctl"} & set(argv)
+        assert not {
+            "--user",
+            "--group-add",
+            "--read-only",
+            "--security-opt",
+            "--cap-add",
+            "--cap-drop",
+            "--privileged",
+            "--sysctl",
+        } & set(argv)
         assert security_flags(pod, pod.spec.containers[0]) == [] and sysctl_flags(pod) == []
 
     def test_sysctls_go_on_the_container_owning_the_network_namespace(self):
-        sysctls = ('securityContext: {sysctls: [{name: net.ipv4.ip_local_port_range, value: "1024 65000"}, '
-                   '{name: kernel.shm_rmid_forced, value: "1"}]}\n')
+        sysctls = (
+            'securityContext: {sysctls: [{name: net.ipv4.ip_local_port_range, value: "1024 65000"}, '
+            '{name: kernel.shm_rmid_forced, value: "1"}]}\n'
+        )
         want = ["net.ipv4.ip_local_port_range=1024 65000", "kernel.shm_rmid_forced=1"]
         single, configs = pod_with(sysctls + 'containers: [{name: app, image: "busybox:1.36"}]')
         (argv,) = runs(create_pod_lines(single, PLACE, configs))
         assert flag_values(argv, "--sysctl") == want and "--ip" in argv
-        pause, configs = pod_with(sysctls + 'containers: [{name: a, image: "busybox:1.36"}, {name: b, image: "busybox:1.36"}]')
+        pause, configs = pod_with(
+            sysctls + 'containers: [{name: a, image: "busybox:1.36"}, {name: b, image: "busybox:1.36"}]'
+        )
         sandbox, a, b = runs(create_pod_lines(pause, PLACE, configs))
         assert flag_values(sandbox, "--sysctl") == want and "--ip" in sandbox
         assert "--sysctl" not in a and "--sysctl" not in b  # they join the pause container's namespaces
 
     def test_fs_group_owns_the_volumes_kcli_makes(self):
-        text = pod_yaml("""
+        text = (
+            pod_yaml("""
             securityContext: {fsGroup: 2000}
             volumes:
             - {name: scratch, emptyDir: {}}
@@ -294,16 +382,30 @@ class TestDockerFlags:
             - {name: host, hostPath: {path: /srv}}
             - {name: claim, persistentVolumeClaim: {claimName: data}}
             containers: [{name: app, image: "busybox:1.36"}]
-        """) + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: b}\n"
+        """)
+            + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: b}\n"
+        )
         pod, configs = desired(text)
-        lines = create_pod_lines(pod, PLACE, configs, claim_paths={"data": "/opt/local-path-provisioner/pvc-1_default_data"})
+        lines = create_pod_lines(
+            pod, PLACE, configs, claim_paths={"data": "/opt/local-path-provisioner/pvc-1_default_data"}
+        )
         uid = pod_uid(pod)
-        empty, cfg = f"/var/lib/kcli/pods/{uid}/volumes/empty-dir/scratch", f"/var/lib/kcli/pods/{uid}/volumes/configmap/cfg"
+        empty, cfg = (
+            f"/var/lib/kcli/pods/{uid}/volumes/empty-dir/scratch",
+            f"/var/lib/kcli/pods/{uid}/volumes/configmap/cfg",
+        )
         group_lines = [ln for ln in lines if ln.startswith(("chgrp", "chmod g", "chmod -R"))]
-        assert group_lines == [f"chgrp 2000 {empty}", f"chmod g+rwxs {empty}",  # setgid, group-writable
-                               f"chgrp -R 2000 {cfg}", f"chmod -R g+rX {cfg}", f"chmod g+s {cfg}",
-                               *(f"{c} /opt/local-path-provisioner/pvc-1_default_data"  # a claim: the whole volume
-                                 for c in ("chgrp -R 2000", "chmod -R g+rwX", "chmod g+s"))]
+        assert group_lines == [
+            f"chgrp 2000 {empty}",
+            f"chmod g+rwxs {empty}",  # setgid, group-writable
+            f"chgrp -R 2000 {cfg}",
+            f"chmod -R g+rX {cfg}",
+            f"chmod g+s {cfg}",
+            *(
+                f"{c} /opt/local-path-provisioner/pvc-1_default_data"  # a claim: the whole volume
+                for c in ("chgrp -R 2000", "chmod -R g+rwX", "chmod g+s")
+            ),
+        ]
         assert lines.index(f"chgrp 2000 {empty}") < next(i for i, ln in enumerate(lines) if ln.startswith("docker run"))
         assert not any("/srv" in ln for ln in group_lines)  # hostPath: as Kubernetes, untouched
         assert flag_values(runs(lines)[-1], "--group-add") == ["2000"]
@@ -322,27 +424,38 @@ def non_root_pod(container_sc: str = "", pod_sc: str = "runAsNonRoot: true"):
 def check_lines(lines: list[str]) -> list[str]:
     """The lines of the node-side check: from reading the image's user to the case on it."""
     start = next(i for i, ln in enumerate(lines) if ln.startswith("kcli_user="))
-    return lines[start:start + 2]
+    return lines[start : start + 2]
 
 
 def run_check(lines: list[str], image_user: str) -> subprocess.CompletedProcess:
     """The check under sh -e, ``docker image inspect -f`` answering ``image_user``."""
     stub = "docker() { [ \"$1 $2 $3 $4\" = 'image inspect -f {{.Config.User}}' ] || exit 99; printf '%s\\n' \"$KCLI_TEST_USER\"; }"
     script = "\n".join(["set -e", stub, *lines, "echo passed"])
-    return subprocess.run([shutil.which("sh") or "/bin/sh", "-c", script], capture_output=True, text=True,
-                          env={"KCLI_TEST_USER": image_user, "PATH": "/usr/bin:/bin"}, timeout=10)
+    return subprocess.run(
+        [shutil.which("sh") or "/bin/sh", "-c", script],
+        capture_output=True,
+        text=True,
+        env={"KCLI_TEST_USER": image_user, "PATH": "/usr/bin:/bin"},
+        timeout=10,
+    )
 
 
 class TestRunAsNonRoot:
     def test_run_as_user_zero_is_refused_at_plan_time_with_kubelets_message(self):
         pod, configs = non_root_pod("runAsUser: 0")
-        with pytest.raises(PlanError, match=r"pod default/web: container's runAsUser breaks non-root policy "
-                                            r"\(pod: \"web_default\(.*\)\", container: app\)"):
+        with pytest.raises(
+            PlanError,
+            match=r"pod default/web: container's runAsUser breaks non-root policy "
+            r"\(pod: \"web_default\(.*\)\", container: app\)",
+        ):
             create_pod_lines(pod, PLACE, configs)
 
     def test_a_non_zero_user_or_no_run_as_non_root_needs_no_check(self):
-        for pod, configs in (non_root_pod("runAsUser: 1000"), non_root_pod("runAsNonRoot: false"),
-                             non_root_pod(pod_sc="runAsUser: 0")):
+        for pod, configs in (
+            non_root_pod("runAsUser: 1000"),
+            non_root_pod("runAsNonRoot: false"),
+            non_root_pod(pod_sc="runAsUser: 0"),
+        ):
             assert not any(ln.startswith("kcli_user=") for ln in create_pod_lines(pod, PLACE, configs))
 
     def test_the_image_user_is_checked_on_the_node_after_the_pull_before_any_container(self):
@@ -354,17 +467,20 @@ class TestRunAsNonRoot:
         assert any("docker pull" in ln for ln in lines[:at])
         assert not any(ln.startswith("docker run") for ln in lines[:at])
 
-    @pytest.mark.parametrize("image_user, passes, says", [
-        ("", False, "image will run as root"),
-        ("0", False, "image will run as root"),
-        ("0:0", False, "image will run as root"),
-        ("000", False, "image will run as root"),
-        ("root", False, "image has non-numeric user (root), cannot verify user is non-root"),
-        ("nobody:nogroup", False, "image has non-numeric user (nobody), cannot verify user is non-root"),
-        ("1000", True, ""),
-        ("65534:65534", True, ""),
-        ("10", True, ""),
-    ])
+    @pytest.mark.parametrize(
+        "image_user, passes, says",
+        [
+            ("", False, "image will run as root"),
+            ("0", False, "image will run as root"),
+            ("0:0", False, "image will run as root"),
+            ("000", False, "image will run as root"),
+            ("root", False, "image has non-numeric user (root), cannot verify user is non-root"),
+            ("nobody:nogroup", False, "image has non-numeric user (nobody), cannot verify user is non-root"),
+            ("1000", True, ""),
+            ("65534:65534", True, ""),
+            ("10", True, ""),
+        ],
+    )
     @pytest.mark.skipif(not shutil.which("sh"), reason="needs sh")
     def test_the_node_check_follows_kubelet(self, image_user, passes, says):
         pod, configs = non_root_pod()
@@ -373,7 +489,9 @@ class TestRunAsNonRoot:
         if passes:
             assert res.stdout == "passed\n"
         else:
-            assert res.stdout == "" and res.stderr.startswith(f"CreateContainerConfigError: container has runAsNonRoot and {says}")
+            assert res.stdout == "" and res.stderr.startswith(
+                f"CreateContainerConfigError: container has runAsNonRoot and {says}"
+            )
             assert res.stderr.endswith(f'(pod: "web_default({pod_uid(pod)})", container: app)\n')
             assert failure_reason(res.stderr) == "CreateContainerConfigError"
 
@@ -401,8 +519,11 @@ def test_field_refs_service_account_and_host_ips():
           - {name: HOSTS, valueFrom: {fieldRef: {fieldPath: status.hostIPs}}}
           - {name: PODS, valueFrom: {fieldRef: {fieldPath: status.podIPs}}}
     """)
-    assert env_of(create_pod_lines(pod, PLACE, configs)) == [("SA", "robot"), ("HOSTS", "192.168.56.11"),
-                                                             ("PODS", "10.244.1.7")]
+    assert env_of(create_pod_lines(pod, PLACE, configs)) == [
+        ("SA", "robot"),
+        ("HOSTS", "192.168.56.11"),
+        ("PODS", "10.244.1.7"),
+    ]
     legacy, configs = pod_with("""
         serviceAccount: old-name
         containers: [{name: app, image: "busybox:1.36", env: [{name: SA, valueFrom: {fieldRef: {fieldPath: spec.serviceAccountName}}}]}]

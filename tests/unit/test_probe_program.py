@@ -98,11 +98,17 @@ def test_a_startup_probe_gates_readiness_and_tcp_failures_are_reported(probe, se
 
 def test_headers_reach_the_server_and_every_container_is_reported(probe, server, tmp_path):
     seen_headers.clear()
-    rc, out = run(probe, tmp_path / "s", *spec("r", server, headers="X-Probe: yes\nX-Other: 2"),
-                  *spec("r", server, path="/fail", container="side", failure=1))
+    rc, out = run(
+        probe,
+        tmp_path / "s",
+        *spec("r", server, headers="X-Probe: yes\nX-Other: 2"),
+        *spec("r", server, path="/fail", container="side", failure=1),
+    )
     assert rc == 1 and out["app"]["ready"] and not out["side"]["ready"]
-    assert any(h.get("X-Probe") == "yes" and h.get("X-Other") == "2" and h.get("User-Agent", "").startswith("kube-probe/")
-               for h in seen_headers)
+    assert any(
+        h.get("X-Probe") == "yes" and h.get("X-Other") == "2" and h.get("User-Agent", "").startswith("kube-probe/")
+        for h in seen_headers
+    )
 
 
 def test_bad_arguments_exit_2(probe, tmp_path):
@@ -118,22 +124,36 @@ def container(tmp_path):
     proc.wait()
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() != 0,
-                    reason="an exec probe chroots into the container's root: root only")
+@pytest.mark.skipif(
+    not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() != 0,
+    reason="an exec probe chroots into the container's root: root only",
+)
 def test_an_exec_probe_runs_in_the_containers_root_and_liveness_kills_it(probe, tmp_path, container):
     flag = tmp_path / "healthy"
     flag.write_text("ok")
     check = f"test\x1f-e\x1f{flag}"  # words separated by \x1f
-    rc, out = run(probe, tmp_path / "s", *spec("l", 0, path=check, type_="exec", failure=2),
-                  *spec("r", 0, path=check, type_="exec"))
+    rc, out = run(
+        probe,
+        tmp_path / "s",
+        *spec("l", 0, path=check, type_="exec", failure=2),
+        *spec("r", 0, path=check, type_="exec"),
+    )
     assert rc == 0 and out["app"]["ready"] and container.poll() is None
     flag.unlink()
     time.sleep(0.6)
-    rc, out = run(probe, tmp_path / "s", *spec("l", 0, path=check, type_="exec", failure=2),
-                  *spec("r", 0, path=check, type_="exec", failure=1))
+    rc, out = run(
+        probe,
+        tmp_path / "s",
+        *spec("l", 0, path=check, type_="exec", failure=2),
+        *spec("r", 0, path=check, type_="exec", failure=1),
+    )
     assert rc == 1 and out["app"]["failure"].startswith("command exited with 1") and container.poll() is None
     time.sleep(0.6)  # the second liveness failure in a row: the container is killed
-    rc, out = run(probe, tmp_path / "s", *spec("l", 0, path=check, type_="exec", failure=2),
-                  *spec("r", 0, path=check, type_="exec", failure=1))
+    rc, out = run(
+        probe,
+        tmp_path / "s",
+        *spec("l", 0, path=check, type_="exec", failure=2),
+        *spec("r", 0, path=check, type_="exec", failure=1),
+    )
     assert "container killed: liveness probe failed 2 times" in out["app"]["failure"]
     assert container.wait(timeout=5) == -9

@@ -17,8 +17,21 @@ from kcli.core.quantity import (
 
 @pytest.mark.parametrize(
     "text, millis",
-    [("1", 1000), ("0.5", 500), ("500m", 500), ("100m", 100), ("2.5", 2500), ("0.1", 100), (2, 2000),
-     (0.15, 150), ("1e3", 1_000_000), ("0.0001", 1), ("1u", 1), ("+1", 1000), (".5", 500)],
+    [
+        ("1", 1000),
+        ("0.5", 500),
+        ("500m", 500),
+        ("100m", 100),
+        ("2.5", 2500),
+        ("0.1", 100),
+        (2, 2000),
+        (0.15, 150),
+        ("1e3", 1_000_000),
+        ("0.0001", 1),
+        ("1u", 1),
+        ("+1", 1000),
+        (".5", 500),
+    ],
 )
 def test_cpu_to_millicores_rounds_up(text, millis):
     assert cpu_millis(text) == millis
@@ -26,10 +39,26 @@ def test_cpu_to_millicores_rounds_up(text, millis):
 
 @pytest.mark.parametrize(
     "text, n",
-    [("128Mi", 134217728), ("1Gi", 1073741824), ("1G", 10**9), ("500M", 5 * 10**8), ("1e3", 1000),
-     ("12E6", 12 * 10**6), ("1Ki", 1024), ("1Ti", 2**40), ("1Pi", 2**50), ("1Ei", 2**60), ("1k", 1000),
-     ("1T", 10**12), ("1P", 10**15), ("1E", 10**18), ("128m", 1), ("1.5Gi", 1610612736), (1024, 1024),
-     ("0", 0)],
+    [
+        ("128Mi", 134217728),
+        ("1Gi", 1073741824),
+        ("1G", 10**9),
+        ("500M", 5 * 10**8),
+        ("1e3", 1000),
+        ("12E6", 12 * 10**6),
+        ("1Ki", 1024),
+        ("1Ti", 2**40),
+        ("1Pi", 2**50),
+        ("1Ei", 2**60),
+        ("1k", 1000),
+        ("1T", 10**12),
+        ("1P", 10**15),
+        ("1E", 10**18),
+        ("128m", 1),
+        ("1.5Gi", 1610612736),
+        (1024, 1024),
+        ("0", 0),
+    ],
 )
 def test_memory_to_bytes(text, n):
     assert memory_bytes(text) == n
@@ -41,8 +70,9 @@ def test_exact_decimal_value():
     assert parse_quantity("1e-3") == Decimal("0.001")
 
 
-@pytest.mark.parametrize("bad", ["", "K", "1K", "Mi", "1Mb", "one", "1 Gi", " 1", "1..2", "1e", "--1", "0x10",
-                                 None, True, [1], {"a": 1}])
+@pytest.mark.parametrize(
+    "bad", ["", "K", "1K", "Mi", "1Mb", "one", "1 Gi", " 1", "1..2", "1e", "--1", "0x10", None, True, [1], {"a": 1}]
+)
 def test_rejects_what_upstream_rejects(bad):
     with pytest.raises(QuantityError):
         parse_quantity(bad)

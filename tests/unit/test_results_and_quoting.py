@@ -9,7 +9,7 @@ from kcli.core.selectors import matches, parse_selector
 from kcli.shell.fanout import run_on_hosts
 from kcli.shell.transport import SshConnection
 
-NASTY = ["$(touch /tmp/pwned)", "; rm -rf x", "it's \"quoted\"", "two\nlines", "`id`", "*", "a b"]
+NASTY = ["$(touch /tmp/pwned)", "; rm -rf x", 'it\'s "quoted"', "two\nlines", "`id`", "*", "a b"]
 
 
 def test_aggregate_keeps_every_host_outcome_in_order():
@@ -42,13 +42,18 @@ def test_fail_message_is_one_quoted_printf_argument():
     for v in NASTY:
         line = fail("ErrImagePull:", v)
         assert line.startswith("{ printf '%s\\n' ") and line.endswith(" >&2; exit 1; }")
-        assert shlex.split(line[2:-len(" >&2; exit 1; }")]) == ["printf", "%s\\n", f"ErrImagePull: {v}"]
+        assert shlex.split(line[2 : -len(" >&2; exit 1; }")]) == ["printf", "%s\\n", f"ErrImagePull: {v}"]
 
 
 def test_write_private_sets_the_umask_first_and_carries_content_as_base64():
     line = write_private("/run/kcli/x", {"a": NASTY[0], "b": b"\x00\xff"})
     parts = line[2:-2].split(" && ")
-    assert parts[:4] == ["umask 077", "rm -f /run/kcli/x/a /run/kcli/x/b", "mkdir -p /run/kcli/x", "chmod 700 /run/kcli/x"]
+    assert parts[:4] == [
+        "umask 077",
+        "rm -f /run/kcli/x/a /run/kcli/x/b",
+        "mkdir -p /run/kcli/x",
+        "chmod 700 /run/kcli/x",
+    ]
     assert all(p.startswith("printf %s ") and " | base64 -d > /run/kcli/x/" in p for p in parts[4:])
     assert all(v not in line for v in NASTY)
 
@@ -71,7 +76,15 @@ def test_sections_round_trip_and_keep_failures_apart():
 
 def test_human_duration_matches_kubectl():
     assert [human_duration(x) for x in (5, 119, 125, 600, 7200, 30000, 200000, 86400 * 30, 86400 * 800)] == [
-        "5s", "119s", "2m5s", "10m", "120m", "8h", "2d7h", "30d", "2y70d"
+        "5s",
+        "119s",
+        "2m5s",
+        "10m",
+        "120m",
+        "8h",
+        "2d7h",
+        "30d",
+        "2y70d",
     ]
 
 

@@ -59,8 +59,10 @@ def test_store_writes_a_missing_key_0600_and_never_replaces_one(tmp_path, monkey
 def test_the_key_is_on_no_command_line():
     script = render_batch([store_unit(K1)])
     text = base64.b64encode(K1).decode()
-    assert all(text not in line or line.lstrip().startswith(("( umask 077; printf", "[ \"$(cat"))
-               for line in script.splitlines())
+    assert all(
+        text not in line or line.lstrip().startswith(("( umask 077; printf", '[ "$(cat'))
+        for line in script.splitlines()
+    )
 
 
 def test_reset_removes_kcli_data_but_the_lock_s_memory(tmp_path):
@@ -72,6 +74,12 @@ def test_reset_removes_kcli_data_but_the_lock_s_memory(tmp_path):
     (top / "lock").mkdir()
     (top / "lock" / "info").write_text("token=t\n")
     subprocess.run(["sh", "-c", remove_data_but_the_lock(str(top))], check=True)
-    assert sorted(p.name for p in top.iterdir()) == ["fence", "fence.lock", "lock", "lock.epoch", "state.generation",
-                                                     "state.yaml"]
+    assert sorted(p.name for p in top.iterdir()) == [
+        "fence",
+        "fence.lock",
+        "lock",
+        "lock.epoch",
+        "state.generation",
+        "state.yaml",
+    ]
     assert (top / "lock" / "info").exists()

@@ -23,9 +23,18 @@ from kcli.errors import PlanError
 HTTP = ServicePort("http", "TCP", 80, "web")
 
 
-def pod(name: str, ip: str | None, ready: bool = True, ns: str = "default", labels=None, ports=None, node="n1") -> PodInfo:
-    return PodInfo(name, ns, labels if labels is not None else {"app": "web"}, ip, node, ready,
-                   ports if ports is not None else (ContainerPort(8080, "web"),))
+def pod(
+    name: str, ip: str | None, ready: bool = True, ns: str = "default", labels=None, ports=None, node="n1"
+) -> PodInfo:
+    return PodInfo(
+        name,
+        ns,
+        labels if labels is not None else {"app": "web"},
+        ip,
+        node,
+        ready,
+        ports if ports is not None else (ContainerPort(8080, "web"),),
+    )
 
 
 def svc(*ports: ServicePort, selector=None, **kw) -> ServiceSpec:
@@ -60,11 +69,15 @@ class TestServiceSpec:
 
 class TestResolveEndpoints:
     def test_named_target_port_resolves_per_pod(self):
-        pods = [pod("a", "10.244.1.5", ports=(ContainerPort(8080, "web"),)),
-                pod("b", "10.244.2.7", ports=(ContainerPort(9090, "web"), ContainerPort(8080, "metrics")))]
+        pods = [
+            pod("a", "10.244.1.5", ports=(ContainerPort(8080, "web"),)),
+            pod("b", "10.244.2.7", ports=(ContainerPort(9090, "web"), ContainerPort(8080, "metrics"))),
+        ]
         eps = resolve_endpoints(svc(), pods)
         assert [(e.pod, e.ip, e.port, e.port_name) for e in eps] == [
-            ("a", "10.244.1.5", 8080, "http"), ("b", "10.244.2.7", 9090, "http")]
+            ("a", "10.244.1.5", 8080, "http"),
+            ("b", "10.244.2.7", 9090, "http"),
+        ]
         assert eps[0].address == "10.244.1.5:8080"
 
     def test_pod_without_the_named_port_or_with_other_protocol_is_skipped(self):
@@ -95,12 +108,19 @@ class TestResolveEndpoints:
         pods = [pod("b", "10.244.10.2"), pod("a", "10.244.2.2")]
         eps = resolve_endpoints(s, pods)
         assert [(e.port_name, e.ip, e.port, e.protocol) for e in eps] == [
-            ("dns", "10.244.2.2", 5353, "UDP"), ("dns", "10.244.10.2", 5353, "UDP"),
-            ("http", "10.244.2.2", 8080, "TCP"), ("http", "10.244.10.2", 8080, "TCP")]
+            ("dns", "10.244.2.2", 5353, "UDP"),
+            ("dns", "10.244.10.2", 5353, "UDP"),
+            ("http", "10.244.2.2", 8080, "TCP"),
+            ("http", "10.244.10.2", 8080, "TCP"),
+        ]
 
     def test_ready_endpoints_filters_port_and_readiness(self):
-        eps = (Endpoint("10.244.3.1", 80, "c", "n", True, "http"), Endpoint("10.244.1.1", 80, "a", "n", False, "http"),
-               Endpoint("10.244.2.1", 80, "b", "n", True, "http"), Endpoint("10.244.2.1", 53, "b", "n", True, "dns"))
+        eps = (
+            Endpoint("10.244.3.1", 80, "c", "n", True, "http"),
+            Endpoint("10.244.1.1", 80, "a", "n", False, "http"),
+            Endpoint("10.244.2.1", 80, "b", "n", True, "http"),
+            Endpoint("10.244.2.1", 53, "b", "n", True, "dns"),
+        )
         assert [e.pod for e in ready_endpoints(eps, HTTP)] == ["b", "c"]
 
     def test_endpoints_by_service_keys(self):
@@ -169,8 +189,13 @@ class TestAllocateNodePort:
         assert allocate_node_port([], port_range=(31000, 31009)) == 31000
 
     def test_allocate_node_ports_fills_only_missing_ones(self):
-        s = ServiceSpec("default", "web", "NodePort", "10.96.1.0",
-                        (ServicePort("a", "TCP", 80, 80, 30080), ServicePort("b", "TCP", 81, 81)))
+        s = ServiceSpec(
+            "default",
+            "web",
+            "NodePort",
+            "10.96.1.0",
+            (ServicePort("a", "TCP", 80, 80, 30080), ServicePort("b", "TCP", 81, 81)),
+        )
         out = allocate_node_ports(s, [30086])
         assert [p.node_port for p in out.ports] == [30080, 30087]
         assert out.cluster_ip == "10.96.1.0" and out.selector == s.selector

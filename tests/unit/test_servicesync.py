@@ -12,7 +12,6 @@ from kcli.core import iptables as ipt
 from kcli.core.objects import build_object
 from kcli.core.services import AllocationError, Endpoint, ServicePort, ServiceSpec
 from kcli.core.servicesync import (
-    pod_dns_args,
     allocate,
     current_services,
     dns_args,
@@ -22,6 +21,7 @@ from kcli.core.servicesync import (
     endpoints_record,
     hairpin_line,
     node_rules,
+    pod_dns_args,
     pod_infos,
     probe_script,
     rules_lines,
@@ -36,7 +36,9 @@ POD_CIDR = "10.244.0.0/16"
 def svc(name: str, ns: str = "default", **spec):
     spec.setdefault("ports", [{"name": "http", "port": 80, "targetPort": 8080}])
     spec.setdefault("selector", {"app": name})
-    return build_object({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": spec})
+    return build_object(
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    )
 
 
 def by_name(specs):
@@ -50,7 +52,9 @@ class TestAllocate:
     def test_fresh_allocation_and_record(self):
         specs, record, warnings = allocate(
             [svc("web"), svc("np", type="NodePort"), svc("hl", clusterIP="None"), svc("dns", clusterIP="10.96.0.10")],
-            {}, CIDR)
+            {},
+            CIDR,
+        )
         assert [s.name for s in specs] == ["dns", "hl", "np", "web"]  # sorted by namespace/name
         assert record == {
             "default/dns": {"clusterIP": "10.96.0.10", "type": "ClusterIP"},
@@ -60,8 +64,9 @@ class TestAllocate:
         }
         assert warnings == []
         s = by_name(specs)
-        assert s["np"] == ServiceSpec("default", "np", "NodePort", "10.96.1.0",
-                                      (ServicePort("http", "TCP", 80, 8080, 30086),), {"app": "np"})
+        assert s["np"] == ServiceSpec(
+            "default", "np", "NodePort", "10.96.1.0", (ServicePort("http", "TCP", 80, 8080, 30086),), {"app": "np"}
+        )
         assert s["hl"].headless and s["hl"].ports[0].node_port is None
         assert s["web"].ports == (ServicePort("http", "TCP", 80, 8080, None),)
 
@@ -77,8 +82,11 @@ class TestAllocate:
         assert by_name(specs)["np"].ports[0].node_port == 31234
 
     def test_repeated_calls_are_stable(self):
-        services = [svc("a", type="NodePort", ports=[{"name": "x", "port": 1}, {"name": "y", "port": 2, "protocol": "UDP"}]),
-                    svc("b"), svc("c", type="LoadBalancer")]
+        services = [
+            svc("a", type="NodePort", ports=[{"name": "x", "port": 1}, {"name": "y", "port": 2, "protocol": "UDP"}]),
+            svc("b"),
+            svc("c", type="LoadBalancer"),
+        ]
         specs1, rec1, _ = allocate(services, {}, CIDR)
         specs2, rec2, _ = allocate(services, rec1, CIDR)
         assert rec1 == rec2 and specs1 == specs2
@@ -91,12 +99,32 @@ class TestAllocate:
     def test_requested_ip_and_node_port_are_honoured(self):
         recorded = {"default/web": {"clusterIP": "10.96.7.7", "type": "NodePort", "nodePorts": {"http": 31000}}}
         specs, record, _ = allocate(
-            [svc("web", type="NodePort", clusterIP="10.96.0.20", ports=[{"name": "http", "port": 80, "nodePort": 30500}]),
-             svc("other")], recorded, CIDR)
+            [
+                svc(
+                    "web",
+                    type="NodePort",
+                    clusterIP="10.96.0.20",
+                    ports=[{"name": "http", "port": 80, "nodePort": 30500}],
+                ),
+                svc("other"),
+            ],
+            recorded,
+            CIDR,
+        )
         assert record["default/web"] == {"clusterIP": "10.96.0.20", "type": "NodePort", "nodePorts": {"http": 30500}}
         assert record["default/other"]["clusterIP"] == "10.96.1.0"
-        _, record2, _ = allocate([svc("web", type="NodePort", clusterIP="10.96.0.20",
-                                          ports=[{"name": "http", "port": 80, "nodePort": 30500}])], record, CIDR)
+        _, record2, _ = allocate(
+            [
+                svc(
+                    "web",
+                    type="NodePort",
+                    clusterIP="10.96.0.20",
+                    ports=[{"name": "http", "port": 80, "nodePort": 30500}],
+                )
+            ],
+            record,
+            CIDR,
+        )
         assert record2["default/web"] == record["default/web"]
 
     def test_requested_ip_owned_by_another_service_is_refused(self):
@@ -115,13 +143,17 @@ class TestAllocate:
     def test_external_name_is_skipped_with_a_warning(self):
         specs, record, warnings = allocate(
             [svc("ext", "prod", type="ExternalName", externalName="db.example.com", ports=[], selector={}), svc("web")],
-            {}, CIDR)
+            {},
+            CIDR,
+        )
         assert [s.name for s in specs] == ["web"] and list(record) == ["default/web"]
         assert warnings == ["service prod/ext: type ExternalName is not supported; skipped"]
 
     def test_removed_services_release_their_addresses(self):
-        recorded = {"default/gone": {"clusterIP": "10.96.1.0", "type": "NodePort", "nodePorts": {"http": 30086}},
-                    "default/kept": {"clusterIP": "10.96.1.1", "type": "ClusterIP"}}
+        recorded = {
+            "default/gone": {"clusterIP": "10.96.1.0", "type": "NodePort", "nodePorts": {"http": 30086}},
+            "default/kept": {"clusterIP": "10.96.1.1", "type": "ClusterIP"},
+        }
         specs, record, _ = allocate([svc("kept"), svc("fresh", type="NodePort")], recorded, CIDR)
         assert record == {
             "default/fresh": {"clusterIP": "10.96.1.0", "type": "NodePort", "nodePorts": {"http": 30086}},
@@ -146,8 +178,14 @@ class TestAllocate:
 class TestServiceEnv:
     SPECS = [
         ServiceSpec("default", "my-db", "ClusterIP", "10.96.0.40", (ServicePort("", "TCP", 5432, 5432),), {"a": "b"}),
-        ServiceSpec("default", "web", "NodePort", "10.96.1.2",
-                    (ServicePort("http", "TCP", 80, 8080, 30080), ServicePort("dns-udp", "UDP", 53, 53, 30053)), {"a": "b"}),
+        ServiceSpec(
+            "default",
+            "web",
+            "NodePort",
+            "10.96.1.2",
+            (ServicePort("http", "TCP", 80, 8080, 30080), ServicePort("dns-udp", "UDP", 53, 53, 30053)),
+            {"a": "b"},
+        ),
         ServiceSpec("default", "hl", "ClusterIP", "None", (ServicePort("x", "TCP", 1, 1),), {"a": "b"}),
         ServiceSpec("default", "unallocated", "ClusterIP", None, (ServicePort("x", "TCP", 1, 1),), {"a": "b"}),
         ServiceSpec("default", "noports", "ClusterIP", "10.96.0.41", (), {"a": "b"}),
@@ -187,46 +225,83 @@ class TestServiceEnv:
 # --------------------------------------------------------------------------- DNS
 
 
-def ep(ip: str, ready: bool = True, port: int = 8080, name: str = "http", proto: str = "TCP", pod: str = "p") -> Endpoint:
+def ep(
+    ip: str, ready: bool = True, port: int = 8080, name: str = "http", proto: str = "TCP", pod: str = "p"
+) -> Endpoint:
     return Endpoint(ip, port, pod, "n1", ready, name, proto)
 
 
 class TestDns:
     WEB = ServiceSpec("prod", "web", "ClusterIP", "10.96.1.2", (ServicePort("http", "TCP", 80, 8080),), {"a": "b"})
-    DB = ServiceSpec("prod", "db", "ClusterIP", "None",
-                     (ServicePort("pg", "TCP", 5432, 5432), ServicePort("metrics", "TCP", 9187, 9187)), {"a": "c"})
+    DB = ServiceSpec(
+        "prod",
+        "db",
+        "ClusterIP",
+        "None",
+        (ServicePort("pg", "TCP", 5432, 5432), ServicePort("metrics", "TCP", 9187, 9187)),
+        {"a": "c"},
+    )
 
     def test_hosts_records(self):
-        eps = {self.DB.key: (ep("10.244.2.5", port=5432, name="pg"), ep("10.244.2.5", port=9187, name="metrics"),
-                             ep("10.244.1.3", port=5432, name="pg"), ep("10.244.1.9", ready=False, port=5432, name="pg")),
-               self.WEB.key: (ep("10.244.1.4", ready=False),)}
+        eps = {
+            self.DB.key: (
+                ep("10.244.2.5", port=5432, name="pg"),
+                ep("10.244.2.5", port=9187, name="metrics"),
+                ep("10.244.1.3", port=5432, name="pg"),
+                ep("10.244.1.9", ready=False, port=5432, name="pg"),
+            ),
+            self.WEB.key: (ep("10.244.1.4", ready=False),),
+        }
         assert dns_hosts([self.WEB, self.DB], eps) == (
             "# Written by kcli: cluster DNS records (dnsmasq --hostsdir reloads it on change)\n"
             "10.96.1.2 web.prod.svc.cluster.local\n"
             "10.244.1.3 db.prod.svc.cluster.local\n"
-            "10.244.2.5 db.prod.svc.cluster.local\n")
+            "10.244.2.5 db.prod.svc.cluster.local\n"
+        )
 
     def test_a_pod_with_this_service_as_subdomain_gets_its_own_record(self):
-        eps = {self.DB.key: (ep("10.244.2.5", port=5432, name="pg", pod="db-0"), ep("10.244.2.5", port=9187, name="metrics", pod="db-0"),
-                             ep("10.244.1.3", port=5432, name="pg", pod="db-1"),
-                             ep("10.244.1.9", ready=False, port=5432, name="pg", pod="db-2"),
-                             ep("10.244.1.7", port=5432, name="pg", pod="other"))}
-        hosts = {("prod", "db-0"): "db-0.db", ("prod", "db-1"): "db-1.db", ("prod", "db-2"): "db-2.db",
-                 ("prod", "other"): "other.elsewhere"}
+        eps = {
+            self.DB.key: (
+                ep("10.244.2.5", port=5432, name="pg", pod="db-0"),
+                ep("10.244.2.5", port=9187, name="metrics", pod="db-0"),
+                ep("10.244.1.3", port=5432, name="pg", pod="db-1"),
+                ep("10.244.1.9", ready=False, port=5432, name="pg", pod="db-2"),
+                ep("10.244.1.7", port=5432, name="pg", pod="other"),
+            )
+        }
+        hosts = {
+            ("prod", "db-0"): "db-0.db",
+            ("prod", "db-1"): "db-1.db",
+            ("prod", "db-2"): "db-2.db",
+            ("prod", "other"): "other.elsewhere",
+        }
         assert dns_hosts([self.DB], eps, hosts).splitlines()[1:] == [
-            "10.244.1.3 db.prod.svc.cluster.local", "10.244.1.7 db.prod.svc.cluster.local",
+            "10.244.1.3 db.prod.svc.cluster.local",
+            "10.244.1.7 db.prod.svc.cluster.local",
             "10.244.2.5 db.prod.svc.cluster.local",
-            "10.244.2.5 db-0.db.prod.svc.cluster.local", "10.244.1.3 db-1.db.prod.svc.cluster.local"]  # not ready: none
+            "10.244.2.5 db-0.db.prod.svc.cluster.local",
+            "10.244.1.3 db-1.db.prod.svc.cluster.local",
+        ]  # not ready: none
 
     def test_headless_without_ready_pods_and_unallocated_have_no_records(self):
         unallocated = ServiceSpec("prod", "x", "ClusterIP", None, (ServicePort("http", "TCP", 80, 80),), {"a": "b"})
         assert dns_hosts([self.DB, unallocated], {}).splitlines() == [
-            "# Written by kcli: cluster DNS records (dnsmasq --hostsdir reloads it on change)"]
+            "# Written by kcli: cluster DNS records (dnsmasq --hostsdir reloads it on change)"
+        ]
 
     def test_dns_args(self):
         assert dns_args("prod", "10.244.3.0/24") == [
-            "--dns", "10.244.3.1", "--dns-search", "prod.svc.cluster.local", "--dns-search", "svc.cluster.local",
-            "--dns-search", "cluster.local", "--dns-option", "ndots:5"]
+            "--dns",
+            "10.244.3.1",
+            "--dns-search",
+            "prod.svc.cluster.local",
+            "--dns-search",
+            "svc.cluster.local",
+            "--dns-search",
+            "cluster.local",
+            "--dns-option",
+            "ndots:5",
+        ]
 
     def test_dns_container_listens_on_the_pod_gateway(self):
         (line,) = dns_container_lines("10.244.3.0/24")
@@ -239,28 +314,39 @@ class TestDns:
 
 
 class TestEndpoints:
-    SVC = ServiceSpec("default", "dns", "ClusterIP", "10.96.0.10",
-                      (ServicePort("dns", "UDP", 53, 53), ServicePort("dns-tcp", "TCP", 53, 53)), {"a": "b"})
+    SVC = ServiceSpec(
+        "default",
+        "dns",
+        "ClusterIP",
+        "10.96.0.10",
+        (ServicePort("dns", "UDP", 53, 53), ServicePort("dns-tcp", "TCP", 53, 53)),
+        {"a": "b"},
+    )
 
     def eps(self):
-        return {self.SVC.key: (
-            ep("10.244.2.2", port=53, name="dns", proto="UDP", pod="b"),
-            ep("10.244.1.2", port=53, name="dns", proto="UDP", pod="a"),
-            ep("10.244.1.2", port=53, name="dns-tcp", pod="a"),
-            ep("10.244.3.3", ready=False, port=53, name="dns", proto="UDP", pod="c"),
-        )}
+        return {
+            self.SVC.key: (
+                ep("10.244.2.2", port=53, name="dns", proto="UDP", pod="b"),
+                ep("10.244.1.2", port=53, name="dns", proto="UDP", pod="a"),
+                ep("10.244.1.2", port=53, name="dns-tcp", pod="a"),
+                ep("10.244.3.3", ready=False, port=53, name="dns", proto="UDP", pod="c"),
+            )
+        }
 
     def test_record(self):
         assert endpoints_record([self.SVC], self.eps()) == {
-            "default/dns": {"dns/UDP": ["10.244.1.2:53", "10.244.2.2:53"], "dns-tcp/TCP": ["10.244.1.2:53"]}}
+            "default/dns": {"dns/UDP": ["10.244.1.2:53", "10.244.2.2:53"], "dns-tcp/TCP": ["10.244.1.2:53"]}
+        }
 
     def test_round_trip_keeps_ready_addresses(self):
         back = endpoints_from_record(endpoints_record([self.SVC], self.eps()))
-        assert back == {"default/dns": [
-            Endpoint("10.244.1.2", 53, "", "", True, "dns", "UDP"),
-            Endpoint("10.244.2.2", 53, "", "", True, "dns", "UDP"),
-            Endpoint("10.244.1.2", 53, "", "", True, "dns-tcp", "TCP"),
-        ]}
+        assert back == {
+            "default/dns": [
+                Endpoint("10.244.1.2", 53, "", "", True, "dns", "UDP"),
+                Endpoint("10.244.2.2", 53, "", "", True, "dns", "UDP"),
+                Endpoint("10.244.1.2", 53, "", "", True, "dns-tcp", "TCP"),
+            ]
+        }
         assert endpoints_record([self.SVC], back) == endpoints_record([self.SVC], self.eps())
 
     def test_unnamed_port_and_service_without_endpoints(self):
@@ -275,27 +361,49 @@ class TestEndpoints:
         old = self.eps()
         new = {self.SVC.key: tuple(e for e in old[self.SVC.key] if e.pod != "b")}
         assert udp_cleanup_lines([self.SVC], old, new) == [
-            "conntrack -D -p udp --orig-dst 10.96.0.10 --dst-nat 10.244.2.2 >/dev/null 2>&1 || true"]
+            "conntrack -D -p udp --orig-dst 10.96.0.10 --dst-nat 10.244.2.2 >/dev/null 2>&1 || true"
+        ]
         assert udp_cleanup_lines([self.SVC], old, old) == []
 
     def test_pod_infos_and_current_services(self):
         def view(name, ip, ready, labels):
-            return SimpleNamespace(name=name, namespace="default", labels=labels, ip=ip, node="n1",
-                                   observed=SimpleNamespace(ready=ready),
-                                   ports=({"containerPort": 8080, "name": "http", "protocol": "TCP"},))
+            return SimpleNamespace(
+                name=name,
+                namespace="default",
+                labels=labels,
+                ip=ip,
+                node="n1",
+                observed=SimpleNamespace(ready=ready),
+                ports=({"containerPort": 8080, "name": "http", "protocol": "TCP"},),
+            )
 
-        views = [view("w1", "10.244.1.5", True, {"app": "web"}), view("w2", "10.244.1.6", False, {"app": "web"}),
-                 view("w3", "", True, {"app": "web"}), view("o", "10.244.1.7", True, {"app": "other"})]
+        views = [
+            view("w1", "10.244.1.5", True, {"app": "web"}),
+            view("w2", "10.244.1.6", False, {"app": "web"}),
+            view("w3", "", True, {"app": "web"}),
+            view("o", "10.244.1.7", True, {"app": "other"}),
+        ]
         infos = pod_infos(views)
-        assert [(p.name, p.ip, p.ready) for p in infos] == [("w1", "10.244.1.5", True), ("w2", "10.244.1.6", False),
-                                                            ("o", "10.244.1.7", True)]
+        assert [(p.name, p.ip, p.ready) for p in infos] == [
+            ("w1", "10.244.1.5", True),
+            ("w2", "10.244.1.6", False),
+            ("o", "10.244.1.7", True),
+        ]
         assert infos[0].labels == (("app", "web"),) and infos[0].ports[0].name == "http"
         web = svc("web", ports=[{"name": "http", "port": 80, "targetPort": "http"}])
-        specs, eps = current_services([web, build_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})],
-                                      {"default/web": {"clusterIP": "10.96.4.4", "type": "ClusterIP"}}, CIDR, views)
+        specs, eps = current_services(
+            [web, build_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}})],
+            {"default/web": {"clusterIP": "10.96.4.4", "type": "ClusterIP"}},
+            CIDR,
+            views,
+        )
         assert [s.cluster_ip for s in specs] == ["10.96.4.4"]
-        assert eps == {"default/web": (Endpoint("10.244.1.5", 8080, "w1", "n1", True, "http", "TCP"),
-                                       Endpoint("10.244.1.6", 8080, "w2", "n1", False, "http", "TCP"))}
+        assert eps == {
+            "default/web": (
+                Endpoint("10.244.1.5", 8080, "w1", "n1", True, "http", "TCP"),
+                Endpoint("10.244.1.6", 8080, "w2", "n1", False, "http", "TCP"),
+            )
+        }
 
 
 # --------------------------------------------------------------------------- kube-proxy rules
@@ -303,14 +411,17 @@ class TestEndpoints:
 
 def save_text(ns) -> str:
     """What iptables-save shows after the payloads were restored and the jumps inserted."""
-    jumps = "".join(f"*{table}\n-A {chain} " + " ".join(ipt.quote(a) for a in args) + "\nCOMMIT\n"
-                    for table, chain, args in ipt.JUMP_RULES)
+    jumps = "".join(
+        f"*{table}\n-A {chain} " + " ".join(ipt.quote(a) for a in args) + "\nCOMMIT\n"
+        for table, chain, args in ipt.JUMP_RULES
+    )
     return ns.nat + ns.filter + jumps
 
 
 class TestNodeRules:
-    WEB = ServiceSpec("default", "web", "NodePort", "10.96.1.2", (ServicePort("http", "TCP", 80, 8080, 30080),),
-                      {"app": "web"})
+    WEB = ServiceSpec(
+        "default", "web", "NodePort", "10.96.1.2", (ServicePort("http", "TCP", 80, 8080, 30080),), {"app": "web"}
+    )
     EPS = {WEB.key: (ep("10.244.1.2"), ep("10.244.2.2", ready=False))}
 
     def test_empty_node_drifts(self):
@@ -332,7 +443,8 @@ class TestNodeRules:
         first = node_rules([self.WEB], self.EPS, POD_CIDR, "")
         text = save_text(first).replace("*nat\n-A PREROUTING", "*nat\n-A NOT-A-KUBE-CHAIN")
         assert node_rules([self.WEB], self.EPS, POD_CIDR, text).drift == (
-            'nat PREROUTING: jump missing: -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',)
+            'nat PREROUTING: jump missing: -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+        )
         moved = {self.WEB.key: (ep("10.244.1.3"),)}
         drift = node_rules([self.WEB], moved, POD_CIDR, save_text(first)).drift
         assert any("rule missing" in d and "10.244.1.3:8080" in d for d in drift)
@@ -352,13 +464,20 @@ class TestNodeRules:
 
 
 def test_hairpin_line():
-    assert hairpin_line() == ('for f in /sys/class/net/cni0/brif/*/hairpin_mode; do [ -e "$f" ] && echo 1 > "$f"; done; '
-                              "true")
+    assert hairpin_line() == (
+        'for f in /sys/class/net/cni0/brif/*/hairpin_mode; do [ -e "$f" ] && echo 1 > "$f"; done; true'
+    )
 
 
 def test_probe_script_names_each_hop():
-    s = ServiceSpec("kube-system", "dns", "ClusterIP", "10.96.0.10",
-                    (ServicePort("dns", "UDP", 53, 53), ServicePort("dns-tcp", "TCP", 53, 53)), {"a": "b"})
+    s = ServiceSpec(
+        "kube-system",
+        "dns",
+        "ClusterIP",
+        "10.96.0.10",
+        (ServicePort("dns", "UDP", 53, 53), ServicePort("dns-tcp", "TCP", 53, 53)),
+        {"a": "b"},
+    )
     hl = ServiceSpec("kube-system", "hl", "ClusterIP", "None", (ServicePort("x", "TCP", 1, 1),), {"a": "b"})
     script = probe_script([s, hl], {s.key: (ep("10.244.1.2", port=53, name="dns-tcp"),)}, 2)
     lines = script.splitlines()
@@ -381,18 +500,42 @@ class TestPodDns:
         return build_pod_spec(raw)
 
     def test_cluster_first_merges_dns_config(self):
-        cfg = {"nameservers": ["192.0.2.53"], "searches": ["corp.example"],
-               "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}]}
+        cfg = {
+            "nameservers": ["192.0.2.53"],
+            "searches": ["corp.example"],
+            "options": [{"name": "ndots", "value": "2"}, {"name": "edns0"}],
+        }
         assert pod_dns_args(self.spec(config=cfg), "prod", "10.244.3.0/24") == [
-            "--dns", "10.244.3.1", "--dns", "192.0.2.53",
-            "--dns-search", "prod.svc.cluster.local", "--dns-search", "svc.cluster.local",
-            "--dns-search", "cluster.local", "--dns-search", "corp.example",
-            "--dns-option", "ndots:2", "--dns-option", "edns0"]  # the pod's ndots wins, as in Kubernetes
+            "--dns",
+            "10.244.3.1",
+            "--dns",
+            "192.0.2.53",
+            "--dns-search",
+            "prod.svc.cluster.local",
+            "--dns-search",
+            "svc.cluster.local",
+            "--dns-search",
+            "cluster.local",
+            "--dns-search",
+            "corp.example",
+            "--dns-option",
+            "ndots:2",
+            "--dns-option",
+            "edns0",
+        ]  # the pod's ndots wins, as in Kubernetes
 
     def test_none_is_dns_config_alone_default_is_the_node_s_and_host_network_keeps_the_node_s(self):
         cfg = {"nameservers": ["192.0.2.53", "192.0.2.54", "192.0.2.55"], "searches": ["a.example"]}
         assert pod_dns_args(self.spec("None", cfg), "prod", "10.244.3.0/24") == [
-            "--dns", "192.0.2.53", "--dns", "192.0.2.54", "--dns", "192.0.2.55", "--dns-search", "a.example"]
+            "--dns",
+            "192.0.2.53",
+            "--dns",
+            "192.0.2.54",
+            "--dns",
+            "192.0.2.55",
+            "--dns-search",
+            "a.example",
+        ]
         assert pod_dns_args(self.spec("Default"), "prod", "10.244.3.0/24") == []
         assert pod_dns_args(self.spec(host_network=True), "prod", "10.244.3.0/24") == []
 

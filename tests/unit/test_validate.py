@@ -88,9 +88,14 @@ def test_replicas_default_to_one():
 
 @pytest.mark.parametrize(
     "image, policy",
-    [("nginx", "Always"), ("nginx:latest", "Always"), ("nginx:1.27", "IfNotPresent"),
-     ("localhost:5000/app", "Always"), ("localhost:5000/app:v1", "IfNotPresent"),
-     ("registry.k8s.io/redis@sha256:cb111d1b", "IfNotPresent")],
+    [
+        ("nginx", "Always"),
+        ("nginx:latest", "Always"),
+        ("nginx:1.27", "IfNotPresent"),
+        ("localhost:5000/app", "Always"),
+        ("localhost:5000/app:v1", "IfNotPresent"),
+        ("registry.k8s.io/redis@sha256:cb111d1b", "IfNotPresent"),
+    ],
 )
 def test_image_pull_policy_default(image, policy):
     assert default_pull_policy(image) == policy
@@ -167,7 +172,9 @@ def test_request_defaults_to_limit():
 
 def test_pod_template_hash_is_stable_and_uses_safe_alphabet():
     (d,) = check(DEPLOYMENT).objects
-    (same,) = check(DEPLOYMENT.replace("ports: [{containerPort: 80}]", "ports: [{containerPort: 80, protocol: TCP}]")).objects
+    (same,) = check(
+        DEPLOYMENT.replace("ports: [{containerPort: 80}]", "ports: [{containerPort: 80, protocol: TCP}]")
+    ).objects
     (other,) = check(DEPLOYMENT.replace("nginx:1.27", "nginx:1.28")).objects
     h = pod_template_hash(d.template)
     assert h == pod_template_hash(same.template)  # defaults do not change the hash
@@ -183,7 +190,8 @@ def test_pod_template_hash_is_stable_and_uses_safe_alphabet():
 
 def test_error_names_file_doc_kind_name_and_path():
     text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n---\n" + DEPLOYMENT.replace(
-        "containerPort: 80", "containerPort: 70000")
+        "containerPort: 80", "containerPort: 70000"
+    )
     objects, errors, _ = check(text)
     assert messages(errors) == [
         "manifests/web.yaml: doc 2 (Deployment/web): spec.template.spec.containers[0].ports[0].containerPort: "
@@ -193,7 +201,8 @@ def test_error_names_file_doc_kind_name_and_path():
 
 
 def test_every_error_is_listed_not_only_the_first():
-    _, errors, warnings = check("""
+    _, errors, warnings = check(
+        """
         apiVersion: apps/v1
         kind: Deployment
         metadata: {name: Web, labelz: {}}
@@ -219,33 +228,35 @@ def test_every_error_is_listed_not_only_the_first():
         metadata: {name: 1svc}
         spec:
           ports: [{port: 80, nodePort: 30080}, {port: 0, name: b}]
-    """, known=set())
+    """,
+        known=set(),
+    )
     p = "manifests/web.yaml: doc 1 (Deployment/Web): "
     q = "manifests/web.yaml: doc 2 (Service/1svc): "
     assert messages(errors) == [
         p + "metadata.labelz: unknown field",
         p + 'metadata.name: invalid value "Web": a lowercase RFC 1123 subdomain must consist of lower case '
-            "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
-            "(e.g. 'example.com', regex used for validation is "
-            r"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-        p + "spec.replicas: must be integer, got string \"three\"",
+        "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character "
+        "(e.g. 'example.com', regex used for validation is "
+        r"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        p + 'spec.replicas: must be integer, got string "three"',
         p + "spec.template.metadata.labels: `selector` does not match template `labels` "
-            "(selector: app=web; labels: app=other)",
+        "(selector: app=web; labels: app=other)",
         p + 'spec.template.spec.containers[0].imagePullPolicy: unsupported value "Sometimes": supported values: '
-            '"Always", "IfNotPresent", "Never"',
+        '"Always", "IfNotPresent", "Never"',
         p + "spec.template.spec.containers[0].ports[0].containerPort: must be between 1 and 65535, inclusive",
         p + 'spec.template.spec.containers[0].ports[0].protocol: unsupported value "XYZ": supported values: '
-            '"TCP", "UDP", "SCTP"',
+        '"TCP", "UDP", "SCTP"',
         p + 'spec.template.spec.containers[0].ports[1].containerPort: must be integer, got string "http"',
         p + "spec.template.spec.containers[0].resources.requests.cpu: must be less than or equal to cpu limit of 1",
         p + 'spec.template.spec.containers[0].resources.requests.memory: invalid value "1K": quantities must match '
-            "the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+        "the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
         p + 'spec.template.spec.containers[1].name: duplicate value "web"',
         p + "spec.template.spec.containers[2].name: required value",
         p + 'spec.template.spec.restartPolicy: unsupported value "Never": supported values: "Always"',
         q + 'metadata.name: invalid value "1svc": a DNS-1035 label must consist of lower case alphanumeric '
-            "characters or '-', start with an alphabetic character, and end with an alphanumeric character "
-            "(e.g. 'my-name', or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+        "characters or '-', start with an alphabetic character, and end with an alphanumeric character "
+        "(e.g. 'my-name', or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
         q + "spec.ports[0].name: required value (every port needs a name when there is more than one)",
         q + "spec.ports[0].nodePort: may not be used when `type` is 'ClusterIP'",
         q + "spec.ports[1].port: must be between 1 and 65535, inclusive",
@@ -255,9 +266,16 @@ def test_every_error_is_listed_not_only_the_first():
 
 @pytest.mark.parametrize(
     "kind, api, name, ok",
-    [("Namespace", "v1", "a.b", False), ("Namespace", "v1", "team-a", True), ("ConfigMap", "v1", "a.b", True),
-     ("Service", "v1", "a.b", False), ("Service", "v1", "9lives", False), ("Pod", "v1", "9lives", True),
-     ("ConfigMap", "v1", "x" * 254, False), ("Namespace", "v1", "x" * 64, False)],
+    [
+        ("Namespace", "v1", "a.b", False),
+        ("Namespace", "v1", "team-a", True),
+        ("ConfigMap", "v1", "a.b", True),
+        ("Service", "v1", "a.b", False),
+        ("Service", "v1", "9lives", False),
+        ("Pod", "v1", "9lives", True),
+        ("ConfigMap", "v1", "x" * 254, False),
+        ("Namespace", "v1", "x" * 64, False),
+    ],
 )
 def test_dns_name_rule_per_kind(kind, api, name, ok):
     extra = {"Service": "spec: {ports: [{port: 80}]}", "Pod": "spec: {containers: [{name: c, image: i}]}"}.get(kind, "")
@@ -328,24 +346,34 @@ def test_volumes_mounts_and_unsupported_volume_types():
     assert [(e.path, e.message) for e in errors] == [
         ("spec.containers[0].volumeMounts[1].name", 'not found: "gone" (no volume of that name in the pod)'),
         ("spec.containers[0].volumeMounts[2].mountPath", "must be unique"),
-        ("spec.volumes[0].nfs", "volume type nfs is not supported by kcli "
-                                "(supported: emptyDir, hostPath, configMap, secret, persistentVolumeClaim, downwardAPI)"),
-        ("spec.volumes[1].emptyDir.sizeLimit", "invalid value \"1Q\": quantities must match the regular expression "
-                                               "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"),
+        (
+            "spec.volumes[0].nfs",
+            "volume type nfs is not supported by kcli "
+            "(supported: emptyDir, hostPath, configMap, secret, persistentVolumeClaim, downwardAPI)",
+        ),
+        (
+            "spec.volumes[1].emptyDir.sizeLimit",
+            'invalid value "1Q": quantities must match the regular expression '
+            "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+        ),
         ("spec.volumes[2].hostPath.path", 'invalid value "relative": must be an absolute path'),
         ("spec.volumes[2].name", 'duplicate value "cache"'),
     ]
 
 
 def test_rolling_update_and_secret_checks():
-    _, errors, _ = check(DEPLOYMENT.replace("  replicas: 2\n", "  replicas: 2\n  strategy: {type: Recreate, "
-                                            "rollingUpdate: {maxSurge: 1}}\n") + """
+    _, errors, _ = check(
+        DEPLOYMENT.replace(
+            "  replicas: 2\n", "  replicas: 2\n  strategy: {type: Recreate, rollingUpdate: {maxSurge: 1}}\n"
+        )
+        + """
 ---
 apiVersion: v1
 kind: Secret
 metadata: {name: s}
 data: {a: "not base64!"}
-""")
+"""
+    )
     assert [(e.doc, e.path, e.message) for e in errors] == [
         (1, "spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"),
         (2, "data.a", "illegal base64 data"),
@@ -386,7 +414,9 @@ def test_references_missing_everywhere_are_errors():
 
 
 def test_references_satisfied_by_the_set_and_key_checked():
-    text = POD_WITH_REFS + """
+    text = (
+        POD_WITH_REFS
+        + """
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -407,11 +437,14 @@ apiVersion: v1
 kind: Secret
 metadata: {name: more, namespace: other}
 """
+    )
     _, errors, _ = check(text, known=set())
     assert [(e.path, e.message) for e in errors] == [
         ("spec.containers[0].env[0].valueFrom.configMapKeyRef.name", 'key "a" not found in ConfigMap "cfg"'),
-        ("spec.containers[0].envFrom[0].secretRef.name", 'Secret "more" not found: it is neither in the applied set '
-                                                         "nor in the cluster (namespace default)"),
+        (
+            "spec.containers[0].envFrom[0].secretRef.name",
+            'Secret "more" not found: it is neither in the applied set nor in the cluster (namespace default)',
+        ),
     ]
 
 
@@ -424,7 +457,10 @@ def test_without_cluster_knowledge_missing_references_are_warnings():
         "spec.containers[0].envFrom[0].secretRef.name",
         "spec.volumes[0].configMap.name",
     ]
-    assert warnings[0].message == 'ConfigMap "cfg" is not in the applied set (namespace default); it must exist in the cluster'
+    assert (
+        warnings[0].message
+        == 'ConfigMap "cfg" is not in the applied set (namespace default); it must exist in the cluster'
+    )
 
 
 # --------------------------------------------------------------------------- kinds and warnings
@@ -460,8 +496,10 @@ def test_unsupported_kinds_are_errors_or_skipped_with_a_warning():
     ]
     objects, errors, warnings = check(textwrap.dedent(text) + "---\n" + DEPLOYMENT, skip_unsupported=True)
     assert errors == () and [o.kind for o in objects] == ["Deployment"]
-    assert messages(warnings)[1] == ("manifests/web.yaml: doc 2 (CronJob/hello): skipped: CronJob needs a scheduler "
-                                     "running in the cluster; kcli has no agent: not supported")
+    assert messages(warnings)[1] == (
+        "manifests/web.yaml: doc 2 (CronJob/hello): skipped: CronJob needs a scheduler "
+        "running in the cluster; kcli has no agent: not supported"
+    )
     assert len(warnings) == 4
 
 
@@ -489,11 +527,14 @@ def test_unimplemented_fields_make_one_warning_per_object():
                 env: [{name: IP, valueFrom: {fieldRef: {fieldPath: status.hostIP}}}]
     """)
     assert errors == () and len(objects) == 1
-    assert messages(warnings) == [
-        "manifests/web.yaml: doc 1 (Deployment/web): fields not implemented by kcli (ignored): "
-        "spec.template.spec.affinity.podAntiAffinity, "
-        "spec.template.spec.securityContext.seLinuxOptions"  # probes, preStop exec, runAsUser, status.hostIP are implemented
-    ]
+    assert (
+        messages(warnings)
+        == [
+            "manifests/web.yaml: doc 1 (Deployment/web): fields not implemented by kcli (ignored): "
+            "spec.template.spec.affinity.podAntiAffinity, "
+            "spec.template.spec.securityContext.seLinuxOptions"  # probes, preStop exec, runAsUser, status.hostIP are implemented
+        ]
+    )
 
 
 def test_duplicate_objects_are_reported_with_the_first_location():
@@ -505,14 +546,16 @@ def test_duplicate_objects_are_reported_with_the_first_location():
 
 
 def test_odd_documents_are_errors_not_crashes():
-    _, errors, _ = validate_documents([
-        Document(Source("f.yaml", 1), None),  # empty document: ignored like kubectl
-        Document(Source("f.yaml", 2), ["a", "list"]),
-        Document(Source("f.yaml", 3), "text"),
-        Document(Source("f.yaml", 4), {"kind": "Pod"}),
-        Document(Source("f.yaml", 5), {"apiVersion": 1, "kind": ["Pod"]}),
-        Document(Source("f.yaml", 6), {"apiVersion": "v1", "kind": "Pod", "metadata": [], "spec": "x"}),
-    ])
+    _, errors, _ = validate_documents(
+        [
+            Document(Source("f.yaml", 1), None),  # empty document: ignored like kubectl
+            Document(Source("f.yaml", 2), ["a", "list"]),
+            Document(Source("f.yaml", 3), "text"),
+            Document(Source("f.yaml", 4), {"kind": "Pod"}),
+            Document(Source("f.yaml", 5), {"apiVersion": 1, "kind": ["Pod"]}),
+            Document(Source("f.yaml", 6), {"apiVersion": "v1", "kind": "Pod", "metadata": [], "spec": "x"}),
+        ]
+    )
     assert messages(errors) == [
         "f.yaml: doc 2: a document must be a Kubernetes object (a mapping), got array",
         "f.yaml: doc 3: a document must be a Kubernetes object (a mapping), got string",
@@ -554,9 +597,16 @@ def _mutations(doc, rng: random.Random, n: int):
 def test_never_crashes_on_any_shape():
     base = yaml.safe_load(textwrap.dedent(POD_WITH_REFS))
     dep = yaml.safe_load(textwrap.dedent(DEPLOYMENT))
-    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
-           "spec": {"type": "NodePort", "ports": [{"port": 80, "targetPort": "http", "nodePort": 30001}],
-                    "selector": {"a": "b"}}}
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s"},
+        "spec": {
+            "type": "NodePort",
+            "ports": [{"port": 80, "targetPort": "http", "nodePort": 30001}],
+            "selector": {"a": "b"},
+        },
+    }
     rng = random.Random(4)
     for original in (base, dep, svc):
         for mutated in _mutations(original, rng, 300):
@@ -639,12 +689,15 @@ def test_replicas_are_bounded_by_the_pod_network():
     _, errors, _ = check(_deployment(65536))
     assert errors == ()
     _, errors, _ = check(_deployment(1_000_000_000))
-    assert messages(errors) == [f"{FILE}: doc 1 (Deployment/web): spec.replicas: must be <= 65536 (the pod network "
-                                "10.244.0.0/16 holds at most 65536 pods)"]
+    assert messages(errors) == [
+        f"{FILE}: doc 1 (Deployment/web): spec.replicas: must be <= 65536 (the pod network "
+        "10.244.0.0/16 holds at most 65536 pods)"
+    ]
     _, errors, _ = check(_deployment(5000), pod_cidr="10.1.0.0/20")
     assert [e.message for e in errors] == ["must be <= 4096 (the pod network 10.1.0.0/20 holds at most 4096 pods)"]
-    _, errors, _ = check(DEPLOYMENT.replace("kind: Deployment", "kind: ReplicaSet").replace("  replicas: 2\n",
-                                                                                           "  replicas: 70000\n"))
+    _, errors, _ = check(
+        DEPLOYMENT.replace("kind: Deployment", "kind: ReplicaSet").replace("  replicas: 2\n", "  replicas: 70000\n")
+    )
     assert [e.path for e in errors] == ["spec.replicas"]
     _, errors, _ = check(JOB % (100_000, 200_000))
     assert [e.path for e in errors] == ["spec.completions", "spec.parallelism"]
@@ -652,11 +705,19 @@ def test_replicas_are_bounded_by_the_pod_network():
 
 
 def test_pods_asked_for_by_the_whole_set_are_bounded_too():
-    _, errors, _ = check(_deployment(30000, "a") + "---" + _deployment(30000, "b") + "---" + JOB % (5000, 10000)
-                         + "---" + _deployment(537, "c"))
+    _, errors, _ = check(
+        _deployment(30000, "a")
+        + "---"
+        + _deployment(30000, "b")
+        + "---"
+        + JOB % (5000, 10000)
+        + "---"
+        + _deployment(537, "c")
+    )
     assert messages(errors) == [
         f"{FILE}: doc 4 (Deployment/c): spec.replicas: the objects of this apply ask for more than 65536 pods at once "
-        "(this one brings the total to 65537); the pod network 10.244.0.0/16 holds at most 65536 pods"]
+        "(this one brings the total to 65537); the pod network 10.244.0.0/16 holds at most 65536 pods"
+    ]
     _, errors, _ = check(_deployment(30000, "a") + "---" + _deployment(30000, "b") + "---" + JOB % (10000, 10))
     assert errors == ()  # the Job runs min(parallelism, completions) = 10 pods at once
 
@@ -667,41 +728,59 @@ def _config(kind: str, sections: dict) -> list[Document]:
 
 def test_configmaps_and_secrets_hold_at_most_one_mib():
     mib = 1024 * 1024
-    ok = _config("ConfigMap", {"data": {"a": "x" * (mib - 10)}, "binaryData": {"b": base64.b64encode(b"y" * 10).decode()}})
+    ok = _config(
+        "ConfigMap", {"data": {"a": "x" * (mib - 10)}, "binaryData": {"b": base64.b64encode(b"y" * 10).decode()}}
+    )
     assert validate_documents(ok).errors == ()
     over = _config("ConfigMap", {"data": {"a": "x" * 10}, "binaryData": {"b": base64.b64encode(b"y" * mib).decode()}})
     assert messages(validate_documents(over).errors) == [
         f"{FILE}: doc 1 (ConfigMap/big): binaryData: Too long: may not be more than 1048576 bytes (the ConfigMap's "
-        "data and binaryData hold 1048586 bytes together)"]
+        "data and binaryData hold 1048586 bytes together)"
+    ]
     ten_mb = _config("ConfigMap", {"data": {"k": "a" * 10_000_000}})
     assert [(e.path, e.message.split(" (")[0]) for e in validate_documents(ten_mb).errors] == [
-        ("data", "Too long: may not be more than 1048576 bytes")]
+        ("data", "Too long: may not be more than 1048576 bytes")
+    ]
     # multi-byte characters count as bytes, as the API server counts them
     utf8 = _config("ConfigMap", {"data": {"k": "é" * (mib // 2 + 1)}})
     assert [e.path for e in validate_documents(utf8).errors] == ["data"]
     # a Secret's data is counted decoded; stringData replaces data keys of the same name
-    secret = _config("Secret", {"data": {"a": base64.b64encode(b"z" * (mib - 100)).decode()},
-                                "stringData": {"a": "short", "b": "x" * 50}})
+    secret = _config(
+        "Secret",
+        {"data": {"a": base64.b64encode(b"z" * (mib - 100)).decode()}, "stringData": {"a": "short", "b": "x" * 50}},
+    )
     assert validate_documents(secret).errors == ()
-    secret = _config("Secret", {"data": {"a": base64.b64encode(b"z" * (mib - 100)).decode()},
-                                "stringData": {"b": "x" * 101}})
+    secret = _config(
+        "Secret", {"data": {"a": base64.b64encode(b"z" * (mib - 100)).decode()}, "stringData": {"b": "x" * 101}}
+    )
     assert [(e.path, e.message) for e in validate_documents(secret).errors] == [
-        ("data", "Too long: may not be more than 1048576 bytes (the Secret's data and stringData hold 1048577 bytes "
-                 "together)")]
+        (
+            "data",
+            "Too long: may not be more than 1048576 bytes (the Secret's data and stringData hold 1048577 bytes "
+            "together)",
+        )
+    ]
 
 
 def test_annotations_hold_at_most_256_kib():
-    doc = {"apiVersion": "v1", "kind": "ConfigMap",
-           "metadata": {"name": "a", "annotations": {"note": "x" * (256 * 1024 - 4)}}}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "a", "annotations": {"note": "x" * (256 * 1024 - 4)}},
+    }
     assert validate_documents([Document(Source(FILE, 1), doc)]).errors == ()
     doc["metadata"]["annotations"]["n"] = "y"
     assert [(e.path, e.message) for e in validate_documents([Document(Source(FILE, 1), doc)]).errors] == [
-        ("metadata.annotations", "Too long: may not be more than 262144 bytes (keys and values hold 262146 bytes "
-                                 "together)")]
+        (
+            "metadata.annotations",
+            "Too long: may not be more than 262144 bytes (keys and values hold 262146 bytes together)",
+        )
+    ]
 
 
 def test_nul_anywhere_is_an_error_with_its_path():
-    pod = yaml.safe_load(textwrap.dedent("""
+    pod = yaml.safe_load(
+        textwrap.dedent("""
         apiVersion: v1
         kind: Pod
         metadata: {name: p, labels: {app: web}}
@@ -711,7 +790,8 @@ def test_nul_anywhere_is_an_error_with_its_path():
             image: busybox
             command: [sh, -c, "echo a\\0b"]
             env: [{name: A, value: "x\\0"}]
-    """))
+    """)
+    )
     assert pod["spec"]["containers"][0]["env"][0]["value"] == "x\x00"
     pod["metadata"]["labels"]["k\x00"] = "v"
     _, errors, _ = validate_documents([Document(Source(FILE, 1), pod)])
@@ -723,8 +803,9 @@ def test_nul_anywhere_is_an_error_with_its_path():
 
 
 def test_long_values_are_cut_and_control_characters_escaped_in_messages():
-    _, errors, _ = check(DEPLOYMENT.replace("metadata: {name: web}", "metadata: {name: web, labels: {a: '" + "v" * 5000
-                                            + "'}}"))
+    _, errors, _ = check(
+        DEPLOYMENT.replace("metadata: {name: web}", "metadata: {name: web, labels: {a: '" + "v" * 5000 + "'}}")
+    )
     (e,) = errors
     assert e.path == "metadata.labels.a"
     assert e.message.startswith('invalid value "' + "v" * 100 + '... (5000 characters)": must be no more than 63')
@@ -735,10 +816,22 @@ def test_long_values_are_cut_and_control_characters_escaped_in_messages():
 # --------------------------------------------------------------------------- image references and paths
 
 VALID_IMAGES = [
-    "nginx", "nginx:1.27", "library/nginx:latest", "docker.io/library/nginx:1.27-alpine", "kcli.local/busybox:1",
-    "localhost:5000/team/app:v1.2.3", "localhost/app", "registry.k8s.io/pause:3.10", "[::1]:5000/app:x",
-    "gcr.io/google_samples/gb-redisslave:v1", "quay.io/a/b.c__d---e:TAG_1.x", "Registry.Example.COM/app",
-    "nginx@sha256:" + "a" * 64, "nginx:1.27@sha256:" + "0123456789abcdef" * 4, "a" * 255, "x:" + "t" * 128,
+    "nginx",
+    "nginx:1.27",
+    "library/nginx:latest",
+    "docker.io/library/nginx:1.27-alpine",
+    "kcli.local/busybox:1",
+    "localhost:5000/team/app:v1.2.3",
+    "localhost/app",
+    "registry.k8s.io/pause:3.10",
+    "[::1]:5000/app:x",
+    "gcr.io/google_samples/gb-redisslave:v1",
+    "quay.io/a/b.c__d---e:TAG_1.x",
+    "Registry.Example.COM/app",
+    "nginx@sha256:" + "a" * 64,
+    "nginx:1.27@sha256:" + "0123456789abcdef" * 4,
+    "a" * 255,
+    "x:" + "t" * 128,
 ]
 INVALID_IMAGES = [
     ("x:1'; id > /tmp/PWN; echo '", "invalid reference format: repository name must be lowercase"),
@@ -781,18 +874,24 @@ def test_invalid_image_references_are_refused_with_the_field_path(image: str, me
     assert errors[0].message.endswith(f'": {message}')
 
 
-@pytest.mark.parametrize("path, message", [
-    ("/", None), ("/data", None), ("/var/run/docker.sock", None), ("/a.b/c-d_e", None),
-    ("relative", "must be an absolute path"),
-    ("/a/../etc", "must not contain '..'"),
-    ("/..", "must not contain '..'"),
-    ("//etc", 'must be a clean path (no "//", "/./" or trailing "/")'),
-    ("/etc/", 'must be a clean path (no "//", "/./" or trailing "/")'),
-    ("/etc/./x", 'must be a clean path (no "//", "/./" or trailing "/")'),
-    ("/tmp/x'; touch /tmp/PWN; '", None),  # odd but clean: quoting is the node script's job
-    ("/tmp/a\nb", "must not contain control characters (NUL, newline, ...)"),
-    ("/tmp/a:/etc", 'must not contain ":" (docker cannot mount such a path)'),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/", None),
+        ("/data", None),
+        ("/var/run/docker.sock", None),
+        ("/a.b/c-d_e", None),
+        ("relative", "must be an absolute path"),
+        ("/a/../etc", "must not contain '..'"),
+        ("/..", "must not contain '..'"),
+        ("//etc", 'must be a clean path (no "//", "/./" or trailing "/")'),
+        ("/etc/", 'must be a clean path (no "//", "/./" or trailing "/")'),
+        ("/etc/./x", 'must be a clean path (no "//", "/./" or trailing "/")'),
+        ("/tmp/x'; touch /tmp/PWN; '", None),  # odd but clean: quoting is the node script's job
+        ("/tmp/a\nb", "must not contain control characters (NUL, newline, ...)"),
+        ("/tmp/a:/etc", 'must not contain ":" (docker cannot mount such a path)'),
+    ],
+)
 def test_host_paths_and_mount_paths_are_clean_absolute_paths(path: str, message: str | None):
     errors = _mount_errors({"mountPath": path}, {"hostPath": {"path": path, "type": "Directory"}})
     if message is None:
@@ -800,7 +899,8 @@ def test_host_paths_and_mount_paths_are_clean_absolute_paths(path: str, message:
     else:
         assert [(e.path, e.message) for e in errors] == [
             ("spec.containers[0].volumeMounts[0].mountPath", f'invalid value "{_shown(path)}": {message}'),
-            ("spec.volumes[0].hostPath.path", f'invalid value "{_shown(path)}": {message}')]
+            ("spec.volumes[0].hostPath.path", f'invalid value "{_shown(path)}": {message}'),
+        ]
 
 
 def _shown(v: str) -> str:
@@ -809,25 +909,40 @@ def _shown(v: str) -> str:
 
 def _mount_errors(mount: dict, volume: dict) -> tuple:
     """Errors of a Pod whose one container mounts the one volume ``h``."""
-    doc = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-           "spec": {"containers": [{"name": "c", "image": "busybox", "volumeMounts": [{"name": "h", **mount}]}],
-                    "volumes": [{"name": "h", **volume}]}}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {
+            "containers": [{"name": "c", "image": "busybox", "volumeMounts": [{"name": "h", **mount}]}],
+            "volumes": [{"name": "h", **volume}],
+        },
+    }
     return validate_documents([Document(Source(FILE, 1), doc)]).errors
 
 
-@pytest.mark.parametrize("sub, message", [
-    ("a", None), ("a/b", None), ("a.conf", None),
-    ("/etc", "must be a relative path"), ("../x", "must not contain '..'"), ("a/../../x", "must not contain '..'"),
-    ("a:b", 'must not contain ":" (docker cannot mount such a path)'),
-])
+@pytest.mark.parametrize(
+    "sub, message",
+    [
+        ("a", None),
+        ("a/b", None),
+        ("a.conf", None),
+        ("/etc", "must be a relative path"),
+        ("../x", "must not contain '..'"),
+        ("a/../../x", "must not contain '..'"),
+        ("a:b", 'must not contain ":" (docker cannot mount such a path)'),
+    ],
+)
 def test_sub_paths_are_relative_without_backsteps(sub: str, message: str | None):
     errors = _mount_errors({"mountPath": "/m", "subPath": sub}, {"emptyDir": {}})
-    assert [(e.path, e.message) for e in errors] == ([] if message is None else [
-        ("spec.containers[0].volumeMounts[0].subPath", f'invalid value "{sub}": {message}')])
+    assert [(e.path, e.message) for e in errors] == (
+        [] if message is None else [("spec.containers[0].volumeMounts[0].subPath", f'invalid value "{sub}": {message}')]
+    )
 
 
 def test_referenced_names_and_node_names_follow_the_dns_rules():
-    _, errors, _ = check("""
+    _, errors, _ = check(
+        """
         apiVersion: v1
         kind: Pod
         metadata: {name: p}
@@ -840,7 +955,9 @@ def test_referenced_names_and_node_names_follow_the_dns_rules():
             env: [{name: A, valueFrom: {configMapKeyRef: {name: "x;y", key: k}}}]
             envFrom: [{secretRef: {name: "$(id)"}}]
           volumes: [{name: v, configMap: {name: "../etc"}}]
-    """, known=set())
+    """,
+        known=set(),
+    )
     assert [e.path for e in errors if e.message.startswith("invalid value")] == [
         "spec.containers[0].env[0].valueFrom.configMapKeyRef.name",
         "spec.containers[0].envFrom[0].secretRef.name",
@@ -865,14 +982,22 @@ def test_probes_kcli_runs_and_those_it_does_not():
     ok = check(base % "{httpGet: {path: /ready, port: http, httpHeaders: [{name: X-A, value: b}]}, periodSeconds: 2}")
     assert not ok.errors and not ok.warnings
     c = ok.objects[0].spec.containers[0]
-    assert (c.readiness_probe.type, c.readiness_probe.port, c.readiness_probe.path, c.readiness_probe.period,
-            c.readiness_probe.headers, c.readiness_probe.failure) == ("http", "http", "/ready", 2, (("X-A", "b"),), 3)
+    assert (
+        c.readiness_probe.type,
+        c.readiness_probe.port,
+        c.readiness_probe.path,
+        c.readiness_probe.period,
+        c.readiness_probe.headers,
+        c.readiness_probe.failure,
+    ) == ("http", "http", "/ready", 2, (("X-A", "b"),), 3)
     bad_port = check(base % "{tcpSocket: {port: nope}}")
     assert [e.path for e in bad_port.errors] == ["spec.containers[0].readinessProbe.tcpSocket.port"]
     exec_ = check(base % "{exec: {command: [cat, /tmp/x]}, failureThreshold: 2}")
     assert not exec_.warnings and exec_.objects[0].spec.containers[0].readiness_probe.command == ("cat", "/tmp/x")
-    for handler, path in (("{grpc: {port: 9090}}", "readinessProbe.grpc"),
-                          ("{httpGet: {port: 8080, scheme: HTTPS}}", "readinessProbe.httpGet.scheme")):
+    for handler, path in (
+        ("{grpc: {port: 9090}}", "readinessProbe.grpc"),
+        ("{httpGet: {port: 8080, scheme: HTTPS}}", "readinessProbe.httpGet.scheme"),
+    ):
         res = check(base % handler)
         assert not res.errors and res.objects[0].spec.containers[0].readiness_probe is None
         assert f"spec.containers[0].{path}" in str(res.warnings[0])

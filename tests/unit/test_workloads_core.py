@@ -14,18 +14,16 @@ import yaml
 
 from kcli.core.network import NodeLease
 from kcli.core.objects import ObjectKey, build_object
-KEY = b"unit-test-cluster-secret-key-000"
-
 from kcli.core.workloads import (
+    EVENTS_KEPT,
+    add_events,
+    allocate_pod_ips,
     cascade,
+    created_at,
     failure_reason,
     failure_record,
-    in_backoff,
-    EVENTS_KEPT,
-        add_events,
-    allocate_pod_ips,
-    created_at,
     forget_objects,
+    in_backoff,
     known_keys,
     object_id,
     record_objects,
@@ -34,6 +32,8 @@ from kcli.core.workloads import (
     sealed_secrets,
     state_objects,
 )
+
+KEY = b"unit-test-cluster-secret-key-000"
 
 MANIFESTS = """
 apiVersion: v1
@@ -113,8 +113,12 @@ class TestRedaction:
 
     def test_secret_without_string_data(self):
         secret = build_object({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque"})
-        assert redacted_manifest(secret) == {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
-                                             "type": "Opaque"}
+        assert redacted_manifest(secret) == {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s"},
+            "type": "Opaque",
+        }
 
 
 class TestRecords:
@@ -128,20 +132,33 @@ class TestRecords:
         out = record_objects(state, objs, "kcli-abc", "T1", KEY)
         assert state == {"nodes": {"n1": {}}, "objects": {"ConfigMap/prod/old": {"applyset": "x"}}}  # not mutated
         assert out["nodes"] == {"n1": {}}
-        assert sorted(out["objects"]) == ["ConfigMap/prod/old", "ConfigMap/prod/page", "Deployment/prod/web",
-                                          "Namespace/prod", "Secret/prod/creds", "Service/prod/web"]
+        assert sorted(out["objects"]) == [
+            "ConfigMap/prod/old",
+            "ConfigMap/prod/page",
+            "Deployment/prod/web",
+            "Namespace/prod",
+            "Secret/prod/creds",
+            "Service/prod/web",
+        ]
         secret = by_kind(objs, "Secret")
         rec = dict(out["objects"]["Secret/prod/creds"])
         sealed = rec.pop("sealed")
-        assert rec == {"applyset": "kcli-abc", "lastApplied": redacted_manifest(secret), "createdAt": "T1",
-                       "contentHash": secret.content_hash(KEY)}
+        assert rec == {
+            "applyset": "kcli-abc",
+            "lastApplied": redacted_manifest(secret),
+            "createdAt": "T1",
+            "contentHash": secret.content_hash(KEY),
+        }
         assert sealed.startswith("v1:") and all(v.decode() not in sealed for v in secret.data.values())
         assert record_objects(out, objs, "kcli-abc", "T2", KEY)["objects"]["Secret/prod/creds"]["sealed"] == sealed
         (opened,) = sealed_secrets(out, [secret.key], KEY)
         assert opened.data == secret.data and opened.content_hash(KEY) == secret.content_hash(KEY)
         assert sealed_secrets(out, [secret.key], b"another-cluster-key-00000000000000") == []
         assert out["objects"]["Service/prod/web"] == {
-            "applyset": "kcli-abc", "lastApplied": by_kind(objs, "Service").manifest, "createdAt": "T1"}
+            "applyset": "kcli-abc",
+            "lastApplied": by_kind(objs, "Service").manifest,
+            "createdAt": "T1",
+        }
 
     def test_created_at_is_kept_from_the_old_record(self):
         first = record_objects({}, objects(), "set-a", "T1", KEY)
@@ -153,7 +170,9 @@ class TestRecords:
         assert rec["lastApplied"]["spec"]["replicas"] == 5
         assert created_at(second, ObjectKey("Deployment", "prod", "web")) == "T1"
         assert created_at(second, ObjectKey("Deployment", "prod", "nope")) == ""
-        fresh = record_objects(forget_objects(second, [ObjectKey("Deployment", "prod", "web")]), changed, "s", "T3", KEY)
+        fresh = record_objects(
+            forget_objects(second, [ObjectKey("Deployment", "prod", "web")]), changed, "s", "T3", KEY
+        )
         assert fresh["objects"]["Deployment/prod/web"]["createdAt"] == "T3"
 
     def test_forget_objects(self):
@@ -164,11 +183,17 @@ class TestRecords:
 
     def test_known_keys(self):
         state = record_objects({}, objects(), "s", "T1", KEY)
-        state["objects"]["ConfigMap/default/bare"] = {"lastApplied": {"kind": "ConfigMap", "metadata": {"name": "bare"}}}
+        state["objects"]["ConfigMap/default/bare"] = {
+            "lastApplied": {"kind": "ConfigMap", "metadata": {"name": "bare"}}
+        }
         assert known_keys(state) == {
-            ObjectKey("Namespace", "", "prod"), ObjectKey("ConfigMap", "prod", "page"),
-            ObjectKey("Secret", "prod", "creds"), ObjectKey("Service", "prod", "web"),
-            ObjectKey("Deployment", "prod", "web"), ObjectKey("ConfigMap", "default", "bare")}
+            ObjectKey("Namespace", "", "prod"),
+            ObjectKey("ConfigMap", "prod", "page"),
+            ObjectKey("Secret", "prod", "creds"),
+            ObjectKey("Service", "prod", "web"),
+            ObjectKey("Deployment", "prod", "web"),
+            ObjectKey("ConfigMap", "default", "bare"),
+        }
         assert known_keys({}) == set() and known_keys({"objects": None}) == set()
 
 
@@ -193,10 +218,15 @@ class TestStateObjects:
         assert list(secret_hashes) == [ObjectKey("Secret", "prod", "creds")]
 
     def test_unreadable_records_are_skipped(self):
-        state = {"objects": {
-            "Widget/default/w": {"applyset": "s", "lastApplied": {"apiVersion": "example.com/v1", "kind": "Widget"}},
-            "Secret/default/s": {"lastApplied": {"kind": "Secret", "metadata": {"name": "s"}}},
-        }}
+        state = {
+            "objects": {
+                "Widget/default/w": {
+                    "applyset": "s",
+                    "lastApplied": {"apiVersion": "example.com/v1", "kind": "Widget"},
+                },
+                "Secret/default/s": {"lastApplied": {"kind": "Secret", "metadata": {"name": "s"}}},
+            }
+        }
         back, secret_hashes, applysets = state_objects(state)
         assert back == []
         assert secret_hashes == {ObjectKey("Secret", "default", "s"): ""}
@@ -211,20 +241,36 @@ class TestPodsAndEvents:
         class View:
             def __init__(self, ns, name, node, ip):
                 self.namespace, self.name, self.node, self.ip = ns, name, node, ip
-                self.applied, self.spec_hash, self.owner, self.uid = "Deployment/web", "abc", "ReplicaSet/web-1", "u-" + name
+                self.applied, self.spec_hash, self.owner, self.uid = (
+                    "Deployment/web",
+                    "abc",
+                    "ReplicaSet/web-1",
+                    "u-" + name,
+                )
                 self.labels = {"app": "web"}
 
         failed = {("prod", "web-d"): failure_record(None, "n1", "Deployment/web", "abc", "ErrImageNeverPull: x", 1000)}
-        out = record_pods({"x": 1}, [View("prod", "web-b", "n2", "10.244.2.2"), View("prod", "web-a", "n1", "10.244.1.2")],
-                          {("prod", "web-c"): ("Deployment/web", "0/2 nodes are available: 2 Insufficient cpu.")}, failed)
+        out = record_pods(
+            {"x": 1},
+            [View("prod", "web-b", "n2", "10.244.2.2"), View("prod", "web-a", "n1", "10.244.1.2")],
+            {("prod", "web-c"): ("Deployment/web", "0/2 nodes are available: 2 Insufficient cpu.")},
+            failed,
+        )
         common = {"applied": "Deployment/web", "owner": "ReplicaSet/web-1", "specHash": "abc", "labels": {"app": "web"}}
-        assert out == {"x": 1, "pods": {
-            "prod/web-a": {"node": "n1", "ip": "10.244.1.2", "uid": "u-web-a", **common},
-            "prod/web-b": {"node": "n2", "ip": "10.244.2.2", "uid": "u-web-b", **common},
-            "prod/web-c": {"node": "", "applied": "Deployment/web", "phase": "Pending",
-                           "reason": "0/2 nodes are available: 2 Insufficient cpu."},
-            "prod/web-d": failed[("prod", "web-d")],
-        }}
+        assert out == {
+            "x": 1,
+            "pods": {
+                "prod/web-a": {"node": "n1", "ip": "10.244.1.2", "uid": "u-web-a", **common},
+                "prod/web-b": {"node": "n2", "ip": "10.244.2.2", "uid": "u-web-b", **common},
+                "prod/web-c": {
+                    "node": "",
+                    "applied": "Deployment/web",
+                    "phase": "Pending",
+                    "reason": "0/2 nodes are available: 2 Insufficient cpu.",
+                },
+                "prod/web-d": failed[("prod", "web-d")],
+            },
+        }
         assert list(out["pods"]) == sorted(out["pods"])
 
     def test_failed_pods_back_off_exponentially_per_spec(self):
@@ -242,10 +288,18 @@ class TestPodsAndEvents:
         assert failure_reason("init container migrate failed") == "Init:Error"
 
     def test_deleting_a_namespace_cascades_to_everything_in_it(self):
-        keys = [ObjectKey("Deployment", "shop", "web"), ObjectKey("Secret", "shop", "db"), ObjectKey("ConfigMap", "other", "c"),
-                ObjectKey("Namespace", "", "shop"), ObjectKey("Namespace", "", "other")]
+        keys = [
+            ObjectKey("Deployment", "shop", "web"),
+            ObjectKey("Secret", "shop", "db"),
+            ObjectKey("ConfigMap", "other", "c"),
+            ObjectKey("Namespace", "", "shop"),
+            ObjectKey("Namespace", "", "other"),
+        ]
         assert cascade([ObjectKey("Namespace", "", "shop")], keys) == {
-            ObjectKey("Namespace", "", "shop"), ObjectKey("Deployment", "shop", "web"), ObjectKey("Secret", "shop", "db")}
+            ObjectKey("Namespace", "", "shop"),
+            ObjectKey("Deployment", "shop", "web"),
+            ObjectKey("Secret", "shop", "db"),
+        }
         assert cascade([ObjectKey("Deployment", "shop", "web")], keys) == {ObjectKey("Deployment", "shop", "web")}
 
     def test_add_events_keeps_the_last_ones(self):
@@ -272,8 +326,12 @@ class TestPodIps:
             {"n1": ["10.244.1.2", "10.244.1.4", ""], "n2": []},
             self.LEASES,
         )
-        assert got == {("default", "a"): "10.244.1.3", ("default", "b"): "10.244.1.5", ("prod", "c"): "10.244.1.6",
-                       ("default", "d"): "10.244.2.2"}
+        assert got == {
+            ("default", "a"): "10.244.1.3",
+            ("default", "b"): "10.244.1.5",
+            ("prod", "c"): "10.244.1.6",
+            ("default", "d"): "10.244.2.2",
+        }
 
     def test_gateway_and_broadcast_are_never_handed_out(self):
         leases = {"n1": lease("n1", "10.244.1.0/29")}  # pods: .2 .. .6
@@ -298,7 +356,9 @@ def test_secret_content_hash_is_keyed_and_still_sees_changes():
     from kcli.core.objects import build_object
 
     def secret(name, value):
-        return build_object({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {"k": value}})
+        return build_object(
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {"k": value}}
+        )
 
     a, c = secret("a", "letmein"), secret("a", "letmein2")
     assert a.content_hash(KEY) != c.content_hash(KEY)  # a changed value is seen

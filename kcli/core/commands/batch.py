@@ -74,8 +74,13 @@ def _echo(word: str) -> str:
     return f"printf '%s\\n' {shlex.quote(word)}"
 
 
-def render_batch(units: Sequence[Unit], *, fence: Fence | None = None, lock_node: bool = False,
-                 observe: Mapping[str, str] | None = None) -> str:
+def render_batch(
+    units: Sequence[Unit],
+    *,
+    fence: Fence | None = None,
+    lock_node: bool = False,
+    observe: Mapping[str, str] | None = None,
+) -> str:
     """One script: fence check (refuses everything when another holder took the lock), each unit
     in its own ``set -e`` subshell (status read on its own line: POSIX shells ignore ``set -e``
     inside AND-OR lists) without the fence's mutex fd (a daemon a unit starts must not hold it),
@@ -99,8 +104,7 @@ def render_batch(units: Sequence[Unit], *, fence: Fence | None = None, lock_node
             f"rc=$?\n"
             f"if [ $rc -ne 0 ]; then {'; '.join(on_fail)}; fi\n"
             f"rm -f {UNIT_LOG}\n"
-            f"echo \"{RC_MARK}$rc\""
-            + ("\nif [ $rc -ne 0 ]; then exit $rc; fi" if u.stop else "")
+            f'echo "{RC_MARK}$rc"' + ("\nif [ $rc -ne 0 ]; then exit $rc; fi" if u.stop else "")
         )
     if observe:
         out.append(render_script(observe))
@@ -110,8 +114,9 @@ def render_batch(units: Sequence[Unit], *, fence: Fence | None = None, lock_node
 def parse_batch(stdout: str) -> BatchResult:
     sections = parse_sections(stdout)
     units = {
-        name[len(UNIT_PREFIX):]: UnitResult(name[len(UNIT_PREFIX):], s.rc, _dedent(s.text) if s.rc else "")
-        for name, s in sections.items() if name.startswith(UNIT_PREFIX)
+        name[len(UNIT_PREFIX) :]: UnitResult(name[len(UNIT_PREFIX) :], s.rc, _dedent(s.text) if s.rc else "")
+        for name, s in sections.items()
+        if name.startswith(UNIT_PREFIX)
     }
     fence = sections.get("fence")
     fenced = fence.text.strip() if fence is not None and fence.rc == FENCED_RC else ""

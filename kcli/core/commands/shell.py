@@ -20,12 +20,14 @@ def write_file(path: str, content: str | bytes, mode: str = "0644") -> str:
     """Atomically write content, text or raw bytes (base64 on the wire: nothing reaches the shell)."""
     data = base64.b64encode(content if isinstance(content, bytes) else content.encode()).decode()
     tmp = f"{path}.kcli-tmp"
-    return " && ".join([
-        sh(("mkdir", "-p", posixpath.dirname(path))),
-        f"printf %s {shlex.quote(data)} | base64 -d > {shlex.quote(tmp)}",
-        sh(("chmod", mode, tmp)),
-        sh(("mv", "-f", tmp, path)),
-    ])
+    return " && ".join(
+        [
+            sh(("mkdir", "-p", posixpath.dirname(path))),
+            f"printf %s {shlex.quote(data)} | base64 -d > {shlex.quote(tmp)}",
+            sh(("chmod", mode, tmp)),
+            sh(("mv", "-f", tmp, path)),
+        ]
+    )
 
 
 def fail(*words: str) -> str:
@@ -45,7 +47,7 @@ def write_private(directory: str, files: Mapping[str, str | bytes]) -> str:
     if paths:
         parts.append(sh(("rm", "-f", *paths)))
     parts += [sh(("mkdir", "-p", directory)), sh(("chmod", "700", directory))]
-    for path, content in zip(paths, files.values()):
+    for path, content in zip(paths, files.values(), strict=False):
         data = base64.b64encode(content if isinstance(content, bytes) else content.encode()).decode()
         parts.append(f"printf %s {shlex.quote(data)} | base64 -d > {shlex.quote(path)}")
     return "( " + " && ".join(parts) + " )"
@@ -59,8 +61,12 @@ def feed(content: str, argv: Sequence[str]) -> str:
 
 # Runs the script given on stdin from a private tmpfs file: values in it (secret files, env) never
 # appear on a command line, where any user of the node could read them from /proc.
-RUN_STDIN_SCRIPT = ("sh", "-c", 'mkdir -p /run/kcli && f=$(mktemp /run/kcli/script.XXXXXX) && cat > "$f" && '
-                    'sh "$f" </dev/null; rc=$?; rm -f "$f"; exit $rc')
+RUN_STDIN_SCRIPT = (
+    "sh",
+    "-c",
+    'mkdir -p /run/kcli && f=$(mktemp /run/kcli/script.XXXXXX) && cat > "$f" && '
+    'sh "$f" </dev/null; rc=$?; rm -f "$f"; exit $rc',
+)
 
 
 @dataclass(frozen=True)
@@ -78,4 +84,3 @@ class Step:
 
     def describe(self) -> str:
         return f"{self.host}: {self.name}: {self.detail}"
-

@@ -9,8 +9,9 @@ value on every apply to keep names stable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from kcli.core.controllers.daemonset import daemon_tolerations, reconcile_daemonset
 from kcli.core.controllers.deployment import reconcile_deployment
@@ -54,8 +55,9 @@ class Reconciliation:
     orphans: tuple[ObservedPod, ...]  # observed pods whose applied object is not in the set (prune decides)
 
 
-def config_hashes(objects: Sequence[AnyObject], known: Mapping[ObjectKey, str] | None = None,
-                  secret_key: bytes = b"") -> dict[ObjectKey, str]:
+def config_hashes(
+    objects: Sequence[AnyObject], known: Mapping[ObjectKey, str] | None = None, secret_key: bytes = b""
+) -> dict[ObjectKey, str]:
     """Content hash of every ConfigMap/Secret: the cluster's (``known``) overridden by the applied
     set. Secrets are hashed with ``secret_key`` (HMAC): a Secret without a key is an error."""
     out = dict(known or {})
@@ -81,8 +83,13 @@ def reconcile(
 ) -> Reconciliation:
     """Run the controller of every workload in ``objects`` (in order) against ``observed``
     (``now``: the nodes' clock, for minReadySeconds; ``draining``: nodes `kcli drain` empties)."""
-    ctx = Context(config_hashes(objects, known_configs, secret_key), name_suffix or hashed_suffix(seed), {p.key for p in observed},
-                  now=now, draining=draining)
+    ctx = Context(
+        config_hashes(objects, known_configs, secret_key),
+        name_suffix or hashed_suffix(seed),
+        {p.key for p in observed},
+        now=now,
+        draining=draining,
+    )
     ctx.taken.update((o.namespace, o.name) for o in objects if isinstance(o, Pod))
     by_applied: dict[tuple[str, OwnerRef], list[ObservedPod]] = {}
     for p in observed:
@@ -154,8 +161,17 @@ def plan_pods(
     consuming what their ObservedPod says (cpu_milli, memory, host_ports). A pod using a claim
     bound to a node (``claim_nodes``: (namespace, claim) → node) goes to that node only; two new
     pods of one unbound claim go where the first one goes (the other waits)."""
-    rec = reconcile(objects, observed, nodes, known_configs=known_configs, seed=seed, name_suffix=name_suffix,
-                    secret_key=secret_key, now=now, draining=draining)
+    rec = reconcile(
+        objects,
+        observed,
+        nodes,
+        known_configs=known_configs,
+        seed=seed,
+        name_suffix=name_suffix,
+        secret_key=secret_key,
+        now=now,
+        draining=draining,
+    )
     profiles: dict[tuple[int, str, bool], SchedProfile] = {}
     bound = dict(claim_nodes or {})
 
@@ -180,16 +196,24 @@ def plan_pods(
         if p.key in deleted or p.state == "exited":
             continue
         d = desired.get(p.key)
-        prof = profile(d) if d is not None else SchedProfile(cpu_milli=p.cpu_milli, memory=p.memory,
-                                                             host_ports=p.host_ports)
+        prof = (
+            profile(d)
+            if d is not None
+            else SchedProfile(cpu_milli=p.cpu_milli, memory=p.memory, host_ports=p.host_ports)
+        )
         existing.append((SchedPod(p.namespace, p.name, prof, _spread_key(p.namespace, p.owner)), p.node))
     create_actions = [a for a in rec.actions if a.verb == "create" and a.pod is not None]
-    to_place = [SchedPod(a.namespace, a.name, profile(a.pod), _spread_key(a.namespace, a.pod.owner))  # type: ignore[arg-type]
-                for a in create_actions]
+    to_place = [
+        SchedPod(a.namespace, a.name, profile(a.pod), _spread_key(a.namespace, a.pod.owner))  # type: ignore[arg-type]
+        for a in create_actions
+    ]
     result = schedule(to_place, nodes, existing)
     placed: list[tuple[PodAction, str]] = []
-    waiting = [(a, result.unschedulable[(a.namespace, a.name)]) for a in create_actions
-               if (a.namespace, a.name) in result.unschedulable]
+    waiting = [
+        (a, result.unschedulable[(a.namespace, a.name)])
+        for a in create_actions
+        if (a.namespace, a.name) in result.unschedulable
+    ]
     for a in create_actions:
         node = result.placements.get((a.namespace, a.name))
         if node is None:
@@ -197,8 +221,13 @@ def plan_pods(
         claims = pod_claims(a.pod.spec) if a.pod is not None else ()
         clash = next((c for c in claims if bound.get((a.namespace, c), node) != node), None)
         if clash is not None:
-            waiting.append((a, f'0/{len(nodes)} nodes are available: persistentvolumeclaim "{clash}" is bound to '
-                               f"node {bound[(a.namespace, clash)]}"))
+            waiting.append(
+                (
+                    a,
+                    f'0/{len(nodes)} nodes are available: persistentvolumeclaim "{clash}" is bound to '
+                    f"node {bound[(a.namespace, clash)]}",
+                )
+            )
             continue
         bound.update({(a.namespace, c): node for c in claims})
         placed.append((a, node))
@@ -210,6 +239,17 @@ def plan_pods(
 
 
 __all__ = [
-    "Context", "ControllerResult", "DesiredPod", "NameSuffix", "ObservedPod", "OwnerRef", "PodAction", "PodPlan",
-    "Reconciliation", "config_hashes", "hashed_suffix", "plan_pods", "reconcile",
+    "Context",
+    "ControllerResult",
+    "DesiredPod",
+    "NameSuffix",
+    "ObservedPod",
+    "OwnerRef",
+    "PodAction",
+    "PodPlan",
+    "Reconciliation",
+    "config_hashes",
+    "hashed_suffix",
+    "plan_pods",
+    "reconcile",
 ]

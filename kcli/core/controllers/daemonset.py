@@ -15,8 +15,8 @@ them to act.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from kcli.core.controllers.deployment import available
 from kcli.core.controllers.pod import (
@@ -77,7 +77,9 @@ def eligible_nodes(ds: DaemonSet, nodes: Sequence[Node]) -> list[Node]:
     return [n for n in nodes if static_reason(profile, n) is None]
 
 
-def reconcile_daemonset(ds: DaemonSet, observed: Sequence[ObservedPod], nodes: Sequence[Node], ctx: Context) -> ControllerResult:
+def reconcile_daemonset(
+    ds: DaemonSet, observed: Sequence[ObservedPod], nodes: Sequence[Node], ctx: Context
+) -> ControllerResult:
     applied = owner = OwnerRef("DaemonSet", ds.name)
     shash = pod_spec_hash(ds.template, ctx.config_fingerprint(ds.template.spec, ds.namespace))
     labels = {**ds.template.labels, REVISION_HASH_LABEL: shash}
@@ -106,13 +108,16 @@ def reconcile_daemonset(ds: DaemonSet, observed: Sequence[ObservedPod], nodes: S
         return available(p, ds.min_ready_seconds, ctx.now)
 
     # nodes without an available pod of either revision count against maxUnavailable already
-    unavailable = sum(1 for n in order if not any(ok(p) for p in by_node.get(n.name, [])
-                                                   if not needs_replacement(p, "Always")))
+    unavailable = sum(
+        1 for n in order if not any(ok(p) for p in by_node.get(n.name, []) if not needs_replacement(p, "Always"))
+    )
     budget = max(0, max_unavailable - unavailable)
     surged = sum(1 for n in order if {p.spec_hash == shash for p in by_node.get(n.name, [])} == {True, False})
     for n in order:
-        here = sorted(by_node.get(n.name, []),
-                      key=lambda p: (p.spec_hash != shash, needs_replacement(p, "Always"), -p.ready, p.created_at, p.name))
+        here = sorted(
+            by_node.get(n.name, []),
+            key=lambda p: (p.spec_hash != shash, needs_replacement(p, "Always"), -p.ready, p.created_at, p.name),
+        )
         new = [p for p in here if p.spec_hash == shash and not needs_replacement(p, "Always")]
         old = [p for p in here if p.spec_hash != shash and not needs_replacement(p, "Always")]
         keep: list[ObservedPod] = new[:1]
@@ -153,22 +158,43 @@ def reconcile_daemonset(ds: DaemonSet, observed: Sequence[ObservedPod], nodes: S
             keep, create_new = ([] if new else [old[0]]), False
         for k in keep:
             current += k is keep[0]
-            pods.append(DesiredPod(ds.namespace, k.name, labels if k.spec_hash == shash else dict(k.labels),
-                                   ds.template, k.spec_hash, applied, owner, n.name))
+            pods.append(
+                DesiredPod(
+                    ds.namespace,
+                    k.name,
+                    labels if k.spec_hash == shash else dict(k.labels),
+                    ds.template,
+                    k.spec_hash,
+                    applied,
+                    owner,
+                    n.name,
+                )
+            )
         if keep:
             ready += keep[0].ready and keep[0].state == "running"
             up_to_date += keep[0].spec_hash == shash
         if create_new:
-            pod = DesiredPod(ds.namespace, ctx.new_name(ds.namespace, ds.name), labels, ds.template, shash, applied,
-                             owner, n.name)
+            pod = DesiredPod(
+                ds.namespace, ctx.new_name(ds.namespace, ds.name), labels, ds.template, shash, applied, owner, n.name
+            )
             pods.append(pod)
             actions.append(create(pod, stale_reason or f"node {n.name} has no {ds.name} pod"))
     status = _status(ds, order, by_node, shash, current, ready, up_to_date, misscheduled, ctx.now, on_delete)
     return ControllerResult(tuple(pods), tuple(actions), status)
 
 
-def _status(ds: DaemonSet, order: Sequence[Node], by_node: dict[str, list[ObservedPod]], shash: str, current: int,
-            ready: int, up_to_date: int, misscheduled: int, now: float, on_delete: bool) -> DaemonSetStatus:
+def _status(
+    ds: DaemonSet,
+    order: Sequence[Node],
+    by_node: dict[str, list[ObservedPod]],
+    shash: str,
+    current: int,
+    ready: int,
+    up_to_date: int,
+    misscheduled: int,
+    now: float,
+    on_delete: bool,
+) -> DaemonSetStatus:
     """Counts, and kubectl rollout status's line for a daemon set."""
     new = [p for n in order for p in by_node.get(n.name, []) if p.spec_hash == shash]
     old = [p for n in order for p in by_node.get(n.name, []) if p.spec_hash != shash]
@@ -183,6 +209,7 @@ def _status(ds: DaemonSet, order: Sequence[Node], by_node: dict[str, list[Observ
     elif avail < total:
         line = f"Waiting for {name} rollout to finish: {avail} of {total} updated pods are available..."
     if line:
-        waiting = any(p.state in ("created", "running", "restarting") and not available(p, ds.min_ready_seconds, now)
-                      for p in new)
+        waiting = any(
+            p.state in ("created", "running", "restarting") and not available(p, ds.min_ready_seconds, now) for p in new
+        )
     return DaemonSetStatus(total, current, ready, up_to_date, misscheduled, avail, line, waiting)

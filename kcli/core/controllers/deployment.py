@@ -15,11 +15,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from kcli.core.controllers.pod import (Context, ControllerResult, DesiredPod, ObservedPod, OwnerRef, delete, dominant_hash,
-                                       pick_victims, pod_spec_hash)
+from kcli.core.controllers.pod import (
+    Context,
+    ControllerResult,
+    DesiredPod,
+    ObservedPod,
+    OwnerRef,
+    delete,
+    dominant_hash,
+    pick_victims,
+    pod_spec_hash,
+)
 from kcli.core.controllers.replicaset import ReplicaSetStatus, reconcile_replicas
 from kcli.core.objects import Deployment, IntOrString, LabelSelector, pod_template_hash
 
@@ -63,8 +72,17 @@ def reconcile_deployment(d: Deployment, observed: Sequence[ObservedPod], ctx: Co
         pods = [DesiredPod(d.namespace, p.name, labels, d.template, shash, applied, owner) for p in new]
     elif not old:
         pods, actions = reconcile_replicas(
-            namespace=d.namespace, owner=owner, applied=applied, display=d.name, template=d.template,
-            labels=labels, spec_hash=shash, replicas=d.replicas, observed=new, ctx=ctx)
+            namespace=d.namespace,
+            owner=owner,
+            applied=applied,
+            display=d.name,
+            template=d.template,
+            labels=labels,
+            spec_hash=shash,
+            replicas=d.replicas,
+            observed=new,
+            ctx=ctx,
+        )
     else:
         pods, actions = _roll(d, new, old, ctx, owner=owner, applied=applied, labels=labels, shash=shash)
     return ControllerResult(tuple(pods), tuple(actions), _status(d, observed, owner, pth, shash, ctx.now))
@@ -78,74 +96,139 @@ def _old_sets(old: Sequence[ObservedPod]) -> list[list[ObservedPod]]:
     return sorted(by.values(), key=lambda ps: (min(p.created_at for p in ps), str(ps[0].owner)))
 
 
-def _roll(d: Deployment, new: Sequence[ObservedPod], old: Sequence[ObservedPod], ctx: Context, *, owner: OwnerRef,
-          applied: OwnerRef, labels: dict, shash: str) -> tuple[list[DesiredPod], list]:
+def _roll(
+    d: Deployment,
+    new: Sequence[ObservedPod],
+    old: Sequence[ObservedPod],
+    ctx: Context,
+    *,
+    owner: OwnerRef,
+    applied: OwnerRef,
+    labels: dict,
+    shash: str,
+) -> tuple[list[DesiredPod], list]:
     """One step of a rollout while old pods remain: Recreate, or one upstream ``rolling_step``."""
     sets = _old_sets(old)
     if d.strategy.type == "Recreate":  # every old pod goes first; the new ReplicaSet waits for that
         targets: tuple[int, ...] = tuple(0 for _ in sets)
         new_target = len(new)
     else:
+
         def state(ps: Sequence[ObservedPod]) -> RSState:
             return RSState(len(ps), sum(available(p, d.min_ready_seconds, ctx.now) for p in ps))
 
-        new_target, targets = rolling_step(d.replicas, d.strategy.max_surge, d.strategy.max_unavailable,
-                                           state(new), [state(ps) for ps in sets])
+        new_target, targets = rolling_step(
+            d.replicas, d.strategy.max_surge, d.strategy.max_unavailable, state(new), [state(ps) for ps in sets]
+        )
     pods, actions = reconcile_replicas(
-        namespace=d.namespace, owner=owner, applied=applied, display=d.name, template=d.template, labels=labels,
-        spec_hash=shash, replicas=new_target, observed=new, ctx=ctx)
+        namespace=d.namespace,
+        owner=owner,
+        applied=applied,
+        display=d.name,
+        template=d.template,
+        labels=labels,
+        spec_hash=shash,
+        replicas=new_target,
+        observed=new,
+        ctx=ctx,
+    )
     change = f"spec-hash {dominant_hash(old)}→{shash}"
     actions = [dataclasses.replace(a, reason=f"{change}; {a.reason}") if a.verb == "create" else a for a in actions]
-    for ps, target in zip(sets, targets):
+    for ps, target in zip(sets, targets, strict=False):
         rs = ps[0].owner.name if ps[0].owner else "?"
         victims = pick_victims(ps, len(ps) - target)
         gone = {p.name for p in victims}
-        actions += [delete(p, f"{change}: {d.strategy.type} of {d.name}, {rs} {len(ps)}→{target}", applied)
-                    for p in victims]
-        pods += [DesiredPod(d.namespace, p.name, dict(p.labels), d.template, p.spec_hash, applied, p.owner)
-                 for p in ps if p.name not in gone]
+        actions += [
+            delete(p, f"{change}: {d.strategy.type} of {d.name}, {rs} {len(ps)}→{target}", applied) for p in victims
+        ]
+        pods += [
+            DesiredPod(d.namespace, p.name, dict(p.labels), d.template, p.spec_hash, applied, p.owner)
+            for p in ps
+            if p.name not in gone
+        ]
     return pods, actions
 
 
-def _status(d: Deployment, observed: Sequence[ObservedPod], owner: OwnerRef, pth: str, shash: str,
-            now: float = 0.0) -> DeploymentStatus:
+def _status(
+    d: Deployment, observed: Sequence[ObservedPod], owner: OwnerRef, pth: str, shash: str, now: float = 0.0
+) -> DeploymentStatus:
     def ready(pods: Sequence[ObservedPod]) -> int:
         return sum(1 for p in pods if p.ready and p.state == "running")
 
     new = [p for p in observed if p.owner == owner and p.spec_hash == shash]
     selector = LabelSelector({**d.selector.match_labels, POD_TEMPLATE_HASH_LABEL: pth}, d.selector.match_expressions)
-    sets = [ReplicaSetStatus(d.namespace, owner.name, d.name, pth, 0 if d.paused and not new else d.replicas,
-                             len(new), ready(new), d.template, selector)]
+    sets = [
+        ReplicaSetStatus(
+            d.namespace,
+            owner.name,
+            d.name,
+            pth,
+            0 if d.paused and not new else d.replicas,
+            len(new),
+            ready(new),
+            d.template,
+            selector,
+        )
+    ]
     by_owner: dict[OwnerRef, list[ObservedPod]] = {}
     for p in observed:
         if p.owner is not None and p.owner != owner:
             by_owner.setdefault(p.owner, []).append(p)
     for rs, pods in sorted(by_owner.items()):
         old_hash = pods[0].labels.get(POD_TEMPLATE_HASH_LABEL, rs.name.rsplit("-", 1)[-1])
-        sets.append(ReplicaSetStatus(d.namespace, rs.name, d.name, old_hash, 0, len(pods), ready(pods), d.template,
-                                     LabelSelector({**d.selector.match_labels, POD_TEMPLATE_HASH_LABEL: old_hash})))
+        sets.append(
+            ReplicaSetStatus(
+                d.namespace,
+                rs.name,
+                d.name,
+                old_hash,
+                0,
+                len(pods),
+                ready(pods),
+                d.template,
+                LabelSelector({**d.selector.match_labels, POD_TEMPLATE_HASH_LABEL: old_hash}),
+            )
+        )
     avail = sum(available(p, d.min_ready_seconds, now) for p in observed)
     new_avail = sum(available(p, d.min_ready_seconds, now) for p in new)
     rollout, waiting = _rollout_line(d, len(new), new_avail, len(observed) - len(new), new, now)
-    return DeploymentStatus(d.replicas, len(observed), len(new), ready(observed), avail, owner.name, tuple(sets),
-                            rollout, waiting, d.progress_deadline_seconds)
+    return DeploymentStatus(
+        d.replicas,
+        len(observed),
+        len(new),
+        ready(observed),
+        avail,
+        owner.name,
+        tuple(sets),
+        rollout,
+        waiting,
+        d.progress_deadline_seconds,
+    )
 
 
-def _rollout_line(d: Deployment, updated: int, new_available: int, old: int, new: Sequence[ObservedPod],
-                  now: float) -> tuple[str, bool]:
+def _rollout_line(
+    d: Deployment, updated: int, new_available: int, old: int, new: Sequence[ObservedPod], now: float
+) -> tuple[str, bool]:
     """kubectl rollout status's wording (reference §4.5), and whether time may finish the rollout
     (a new pod starting, restarting or waiting out minReadySeconds)."""
     if d.paused:
         return "", False
     name = f'deployment "{d.name}"'
-    starting = any(p.state in ("created", "running", "restarting") and not available(p, d.min_ready_seconds, now)
-                   for p in new)
+    starting = any(
+        p.state in ("created", "running", "restarting") and not available(p, d.min_ready_seconds, now) for p in new
+    )
     if updated < d.replicas:
-        return f"Waiting for {name} rollout to finish: {updated} out of {d.replicas} new replicas have been updated...", starting
+        return (
+            f"Waiting for {name} rollout to finish: {updated} out of {d.replicas} new replicas have been updated...",
+            starting,
+        )
     if old > 0:
         return f"Waiting for {name} rollout to finish: {old} old replicas are pending termination...", starting
     if new_available < updated:
-        return f"Waiting for {name} rollout to finish: {new_available} of {updated} updated replicas are available...", starting
+        return (
+            f"Waiting for {name} rollout to finish: {new_available} of {updated} updated replicas are available...",
+            starting,
+        )
     return "", False
 
 

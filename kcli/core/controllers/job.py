@@ -14,8 +14,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from kcli.core.controllers.pod import (
     Context,
@@ -73,11 +73,14 @@ def reconcile_job(job: Job, observed: Sequence[ObservedPod], ctx: Context) -> Co
     actions: list[PodAction] = []
     for p in sorted(observed, key=lambda p: p.name):
         if p.state == "broken":
-            actions.append(delete(p, f"job {job.name}: pod {p.name} is broken" + (f": {p.detail}" if p.detail else ""),
-                                  applied))
+            actions.append(
+                delete(p, f"job {job.name}: pod {p.name} is broken" + (f": {p.detail}" if p.detail else ""), applied)
+            )
     if status.finished or job.suspend:
         want = 0
-        why = f"job {job.name} {status.condition.lower() or 'suspended'}" + (f": {status.reason}" if status.reason else "")
+        why = f"job {job.name} {status.condition.lower() or 'suspended'}" + (
+            f": {status.reason}" if status.reason else ""
+        )
     elif job.completions is None:  # work queue: after a success, let active pods finish, start none
         want = job.parallelism if status.succeeded == 0 else len(active)
         why = f"job {job.name}: parallelism {job.parallelism}"
@@ -91,10 +94,14 @@ def reconcile_job(job: Job, observed: Sequence[ObservedPod], ctx: Context) -> Co
         gone = {p.name for p in victims}
         keep = [p for p in active if p.name not in gone]
     finished = [p for p in observed if p.state == "exited"]
-    pods = [DesiredPod(job.namespace, p.name, labels, job.template, p.spec_hash or shash, applied, owner)
-            for p in sorted(keep + finished, key=lambda p: p.name)]
+    pods = [
+        DesiredPod(job.namespace, p.name, labels, job.template, p.spec_hash or shash, applied, owner)
+        for p in sorted(keep + finished, key=lambda p: p.name)
+    ]
     for _ in range(want - len(keep)):
-        pod = DesiredPod(job.namespace, ctx.new_name(job.namespace, job.name), labels, job.template, shash, applied, owner)
+        pod = DesiredPod(
+            job.namespace, ctx.new_name(job.namespace, job.name), labels, job.template, shash, applied, owner
+        )
         pods.append(pod)
         actions.append(create(pod, why))
     return ControllerResult(tuple(pods), tuple(actions), status)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from kcli.core.objects import (
     SAFE_ALPHABET,
@@ -73,8 +74,15 @@ class DesiredPod:
             meta["annotations"] = dict(self.annotations)
         if self.owner:
             api = {"ReplicaSet": "apps/v1", "DaemonSet": "apps/v1", "Job": "batch/v1"}.get(self.owner.kind, "v1")
-            meta["ownerReferences"] = [{"apiVersion": api, "kind": self.owner.kind, "name": self.owner.name,
-                                        "controller": True, "blockOwnerDeletion": True}]
+            meta["ownerReferences"] = [
+                {
+                    "apiVersion": api,
+                    "kind": self.owner.kind,
+                    "name": self.owner.name,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ]
         spec = dict(self.template.manifest)
         if self.node_name:
             spec["nodeName"] = self.node_name
@@ -136,7 +144,7 @@ def hashed_suffix(seed: str = "") -> NameSuffix:
     """Default 5-char suffix: sha256(seed, base, attempt) mapped into the safe alphabet."""
 
     def suffix(base: str, attempt: int) -> str:
-        digest = hashlib.sha256(f"{seed}\x00{base}\x00{attempt}".encode("utf-8")).digest()
+        digest = hashlib.sha256(f"{seed}\x00{base}\x00{attempt}".encode()).digest()
         return "".join(SAFE_ALPHABET[b % len(SAFE_ALPHABET)] for b in digest[:5])
 
     return suffix
@@ -255,8 +263,9 @@ def reconcile_pod(pod: Pod, observed: Sequence[ObservedPod], ctx: Context) -> Co
     applied = OwnerRef("Pod", pod.name)
     template = pod.template
     shash = pod_spec_hash(template, ctx.config_fingerprint(pod.spec, pod.namespace))
-    desired = DesiredPod(pod.namespace, pod.name, dict(pod.meta.labels), template, shash, applied, None,
-                         pod.spec.node_name)
+    desired = DesiredPod(
+        pod.namespace, pod.name, dict(pod.meta.labels), template, shash, applied, None, pod.spec.node_name
+    )
     mine = [p for p in observed if p.name == pod.name]
     actions: list[PodAction] = []
     current = None

@@ -8,8 +8,8 @@ pods it creates from then on (scaling up, replacing a broken one) use the new te
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from kcli.core.controllers.pod import (
     Context,
@@ -86,27 +86,41 @@ def reconcile_replicas(
         gone = {p.name for p in victims}
         keep = [p for p in current if p.name not in gone]
     missing = replicas - len(keep)  # evicting pods are surplus: their replacements come first
-    pods = [DesiredPod(namespace, p.name, labels if p.spec_hash == spec_hash else dict(p.labels), template, p.spec_hash,
-                       applied, owner) for p in keep + _drain(evicting, keep, replicas, actions, applied)]
+    pods = [
+        DesiredPod(
+            namespace,
+            p.name,
+            labels if p.spec_hash == spec_hash else dict(p.labels),
+            template,
+            p.spec_hash,
+            applied,
+            owner,
+        )
+        for p in keep + _drain(evicting, keep, replicas, actions, applied)
+    ]
     if missing > 0:
         reasons = []
         if stale:
             reasons.append(f"spec-hash {dominant_hash(stale)}→{spec_hash}")
         if broken:
-            reasons.append("replaces " + ", ".join(failure_reason(p) for p in broken[:3])
-                           + (" …" if len(broken) > 3 else ""))
+            reasons.append(
+                "replaces " + ", ".join(failure_reason(p) for p in broken[:3]) + (" …" if len(broken) > 3 else "")
+            )
         if len(observed) != replicas:
             reasons.append(scale)
         reason = "; ".join(reasons) or scale
         for _ in range(missing):
-            pod = DesiredPod(namespace, ctx.new_name(namespace, owner.name), labels, template, spec_hash, applied, owner)
+            pod = DesiredPod(
+                namespace, ctx.new_name(namespace, owner.name), labels, template, spec_hash, applied, owner
+            )
             pods.append(pod)
             actions.append(create(pod, reason))
     return pods, actions
 
 
-def _drain(evicting: list[ObservedPod], staying: list[ObservedPod], replicas: int, actions: list[PodAction],
-           applied: OwnerRef) -> list[ObservedPod]:
+def _drain(
+    evicting: list[ObservedPod], staying: list[ObservedPod], replicas: int, actions: list[PodAction], applied: OwnerRef
+) -> list[ObservedPod]:
     """Pods on a draining node leave as their replacements elsewhere become ready (surge first, as
     a rolling update with maxUnavailable 0): at least ``replicas`` ready pods, or as many as were
     ready, stay in service throughout. Returns the evicting pods kept for now."""
@@ -127,10 +141,28 @@ def reconcile_replicaset(rs: ReplicaSet, observed: Sequence[ObservedPod], ctx: C
     owner = OwnerRef("ReplicaSet", rs.name)
     shash = pod_spec_hash(rs.template, ctx.config_fingerprint(rs.template.spec, rs.namespace))
     pods, actions = reconcile_replicas(
-        namespace=rs.namespace, owner=owner, applied=owner, display=rs.name, template=rs.template,
-        labels=dict(rs.template.labels), spec_hash=shash, replicas=rs.replicas, observed=observed, ctx=ctx,
-        keep_old_templates=True)
+        namespace=rs.namespace,
+        owner=owner,
+        applied=owner,
+        display=rs.name,
+        template=rs.template,
+        labels=dict(rs.template.labels),
+        spec_hash=shash,
+        replicas=rs.replicas,
+        observed=observed,
+        ctx=ctx,
+        keep_old_templates=True,
+    )
     mine = [p for p in observed if p.owner == owner and p.spec_hash == shash]
-    status = ReplicaSetStatus(rs.namespace, rs.name, "", "", rs.replicas, len(mine),
-                              sum(1 for p in mine if p.ready and p.state == "running"), rs.template, rs.selector)
+    status = ReplicaSetStatus(
+        rs.namespace,
+        rs.name,
+        "",
+        "",
+        rs.replicas,
+        len(mine),
+        sum(1 for p in mine if p.ready and p.state == "running"),
+        rs.template,
+        rs.selector,
+    )
     return ControllerResult(tuple(pods), tuple(actions), status)

@@ -17,8 +17,8 @@ As upstream:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from kcli.core.controllers.deployment import available
 from kcli.core.controllers.pod import (
@@ -55,18 +55,24 @@ class StatefulSetStatus:
 
 def ordinal_of(sts: str, pod: str) -> int | None:
     prefix = f"{sts}-"
-    rest = pod[len(prefix):] if pod.startswith(prefix) else ""
+    rest = pod[len(prefix) :] if pod.startswith(prefix) else ""
     return int(rest) if rest.isdigit() and (rest == "0" or not rest.startswith("0")) else None
 
 
 def pod_template(sts: StatefulSet, ordinal: int) -> PodTemplate:
     """Ordinal ``ordinal``'s pod: hostname, subdomain, labels and its claims as volumes."""
     name = f"{sts.name}-{ordinal}"
-    claims = tuple(Volume(c.name, "persistentVolumeClaim", ref_name=claim_name(c.name, sts.name, ordinal))
-                   for c in sts.claim_templates)
+    claims = tuple(
+        Volume(c.name, "persistentVolumeClaim", ref_name=claim_name(c.name, sts.name, ordinal))
+        for c in sts.claim_templates
+    )
     own = {v.name for v in claims}
-    spec = dataclasses.replace(sts.template.spec, hostname=name, subdomain=sts.service_name,
-                               volumes=(*(v for v in sts.template.spec.volumes if v.name not in own), *claims))
+    spec = dataclasses.replace(
+        sts.template.spec,
+        hostname=name,
+        subdomain=sts.service_name,
+        volumes=(*(v for v in sts.template.spec.volumes if v.name not in own), *claims),
+    )
     labels = {**sts.template.labels, POD_NAME_LABEL: name, POD_INDEX_LABEL: str(ordinal)}
     return dataclasses.replace(sts.template, labels=labels, spec=spec)
 
@@ -83,8 +89,13 @@ def reconcile_statefulset(sts: StatefulSet, observed: Sequence[ObservedPod], ctx
         if i is None:
             actions.append(delete(p, f"statefulset {sts.name}: {p.name} is not one of its ordinals", applied))
         elif needs_replacement(p, "Always"):  # recreated under its name, in a later wave
-            actions.append(delete(p, f"statefulset {sts.name}: pod {p.name} is {p.state}"
-                                  + (f": {p.detail}" if p.detail else ""), applied))
+            actions.append(
+                delete(
+                    p,
+                    f"statefulset {sts.name}: pod {p.name} is {p.state}" + (f": {p.detail}" if p.detail else ""),
+                    applied,
+                )
+            )
         else:
             by_ordinal[i] = p
 
@@ -125,24 +136,38 @@ def reconcile_statefulset(sts: StatefulSet, observed: Sequence[ObservedPod], ctx
     stale = sorted((i for i, p in kept.items() if p.spec_hash != revision and i >= sts.partition), reverse=True)
     if sts.update_strategy == "RollingUpdate" and stale and complete:
         i = stale[0]
-        actions.append(delete(kept[i], f"statefulset {sts.name}: rolling update of {sts.name}-{i} to revision "
-                                       f"{sts.name}-{revision}", applied))
+        actions.append(
+            delete(
+                kept[i],
+                f"statefulset {sts.name}: rolling update of {sts.name}-{i} to revision {sts.name}-{revision}",
+                applied,
+            )
+        )
     updated = sum(1 for p in kept.values() if p.spec_hash == revision)
     ready = sum(1 for p in kept.values() if ready_now(p))
     line, waiting = _rollout(sts, kept, ready, updated, revision, stale)
-    return ControllerResult(tuple(pods), tuple(actions),
-                            StatefulSetStatus(sts.replicas, ready, len(by_ordinal), updated, f"{sts.name}-{revision}",
-                                              line, waiting))
+    return ControllerResult(
+        tuple(pods),
+        tuple(actions),
+        StatefulSetStatus(sts.replicas, ready, len(by_ordinal), updated, f"{sts.name}-{revision}", line, waiting),
+    )
 
 
-def _rollout(sts: StatefulSet, kept: dict[int, ObservedPod], ready: int, updated: int, revision: str,
-             stale: Sequence[int]) -> tuple[str, bool]:
+def _rollout(
+    sts: StatefulSet, kept: dict[int, ObservedPod], ready: int, updated: int, revision: str, stale: Sequence[int]
+) -> tuple[str, bool]:
     """kubectl rollout status's line for a StatefulSet, and whether time may finish it."""
     if ready < sts.replicas:
         return f"Waiting for {sts.replicas - ready} pods to be ready...", True
     if sts.update_strategy == "RollingUpdate" and stale:
         if sts.partition > 0:
-            return (f"Waiting for partitioned roll out to finish: {updated} out of "
-                    f"{sts.replicas - sts.partition} new pods have been updated...", True)
-        return f"waiting for statefulset rolling update to complete {updated} pods at revision {sts.name}-{revision}...", True
+            return (
+                f"Waiting for partitioned roll out to finish: {updated} out of "
+                f"{sts.replicas - sts.partition} new pods have been updated...",
+                True,
+            )
+        return (
+            f"waiting for statefulset rolling update to complete {updated} pods at revision {sts.name}-{revision}...",
+            True,
+        )
     return "", False

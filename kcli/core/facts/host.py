@@ -37,7 +37,7 @@ def host_snippets(address: str) -> dict[str, str]:
     files = {f"file:{k}": f"cat {shlex.quote(p)}" for k, p in MANAGED_FILES.items()}
     xt = "; ".join(
         f"out=$(iptables -w -t filter -C INPUT {probe} -j ACCEPT 2>&1); "
-        f"case \"$out\" in *\"load\"*|*\"No chain/target/match\"*|*\"unknown option\"*) echo {name}=missing;; *) echo {name}=ok;; esac"
+        f'case "$out" in *"load"*|*"No chain/target/match"*|*"unknown option"*) echo {name}=missing;; *) echo {name}=ok;; esac'
         for name, probe in XT_PROBES.items()
     )
     kmods = "; ".join(
@@ -141,7 +141,9 @@ def parse_host_facts(s: dict[str, Section]) -> HostFacts:
                 addrs.append((link.get("ifname", ""), f"{a['local']}/{a['prefixlen']}"))
     vx = _json(s.get("vxlan"), [])
     vx_addrs = tuple(
-        f"{a['local']}/{a['prefixlen']}" for link in _json(s.get("vxlan_addr"), []) for a in link.get("addr_info", [])
+        f"{a['local']}/{a['prefixlen']}"
+        for link in _json(s.get("vxlan_addr"), [])
+        for a in link.get("addr_info", [])
         if a.get("family") == "inet"
     )
     uid_sec = s.get("uid")

@@ -9,7 +9,7 @@ from kcli.core.facts.sections import Section
 
 NODE_SNIPPETS: dict[str, str] = {
     "hostname": "hostname",
-    "os": ". /etc/os-release && echo \"$PRETTY_NAME\"",
+    "os": '. /etc/os-release && echo "$PRETTY_NAME"',
     "kernel": "uname -r",
     "arch": "uname -m",
     "cpus": "nproc",

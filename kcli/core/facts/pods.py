@@ -11,8 +11,15 @@ from kcli.core.controllers.pod import ObservedPod, OwnerRef
 from kcli.core.facts.sections import Section
 from kcli.core.facts.view_script import DNS_CONTAINER, PODS_SNIPPET, SECRET_VOLUMES  # noqa: F401 - PODS_SNIPPET re-exported
 from kcli.core.network import POD_NETWORK
-from kcli.core.podrun import (DNS_HOST_LABEL, GRACE_LABEL, LAYOUT_LABEL, PRE_STOP_LABEL, PROBES_LABEL, SECRET_VOLUMES_LABEL,
-                              secret_volume_mark)
+from kcli.core.podrun import (
+    DNS_HOST_LABEL,
+    GRACE_LABEL,
+    LAYOUT_LABEL,
+    PRE_STOP_LABEL,
+    PROBES_LABEL,
+    SECRET_VOLUMES_LABEL,
+    secret_volume_mark,
+)
 from kcli.core.scheduler import HostPort
 
 
@@ -105,26 +112,54 @@ def _json_label(value: str | None) -> dict | None:
     return v if isinstance(v, dict) else None
 
 
-def _pod_state(sandbox: ContainerView | None, apps: list[ContainerView], inits: list[ContainerView], expected: list[str],
-               expected_inits: list[str], policy: str, single: bool = False) -> tuple[str, int | None, str, str]:
+def _pod_state(
+    sandbox: ContainerView | None,
+    apps: list[ContainerView],
+    inits: list[ContainerView],
+    expected: list[str],
+    expected_inits: list[str],
+    policy: str,
+    single: bool = False,
+) -> tuple[str, int | None, str, str]:
     """(controller state, exit code, detail, kubectl STATUS). ``single``: the pod is its one
     container (no pause container to check)."""
     if sandbox is None and not single:
         return "broken", None, "sandbox container is gone", "Unknown"
     failed_init = next((c for c in inits if c.status == "exited" and c.exit_code != 0), None)
     if failed_init is not None and not apps:
-        return "exited", failed_init.exit_code, f"init container {failed_init.name} exited {failed_init.exit_code}", "Init:Error"
+        return (
+            "exited",
+            failed_init.exit_code,
+            f"init container {failed_init.name} exited {failed_init.exit_code}",
+            "Init:Error",
+        )
     if sandbox is not None and sandbox.status != "running":
         return "broken", None, f"sandbox is {sandbox.status}", "Unknown"
     if not apps and (len(inits) < len(expected_inits) or any(c.status != "exited" for c in inits)):
-        return "created", None, "init containers running", f"Init:{len([c for c in inits if c.status == 'exited'])}/{len(expected_inits)}"
+        return (
+            "created",
+            None,
+            "init containers running",
+            f"Init:{len([c for c in inits if c.status == 'exited'])}/{len(expected_inits)}",
+        )
     names = {c.name for c in apps}
     missing = [n for n in expected if n not in names]
     if missing:
         return "broken", None, f"container {', '.join(missing)} is gone", "Unknown"
     for c in apps:
-        if sandbox is not None and c.status == "running" and c.started_at and sandbox.started_at and c.started_at < sandbox.started_at - 1:
-            return "broken", None, f"container {c.name} is attached to a network namespace that no longer exists", "Unknown"
+        if (
+            sandbox is not None
+            and c.status == "running"
+            and c.started_at
+            and sandbox.started_at
+            and c.started_at < sandbox.started_at - 1
+        ):
+            return (
+                "broken",
+                None,
+                f"container {c.name} is attached to a network namespace that no longer exists",
+                "Unknown",
+            )
     if any(c.status == "restarting" for c in apps):
         return "restarting", None, "docker is restarting a container", "CrashLoopBackOff"
     if all(c.status == "running" for c in apps):
@@ -186,7 +221,9 @@ def parse_pods(node: str, section: Section | list[dict] | None, secret_dirs: set
         views = [(_container(d), d) for d in docs]
         sandbox_doc = next((d for v, d in views if v.kind == "sandbox"), None)
         sandbox = next((v for v, d in views if v.kind == "sandbox"), None)
-        single_doc = next((d for d in docs if ((d.get("Config") or {}).get("Labels") or {}).get(LAYOUT_LABEL) == "single"), None)
+        single_doc = next(
+            (d for d in docs if ((d.get("Config") or {}).get("Labels") or {}).get(LAYOUT_LABEL) == "single"), None
+        )
         pod_doc = sandbox_doc or single_doc  # the container holding the pod's network and labels
         apps = sorted((v for v, _ in views if v.kind == "container"), key=lambda c: c.name)
         inits = [v for v, _ in views if v.kind == "init"]
@@ -194,9 +231,12 @@ def parse_pods(node: str, section: Section | list[dict] | None, secret_dirs: set
         expected = [n for n in any_labels.get("io.kcli.containers", "").split(",") if n] or [c.name for c in apps]
         expected_inits = [n for n in any_labels.get("io.kcli.init-containers", "").split(",") if n]
         policy = any_labels.get("io.kcli.restart-policy", "Always")
-        state, code, detail, status = _pod_state(sandbox, apps, inits, expected, expected_inits, policy,
-                                                 single=sandbox is None and single_doc is not None)
-        lost = _lost_secret_volumes(any_labels, uid, secret_dirs) if secret_dirs is not None and state != "exited" else []
+        state, code, detail, status = _pod_state(
+            sandbox, apps, inits, expected, expected_inits, policy, single=sandbox is None and single_doc is not None
+        )
+        lost = (
+            _lost_secret_volumes(any_labels, uid, secret_dirs) if secret_dirs is not None and state != "exited" else []
+        )
         if lost:
             state, detail = "broken", f"secret volume {', '.join(lost)}: its files are gone (the node restarted)"
         ip = _pod_ip(pod_doc) if pod_doc is not None else ""
@@ -235,15 +275,32 @@ def parse_pods(node: str, section: Section | list[dict] | None, secret_dirs: set
             memory=int(requests.get("memory", 0) or 0),
             host_ports=tuple(HostPort(int(p["port"]), p.get("protocol", "TCP"), p.get("ip", "")) for p in host_ports),
         )
-        pods.append(PodView(
-            namespace=observed.namespace, name=observed.name, node=node, uid=uid, ip=ip, status=status,
-            ready=ready, total=len(expected), restarts=restarts, created_at=created, labels=pod_labels,
-            applied=any_labels.get("io.kcli.applied", ""), owner=any_labels.get("io.kcli.owner", ""),
-            spec_hash=observed.spec_hash, restart_policy=policy, containers=tuple(v for v, _ in views),
-            observed=observed, requests=requests, ports=tuple(ports),
-            grace=int(any_labels[GRACE_LABEL]) if str(any_labels.get(GRACE_LABEL, "")).isdigit() else None,
-            probe_events=probe_events, dns_host=any_labels.get(DNS_HOST_LABEL, ""),
-        ))
+        pods.append(
+            PodView(
+                namespace=observed.namespace,
+                name=observed.name,
+                node=node,
+                uid=uid,
+                ip=ip,
+                status=status,
+                ready=ready,
+                total=len(expected),
+                restarts=restarts,
+                created_at=created,
+                labels=pod_labels,
+                applied=any_labels.get("io.kcli.applied", ""),
+                owner=any_labels.get("io.kcli.owner", ""),
+                spec_hash=observed.spec_hash,
+                restart_policy=policy,
+                containers=tuple(v for v, _ in views),
+                observed=observed,
+                requests=requests,
+                ports=tuple(ports),
+                grace=int(any_labels[GRACE_LABEL]) if str(any_labels.get(GRACE_LABEL, "")).isdigit() else None,
+                probe_events=probe_events,
+                dns_host=any_labels.get(DNS_HOST_LABEL, ""),
+            )
+        )
     return sorted(pods, key=lambda p: (p.namespace, p.name))
 
 
@@ -294,8 +351,11 @@ def _pod_ip(doc: dict) -> str:
     single-container pod restarting or exited), the fixed one it was created with."""
     nets = (doc.get("NetworkSettings") or {}).get("Networks") or {}
     pod_net = nets.get(POD_NETWORK) or {}
-    return (pod_net.get("IPAddress") or ((pod_net.get("IPAMConfig") or {}).get("IPv4Address") or "")
-            or next((n.get("IPAddress", "") for n in nets.values() if n.get("IPAddress")), ""))
+    return (
+        pod_net.get("IPAddress")
+        or ((pod_net.get("IPAMConfig") or {}).get("IPv4Address") or "")
+        or next((n.get("IPAddress", "") for n in nets.values() if n.get("IPAddress")), "")
+    )
 
 
 def unknown_pods(node: str, records: dict) -> list[PodView]:
@@ -307,8 +367,37 @@ def unknown_pods(node: str, records: dict) -> list[PodView]:
             continue
         ns, name = key.split("/", 1)
         applied, owner = rec.get("applied") or "", rec.get("owner") or ""
-        observed = ObservedPod(ns, name, node, _owner(applied), _owner(owner), rec.get("specHash", ""), state="unknown",
-                               ready=False, detail=f"node {node} is unreachable", labels=dict(rec.get("labels") or {}))
-        out.append(PodView(ns, name, node, rec.get("uid", ""), rec.get("ip", ""), "Unknown", 0, 1, 0, 0.0,
-                           dict(rec.get("labels") or {}), applied, owner, rec.get("specHash", ""), "Always", (), observed))
+        observed = ObservedPod(
+            ns,
+            name,
+            node,
+            _owner(applied),
+            _owner(owner),
+            rec.get("specHash", ""),
+            state="unknown",
+            ready=False,
+            detail=f"node {node} is unreachable",
+            labels=dict(rec.get("labels") or {}),
+        )
+        out.append(
+            PodView(
+                ns,
+                name,
+                node,
+                rec.get("uid", ""),
+                rec.get("ip", ""),
+                "Unknown",
+                0,
+                1,
+                0,
+                0.0,
+                dict(rec.get("labels") or {}),
+                applied,
+                owner,
+                rec.get("specHash", ""),
+                "Always",
+                (),
+                observed,
+            )
+        )
     return out

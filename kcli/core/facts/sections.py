@@ -33,10 +33,10 @@ def parse_sections(stdout: str) -> dict[str, Section]:
     buf: list[str] = []
     for line in stdout.splitlines():
         if line.startswith(MARK):
-            name, buf = line[len(MARK):].strip(), []
+            name, buf = line[len(MARK) :].strip(), []
         elif line.startswith(RC_MARK) and name is not None:
             try:
-                rc = int(line[len(RC_MARK):].strip())
+                rc = int(line[len(RC_MARK) :].strip())
             except ValueError:
                 rc = 1
             out[name] = Section("\n".join(buf), rc)

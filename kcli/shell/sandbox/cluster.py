@@ -93,11 +93,16 @@ def privilege_flags() -> list[str]:
     for cap in missing:
         flags += ["--cap-drop", cap]
     return flags + [
-        "--security-opt", "seccomp=unconfined",
-        "--security-opt", "apparmor=unconfined",
-        "--security-opt", "systempaths=unconfined",
-        "--device-cgroup-rule", "a *:* rwm",
-        "--cgroupns", "private",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "apparmor=unconfined",
+        "--security-opt",
+        "systempaths=unconfined",
+        "--device-cgroup-rule",
+        "a *:* rwm",
+        "--cgroupns",
+        "private",
     ]
 
 
@@ -145,8 +150,21 @@ def _ensure_network(sb_name: str, log: Log) -> tuple[str, str]:
         down(sb_name, log)
     for subnet in _subnet_candidates(sb_name):
         gw = subnet.rsplit(".", 1)[0] + ".1"
-        res = _docker("network", "create", "--driver", "bridge", "--internal", "--subnet", subnet, "--gateway", gw,
-                      "--label", f"{LABEL}={sb_name}", net, check=False)
+        res = _docker(
+            "network",
+            "create",
+            "--driver",
+            "bridge",
+            "--internal",
+            "--subnet",
+            subnet,
+            "--gateway",
+            gw,
+            "--label",
+            f"{LABEL}={sb_name}",
+            net,
+            check=False,
+        )
         if res.returncode == 0:
             log(f"network {net} {subnet}")
             return net, subnet
@@ -187,13 +205,33 @@ def _container_state(container: str) -> str | None:
 
 def _run_node(sb: Sandbox, node: SandboxNode, key: Path) -> None:
     flags = [
-        "run", "-d", "--name", node.container, "--hostname", node.name,
-        "--network", sb.network, "--ip", node.address,
-        "--label", f"{LABEL}={sb.name}", "--label", f"io.kcli.node={node.name}", "--label", f"io.kcli.init={sb.init}",
+        "run",
+        "-d",
+        "--name",
+        node.container,
+        "--hostname",
+        node.name,
+        "--network",
+        sb.network,
+        "--ip",
+        node.address,
+        "--label",
+        f"{LABEL}={sb.name}",
+        "--label",
+        f"io.kcli.node={node.name}",
+        "--label",
+        f"io.kcli.init={sb.init}",
         *privilege_flags(),
-        "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-        "-v", f"{node.volume}:/var/lib/docker",
-        "-v", f"{key.with_suffix('.pub')}:/root/.ssh/authorized_keys:ro",
+        "--tmpfs",
+        "/run",
+        "--tmpfs",
+        "/run/lock",
+        "--tmpfs",
+        "/tmp",
+        "-v",
+        f"{node.volume}:/var/lib/docker",
+        "-v",
+        f"{key.with_suffix('.pub')}:/root/.ssh/authorized_keys:ro",
     ]
     if Path("/lib/modules").is_dir():
         flags += ["-v", "/lib/modules:/lib/modules:ro"]
@@ -237,12 +275,14 @@ def _wait_ready(host: Host, inv: Inventory, deadline: float) -> str:
 def write_inventory(sb: Sandbox, key: Path) -> Inventory:
     hosts = []
     for i, n in enumerate(sb.nodes):
-        hosts.append({
-            "name": n.name,
-            "address": n.address,
-            "roles": ["control-plane"] if i == 0 else ["worker"],
-            "labels": {"kcli.io/sandbox": sb.name},
-        })
+        hosts.append(
+            {
+                "name": n.name,
+                "address": n.address,
+                "roles": ["control-plane"] if i == 0 else ["worker"],
+                "labels": {"kcli.io/sandbox": sb.name},
+            }
+        )
     doc = {
         "cluster": sb.name,
         "defaults": {"user": "root", "port": 22, "identity_file": key.name, "connect_timeout": 3},
@@ -258,7 +298,9 @@ def write_inventory(sb: Sandbox, key: Path) -> Inventory:
     return parse_inventory(doc, source=str(sb.inventory_path), base_dir=str(sb.dir))
 
 
-def up(name: str = "kcli", nodes: int = 3, init: str = "systemd", log: Log = print, timeout: float = 90) -> tuple[Sandbox, dict]:
+def up(
+    name: str = "kcli", nodes: int = 3, init: str = "systemd", log: Log = print, timeout: float = 90
+) -> tuple[Sandbox, dict]:
     """Create or reuse the sandbox; returns it with timings. Idempotent."""
     if init not in ("systemd", "none"):
         raise SandboxError("--init must be systemd or none")
@@ -293,7 +335,7 @@ def up(name: str = "kcli", nodes: int = 3, init: str = "systemd", log: Log = pri
     deadline = time.monotonic() + timeout
     with ThreadPoolExecutor(max_workers=len(sb.nodes)) as pool:
         keys = list(pool.map(lambda n: _read_host_key(n.container, deadline), sb.nodes))
-    (sb.dir / "known_hosts").write_text("".join(f"{n.address} {k}\n" for n, k in zip(sb.nodes, keys)))
+    (sb.dir / "known_hosts").write_text("".join(f"{n.address} {k}\n" for n, k in zip(sb.nodes, keys, strict=False)))
     inv = write_inventory(sb, key)
     with ThreadPoolExecutor(max_workers=len(sb.nodes)) as pool:
         list(pool.map(lambda h: _wait_ready(h, inv, deadline), inv.hosts))
@@ -337,7 +379,12 @@ def get(name: str) -> Sandbox:
 def status(name: str) -> list[dict]:
     sb = get(name)
     return [
-        {"name": n.name, "container": n.container, "address": n.address, "state": _container_state(n.container) or "missing"}
+        {
+            "name": n.name,
+            "container": n.container,
+            "address": n.address,
+            "state": _container_state(n.container) or "missing",
+        }
         for n in sb.nodes
     ]
 
@@ -368,7 +415,17 @@ def ssh_argv(name: str, node_name: str, command: list[str]) -> list[str]:
     sb = get(name)
     n = node(name, node_name)
     return [
-        "ssh", "-i", str(sb.dir / "id_ed25519"),
-        "-o", f"UserKnownHostsFile={sb.dir / 'known_hosts'}", "-o", "StrictHostKeyChecking=yes",
-        "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", f"root@{n.address}", *command,
+        "ssh",
+        "-i",
+        str(sb.dir / "id_ed25519"),
+        "-o",
+        f"UserKnownHostsFile={sb.dir / 'known_hosts'}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        f"root@{n.address}",
+        *command,
     ]

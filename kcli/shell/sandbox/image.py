@@ -22,8 +22,18 @@ from kcli.shell.localimages import save_tarball
 
 SUITE = "bookworm"
 PACKAGES = (
-    "openssh-server", "docker.io", "iptables", "iproute2", "procps", "ca-certificates",
-    "systemd", "systemd-sysv", "dbus", "kmod", "conntrack", "iputils-ping",
+    "openssh-server",
+    "docker.io",
+    "iptables",
+    "iproute2",
+    "procps",
+    "ca-certificates",
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "kmod",
+    "conntrack",
+    "iputils-ping",
 )
 REPO = "kcli-node"
 ASSET_FILES = ("customize-rootfs.sh", "kcli-init-wrapper", "kcli-cgroup-rw", "kcli-entrypoint", "kcli-restart-docker")
@@ -115,13 +125,22 @@ def _build(ref: str, mirror: str, log) -> None:
         log(f"importing {ref}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         imp = subprocess.run(
-            ["docker", "import",
-             "-c", "ENV container=docker",
-             "-c", 'ENTRYPOINT ["/usr/local/bin/kcli-init-wrapper"]',
-             "-c", 'CMD ["/sbin/init"]',
-             "-c", "LABEL io.kcli.sandbox-image=1",
-             "-", ref],
-            stdin=tar.stdout, capture_output=True,
+            [
+                "docker",
+                "import",
+                "-c",
+                "ENV container=docker",
+                "-c",
+                'ENTRYPOINT ["/usr/local/bin/kcli-init-wrapper"]',
+                "-c",
+                'CMD ["/sbin/init"]',
+                "-c",
+                "LABEL io.kcli.sandbox-image=1",
+                "-",
+                ref,
+            ],
+            stdin=tar.stdout,
+            capture_output=True,
         )
         tar.wait()
         if imp.returncode != 0:
