@@ -1,7 +1,7 @@
 """Every real-world manifest of the compatibility corpus is accepted or rejected with a clear message.
 
 The corpus lives outside the repository (the founders' ``shared/k8s-examples``): its path comes
-from ``KCLI_K8S_EXAMPLES`` (`.ci/test` sets it when ``../shared/k8s-examples`` exists). With the
+from ``KCLI_K8S_EXAMPLES`` (`.ci/run` sets it, and fails when the corpus is missing). With the
 variable set the corpus must be there; without it, on a bare clone, these tests are skipped."""
 
 from __future__ import annotations
