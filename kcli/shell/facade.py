@@ -107,9 +107,13 @@ def select_containers(
     from kcli.core.selectors import matches, parse_selector
 
     sel = parse_selector(selector) if selector else None
-    pods: list[PodView] = [
-        p for p in view.all_pods() if p.namespace == namespace and (p.name == pod if pod else matches(sel, p.labels))
-    ]
+    pods: list[PodView]
+    if pod:
+        pods = [p for p in view.all_pods() if p.namespace == namespace and p.name == pod]
+    elif sel is not None:
+        pods = [p for p in view.all_pods() if p.namespace == namespace and matches(sel, p.labels)]
+    else:  # e.g. `kcli exec "" -- CMD`
+        raise UsageError("a pod name or -l SELECTOR is required")
     lost = [p for p in pods if p.node in view.errors]
     if pod and lost:
         p = lost[0]
