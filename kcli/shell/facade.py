@@ -199,7 +199,7 @@ class Cluster:
 
     def observe(self, state: dict | None = None) -> ClusterView:
         """One round trip per node; pods the state records on unreachable nodes are added as Unknown."""
-        from kcli.core.planner import add_unknown_pods
+        from kcli.core.cluster import add_unknown_pods
         from kcli.shell.clusterview import observe_cluster
         from kcli.shell.seen import mark_seen
 
