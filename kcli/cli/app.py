@@ -10,7 +10,7 @@ import typer
 try:  # typer >= 0.20 vendors click; older typer depends on it
     from typer import _click as click
 except ImportError:  # pragma: no cover - depends on the installed typer
-    import click
+    import click  # type: ignore[no-redef]  # the click that typer._click vendors
 
 from kcli import __version__
 from kcli.cli import console

@@ -295,7 +295,7 @@ def register(app: typer.Typer) -> None:
             profile=False,
             delete_keys=keys,
             orphan=modes[cascade],
-            **({"deleting": pods} if pods else {}),
+            deleting=pods,
         )
         for ns, name in sorted(pods):
             console.out.print(f'pod "{name}" deleted' + (f" from {ns} namespace" if ns != "default" else ""))

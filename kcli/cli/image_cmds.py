@@ -29,7 +29,7 @@ def load(
         results = cluster.load_images(select_hosts(cluster.inv, nodes, selector), images, log=console.info)
     rows = []
     for name, val, exc in results:
-        if exc is not None:
+        if val is None:  # the node failed: exc is why
             rows.append({"NODE": name, "RESULT": "error", "IMAGES": str(exc)})
         elif val.loaded:
             rows.append({"NODE": name, "RESULT": "loaded", "IMAGES": ", ".join(val.loaded)})

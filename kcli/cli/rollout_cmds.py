@@ -92,6 +92,7 @@ def _recorded(cluster, key) -> dict:
 def _apply_manifest(cluster, rec: dict, manifest: dict, lock_wait: float, auto_rollback: bool = False):
     """Validate the changed manifest as `apply -f` would, then apply it in its own applyset."""
     from kcli.cli.apply_cmds import run_apply
+    from kcli.core.network import POD_CIDR
     from kcli.core.objects import Document, Source
     from kcli.core.state import network_of
     from kcli.core.validate import validate_documents
@@ -102,7 +103,7 @@ def _apply_manifest(cluster, rec: dict, manifest: dict, lock_wait: float, auto_r
     result = validate_documents(
         [Document(Source("<recorded>", 1), manifest)],
         known=known_keys(cluster.state()),
-        **({"pod_cidr": net.pod_cidr} if net else {}),
+        pod_cidr=net.pod_cidr if net else POD_CIDR,
     )
     if result.errors:
         raise ManifestError("the changed object is not valid", details=[str(e) for e in result.errors])

@@ -63,18 +63,17 @@ def _requested(spec: dict) -> int:
 def claim_rows(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
     rows = []
     for ns, n, spec, b in _claims(snap, name, namespace, all_ns, selector):
-        bound = b is not None and not b.released
+        bound = b if b is not None and not b.released else None  # the binding, while the claim is bound
+        storage_class = spec.get("storageClassName")
         r = {"NAMESPACE": ns} if all_ns else {}
         r.update(
             {
                 "NAME": n,
                 "STATUS": "Bound" if bound else "Pending",
-                "VOLUME": b.volume if bound else "",
-                "CAPACITY": _capacity(b.capacity or _requested(spec)) if bound else "",
+                "VOLUME": bound.volume if bound else "",
+                "CAPACITY": _capacity(bound.capacity or _requested(spec)) if bound else "",
                 "ACCESS MODES": _modes(spec.get("accessModes") or ["ReadWriteOnce"]) if bound else "",
-                "STORAGECLASS": spec.get("storageClassName")
-                if spec.get("storageClassName") is not None
-                else DEFAULT_CLASS,
+                "STORAGECLASS": storage_class if storage_class is not None else DEFAULT_CLASS,
                 "VOLUMEATTRIBUTESCLASS": "<unset>",
                 "VOLUMEMODE": spec.get("volumeMode") or "Filesystem",
                 "AGE": _age(snap, ObjectKey("PersistentVolumeClaim", ns, n)),
@@ -87,7 +86,7 @@ def claim_rows(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
 def claim_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
     out = []
     for ns, n, spec, b in _claims(snap, name, namespace, all_ns, selector):
-        bound = b is not None and not b.released
+        bound = b if b is not None and not b.released else None  # the binding, while the claim is bound
         obj: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
@@ -96,7 +95,7 @@ def claim_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
                 **spec,
                 "storageClassName": spec.get("storageClassName", DEFAULT_CLASS),
                 "volumeMode": spec.get("volumeMode") or "Filesystem",
-                **({"volumeName": b.volume} if bound else {}),
+                **({"volumeName": bound.volume} if bound else {}),
             },
             "status": {"phase": "Bound" if bound else "Pending"},
         }
@@ -104,7 +103,7 @@ def claim_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
             obj["status"].update(
                 {
                     "accessModes": list(spec.get("accessModes") or ["ReadWriteOnce"]),
-                    "capacity": {"storage": _capacity(b.capacity or _requested(spec)) or "0"},
+                    "capacity": {"storage": _capacity(bound.capacity or _requested(spec)) or "0"},
                 }
             )
         out.append(obj)

@@ -432,7 +432,7 @@ def describe_pod(cluster, kind, name: str, namespace: str) -> None:
     snap = snapshot(cluster)
     lines: list[str] = []
     pods = [p for p in snap.view.all_pods() if p.name == name and p.namespace == namespace]
-    pending = (snap.state.get("pods") or {}).get(f"{namespace}/{name}")
+    pending = (snap.state.get("pods") or {}).get(f"{namespace}/{name}") or {}
     if not pods and not (pending and pending.get("phase") in ("Pending", "Failed")):
         raise _not_found(kind, name)
     if pods:

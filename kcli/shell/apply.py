@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from kcli.core.cluster import VIEW_SNIPPETS, ClusterView, merged, view_from_sections
+from kcli.core.cluster import ClusterView, add_unknown_pods, merged, view_from_sections
 from kcli.core.commands.batch import Unit
+from kcli.core.facts.view_script import VIEW_SNIPPETS
 from kcli.core.inventory import Inventory
 from kcli.core.objects import AnyObject, ObjectKey
 from kcli.core.planner import (
@@ -24,7 +25,6 @@ from kcli.core.planner import (
     Outcome,
     Plan,
     Policy,
-    add_unknown_pods,
     changes_objects,
     desired_from,
     failures,
@@ -240,7 +240,9 @@ def _apply(
         )
         report.after = view
         report.stats = pool.stats()
-        new_state, message = record(state, desired, report.last, outcome, view, secret_key, _now(), lock.owner, repairs)
+        new_state, message = record(
+            state, desired, report.plans[-1], outcome, view, secret_key, _now(), lock.owner, repairs
+        )
         lock.ensure_held()
         report.commit = store.save(new_state, message)
         return report
@@ -353,7 +355,7 @@ def converge(
         if current.pod_changes:
             log(
                 f"wave {report.waves}: {current.pod_changes} pod change(s) on "
-                f"{len({a.node for a in (*current.deletes, *current.creates)})} node(s)"
+                f"{len({d.node for d in current.deletes} | {c.node for c in current.creates})} node(s)"
             )
         if current.services:
             report.service_nodes = sorted(set(report.service_nodes) | {s.node for s in current.services})

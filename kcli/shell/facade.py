@@ -107,9 +107,13 @@ def select_containers(
     from kcli.core.selectors import matches, parse_selector
 
     sel = parse_selector(selector) if selector else None
-    pods: list[PodView] = [
-        p for p in view.all_pods() if p.namespace == namespace and (p.name == pod if pod else matches(sel, p.labels))
-    ]
+    pods: list[PodView]
+    if pod:
+        pods = [p for p in view.all_pods() if p.namespace == namespace and p.name == pod]
+    elif sel is not None:
+        pods = [p for p in view.all_pods() if p.namespace == namespace and matches(sel, p.labels)]
+    else:  # e.g. `kcli exec "" -- CMD`
+        raise UsageError("a pod name or -l SELECTOR is required")
     lost = [p for p in pods if p.node in view.errors]
     if pod and lost:
         p = lost[0]
@@ -195,7 +199,7 @@ class Cluster:
 
     def observe(self, state: dict | None = None) -> ClusterView:
         """One round trip per node; pods the state records on unreachable nodes are added as Unknown."""
-        from kcli.core.planner import add_unknown_pods
+        from kcli.core.cluster import add_unknown_pods
         from kcli.shell.clusterview import observe_cluster
         from kcli.shell.seen import mark_seen
 

@@ -84,7 +84,7 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self.budget = budget
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:  # type: ignore[override]
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             target = self.anchors.get(event.anchor)
@@ -100,6 +100,8 @@ class _Loader(yaml.SafeLoader):
                 self._charge(size, event.start_mark)
             return super().compose_node(parent, index)
         node = super().compose_node(parent, index)
+        if node is None:
+            return None
         if isinstance(node, yaml.ScalarNode):
             own = (1, len(node.value))
             size = own
@@ -145,7 +147,7 @@ class _Loader(yaml.SafeLoader):
                 mark,
             )
 
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()
             for key_node, _ in node.value:
@@ -164,7 +166,8 @@ class _Loader(yaml.SafeLoader):
                         f"found duplicate key {key!r}",
                         key_node.start_mark,
                     )
-        mapping = super().construct_mapping(node, deep=deep)
+        # PyYAML rejects a node that is not a mapping (ConstructorError); its stubs only accept MappingNode
+        mapping = super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
         return {_key_str(k): v for k, v in mapping.items()}
 
 
@@ -184,7 +187,14 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+
+
+def _construct_value(loader: _Loader, node: yaml.ScalarNode) -> str:
+    """The YAML value key ``=``, resolved implicitly (so always a scalar), is the string "="."""
+    return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:value", _construct_value)
 
 
 def _size(n: int) -> str:

@@ -44,6 +44,9 @@ class StateStore:
 
     def peek(self) -> Mapping[str, Any]:
         """The recorded state, parsed once per file version and shared: read it, never change it."""
+        return self._parsed_state()
+
+    def _parsed_state(self) -> dict[str, Any]:
         try:
             st = self.path.stat()
             stamp: tuple | None = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -56,7 +59,7 @@ class StateStore:
 
     def load(self) -> dict[str, Any]:
         """The recorded state, a fresh copy each call (parsed once per file version)."""
-        return copy.deepcopy(self.peek())
+        return copy.deepcopy(self._parsed_state())
 
     def generation(self) -> int:
         """The recorded state's generation (0 when none), without copying the state."""

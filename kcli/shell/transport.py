@@ -110,6 +110,12 @@ def _parse_jump(spec: str) -> tuple[str | None, str, int]:
     return user, spec, port
 
 
+class _StdinWriter(threading.Thread):
+    """The thread sending a command's stdin; ``error`` is what stopped it early, if anything."""
+
+    error: Exception | None = None
+
+
 class SshConnection:
     """One SSH connection to one host; ``run`` may be called from one thread at a time per channel."""
 
@@ -138,7 +144,8 @@ class SshConnection:
 
     def connect(self) -> None:
         with self._lock:
-            if self._client is not None and self._client.get_transport() and self._client.get_transport().is_active():
+            transport = self._client.get_transport() if self._client is not None else None
+            if transport is not None and transport.is_active():
                 return
             started = time.monotonic()
             self._client = self._open()
@@ -217,7 +224,7 @@ class SshConnection:
                 time.sleep(delay)  # backoff: the host may be booting
                 delay = min(delay * 2, 1.0)
 
-    def _open_via_jump(self, spec: str, deadline: float):
+    def _open_via_jump(self, spec: str, deadline: float) -> paramiko.Channel:
         user, address, port = _parse_jump(spec)
         jhost = Host(
             name=f"jump:{address}",
@@ -235,7 +242,9 @@ class SshConnection:
         )
         self._jump = SshConnection(jhost, jinv)
         self._jump.connect()
-        transport = self._jump._client.get_transport()  # type: ignore[union-attr]
+        transport = self._jump._client.get_transport() if self._jump._client is not None else None
+        if transport is None:  # connect() leaves an open client; this is a connection closed under us
+            raise ConnectError(f"{self.label}: via jump host {address}: connection lost")
         try:
             return transport.open_channel(
                 "direct-tcpip",
@@ -310,8 +319,8 @@ class SshConnection:
             if writer is not None:
                 writer.join(timeout=1)
             chan.close()
-        if writer is not None and getattr(writer, "error", None):
-            raise ConnectError(f"{self.label}: sending input failed: {writer.error}")  # type: ignore[attr-defined]
+        if writer is not None and writer.error:
+            raise ConnectError(f"{self.label}: sending input failed: {writer.error}")
         self.stats.bytes_received += len(out) + len(err)
         self.stats.seconds += time.monotonic() - started
         result = CommandResult(
@@ -326,7 +335,7 @@ class SshConnection:
             raise CommandError(self.host.name, tuple(argv), code, result.stderr)
         return result
 
-    def _start_stdin(self, chan: paramiko.Channel, stdin: bytes | IO[bytes] | None):
+    def _start_stdin(self, chan: paramiko.Channel, stdin: bytes | IO[bytes] | None) -> _StdinWriter | None:
         if stdin is None:
             chan.shutdown_write()
             return None
@@ -344,10 +353,9 @@ class SshConnection:
                         stats.bytes_sent += len(chunk)
                 chan.shutdown_write()
             except Exception as exc:  # noqa: BLE001 - reported by run()
-                thread.error = exc  # type: ignore[attr-defined]
+                thread.error = exc
 
-        thread = threading.Thread(target=pump, daemon=True)
-        thread.error = None  # type: ignore[attr-defined]
+        thread = _StdinWriter(target=pump, daemon=True)
         thread.start()
         return thread
 

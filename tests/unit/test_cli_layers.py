@@ -305,6 +305,8 @@ def test_containers_are_chosen_as_kubectl_chooses_them():
     with pytest.raises(KcliError, match='pods "web" not found') as exc:
         select_containers(view, INV, "other", "web", None, None)
     assert exc.value.exit_code == 1
+    with pytest.raises(UsageError, match="a pod name or -l SELECTOR is required"):  # `kcli exec "" -- ls`
+        select_containers(view, INV, "default", "", None, None)
 
 
 def test_a_pod_on_an_unreachable_node_is_named_not_missing():
