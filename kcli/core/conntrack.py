@@ -1,4 +1,4 @@
-"""conntrack argv builders for UDP services (pure; reference section 1.9).
+"""conntrack argv builders for UDP services (pure; docs/k8s-reference.md §1.9).
 
 UDP has no connection close: after an endpoint goes away, conntrack keeps sending a client's
 "flow" to the dead IP until the entry times out. kube-proxy deletes those entries; so does kcli,

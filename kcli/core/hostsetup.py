@@ -1,6 +1,6 @@
 """Host preparation steps (kubeadm's runtime prerequisites): docker, modules, sysctls, daemon.json.
 
-Reference: k8s-reference.md §3.3. Each function compares the wanted state with HostFacts and
+Reference: docs/k8s-reference.md §3.3. Each function compares the wanted state with HostFacts and
 returns a Step whose lines are empty when nothing needs doing.
 """
 

@@ -1,6 +1,6 @@
 """kube-proxy (iptables mode) rules rendered from the outside, per node (pure).
 
-Reference: shared/docs/k8s-reference.md section 1. Chain names, comments, rule argument order
+Reference: docs/k8s-reference.md §1. Chain names, comments, rule argument order
 and probabilities are written exactly as ``pkg/proxy/iptables/proxier.go`` writes them, so a
 node programmed by kcli looks like a node programmed by kube-proxy (Cluster traffic policy).
 
@@ -54,7 +54,7 @@ def _jump(
 
 
 JUMP_RULES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    # Order of kube-proxy's iptablesJumpChains, then the POSTROUTING jump (section 1.3).
+    # Order of kube-proxy's iptablesJumpChains, then the POSTROUTING jump (docs/k8s-reference.md §1.3).
     _jump("filter", "INPUT", KUBE_EXTERNAL_SERVICES, "kubernetes externally-visible service portals", _NEW),
     _jump("filter", "FORWARD", KUBE_EXTERNAL_SERVICES, "kubernetes externally-visible service portals", _NEW),
     _jump("filter", "INPUT", KUBE_NODEPORTS, "kubernetes health check service ports"),
@@ -173,7 +173,7 @@ def render_nat(
     random_fully: bool = True,
     localhost_nodeports: bool = True,
 ) -> str:
-    """The nat table payload for one node (section 1.4-1.10).
+    """The nat table payload for one node (docs/k8s-reference.md §1.4-1.10).
 
     ``endpoints_by_service`` maps ``service.key`` to its endpoints (ready ones are used).
     ``cluster_cidr`` enables the "masquerade off-cluster clients" rule (``! -s CIDR``);

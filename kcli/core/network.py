@@ -1,6 +1,6 @@
 """Cluster network, flannel-compatible: per-node /24 leases, VTEP MACs and the wanted overlay.
 
-Reference: k8s-reference.md §2 (flannel vxlan / host-gw), §9 (docker). Pure: addresses, names and
+Reference: docs/k8s-reference.md §2 (flannel vxlan / host-gw), §9 (docker). Pure: addresses, names and
 MACs are derived from the inputs; nothing here touches a host.
 """
 

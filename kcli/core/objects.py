@@ -4,7 +4,7 @@
 dataclass. Every object keeps its original manifest (``.manifest``) for last-applied config and its
 source (file, document number). Maps are plain dicts: treat them as read-only.
 
-Defaults (reference §5.1): Deployment replicas 1, RollingUpdate 25%/25%, revisionHistoryLimit 10,
+Defaults (docs/k8s-reference.md §5.1): Deployment replicas 1, RollingUpdate 25%/25%, revisionHistoryLimit 10,
 progressDeadlineSeconds 600; pod restartPolicy Always, dnsPolicy ClusterFirst,
 terminationGracePeriodSeconds 30; imagePullPolicy Always for ``:latest``/untagged images else
 IfNotPresent; port protocol TCP; Service type ClusterIP and targetPort = port; Job parallelism 1,
@@ -821,7 +821,7 @@ KINDS: dict[tuple[str, str], type[KubeObject]] = {
 
 
 def pod_template_hash(template: PodTemplate, extra: str = "", collision_count: int | None = None) -> str:
-    """Deployment → ReplicaSet hash (reference §5.5), e.g. ``"5d9c7b9c8d"``.
+    """Deployment → ReplicaSet hash (docs/k8s-reference.md §5.5), e.g. ``"5d9c7b9c8d"``.
 
     Like upstream: FNV-32a, printed as decimal, ``SafeEncodeString``; the collision count is
     appended as 8 little-endian bytes when set. Unlike upstream the hashed bytes are kcli's

@@ -1,4 +1,4 @@
-"""The flannel-compatible overlay on one node, planned from HostFacts (k8s-reference.md §2, §9).
+"""The flannel-compatible overlay on one node, planned from HostFacts (docs/k8s-reference.md §2, §9).
 
 vxlan: flannel.1 (VNI 1, port 8472, nolearning, MTU uplink-50, stable MAC) with one neigh, one FDB
 entry and one route per peer. host-gw: one route per peer via its address. Pods live on a docker

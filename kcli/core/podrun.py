@@ -1,4 +1,4 @@
-"""Pods on docker (k8s-reference.md §8): a DesiredPod → the shell lines that create it on a node.
+"""Pods on docker (docs/k8s-reference.md §8): a DesiredPod → the shell lines that create it on a node.
 
 Two layouts, both labelled so the hosts can be re-read:
 
@@ -489,7 +489,7 @@ def resource_field_value(
 
 
 def resource_flags(c: Container) -> list[str]:
-    """kubelet's mapping (§8.4): shares from requests, quota from limits, memory without swap."""
+    """kubelet's mapping (docs/k8s-reference.md §8.4): shares from requests, quota from limits, memory without swap."""
     req, lim = c.resources.requests, c.resources.limits
     flags = ["--cpu-shares", str(max(2, req.get("cpu", 0) * 1024 // 1000))]
     if lim.get("cpu"):

@@ -1,4 +1,4 @@
-"""Kubernetes ``resource.Quantity`` parsing (reference §6.4).
+"""Kubernetes ``resource.Quantity`` parsing (docs/k8s-reference.md §6.4).
 
 ``cpu_millis("500m") == 500``, ``memory_bytes("128Mi") == 134217728``. Like upstream
 ``MilliValue()``/``Value()``, results are rounded up to whole millicores / units.

@@ -1,4 +1,4 @@
-"""Pure pod scheduler (reference §6): filter nodes, score the rest, place; explain failures like kubectl.
+"""Pure pod scheduler (docs/k8s-reference.md §6): filter nodes, score the rest, place; explain failures like kubectl.
 
 Filters, in upstream order, first failure wins per node: NodeUnschedulable, NodeName,
 TaintToleration (NoSchedule/NoExecute), NodeAffinity (nodeSelector + required node affinity),
@@ -120,7 +120,7 @@ class ScheduleResult:
 
 
 def pod_requests(spec: PodSpec) -> dict[str, int]:
-    """Effective pod request (reference §6.2): max(sum of app containers + sidecars, each init
+    """Effective pod request (docs/k8s-reference.md §6.2): max(sum of app containers + sidecars, each init
     container + sidecars started before it). cpu in millicores, the rest in units."""
     total: dict[str, int] = {}
     for c in spec.containers:

@@ -1,4 +1,4 @@
-"""Kubernetes resource.Quantity parsing (reference §6.4)."""
+"""Kubernetes resource.Quantity parsing (docs/k8s-reference.md §6.4)."""
 
 from decimal import Decimal
 

@@ -2,7 +2,7 @@
 
 The pod-template-hash covers the defaulted template and the content hashes of the ConfigMaps and
 Secrets it reads, so a changed template *or* config gives a new ReplicaSet. A template change rolls
-out as upstream does (reference §5.2–5.3): RollingUpdate moves one ``rolling_step`` per plan —
+out as upstream does (docs/k8s-reference.md §5.2–5.3): RollingUpdate moves one ``rolling_step`` per plan —
 the new ReplicaSet grows within ``maxSurge``, the old ones shrink as far as ``maxUnavailable``
 allows, counting only *available* pods (ready for ``minReadySeconds``) — and the shell's converge
 loop repeats plans until the rollout is complete; Recreate deletes every old pod before the new
@@ -209,7 +209,7 @@ def _status(
 def _rollout_line(
     d: Deployment, updated: int, new_available: int, old: int, new: Sequence[ObservedPod], now: float
 ) -> tuple[str, bool]:
-    """kubectl rollout status's wording (reference §4.5), and whether time may finish the rollout
+    """kubectl rollout status's wording (docs/k8s-reference.md §4.5), and whether time may finish the rollout
     (a new pod starting, restarting or waiting out minReadySeconds)."""
     if d.paused:
         return "", False
@@ -265,7 +265,7 @@ def rolling_step(
     new: RSState,
     old: Sequence[RSState],
 ) -> tuple[int, tuple[int, ...]]:
-    """One RollingUpdate reconcile (reference §5.3): (new RS replicas, old RS replicas, oldest first).
+    """One RollingUpdate reconcile (docs/k8s-reference.md §5.3): (new RS replicas, old RS replicas, oldest first).
 
     As upstream, a step that scales the new ReplicaSet up does nothing else; otherwise old
     ReplicaSets lose first their unavailable pods, then as many as availability allows.
