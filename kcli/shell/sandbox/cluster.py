@@ -85,7 +85,7 @@ def missing_capabilities() -> list[str]:
 
 
 def privilege_flags() -> list[str]:
-    """--privileged where the host allows it, else 'almost privileged' (sandbox-notes §0)."""
+    """--privileged where the host allows it, else 'almost privileged' (docs/design.md, Sandbox)."""
     missing = missing_capabilities()
     if not missing:
         return ["--privileged", "--cgroupns", "private"]
