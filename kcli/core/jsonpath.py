@@ -13,6 +13,10 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["JsonPathError", "render", "evaluate", "column_value"]
 
@@ -40,14 +44,17 @@ _RELAXED = re.compile(r"\{\.?([^{}]+)\}|\.?([^{}]+)")
 _UNESC = re.compile(r"""\\(?:([abfnrtv\\'"])|(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}))?|(['"])""")
 _SIMPLE = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", "'": "'", '"': '"'}
 _HTML = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
-Node = tuple  # ("text", s) ("const", v) ("field", key) ("wild",) ("rec",) ("arr", start, stop, derived, step)
-#               ("union", [nodes, ...]) ("filter", op, left_nodes, right_nodes) ("ident", "range" | "end")
+Node = tuple[Any, ...]  # ("text", s) ("const", v) ("field", key) ("wild",) ("rec",) ("arr", start, stop, derived, step)
+#                        ("union", [nodes, ...]) ("filter", op, left_nodes, right_nodes) ("ident", "range" | "end")
+Token = tuple[str, str | list[Node]]  # ("lit", text) ("out", nodes) ("range", nodes) ("end", [])
+Item = tuple[Any, ...]  # ("lit", text) ("out", nodes) ("range", nodes, block: list[Item])
+_Ordered = TypeVar("_Ordered", str, float)
 
 
 def _unquote(raw: str, q: str) -> str:
     """Undo Go ``strconv`` escapes in a quoted string: ``\\n \\t \\r \\\\ \\" \\x41 \\u00e9 \\101`` ..."""
 
-    def one(m: re.Match) -> str:
+    def one(m: re.Match[str]) -> str:
         simple, code, bare = m.groups()
         if (simple and (simple not in "'\"" or simple == q)) or (bare and bare != q):
             return _SIMPLE[simple or bare]
@@ -68,7 +75,7 @@ class _Parser:
 
     def action(self) -> list[Node]:
         """The nodes of one ``{...}``; ``self.i`` is just past its ``{``."""
-        s, nodes = self.s, []
+        s, nodes = self.s, list[Node]()
         while not s.startswith("}", self.i):
             if s.startswith("[?(", self.i):
                 nodes.append(self.filter())
@@ -117,6 +124,7 @@ class _Parser:
 
     def number(self) -> Node:
         m = _NUMBER.match(self.s, self.i - 1)
+        assert m is not None  # the pattern matches the empty string
         raw, self.i = m.group(), m.end()
         try:  # Go: Atoi (64-bit), else ParseFloat
             return ("const", int(raw) if raw.lstrip("+-").isdigit() and -(2**63) <= int(raw) < 2**63 else float(raw))
@@ -164,9 +172,9 @@ class _Parser:
         return ("filter", m.group(2), _sub(m.group(1)), _sub(m.group(3)))
 
 
-def _tokens(template: str) -> list[tuple[str, list[Node]]]:
+def _tokens(template: str) -> list[Token]:
     """Split a template into ("lit", text), ("out", nodes), ("range", nodes) and ("end", [])."""
-    p, tokens = _Parser(template), []
+    p, tokens = _Parser(template), list[Token]()
     while p.i < len(template):
         j = template.find("{", p.i)
         if j != p.i:
@@ -187,16 +195,17 @@ def _sub(text: str) -> list[Node]:
     kind, nodes = _tokens("{" + text + "}")[0]
     if kind != "out":
         raise JsonPathError("range and end must start an action")
+    assert isinstance(nodes, list)  # an action's token: only "lit" tokens hold text
     return nodes
 
 
-def _parse(template: str) -> list[tuple]:
+def _parse(template: str) -> list[Item]:
     """A template as a block of ("lit", text) | ("out", nodes) | ("range", nodes, block)."""
-    tokens, memo = _tokens(template), {}
+    tokens, memo = _tokens(template), dict[tuple[int, bool], tuple[list[Item], int, bool]]()
 
-    def build(i: int, nested: bool) -> tuple[list, int, bool]:
+    def build(i: int, nested: bool) -> tuple[list[Item], int, bool]:
         """The block from token ``i`` on: (block, next token, closed by an ``end``?)."""
-        key, block = (i, nested), []
+        key, block = (i, nested), list[Item]()
         if key not in memo:
             while i < len(tokens) and tokens[i][0] != "end":
                 kind, nodes = tokens[i]
@@ -218,7 +227,7 @@ def _parse(template: str) -> list[tuple]:
     return build(0, False)[0]
 
 
-def _children(v: object) -> list:
+def _children(v: object) -> list[Any]:
     if isinstance(v, dict):
         return list(v.values())
     if isinstance(v, str):
@@ -245,14 +254,20 @@ def _compare(op: str, a: object, b: object) -> bool:
         raise JsonPathError("incompatible types for comparison")
     if op in ("==", "!="):
         return (a == b) == (op == "==")
-    if isinstance(a, bool):
-        raise JsonPathError("invalid type for comparison")
-    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]  # type: ignore[operator]
+    if isinstance(a, str) and isinstance(b, str):
+        return _order(op, a, b)
+    if isinstance(a, (int, float)) and not isinstance(a, bool) and isinstance(b, (int, float)):
+        return _order(op, a, b)
+    raise JsonPathError("invalid type for comparison")
 
 
-def _recurse(vals: list) -> list:
+def _order(op: str, a: _Ordered, b: _Ordered) -> bool:
+    return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
+def _recurse(vals: list[Any]) -> list[Any]:
     """``..``: every value that has children, depth first (scalars are left out, as in kubectl)."""
-    out = []
+    out: list[Any] = []
     for v in vals:
         if kids := _children(v):
             out.append(v)
@@ -260,8 +275,8 @@ def _recurse(vals: list) -> list:
     return out
 
 
-def _index(vals: list, start: int | None, stop: int | None, derived: bool, step: int | None) -> list:
-    out: list = []
+def _index(vals: list[Any], start: int | None, stop: int | None, derived: bool, step: int | None) -> list[Any]:
+    out: list[Any] = []
     for v in vals:
         if v is None:
             continue
@@ -284,8 +299,8 @@ def _index(vals: list, start: int | None, stop: int | None, derived: bool, step:
     return out
 
 
-def _filter(vals: list, op: str, left: list[Node], right: list[Node]) -> list:
-    out = []
+def _filter(vals: list[Any], op: str, left: list[Node], right: list[Node]) -> list[Any]:
+    out: list[Any] = []
     for v in vals:
         if not isinstance(v, list):
             raise JsonPathError(f"{_sprint(v)} is not array or slice and cannot be filtered")
@@ -297,7 +312,7 @@ def _filter(vals: list, op: str, left: list[Node], right: list[Node]) -> list:
                     hit = True  # kubectl ignores the error and sees a partial result
                 out += [el] if hit else []
                 continue
-            sides = []
+            sides: list[Any] = []
             for side in (left, right):  # an empty side skips the element
                 got = _walk([el], side)
                 if len(got) > 1:
@@ -310,7 +325,7 @@ def _filter(vals: list, op: str, left: list[Node], right: list[Node]) -> list:
     return out
 
 
-_STEPS = {
+_STEPS: dict[str, Callable[..., list[Any]]] = {
     "text": lambda vals, text: [text],
     "const": lambda vals, value: [value] * len(vals),
     "field": lambda vals, key: [v[key] for v in vals if isinstance(v, dict) and key in v],
@@ -322,7 +337,7 @@ _STEPS = {
 }
 
 
-def _walk(vals: list, nodes: list[Node]) -> list:
+def _walk(vals: list[Any], nodes: list[Node]) -> list[Any]:
     """Apply one action's nodes in turn to the current values."""
     for kind, *args in nodes:
         vals = _STEPS[kind](vals, *args)
@@ -381,7 +396,7 @@ def _text(v: object) -> str:
     return _json(v) if isinstance(v, (dict, list)) else "<no value>" if v is _NIL else _scalar(v)
 
 
-def _run(block: list[tuple], cur: object, out: list[str]) -> None:
+def _run(block: list[Item], cur: object, out: list[str]) -> None:
     cur = _NIL if cur is None else cur
     for item in block:
         if item[0] == "lit":
@@ -409,7 +424,7 @@ def render(template: str, data: object) -> str:
     return "".join(out)
 
 
-def evaluate(expr: str, data: object) -> list:
+def evaluate(expr: str, data: object) -> list[Any]:
     """The values of one custom-columns expression (``.a.b``, ``a.b``, ``{.a.b}`` or ``{a.b}``)."""
     if not expr:
         return []
