@@ -47,6 +47,8 @@ SCHEMA_VERSION = "1.34.0"
 """Kubernetes version whose OpenAPI schemas are used (falls back to the newest bundled one)."""
 
 PathT = tuple[Any, ...]
+YamlMap = dict[Any, Any]
+"""A YAML mapping as parsed, not yet validated: its keys are usually but not necessarily strings."""
 
 
 # --------------------------------------------------------------------------- records
@@ -137,7 +139,7 @@ def _definitions() -> Any:
 
 @functools.cache
 def _validator(api_version: str, kind: str) -> Any:
-    import jsonschema
+    import jsonschema  # type: ignore[import-untyped]
     from kubernetes_validate import utils
     from referencing import Registry, Resource
 
@@ -182,7 +184,7 @@ class SchemaMemo(Protocol):
     def add(self, key: str) -> None: ...
 
 
-def schema_key(data: dict, api_version: str, kind: str) -> str | None:
+def schema_key(data: YamlMap, api_version: str, kind: str) -> str | None:
     """What identifies one schema check: the document, its kind and the schema version. None for a
     Secret (a digest of secret values is kept nowhere)."""
     if kind == "Secret":
@@ -191,8 +193,10 @@ def schema_key(data: dict, api_version: str, kind: str) -> str | None:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _schema_problems(data: dict, api_version: str, kind: str, memo: SchemaMemo | None) -> list[tuple[PathT, str]]:
-    key = schema_key(data, api_version, kind) if memo is not None else None
+def _schema_problems(data: YamlMap, api_version: str, kind: str, memo: SchemaMemo | None) -> list[tuple[PathT, str]]:
+    if memo is None:
+        return schema_problems(data, api_version, kind)
+    key = schema_key(data, api_version, kind)
     if key is not None and key in memo:
         return []
     found = schema_problems(data, api_version, kind)
@@ -201,7 +205,7 @@ def _schema_problems(data: dict, api_version: str, kind: str, memo: SchemaMemo |
     return found
 
 
-def schema_problems(data: dict, api_version: str, kind: str) -> list[tuple[PathT, str]]:
+def schema_problems(data: YamlMap, api_version: str, kind: str) -> list[tuple[PathT, str]]:
     """Every schema violation of ``data`` as (path, message), in kubectl-like wording."""
     try:
         validator = _validator(api_version, kind)
@@ -586,11 +590,11 @@ class _Checker:
 
     # typed accessors: None when absent or of the wrong type (the schema reports wrong types)
     @staticmethod
-    def d(v: Any) -> dict | None:
+    def d(v: Any) -> YamlMap | None:
         return v if isinstance(v, dict) else None
 
     @staticmethod
-    def dicts(v: Any) -> list[tuple[int, dict]]:
+    def dicts(v: Any) -> list[tuple[int, YamlMap]]:
         return [(i, x) for i, x in enumerate(v) if isinstance(x, dict)] if isinstance(v, list) else []
 
     @staticmethod
@@ -605,7 +609,7 @@ class _Checker:
     def i(v: Any) -> int | None:
         return v if isinstance(v, int) and not isinstance(v, bool) else None
 
-    def required_str(self, obj: dict, key: str, path: PathT) -> str | None:
+    def required_str(self, obj: YamlMap, key: str, path: PathT) -> str | None:
         v = obj.get(key)
         if v is None or v == "":
             self.err(path + (key,), "required value")
@@ -617,7 +621,7 @@ class _Checker:
         if msg:
             self.err(path, f'invalid value "{_clip(v)}": {msg}')
 
-    def enum(self, obj: dict, key: str, path: PathT, allowed: Sequence[str]) -> str | None:
+    def enum(self, obj: YamlMap, key: str, path: PathT, allowed: Sequence[str]) -> str | None:
         v = obj.get(key)
         if isinstance(v, str) and v not in allowed:
             self.err(
@@ -627,7 +631,7 @@ class _Checker:
             return None
         return self.s(v)
 
-    def non_negative(self, obj: dict, key: str, path: PathT) -> None:
+    def non_negative(self, obj: YamlMap, key: str, path: PathT) -> None:
         v = self.i(obj.get(key))
         if v is not None and v < 0:
             self.err(path + (key,), "must be greater than or equal to 0")
@@ -637,7 +641,9 @@ class _Checker:
         if p is not None and not (low <= p <= 65535):
             self.err(path, f"must be between {low} and 65535, inclusive")
 
-    def unknown_keys(self, obj: dict, implemented: Collection[str], path: PathT, ignored: Collection[str] = ()) -> None:
+    def unknown_keys(
+        self, obj: YamlMap, implemented: Collection[str], path: PathT, ignored: Collection[str] = ()
+    ) -> None:
         for k in obj:
             if k not in implemented and k not in ignored:
                 self.unimpl(path + (k,))
@@ -654,7 +660,7 @@ class _Checker:
                 if msg:
                     self.err(path + (k,), f'invalid value "{_clip(val)}": {msg}')
 
-    def metadata(self, doc: dict) -> None:
+    def metadata(self, doc: YamlMap) -> None:
         meta = self.d(doc.get("metadata"))
         if meta is None:
             if doc.get("metadata") is None:
@@ -793,7 +799,7 @@ class _Checker:
         self.unknown_keys(spec, POD_SPEC_FIELDS, path)
 
     # -- securityContext (pod and containers), ServiceAccounts
-    def pod_security(self, spec: dict, path: PathT) -> None:
+    def pod_security(self, spec: YamlMap, path: PathT) -> None:
         """The pod's securityContext and its containers', and what their merge cannot give docker."""
         pod_sc = self.d(spec.get("securityContext"))
         pp = path + ("securityContext",)
@@ -809,10 +815,11 @@ class _Checker:
                     self.privileges(sc, cp)
                 self.group_without_user(pod_sc or {}, sc or {}, pp, cp)
 
-    def security_context(self, sc: dict, p: PathT, implemented: Collection[str]) -> None:
+    def security_context(self, sc: YamlMap, p: PathT, implemented: Collection[str]) -> None:
         for key in ("runAsUser", "runAsGroup", "fsGroup"):
             self.id_range(sc.get(key), p + (key,))
-        for i, g in enumerate(sc.get("supplementalGroups") if isinstance(sc.get("supplementalGroups"), list) else []):
+        groups = sc.get("supplementalGroups")
+        for i, g in enumerate(groups if isinstance(groups, list) else []):
             self.id_range(g, p + ("supplementalGroups", i))
         profile = self.d(sc.get("seccompProfile"))
         if profile is not None and self.enum(profile, "type", p + ("seccompProfile",), SECCOMP_TYPES) == "Localhost":
@@ -824,11 +831,12 @@ class _Checker:
         if n is not None and not 0 <= n <= MAX_ID:
             self.err(p, f"must be between 0 and {MAX_ID}, inclusive")
 
-    def privileges(self, sc: dict, p: PathT) -> None:
+    def privileges(self, sc: YamlMap, p: PathT) -> None:
         """Capability names (a typo would only fail on the node), privileged (warned)."""
         caps = self.d(sc.get("capabilities")) or {}
         for key in ("add", "drop"):
-            for i, name in enumerate(caps.get(key) if isinstance(caps.get(key), list) else []):
+            names = caps.get(key)
+            for i, name in enumerate(names if isinstance(names, list) else []):
                 if isinstance(name, str) and capability_name(name) is None:
                     bare = name[4:] if name.upper().startswith("CAP_") and capability_name(name[4:]) else ""
                     self.err(
@@ -849,7 +857,7 @@ class _Checker:
             if sc.get("allowPrivilegeEscalation") is False:
                 self.err(p, "cannot set `allowPrivilegeEscalation` to false and `privileged` to true")
 
-    def group_without_user(self, pod_sc: dict, sc: dict, pod_path: PathT, path: PathT) -> None:
+    def group_without_user(self, pod_sc: YamlMap, sc: YamlMap, pod_path: PathT, path: PathT) -> None:
         """docker's --user takes a group only with a user: runAsGroup alone is not applied."""
         if self.i(sc.get("runAsUser")) is not None or self.i(pod_sc.get("runAsUser")) is not None:
             return
@@ -858,7 +866,7 @@ class _Checker:
         elif self.i(pod_sc.get("runAsGroup")) is not None:
             self.unimpl(pod_path + ("runAsGroup",), "without runAsUser: the image's user keeps its group")
 
-    def sysctls(self, v: Any, p: PathT, spec: dict) -> None:
+    def sysctls(self, v: Any, p: PathT, spec: YamlMap) -> None:
         """Only Kubernetes' safe set (kcli has no --allowed-unsafe-sysctls); none in a namespace of the host."""
         seen: set[str] = set()
         for i, sysctl in self.dicts(v):
@@ -886,7 +894,7 @@ class _Checker:
                 self.err(np, f'invalid value "{name}": may not be specified when `hostIPC` is true')
             seen.add(norm)
 
-    def service_account_name(self, spec: dict, path: PathT) -> None:
+    def service_account_name(self, spec: YamlMap, path: PathT) -> None:
         for key in ("serviceAccountName", "serviceAccount"):
             v = self.s(spec.get(key))
             if v:
@@ -895,7 +903,7 @@ class _Checker:
         if spec.get("automountServiceAccountToken") is True and self.service_account is None:
             self.service_account = path + ("automountServiceAccountToken",)
 
-    def service_account_object(self, doc: dict) -> None:
+    def service_account_object(self, doc: YamlMap) -> None:
         """A ServiceAccount is recorded; its token Secrets and pull secrets do nothing here."""
         self.service_account = ()
         if doc.get("imagePullSecrets"):
@@ -933,7 +941,7 @@ class _Checker:
             self.volume_source(src, body, p + (src,))
         return names
 
-    def volume_source(self, src: str, body: dict, p: PathT) -> None:
+    def volume_source(self, src: str, body: YamlMap, p: PathT) -> None:
         if src == "downwardAPI":
             self.downward_api(body, p)
         elif src == "persistentVolumeClaim":
@@ -976,7 +984,7 @@ class _Checker:
                 )
 
     def container(
-        self, c: dict, p: PathT, volumes: set[str], seen: dict[str, PathT], init: bool, host_network: bool
+        self, c: YamlMap, p: PathT, volumes: set[str], seen: dict[str, PathT], init: bool, host_network: bool
     ) -> None:
         name = self.required_str(c, "name", p)
         if name:
@@ -1008,10 +1016,10 @@ class _Checker:
                 elif pname in port_names:
                     self.err(pp + ("name",), f'duplicate value "{pname}"')
                 port_names.add(pname)
-            if self.i(cp) is not None:
-                if (cp, proto) in port_keys:
+            if (port_no := self.i(cp)) is not None:
+                if (port_no, proto) in port_keys:
                     self.err(pp + ("containerPort",), f'duplicate value "{cp}/{proto}"')
-                port_keys.add((cp, proto))
+                port_keys.add((port_no, proto))
                 hp = self.i(port.get("hostPort"))
                 if host_network and hp and hp != cp:
                     self.err(pp + ("hostPort",), "must match `containerPort` when `hostNetwork` is true")
@@ -1049,7 +1057,7 @@ class _Checker:
             self.unknown_keys(pre, {"exec", "sleep"}, p + ("lifecycle", "preStop"))
         self.unknown_keys(c, CONTAINER_FIELDS | ({"restartPolicy"} if init else {*PROBES, "lifecycle"}), p)
 
-    def probe(self, c: dict, key: str, p: PathT) -> None:
+    def probe(self, c: YamlMap, key: str, p: PathT) -> None:
         """kcli runs httpGet (HTTP), tcpSocket and exec probes; others are reported as not implemented."""
         pr = self.d(c.get(key)) or {}
         if probe_of(pr) is None:
@@ -1069,7 +1077,7 @@ class _Checker:
                 f'not found: "{port}" (no container port of that name)',
             )
 
-    def env_var(self, e: dict, p: PathT) -> None:
+    def env_var(self, e: YamlMap, p: PathT) -> None:
         name = self.required_str(e, "name", p)
         if name and "=" in name:
             self.err(p + ("name",), f'invalid value "{name}": must not contain "="')
@@ -1120,7 +1128,7 @@ class _Checker:
         else:
             self.resource_field_ref(body, sp)
 
-    def downward_api(self, body: dict, p: PathT) -> None:
+    def downward_api(self, body: YamlMap, p: PathT) -> None:
         mode = self.i(body.get("defaultMode"))
         if mode is not None and not 0 <= mode <= 0o777:
             self.err(p + ("defaultMode",), "must be a number between 0 and 0777 (octal), both inclusive")
@@ -1145,7 +1153,7 @@ class _Checker:
             else:
                 self.resource_field_ref(ref, ip + ("resourceFieldRef",), container_required=True)
 
-    def resource_field_ref(self, body: dict, sp: PathT, container_required: bool = False) -> None:
+    def resource_field_ref(self, body: YamlMap, sp: PathT, container_required: bool = False) -> None:
         res = self.required_str(body, "resource", sp)
         if res and res not in RESOURCE_FIELDS:
             self.err(
@@ -1157,7 +1165,7 @@ class _Checker:
         if body.get("divisor") is not None:
             self.quantity(body.get("divisor"), sp + ("divisor",))
 
-    def env_from(self, e: dict, p: PathT) -> None:
+    def env_from(self, e: YamlMap, p: PathT) -> None:
         sources = [k for k in ("configMapRef", "secretRef") if k in e]
         if len(sources) != 1:
             self.err(p, "must specify exactly one of: `configMapRef` or `secretRef`")
@@ -1178,7 +1186,7 @@ class _Checker:
                 )
             )
 
-    def toleration(self, t: dict, p: PathT) -> None:
+    def toleration(self, t: YamlMap, p: PathT) -> None:
         op = self.enum(t, "operator", p, ("Equal", "Exists")) or "Equal"
         self.enum(t, "effect", p, TAINT_EFFECTS)
         key = self.s(t.get("key")) or ""
@@ -1215,11 +1223,11 @@ class _Checker:
             w = self.i(pref.get("weight"))
             if w is not None and not 1 <= w <= 100:
                 self.err(pp + ("weight",), "must be in the range 1-100")
-            term = self.d(pref.get("preference"))
-            if term is not None:
-                self.node_selector_term(term, pp + ("preference",))
+            preference = self.d(pref.get("preference"))
+            if preference is not None:
+                self.node_selector_term(preference, pp + ("preference",))
 
-    def node_selector_term(self, term: dict, p: PathT) -> None:
+    def node_selector_term(self, term: YamlMap, p: PathT) -> None:
         for key in ("matchExpressions", "matchFields"):
             for i, r in self.dicts(term.get(key)):
                 rp = p + (key, i)
@@ -1227,7 +1235,8 @@ class _Checker:
                 if key == "matchFields" and k and k != "metadata.name":
                     self.err(rp + ("key",), f'unsupported value "{k}": supported values: "metadata.name"')
                 op = self.enum(r, "operator", rp, ("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"))
-                values = r.get("values") if isinstance(r.get("values"), list) else []
+                values = r.get("values")
+                values = values if isinstance(values, list) else []
                 if op in ("In", "NotIn") and not values:
                     self.err(rp + ("values",), "must be specified when `operator` is 'In' or 'NotIn'")
                 elif op in ("Exists", "DoesNotExist") and values:
@@ -1236,7 +1245,7 @@ class _Checker:
                     self.err(rp + ("values",), "must be specified single integer value when `operator` is 'Lt' or 'Gt'")
 
     # -- workloads
-    def selector_matches(self, spec: dict, path: PathT, required: bool = True) -> None:
+    def selector_matches(self, spec: YamlMap, path: PathT, required: bool = True) -> None:
         sel = self.d(spec.get("selector"))
         tmpl = self.d(spec.get("template")) or {}
         labels = self.d((self.d(tmpl.get("metadata")) or {}).get("labels")) or {}
@@ -1266,7 +1275,7 @@ class _Checker:
                     f"`selector` does not match template `labels` (selector: {selector}; labels: {shown})",
                 )
 
-    def int_or_percent(self, obj: dict, key: str, p: PathT, max_pct: int | None = None) -> int | None:
+    def int_or_percent(self, obj: YamlMap, key: str, p: PathT, max_pct: int | None = None) -> int | None:
         """Validate an IntOrString like ``1`` or ``"25%"``; returns the value (percent as-is) or None."""
         v = obj.get(key)
         if v is None:
@@ -1292,7 +1301,7 @@ class _Checker:
             return int(m.group(1))
         return None
 
-    def template(self, spec: dict, allowed_restart: Sequence[str], claims: Collection[str] = ()) -> None:
+    def template(self, spec: YamlMap, allowed_restart: Sequence[str], claims: Collection[str] = ()) -> None:
         tmpl = self.d(spec.get("template"))
         if tmpl is None:
             if spec.get("template") is None:
@@ -1302,7 +1311,7 @@ class _Checker:
         self.labels(meta.get("labels"), ("spec", "template", "metadata", "labels"))
         self.pod_spec(tmpl.get("spec"), ("spec", "template", "spec"), allowed_restart, claims)
 
-    def workload(self, doc: dict) -> None:
+    def workload(self, doc: YamlMap) -> None:
         kind = self.kind
         spec = self.d(doc.get("spec"))
         if spec is None:
@@ -1366,7 +1375,7 @@ class _Checker:
                     self.int_or_percent(ru, "maxUnavailable", rp, 100)
                     self.int_or_percent(ru, "maxSurge", rp)
 
-    def stateful_set(self, spec: dict, sp: PathT) -> None:
+    def stateful_set(self, spec: YamlMap, sp: PathT) -> None:
         claims: list[str] = []
         for i, t in self.dicts(spec.get("volumeClaimTemplates")):
             tp = sp + ("volumeClaimTemplates", i)
@@ -1380,10 +1389,10 @@ class _Checker:
         self.enum(spec, "podManagementPolicy", sp, ("OrderedReady", "Parallel"))
         us = self.d(spec.get("updateStrategy"))
         if us is not None:
-            t = self.enum(us, "type", sp + ("updateStrategy",), ("RollingUpdate", "OnDelete"))
+            strategy = self.enum(us, "type", sp + ("updateStrategy",), ("RollingUpdate", "OnDelete"))
             ru = self.d(us.get("rollingUpdate"))
             if ru is not None:
-                if t == "OnDelete":
+                if strategy == "OnDelete":
                     self.err(
                         sp + ("updateStrategy", "rollingUpdate"), "only allowed for updateStrategy 'RollingUpdate'"
                     )
@@ -1394,7 +1403,7 @@ class _Checker:
             if key in spec:
                 self.unimpl(sp + (key,), "claims are kept (Retain); ordinals start at 0")
 
-    def dns_config(self, spec: dict, path: PathT) -> None:
+    def dns_config(self, spec: YamlMap, path: PathT) -> None:
         """dnsConfig as the API server checks it: IP nameservers (at most 3, and at least one with
         dnsPolicy None), at most 32 search domains, option names."""
         cfg = self.d(spec.get("dnsConfig")) or {}
@@ -1420,7 +1429,7 @@ class _Checker:
             if o.get("value") is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]*", str(o["value"])):
                 self.err(p + ("options", i, "value"), f'invalid value "{o["value"]}"')
 
-    def deployment_strategy(self, spec: dict, sp: PathT) -> None:
+    def deployment_strategy(self, spec: YamlMap, sp: PathT) -> None:
         st = self.d(spec.get("strategy"))
         if st is None:
             return
@@ -1438,7 +1447,7 @@ class _Checker:
         if surge == 0 and unavail == 0:
             self.err(rp + ("maxUnavailable",), "may not be 0 when `maxSurge` is 0")
 
-    def service(self, doc: dict) -> None:
+    def service(self, doc: YamlMap) -> None:
         spec = self.d(doc.get("spec"))
         if spec is None:
             if doc.get("spec") is None:
@@ -1499,10 +1508,10 @@ class _Checker:
                     )
         self.labels(spec.get("selector"), sp + ("selector",))
         self.enum(spec, "sessionAffinity", sp, ("None", "ClientIP"))
-        timeout = (self.d((self.d(spec.get("sessionAffinityConfig")) or {}).get("clientIP")) or {}).get(
-            "timeoutSeconds"
+        timeout = self.i(
+            (self.d((self.d(spec.get("sessionAffinityConfig")) or {}).get("clientIP")) or {}).get("timeoutSeconds")
         )
-        if self.i(timeout) is not None and not 0 < timeout <= 86400:
+        if timeout is not None and not 0 < timeout <= 86400:
             self.err(
                 sp + ("sessionAffinityConfig", "clientIP", "timeoutSeconds"),
                 "must be greater than 0 and less than 86400",
@@ -1515,7 +1524,7 @@ class _Checker:
             if isinstance(ip, str) and not _is_ip(ip):
                 self.err(sp + ("externalIPs", i), f'invalid value "{ip}": must be a valid IP address')
 
-    def claim_spec(self, spec: dict, p: PathT = ("spec",)) -> None:
+    def claim_spec(self, spec: YamlMap, p: PathT = ("spec",)) -> None:
         """A PersistentVolumeClaim (or a StatefulSet's claim template): what one node's directory can honour."""
         for i, mode in self.strs(spec.get("accessModes")):
             if mode not in CLAIM_ACCESS_MODES:
@@ -1547,7 +1556,7 @@ class _Checker:
         if "dataSource" in spec or "dataSourceRef" in spec:
             self.unimpl(p + ("dataSource",), "a new claim starts empty")
 
-    def persistent_volume(self, doc: dict) -> None:
+    def persistent_volume(self, doc: YamlMap) -> None:
         spec = self.d(doc.get("spec")) or {}
         p: PathT = ("spec",)
         sources = [k for k in ("hostPath", "local") if k in spec]
@@ -1568,7 +1577,7 @@ class _Checker:
                     f'unsupported value "{mode}": supported values: {", ".join(CLAIM_ACCESS_MODES)}',
                 )
 
-    def config_data(self, doc: dict) -> None:
+    def config_data(self, doc: YamlMap) -> None:
         keys: set[str] = set()
         sections = ("data", "binaryData") if self.kind == "ConfigMap" else ("data", "stringData")
         sizes: dict[str, dict[str, int]] = {}  # section → key → bytes, as the API server stores them
@@ -1633,13 +1642,12 @@ class _Checked:
 def _ident(data: Any) -> tuple[str, str]:
     if not isinstance(data, dict):
         return "", ""
-    kind = data.get("kind") if isinstance(data.get("kind"), str) else ""
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    name = meta.get("name") if isinstance(meta.get("name"), str) else ""
-    return kind, name
+    kind, meta = data.get("kind"), data.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return kind if isinstance(kind, str) else "", name if isinstance(name, str) else ""
 
 
-def _path_key(path: PathT) -> tuple:
+def _path_key(path: PathT) -> tuple[tuple[int, Any, str], ...]:
     return tuple((0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in path)
 
 
@@ -1723,8 +1731,9 @@ def _check_document(
         checker.claim_spec(checker.d(data.get("spec")) or {})
     elif kind == "PersistentVolume":
         checker.persistent_volume(data)
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    namespace = meta.get("namespace") if isinstance(meta.get("namespace"), str) else ""
+    meta = data.get("metadata")
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    namespace = namespace if isinstance(namespace, str) else ""
     ns = "" if kind == "Namespace" else namespace or "default"
     schema_paths = {p for p, _ in schema}
     own = [(p, m) for p, m in checker.errors if p not in schema_paths]
@@ -1970,7 +1979,7 @@ def _pod_total(checked: list[_Checked], net: PodNetwork) -> list[Problem]:
     return []
 
 
-def _config_keys(data: dict, kind: str) -> set[str] | None:
+def _config_keys(data: YamlMap, kind: str) -> set[str] | None:
     sections = ("data", "binaryData") if kind == "ConfigMap" else ("data", "stringData")
     keys: set[str] = set()
     for s in sections:
