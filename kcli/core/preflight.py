@@ -38,7 +38,7 @@ class Check:
 
 def _kernel_ok(release: str) -> bool:
     m = re.match(r"(\d+)\.(\d+)", release)
-    return bool(m) and (int(m.group(1)), int(m.group(2))) >= (3, 10)
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= (3, 10)
 
 
 def _overlaps(cidr: str, addrs: Iterable[tuple[str, str]]) -> list[str]:
@@ -74,7 +74,10 @@ def run_checks(
     if f is None:
         return [Check(host, "Reachable", FAIL, f"cannot observe: {error}")]
     c: list[Check] = []
-    add = lambda name, status, msg: c.append(Check(host, name, status, msg))  # noqa: E731
+
+    def add(name: str, status: str, msg: str) -> None:
+        c.append(Check(host, name, status, msg))
+
     add(
         "Root",
         PASS if f.uid == 0 else (PASS if sudo else FAIL),
