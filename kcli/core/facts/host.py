@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from kcli.core.facts.node import NODE_SNIPPETS, NodeFacts, parse_node_facts
 from kcli.core.facts.sections import Section
@@ -89,25 +91,25 @@ class HostFacts:
     uplink_mtu: int | None = None
     uplink_cidr: str | None = None
     addrs: tuple[tuple[str, str], ...] = ()  # (ifname, cidr)
-    routes: tuple[dict, ...] = ()
-    vxlan: dict | None = None
+    routes: tuple[dict[str, Any], ...] = ()  # `ip -j` objects
+    vxlan: dict[str, Any] | None = None
     vxlan_addrs: tuple[str, ...] = ()
-    neigh: tuple[dict, ...] = ()
-    fdb: tuple[dict, ...] = ()
+    neigh: tuple[dict[str, Any], ...] = ()
+    fdb: tuple[dict[str, Any], ...] = ()
     iptables_save: str = ""
     iptables_backend: str = ""
     legacy_rule_count: int = 0
-    xt: dict = field(default_factory=dict)
-    kmods: dict = field(default_factory=dict)
-    sysctls: dict = field(default_factory=dict)
+    xt: dict[str, str] = field(default_factory=dict)
+    kmods: dict[str, str] = field(default_factory=dict)
+    sysctls: dict[str, str] = field(default_factory=dict)
     disk_free_kib: int | None = None
     clock: float | None = None
-    pod_network: dict | None = None
-    files: dict = field(default_factory=dict)  # key → content or None
+    pod_network: dict[str, Any] | None = None  # `docker network inspect` object
+    files: dict[str, str | None] = field(default_factory=dict)  # key → content or None
     daemon_backup: str = "none"  # backup | absent | none
 
 
-def _json(sec: Section | None, default):
+def _json(sec: Section | None, default: Any) -> Any:
     if sec is None or sec.rc != 0:
         return default
     try:
@@ -117,7 +119,7 @@ def _json(sec: Section | None, default):
 
 
 def _kv(sec: Section | None) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     if sec is not None:
         for line in sec.text.splitlines():
             k, sep, v = line.partition("=")
@@ -126,7 +128,7 @@ def _kv(sec: Section | None) -> dict[str, str]:
     return out
 
 
-def parse_host_facts(s: dict[str, Section]) -> HostFacts:
+def parse_host_facts(s: Mapping[str, Section]) -> HostFacts:
     node = parse_node_facts(s)
     osrel = _kv(s.get("osrel"))
     uplink = s.get("uplink")
@@ -171,12 +173,13 @@ def parse_host_facts(s: dict[str, Section]) -> HostFacts:
         except ValueError:
             clock = None
     podnet = _json(s.get("podnet"), [])
-    files = {}
+    files: dict[str, str | None] = {}
     for key in MANAGED_FILES:
         sec = s.get(f"file:{key}")
         files[key] = sec.text + ("\n" if sec.text else "") if sec is not None and sec.rc == 0 else None
     pkg = s.get("pkg")
     pkg_path = pkg.text.strip() if pkg is not None and pkg.rc == 0 else "none"
+    daemon_backup = s.get("daemon_backup")
     return HostFacts(
         node=node,
         uid=uid,
@@ -202,7 +205,7 @@ def parse_host_facts(s: dict[str, Section]) -> HostFacts:
         clock=clock,
         pod_network=podnet[0] if podnet else None,
         files=files,
-        daemon_backup=(s.get("daemon_backup").text.strip() if s.get("daemon_backup") else "none") or "none",
+        daemon_backup=(daemon_backup.text.strip() if daemon_backup else "none") or "none",
     )
 
 

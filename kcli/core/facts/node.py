@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from kcli.core.facts.sections import Section
 
@@ -35,14 +37,14 @@ class NodeFacts:
     docker_version: str | None = None
     docker_error: str | None = None
     init: str = "none"
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def container_runtime(self) -> str:
         return f"docker://{self.docker_version}" if self.docker_version else "<unknown>"
 
 
-def _text(sections: dict[str, Section], name: str) -> str:
+def _text(sections: Mapping[str, Section], name: str) -> str:
     s = sections.get(name)
     return s.text.strip() if s and s.rc == 0 else ""
 
@@ -54,7 +56,7 @@ def _int(s: str) -> int:
         return 0
 
 
-def parse_node_facts(sections: dict[str, Section]) -> NodeFacts:
+def parse_node_facts(sections: Mapping[str, Section]) -> NodeFacts:
     mem, avail = 0, 0
     for line in _text(sections, "meminfo").splitlines():
         key, _, rest = line.partition(":")
