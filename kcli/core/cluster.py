@@ -9,7 +9,6 @@ from typing import Any
 
 from kcli.core.facts.node import NodeFacts, parse_node_facts
 from kcli.core.facts.pods import (
-    DNS_CONTAINER,
     PodView,
     container_running,
     inspected,
@@ -18,7 +17,8 @@ from kcli.core.facts.pods import (
     unknown_pods,
 )
 from kcli.core.facts.sections import Section
-from kcli.core.facts.view_script import VIEW_SNIPPETS  # noqa: F401 - re-exported
+from kcli.core.facts.view_script import DNS_CONTAINER
+from kcli.core.facts.view_script import VIEW_SNIPPETS as VIEW_SNIPPETS  # re-exported
 from kcli.core.inventory import Inventory
 from kcli.core.scheduler import Node, Taint
 

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kcli.core.cluster import ClusterView, add_unknown_pods, scheduler_nodes  # noqa: F401 - add_unknown_pods re-exported
+from kcli.core.cluster import ClusterView, scheduler_nodes
+from kcli.core.cluster import add_unknown_pods as add_unknown_pods  # re-exported
 from kcli.core.commands.batch import Unit
 from kcli.core.commands.shell import write_file
 from kcli.core.controllers import PodAction, PodPlan, plan_pods
@@ -43,13 +44,12 @@ from kcli.core.podrun import (
     image_prelude,
     pod_uid,
 )
-from kcli.core.services import Endpoint, ServiceSpec
+from kcli.core.services import Endpoint, ServiceSpec, endpoints_by_service
 from kcli.core.servicesync import (
     DNS_FILE,
     allocate,
     dns_container_lines,
     dns_hosts,
-    endpoints_by_service,
     endpoints_from_record,
     endpoints_record,
     hairpin_line,

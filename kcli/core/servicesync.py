@@ -12,7 +12,7 @@ from typing import Any
 
 from kcli.core import conntrack
 from kcli.core.commands.shell import feed, sh
-from kcli.core.facts.pods import DNS_CONTAINER  # noqa: F401 - re-exported: the DNS server is named once
+from kcli.core.facts.view_script import DNS_CONTAINER
 from kcli.core.hostalloc import Held, taken_by_others
 from kcli.core.iptables import (
     JUMP_RULES,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from kcli.core.controllers.pod import ObservedPod, OwnerRef
 from kcli.core.facts.sections import Section
@@ -47,7 +49,7 @@ class ContainerView:
     finished_at: float
     id: str
     error: str = ""
-    pre_stop: dict | None = None  # the preStop hook kcli runs before stopping it
+    pre_stop: dict[str, Any] | None = None  # the preStop hook kcli runs before stopping it
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,15 @@ class PodView:
     total: int
     restarts: int
     created_at: float
-    labels: dict
+    labels: dict[str, str]
     applied: str
     owner: str
     spec_hash: str
     restart_policy: str
     containers: tuple[ContainerView, ...]
     observed: ObservedPod
-    requests: dict = field(default_factory=dict)
-    ports: tuple = ()
+    requests: dict[str, Any] = field(default_factory=dict)  # {"cpu": millicores, "memory": bytes}
+    ports: tuple[dict[str, Any], ...] = ()  # {"containerPort": N, "name": ..., "protocol": ...}
     grace: int | None = None  # terminationGracePeriodSeconds, as labelled at creation
     probe_events: tuple[tuple[str, str, str], ...] = ()  # (time, reason, message) from the last probe runs
     dns_host: str = ""  # HOSTNAME.SUBDOMAIN: its record through the headless Service SUBDOMAIN
@@ -85,7 +87,7 @@ def _owner(value: str) -> OwnerRef | None:
     return OwnerRef(kind, name)
 
 
-def _container(d: dict) -> ContainerView:
+def _container(d: dict[str, Any]) -> ContainerView:
     st = d.get("State") or {}
     labels = (d.get("Config") or {}).get("Labels") or {}
     status = "restarting" if st.get("Restarting") else st.get("Status", "unknown")
@@ -104,7 +106,7 @@ def _container(d: dict) -> ContainerView:
     )
 
 
-def _json_label(value: str | None) -> dict | None:
+def _json_label(value: str | None) -> dict[str, Any] | None:
     try:
         v = json.loads(value) if value else None
     except ValueError:
@@ -175,7 +177,7 @@ def _pod_state(
     return ("running" if running_or_done else "broken"), None, "some containers exited", "NotReady"
 
 
-def inspected(section: Section | None) -> list[dict]:
+def inspected(section: Section | None) -> list[dict[str, Any]]:
     """The objects of PODS_SNIPPET's ``docker inspect`` ([] when docker did not answer)."""
     if section is None or section.rc != 0:
         return []
@@ -186,7 +188,7 @@ def inspected(section: Section | None) -> list[dict]:
     return [d for d in items if isinstance(d, dict)] if isinstance(items, list) else []
 
 
-def pod_network_ips(items: list[dict]) -> set[str]:
+def pod_network_ips(items: list[dict[str, Any]]) -> set[str]:
     """Every address taken on the pod network, kcli's or not (pod IPs are allocated around them)."""
     for d in items:
         if d.get("Name") == POD_NETWORK and "IPAM" in d:
@@ -194,23 +196,25 @@ def pod_network_ips(items: list[dict]) -> set[str]:
     return set()
 
 
-def container_running(items: list[dict], name: str) -> bool:
+def container_running(items: list[dict[str, Any]], name: str) -> bool:
     return any(d.get("Name") == "/" + name and (d.get("State") or {}).get("Running") is True for d in items)
 
 
-def _lost_secret_volumes(labels: dict, uid: str, marks: set[str]) -> list[str]:
+def _lost_secret_volumes(labels: Mapping[str, str], uid: str, marks: set[str]) -> list[str]:
     """The pod's secret volumes whose mark is gone from the node's tmpfs (a reboot empties it;
     docker then recreates the mount points empty and the container comes back without its files)."""
     names = [v for v in str(labels.get(SECRET_VOLUMES_LABEL, "")).split(",") if v]
     return [v for v in names if secret_volume_mark(uid, v) not in marks]
 
 
-def parse_pods(node: str, section: Section | list[dict] | None, secret_dirs: set[str] | None = None) -> list[PodView]:
+def parse_pods(
+    node: str, section: Section | list[dict[str, Any]] | None, secret_dirs: set[str] | None = None
+) -> list[PodView]:
     """kcli's pods among the inspected objects (a PODS_SNIPPET section, or its parsed ``inspected``).
     ``secret_dirs``: the secret volume directories present on the node (None: not read); a pod
     whose secret volume files are gone is broken (its controller replaces it)."""
     items = section if isinstance(section, list) else inspected(section)
-    by_uid: dict[str, list[dict]] = {}
+    by_uid: dict[str, list[dict[str, Any]]] = {}
     for d in items:
         labels = (d.get("Config") or {}).get("Labels") or {}
         uid = labels.get("io.kcli.pod-uid")
@@ -304,7 +308,7 @@ def parse_pods(node: str, section: Section | list[dict] | None, secret_dirs: set
     return sorted(pods, key=lambda p: (p.namespace, p.name))
 
 
-def _probe_results(sandbox_doc: dict | None, labels: dict) -> tuple[dict[str, bool], str]:
+def _probe_results(sandbox_doc: dict[str, Any] | None, labels: Mapping[str, str]) -> tuple[dict[str, bool], str]:
     """Per probed container, whether its probes pass (the pause container's healthcheck output,
     kcli-probe's JSON line), and the last failure's message. Unprobed containers are absent."""
     names = [n for n in labels.get(PROBES_LABEL, "").split(",") if n]
@@ -326,7 +330,7 @@ def _probe_results(sandbox_doc: dict | None, labels: dict) -> tuple[dict[str, bo
     return out, failure
 
 
-def _probe_events(sandbox_doc: dict | None) -> tuple[tuple[str, str, str], ...]:
+def _probe_events(sandbox_doc: dict[str, Any] | None) -> tuple[tuple[str, str, str], ...]:
     """kubelet's probe events from the healthcheck runs docker kept (the last 5): Unhealthy with the
     probe's output, Killing when a liveness (or startup) probe had the container killed."""
     out: list[tuple[str, str, str]] = []
@@ -346,7 +350,7 @@ def _probe_events(sandbox_doc: dict | None) -> tuple[tuple[str, str, str], ...]:
     return tuple(out)
 
 
-def _pod_ip(doc: dict) -> str:
+def _pod_ip(doc: dict[str, Any]) -> str:
     """The pod's address: the one docker gave it, or, while its container is not running (a
     single-container pod restarting or exited), the fixed one it was created with."""
     nets = (doc.get("NetworkSettings") or {}).get("Networks") or {}
@@ -358,7 +362,7 @@ def _pod_ip(doc: dict) -> str:
     )
 
 
-def unknown_pods(node: str, records: dict) -> list[PodView]:
+def unknown_pods(node: str, records: Mapping[str, Any]) -> list[PodView]:
     """The pods the state records on a node that cannot be read: kubectl's Unknown. They keep
     their place (controllers count them, nothing replaces them yet) but serve no traffic."""
     out = []
