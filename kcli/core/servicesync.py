@@ -8,7 +8,7 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kcli.core import conntrack
 from kcli.core.commands.shell import feed, sh
@@ -38,19 +38,29 @@ from kcli.core.services import (
 )
 from kcli.errors import PlanError
 
+if TYPE_CHECKING:
+    from kcli.core.facts.pods import PodView
+    from kcli.core.objects import ServicePort as ObjectPort
+
 CLUSTER_DOMAIN = "cluster.local"
 DNS_DIR = "/var/lib/kcli/dns"
 DNS_FILE = f"{DNS_DIR}/cluster.hosts"
 DNS_IMAGE = "kcli.local/dnsmasq:1"
 
 
-def _port_key(p) -> str:
+_K = TypeVar("_K")
+
+
+def _port_key(p: ObjectPort) -> str:
     return p.name or f"{p.port}/{p.protocol}"
 
 
 def allocate(
-    services: Sequence[Service], recorded: Mapping[str, dict], service_cidr: str, held: Mapping[str, Held] | None = None
-) -> tuple[list[ServiceSpec], dict[str, dict], list[str]]:
+    services: Sequence[Service],
+    recorded: Mapping[str, dict[str, Any]],
+    service_cidr: str,
+    held: Mapping[str, Held] | None = None,
+) -> tuple[list[ServiceSpec], dict[str, dict[str, Any]], list[str]]:
     """ServiceSpecs with ClusterIPs and NodePorts (kept from ``recorded``, else allocated), the new
     allocation record, and warnings (LoadBalancer treated as NodePort; ExternalName skipped).
 
@@ -70,7 +80,7 @@ def allocate(
     ip_holder = {ip: k for k, h in held.items() for ip in h.cluster_ips}
     port_holder = {p: k for k, h in held.items() for p in h.node_ports}
 
-    def check_held(key: str, what: str, value: object, holder: Mapping) -> None:
+    def check_held(key: str, what: str, value: _K, holder: Mapping[_K, str]) -> None:
         other = holder.get(value)
         if other is not None and other != key and other not in mine:
             raise PlanError(
@@ -130,7 +140,7 @@ def allocate(
                 stype,
                 ip,
                 tuple(ports),
-                dict(svc.selector),
+                tuple(svc.selector.items()),
                 svc.session_affinity,
                 svc.session_affinity_timeout,
             )
@@ -139,7 +149,7 @@ def allocate(
     return specs, record, warnings
 
 
-def pod_infos(pod_views: Iterable) -> list[PodInfo]:
+def pod_infos(pod_views: Iterable[PodView]) -> list[PodInfo]:
     """Observed pods as the endpoint resolver sees them (ready = running and all containers up)."""
     out = []
     for p in pod_views:
@@ -148,7 +158,7 @@ def pod_infos(pod_views: Iterable) -> list[PodInfo]:
         ports = tuple(
             ContainerPort(int(x.get("containerPort", 0)), x.get("name", ""), x.get("protocol", "TCP")) for x in p.ports
         )
-        out.append(PodInfo(p.name, p.namespace, dict(p.labels), p.ip, p.node, bool(p.observed.ready), ports))
+        out.append(PodInfo(p.name, p.namespace, tuple(p.labels.items()), p.ip, p.node, bool(p.observed.ready), ports))
     return out
 
 
@@ -376,7 +386,7 @@ def endpoints_from_record(record: Mapping[str, Mapping[str, Sequence[str]]]) -> 
 
 
 def current_services(
-    objects: Sequence, recorded: Mapping[str, dict], service_cidr: str, pod_views: Iterable
+    objects: Sequence[object], recorded: Mapping[str, dict[str, Any]], service_cidr: str, pod_views: Iterable[PodView]
 ) -> tuple[list[ServiceSpec], dict[str, tuple[Endpoint, ...]]]:
     """The services as they stand (recorded allocations) and their endpoints from observed pods."""
     specs, _, _ = allocate([o for o in objects if isinstance(o, Service)], recorded, service_cidr)
