@@ -21,9 +21,12 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kcli.core.quantity import resource_value
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 DEFAULT_NAMESPACE = "default"
 IntOrString = int | str
@@ -110,15 +113,7 @@ def to_data(obj: Any) -> Any:
     default is empty. Fields declared with ``metadata={"data": False}`` are left out.
     """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        out = {}
-        for f in dataclasses.fields(obj):
-            if f.metadata.get("data", True) is False:
-                continue
-            v = to_data(getattr(obj, f.name))
-            if v is None or v is False or v == "" or v == [] or v == {}:
-                continue
-            out[f.name] = v
-        return out
+        return _fields_data(obj)
     if isinstance(obj, (list, tuple)):
         return [to_data(v) for v in obj]
     if isinstance(obj, dict):
@@ -126,6 +121,19 @@ def to_data(obj: Any) -> Any:
     if isinstance(obj, bytes):
         return base64.b64encode(obj).decode("ascii")
     return obj
+
+
+def _fields_data(obj: DataclassInstance) -> dict[str, Any]:
+    """``to_data`` of one dataclass instance."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        if f.metadata.get("data", True) is False:
+            continue
+        v = to_data(getattr(obj, f.name))
+        if v is None or v is False or v == "" or v == [] or v == {}:
+            continue
+        out[f.name] = v
+    return out
 
 
 # --------------------------------------------------------------------------- common pieces
@@ -510,7 +518,7 @@ class PodTemplate:
 
     def data(self) -> dict[str, Any]:
         """Canonical, defaulted form (what hashes are computed over)."""
-        return to_data(self)
+        return _fields_data(self)
 
 
 # --------------------------------------------------------------------------- kinds
@@ -850,11 +858,17 @@ def default_pull_policy(image: str) -> str:
     return "Always" if last.rsplit(":", 1)[1] == "latest" else "IfNotPresent"
 
 
-def _d(v: Any) -> dict:
+def _target_port(p: dict[Any, Any]) -> IntOrString:
+    """spec.ports[].targetPort, defaulting to the port."""
+    target = p.get("targetPort")
+    return int(p.get("port") or 0) if target is None or target in (0, "") else target
+
+
+def _d(v: Any) -> dict[Any, Any]:
     return v if isinstance(v, dict) else {}
 
 
-def _l(v: Any) -> list:
+def _l(v: Any) -> list[Any]:
     return v if isinstance(v, list) else []
 
 
@@ -903,11 +917,11 @@ def _resources(r: Any) -> Resources:
     return Resources(requests, limits)
 
 
-def _key_ref(r: dict) -> KeyRef:
+def _key_ref(r: dict[Any, Any]) -> KeyRef:
     return KeyRef(_str(r.get("name")), _str(r.get("key")), bool(r.get("optional")))
 
 
-def _env(e: dict) -> EnvVar:
+def _env(e: dict[Any, Any]) -> EnvVar:
     vf = _d(e.get("valueFrom"))
     cm, sec, fr, rf = (vf.get(k) for k in ("configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef"))
     return EnvVar(
@@ -924,7 +938,7 @@ def _env(e: dict) -> EnvVar:
     )
 
 
-def _env_from(e: dict) -> EnvFromSource:
+def _env_from(e: dict[Any, Any]) -> EnvFromSource:
     cm, sec = _d(e.get("configMapRef")), _d(e.get("secretRef"))
     ref = cm or sec
     return EnvFromSource(
@@ -948,7 +962,11 @@ def probe_of(p: Any) -> Probe | None:
     else:
         return None
     port = src.get("port")
-    num = lambda k, d: int(p.get(k)) if isinstance(p.get(k), int) and p.get(k) >= 0 else d  # noqa: E731
+
+    def num(k: str, d: int) -> int:
+        v = p.get(k)
+        return int(v) if isinstance(v, int) and v >= 0 else d
+
     return Probe(
         kind,
         port if isinstance(port, int) else _str(port),
@@ -990,7 +1008,7 @@ def security_context_of(v: Any) -> SecurityContext | None:
     )
 
 
-def _container(c: dict) -> Container:
+def _container(c: dict[Any, Any]) -> Container:
     image = _str(c.get("image"))
     return Container(
         readiness_probe=probe_of(c["readinessProbe"]) if "readinessProbe" in c else None,
@@ -1045,7 +1063,7 @@ def _items(v: Any) -> tuple[KeyToPath, ...]:
 VOLUME_SOURCES = ("emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim", "downwardAPI")
 
 
-def _volume(v: dict) -> Volume:
+def _volume(v: dict[Any, Any]) -> Volume:
     name = _str(v.get("name"))
     if "emptyDir" in v:
         ed = _d(v.get("emptyDir"))
@@ -1244,9 +1262,7 @@ def build_object(doc: Mapping[str, Any], source: Source | None = None) -> AnyObj
             ports=tuple(
                 ServicePort(
                     port=int(p.get("port") or 0),
-                    target_port=p.get("targetPort")
-                    if p.get("targetPort") not in (None, 0, "")
-                    else int(p.get("port") or 0),
+                    target_port=_target_port(p),
                     protocol=_str(p.get("protocol")) or "TCP",
                     name=_str(p.get("name")),
                     node_port=p.get("nodePort") if isinstance(p.get("nodePort"), int) else None,
