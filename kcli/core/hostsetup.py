@@ -7,6 +7,7 @@ returns a Step whose lines are empty when nothing needs doing.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from kcli.core.commands.shell import Step, sh, write_file
 from kcli.core.facts.host import DAEMON_ABSENT_MARK, DAEMON_BACKUP, KERNEL_MODULES, MANAGED_FILES, HostFacts
@@ -97,7 +98,7 @@ def plan_sysctls(host: str, f: HostFacts) -> Step:
     return Step(host, "sysctls", why, (write_file(path, SYSCTL_CONF), sh(("sysctl", "-q", "-e", "-p", path))))
 
 
-def wanted_daemon_config(current: str | None, host: str) -> dict:
+def wanted_daemon_config(current: str | None, host: str) -> dict[str, Any]:
     try:
         cfg = json.loads(current) if current and current.strip() else {}
     except ValueError as exc:

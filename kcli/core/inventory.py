@@ -281,8 +281,8 @@ def parse_inventory(
                 errs.add(f"{p}.address", f"duplicate address {addr}:{key[1]} (also hosts[{seen_addrs[key]}])")
             else:
                 seen_addrs[key] = i
-        if len(errs.items) != before:
-            continue
+        if len(errs.items) != before or not isinstance(name, str) or not isinstance(addr, str):
+            continue  # (a name or address that is not a string was reported above)
         if "identity_file" in settings:
             settings["identity_file"] = _resolve(settings["identity_file"], base_dir, home)
         hosts.append(Host(name=name, address=addr, labels=labels, taints=taints, roles=tuple(roles), **settings))

@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from kcli.errors import PlanError
 
@@ -31,9 +32,9 @@ class ClusterNetwork:
     backend: str = "vxlan"
     subnet_len: int = 24
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """flannel's net-conf.json shape."""
-        d: dict = {"Network": self.pod_cidr, "SubnetLen": self.subnet_len, "Backend": {"Type": self.backend}}
+        d: dict[str, Any] = {"Network": self.pod_cidr, "SubnetLen": self.subnet_len, "Backend": {"Type": self.backend}}
         if self.backend == "vxlan":
             d["Backend"].update({"VNI": VXLAN_VNI, "Port": VXLAN_PORT})
         d["ServiceCIDR"] = self.service_cidr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kcli import __version__
 from kcli.core.facts.node import NodeFacts
@@ -24,7 +25,7 @@ class NodeStatus:
     facts: NodeFacts | None
     conditions: tuple[Condition, ...]
     age_seconds: float | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # merged into the Node object's status
     cordoned: bool = False  # `kcli cordon` (recorded in the state)
 
     @property
@@ -71,10 +72,10 @@ class NodeStatus:
             )
         return r
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A v1 Node-shaped object for -o json|yaml."""
         f = self.facts
-        d = {
+        d: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Node",
             "metadata": {
