@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from kcli.core.commands.shell import Step, feed, sh, write_file
 from kcli.core.facts.host import MANAGED_FILES, HostFacts
@@ -200,9 +201,28 @@ def plan_vxlan_device(host: str, f: HostFacts, net: ClusterNetwork, lease: NodeL
 
 def _in(cidr: str, addr_or_net: str) -> bool:
     try:
-        return ipaddress.ip_network(addr_or_net, strict=False).subnet_of(ipaddress.ip_network(cidr))
+        inner, outer = ipaddress.ip_network(addr_or_net, strict=False), ipaddress.ip_network(cidr)
     except (ValueError, TypeError):
         return False
+    if isinstance(inner, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return inner.subnet_of(outer)
+    if isinstance(inner, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return inner.subnet_of(outer)
+    return False  # one address family in the other
+
+
+def _by_dst(entries: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``ip -j`` route or neighbour objects by their ``dst`` (one without a ``dst`` is left out)."""
+    return {e["dst"]: e for e in entries if isinstance(e.get("dst"), str)}
+
+
+def _fdb_entries(entries: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
+    """``bridge -j fdb`` objects as (mac, dst) pairs (one without a ``mac`` or ``dst`` is left out)."""
+    return {
+        (e["mac"], e["dst"])
+        for e in entries
+        if isinstance(e.get("mac"), str) and isinstance(e.get("dst"), str) and e["dst"]
+    }
 
 
 def plan_peers(
@@ -212,10 +232,12 @@ def plan_peers(
     why: list[str] = []
     routes = [r for r in f.routes if r.get("dst") != "default"]
     if net.backend == "vxlan":
-        neigh = {} if fresh_device else {n.get("dst"): n for n in f.neigh}
-        fdb = set() if fresh_device else {(e.get("mac"), e.get("dst")) for e in f.fdb if e.get("dst")}
-        vroutes = {} if fresh_device else {r.get("dst"): r for r in routes if r.get("dev") == VXLAN_DEV}
-        want_neigh, want_fdb, want_routes = {}, set(), {}
+        neigh = {} if fresh_device else _by_dst(f.neigh)
+        fdb = set() if fresh_device else _fdb_entries(f.fdb)
+        vroutes = {} if fresh_device else _by_dst(r for r in routes if r.get("dev") == VXLAN_DEV)
+        want_neigh: dict[str, str] = {}
+        want_fdb: set[tuple[str, str]] = set()
+        want_routes: dict[str, str] = {}
         for name in sorted(peers):
             p = peers[name]
             gw = vtep_address(p.subnet)
@@ -262,11 +284,9 @@ def plan_peers(
             why.append(f"remove fdb {mac}")
     else:
         dev = f.uplink_dev or ""
-        have = {
-            r.get("dst"): r
-            for r in routes
-            if r.get("dev") == dev and r.get("gateway") and _in(net.pod_cidr, r.get("dst", ""))
-        }
+        have = _by_dst(
+            r for r in routes if r.get("dev") == dev and r.get("gateway") and _in(net.pod_cidr, r.get("dst", ""))
+        )
         want = {p.subnet: p.public_ip for p in peers.values()}
         for name in sorted(peers):
             p = peers[name]
