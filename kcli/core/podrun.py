@@ -31,6 +31,7 @@ import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
 from kcli.core.commands.shell import fail, sh, write_file, write_private
 from kcli.core.controllers.pod import DesiredPod
@@ -139,6 +140,13 @@ def _field_ref(path: str, pod: DesiredPod, uid: str, place: PodPlacement) -> str
     raise PlanError(f"pod {pod.namespace}/{pod.name}: fieldRef {path} is not supported")
 
 
+def _not_applied(kind: str, ns: str, name: str, pod: DesiredPod) -> PlanError:
+    return PlanError(
+        f"pod {pod.namespace}/{pod.name}: {kind} {ns}/{name} is needed but its data is not in this apply "
+        "(kcli keeps no Secret values: apply it together with the workload)"
+    )
+
+
 def _config_value(
     configs: Mapping[ObjectKey, ConfigMap | Secret],
     kind: str,
@@ -152,10 +160,7 @@ def _config_value(
     if obj is None:
         if optional:
             return None
-        raise PlanError(
-            f"pod {pod.namespace}/{pod.name}: {kind} {ns}/{name} is needed but its data is not in this apply "
-            "(kcli keeps no Secret values: apply it together with the workload)"
-        )
+        raise _not_applied(kind, ns, name, pod)
     if isinstance(obj, Secret):
         raw = obj.data.get(key)
         if raw is None:
@@ -187,14 +192,14 @@ def container_env(
         if obj is None:
             if ef.optional:
                 continue
-            _config_value(configs, kind, pod.namespace, name or "", "", False, pod)
+            raise _not_applied(kind, pod.namespace, name or "", pod)
         data = {k: (v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v) for k, v in obj.data.items()}
         for k, v in data.items():
             env[ef.prefix + k] = v
     for e in c.env:
-        v = _env_value(e, pod, uid, place, configs, env, c.name)
-        if v is not None:
-            env[e.name] = v
+        value = _env_value(e, pod, uid, place, configs, env, c.name)
+        if value is not None:
+            env[e.name] = value
     return list(env.items())
 
 
@@ -445,7 +450,13 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
 
 
 def _env_value(
-    e: EnvVar, pod: DesiredPod, uid: str, place: PodPlacement, configs, env, default_container: str = ""
+    e: EnvVar,
+    pod: DesiredPod,
+    uid: str,
+    place: PodPlacement,
+    configs: Mapping[ObjectKey, ConfigMap | Secret],
+    env: Mapping[str, str],
+    default_container: str = "",
 ) -> str | None:
     if e.value is not None:
         return _expand(e.value, env)
@@ -612,7 +623,11 @@ def _downward_field(path: str, pod: DesiredPod, uid: str, place: PodPlacement) -
 
 
 def _volume_lines(
-    pod: DesiredPod, uid: str, configs, claim_paths: Mapping[str, str] | None = None, place: PodPlacement | None = None
+    pod: DesiredPod,
+    uid: str,
+    configs: Mapping[ObjectKey, ConfigMap | Secret],
+    claim_paths: Mapping[str, str] | None = None,
+    place: PodPlacement | None = None,
 ) -> tuple[list[str], dict[str, str]]:
     """Lines that materialise the pod's volumes on the node, and volume name → host path."""
     lines: list[str] = []
@@ -683,9 +698,13 @@ def _volume_lines(
             lines.append(sh(("mkdir", "-p", p)))
             if obj is None:
                 if not v.optional:
-                    _config_value(configs, kind, pod.namespace, v.ref_name, "", False, pod)
+                    raise _not_applied(kind, pod.namespace, v.ref_name, pod)
             else:
-                data = dict(obj.data) if secret else {**dict(obj.data), **{k: b for k, b in obj.binary_data.items()}}
+                data: dict[str, str | bytes] = (
+                    dict(obj.data)
+                    if isinstance(obj, Secret)
+                    else {**dict(obj.data), **{k: b for k, b in obj.binary_data.items()}}
+                )
                 items = v.items or tuple(KeyToPath(k, k) for k in sorted(data))
                 for it in items:
                     if it.key not in data:
@@ -863,7 +882,7 @@ def _pull_lines(images: Sequence[tuple[str, str]], pull_secrets: Sequence[Secret
     lines: list[str] = []
     auth = ""
     if pull_secrets:
-        merged: dict = {"auths": {}}
+        merged: dict[str, dict[str, Any]] = {"auths": {}}
         for s in pull_secrets:
             raw = s.data.get(".dockerconfigjson") or s.data.get(".dockercfg") or b"{}"
             try:
@@ -914,6 +933,14 @@ def _run_args(c: Container, env: Sequence[tuple[str, str]]) -> tuple[list[str], 
     return flags, tail
 
 
+class HostPortLabel(TypedDict):
+    """One published host port as the ``io.kcli.host-ports`` label lists it (read back by kcli.core.facts.pods)."""
+
+    port: int
+    protocol: str
+    ip: str
+
+
 def create_pod_lines(
     pod: DesiredPod,
     place: PodPlacement,
@@ -946,7 +973,7 @@ def create_pod_lines(
         images.setdefault(c.image, c.image_pull_policy)
     req_cpu = sum(c.resources.requests.get("cpu", 0) for c in spec.containers)
     req_mem = sum(c.resources.requests.get("memory", 0) for c in spec.containers)
-    host_ports = [
+    host_ports: list[HostPortLabel] = [
         {"port": p.host_port, "protocol": p.protocol, "ip": p.host_ip}
         for c in spec.containers
         for p in c.ports
@@ -1163,7 +1190,7 @@ class PodContainers:
     apps: tuple[str, ...]  # stopped first, with the grace period
     others: tuple[str, ...] = ()  # pause and init containers: removed with them
     grace: int | None = None  # terminationGracePeriodSeconds (None: the caller's default)
-    pre_stop: tuple[tuple[str, dict], ...] = ()  # (app container id, {"exec": [...]} | {"sleep": N})
+    pre_stop: tuple[tuple[str, dict[str, Any]], ...] = ()  # (app container id, {"exec": [...]} | {"sleep": N})
 
 
 _CONTAINER_ID = re.compile(r"[0-9a-f]{12,64}")
@@ -1171,7 +1198,7 @@ GRACE_LABEL = "io.kcli.grace"  # on the container holding the pod
 PRE_STOP_LABEL = "io.kcli.pre-stop"  # on an app container: its preStop hook as JSON
 
 
-def pre_stop_of(c: Container) -> dict | None:
+def pre_stop_of(c: Container) -> dict[str, Any] | None:
     """The preStop hook kcli runs before stopping a container: exec (in it) or sleep."""
     if c.pre_stop_exec:
         return {"exec": list(c.pre_stop_exec)}
@@ -1185,7 +1212,7 @@ def _pre_stop_label(c: Container) -> dict[str, str]:
     return {PRE_STOP_LABEL: json.dumps(hook, sort_keys=True)} if hook else {}
 
 
-def _pre_stop_line(cid: str, hook: dict, grace: int) -> str:
+def _pre_stop_line(cid: str, hook: Mapping[str, Any], grace: int) -> str:
     """One hook, bounded by the grace period (kubelet's preStop), errors ignored as kubelet does."""
     if "sleep" in hook:
         return f"sleep {int(min(max(0, int(hook['sleep'])), grace))}"
