@@ -17,11 +17,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kcli.core.commands.shell import Step
-from kcli.core.objects import AnyObject, Toleration
+from kcli.core.objects import AnyObject, Deployment, ReplicaSet, Toleration
 
 UNREACHABLE_TAINT = "node.kubernetes.io/unreachable"
 DEFAULT_TOLERATION_SECONDS = 300  # DefaultTolerationSeconds admission (not-ready and unreachable)
-EVICTABLE = ("Deployment", "ReplicaSet")
+EVICTABLE = (Deployment, ReplicaSet)
 
 
 def toleration_seconds(tolerations: Iterable[Toleration], key: str = UNREACHABLE_TAINT) -> float | None:
@@ -52,7 +52,7 @@ def evictions(
     out since the node was last ``seen`` (the shell counts a never-seen lost node from its first
     notice; a node missing from ``seen`` evicts nothing)."""
     lost = set(unreachable)
-    templates = {(o.namespace, f"{o.kind}/{o.name}"): o.template for o in objects if o.kind in EVICTABLE}
+    templates = {(o.namespace, f"{o.kind}/{o.name}"): o.template for o in objects if isinstance(o, EVICTABLE)}
     out: dict[tuple[str, str], str] = {}
     for p in pods:
         rec = records.get(f"{p.namespace}/{p.name}") or {}

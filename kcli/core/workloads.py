@@ -21,10 +21,10 @@ def object_id(key: ObjectKey) -> str:
 REDACTED = "<redacted>"
 
 
-def redacted_manifest(obj: AnyObject) -> dict:
+def redacted_manifest(obj: AnyObject) -> dict[str, Any]:
     """The last-applied manifest; a Secret's values replaced by a placeholder (changes are seen
     through the Secret's ``contentHash``, an HMAC keyed by the cluster's secret key)."""
-    m = json.loads(canonical_json(obj.manifest))
+    m: dict[str, Any] = json.loads(canonical_json(obj.manifest))
     if isinstance(obj, Secret):
         for field in ("data", "stringData"):
             if isinstance(m.get(field), dict):
@@ -140,7 +140,8 @@ def owner_keys(obj: AnyObject) -> tuple[ObjectKey, ...]:
 
 
 def created_at(state: Mapping[str, Any], key: ObjectKey) -> str:
-    return ((state.get("objects") or {}).get(object_id(key)) or {}).get("createdAt", "")
+    created: str = ((state.get("objects") or {}).get(object_id(key)) or {}).get("createdAt", "")
+    return created
 
 
 def state_objects(state: Mapping[str, Any]) -> tuple[list[AnyObject], dict[ObjectKey, str], dict[ObjectKey, str]]:
@@ -229,9 +230,10 @@ def failure_record(
 
 def in_backoff(record: Mapping[str, Any] | None, spec_hash: str, now: float) -> bool:
     """True while a failed pod of this spec waits for its next attempt."""
+    if not record:
+        return False
     return (
-        bool(record)
-        and record.get("phase") == "Failed"
+        record.get("phase") == "Failed"
         and record.get("specHash") == spec_hash
         and float(record.get("retryAfter", 0)) > now
     )
@@ -258,7 +260,7 @@ def allocate_pod_ips(
         for key in pods:
             while cur in taken:
                 cur += 1
-            if cur > last:
+            if int(cur) > int(last):  # (one subnet: one address family)
                 raise ValueError(f"node {node}: pod subnet {leases[node].subnet} is full")
             out[key] = str(cur)
             taken.add(cur)
@@ -273,7 +275,7 @@ def record_revisions(
     undo``, moves to the next number), at most ``revisionHistoryLimit`` old ones kept."""
     out = dict(state)
     old = dict(state.get("revisions") or {})
-    revs: dict[str, list] = {}
+    revs: dict[str, list[dict[str, Any]]] = {}
     for o in objects:
         st = statuses.get(o.key)
         rs = getattr(st, "new_replica_set", "")
