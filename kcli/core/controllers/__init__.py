@@ -204,8 +204,9 @@ def plan_pods(
         existing.append((SchedPod(p.namespace, p.name, prof, _spread_key(p.namespace, p.owner)), p.node))
     create_actions = [a for a in rec.actions if a.verb == "create" and a.pod is not None]
     to_place = [
-        SchedPod(a.namespace, a.name, profile(a.pod), _spread_key(a.namespace, a.pod.owner))  # type: ignore[arg-type]
+        SchedPod(a.namespace, a.name, profile(pod), _spread_key(a.namespace, pod.owner))
         for a in create_actions
+        if (pod := a.pod) is not None  # (all of them: create_actions hold a pod)
     ]
     result = schedule(to_place, nodes, existing)
     placed: list[tuple[PodAction, str]] = []

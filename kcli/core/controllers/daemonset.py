@@ -32,7 +32,7 @@ from kcli.core.controllers.pod import (
     needs_replacement,
     pod_spec_hash,
 )
-from kcli.core.objects import DaemonSet, Toleration
+from kcli.core.objects import DaemonSet, IntOrString, Toleration
 from kcli.core.scheduler import Node, profile_for, static_reason
 
 REVISION_HASH_LABEL = "controller-revision-hash"
@@ -66,7 +66,7 @@ class DaemonSetStatus:
     progress_deadline: int = 600  # DaemonSets have none upstream: kcli waits this long at most
 
 
-def _scaled_up(value, total: int) -> int:
+def _scaled_up(value: IntOrString, total: int) -> int:
     if isinstance(value, int):
         return value
     return math.ceil(int(str(value).rstrip("%")) * total / 100)

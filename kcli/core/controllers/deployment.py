@@ -24,6 +24,7 @@ from kcli.core.controllers.pod import (
     DesiredPod,
     ObservedPod,
     OwnerRef,
+    PodAction,
     delete,
     dominant_hash,
     pick_victims,
@@ -67,7 +68,7 @@ def reconcile_deployment(d: Deployment, observed: Sequence[ObservedPod], ctx: Co
     labels = {**d.template.labels, POD_TEMPLATE_HASH_LABEL: pth}
     new = [p for p in observed if p.owner == owner and p.spec_hash == shash]
     old = [p for p in observed if not (p.owner == owner and p.spec_hash == shash)]
-    actions: list = []
+    actions: list[PodAction] = []
     if d.paused:
         pods = [DesiredPod(d.namespace, p.name, labels, d.template, shash, applied, owner) for p in new]
     elif not old:
@@ -90,7 +91,7 @@ def reconcile_deployment(d: Deployment, observed: Sequence[ObservedPod], ctx: Co
 
 def _old_sets(old: Sequence[ObservedPod]) -> list[list[ObservedPod]]:
     """Old pods by ReplicaSet (owner and spec hash), oldest ReplicaSet first."""
-    by: dict[tuple, list[ObservedPod]] = {}
+    by: dict[tuple[str, str], list[ObservedPod]] = {}
     for p in old:
         by.setdefault((str(p.owner), p.spec_hash), []).append(p)
     return sorted(by.values(), key=lambda ps: (min(p.created_at for p in ps), str(ps[0].owner)))
@@ -104,9 +105,9 @@ def _roll(
     *,
     owner: OwnerRef,
     applied: OwnerRef,
-    labels: dict,
+    labels: dict[str, str],
     shash: str,
-) -> tuple[list[DesiredPod], list]:
+) -> tuple[list[DesiredPod], list[PodAction]]:
     """One step of a rollout while old pods remain: Recreate, or one upstream ``rolling_step``."""
     sets = _old_sets(old)
     if d.strategy.type == "Recreate":  # every old pod goes first; the new ReplicaSet waits for that

@@ -80,7 +80,10 @@ def pod_template(sts: StatefulSet, ordinal: int) -> PodTemplate:
 def reconcile_statefulset(sts: StatefulSet, observed: Sequence[ObservedPod], ctx: Context) -> ControllerResult:
     applied = owner = OwnerRef("StatefulSet", sts.name)
     revision = pod_spec_hash(sts.template, ctx.config_fingerprint(sts.template.spec, sts.namespace))
-    ready_now = lambda p: available(p, sts.min_ready_seconds, ctx.now)  # noqa: E731
+
+    def ready_now(p: ObservedPod) -> bool:
+        return available(p, sts.min_ready_seconds, ctx.now)
+
     parallel = sts.pod_management_policy == "Parallel"
     by_ordinal: dict[int, ObservedPod] = {}
     actions: list[PodAction] = []
@@ -118,10 +121,10 @@ def reconcile_statefulset(sts: StatefulSet, observed: Sequence[ObservedPod], ctx
             pods.append(desired(i, by_ordinal[i].spec_hash or revision))
     # create the missing ordinals (OrderedReady: the first missing one, once all before it are ready)
     for i in range(sts.replicas):
-        p = kept.get(i)
-        if p is not None:
-            pods.append(desired(i, p.spec_hash or revision))
-            if not parallel and not ready_now(p):
+        have = kept.get(i)
+        if have is not None:
+            pods.append(desired(i, have.spec_hash or revision))
+            if not parallel and not ready_now(have):
                 break
             continue
         if f"{sts.name}-{i}" in gone:
