@@ -242,7 +242,7 @@ class Plan:
     backing_off: tuple[Waiting, ...]  # creation failed earlier; retried after the back-off
     deferred: tuple[Waiting, ...]  # deletes waiting for an unreachable node
     specs: tuple[ServiceSpec, ...]
-    allocations: Mapping[str, dict]
+    allocations: Mapping[str, dict[str, Any]]
     endpoints: Mapping[str, tuple[Endpoint, ...]]
     warnings: tuple[str, ...] = ()
     rollouts: tuple[Rollout, ...] = ()  # unfinished rollouts (next waves, or only time, move them)
@@ -382,7 +382,7 @@ def plan(desired: Desired, view: ClusterView, state: Mapping[str, Any], inv: Inv
     placed, backing_off = [], []
     for a, node in pods.creates:
         rec = recorded_pods.get(f"{a.namespace}/{a.name}")
-        if a.pod is not None and in_backoff(rec, a.pod.spec_hash, policy.now):
+        if a.pod is not None and rec is not None and in_backoff(rec, a.pod.spec_hash, policy.now):
             backing_off.append(Waiting(a.namespace, a.name, str(rec.get("reason")), str(a.applied), dict(rec)))
         else:
             placed.append((a, node))
@@ -608,7 +608,12 @@ def _creates(
 
 
 def _service_syncs(
-    specs, eps, view: ClusterView, leases: Mapping[str, NodeLease], pod_cidr: str, old_eps
+    specs: Sequence[ServiceSpec],
+    eps: Mapping[str, Sequence[Endpoint]],
+    view: ClusterView,
+    leases: Mapping[str, NodeLease],
+    pod_cidr: str,
+    old_eps: Mapping[str, Sequence[Endpoint]],
 ) -> tuple[NodeSync, ...]:
     """Per node, only where something differs: kube-proxy rules, DNS records, the DNS server,
     hairpin, UDP conntrack cleanup. Nothing for a node already in sync."""
@@ -673,7 +678,7 @@ def object_results(state: Mapping[str, Any], desired: Desired, secret_key: bytes
 
 def failures(
     plan_: Plan, results: Mapping[str, tuple[str, str]], recorded: Mapping[str, Any], now: float
-) -> dict[tuple[str, str], dict]:
+) -> dict[tuple[str, str], dict[str, Any]]:
     """Failure records (reason, message, back-off) for the creates of this wave that failed."""
     out = {}
     for c in plan_.creates:
