@@ -18,7 +18,6 @@ from kcli.core.facts.pods import (
 )
 from kcli.core.facts.sections import Section
 from kcli.core.facts.view_script import DNS_CONTAINER
-from kcli.core.facts.view_script import VIEW_SNIPPETS as VIEW_SNIPPETS  # re-exported
 from kcli.core.inventory import Inventory
 from kcli.core.scheduler import Node, Taint
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kcli.core.cluster import ClusterView, scheduler_nodes
-from kcli.core.cluster import add_unknown_pods as add_unknown_pods  # re-exported
+from kcli.core.cluster import add_unknown_pods as add_unknown_pods  # re-exported (tests use it from here)
 from kcli.core.commands.batch import Unit
 from kcli.core.commands.shell import write_file
 from kcli.core.controllers import PodAction, PodPlan, plan_pods
