@@ -77,6 +77,12 @@ class SandboxError(KcliError):
     exit_code = 5
 
 
+class VagrantError(KcliError):
+    """Vagrant is missing, or it failed (machines not up, provider errors)."""
+
+    exit_code = 5
+
+
 class LockError(KcliError):
     exit_code = 6
 

@@ -46,6 +46,7 @@ def _register() -> None:
         diff_cmds,
         get_cmds,
         image_cmds,
+        inventory_cmds,
         pod_cmds,
         reconcile_cmds,
         rollout_cmds,
@@ -57,6 +58,7 @@ def _register() -> None:
     for mod in (
         sandbox_cmds,
         config_cmds,
+        inventory_cmds,
         image_cmds,
         bootstrap_cmds,
         apply_cmds,

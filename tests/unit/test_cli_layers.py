@@ -22,8 +22,14 @@ PKG = ROOT / "kcli"
 CLI = PKG / "cli"
 
 # What a CLI module may import from the shell: the facade, and the local tools that are no cluster
-# I/O (contexts, the docker sandbox, reading manifest files).
-SHELL_ALLOWED = ("kcli.shell.facade", "kcli.shell.config", "kcli.shell.sandbox", "kcli.shell.loading")
+# I/O (contexts, the docker sandbox, reading manifest files, asking vagrant about its machines).
+SHELL_ALLOWED = (
+    "kcli.shell.facade",
+    "kcli.shell.config",
+    "kcli.shell.sandbox",
+    "kcli.shell.loading",
+    "kcli.shell.vagrant",
+)
 FORBIDDEN_MODULES = (
     "paramiko",
     "kcli.shell.transport",
@@ -87,7 +93,7 @@ def test_cli_modules_reach_the_cluster_only_through_the_facade(path):
             bad.append(f"{path.name}:{line}: imports {module}")
         elif module.startswith("kcli.shell") and not _within(module, SHELL_ALLOWED) and module != "kcli.shell":
             bad.append(f"{path.name}:{line}: imports {module} (use kcli.shell.facade.Cluster)")
-        elif module == "kcli.shell" and set(names) - {"facade", "config", "sandbox", "loading"}:
+        elif module == "kcli.shell" and set(names) - {"facade", "config", "sandbox", "loading", "vagrant"}:
             bad.append(f"{path.name}:{line}: imports {names} from kcli.shell")
         for n in set(names) & FORBIDDEN_NAMES:
             bad.append(f"{path.name}:{line}: imports {n} from {module}")
