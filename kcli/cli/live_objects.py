@@ -6,7 +6,6 @@ state and the live view."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from datetime import UTC
@@ -46,27 +45,20 @@ def live_meta(snap, manifest: dict, key: ObjectKey, namespaced: bool = True) -> 
 
 
 def service_object(snap, manifest: dict, key: ObjectKey) -> dict[str, Any]:
-    """A Service with its ClusterIP(s), NodePorts and defaulted ports, and ``status.loadBalancer``."""
+    """A Service with the API server's defaults (kcli.core.defaults.service_spec), its ClusterIP(s)
+    and NodePorts, and ``status.loadBalancer``."""
+    from kcli.core.defaults import service_spec
+
     alloc = (snap.state.get("services") or {}).get(f"{key.namespace}/{key.name}") or {}
-    spec = copy.deepcopy(manifest.get("spec") or {})
-    spec.setdefault("type", "ClusterIP")
+    spec = service_spec(manifest.get("spec"))
     ip = alloc.get("clusterIP") or spec.get("clusterIP")
-    if ip:
+    if ip and spec["type"] != "ExternalName":
         spec["clusterIP"], spec["clusterIPs"] = ip, [ip]
-    spec.setdefault("sessionAffinity", "None")
-    spec.setdefault("internalTrafficPolicy", "Cluster")
-    spec.setdefault("ipFamilies", ["IPv4"])
-    spec.setdefault("ipFamilyPolicy", "SingleStack")
     node_ports = alloc.get("nodePorts") or {}
     for p in spec.get("ports") or []:
-        p.setdefault("protocol", "TCP")
-        if p.get("targetPort") in (None, 0, ""):
-            p["targetPort"] = p.get("port")
-        np = node_ports.get(p.get("name") or f"{p.get('port')}/{p['protocol']}")
+        np = node_ports.get(p.get("name") or f"{p.get('port')}/{p.get('protocol')}")
         if np:
             p["nodePort"] = int(np)
-    if spec["type"] in ("NodePort", "LoadBalancer"):
-        spec.setdefault("externalTrafficPolicy", "Cluster")
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -166,9 +158,48 @@ def _container_state(c) -> dict[str, Any]:
 PHASES = {"Running": "Running", "Completed": "Succeeded", "Error": "Failed", "Unknown": "Unknown"}
 
 
+def pod_source(snap, p) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The applied manifest a live pod (a PodView) comes from — its Pod, or the workload that made
+    it — and, for a Deployment's pod of an older ReplicaSet, that revision's pod template."""
+    if snap is None or not p.applied or "/" not in p.applied:
+        return None, None
+    from kcli.core.workloads import object_id
+
+    kind, _, name = p.applied.partition("/")
+    oid = object_id(ObjectKey(kind, p.namespace, name))
+    manifest = ((snap.state.get("objects") or {}).get(oid) or {}).get("lastApplied")
+    if not isinstance(manifest, dict) or manifest.get("kind") != kind:
+        return None, None
+    template = None
+    if kind == "Deployment" and p.owner.startswith("ReplicaSet/"):
+        rs = p.owner.partition("/")[2]
+        for rev in (snap.state.get("revisions") or {}).get(oid) or []:
+            if rev.get("replicaSet") == rs and isinstance(rev.get("template"), dict):
+                template = rev["template"]
+    return manifest, template
+
+
+def live_pod_spec(p, snap=None) -> dict[str, Any]:
+    """A live pod's spec as the API server returns it (kcli.core.defaults.pod_spec): the spec its
+    manifest gives the pod, with the Pod defaults and its node. A pod whose object is no longer
+    applied shows what the node tells: its containers' names and images, restart policy, node."""
+    from kcli.core.defaults import pod_spec
+
+    manifest, template = pod_source(snap, p)
+    if manifest is None:
+        apps = [{"name": c.name, "image": c.image} for c in p.containers if c.kind == "container"]
+        manifest = {"kind": "Pod", "spec": {"restartPolicy": p.restart_policy, "containers": apps}}
+    spec = pod_spec(manifest, p.name, p.node, template)
+    spec["nodeName"] = p.node
+    return spec
+
+
 def pod_object(p, snap=None) -> dict[str, Any]:
-    """A live pod (a PodView): metadata, spec (node, restart policy, containers), status with
-    phase, conditions, IPs, start time and containerStatuses (state, lastState, ready, restarts)."""
+    """A live pod (a PodView): metadata, spec (kcli.core.defaults: the manifest's pod spec with
+    the API server's defaults, on its node), status with phase, conditions, IPs, start time, QoS
+    class and containerStatuses (state, lastState, ready, restarts)."""
+    from kcli.core.defaults import JOB_UID_LABELS, qos_class
+
     owner = None
     if p.owner:
         kind, _, name = p.owner.partition("/")
@@ -216,11 +247,15 @@ def pod_object(p, snap=None) -> dict[str, Any]:
         )
     ]
     meta: dict[str, Any] = {"name": p.name, "namespace": p.namespace, "uid": p.uid, "labels": dict(p.labels)}
+    if snap is not None and p.owner.startswith("Job/"):  # the labels the Job's generated selector matches
+        job_uid = uid_of(snap.inv.cluster, ObjectKey("Job", p.namespace, p.owner.partition("/")[2]))
+        meta["labels"].update({k: job_uid for k in JOB_UID_LABELS})
     if p.created_at:
         meta["creationTimestamp"] = _iso(p.created_at)
     if owner:
         meta["ownerReferences"] = [owner]
-    status: dict[str, Any] = {"phase": phase, "conditions": conditions, "qosClass": "BestEffort"}
+    spec = live_pod_spec(p, snap)
+    status: dict[str, Any] = {"phase": phase, "conditions": conditions, "qosClass": qos_class(spec)}
     if p.ip:
         status.update({"podIP": p.ip, "podIPs": [{"ip": p.ip}]})
     if host_ip:
@@ -232,10 +267,6 @@ def pod_object(p, snap=None) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": meta,
-        "spec": {
-            "nodeName": p.node,
-            "restartPolicy": p.restart_policy,
-            "containers": [{"name": c.name, "image": c.image} for c in apps],
-        },
+        "spec": spec,
         "status": status,
     }

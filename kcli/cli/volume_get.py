@@ -84,6 +84,10 @@ def claim_rows(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
 
 
 def claim_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
+    """Claims as the API server returns them: spec with its defaults (kcli.core.defaults.claim_spec)
+    and the default storage class, the bound volume, status."""
+    from kcli.core.defaults import claim_spec
+
     out = []
     for ns, n, spec, b in _claims(snap, name, namespace, all_ns, selector):
         bound = b if b is not None and not b.released else None  # the binding, while the claim is bound
@@ -92,9 +96,8 @@ def claim_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
             "kind": "PersistentVolumeClaim",
             "metadata": {"name": n, "namespace": ns},
             "spec": {
-                **spec,
+                **claim_spec(spec),
                 "storageClassName": spec.get("storageClassName", DEFAULT_CLASS),
-                "volumeMode": spec.get("volumeMode") or "Filesystem",
                 **({"volumeName": bound.volume} if bound else {}),
             },
             "status": {"phase": "Bound" if bound else "Pending"},
@@ -195,17 +198,22 @@ def volume_rows(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
 
 
 def volume_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
+    """Volumes as the API server returns them: spec with its defaults (kcli.core.defaults.volume_spec),
+    the claim it is bound to, status."""
+    from kcli.core.defaults import volume_spec
+
     out = []
     for v in _volumes(snap, name):
         b = v["binding"]
-        spec = {
-            **v["spec"],
-            "capacity": {"storage": _capacity(v["capacity"]) or "0"},
-            "accessModes": list(v["modes"]),
-            "persistentVolumeReclaimPolicy": v["policy"],
-            "storageClassName": v["class"],
-            "volumeMode": "Filesystem",
-        }
+        spec = volume_spec(
+            {
+                **v["spec"],
+                "capacity": {"storage": _capacity(v["capacity"]) or "0"},
+                "accessModes": list(v["modes"]),
+                "persistentVolumeReclaimPolicy": v["policy"],
+                "storageClassName": v["class"],
+            }
+        )
         if b is not None:
             spec["claimRef"] = {
                 "apiVersion": "v1",

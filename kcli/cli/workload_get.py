@@ -215,7 +215,10 @@ def replicaset_rows(snap, kind, name, namespace, all_ns, selector):
 
 def replicaset_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
     """ReplicaSets as objects: a Deployment's (annotated with ``deployment.kubernetes.io/revision``,
-    owned by the Deployment, selecting its pod-template-hash), then the applied standalone ones."""
+    owned by the Deployment, selecting its pod-template-hash, the template with the API server's
+    defaults), then the applied standalone ones."""
+    from kcli.core.defaults import default_pod_template
+
     out = []
     for o in _objs(snap, "Deployment", None, namespace, all_ns, None):
         for rs in _owned_replica_sets(snap, o):
@@ -223,7 +226,7 @@ def replicaset_objects(snap, kind, name, namespace, all_ns, selector) -> list[di
                 continue
             h = rs.pod_template_hash
             sel = {"matchLabels": {**o.selector.match_labels, "pod-template-hash": h}}
-            tmpl = json.loads(json.dumps(rs.template or {}))
+            tmpl = default_pod_template(rs.template or {})
             tmpl.setdefault("metadata", {}).setdefault("labels", {})["pod-template-hash"] = h
             labels = {**(tmpl["metadata"].get("labels") or {})}
             if not _sel_ok(labels, selector):
@@ -379,7 +382,8 @@ def _jsonable(status) -> dict:
 def applied_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]:
     """The applied objects as the API server would return them (kcli.cli.live_objects): metadata,
     spec with defaults and allocations, the controller's status."""
-    from kcli.cli.live_objects import live_meta, service_object, workload_status
+    from kcli.cli.live_objects import live_meta, service_object, uid_of, workload_status
+    from kcli.core.defaults import default_object
 
     out = []
     typed = {o.key: o for o in snap.objects}
@@ -388,9 +392,10 @@ def applied_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]
         if kind.kind == "Service":
             out.append(service_object(snap, m, key))
             continue
-        obj = {**m, "metadata": live_meta(snap, m, key, kind.namespaced)}
-        if kind.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
-            obj["spec"] = {"replicas": 1, **(m.get("spec") or {})}
+        obj = default_object(m, uid=uid_of(snap.inv.cluster, key))
+        meta = live_meta(snap, m, key, kind.namespaced)
+        defaulted_labels = (obj.get("metadata") or {}).get("labels") or {}
+        obj["metadata"] = {**meta, "labels": {**defaulted_labels, **meta["labels"]}}
         st = snap.statuses.get(key)
         status = workload_status(kind.kind, typed.get(key), st, snap) if st is not None else {}
         if status:
