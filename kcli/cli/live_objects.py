@@ -14,6 +14,8 @@ from typing import Any
 from kcli.core.objects import ObjectKey
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+GENERATION_KINDS = ("Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job")
+"""Kinds whose metadata carries a generation (the others' API objects have none)."""
 
 
 def uid_of(cluster: str, key: ObjectKey) -> str:
@@ -33,14 +35,16 @@ def live_meta(snap, manifest: dict, key: ObjectKey, namespaced: bool = True) -> 
     created = created_at(snap.state, key)
     if created:
         meta["creationTimestamp"] = created.replace("+00:00", "Z")
-    revisions = (snap.state.get("revisions") or {}).get(object_id(key)) or []
-    meta["generation"] = max(1, len(revisions))
+    if key.kind in GENERATION_KINDS:
+        revisions = (snap.state.get("revisions") or {}).get(object_id(key)) or []
+        meta["generation"] = max(1, len(revisions))
     meta["resourceVersion"] = str(snap.state.get("generation", 1))
     meta["annotations"] = {
         **(meta.get("annotations") or {}),
         LAST_APPLIED: json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n",
     }
-    meta.setdefault("labels", {})
+    if not meta.get("labels"):
+        meta.pop("labels", None)  # the API server leaves empty labels out
     return meta
 
 
@@ -158,7 +162,10 @@ def _container_state(c) -> dict[str, Any]:
 PHASES = {"Running": "Running", "Completed": "Succeeded", "Error": "Failed", "Unknown": "Unknown"}
 
 
-def pod_source(snap, p) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+PodSource = tuple[dict[str, Any] | None, dict[str, Any] | None]
+
+
+def pod_source(snap: Any, p: Any) -> PodSource:
     """The applied manifest a live pod (a PodView) comes from — its Pod, or the workload that made
     it — and, for a Deployment's pod of an older ReplicaSet, that revision's pod template."""
     if snap is None or not p.applied or "/" not in p.applied:
@@ -179,13 +186,25 @@ def pod_source(snap, p) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     return manifest, template
 
 
-def live_pod_spec(p, snap=None) -> dict[str, Any]:
+def _pod_annotations(manifest: dict[str, Any] | None, template: dict[str, Any] | None) -> dict[str, str]:
+    """A bare Pod's annotations and its last-applied configuration; a controller's pod gets its
+    template's annotations."""
+    if manifest is None:
+        return {}
+    if manifest.get("kind") == "Pod":
+        own = (manifest.get("metadata") or {}).get("annotations") or {}
+        return {**own, LAST_APPLIED: json.dumps(manifest, sort_keys=True, separators=(",", ":")) + "\n"}
+    tmpl = template if template is not None else (manifest.get("spec") or {}).get("template") or {}
+    return dict((tmpl.get("metadata") or {}).get("annotations") or {})
+
+
+def live_pod_spec(p: Any, snap: Any = None, source: PodSource | None = None) -> dict[str, Any]:
     """A live pod's spec as the API server returns it (kcli.core.defaults.pod_spec): the spec its
     manifest gives the pod, with the Pod defaults and its node. A pod whose object is no longer
     applied shows what the node tells: its containers' names and images, restart policy, node."""
     from kcli.core.defaults import pod_spec
 
-    manifest, template = pod_source(snap, p)
+    manifest, template = source if source is not None else pod_source(snap, p)
     if manifest is None:
         apps = [{"name": c.name, "image": c.image} for c in p.containers if c.kind == "container"]
         manifest = {"kind": "Pod", "spec": {"restartPolicy": p.restart_policy, "containers": apps}}
@@ -250,11 +269,17 @@ def pod_object(p, snap=None) -> dict[str, Any]:
     if snap is not None and p.owner.startswith("Job/"):  # the labels the Job's generated selector matches
         job_uid = uid_of(snap.inv.cluster, ObjectKey("Job", p.namespace, p.owner.partition("/")[2]))
         meta["labels"].update({k: job_uid for k in JOB_UID_LABELS})
+    if not meta["labels"]:
+        del meta["labels"]
+    source = pod_source(snap, p)
+    annotations = _pod_annotations(*source)
+    if annotations:
+        meta["annotations"] = annotations
     if p.created_at:
         meta["creationTimestamp"] = _iso(p.created_at)
     if owner:
         meta["ownerReferences"] = [owner]
-    spec = live_pod_spec(p, snap)
+    spec = live_pod_spec(p, snap, source)
     status: dict[str, Any] = {"phase": phase, "conditions": conditions, "qosClass": qos_class(spec)}
     if p.ip:
         status.update({"podIP": p.ip, "podIPs": [{"ip": p.ip}]})

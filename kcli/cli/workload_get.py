@@ -384,6 +384,7 @@ def applied_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]
     spec with defaults and allocations, the controller's status."""
     from kcli.cli.live_objects import live_meta, service_object, uid_of, workload_status
     from kcli.core.defaults import default_object
+    from kcli.core.workloads import object_id
 
     out = []
     typed = {o.key: o for o in snap.objects}
@@ -394,8 +395,13 @@ def applied_objects(snap, kind, name, namespace, all_ns, selector) -> list[dict]
             continue
         obj = default_object(m, uid=uid_of(snap.inv.cluster, key))
         meta = live_meta(snap, m, key, kind.namespaced)
+        revisions = (snap.state.get("revisions") or {}).get(object_id(key)) or []
+        if kind.kind == "Deployment" and revisions:  # the current one: the Deployment controller's annotation
+            top = max(int(r.get("revision", 0)) for r in revisions)
+            meta["annotations"]["deployment.kubernetes.io/revision"] = str(top)
         defaulted_labels = (obj.get("metadata") or {}).get("labels") or {}
-        obj["metadata"] = {**meta, "labels": {**defaulted_labels, **meta["labels"]}}
+        labels = {**defaulted_labels, **(meta.get("labels") or {})}
+        obj["metadata"] = {**meta, **({"labels": labels} if labels else {})}
         st = snap.statuses.get(key)
         status = workload_status(kind.kind, typed.get(key), st, snap) if st is not None else {}
         if status:
