@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from .conftest import bootstrapped_sandbox, write_manifest
+from .conftest import SANDBOX, bootstrapped_sandbox, write_manifest
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +30,7 @@ spec: {type: NodePort, selector: {app: web}, ports: [{name: http, port: 80}]}
 
 @pytest.fixture(scope="module")
 def sb(kcli):
-    yield from bootstrapped_sandbox(kcli, "e2e-output")
+    yield from bootstrapped_sandbox(kcli, f"{SANDBOX}-output")
 
 
 def test_scripts_read_live_objects_with_jsonpath_and_custom_columns(sb, tmp_path):
@@ -61,6 +61,72 @@ def test_scripts_read_live_objects_with_jsonpath_and_custom_columns(sb, tmp_path
     assert sorted(ln.split()[0] + " " + ln.split()[1] for ln in table[1:]) == sorted(
         f"{p['metadata']['name']} {p['spec']['nodeName']}" for p in pods["items"]
     )
+
+
+SPEC = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: specweb}
+spec:
+  selector: {matchLabels: {app: specweb}}
+  template:
+    metadata: {labels: {app: specweb}}
+    spec:
+      containers:
+      - name: web
+        image: kcli.local/busybox:1
+        command: [sh, -c, "mkdir -p /w && echo ok > /w/index.html && exec httpd -f -p 8080 -h /w"]
+        ports: [{name: http, containerPort: 8080}]
+        readinessProbe: {httpGet: {port: http}}
+        resources: {limits: {cpu: "0.5", memory: 64Mi}}
+"""
+
+
+def test_live_objects_carry_the_api_servers_spec_defaults(sb, tmp_path):
+    import yaml
+
+    sb("apply", "-f", write_manifest(tmp_path, "spec.yaml", SPEC))
+    try:
+        (pod,) = json.loads(sb("get", "pods", "-l", "app=specweb", "-o", "json").stdout)["items"]
+        spec, c = pod["spec"], pod["spec"]["containers"][0]
+        assert c["command"][0] == "sh" and c["imagePullPolicy"] == "IfNotPresent"
+        assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+        assert (c["terminationMessagePath"], c["terminationMessagePolicy"]) == ("/dev/termination-log", "File")
+        probe = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
+        assert c["readinessProbe"] == {"httpGet": {"port": "http", "path": "/", "scheme": "HTTP"}, **probe}
+        quota = {"cpu": "500m", "memory": "64Mi"}
+        assert c["resources"] == {"limits": quota, "requests": quota}  # requests default to limits on a Pod
+        assert {
+            k: spec[k] for k in ("restartPolicy", "dnsPolicy", "schedulerName", "terminationGracePeriodSeconds")
+        } == {
+            "restartPolicy": "Always",
+            "dnsPolicy": "ClusterFirst",
+            "schedulerName": "default-scheduler",
+            "terminationGracePeriodSeconds": 30,
+        }
+        assert spec["serviceAccountName"] == spec["serviceAccount"] == "default" and spec["securityContext"] == {}
+        assert spec["enableServiceLinks"] is True and spec["priority"] == 0
+        assert {t["key"]: t["tolerationSeconds"] for t in spec["tolerations"]} == {
+            "node.kubernetes.io/not-ready": 300,
+            "node.kubernetes.io/unreachable": 300,
+        }
+        assert spec["nodeName"] and pod["status"]["qosClass"] == "Guaranteed"
+        name = pod["metadata"]["name"]
+        assert sb("get", "pod", name, "-o", "jsonpath={.spec.containers[0].imagePullPolicy}").stdout == "IfNotPresent"
+        assert yaml.safe_load(sb("get", "pod", name, "-o", "yaml").stdout)["spec"] == spec
+        deploy = json.loads(sb("get", "deploy", "specweb", "-o", "json").stdout)
+        rolling = {"maxSurge": "25%", "maxUnavailable": "25%"}
+        assert deploy["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": rolling}
+        assert [deploy["spec"][k] for k in ("replicas", "revisionHistoryLimit", "progressDeadlineSeconds")] == [
+            1,
+            10,
+            600,
+        ]
+        template = deploy["spec"]["template"]["spec"]
+        assert template["containers"][0]["imagePullPolicy"] == "IfNotPresent" and "tolerations" not in template
+        applied = json.loads(deploy["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
+        assert applied == yaml.safe_load(SPEC)  # the manifest as written, no defaults in it
+    finally:
+        sb("delete", "deployment", "specweb", check=False)
 
 
 def test_wait_and_events(sb, tmp_path):
