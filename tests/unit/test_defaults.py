@@ -454,3 +454,18 @@ def test_a_deployment_pod_of_an_older_revision_shows_that_revisions_template():
         uid_of("c1", ObjectKey("Job", "default", "pi"))
         == applied("Job", "pi")["spec"]["selector"]["matchLabels"]["batch.kubernetes.io/controller-uid"]
     )
+
+
+def test_claim_and_volume_specs():
+    from kcli.core.defaults import claim_spec, volume_spec
+
+    claim = claim_spec({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1.5Gi"}}})
+    assert claim == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "1536Mi"}},
+        "volumeMode": "Filesystem",
+    }
+    pv = volume_spec({"capacity": {"storage": "2Gi"}, "hostPath": {"path": "/srv/kept"}})
+    assert pv["persistentVolumeReclaimPolicy"] == "Retain" and pv["volumeMode"] == "Filesystem"
+    assert pv["hostPath"] == {"path": "/srv/kept", "type": ""} and pv["capacity"] == {"storage": "2Gi"}
+    assert volume_spec({"persistentVolumeReclaimPolicy": "Delete"})["persistentVolumeReclaimPolicy"] == "Delete"
