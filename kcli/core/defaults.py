@@ -5,7 +5,7 @@ configuration stays exactly what the user wrote. No I/O: callers (``kcli/cli/liv
 (metadata, allocations, node names, status).
 
 Upstream's defaulting functions are named below so they can be read side by side; the expected
-shapes are recorded in ``tests/unit/data/`` (checked by ``tests/unit/test_defaults.py``).
+shapes are recorded in ``tests/unit/data/apiserver/`` (checked by ``tests/unit/test_defaults.py``).
 
 Every pod spec, pod templates included (SetDefaults_PodSpec, SetDefaults_Container and friends):
   dnsPolicy ClusterFirst, restartPolicy Always, securityContext {}, terminationGracePeriodSeconds
@@ -41,7 +41,7 @@ maxUnavailable 1 maxSurge 0, revisionHistoryLimit 10), StatefulSet (replicas 1,
 podManagementPolicy OrderedReady, updateStrategy RollingUpdate partition 0,
 persistentVolumeClaimRetentionPolicy Retain/Retain, revisionHistoryLimit 10, volumeClaimTemplates
 as claims), Job (parallelism/completions 1, backoffLimit 6, completionMode NonIndexed, suspend
-false, podReplacementPolicy, and the selector and labels the Job registry generates from its
+false, manualSelector false, podReplacementPolicy, and the selector and labels the Job registry generates from its
 uid), Service (type ClusterIP, sessionAffinity None, ports' protocol TCP and targetPort = port,
 internal/externalTrafficPolicy Cluster, ipFamilies/ipFamilyPolicy as a single-stack IPv4 cluster
 allocates them, allocateLoadBalancerNodePorts), Secret (type Opaque; ``stringData`` folded into
