@@ -4,7 +4,8 @@ configuration stays exactly what the user wrote. No I/O: callers (``kcli/cli/liv
 ``kcli/cli/workload_get.py``, ``kcli/cli/volume_get.py``) add what only the cluster knows
 (metadata, allocations, node names, status).
 
-Upstream's defaulting functions are named below so they can be read side by side; the expected
+The behaviour reproduced is summed up in ``docs/k8s-reference.md`` (§4.6, §5.1); upstream's
+defaulting functions are named below so they can be read side by side; the expected
 shapes are recorded in ``tests/unit/data/apiserver/`` (checked by ``tests/unit/test_defaults.py``).
 
 Every pod spec, pod templates included (SetDefaults_PodSpec, SetDefaults_Container and friends):
