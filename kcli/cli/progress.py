@@ -16,6 +16,8 @@ from rich.console import Console
 from kcli.cli import console as _console
 from kcli.core.progress import BYTES, PODS, Lines, Progress, ProgressEvent, no_progress
 
+COMMAND = "converge"  # the name shown for the command's own task (event.task ""): the converge loop's waves
+
 
 @contextmanager
 def shown(console: Console | None = None) -> Iterator[Progress]:
@@ -30,10 +32,12 @@ def shown(console: Console | None = None) -> Iterator[Progress]:
         plain.close()
     else:
         bars = _Bars(c)
+        ok = False
         try:
             yield bars
+            ok = True
         finally:
-            bars.stop()
+            bars.stop(ok)
 
 
 class _Plain:
@@ -87,7 +91,7 @@ class _Bars:
         with self._lock:
             progress = self._progress or self._start()
             end = ("ok" if event.ok else "failed") if event.finished else None
-            fields = {"name": event.task, "unit": event.unit, "end": end}
+            fields = {"name": event.task or COMMAND, "unit": event.unit, "end": end}
             task = self._tasks.get(event.task)
             if task is None:
                 self._tasks[event.task] = progress.add_task(
@@ -101,10 +105,16 @@ class _Bars:
                 update["completed"] = event.done
             progress.update(task, **update)
 
-    def stop(self) -> None:
+    def stop(self, ok: bool) -> None:
+        """The last drawing: tasks that never said they ended did so with the command (well, or
+        interrupted by its error)."""
         with self._lock:
-            if self._progress is not None:
-                self._progress.stop()
+            if self._progress is None:
+                return
+            for task in self._progress.tasks:
+                if task.fields.get("end") is None:
+                    self._progress.update(task.id, end="ok" if ok else "stopped")
+            self._progress.stop()
 
 
 def _columns(console: Console) -> dict[str, Any]:
@@ -130,6 +140,8 @@ def _columns(console: Console) -> dict[str, Any]:
                 return Text(ok, style="green")
             if end == "failed":
                 return Text(failed, style="red")
+            if end == "stopped":
+                return Text("-", style="dim")
             return self._spinner.render(task.get_time())
 
     class Bar(BarColumn):

@@ -55,7 +55,8 @@ class _Counted:
         now = time.monotonic()
         if not chunk or now - self._last >= self._every:
             self._last = now
-            self._progress(ProgressEvent(self._task, "sending images", self.sent, self._total, BYTES))
+            phase = "sending images" if chunk else "docker load"  # all sent: the node loads them
+            self._progress(ProgressEvent(self._task, phase, self.sent, self._total, BYTES))
         return chunk
 
 

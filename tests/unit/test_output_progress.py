@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -244,6 +245,8 @@ def test_progress_draws_bars_on_a_terminal_lines_in_a_pipe_nothing_when_quiet(mo
             progress(e)
     drawn = buf.getvalue()
     assert "node1" in drawn and "3.0 MB" in drawn and "1/3 ready" in drawn and "node2" in drawn
+    final = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", drawn).rstrip().split("\r")[-1].splitlines()
+    assert [ln.split()[:2] for ln in final] == [["✓", "node1"], ["✓", "deployment/web"], ["✗", "node2"]]
 
     buf = io.StringIO()
     with shown(console.make_console(file=buf)) as progress:
