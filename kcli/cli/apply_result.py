@@ -32,25 +32,29 @@ def apply_result(
     def done(label: str) -> bool:
         return dry_run or results.get(label, ("", ""))[0] == "ok"
 
-    created, deleted, failed = [], [], []
+    # A create retried in a later wave (after its back-off) has one result, its last: the pod is
+    # listed once, created or failed.
+    created: dict[str, dict[str, Any]] = {}
+    deleted: dict[str, dict[str, Any]] = {}
+    failed: dict[str, dict[str, Any]] = {}
     for p in ran:
         for d in p.deletes:
             if done(d.unit.name):
-                deleted.append(_pod(d.namespace, d.name, node=d.node, reason=d.reason))
+                deleted[d.unit.name] = _pod(d.namespace, d.name, node=d.node, reason=d.reason)
         for c in p.creates:
             if done(c.unit.name):
-                created.append(_pod(c.namespace, c.name, node=c.node, reason=c.reason))
+                created[c.unit.name] = _pod(c.namespace, c.name, node=c.node, reason=c.reason)
             elif c.unit.name in results:
-                failed.append(_pod(c.namespace, c.name, node=c.node, error=results[c.unit.name][1]))
+                failed[c.unit.name] = _pod(c.namespace, c.name, node=c.node, error=results[c.unit.name][1])
     last = report.last
     objects = [{"kind": o.kind, "namespace": o.namespace, "name": o.name, "action": o.action} for o in report.objects]
     objects += [
         {"kind": "Pod", "namespace": ns, "name": name, "action": "deleted"} for ns, name in sorted(pods_deleted)
     ]
     pods = {
-        "created": created,
-        "deleted": deleted,
-        "failed": failed,
+        "created": list(created.values()),
+        "deleted": list(deleted.values()),
+        "failed": list(failed.values()),
         "pending": [_pod(w.namespace, w.name, reason=w.reason) for w in (last.pending if last else ())],
         "backingOff": [
             _pod(w.namespace, w.name, reason=str(w.record.get("reason", "")), retryAfter=w.record.get("retryAfter"))

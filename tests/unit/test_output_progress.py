@@ -171,6 +171,22 @@ def test_a_dry_run_summary_lists_what_would_change_and_a_failure_carries_its_exi
     assert failed["exitCode"] == 1 and failed["rollouts"]["failed"] and failed["changed"] is False
 
 
+def test_a_create_retried_after_its_back_off_is_listed_once_as_failed():
+    sim = Sim()
+    sim.converge(objs(deployment(env="a")))
+    sim.fail_image = "kcli.local/broken:1"
+    broken = deployment(env="b", image="kcli.local/broken:1").replace(
+        "replicas: 3", "replicas: 3\n      progressDeadlineSeconds: 60"
+    )
+    sim.converge(objs(broken), converged=False)
+    assert sum(len(p.creates) for p in sim.report.plans[:-1]) > 1  # the same pod, tried again and again
+    doc = apply_result(sim.report, exit_code=1, message='deployment "web" exceeded its progress deadline')
+    (failed,) = doc["pods"]["failed"]
+    assert failed["name"].startswith("web-") and failed["error"] and doc["pods"]["created"] == []
+    assert doc["rollouts"]["failed"] == ['deployment "web" exceeded its progress deadline']
+    assert doc["exitCode"] == 1 and doc["message"] and doc["changed"] is True  # the object was configured
+
+
 def test_the_summary_prints_as_json_or_yaml_alone(monkeypatch):
     buf = io.StringIO()
     monkeypatch.setattr(console, "out", console.make_console(file=buf, width=40))
