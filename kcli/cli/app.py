@@ -13,7 +13,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     import click  # type: ignore[no-redef]  # the click that typer._click vendors
 
 from kcli import __version__
-from kcli.cli import console
+from kcli.cli import console, options
 from kcli.errors import KcliError
 
 app = typer.Typer(
@@ -32,6 +32,22 @@ app = typer.Typer(
 def version() -> None:
     """Print kcli's version."""
     console.out.print(f"kcli v{__version__}")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        version()
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global(
+    quiet: bool = options.Quiet,
+    show_version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print kcli's version and exit."
+    ),
+) -> None:
+    """Options for every command (also accepted after the command where it lists them: `kcli apply -q`)."""
 
 
 def _register() -> None:

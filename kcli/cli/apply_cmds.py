@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from typing import Any
 
 import typer
 
@@ -17,6 +18,13 @@ def applyset_id(filenames: list[str]) -> str:
 
     norm = sorted(os.path.normpath(f) for f in filenames)
     return hashlib.sha256("\0".join(norm).encode()).hexdigest()[:12]
+
+
+def check_output(output: str | None) -> None:
+    from kcli.errors import UsageError
+
+    if output not in (None, "json", "yaml", "name"):
+        raise UsageError(f"unknown output format {output!r} (use one of: json, yaml, name)")
 
 
 def _cluster(inventory: str | None, state: str | None):
@@ -39,7 +47,7 @@ def print_plan(report, verbose: bool = True) -> None:
         {"ACTION": "pending", "POD": f"{w.namespace}/{w.name}", "NODE": "", "REASON": w.reason} for w in plan.pending
     ]
     if rows and verbose:
-        console.err.print(format_table(rows))
+        console.info(format_table(rows))
 
 
 def run_apply(
@@ -58,28 +66,80 @@ def run_apply(
     wait: bool = True,
     timeout: float | None = None,
     auto_rollback: bool = False,
+    output: str | None = None,
+    result_kind: str = "ApplyResult",
     **extra_options,
 ):
-    """Apply and print as kubectl does (``results``: the per-object lines); returns the report."""
+    """Apply and print as kubectl does (``results``: the per-object lines); returns the report.
+    ``output`` json|yaml: the command's summary (kcli.cli.apply_result) is all that goes to stdout,
+    also when it fails (then with its exit code); name: the objects' names."""
+    from kcli.cli.progress import shown
+    from kcli.errors import KcliError
+
+    extra = {**({"timeout": timeout} if timeout else {}), **extra_options}  # e.g. draining (kcli drain)
+    with shown() as progress:
+        report = cluster.apply(
+            objects,
+            applyset=applyset,
+            dry_run=dry_run,
+            prune=prune,
+            lock_wait=lock_wait,
+            progress=progress,
+            delete_keys=delete_keys,
+            orphan=orphan,
+            wait=wait,
+            **extra,
+        )
+
+    def printed(results: bool) -> Any:
+        return _report(
+            cluster,
+            report,
+            results=results,
+            output=output,
+            profile=profile,
+            strict=strict,
+            auto_rollback=auto_rollback,
+            lock_wait=lock_wait,
+        )
+
+    if output not in ("json", "yaml"):
+        return printed(results)
+    from kcli.cli.apply_result import apply_result, print_result
+
+    pods = extra_options.get("deleting", ())
+    try:
+        printed(False)
+    except KcliError as exc:
+        doc = apply_result(report, kind=result_kind, exit_code=exc.exit_code, message=exc.message, pods_deleted=pods)
+        print_result(doc, output)
+        raise
+    print_result(apply_result(report, kind=result_kind, pods_deleted=pods), output)
+    return report
+
+
+def _report(
+    cluster: Any,
+    report: Any,
+    *,
+    results: bool,
+    output: str | None,
+    profile: bool,
+    strict: bool,
+    auto_rollback: bool,
+    lock_wait: float,
+) -> Any:
+    """What run_apply prints (and raises) after the apply: results, warnings, the summary line."""
     from kcli.cli.output import print_profile
     from kcli.errors import ExecutionError, KcliError
 
-    extra = {**({"timeout": timeout} if timeout else {}), **extra_options}  # e.g. draining (kcli drain)
-    report = cluster.apply(
-        objects,
-        applyset=applyset,
-        dry_run=dry_run,
-        prune=prune,
-        lock_wait=lock_wait,
-        log=console.info,
-        delete_keys=delete_keys,
-        orphan=orphan,
-        wait=wait,
-        **extra,
-    )
+    dry_run = report.dry_run
     suffix = " (server dry run)" if dry_run else ""
     for ref, what in report.object_results if results else ():
-        console.out.print(f"{ref} {what}{suffix}")
+        if output == "name":
+            console.out.print(ref)
+        else:
+            console.say(f"{ref} {what}{suffix}")
     print_plan(report)
     if report.plan is not None:
         for w in report.plan.pending:
@@ -155,7 +215,13 @@ def register(app: typer.Typer) -> None:
         prune: bool = typer.Option(
             False, "--prune", help="Delete objects applied earlier from the same -f set that are gone from it."
         ),
-        output: str | None = typer.Option(None, "-o", "--output", help="yaml | json | name (with --dry-run=client)"),
+        output: str | None = typer.Option(
+            None,
+            "-o",
+            "--output",
+            help="json | yaml: a summary of what changed (kind ApplyResult, see docs/output.md), alone on stdout; "
+            "name: the objects' names. With --dry-run=client: the objects themselves.",
+        ),
         lock_wait: float = typer.Option(0.0, "--lock-wait", help="Seconds to wait for the cluster lock."),
         strict: bool = typer.Option(
             False, "--strict", help="Exit 5 when a pod fails to start or a node is unreachable (default: warn, exit 0)."
@@ -174,6 +240,7 @@ def register(app: typer.Typer) -> None:
         inventory: str = options.Inventory,
         state: str = typer.Option(None, "--state", help="State directory."),
         profile: bool = options.Profile,
+        quiet: bool = options.Quiet,
     ) -> None:
         """Make the hosts run the manifests (kubectl apply): validate, plan, apply per node in parallel."""
         from kcli.cli.manifest_cmds import load_and_validate, with_last_applied
@@ -181,6 +248,7 @@ def register(app: typer.Typer) -> None:
 
         if dry_run not in ("none", "client", "server"):
             raise UsageError(f'invalid --dry-run value "{dry_run}": must be "none", "server", or "client"')
+        check_output(output)
         if dry_run == "client":
             result = load_and_validate(
                 filename, recursive=recursive, values_files=values, set_values=set_, skip_unsupported=skip_unsupported
@@ -189,7 +257,10 @@ def register(app: typer.Typer) -> None:
                 print_objects([with_last_applied(o) for o in result.objects], output, single=True)
             else:
                 for o in result.objects:
-                    console.out.print(o.ref if output == "name" else f"{o.ref} created (dry run)")
+                    if output == "name":
+                        console.out.print(o.ref)
+                    else:
+                        console.say(f"{o.ref} created (dry run)")
             return
         cluster = _cluster(inventory, state)
         from kcli.core.state import network_of
@@ -218,6 +289,7 @@ def register(app: typer.Typer) -> None:
             wait=wait,
             timeout=timeout,
             auto_rollback=auto_rollback,
+            output=output,
         )
 
     @app.command()
@@ -236,8 +308,12 @@ def register(app: typer.Typer) -> None:
             help="background|foreground: delete dependents (pods, ownerReferences) too; "
             "orphan: leave them (their pods keep running).",
         ),
+        output: str | None = typer.Option(
+            None, "-o", "--output", help="json | yaml: a summary of what changed (kind DeleteResult), alone on stdout."
+        ),
         inventory: str = options.Inventory,
         state: str = typer.Option(None, "--state"),
+        quiet: bool = options.Quiet,
     ) -> None:
         """Delete applied objects and their pods (by file, by type and name, or by label selector)."""
         from kcli.cli.kinds import resolve
@@ -250,6 +326,7 @@ def register(app: typer.Typer) -> None:
         modes = {"background": False, "foreground": False, "true": False, "orphan": True, "false": True}  # kubectl's
         if cascade not in modes:
             raise UsageError(f'invalid --cascade value "{cascade}": must be one of background, foreground, orphan')
+        check_output(output)
         cluster = _cluster(inventory, state)
         st = cluster.state()
         old, secrets, _ = state_objects(st)
@@ -295,7 +372,9 @@ def register(app: typer.Typer) -> None:
             profile=False,
             delete_keys=keys,
             orphan=modes[cascade],
+            output=output,
+            result_kind="DeleteResult",
             deleting=pods,
         )
-        for ns, name in sorted(pods):
-            console.out.print(f'pod "{name}" deleted' + (f" from {ns} namespace" if ns != "default" else ""))
+        for ns, name in sorted(pods) if output is None else ():
+            console.say(f'pod "{name}" deleted' + (f" from {ns} namespace" if ns != "default" else ""))

@@ -19,11 +19,11 @@ def print_preflight(checks) -> None:
     for host, cs in hosts.items():
         m = {c.name: c for c in cs}
         rows.append({"HOST": host, **{n: ICON[m[n].status] if n in m else "-" for n in names}})
-    console.err.print("Preflight:")
-    console.err.print(format_table(rows, ["HOST", *names]))
+    console.info("Preflight:")
+    console.info(format_table(rows, ["HOST", *names]))
     notes = [c for c in checks if c.status != "pass"]
-    for c in notes:
-        console.err.print(f"  {c.host}: [{c.name}] {ICON[c.status]}: {c.message}")
+    for c in notes:  # failures are told again by the error (exit 4), warnings by their own lines
+        console.info(f"  {c.host}: [{c.name}] {ICON[c.status]}: {c.message}")
 
 
 def print_steps(report, verbose: bool) -> None:
@@ -47,7 +47,7 @@ def print_steps(report, verbose: bool) -> None:
                 result = "changed"
             rows.append({"HOST": host, "STEP": s.name, "RESULT": result, "DETAIL": s.detail})
     if rows:
-        console.out.print(format_table(rows))
+        console.say(format_table(rows))
 
 
 def register(app: typer.Typer) -> None:
@@ -71,12 +71,14 @@ def register_bootstrap(app: typer.Typer) -> None:
         yes: bool = typer.Option(True, "--yes/--confirm", "-y", help="Apply without asking (default)."),
         parallel: int = options.Parallel,
         profile: bool = options.Profile,
+        quiet: bool = options.Quiet,
     ) -> None:
         """Prepare every inventory host: preflight, docker, sysctls, modules, the flannel-compatible overlay."""
+        from kcli.cli.progress import shown
         from kcli.errors import ExecutionError, PreflightError
         from kcli.shell.facade import Cluster
 
-        with Cluster.load(inventory, state) as cluster:
+        with Cluster.load(inventory, state) as cluster, shown() as progress:
             report = cluster.bootstrap(
                 pod_cidr=pod_network_cidr,
                 service_cidr=service_cidr,
@@ -85,6 +87,7 @@ def register_bootstrap(app: typer.Typer) -> None:
                 ignore=ignore_preflight_errors.split(","),
                 log=console.info,
                 parallel=parallel,
+                progress=progress,
             )
         print_preflight(report.checks)
         for w in report.warnings:
@@ -130,6 +133,7 @@ def register_reset(app: typer.Typer) -> None:
         state: str = typer.Option(None, "--state", help="State directory (default: state/ beside the inventory)."),
         yes: bool = typer.Option(False, "--yes", "-y", "--force", "-f", help="Do not ask for confirmation."),
         parallel: int = options.Parallel,
+        quiet: bool = options.Quiet,
     ) -> None:
         """Remove everything kcli put on NODE (containers, overlay, chains, files) and drop it from peers and state."""
         import sys

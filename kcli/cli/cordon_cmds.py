@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
             with Cluster.load(inventory, state) as cluster:
                 changed = cluster.set_unschedulable(node, unschedulable, lock_wait=lock_wait)
-            console.out.print(f"node/{node} {verb}ed" if changed else f"node/{node} already {verb}ed")
+            console.say(f"node/{node} {verb}ed" if changed else f"node/{node} already {verb}ed")
 
         run.__doc__ = (
             "Mark a node unschedulable: new pods go elsewhere, running ones stay (kubectl cordon)."
@@ -69,7 +69,7 @@ def register(app: typer.Typer) -> None:
 
         with Cluster.load(inventory, state) as cluster:
             changed = cluster.set_unschedulable(node, True, lock_wait=lock_wait)
-            console.out.print(f"node/{node} cordoned" if changed else f"node/{node} already cordoned")
+            console.say(f"node/{node} cordoned" if changed else f"node/{node} already cordoned")
             view = cluster.observe()
             if node in view.errors:
                 raise KcliError(
@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
                 raise err
             moving = [p for p in pods if not stays_on_drain(p.applied)]
             for p in moving:
-                console.out.print(f"evicting pod {p.namespace}/{p.name}")
+                console.say(f"evicting pod {p.namespace}/{p.name}")
             for p in pods:
                 if p.applied.startswith("Job/"):
                     console.warn(
@@ -107,11 +107,11 @@ def register(app: typer.Typer) -> None:
         )
         for p in moving:
             if p.name not in left:
-                console.out.print(f"pod/{p.name} evicted")
+                console.say(f"pod/{p.name} evicted")
         still = [p for p in moving if p.name in left]
         if still:
             raise KcliError(
                 f'unable to drain node "{node}": {len(still)} pod(s) still there after the drain '
                 f"({report.unconverged or 'see kcli get pods'}): " + ", ".join(p.name for p in still)
             )
-        console.out.print(f"node/{node} drained")
+        console.say(f"node/{node} drained")

@@ -16,26 +16,34 @@ def load(
     nodes: str = typer.Option(None, "--nodes", help="Comma-separated node names (default: all)."),
     selector: str = typer.Option(None, "--selector", "-l", help="Node label selector, e.g. role=web."),
     inventory: str = options.Inventory,
+    quiet: bool = options.Quiet,
 ) -> None:
     """Stream `docker save` into `docker load` on the nodes, skipping nodes that hold the same image ID.
 
     Images kcli builds itself (kcli.local/busybox:1, kcli.local/redis:7, ...) are built here first
     when absent or out of date (cached by content hash)."""
     from kcli.cli.hosts import select_hosts
+    from kcli.cli.progress import shown
+    from kcli.core.progress import human_bytes
     from kcli.errors import ExecutionError
     from kcli.shell.facade import Cluster
 
     with Cluster.load(inventory) as cluster:
-        results = cluster.load_images(select_hosts(cluster.inv, nodes, selector), images, log=console.info)
+        hosts = select_hosts(cluster.inv, nodes, selector)
+        with shown() as progress:
+            results = cluster.load_images(hosts, images, log=console.info, progress=progress)
     rows = []
     for name, val, exc in results:
         if val is None:  # the node failed: exc is why
-            rows.append({"NODE": name, "RESULT": "error", "IMAGES": str(exc)})
+            rows.append({"NODE": name, "RESULT": "error", "IMAGES": str(exc), "SENT": "-"})
         elif val.loaded:
-            rows.append({"NODE": name, "RESULT": "loaded", "IMAGES": ", ".join(val.loaded)})
+            rows.append(
+                {"NODE": name, "RESULT": "loaded", "IMAGES": ", ".join(val.loaded), "SENT": human_bytes(val.bytes_sent)}
+            )
         else:
-            rows.append({"NODE": name, "RESULT": "unchanged", "IMAGES": ", ".join(val.skipped)})
-    print_table(rows)
+            rows.append({"NODE": name, "RESULT": "unchanged", "IMAGES": ", ".join(val.skipped), "SENT": "-"})
+    if not console.is_quiet():
+        print_table(rows)
     if not results.ok:
         raise ExecutionError(
             f"image load failed on {len(results.errors)} node(s)", details=results.summary().splitlines()

@@ -38,7 +38,10 @@ def reconcile_pass(cluster, *, dry_run: bool, lock_wait: float, strict: bool, ti
     from kcli.errors import ExecutionError
 
     out = PassResult()
-    nodes = cluster.bootstrap(dry_run=dry_run, lock_wait=lock_wait, log=console.info)
+    from kcli.cli.progress import shown
+
+    with shown() as progress:
+        nodes = cluster.bootstrap(dry_run=dry_run, lock_wait=lock_wait, log=console.info, progress=progress)
     repairs: list[dict[str, str]] = []
     if nodes.blockers:  # a node lost (or not ready for setup): repair the workloads on the others
         out.skipped_nodes = sorted({c.host for c in nodes.blockers})
@@ -123,6 +126,7 @@ def register(app: typer.Typer) -> None:
         timeout: float = typer.Option(900.0, "--timeout", help="Seconds one pass (rollouts included) may take."),
         inventory: str = options.Inventory,
         state: str = typer.Option(None, "--state", help="State directory."),
+        quiet: bool = options.Quiet,
     ) -> None:
         """Repair the cluster back to what was applied, with no -f: nodes, dead or missing pods, endpoints, rollouts, Jobs."""
         from kcli.core.humanize import parse_duration

@@ -136,10 +136,10 @@ def _change(
     rec = _recorded(cluster, key)
     manifest = copy.deepcopy(rec["lastApplied"])
     if edit(manifest) is False:
-        console.out.print(f"deployment.apps/{key.name} {done.replace('restarted', 'restart skipped')} (no change)")
+        console.say(f"deployment.apps/{key.name} {done.replace('restarted', 'restart skipped')} (no change)")
         return
     _apply_manifest(cluster, rec, manifest, lock_wait)
-    console.out.print(f"deployment.apps/{key.name} {done}")
+    console.say(f"deployment.apps/{key.name} {done}")
 
 
 def register(app: typer.Typer) -> None:
@@ -154,6 +154,7 @@ def register(app: typer.Typer) -> None:
         lock_wait: float = LOCK_WAIT,
         inventory: str = options.Inventory,
         state: str = STATE,
+        quiet: bool = options.Quiet,
     ) -> None:
         """Set the number of replicas of a Deployment or ReplicaSet (kubectl scale)."""
         from kcli.cli.apply_cmds import _cluster
@@ -167,7 +168,7 @@ def register(app: typer.Typer) -> None:
         manifest = copy.deepcopy(rec["lastApplied"])
         manifest.setdefault("spec", {})["replicas"] = replicas
         _apply_manifest(cluster, rec, manifest, lock_wait)
-        console.out.print(f"{RESOURCE[key.kind]}/{key.name} scaled")
+        console.say(f"{RESOURCE[key.kind]}/{key.name} scaled")
 
 
 @rollout.command("status")
@@ -182,6 +183,7 @@ def status(
     ),
     inventory: str = options.Inventory,
     state: str = STATE,
+    quiet: bool = options.Quiet,
 ) -> None:
     """Drive the rollout to its end (as apply does) and report it; exit 1 when it cannot finish."""
     from kcli.cli.apply_cmds import _cluster
@@ -209,13 +211,13 @@ def status(
             )
             or 0
         )
-        console.out.print(
+        console.say(
             f"partitioned roll out complete: {st.updated} new pods have been updated..."
             if partition
             else f"statefulset rolling update complete {st.replicas} pods at revision {st.revision}..."
         )
         return
-    console.out.print(f'{DISPLAY[key.kind]} "{key.name}" successfully rolled out')
+    console.say(f'{DISPLAY[key.kind]} "{key.name}" successfully rolled out')
 
 
 @rollout.command("history")
@@ -263,6 +265,7 @@ def undo(
     lock_wait: float = LOCK_WAIT,
     inventory: str = options.Inventory,
     state: str = STATE,
+    quiet: bool = options.Quiet,
 ) -> None:
     """Return a Deployment to an earlier revision's pod template, rolling it out (kubectl rollout undo)."""
     from kcli.cli.apply_cmds import _cluster
@@ -286,14 +289,14 @@ def undo(
         target = revs[-2]
     manifest = copy.deepcopy(rec["lastApplied"])
     if manifest.get("spec", {}).get("template") == target["template"]:
-        console.out.print(
+        console.say(
             f"deployment.apps/{key.name} skipped rollback (current template already matches revision "
             f"{target['revision']})"
         )
         return
     manifest.setdefault("spec", {})["template"] = copy.deepcopy(target["template"])
     report = _apply_manifest(cluster, rec, manifest, lock_wait)
-    console.out.print(f"deployment.apps/{key.name} rolled back")
+    console.say(f"deployment.apps/{key.name} rolled back")
     line = _unfinished(report, key)
     if line:
         console.warn(line)
@@ -306,6 +309,7 @@ def restart(
     lock_wait: float = LOCK_WAIT,
     inventory: str = options.Inventory,
     state: str = STATE,
+    quiet: bool = options.Quiet,
 ) -> None:
     """Roll every pod of a Deployment (a new restartedAt annotation on its template, as kubectl)."""
     from datetime import datetime

@@ -657,23 +657,40 @@ def changes_objects(state: Mapping[str, Any], desired: Desired) -> bool:
     return False
 
 
-def object_results(state: Mapping[str, Any], desired: Desired, secret_key: bytes) -> list[tuple[str, str]]:
-    """kubectl's per-object line: created | configured | unchanged | pruned | deleted."""
+@dataclass(frozen=True)
+class ObjectChange:
+    """What a command does to one object: created | configured | unchanged | pruned | deleted."""
+
+    kind: str
+    namespace: str  # "" for cluster-scoped kinds
+    name: str
+    action: str
+    ref: str  # kubectl's name for it: deployment.apps/web (pruned, deleted: deployment/web)
+
+
+def object_changes(state: Mapping[str, Any], desired: Desired, secret_key: bytes) -> list[ObjectChange]:
+    """kubectl's per-object results, with the object's kind, namespace and name."""
     recorded = state.get("objects") or {}
     out = []
     for o in desired.manifest:
         rec = recorded.get(object_id(o.key))
         if rec is None:
-            out.append((o.ref, "created"))
+            action = "created"
         elif rec.get("lastApplied") != redacted_manifest(o) or (
             isinstance(o, Secret) and rec.get("contentHash") != o.content_hash(secret_key)
         ):
-            out.append((o.ref, "configured"))
+            action = "configured"
         else:
-            out.append((o.ref, "unchanged"))
-    out += [(f"{k.kind.lower()}/{k.name}", "pruned") for k in desired.pruned]
-    out += [(f"{k.kind.lower()}/{k.name}", "deleted") for k in desired.deleted]
+            action = "unchanged"
+        out.append(ObjectChange(o.kind, o.key.namespace, o.name, action, o.ref))
+    for keys, action in ((desired.pruned, "pruned"), (desired.deleted, "deleted")):
+        out += [ObjectChange(k.kind, k.namespace, k.name, action, f"{k.kind.lower()}/{k.name}") for k in keys]
     return out
+
+
+def object_results(state: Mapping[str, Any], desired: Desired, secret_key: bytes) -> list[tuple[str, str]]:
+    """kubectl's per-object line: created | configured | unchanged | pruned | deleted."""
+    return [(c.ref, c.action) for c in object_changes(state, desired, secret_key)]
 
 
 def failures(

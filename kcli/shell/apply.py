@@ -22,19 +22,21 @@ from kcli.core.inventory import Inventory
 from kcli.core.objects import AnyObject, ObjectKey
 from kcli.core.planner import (
     Desired,
+    ObjectChange,
     Outcome,
     Plan,
     Policy,
     changes_objects,
     desired_from,
     failures,
-    object_results,
+    object_changes,
     plan,
     record,
     require_bootstrapped,
     with_failures,
     working_state,
 )
+from kcli.core.progress import Progress, ProgressEvent, no_progress, workload_events
 from kcli.core.state import render_state
 from kcli.core.workloads import object_id
 from kcli.shell.clusterview import look
@@ -47,14 +49,13 @@ from kcli.shell.transport import SshPool
 
 __all__ = ["ApplyReport", "Wave", "apply", "converge"]
 
-Log = Callable[[str], None]
 MAX_WAVES = 100  # waves with actions; a rollout takes about 2 per maxSurge/maxUnavailable step
 WAIT_STEP = 1.0  # seconds between looks while a rollout only needs time
 
 
 @dataclass
 class ApplyReport:
-    object_results: list[tuple[str, str]] = field(default_factory=list)  # (ref, created|configured|unchanged|…)
+    objects: list[ObjectChange] = field(default_factory=list)  # created|configured|unchanged|pruned|deleted
     plans: list[Plan] = field(default_factory=list)  # one per wave
     pod_results: dict[str, tuple[str, str]] = field(default_factory=dict)  # "create ns/name" → (ok|failed, err)
     after: ClusterView | None = None
@@ -69,6 +70,11 @@ class ApplyReport:
     unconverged: str = ""  # why the loop stopped before the plan was empty
     rollout_errors: list[str] = field(default_factory=list)  # rollouts past progressDeadlineSeconds
     failed_rollouts: list[ObjectKey] = field(default_factory=list)  # their workloads
+
+    @property
+    def object_results(self) -> list[tuple[str, str]]:
+        """kubectl's lines: (ref, created|configured|unchanged|pruned|deleted)."""
+        return [(o.ref, o.action) for o in self.objects]
 
     @property
     def plan(self) -> Plan | None:
@@ -114,7 +120,7 @@ def apply(
     dry_run: bool = False,
     prune: bool = False,
     lock_wait: float = 0.0,
-    log: Log = lambda _m: None,
+    progress: Progress = no_progress,
     parallel: int = 32,
     delete_keys: Sequence[ObjectKey] = (),
     orphan: bool = False,
@@ -154,7 +160,7 @@ def apply(
             dry_run=dry_run,
             prune=prune,
             lock_wait=lock_wait,
-            log=log,
+            progress=progress,
             parallel=parallel,
             delete_keys=delete_keys,
             orphan=orphan,
@@ -183,7 +189,7 @@ def _apply(
     dry_run: bool,
     prune: bool,
     lock_wait: float,
-    log: Log,
+    progress: Progress,
     parallel: int,
     delete_keys: Sequence[ObjectKey],
     orphan: bool,
@@ -196,7 +202,7 @@ def _apply(
 ) -> ApplyReport:
     if not certain:
         view, secret_key = look(pool, inv, state)
-        report.object_results = object_results(state, desired, secret_key)
+        report.objects = object_changes(state, desired, secret_key)
         report.unreachable = dict(view.errors)
         current = plan(desired, view, state, inv, _policy(inv, view, secret_key, draining, deleting))
         report.warnings += list(current.warnings)
@@ -221,7 +227,7 @@ def _apply(
         policy = _policy(inv, view, secret_key, draining, deleting)
         current = plan(desired, view, state, inv, policy)
         if certain:
-            report.object_results = object_results(state, desired, secret_key)
+            report.objects = object_changes(state, desired, secret_key)
             report.warnings += list(current.warnings)
         report.plans.append(current)
         failpoint("before-execute")
@@ -234,7 +240,7 @@ def _apply(
             current,
             ssh_executor(pool, inv, lock, parallel, deadline),
             report,
-            log=log,
+            progress=progress,
             deadline=deadline,
             wait=wait,
         )
@@ -291,7 +297,7 @@ def converge(
     execute: Execute,
     report: ApplyReport,
     *,
-    log: Log = lambda _m: None,
+    progress: Progress = no_progress,
     deadline: float = float("inf"),
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
@@ -307,6 +313,8 @@ def converge(
     failed: dict = {}
     seen: set[tuple[str, ...]] = set()
     started, wall = clock(), policy.now
+    tracked: set[ObjectKey] = set()
+    _show_workloads(current, tracked, progress)
     while not current.empty or current.waiting:
         if not wait and current.rollouts and (current.empty or report.waves):
             report.unconverged = "--wait=false: " + "; ".join(r.line for r in current.rollouts)
@@ -325,7 +333,7 @@ def converge(
             if clock() + step > deadline:
                 report.unconverged = "out of time: " + "; ".join(r.line for r in current.rollouts)
                 break
-            log(current.rollouts[0].line)
+            progress(ProgressEvent("", _waiting_phase(current, tracked)))
             sleep(step)
             policy = dataclasses.replace(policy, now=wall + clock() - started)  # back-offs expire while waiting
             seen.clear()  # after a wait the same action (a retried create) is progress again
@@ -353,9 +361,12 @@ def converge(
             seen.add(signature)
             report.waves += 1
         if current.pod_changes:
-            log(
-                f"wave {report.waves}: {current.pod_changes} pod change(s) on "
-                f"{len({d.node for d in current.deletes} | {c.node for c in current.creates})} node(s)"
+            progress(
+                ProgressEvent(
+                    "",
+                    f"wave {report.waves}: {current.pod_changes} pod change(s) on "
+                    f"{len({d.node for d in current.deletes} | {c.node for c in current.creates})} node(s)",
+                )
             )
         if current.services:
             report.service_nodes = sorted(set(report.service_nodes) | {s.node for s in current.services})
@@ -376,7 +387,50 @@ def converge(
             desired, view, working_state(state, report.plans[0], failed, report.plans, report.pod_results), inv, policy
         )
         report.plans.append(current)
+        _show_workloads(current, tracked, progress)
+    _show_workloads(current, tracked, progress, finished=True)
+    if report.waves:
+        progress(
+            ProgressEvent(
+                "",
+                f"stopped after {report.waves} wave(s)" if report.unconverged else f"done in {report.waves} wave(s)",
+                finished=True,
+                ok=not report.unconverged,
+            )
+        )
     return view, Outcome(tuple(report.plans), dict(report.pod_results), failed)
+
+
+def _moving(current: Plan) -> set[ObjectKey]:
+    """The workloads this plan moves: rollouts not finished, and the owners of the pods it creates
+    or deletes."""
+    keys = {r.key for r in current.rollouts if r.key.kind != "Node"}
+    for ns, applied in [(c.namespace, c.applied) for c in current.creates] + [
+        (d.namespace, d.applied) for d in current.deletes
+    ]:
+        kind, _, name = applied.partition("/")
+        if kind and name and kind != "Pod":
+            keys.add(ObjectKey(kind, ns, name))
+    return keys
+
+
+def _show_workloads(current: Plan, tracked: set[ObjectKey], progress: Progress, finished: bool = False) -> None:
+    """Progress of the workloads that moved in this converge: phase and pods ready/desired."""
+    if not finished:
+        tracked |= _moving(current)
+    if not tracked:
+        return
+    rolling = {r.key: r.line for r in current.rollouts}
+    for event in workload_events(current.pods.reconciliation.statuses, rolling, tracked):
+        progress(dataclasses.replace(event, finished=True, ok=event.phase == "rolled out") if finished else event)
+
+
+def _waiting_phase(current: Plan, tracked: set[ObjectKey]) -> str:
+    """The command's line while only time is missing: the workloads it waits for, or the other
+    rollouts' lines (a draining node)."""
+    others = [r.line for r in current.rollouts if r.key not in tracked]
+    names = [f"{r.key.kind.lower()}/{r.key.name}" for r in current.rollouts if r.key in tracked]
+    return "; ".join((["waiting for " + ", ".join(names)] if names else []) + others) or "waiting"
 
 
 def ssh_executor(pool: SshPool, inv: Inventory, lock: ClusterLock, parallel: int, deadline: float) -> Execute:

@@ -19,6 +19,7 @@ from kcli.core.fence import Fence
 from kcli.core.inventory import Host, Inventory
 from kcli.core.network import ClusterNetwork, NodeLease, allocate_leases, validate_network
 from kcli.core.preflight import Check, blocking, run_checks
+from kcli.core.progress import Progress, ProgressEvent, no_progress
 from kcli.core.state import leases_of, network_of, with_network, with_node
 from kcli.errors import UsageError
 from kcli.shell.executor import first_failure, run_batches
@@ -115,7 +116,10 @@ def bootstrap(
     log: Log = lambda _m: None,
     parallel: int = 32,
     lock_wait: float = 0.0,
+    progress: Progress = no_progress,
 ) -> BootstrapReport:
+    """``progress`` hears each host's phase: observing, preflight, applying, images (with the
+    bytes sent), verifying, and how it ended."""
     state = store.load()
     net = choose_network(state, inv, pod_cidr, service_cidr, backend)
     hosts = list(inv.hosts)
@@ -128,6 +132,8 @@ def bootstrap(
             f"run `kcli reset {gone}` to remove it"
         )
     with SshPool(inv) as pool, ClusterLock(pool, "bootstrap", wait=lock_wait, enabled=not dry_run, store=store) as lock:
+        for h in hosts:
+            progress(ProgressEvent(h.name, "observing"))
         local_before = time.time()
         facts, results = observe_hosts(pool, hosts, ips, fence=lock.fence_or_none, lock_nodes=lock.held_on)
         local_clock = (local_before + time.time()) / 2
@@ -140,6 +146,10 @@ def bootstrap(
         report.leases = leases
         report.blockers = blocking(report.checks, ignore)
         if report.blockers:
+            failed = {c.host: c.name for c in report.blockers}
+            for h in hosts:
+                why = f"preflight failed: {failed[h.name]}" if h.name in failed else "preflight failed on other hosts"
+                progress(ProgressEvent(h.name, why, finished=True, ok=False))
             return report
         pod_records = state.get("pods") or {}
         for h in hosts:
@@ -149,12 +159,23 @@ def bootstrap(
                 *([stale] if stale else []),
                 *plan_host(h.name, facts[h.name], net, leases[h.name], peers),
             ]
+        counts = {n: sum(1 for s in steps if s.changed) for n, steps in report.steps.items()}
         if dry_run:
+            for h in hosts:
+                progress(
+                    ProgressEvent(
+                        h.name,
+                        f"would change {counts[h.name]} step(s)" if counts[h.name] else "up to date",
+                        finished=True,
+                    )
+                )
             return report
 
         units = {n: steps_units(steps) for n, steps in report.steps.items() if any(s.changed for s in steps)}
         if report.changes:
             log(f"applying {report.changes} change(s) on {len(units)} host(s)")
+        for h in hosts:
+            progress(ProgressEvent(h.name, f"applying {counts[h.name]} change(s)" if h.name in units else "no change"))
         done = run_batches(
             pool,
             hosts,
@@ -174,18 +195,21 @@ def bootstrap(
             failure = first_failure(units[h.name], result, done.errors.get(h.name))
             if failure is not None:
                 report.errors[h.name] = failure
+                progress(ProgressEvent(h.name, f"failed: {failure}", finished=True, ok=False))
 
         # The pod sandbox image is built here and shipped, never pulled (skipped where present).
         from kcli.shell.images import load_images
         from kcli.shell.localimages import build_busybox, build_dnsmasq, build_pause
 
         ready = [h for h in hosts if h.name not in report.errors]
-        loaded = load_images(pool, ready, [build_pause(), build_dnsmasq(), build_busybox()])
+        loaded = load_images(pool, ready, [build_pause(), build_dnsmasq(), build_busybox()], progress=progress)
         report.pause_loaded = [n for n, v, _ in loaded if v is not None and v.loaded]
         report.errors.update({n: f"system images: {e}" for n, e in loaded.errors.items()})
 
         # Verify: re-read the network and ping every peer over the overlay (one more round trip).
         ok_hosts = [h for h in hosts if h.name not in report.errors]
+        for h in ok_hosts:
+            progress(ProgressEvent(h.name, "verifying the overlay"))
         pings = {
             h.name: {"ping": ping_snippet(net, {n: lease for n, lease in leases.items() if n != h.name})}
             for h in ok_hosts
@@ -203,6 +227,12 @@ def bootstrap(
                 )
                 if drift:
                     report.drift_after[h.name] = [s.detail for s in drift]
+            bad = sorted(p for p, r in report.pings[h.name].items() if r != "ok")
+            if bad or h.name in report.drift_after:
+                why = f"overlay ping failed to {', '.join(bad)}" if bad else "still differs after apply"
+                progress(ProgressEvent(h.name, why, finished=True, ok=False))
+            else:
+                progress(ProgressEvent(h.name, f"ready ({counts[h.name]} change(s))", finished=True))
 
         new_state = with_network(state, net)
         now = datetime.now(UTC).replace(microsecond=0).isoformat()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kcli.core.inventory import Host, Inventory
+from kcli.core.progress import Progress, no_progress
 from kcli.errors import ConnectError, KcliError, UsageError
 from kcli.shell.statestore import StateStore, state_dir_for
 
@@ -273,11 +274,12 @@ class Cluster:
         dry_run: bool = False,
         prune: bool = False,
         lock_wait: float = 0.0,
-        log: Log = _quiet,
+        progress: Progress = no_progress,
         delete_keys: Sequence[ObjectKey] = (),
         **options: Any,
     ) -> ApplyReport:
-        """kcli apply (and delete, with ``delete_keys``): kcli.shell.apply.apply → its ApplyReport."""
+        """kcli apply (and delete, with ``delete_keys``): kcli.shell.apply.apply → its ApplyReport;
+        ``progress`` hears of each wave and of the workloads it moves."""
         from kcli.shell.apply import apply
 
         return apply(
@@ -288,7 +290,7 @@ class Cluster:
             dry_run=dry_run,
             prune=prune,
             lock_wait=lock_wait,
-            log=log,
+            progress=progress,
             delete_keys=delete_keys,
             pool=self.pool,
             **options,
@@ -427,13 +429,16 @@ class Cluster:
 
         return verify(self.inv, timeout, pool=self.pool, store=self.store)
 
-    def load_images(self, hosts: Sequence[Host], refs: Sequence[str], *, log: Log = _quiet) -> HostResults[LoadResult]:
+    def load_images(
+        self, hosts: Sequence[Host], refs: Sequence[str], *, log: Log = _quiet, progress: Progress = no_progress
+    ) -> HostResults[LoadResult]:
         """docker save here → docker load on the hosts that lack an image. The images kcli builds
-        itself (kcli.local/busybox:1, kcli.local/redis:7, ...) are built first when absent or stale."""
+        itself (kcli.local/busybox:1, kcli.local/redis:7, ...) are built first when absent or stale.
+        ``progress`` hears each host's phase and the bytes sent to it."""
         from kcli.shell.images import load_images
         from kcli.shell.localimages import ensure_local_images
 
         for ref, how in ensure_local_images(refs, log=log).items():
             if how != "cached":
                 log(f"{ref}: {how}")
-        return load_images(self.pool, hosts, refs)
+        return load_images(self.pool, hosts, refs, progress=progress)

@@ -30,7 +30,7 @@ spec: {type: NodePort, selector: {app: web}, ports: [{name: http, port: 80}]}
 
 @pytest.fixture(scope="module")
 def sb(kcli):
-    yield from bootstrapped_sandbox(kcli, f"{SANDBOX}-output")
+    yield from bootstrapped_sandbox(kcli, f"{SANDBOX}-output")  # e2e-output unless KCLI_E2E_SANDBOX says
 
 
 def test_scripts_read_live_objects_with_jsonpath_and_custom_columns(sb, tmp_path):
@@ -233,3 +233,66 @@ def test_the_ci_recipe_script_deploys_and_a_second_run_changes_nothing(sb, tmp_p
     second = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=600)
     assert second.returncode == 0 and "no change to apply" in second.stdout, second.stdout + second.stderr
     assert os.path.isdir(sb.state)
+
+
+SUMMARY = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: summary}
+data: {greeting: hello}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: summary}
+spec:
+  replicas: REPLICAS
+  selector: {matchLabels: {app: summary}}
+  template:
+    metadata: {labels: {app: summary}}
+    spec:
+      containers: [{name: main, image: kcli.local/busybox:1, command: [sh, -c, "exec sleep 3600"], envFrom: [{configMapRef: {name: summary}}]}]
+"""
+
+
+def test_apply_o_json_is_a_summary_for_ci_and_quiet_prints_nothing(sb, tmp_path):
+    import yaml
+
+    manifest = write_manifest(tmp_path, "summary.yaml", SUMMARY.replace("REPLICAS", "2"))
+    first = sb("apply", "-f", manifest, "-o", "json")
+    doc = json.loads(first.stdout)  # stdout is the summary and nothing else
+    assert (doc["apiVersion"], doc["kind"], doc["changed"], doc["exitCode"], doc["dryRun"]) == (
+        "kcli/v1",
+        "ApplyResult",
+        True,
+        0,
+        False,
+    )
+    assert doc["objects"] == [
+        {"kind": "ConfigMap", "namespace": "default", "name": "summary", "action": "created"},
+        {"kind": "Deployment", "namespace": "default", "name": "summary", "action": "created"},
+    ]
+    created = doc["pods"]["created"]
+    assert len(created) == 2 and {p["node"] for p in created} <= set(sb.hosts())
+    assert all(p["name"].startswith("summary-") for p in created) and doc["pods"]["failed"] == []
+    assert doc["commit"] and doc["waves"] >= 1 and doc["nodes"]["unreachable"] == {}
+    # progress went to stderr as plain lines (not a terminal): the wave, how the rollout ended
+    assert "wave 1: 2 pod change(s)" in first.stderr
+    assert "deployment/summary: rolled out (2/2 pods ready)" in first.stderr
+    assert "\x1b[" not in first.stderr + first.stdout  # no colour in a pipe
+
+    again = sb("apply", "-f", manifest, "-o", "json")
+    doc = json.loads(again.stdout)
+    assert doc["changed"] is False and doc["commit"] is None and doc["waves"] == 0
+    assert [o["action"] for o in doc["objects"]] == ["unchanged", "unchanged"]
+    assert doc["pods"]["created"] == doc["pods"]["deleted"] == []
+    assert yaml.safe_load(sb("apply", "-f", manifest, "-o", "yaml").stdout)["changed"] is False
+
+    # --quiet: a change prints nothing at all (no object lines, no progress, no summary line)
+    scaled = sb("apply", "-q", "-f", write_manifest(tmp_path, "summary3.yaml", SUMMARY.replace("REPLICAS", "3")))
+    assert scaled.stdout == "" and scaled.stderr == "", scaled.stdout + scaled.stderr
+    assert sb("-q", "apply", "-f", manifest).stdout == ""
+    pods = json.loads(sb("get", "pods", "-l", "app=summary", "-o", "json").stdout)["items"]
+    assert len(pods) == 2
+
+    gone = json.loads(sb("delete", "-f", manifest, "-o", "json").stdout)
+    assert gone["kind"] == "DeleteResult" and gone["changed"] is True
+    assert {o["action"] for o in gone["objects"]} == {"deleted"} and len(gone["pods"]["deleted"]) == 2

@@ -26,11 +26,13 @@ from kcli.core.planner import (
     add_unknown_pods,
     changes_objects,
     desired_from,
+    object_changes,
     object_results,
     plan,
     record,
     require_bootstrapped,
 )
+from kcli.core.progress import no_progress
 from kcli.core.servicesync import dns_hosts, hairpin_line, node_rules
 from kcli.core.state import empty_state, with_cordon, with_network, with_node
 from kcli.core.validate import validate_documents
@@ -193,13 +195,23 @@ class Sim:
         return Wave(results, observed, {})
 
     def converge(
-        self, objects, *, prune=False, delete=(), applyset="s", now=1000, orphan=False, converged=True, wait=True
+        self,
+        objects,
+        *,
+        prune=False,
+        delete=(),
+        applyset="s",
+        now=1000,
+        orphan=False,
+        converged=True,
+        wait=True,
+        progress=no_progress,
     ):
         """The shell's converge loop over this in-memory cluster, then the recorded state."""
         desired = desired_from(self.state, objects, applyset=applyset, prune=prune, delete=delete, orphan=orphan)
         add_unknown_pods(self.view, self.state.get("pods") or {})
         first = plan(desired, self.view, self.state, INV, self.policy(now))
-        report = ApplyReport(plans=[first])
+        report = ApplyReport(plans=[first], objects=object_changes(self.state, desired, KEY))
 
         def execute(units):
             last = report.plans[-1]
@@ -223,6 +235,7 @@ class Sim:
             sleep=sleep,
             clock=lambda: self.clock,
             wait=wait,
+            progress=progress,
         )
         self.report = report
         if converged:
