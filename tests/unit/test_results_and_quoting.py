@@ -74,36 +74,6 @@ def test_sections_round_trip_and_keep_failures_apart():
     assert s["two"].text == "oops" and s["two"].rc == 3
 
 
-def test_sections_run_at_once_print_in_order_and_fall_back_without_a_temp_dir(tmp_path):
-    """Parallel sections (a round trip costs its slowest probe): the first probe sees a file that a
-    later one creates, so they ran at the same time; order, output and status are kept. Without a
-    usable temporary directory the same sections run one by one (the first then waits in vain)."""
-    import os
-    import subprocess
-
-    flag = tmp_path / "flag"
-    snippets = {
-        "waits": f"i=0; while [ ! -e {flag} ] && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done; [ -e {flag} ] && echo saw",
-        "creates": f"touch {flag}; printf 'x\\ny\\n'",
-        "fails": "ids=$(false) || exit; echo never",
-        "stderr": "echo out; echo err >&2; exit 3",
-    }
-    script = render_script(snippets)
-    rest = {"creates": ("x\ny", 0), "fails": ("", 1), "stderr": ("out\nerr", 3)}
-    work = tmp_path / "tmp"
-    work.mkdir()
-    for tmpdir, waits in ((work, ("saw", 0)), (tmp_path / "missing", ("", 1))):
-        flag.unlink(missing_ok=True)
-        out = subprocess.run(
-            ["sh", "-c", script], capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmpdir)}
-        ).stdout
-        s = parse_sections(out)
-        assert list(s) == list(snippets)
-        assert {k: (v.text, v.rc) for k, v in s.items()} == {"waits": waits, **rest}
-    assert list(work.iterdir()) == []  # the parallel run removed its directory
-    assert render_script({"only": "true"}) == render_script({"only": "true"}, parallel=False)
-
-
 def test_human_duration_matches_kubectl():
     assert [human_duration(x) for x in (5, 119, 125, 600, 7200, 30000, 200000, 86400 * 30, 86400 * 800)] == [
         "5s",

@@ -19,27 +19,11 @@ class Section:
     rc: int
 
 
-def render_script(snippets: Mapping[str, str], *, parallel: bool = True) -> str:
-    """Sections in a stable order; each snippet's stderr is folded into its own section.
-
-    With ``parallel`` (and 2 or more snippets) the snippets run at the same time, each into its own
-    file of a private temporary directory, and are printed in order once all have ended: a round
-    trip then costs its slowest probe (``docker inspect``, ``docker version``), not their sum.
-    Snippets are read-only probes, so their order never mattered."""
-    one_by_one = "\n".join(
-        f"echo '{MARK}{name}'; ( {snippet} ) 2>&1; echo \"{RC_MARK}$?\"" for name, snippet in snippets.items()
-    )
-    if not parallel or len(snippets) < 2:
-        return one_by_one + "\n"
-    d = '"$kcli_look"'
-    # no temporary directory (a full or read-only /tmp): one by one, as before
-    parts = ['if kcli_look=$(mktemp -d "${TMPDIR:-/tmp}/kcli-look.XXXXXX" 2>/dev/null); then']
-    for i, snippet in enumerate(snippets.values()):
-        parts.append(f"{{ ( {snippet} ) >{d}/{i} 2>&1 </dev/null; echo $? >{d}/{i}.rc; }} &")
-    parts.append("wait")
-    for i, name in enumerate(snippets):
-        parts.append(f"echo '{MARK}{name}'; cat {d}/{i}; echo \"{RC_MARK}$(cat {d}/{i}.rc)\"")
-    parts += [f"rm -rf {d}", "else", one_by_one, "fi"]
+def render_script(snippets: Mapping[str, str]) -> str:
+    """Sections in a stable order; each snippet's stderr is folded into its own section."""
+    parts = []
+    for name, snippet in snippets.items():
+        parts.append(f"echo '{MARK}{name}'; ( {snippet} ) 2>&1; echo \"{RC_MARK}$?\"")
     return "\n".join(parts) + "\n"
 
 
