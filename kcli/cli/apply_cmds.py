@@ -263,6 +263,7 @@ def register(app: typer.Typer) -> None:
                         console.say(f"{o.ref} created (dry run)")
             return
         cluster = _cluster(inventory, state)
+        cluster.start_look()  # the look before the lock begins now and overlaps parsing and validation
         from kcli.core.state import network_of
         from kcli.core.workloads import known_keys
 

@@ -252,6 +252,8 @@ def register(app: typer.Typer) -> None:
                 watch_resources(cluster, kinds, name, fmt, namespace, all_namespaces, selector, timeout)
                 return
             extra = bool(field_selector or sort_by or show_labels or label_columns)
+            if any(k.needs_pods for k in kinds):  # the look begins now and overlaps the imports still to come
+                cluster.start_look("view")
             if (
                 [k.kind for k in kinds] == ["Node"]
                 and not fmt.startswith(("jsonpath=", "custom-columns="))

@@ -13,7 +13,7 @@ from kcli.core.lock import lock_hosts
 from kcli.core.secretkey import READ_SNIPPET, SECRET_KEY_FILE, choose_key, store_unit
 from kcli.core.secretkey import SECTION as KEY_SECTION
 from kcli.errors import ExecutionError
-from kcli.shell.observe import observe
+from kcli.shell.observe import observe, start_observe
 from kcli.shell.transport import SshPool
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def look(
         pool,
         list(inv.hosts),
         VIEW_SNIPPETS,
-        per_host={v: {KEY_SECTION: READ_SNIPPET} for v in voters},
+        per_host=_key_reads(inv),
         fence=lock.fence if lock else None,
         lock_nodes=lock.held_on if lock else (),
     )
@@ -77,6 +77,22 @@ def look(
         _keep_key(pool, inv, lock, key, choice.missing, new=not choice.key)
     add_unknown_pods(view, state.get("pods") or {})
     return view, key
+
+
+def start_look(pool: SshPool, inv: Inventory) -> None:
+    """Begin the round trip of ``look`` without the lock now, in the background (kcli apply starts
+    it before it imports and parses, and its first look takes the result)."""
+    start_observe(pool, list(inv.hosts), VIEW_SNIPPETS, per_host=_key_reads(inv))
+
+
+def start_observe_cluster(pool: SshPool, inv: Inventory) -> None:
+    """``observe_cluster``'s round trip, begun now in the background (kcli get)."""
+    start_observe(pool, list(inv.hosts), VIEW_SNIPPETS)
+
+
+def _key_reads(inv: Inventory) -> dict[str, dict[str, str]]:
+    """The lock nodes also read the cluster's secret key in the look."""
+    return {h.name: {KEY_SECTION: READ_SNIPPET} for h in lock_hosts(inv)}
 
 
 def _keep_key(pool: SshPool, inv: Inventory, lock: ClusterLock, key: bytes, nodes: Sequence[str], *, new: bool) -> None:

@@ -169,6 +169,19 @@ class Cluster:
             self._pool = SshPool(self.inv)
         return self._pool
 
+    def start_look(self, what: str = "apply") -> None:
+        """Begin the command's first read-only round trip to every node now (one thread per node:
+        connect, run), so that the wait for the nodes overlaps the parsing, validation and imports
+        still to come; the command's own look later takes the result (kcli.shell.transport,
+        SshConnection.start). ``what``: "apply" (the look before the lock) or "view" (get's
+        observation). Errors are left to the command's own look, which reports them as always."""
+        try:
+            from kcli.shell.clusterview import start_look, start_observe_cluster
+
+            (start_look if what == "apply" else start_observe_cluster)(self.pool, self.inv)
+        except Exception:  # noqa: BLE001 - only a head start
+            pass
+
     def stats(self) -> dict[str, HostStats]:
         """Round trips, bytes and time per host so far (--profile)."""
         return self._pool.stats() if self._pool is not None else {}

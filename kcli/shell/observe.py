@@ -32,8 +32,24 @@ def observe(
         return HostResults(res.order, {n: r.sections for n, r in res.values.items()}, res.errors)
 
     def one(h: Host) -> dict[str, Section]:
-        script = render_script({**(snippets or {}), **((per_host or {}).get(h.name, {}))})
-        res = pool.get(h).run(["sh", "-c", script], timeout=timeout)
+        res = pool.get(h).run(_argv(h, snippets, per_host), timeout=timeout)
         return parse_sections(res.stdout)
 
     return run_on_hosts(one, hosts)
+
+
+def start_observe(
+    pool: SshPool,
+    hosts: Sequence[Host],
+    snippets: Mapping[str, str] | None = None,
+    per_host: Mapping[str, Mapping[str, str]] | None = None,
+    timeout: float = 60,
+) -> None:
+    """Begin ``observe`` (without a fence) of the same arguments now, in the background: the later
+    ``observe`` call takes these results (kcli.shell.transport.SshConnection.start)."""
+    for h in hosts:
+        pool.get(h).start(_argv(h, snippets, per_host), timeout=timeout)
+
+
+def _argv(h: Host, snippets: Mapping[str, str] | None, per_host: Mapping[str, Mapping[str, str]] | None) -> list[str]:
+    return ["sh", "-c", render_script({**(snippets or {}), **((per_host or {}).get(h.name, {}))})]

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -126,6 +127,8 @@ class SshConnection:
         self._client: paramiko.SSHClient | None = None
         self._jump: SshConnection | None = None
         self._lock = threading.Lock()
+        self._early: dict[tuple[str, ...], Future[CommandResult]] = {}
+        self._early_lock = threading.Lock()
 
     # -- connection ---------------------------------------------------------------------------
     @property
@@ -271,6 +274,23 @@ class SshConnection:
             words = ["sudo", "-n", "--", *words]
         return shlex.join(words)
 
+    def start(self, argv: Sequence[str], *, timeout: float | None = None) -> None:
+        """Run argv now, in the background: when the next ``run`` on this connection is the same argv
+        (without stdin), it takes this result instead of running it again; any other command drops
+        it (what it changed would make the result stale). A command starts its read-only look at
+        the nodes this way while it is still importing and parsing (the two overlap)."""
+        fut: Future[CommandResult] = Future()
+        with self._early_lock:
+            self._early[tuple(argv)] = fut
+
+        def work() -> None:
+            try:
+                fut.set_result(self._run(argv, stdin=None, timeout=timeout))
+            except BaseException as exc:  # noqa: BLE001 - handed to the run() that takes it
+                fut.set_exception(exc)
+
+        threading.Thread(target=work, name=f"kcli-early-{self.host.name}", daemon=True).start()
+
     def run(
         self,
         argv: Sequence[str],
@@ -281,6 +301,15 @@ class SshConnection:
         allowed_exit_codes: Sequence[int] = (0,),
     ) -> CommandResult:
         """Run argv on the host; stdin may be bytes or a stream (sent in chunks while reading)."""
+        with self._early_lock:  # a result started early is only taken by the very next command
+            early = self._early.pop(tuple(argv), None) if stdin is None else None
+            self._early.clear()
+        result = early.result() if early is not None else self._run(argv, stdin=stdin, timeout=timeout)
+        if check and result.exit_code not in allowed_exit_codes:
+            raise CommandError(self.host.name, tuple(argv), result.exit_code, result.stderr)
+        return result
+
+    def _run(self, argv: Sequence[str], *, stdin: bytes | IO[bytes] | None, timeout: float | None) -> CommandResult:
         self.connect()
         assert self._client is not None
         timeout = timeout if timeout is not None else self.host.command_timeout
@@ -323,7 +352,7 @@ class SshConnection:
             raise ConnectError(f"{self.label}: sending input failed: {writer.error}")
         self.stats.bytes_received += len(out) + len(err)
         self.stats.seconds += time.monotonic() - started
-        result = CommandResult(
+        return CommandResult(
             self.host.name,
             tuple(argv),
             code,
@@ -331,9 +360,6 @@ class SshConnection:
             err.decode(errors="replace"),
             time.monotonic() - started,
         )
-        if check and code not in allowed_exit_codes:
-            raise CommandError(self.host.name, tuple(argv), code, result.stderr)
-        return result
 
     def _start_stdin(self, chan: paramiko.Channel, stdin: bytes | IO[bytes] | None) -> _StdinWriter | None:
         if stdin is None:

@@ -65,6 +65,34 @@ def test_sudo_prefix_for_non_root_users():
     assert root.command_line(["docker", "ps"]) == "docker ps"
 
 
+def test_a_command_started_early_is_taken_only_by_the_very_next_run():
+    """SshConnection.start: the next run of the same argv takes the early result (one execution);
+    any other command first drops it, so a look started early never outlives a change."""
+    import threading
+
+    from kcli.shell.transport import CommandResult
+
+    conn = SshConnection(Host(name="a", address="10.0.0.1"), Inventory(cluster="c", hosts=()))
+    ran: list[tuple[str, ...]] = []
+    gate = threading.Event()
+
+    def fake_run(argv, *, stdin, timeout):
+        gate.wait(5)
+        ran.append(tuple(argv))
+        return CommandResult("a", tuple(argv), 0, f"out {len(ran)}", "", 0.0)
+
+    conn._run = fake_run  # type: ignore[method-assign]  # the SSH part; this test is about start/run
+    look = ["sh", "-c", "look"]
+    conn.start(look)
+    gate.set()
+    assert conn.run(look).stdout == "out 1"  # waited for and taken: ran once
+    assert ran == [tuple(look)]
+    conn.start(look)
+    conn.run(["mkdir", "x"])  # another command first: the early look is dropped...
+    assert conn.run(look).stdout == "out 4"  # ...and the look runs afresh
+    assert len(ran) == 4 and ran[-1] == tuple(look)  # the early one (dropped), mkdir, the fresh look
+
+
 def test_sections_round_trip_and_keep_failures_apart():
     script = render_script({"one": "echo hi", "two": "exit 3"})
     assert "==kcli:one" in script
