@@ -471,6 +471,11 @@ def test_the_provisioning_script_is_valid_sh():
     assert res.returncode == 0, res.stderr
 
 
+# The provider blocks need their provider (VirtualBox's VBoxManage, or the vagrant-libvirt plugin),
+# which CI does not install: the rest of the Vagrantfile is validated (Ruby, boxes, networks, provisioners).
+VALIDATE = ["vagrant", "validate", "--ignore-provider"]
+
+
 @pytest.fixture
 def vagrant_env(tmp_path):
     """A copy of vagrant/ (vagrant writes .vagrant/ beside the Vagrantfile) and a private VAGRANT_HOME."""
@@ -484,7 +489,7 @@ def vagrant_env(tmp_path):
 
 def test_vagrant_validates_the_vagrantfile(vagrant_env):
     env_dir, env = vagrant_env
-    res = subprocess.run(["vagrant", "validate"], cwd=env_dir, env=env, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(VALIDATE, cwd=env_dir, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Vagrantfile validated successfully" in res.stdout
 
@@ -492,7 +497,7 @@ def test_vagrant_validates_the_vagrantfile(vagrant_env):
 def test_vagrant_validate_would_catch_a_broken_vagrantfile(vagrant_env):
     env_dir, env = vagrant_env
     (env_dir / "provision.sh").unlink()
-    res = subprocess.run(["vagrant", "validate"], cwd=env_dir, env=env, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(VALIDATE, cwd=env_dir, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode != 0
     assert "provision.sh" in res.stdout + res.stderr
 
