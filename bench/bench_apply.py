@@ -13,7 +13,7 @@ kcli.local/busybox:1, then measures interleaved per run (floor, batched OpenSSH,
   parallel, plus the batched observation (``docker ps -a --filter label=io.kcli.managed=true
   --format '{{json .}}'; iptables-save``) that is the baseline of a no-change apply;
 * kcli: ``apply -f W`` (create), ``apply -f W`` again (no change), ``apply -f W'`` (W with its env
-  changed: all 30 pods replaced), ``delete -f W'``, ``kcli --help``, ``kcli get nodes``.
+  changed: all 30 pods replaced), ``delete -f W'``, ``kcli --help``, ``kcli --version``, ``kcli get nodes``.
 
 W is 30 busybox pods (``sleep 3600``, imagePullPolicy Never) pinned 10 per node: three
 Deployments of 10 replicas with nodeSelector kubernetes.io/hostname=nodeN and strategy Recreate
@@ -321,9 +321,10 @@ ROWS = [
     ("ssh.observe", "batched OpenSSH observation (`docker ps -a …` + `iptables-save`, 1 ssh per node)", None, None, ""),
     ("kcli.noop", "`kcli apply -f W` again (no change)", "ssh.observe", 1.5, "≤ 1.5 × observation, 1 round trip/node"),
     ("kcli.help", "`kcli --help`", None, None, "≤ 0.2 s"),
+    ("kcli.version", "`kcli --version`", None, None, "≤ 0.2 s"),
     ("kcli.getnodes", "`kcli get nodes` (3 nodes)", None, None, "≤ 0.5 s"),
 ]
-ABS_TARGETS = {"kcli.help": 0.2, "kcli.getnodes": 0.5}
+ABS_TARGETS = {"kcli.help": 0.2, "kcli.version": 0.2, "kcli.getnodes": 0.5}
 
 
 @dataclass
@@ -392,6 +393,8 @@ def one_run(ctx: Ctx, res: Results, w1: Path, w2: Path, label: str) -> None:
         res.checks.append(f"{label}: the no-change apply reported changes: {(p.stderr + p.stdout).strip()[-300:]}")
     dt, _ = kcli(ctx, "--help")
     res.add("kcli.help", dt)
+    dt, _ = kcli(ctx, "--version")
+    res.add("kcli.version", dt)
     dt, p = kcli(ctx, "get", "nodes", "-i", inv, "--profile")
     res.add("kcli.getnodes", dt)
     res.add_profile("kcli.getnodes", p.stderr)
@@ -656,7 +659,7 @@ def report(ctx: Ctx, res: Results, m: dict, args, started: str, busy: list[str],
         "`kubernetes.io/hostname=nodeN` and strategy Recreate; W' is W with `BENCH_GEN` changed, so every pod is "
         "replaced at once (old pods, then new ones: 2 waves), as the floor's rm + run does. "
         "Each run measures, in this order: the floor (create, replace, delete), the same scripts over OpenSSH, "
-        "then `kcli apply -f W`, the OpenSSH observation, `kcli apply -f W` (no change), `kcli --help`, "
+        "then `kcli apply -f W`, the OpenSSH observation, `kcli apply -f W` (no change), `kcli --help`, `kcli --version`, "
         "`kcli get nodes`, `kcli apply -f W'`, `kcli delete -f W'`. "
         "**Floor**: `docker exec <node container> sh -c SCRIPT` from this machine, nodes in parallel, where SCRIPT holds "
         "the 10 `docker run -d` of one node with the flags kcli gives an app container (`--init --restart always "
@@ -704,6 +707,7 @@ def report(ctx: Ctx, res: Results, m: dict, args, started: str, busy: list[str],
         "kcli.delete": "delete",
         "kcli.noop": "no-change apply",
         "kcli.help": "`kcli --help`",
+        "kcli.version": "`kcli --version`",
         "kcli.getnodes": "`get nodes`",
     }
     missed = [short.get(k, k) for k, ok in met.items() if not ok]
