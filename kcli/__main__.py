@@ -1,3 +1,3 @@
-from kcli.cli.app import main
+from kcli.entry import main
 
 main()
