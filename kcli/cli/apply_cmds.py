@@ -329,6 +329,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError(f'invalid --cascade value "{cascade}": must be one of background, foreground, orphan')
         check_output(output)
         cluster = _cluster(inventory, state)
+        cluster.start_connect()  # the SSH handshakes overlap reading the manifests and the state
         st = cluster.state()
         old, secrets, _ = state_objects(st)
         keys: list[ObjectKey] = []

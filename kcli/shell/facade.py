@@ -182,6 +182,11 @@ class Cluster:
         except Exception:  # noqa: BLE001 - only a head start
             pass
 
+    def start_connect(self) -> None:
+        """Open the connection to every host now, in the background (SshConnection.start_connect)."""
+        for h in self.inv.hosts:
+            self.pool.get(h).start_connect()
+
     def stats(self) -> dict[str, HostStats]:
         """Round trips, bytes and time per host so far (--profile)."""
         return self._pool.stats() if self._pool is not None else {}

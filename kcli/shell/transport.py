@@ -129,6 +129,7 @@ class SshConnection:
         self._lock = threading.Lock()
         self._early: dict[tuple[str, ...], Future[CommandResult]] = {}
         self._early_lock = threading.Lock()
+        self._connect_error: Exception | None = None
 
     # -- connection ---------------------------------------------------------------------------
     @property
@@ -145,8 +146,23 @@ class SshConnection:
             found = dict(cfg.lookup(self.host.address))
         return found
 
+    def start_connect(self) -> None:
+        """Connect now, in a background thread; the first command waits for it, and gets its error
+        if it failed (once: a later command tries again)."""
+
+        def work() -> None:
+            try:
+                self.connect()
+            except Exception as exc:  # noqa: BLE001 - handed to the next connect()
+                self._connect_error = exc
+
+        threading.Thread(target=work, name=f"kcli-connect-{self.host.name}", daemon=True).start()
+
     def connect(self) -> None:
         with self._lock:
+            if self._connect_error is not None:
+                exc, self._connect_error = self._connect_error, None
+                raise exc
             transport = self._client.get_transport() if self._client is not None else None
             if transport is not None and transport.is_active():
                 return

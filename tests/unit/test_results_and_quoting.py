@@ -1,4 +1,7 @@
 import shlex
+import threading
+
+import pytest
 
 from kcli.core.commands.shell import fail, write_private
 from kcli.core.facts.sections import parse_sections, render_script
@@ -91,6 +94,31 @@ def test_a_command_started_early_is_taken_only_by_the_very_next_run():
     conn.run(["mkdir", "x"])  # another command first: the early look is dropped...
     assert conn.run(look).stdout == "out 4"  # ...and the look runs afresh
     assert len(ran) == 4 and ran[-1] == tuple(look)  # the early one (dropped), mkdir, the fresh look
+
+
+def test_a_connection_started_early_hands_its_failure_to_the_first_command_once():
+    """SshConnection.start_connect: the first connect() waits for the background attempt and gets
+    its error (not a second timeout); the next connect() tries again."""
+    from kcli.errors import ConnectError
+
+    conn = SshConnection(Host(name="a", address="10.0.0.1"), Inventory(cluster="c", hosts=()))
+    attempts: list[int] = []
+
+    def refuse():
+        attempts.append(1)
+        raise ConnectError("a: cannot connect: refused")
+
+    conn._open = refuse  # type: ignore[method-assign]  # the socket part; this test is about the hand-over
+    conn.start_connect()
+    for t in threading.enumerate():
+        if t.name == "kcli-connect-a":
+            t.join(5)
+    with pytest.raises(ConnectError, match="refused"):
+        conn.connect()
+    assert len(attempts) == 1  # the early attempt's error, not a second attempt
+    with pytest.raises(ConnectError):
+        conn.connect()
+    assert len(attempts) == 2
 
 
 def test_sections_round_trip_and_keep_failures_apart():
