@@ -50,48 +50,55 @@ def _global(
     """Options for every command (also accepted after the command where it lists them: `kcli apply -q`)."""
 
 
-def _register() -> None:
-    """Every command module, in the order `kcli --help` lists them. Their top-level imports are light
-    (typer, rich); the work is imported inside each command."""
-    from kcli.cli import (
-        apply_cmds,
-        bootstrap_cmds,
-        completion_cmds,
-        config_cmds,
-        cordon_cmds,
-        diff_cmds,
-        get_cmds,
-        image_cmds,
-        inventory_cmds,
-        pod_cmds,
-        reconcile_cmds,
-        rollout_cmds,
-        sandbox_cmds,
-        service_cmds,
-        state_cmds,
-    )
-
-    for mod in (
-        sandbox_cmds,
-        config_cmds,
-        inventory_cmds,
-        image_cmds,
-        bootstrap_cmds,
-        apply_cmds,
-        rollout_cmds,
-        reconcile_cmds,
-        cordon_cmds,
-        get_cmds,
-        diff_cmds,
-        pod_cmds,
-        state_cmds,
-        service_cmds,
-        completion_cmds,
-    ):
-        mod.register(app)
+# The command modules, in the order `kcli --help` lists them, with the top-level commands each
+# registers (tests/unit/test_cli_registry.py checks the names against what they register).
+MODULES: dict[str, tuple[str, ...]] = {
+    "sandbox_cmds": ("sandbox",),
+    "config_cmds": ("config",),
+    "inventory_cmds": ("inventory",),
+    "image_cmds": ("image",),
+    "bootstrap_cmds": ("bootstrap", "reset"),
+    "apply_cmds": ("apply", "delete"),
+    "rollout_cmds": ("scale", "rollout", "set"),
+    "reconcile_cmds": ("reconcile",),
+    "cordon_cmds": ("cordon", "uncordon", "drain"),
+    "get_cmds": ("get", "events", "wait", "describe"),
+    "diff_cmds": ("diff",),
+    "pod_cmds": ("logs", "exec"),
+    "state_cmds": ("unlock", "history", "lock", "state"),
+    "service_cmds": ("verify",),
+    "completion_cmds": ("completion",),
+}
 
 
-_register()
+def modules_for(args: list[str]) -> list[str]:
+    """The command modules a command line needs: the one that defines its command, or all of them
+    (help, completion, an unknown command, global options first). Building the other ~50 commands
+    (typer reads every signature) and importing their modules costs ~50 ms per command."""
+    if args and not args[0].startswith("-") and not os.environ.get("_KCLI_COMPLETE"):
+        for mod, names in MODULES.items():
+            if args[0] in names:
+                return [mod]
+    return list(MODULES)
+
+
+def _register(modules: list[str]) -> None:
+    """Register the command modules (their top-level imports are light: typer; the work is
+    imported inside each command)."""
+    import importlib
+
+    for mod in modules:
+        importlib.import_module(f"kcli.cli.{mod}").register(app)
+
+
+_registered = False
+
+
+def _ensure_registered(args: list[str]) -> None:
+    global _registered
+    if not _registered:
+        _registered = True
+        _register(modules_for(args))
 
 
 def _argv() -> list[str]:
@@ -116,11 +123,14 @@ def main() -> None:
     if os.environ.get("_KCLI_COMPLETE"):  # a shell asks for completions (kcli completion SHELL)
         from kcli.cli.completion_cmds import enable
 
+        _ensure_registered([])
         enable()
         app(prog_name="kcli")
         return
+    args = _argv()
+    _ensure_registered(args)
     try:
-        rv = app(args=_argv(), standalone_mode=False)
+        rv = app(args=args, standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
     except KcliError as exc:  # kubectl's own errors (bare) print as kubectl prints them
         console.error(exc.message if getattr(exc, "bare", False) else f"{exc.message} ({type(exc).__name__})")

@@ -9,18 +9,21 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from kcli.cli import console as _console
 from kcli.core.progress import BYTES, PODS, Lines, Progress, ProgressEvent, no_progress
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kcli.cli.console import Stream
 
 COMMAND = "converge"  # the name shown for the command's own task (event.task ""): the converge loop's waves
 
 
 @contextmanager
-def shown(console: Console | None = None) -> Iterator[Progress]:
+def shown(console: Stream | Console | None = None) -> Iterator[Progress]:
     """A progress callback for the work done inside the block, drawn as ``progress_mode`` says."""
     c = _console.err if console is None else console
     mode = _console.progress_mode(c)
@@ -31,7 +34,7 @@ def shown(console: Console | None = None) -> Iterator[Progress]:
         yield plain
         plain.close()
     else:
-        bars = _Bars(c)
+        bars = _Bars(c.rich if isinstance(c, _console.Stream) else c)
         ok = False
         try:
             yield bars
@@ -41,7 +44,7 @@ def shown(console: Console | None = None) -> Iterator[Progress]:
 
 
 class _Plain:
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Stream | Console) -> None:
         self._console = console
         self._lines = Lines()
         self._lock = threading.Lock()

@@ -153,8 +153,18 @@ class Cluster:
         self._pool: SshPool | None = None
 
     @classmethod
-    def load(cls, inventory: str | None = None, state_dir: str | Path | None = None) -> Cluster:
-        """From an inventory path (None: $KCLI_INVENTORY, then the current context)."""
+    def load(
+        cls, inventory: str | None = None, state_dir: str | Path | None = None, *, head_start: bool = True
+    ) -> Cluster:
+        """From an inventory path (None: $KCLI_INVENTORY, then the current context). The first
+        load of a command takes the cluster its head start opened for the same arguments
+        (kcli.shell.headstart), with its connections and first round trip under way."""
+        if head_start:
+            from kcli.shell import headstart
+
+            early = headstart.take(inventory, None if state_dir is None else str(state_dir))
+            if early is not None:
+                return early
         from kcli.shell.config import load_inventory
 
         return cls(load_inventory(inventory), state_dir)
@@ -181,6 +191,14 @@ class Cluster:
             (start_look if what == "apply" else start_observe_cluster)(self.pool, self.inv)
         except Exception:  # noqa: BLE001 - only a head start
             pass
+
+    def start_nodes(self) -> None:
+        """Begin ``nodes()``'s round trip (every host) now, in the background (kcli get nodes)."""
+        from kcli.core.facts.node import NODE_SNIPPETS
+        from kcli.shell.observe import start_observe
+
+        hosts, extra, _ = self._node_probe(None)
+        start_observe(self.pool, hosts, NODE_SNIPPETS, per_host=extra)
 
     def start_connect(self) -> None:
         """Open the connection to every host now, in the background (SshConnection.start_connect)."""
@@ -258,11 +276,9 @@ class Cluster:
         from kcli.core.state import cordoned_of
         from kcli.shell.observe import observe
         from kcli.shell.seen import mark_seen
-        from kcli.shell.state_hooks import node_extras
 
-        hosts = [self.inv.host(n) for n in names] if names else list(self.inv.hosts)
+        hosts, extra_snippets, finish = self._node_probe(names)
         cordoned = cordoned_of(self.store.peek())
-        extra_snippets, finish = node_extras(self.inv, hosts, str(self.store.dir))
         results = observe(self.pool, hosts, NODE_SNIPPETS, per_host=extra_snippets)
         mark_seen(self.inv.cluster, list(results.values), unreachable=results.errors)
         statuses = []
@@ -281,6 +297,14 @@ class Cluster:
                 )
             )
         return statuses
+
+    def _node_probe(self, names: Sequence[str] | None) -> tuple[list[Host], dict[str, dict[str, str]], Any]:
+        """The hosts ``nodes(names)`` reads, their extra snippets (overlay drift) and how to finish."""
+        from kcli.shell.state_hooks import node_extras
+
+        hosts = [self.inv.host(n) for n in names] if names else list(self.inv.hosts)
+        extra, finish = node_extras(self.inv, hosts, str(self.store.dir))
+        return hosts, extra, finish
 
     # -- changes -------------------------------------------------------------------------------
 

@@ -297,6 +297,8 @@ class SshConnection:
         the nodes this way while it is still importing and parsing (the two overlap)."""
         fut: Future[CommandResult] = Future()
         with self._early_lock:
+            if tuple(argv) in self._early:  # already under way (the command's head start)
+                return
             self._early[tuple(argv)] = fut
 
         def work() -> None:

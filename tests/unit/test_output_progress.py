@@ -323,3 +323,58 @@ def test_quiet_is_a_global_option_and_an_option_of_the_long_commands(manifest):
     assert version.returncode == 0 and version.stdout.startswith("kcli v")
     helped = _kcli("bootstrap", "--help").stdout + _kcli("image", "load", "--help").stdout
     assert helped.count("--quiet") == 2
+
+
+# -- Stream: plain text without rich where rich would add nothing -------------------------------
+
+TRICKY = [
+    "deployment.apps/web configured",
+    "a\tbc\td\n\tx\ty",  # tabs on several lines
+    "bell\x07 bs\x08 vt\x0b ff\x0c cr\r end",  # dropped by rich
+    "esc \x1b[31m kept, nul \x00 kept",
+    "é 日本 " + "w" * 300,  # no wrapping
+    "",
+]
+
+
+class _Pipe(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_a_stream_writes_what_rich_would_to_a_pipe(text, monkeypatch):
+    want = io.StringIO()
+    console.make_console(file=want, environ={}).print(text, style="yellow")
+    pipe = _Pipe()
+    monkeypatch.setattr(sys, "stdout", pipe)
+    stream = console.Stream(environ={})
+    stream.print(text, style="yellow")
+    assert pipe.getvalue() == want.getvalue()
+    assert stream._rich is None  # rich was not needed
+
+
+def test_a_stream_uses_rich_on_a_terminal_or_when_forced(monkeypatch):
+    class Tty(_Pipe):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdout", Tty())
+    assert not console.Stream(environ={}).plain()
+    monkeypatch.setattr(sys, "stdout", _Pipe())
+    assert console.Stream(environ={}).plain()
+    assert not console.Stream(environ={"FORCE_COLOR": "1"}).plain()
+    stream = console.Stream(environ={})
+    stream.print({"not": "a string"})  # anything but strings: rich renders it
+    assert stream._rich is not None and sys.stdout.getvalue() == "{'not': 'a string'}\n"
+
+
+def test_the_cli_imports_no_rich_for_a_plain_command():
+    script = (
+        "import sys; sys.argv = ['kcli', 'version']\n"
+        "from kcli.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('rich' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["kcli", "v0.1.0", "False"]
