@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,15 @@ def state_dir_for(inv: Inventory, explicit: str | None = None) -> Path:
     if os.environ.get("KCLI_STATE"):
         return Path(os.environ["KCLI_STATE"])
     return Path(inv.source).resolve().parent / "state"
+
+
+def commit_id(summary: str) -> str | None:
+    """The short id in ``git commit``'s summary line: ``[main (root-commit) 1a2b3c4] message``."""
+    m = _SUMMARY.match(summary)
+    return m.group(1) if m else None
+
+
+_SUMMARY = re.compile(r"\[[^\]\n]* ([0-9a-f]{4,40})\] ")
 
 
 class StateStore:
@@ -109,10 +119,13 @@ class StateStore:
             tmp.write_text(files[name])
             os.replace(tmp, target)
         self._git("add", "--", *changed)
-        if self._git("diff", "--cached", "--quiet", check=False).returncode == 0:
-            return None
-        self._git("commit", "-q", "-m", message)
-        return self._git("rev-parse", "--short", "HEAD").stdout.strip()
+        done = self._git("commit", "-m", message, check=False)  # 2 git processes per commit, not 4
+        if done.returncode != 0:
+            if self._git("diff", "--cached", "--quiet", check=False).returncode == 0:
+                return None  # the files are back to what the last commit holds: nothing to commit
+            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
+            raise StateError(f"git commit in {self.dir}: exit {done.returncode}: {tail}")
+        return commit_id(done.stdout) or self._git("rev-parse", "--short", "HEAD").stdout.strip()
 
     def log(self, limit: int = 20) -> list[dict[str, str]]:
         if not (self.dir / ".git").exists():

@@ -23,14 +23,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import IO
 
-# paramiko.config imports invoke (and with it asyncio and unittest.mock: 45 ms per command) only for
-# ssh_config's "Match exec", which kcli never uses; kcli does not use invoke itself.
-if "invoke" not in sys.modules:
-    sys.modules["invoke"] = None  # type: ignore[assignment]  # `import invoke` raises ImportError
-import paramiko  # noqa: E402
-
 from kcli.core.inventory import Host, Inventory
 from kcli.errors import CommandError, CommandTimeoutError, ConnectError, HostKeyError
+from kcli.shell.sshlib import paramiko
 
 CHUNK = 64 * 1024
 
@@ -438,7 +433,6 @@ class SshPool:
 def run_interactive(conn: SshConnection, argv: Sequence[str], *, tty: bool, stdin: bool) -> int:
     """Run argv with the local terminal attached (``exec -it``, ``logs -f``): a real PTY when tty,
     raw local mode, stdin forwarded, output streamed; returns the remote exit code."""
-    import sys
 
     conn.connect()
     assert conn._client is not None

@@ -13,6 +13,8 @@ from kcli.shell.config import load_inventory
 from kcli.shell.localimages import build_busybox
 from kcli.shell.transport import SshPool
 
+from .conftest import SANDBOX
+
 pytestmark = pytest.mark.e2e
 
 
@@ -39,12 +41,13 @@ def test_sshd_and_docker_run_on_every_node(nodes):
 
 def test_second_up_reuses_everything(kcli, sandbox):
     before = subprocess.run(
-        ["docker", "ps", "-q", "--filter", "label=io.kcli.sandbox=e2e"], capture_output=True, text=True
+        ["docker", "ps", "-q", "--filter", f"label=io.kcli.sandbox={SANDBOX}"], capture_output=True, text=True
     ).stdout.split()
-    out = kcli("sandbox", "up", "--name", "e2e", "--nodes", "3").stderr
+    assert before
+    out = kcli("sandbox", "up", "--name", SANDBOX, "--nodes", "3").stderr
     assert "image cached" in out
     after = subprocess.run(
-        ["docker", "ps", "-q", "--filter", "label=io.kcli.sandbox=e2e"], capture_output=True, text=True
+        ["docker", "ps", "-q", "--filter", f"label=io.kcli.sandbox={SANDBOX}"], capture_output=True, text=True
     ).stdout.split()
     assert sorted(before) == sorted(after)
 
@@ -72,7 +75,7 @@ def test_stopped_node_is_not_ready_within_connect_timeout_and_others_stay_ready(
 
     inv = load_inventory(str(sandbox))
     timeout = inv.host("node3").connect_timeout
-    kcli("sandbox", "stop-node", "node3", "--name", "e2e")
+    kcli("sandbox", "stop-node", "node3", "--name", SANDBOX)
     try:
         started = time.monotonic()
         statuses, _ = observe_nodes(inv)
@@ -84,7 +87,7 @@ def test_stopped_node_is_not_ready_within_connect_timeout_and_others_stay_ready(
         described = kcli("describe", "node", "node3", "-i", str(sandbox)).stdout
         assert "NodeUnreachable" in described and "connect" in described
     finally:
-        kcli("sandbox", "start-node", "node3", "--name", "e2e")
+        kcli("sandbox", "start-node", "node3", "--name", SANDBOX)
     assert [i["status"]["conditions"][0]["status"] for i in kcli.json("get", "nodes")["items"]] == ["True"] * 3
 
 
