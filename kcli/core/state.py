@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from kcli.core.facts.host import HostFacts
 from kcli.core.network import ClusterNetwork, NodeLease
 
 API_VERSION = "kcli.io/v1alpha1"
-# libyaml when PyYAML has it (10x faster on a 40 KB state; same text), the pure-Python classes otherwise
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _yaml() -> tuple[Any, Any, Any]:
+    """PyYAML and its libyaml loader and dumper when it has them (10x faster on a 40 KB state;
+    same text), else its pure-Python ones; imported on first use (a state parsed before comes
+    from kcli.shell.parsedcache without it)."""
+    import yaml
+
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader), getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def empty_state(cluster: str) -> dict[str, Any]:
@@ -22,11 +26,13 @@ def empty_state(cluster: str) -> dict[str, Any]:
 
 def render_state(state: Mapping[str, Any]) -> str:
     """Canonical text: sorted keys, block style, so git diffs show real changes only."""
-    return yaml.dump(dict(state), Dumper=_DUMPER, sort_keys=True, default_flow_style=False, allow_unicode=True)
+    yaml, _, dumper = _yaml()
+    return str(yaml.dump(dict(state), Dumper=dumper, sort_keys=True, default_flow_style=False, allow_unicode=True))
 
 
 def parse_state(text: str, cluster: str) -> dict[str, Any]:
-    data = yaml.load(text, Loader=_LOADER) if text.strip() else None  # noqa: S506 - a safe loader
+    yaml, loader, _ = _yaml()
+    data = yaml.load(text, Loader=loader) if text.strip() else None  # noqa: S506 - a safe loader
     if not isinstance(data, dict):
         return empty_state(cluster)
     data.setdefault("nodes", {})

@@ -6,10 +6,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from kcli.core.inventory import Inventory, parse_inventory
 from kcli.errors import InventoryError, UsageError
+from kcli.shell import parsedcache
+
+
+def _safe_load(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
 
 
 def kcli_home() -> Path:
@@ -24,7 +29,7 @@ def read_config() -> dict[str, Any]:
     p = config_path()
     if not p.exists():
         return {"contexts": {}, "current-context": None}
-    data = yaml.safe_load(p.read_text()) or {}
+    data = parsedcache.load(p, p.read_text(), _safe_load, tag="yaml") or {}
     data.setdefault("contexts", {})
     data.setdefault("current-context", None)
     return data
@@ -34,6 +39,8 @@ def write_config(data: dict[str, Any]) -> None:
     p = config_path()
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(".tmp")
+    import yaml
+
     tmp.write_text(yaml.safe_dump(data, sort_keys=True))
     os.replace(tmp, p)
 
@@ -81,8 +88,12 @@ def load_inventory(explicit: str | None = None) -> Inventory:
     if not path.exists():
         raise InventoryError(f"{path}: inventory file not found")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
+        data = parsedcache.load(path, path.read_text(), _safe_load, tag="yaml")
+    except Exception as exc:
+        import yaml  # only here: a cached parse does without it
+
+        if not isinstance(exc, yaml.YAMLError):
+            raise
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise InventoryError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc

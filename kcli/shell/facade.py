@@ -303,7 +303,7 @@ class Cluster:
         from kcli.shell.state_hooks import node_extras
 
         hosts = [self.inv.host(n) for n in names] if names else list(self.inv.hosts)
-        extra, finish = node_extras(self.inv, hosts, str(self.store.dir))
+        extra, finish = node_extras(self.inv, hosts, self.store)
         return hosts, extra, finish
 
     # -- changes -------------------------------------------------------------------------------

@@ -8,13 +8,13 @@ from kcli.core.bootstrap import overlay_drift
 from kcli.core.facts.host import overlay_snippets, parse_host_facts
 from kcli.core.nodes import Condition
 from kcli.core.state import leases_of, network_of
-from kcli.shell.statestore import StateStore, state_dir_for
+from kcli.shell.statestore import StateStore
 
 
-def node_extras(inv, hosts, state_dir: str | None = None):
-    """Return (per-host extra snippets, finish(host, sections) → (joined_at, extra conditions))."""
-    store = StateStore(state_dir_for(inv, state_dir), inv.cluster)
-    state = store.load()
+def node_extras(inv, hosts, store: StateStore):
+    """Return (per-host extra snippets, finish(host, sections) → (joined_at, extra conditions)),
+    from the state as ``store`` has it parsed (read only)."""
+    state = store.peek()
     net = network_of(state)
     leases = leases_of(state)
     nodes = state.get("nodes") or {}

@@ -12,6 +12,7 @@ from typing import Any
 from kcli.core.inventory import Inventory
 from kcli.core.state import parse_state, render_state
 from kcli.errors import KcliError
+from kcli.shell import parsedcache
 from kcli.shell.local import run_local
 
 STATE_FILE = "cluster.yaml"
@@ -64,7 +65,9 @@ class StateStore:
             stamp = None
         if stamp is None or stamp != self._parsed[0]:
             text = self.path.read_text() if stamp is not None else ""
-            self._parsed = (stamp, parse_state(text, self.cluster))
+            cluster = self.cluster
+            parsed = parsedcache.load(self.path, text, lambda t: parse_state(t, cluster), tag=f"state\0{cluster}")
+            self._parsed = (stamp, parsed)
         return self._parsed[1]
 
     def load(self) -> dict[str, Any]:
