@@ -54,13 +54,14 @@ for attempt in 1 2 3 4 5; do
   now=$(date +%s)
   if mkdir {d} 2>/dev/null; then
     last=$(cat {e} 2>/dev/null || echo 0); case $last in ''|*[!0-9]*) last=0;; esac
+    prev=$last
     seen=$(cat {f} 2>/dev/null || echo 0); case $seen in ''|*[!0-9]*) seen=0;; esac
     [ "$seen" -gt "$last" ] && last=$seen
     epoch=$(date +%s)000; [ "$last" -ge "$epoch" ] && epoch=$((last + 1))
     printf '%s\n' "$epoch" > {e}.tmp && mv -f {e}.tmp {e}
     {{ printf %s {info}; echo "acquired=$now"; echo "expires=$((now + {int(ttl)}))"; echo "epoch=$epoch"; }} > {d}/info.tmp
     mv {d}/info.tmp {d}/info
-    echo state=acquired; echo "now=$now"; echo "epoch=$epoch"; echo "generation=$(cat {shlex.quote(_beside_lock("state.generation"))} 2>/dev/null || echo 0)"; exit 0
+    echo state=acquired; echo "now=$now"; echo "epoch=$epoch"; echo "prev_epoch=$prev"; echo "generation=$(cat {shlex.quote(_beside_lock("state.generation"))} 2>/dev/null || echo 0)"; exit 0
   fi
   exp=$(sed -n 's/^expires=//p' {d}/info 2>/dev/null)
   age=$((now - $(stat -c %Y {d} 2>/dev/null || echo "$now")))
@@ -110,6 +111,53 @@ def release_script(token: str, generation: int = 0) -> str:
     return f"if grep -qx {t} {d}/info 2>/dev/null; then {keep}rm -rf {d}; echo state=released; else {drain}echo state=not-held; fi"
 
 
+# Read with an apply's look (lock nodes): the lock as it was then, for LOOK_STILL_VALID.
+PROBE_SECTION = "lock_probe"
+
+
+def probe_script() -> str:
+    """The voter's last epoch, whether its lock is held and whether a holder's script runs now."""
+    d = shlex.quote(LOCK_DIR)
+    m = shlex.quote(_beside_lock("fence.lock"))
+    return (
+        f"echo epoch=$(cat {shlex.quote(LOCK_DIR + '.epoch')} 2>/dev/null || echo 0); "
+        f"if [ -d {d} ]; then echo lock=held; else echo lock=free; fi; "
+        f"if command -v flock >/dev/null 2>&1 && [ -e {m} ]; then "
+        f"if flock -n {m} true; then echo mutex=free; else echo mutex=busy; fi; else echo mutex=free; fi"
+    )
+
+
+@dataclass(frozen=True)
+class LockProbe:
+    epoch: int
+    free: bool  # no lock held and no holder's script running
+
+
+def parse_probe(text: str | None) -> LockProbe | None:
+    if text is None:
+        return None
+    kv = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    try:
+        epoch = int(kv.get("epoch", ""))
+    except ValueError:
+        return None
+    return LockProbe(epoch, kv.get("lock") == "free" and kv.get("mutex") == "free")
+
+
+def look_still_valid(probes: Mapping[str, LockProbe | None], vote: Vote) -> bool:
+    """Whether a look taken without the lock (with ``probes``) still shows the hosts as the won
+    ``vote`` found them, so the holder may plan from it instead of looking again: on every voter it
+    won, the lock was free then and nobody took it since (its epoch before this run's is the one the
+    look read). Any other taker in between needed a majority, which shares a voter with this one."""
+    if not vote.won:
+        return False
+    for node in vote.acquired:
+        probe = probes.get(node)
+        if probe is None or not probe.free or probe.epoch != vote.answers[node].prev_epoch:
+            return False
+    return True
+
+
 def state_copy_script() -> str:
     """The cluster's kept state and its generation (``kcli state rebuild``)."""
     g, c = shlex.quote(_beside_lock("state.generation")), shlex.quote(_beside_lock("state.yaml"))
@@ -137,6 +185,7 @@ class LockInfo:
     now: int = 0
     epoch: int = 0
     generation: int = 0  # the newest state generation committed to this cluster (on acquire)
+    prev_epoch: int = 0  # on acquire: the voter's last epoch before this one (no other taker since a look)
 
     def describe(self) -> str:
         if self.state == "free":
@@ -169,6 +218,7 @@ def parse_lock(text: str) -> LockInfo:
         num("now"),
         num("epoch"),
         num("generation"),
+        num("prev_epoch"),
     )
 
 

@@ -19,6 +19,7 @@ from kcli.core.cluster import ClusterView, add_unknown_pods, merged, view_from_s
 from kcli.core.commands.batch import Unit
 from kcli.core.facts.view_script import VIEW_SNIPPETS
 from kcli.core.inventory import Inventory
+from kcli.core.lock import look_still_valid
 from kcli.core.objects import AnyObject, ObjectKey
 from kcli.core.planner import (
     Desired,
@@ -200,8 +201,11 @@ def _apply(
     repairs: Sequence[Mapping[str, str]] = (),
     deleting: frozenset[tuple[str, str]] = frozenset(),
 ) -> ApplyReport:
+    # The first look is taken without the lock (the command started it while it was still
+    # importing): it ends most applies of a converged cluster, and when the lock is won with
+    # nobody having taken it since, the holder plans from it (kcli.core.lock.look_still_valid).
+    view, secret_key, probes = look(pool, inv, state)
     if not certain:
-        view, secret_key = look(pool, inv, state)
         report.objects = object_changes(state, desired, secret_key)
         report.unreachable = dict(view.errors)
         current = plan(desired, view, state, inv, _policy(inv, view, secret_key, draining, deleting))
@@ -214,7 +218,8 @@ def _apply(
             return report
     with ClusterLock(pool, "apply", wait=lock_wait, store=store) as lock:
         # Under the lock: the record as the previous holder left it (it may have committed
-        # while this run waited), and a look (again) at the hosts, raising every node's fence.
+        # while this run waited), and a look (again) at the hosts, raising every node's fence,
+        # unless the first look still stands (then the first write raises each node's fence).
         fresh = store.load()
         if fresh != state:
             state = fresh
@@ -222,7 +227,9 @@ def _apply(
                 state, manifest_objects, applyset=applyset, prune=prune, delete=delete_keys, orphan=orphan
             )
             report.pruned = [object_id(k) for k in desired.pruned]
-        view, secret_key = look(pool, inv, state, lock)
+            probes = None
+        if probes is None or lock.vote is None or not look_still_valid(probes, lock.vote):
+            view, secret_key, _ = look(pool, inv, state, lock)
         report.unreachable = dict(view.errors)
         policy = _policy(inv, view, secret_key, draining, deleting)
         current = plan(desired, view, state, inv, policy)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kcli.core.facts.view_script import VIEW_SNIPPETS
 from kcli.core.inventory import Inventory
-from kcli.core.lock import lock_hosts
+from kcli.core.lock import PROBE_SECTION, LockProbe, lock_hosts, parse_probe, probe_script
 from kcli.core.secretkey import READ_SNIPPET, SECRET_KEY_FILE, choose_key, store_unit
 from kcli.core.secretkey import SECTION as KEY_SECTION
 from kcli.errors import ExecutionError
@@ -48,11 +48,13 @@ def observe_cluster(
 
 def look(
     pool: SshPool, inv: Inventory, state: Mapping[str, Any], lock: ClusterLock | None = None
-) -> tuple[ClusterView, bytes]:
+) -> tuple[ClusterView, bytes, dict[str, LockProbe | None] | None]:
     """What an apply plans from: one round trip per node (the lock holder's raises each node's
-    fence); the cluster's secret key rides on the lock nodes'. The holder writes the key to lock
-    nodes that lack it (kcli.core.secretkey); a look without the lock on a cluster that has no key
-    yet plans with a throwaway one. Pods of unreachable nodes are added as Unknown."""
+    fence); the cluster's secret key and the lock's state ride on the lock nodes'. The holder writes
+    the key to lock nodes that lack it (kcli.core.secretkey); a look without the lock on a cluster
+    that has no key yet plans with a throwaway one. Pods of unreachable nodes are added as Unknown.
+    The third value: the lock nodes' lock probes (kcli.core.lock.look_still_valid), or None when
+    the look cannot stand for one under the lock (a lock node lacks the key: the holder writes it)."""
     from kcli.core.cluster import add_unknown_pods, view_from_sections
 
     voters = [h.name for h in lock_hosts(inv)]
@@ -76,7 +78,13 @@ def look(
     if lock is not None and choice.missing:
         _keep_key(pool, inv, lock, key, choice.missing, new=not choice.key)
     add_unknown_pods(view, state.get("pods") or {})
-    return view, key
+    probes = None
+    if not choice.missing and choice.key:
+        probes = {}
+        for v in voters:
+            sec = (res.values.get(v) or {}).get(PROBE_SECTION)
+            probes[v] = parse_probe(sec.text) if sec is not None and sec.rc == 0 else None
+    return view, key, probes
 
 
 def start_look(pool: SshPool, inv: Inventory) -> None:
@@ -91,8 +99,8 @@ def start_observe_cluster(pool: SshPool, inv: Inventory) -> None:
 
 
 def _key_reads(inv: Inventory) -> dict[str, dict[str, str]]:
-    """The lock nodes also read the cluster's secret key in the look."""
-    return {h.name: {KEY_SECTION: READ_SNIPPET} for h in lock_hosts(inv)}
+    """The lock nodes also read the cluster's secret key and the lock's state in the look."""
+    return {h.name: {KEY_SECTION: READ_SNIPPET, PROBE_SECTION: probe_script()} for h in lock_hosts(inv)}
 
 
 def _keep_key(pool: SshPool, inv: Inventory, lock: ClusterLock, key: bytes, nodes: Sequence[str], *, new: bool) -> None:

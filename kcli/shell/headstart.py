@@ -70,7 +70,9 @@ def head_start(argv: Sequence[str]) -> HeadStart | None:
         if all(k in _STATE_ONLY for k in kind.split(",")):
             return None
         return HeadStart("view", inventory, None)
-    return HeadStart("connect", inventory, state if cmd == "delete" else None)
+    if cmd == "delete":  # its first look is apply's (delete runs through the same converge)
+        return HeadStart("apply", inventory, state)
+    return HeadStart("connect", inventory, None)
 
 
 def _value(args: list[str], flags: Sequence[str]) -> str | None:

@@ -75,6 +75,7 @@ class ClusterLock:
         self.enabled = enabled  # False: a read-only run (dry run) that takes no lock
         self.store = store  # the local state: refused when behind the cluster's; kept there on release
         self.cluster_generation = 0
+        self.vote: Vote | None = None  # the vote this run won
 
     def _held_hosts(self) -> list[Host]:
         return [h for h in self.voters if h.name in self.held_on]
@@ -92,6 +93,7 @@ class ClusterLock:
             asked = time.monotonic()
             vote = self._vote()
             if vote.won:
+                self.vote = vote
                 self.held_on, self.epoch = vote.acquired, vote.epoch
                 self.renewed_at = asked
                 self.cluster_generation = vote.generation

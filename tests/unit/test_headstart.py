@@ -27,7 +27,7 @@ from kcli.shell.headstart import _NODES, _STATE_ONLY, HeadStart, head_start
         (["get", "svc,cm"], None),  # read from the state alone
         (["get", "pods", "-w"], None),
         (["get"], None),
-        (["delete", "-f", "w.yaml", "--state", "st"], HeadStart("connect", None, "st")),
+        (["delete", "-f", "w.yaml", "--state", "st"], HeadStart("apply", None, "st")),
         (["describe", "pod", "web-1"], HeadStart("connect", None, None)),
         (["exec", "-i", "web-1", "--", "sh"], None),  # -i is --stdin there; exec has no head start
         (["bootstrap"], None),
@@ -53,10 +53,10 @@ def test_take_hands_over_the_cluster_only_for_the_same_arguments(tmp_path, monke
     )
     monkeypatch.setenv("KCLI_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("KCLI_HEAD_START", raising=False)
-    headstart.begin(["delete", "-f", "x.yaml", "-i", str(inv)])
+    headstart.begin(["describe", "pod", "x", "-i", str(inv)])
     assert headstart.take(str(inv), "elsewhere") is None  # another state: not this cluster
     assert headstart.take(str(inv), None) is None  # taken once only
-    headstart.begin(["delete", "-f", "x.yaml", "-i", str(inv)])
+    headstart.begin(["describe", "pod", "x", "-i", str(inv)])
     cluster = headstart.take(str(inv), None)
     assert cluster is not None and [h.name for h in cluster.inv.hosts] == ["n1"]
     cluster.close()

@@ -312,3 +312,62 @@ class TestScripts:
         b = parse_lock((tmp_path / "b.out").read_text())
         assert b.state == "acquired"  # B took the expired lock over
         assert a.state == "held" and a.owner == "bob"  # so A must not get it as well
+
+
+# --------------------------------------------------------------------------- a look that still stands
+
+
+class TestLookStillValid:
+    """The holder plans from its look without the lock when nobody took the lock since."""
+
+    def probe(self) -> lock.LockProbe | None:
+        return lock.parse_probe(run(lock.probe_script()))
+
+    def test_the_probe_and_the_acquire_agree_on_the_epoch_when_nobody_came_between(self, lock_dir):
+        lock_dir.parent.mkdir(parents=True)
+        assert "/var/lib/kcli" not in lock.probe_script()
+        sh_lock(release_script(sh_lock(acquire_script("tok-a", "a", 60)).token or "tok-a"))
+        first = self.probe()
+        assert first is not None and first.free and first.epoch > 0
+        mine = sh_lock(acquire_script("tok-b", "b", 60))
+        assert mine.state == "acquired" and mine.prev_epoch == first.epoch < mine.epoch
+
+    def test_a_taker_in_between_moves_the_epoch(self, lock_dir):
+        lock_dir.parent.mkdir(parents=True)
+        first = self.probe()
+        other = sh_lock(acquire_script("tok-x", "x", 60))
+        sh_lock(release_script("tok-x"))
+        mine = sh_lock(acquire_script("tok-b", "b", 60))
+        assert first is not None and mine.prev_epoch == other.epoch != first.epoch
+
+    def test_a_held_lock_or_a_running_script_is_not_free(self, lock_dir):
+        lock_dir.parent.mkdir(parents=True)
+        sh_lock(acquire_script("tok-x", "x", 60))
+        held = self.probe()
+        assert held is not None and not held.free
+        sh_lock(release_script("tok-x"))
+        if shutil.which("flock"):
+            mutex = lock_dir.parent / "fence.lock"
+            mutex.touch()
+            holder = subprocess.Popen(["flock", str(mutex), "sleep", "5"], start_new_session=True)
+            try:
+                time.sleep(0.3)
+                busy = self.probe()
+                assert busy is not None and not busy.free
+            finally:
+                os.killpg(holder.pid, 9)  # flock and its sleep, which holds the lock too
+                holder.wait()
+        assert (p := self.probe()) is not None and p.free
+
+    def vote(self, **prev: int) -> Vote:
+        return Vote({n: LockInfo("acquired", epoch=99, prev_epoch=e) for n, e in prev.items()}, {"c": "down"}, 2)
+
+    def test_look_still_valid(self):
+        free = lock.LockProbe(5, True)
+        assert lock.look_still_valid({"a": free, "b": lock.LockProbe(7, True)}, self.vote(a=5, b=7))
+        assert not lock.look_still_valid({"a": free, "b": lock.LockProbe(7, True)}, self.vote(a=5, b=8))
+        assert not lock.look_still_valid({"a": free, "b": lock.LockProbe(7, False)}, self.vote(a=5, b=7))
+        assert not lock.look_still_valid({"a": free, "b": None}, self.vote(a=5, b=7))  # not read then
+        assert not lock.look_still_valid({"a": free}, self.vote(a=5))  # no majority
+        assert lock.parse_probe("noise") is None and lock.parse_probe(None) is None
+        assert lock.parse_probe("epoch=3\nlock=free\nmutex=busy\n") == lock.LockProbe(3, False)
