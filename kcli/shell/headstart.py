@@ -15,7 +15,6 @@ wrong guess costs the background work and nothing else. Nothing here writes to a
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -108,62 +107,49 @@ def _positional(args: list[str]) -> list[str]:
     return out
 
 
-class _Started:
-    """A head start under way: the cluster it opened (None when it could not)."""
+def _open(start: HeadStart) -> Cluster | None:
+    """The cluster of ``start`` with its connections and first round trip under way (threads),
+    or None when it cannot be opened (the command reports its own errors)."""
+    try:
+        from kcli.shell.facade import Cluster
 
-    def __init__(self, start: HeadStart) -> None:
-        self.start = start
-        self.cluster: Cluster | None = None
-
-    def run(self) -> None:
-        try:
-            from kcli.shell.facade import Cluster
-
-            cluster = Cluster.load(self.start.inventory, self.start.state, head_start=False)
-            if self.start.what == "connect":
-                cluster.start_connect()
-            elif self.start.what == "nodes":
-                cluster.start_nodes()
-            else:
-                cluster.start_look(self.start.what)
-            self.cluster = cluster
-        except Exception:  # noqa: BLE001 - only a head start: the command reports its own errors
-            self.cluster = None
+        cluster = Cluster.load(start.inventory, start.state, head_start=False)
+        if start.what == "connect":
+            cluster.start_connect()
+        elif start.what == "nodes":
+            cluster.start_nodes()
+        else:
+            cluster.start_look(start.what)
+        return cluster
+    except Exception:  # noqa: BLE001 - only a head start
+        return None
 
 
-_lock = threading.Lock()
-_started: _Started | None = None
+_early: tuple[HeadStart, Cluster] | None = None
 
 
 def begin(argv: Sequence[str]) -> None:
-    """Start the head start for this command line, if it has one (once per process). The little
-    it computes (the inventory, the imports SSH needs: ~0.1 s) runs here, before the CLI's own
-    imports, which then overlap the connections and the round trip (threads of their own)."""
-    global _started
-    if os.environ.get("KCLI_HEAD_START") == "0":  # off (to compare, or to rule it out)
+    """Start the head start for this command line, if it has one. The little it computes (the
+    inventory, the imports SSH needs: ~0.1 s) runs here, before the CLI's own imports, which then
+    overlap the connections and the round trip (threads of their own)."""
+    global _early
+    if os.environ.get("KCLI_HEAD_START") == "0" or _early is not None:  # off: to compare, or rule it out
         return
     start = head_start(argv)
-    if start is None:
-        return
-    with _lock:
-        if _started is not None:
-            return
-        _started = _Started(start)
-    _started.run()
+    cluster = _open(start) if start is not None else None
+    if start is not None and cluster is not None:
+        _early = (start, cluster)
 
 
 def take(inventory: str | None, state: str | None) -> Cluster | None:
     """The cluster started early, when the command asks for the same inventory and state (first
     ask only); else None, and the early connections are closed."""
-    global _started
-    with _lock:
-        started, _started = _started, None
-    if started is None:
+    global _early
+    early, _early = _early, None
+    if early is None:
         return None
-    cluster = started.cluster
-    if cluster is None:
-        return None
-    if (started.start.inventory, started.start.state) != (inventory, state):
+    start, cluster = early
+    if (start.inventory, start.state) != (inventory, state):
         cluster.close()
         return None
     return cluster

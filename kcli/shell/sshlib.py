@@ -35,12 +35,10 @@ def _import_paramiko() -> types.ModuleType:
     of imports: email, zipfile, csv, ...): while it imports, ``importlib.metadata`` is a stand-in
     that answers ``version("paramiko")`` from the dist-info directory's name (anything else loads
     the real module). The SSH banner keeps paramiko's true version."""
-    if "paramiko" in sys.modules or "importlib.metadata" in sys.modules:
-        import paramiko
-
-        return paramiko
-    version = _dist_version("paramiko")
-    if version is None:
+    version = None
+    if "paramiko" not in sys.modules and "importlib.metadata" not in sys.modules:
+        version = _dist_version("paramiko")
+    if version is None:  # imported already, or no single dist-info: the plain import
         import paramiko
 
         return paramiko
