@@ -288,6 +288,7 @@ class Profile:
     received: dict[str, int]
     connect: dict[str, float]
     commands: dict[str, float]
+    api: dict[str, int] = field(default_factory=dict)  # docker API exchanges beside the commands
 
 
 def parse_profile(stderr: str) -> Profile | None:
@@ -297,8 +298,10 @@ def parse_profile(stderr: str) -> Profile | None:
             p = Profile({}, {}, {}, {})
             for row in lines[i + 1 :]:
                 parts = row.split()
-                if len(parts) != 6 or not parts[1].isdigit():
+                if len(parts) not in (6, 7) or not parts[1].isdigit():
                     break
+                if len(parts) == 7 and parts[6].isdigit():
+                    p.api[parts[0]] = int(parts[6])
                 p.round_trips[parts[0]] = int(parts[1])
                 p.received[parts[0]] = int(parts[3])
                 p.connect[parts[0]] = float(parts[4].rstrip("s"))
@@ -615,6 +618,9 @@ def profile_table(res: Results) -> str:
             continue
         hosts = sorted(ps[0].round_trips)
         rts = ", ".join(f"{h} {statistics.median(p.round_trips.get(h, 0) for p in ps):g}" for h in hosts)
+        api = statistics.median(max(p.api.values(), default=0) for p in ps)
+        if api:
+            rts += f" (+ {api:g} docker API exchanges per host beside them)"
         recv = statistics.median(statistics.mean(p.received.values()) for p in ps)
         remote = statistics.median(max(p.commands.values()) for p in ps)
         conn = statistics.median(max(p.connect.values()) for p in ps)

@@ -95,7 +95,8 @@ def print_templated(doc: dict, objs: Sequence[dict], fmt: str) -> None:
 
 
 def print_profile(stats: Mapping) -> None:
-    """--profile: round trips, bytes and time per host (stderr)."""
+    """--profile: round trips (commands run), bytes and time per host, and the docker API exchanges
+    made beside them on the same connection (kcli.shell.dockerapi) (stderr)."""
     rows = [
         {
             "HOST": n,
@@ -104,6 +105,7 @@ def print_profile(stats: Mapping) -> None:
             "RECEIVED": str(s.bytes_received),
             "CONNECT": f"{s.connect_seconds:.3f}s",
             "COMMANDS": f"{s.seconds:.3f}s",
+            "DOCKER-API": str(s.api_exchanges),
         }
         for n, s in sorted(stats.items())
     ]

@@ -3,14 +3,17 @@ hosts in parallel, behind the lock's fence. Every command that writes to hosts g
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 
 from kcli.core.commands.batch import BatchResult, Unit, parse_batch, render_batch
 from kcli.core.commands.shell import RUN_STDIN_SCRIPT
+from kcli.core.facts.sections import Section
 from kcli.core.fence import Fence
 from kcli.core.inventory import Host
 from kcli.core.results import HostResults
 from kcli.errors import LockLostError
+from kcli.shell.dockerapi import read_sections, script_runner
 from kcli.shell.fanout import DEFAULT_PARALLEL, run_on_hosts
 from kcli.shell.transport import SshPool
 
@@ -33,11 +36,22 @@ def run_batches(
     todo = [h for h in hosts if units.get(h.name) or (observe or {}).get(h.name)]
 
     def one(h: Host) -> BatchResult:
-        script = render_batch(
-            units.get(h.name, ()), fence=fence, lock_node=h.name in lock_nodes, observe=(observe or {}).get(h.name)
+        conn = pool.get(h)
+        limit = max(timeout, h.command_timeout)
+        ran: list[BatchResult] = []
+
+        def run_script(snippets: Mapping[str, str]) -> dict[str, Section]:
+            script = render_batch(
+                units.get(h.name, ()), fence=fence, lock_node=h.name in lock_nodes, observe=snippets or None
+            )
+            ran.append(parse_batch(conn.run(RUN_STDIN_SCRIPT, stdin=script.encode(), timeout=limit).stdout))
+            return ran[0].sections
+
+        # the observation folded in: read after the units ran (the docker API's part too)
+        sections = read_sections(
+            conn, (observe or {}).get(h.name) or {}, run_script, after=True, fallback=script_runner(conn, limit)
         )
-        res = pool.get(h).run(RUN_STDIN_SCRIPT, stdin=script.encode(), timeout=max(timeout, h.command_timeout))
-        return parse_batch(res.stdout)
+        return dataclasses.replace(ran[0], sections=sections)
 
     done = run_on_hosts(one, todo, max_workers=parallel)
     fenced = {n: r.fenced for n, r in done.values.items() if r.fenced}

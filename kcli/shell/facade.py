@@ -147,10 +147,12 @@ def select_containers(
 class Cluster:
     """The cluster one command works on: inventory, state store, SSH connections (lazy, reused)."""
 
-    def __init__(self, inventory: Inventory, state_dir: str | Path | None = None) -> None:
+    def __init__(
+        self, inventory: Inventory, state_dir: str | Path | None = None, *, pool: SshPool | None = None
+    ) -> None:
         self.inv = inventory
         self.store = StateStore(state_dir_for(inventory, str(state_dir) if state_dir else None), inventory.cluster)
-        self._pool: SshPool | None = None
+        self._pool: SshPool | None = pool
 
     @classmethod
     def load(

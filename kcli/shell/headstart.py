@@ -109,16 +109,25 @@ def _positional(args: list[str]) -> list[str]:
 
 def _open(start: HeadStart) -> Cluster | None:
     """The cluster of ``start`` with its connections and first round trip under way (threads),
-    or None when it cannot be opened (the command reports its own errors)."""
+    or None when it cannot be opened (the command reports its own errors). The TCP connections
+    open first (kcli.shell.presock), then the SSH handshakes start, then the rest is imported."""
     try:
+        from kcli.shell import presock
+        from kcli.shell.config import load_inventory
+
+        inv = load_inventory(start.inventory)
+        presock.start(inv)
+        from kcli.shell.transport import SshPool
+
+        pool = SshPool(inv)
+        for h in inv.hosts:
+            pool.get(h).start_connect()
         from kcli.shell.facade import Cluster
 
-        cluster = Cluster.load(start.inventory, start.state, head_start=False)
-        if start.what == "connect":
-            cluster.start_connect()
-        elif start.what == "nodes":
+        cluster = Cluster(inv, start.state, pool=pool)
+        if start.what == "nodes":
             cluster.start_nodes()
-        else:
+        elif start.what != "connect":
             cluster.start_look(start.what)
         return cluster
     except Exception:  # noqa: BLE001 - only a head start

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
-from kcli.core.facts.sections import Section, parse_sections, render_script
+from kcli.core.facts.sections import Section
 from kcli.core.fence import Fence
 from kcli.core.inventory import Host
 from kcli.core.results import HostResults
+from kcli.shell.dockerapi import read_sections, script_runner
 from kcli.shell.fanout import run_on_hosts
 from kcli.shell.transport import SshPool
 
@@ -32,8 +33,8 @@ def observe(
         return HostResults(res.order, {n: r.sections for n, r in res.values.items()}, res.errors)
 
     def one(h: Host) -> dict[str, Section]:
-        res = pool.get(h).run(_argv(h, snippets, per_host), timeout=timeout)
-        return parse_sections(res.stdout)
+        merged = _snippets(h, snippets, per_host)
+        return pool.get(h).call(_key(merged, timeout), _reader(pool, h, merged, timeout))
 
     return run_on_hosts(one, hosts)
 
@@ -48,8 +49,21 @@ def start_observe(
     """Begin ``observe`` (without a fence) of the same arguments now, in the background: the later
     ``observe`` call takes these results (kcli.shell.transport.SshConnection.start)."""
     for h in hosts:
-        pool.get(h).start(_argv(h, snippets, per_host), timeout=timeout)
+        merged = _snippets(h, snippets, per_host)
+        pool.get(h).start_call(_key(merged, timeout), _reader(pool, h, merged, timeout))
 
 
-def _argv(h: Host, snippets: Mapping[str, str] | None, per_host: Mapping[str, Mapping[str, str]] | None) -> list[str]:
-    return ["sh", "-c", render_script({**(snippets or {}), **((per_host or {}).get(h.name, {}))})]
+def _snippets(
+    h: Host, snippets: Mapping[str, str] | None, per_host: Mapping[str, Mapping[str, str]] | None
+) -> dict[str, str]:
+    return {**(snippets or {}), **((per_host or {}).get(h.name, {}))}
+
+
+def _key(snippets: Mapping[str, str], timeout: float) -> tuple:
+    return ("observe", tuple(snippets.items()), timeout)
+
+
+def _reader(pool: SshPool, h: Host, snippets: Mapping[str, str], timeout: float) -> Callable[[], dict[str, Section]]:
+    """One host's observation: its script (one command) and, beside it, what the docker API answers."""
+    conn = pool.get(h)
+    return lambda: read_sections(conn, snippets, script_runner(conn, timeout))

@@ -18,14 +18,17 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from kcli.core.inventory import Host, Inventory
 from kcli.errors import CommandError, CommandTimeoutError, ConnectError, HostKeyError
 from kcli.shell.sshlib import paramiko
+
+if TYPE_CHECKING:
+    from kcli.shell.dockerapi import DockerApi
 
 CHUNK = 64 * 1024
 
@@ -53,6 +56,8 @@ class HostStats:
     bytes_received: int = 0
     seconds: float = 0.0
     connect_seconds: float = 0.0
+    api_exchanges: int = 0  # pipelined docker API exchanges (kcli.shell.dockerapi), beside the commands
+    api_seconds: float = 0.0
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -122,9 +127,12 @@ class SshConnection:
         self._client: paramiko.SSHClient | None = None
         self._jump: SshConnection | None = None
         self._lock = threading.Lock()
-        self._early: dict[tuple[str, ...], Future[CommandResult]] = {}
+        self._early: dict[Hashable, Future[Any]] = {}
         self._early_lock = threading.Lock()
         self._connect_error: Exception | None = None
+        self._api: DockerApi | None = None
+        self._api_off = False  # the docker API did not answer on this connection: the CLI from now on
+        self._api_lock = threading.Lock()
 
     # -- connection ---------------------------------------------------------------------------
     @property
@@ -220,6 +228,11 @@ class SshConnection:
         jump = cfg.get("proxyjump")
         if jump and jump.lower() != "none":
             return self._open_via_jump(jump.split(",")[-1].strip(), deadline)
+        from kcli.shell import presock
+
+        early = presock.take(self.host.address, self.host.port, deadline - time.monotonic())
+        if early is not None:
+            return early
         delay = 0.1
         while True:
             remaining = deadline - time.monotonic()
@@ -270,6 +283,9 @@ class SshConnection:
             raise ConnectError(f"{self.label}: via jump host {address}: {exc}") from exc
 
     def close(self) -> None:
+        if self._api is not None:
+            self._api.close()
+            self._api = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -290,19 +306,31 @@ class SshConnection:
         (without stdin), it takes this result instead of running it again; any other command drops
         it (what it changed would make the result stale). A command starts its read-only look at
         the nodes this way while it is still importing and parsing (the two overlap)."""
-        fut: Future[CommandResult] = Future()
+        self.start_call(("run", tuple(argv)), lambda: self._run(argv, stdin=None, timeout=timeout))
+
+    def start_call(self, key: Hashable, fn: Callable[[], Any]) -> None:
+        """``fn()`` now, in a background thread; the next ``call(key, …)`` takes its result (or
+        error), any other command or call drops it (``start`` for read-only work only)."""
+        fut: Future[Any] = Future()
         with self._early_lock:
-            if tuple(argv) in self._early:  # already under way (the command's head start)
+            if key in self._early:  # already under way (the command's head start)
                 return
-            self._early[tuple(argv)] = fut
+            self._early[key] = fut
 
         def work() -> None:
             try:
-                fut.set_result(self._run(argv, stdin=None, timeout=timeout))
-            except BaseException as exc:  # noqa: BLE001 - handed to the run() that takes it
+                fut.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the call that takes it
                 fut.set_exception(exc)
 
         threading.Thread(target=work, name=f"kcli-early-{self.host.name}", daemon=True).start()
+
+    def call(self, key: Hashable, fn: Callable[[], Any]) -> Any:
+        """The result of ``start_call(key, …)`` when it was the last thing started, else ``fn()``."""
+        with self._early_lock:  # a result started early is only taken by the very next command
+            early = self._early.pop(key, None)
+            self._early.clear()
+        return early.result() if early is not None else fn()
 
     def run(
         self,
@@ -314,13 +342,58 @@ class SshConnection:
         allowed_exit_codes: Sequence[int] = (0,),
     ) -> CommandResult:
         """Run argv on the host; stdin may be bytes or a stream (sent in chunks while reading)."""
-        with self._early_lock:  # a result started early is only taken by the very next command
-            early = self._early.pop(tuple(argv), None) if stdin is None else None
-            self._early.clear()
-        result = early.result() if early is not None else self._run(argv, stdin=stdin, timeout=timeout)
+        if stdin is None:
+            result = self.call(("run", tuple(argv)), lambda: self._run(argv, stdin=None, timeout=timeout))
+        else:
+            with self._early_lock:
+                self._early.clear()
+            result = self._run(argv, stdin=stdin, timeout=timeout)
         if check and result.exit_code not in allowed_exit_codes:
             raise CommandError(self.host.name, tuple(argv), result.exit_code, result.stderr)
         return result
+
+    def execute(self, argv: Sequence[str], *, timeout: float | None = None) -> CommandResult:
+        """Run argv on the host, leaving any result started early alone (for work ``call`` runs)."""
+        return self._run(argv, stdin=None, timeout=timeout)
+
+    # -- the docker API (kcli.shell.dockerapi) --------------------------------------------------
+    def docker_api(self) -> DockerApi | None:
+        """This host's dockerd over a channel of this connection, opened on first use; None when
+        it cannot be (the observation then runs the docker CLI; remembered, kcli.shell.dockerapi)."""
+        from kcli.core.facts.dockerapi import SOCKET
+        from kcli.shell.dockerapi import ApiUnavailable, DockerApi, open_unix_channel, remember_off
+
+        self.connect()
+        with self._api_lock:
+            if self._api is not None or self._api_off:
+                return self._api
+            transport = self._client.get_transport() if self._client is not None else None
+            try:
+                if transport is None:
+                    raise ApiUnavailable("not connected")
+                chan = open_unix_channel(transport, SOCKET, self.host.connect_timeout)
+            except (ApiUnavailable, paramiko.SSHException, OSError, EOFError):
+                self._api_off = True
+                remember_off(self.host)
+                return None
+            self._api = DockerApi(chan, self.host.command_timeout)
+            return self._api
+
+    def docker_api_off(self) -> bool:
+        """Whether the observation keeps to the docker CLI on this host: the API failed on this
+        connection or lately on this host, or the user reaches docker through sudo."""
+        from kcli.shell.dockerapi import known_off
+
+        if self._api is None and not self._api_off and known_off(self.host):
+            self._api_off = True
+        return self._api_off
+
+    def docker_api_failed(self, exc: BaseException) -> None:
+        """The API stopped answering: the CLI from now on (this connection)."""
+        with self._api_lock:
+            if self._api is not None:
+                self._api.close()
+            self._api, self._api_off = None, True
 
     def _run(self, argv: Sequence[str], *, stdin: bytes | IO[bytes] | None, timeout: float | None) -> CommandResult:
         self.connect()

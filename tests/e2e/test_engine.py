@@ -169,3 +169,60 @@ def test_delete_with_cascade_orphan_leaves_the_pods_running(sb, tmp_path):
     assert sorted(n for n in pods(sb) if n.startswith("orphans-")) == names
     sb("delete", "-f", f)
     assert not [n for n in pods(sb) if n.startswith("orphans-")]
+
+
+def _observe(sb, snippets: dict) -> tuple[dict, dict]:
+    """Every node's sections of ``snippets`` (kcli.shell.observe, a fresh pool) and its stats."""
+    from kcli.shell.config import load_inventory
+    from kcli.shell.observe import observe
+    from kcli.shell.transport import SshPool
+
+    inv = load_inventory(str(sb.inventory))
+    with SshPool(inv) as pool:
+        res = observe(pool, list(inv.hosts), snippets)
+        assert not res.errors, res.errors
+        return dict(res.values), pool.stats()
+
+
+def test_the_docker_api_and_the_docker_cli_observe_the_same_pods(sb, tmp_path, monkeypatch):
+    """The observation asks each node's dockerd over an SSH channel to its socket (kcli.shell.dockerapi);
+    what it reads must be what the CLI snippets read: the same pods, addresses, DNS server and network."""
+    from kcli.core.cluster import view_from_sections
+    from kcli.core.facts.host import parse_host_facts
+    from kcli.core.facts.view_script import PODNET_SNIPPET, VIEW_SNIPPETS
+
+    sb("apply", "-f", write_manifest(tmp_path, "same.yaml", deployment("same-view", 4)))
+    snippets = {**VIEW_SNIPPETS, "podnet": PODNET_SNIPPET}
+    monkeypatch.setenv("KCLI_HOME", str(tmp_path / "home"))  # no remembered refusal
+    by_api, api_stats = _observe(sb, snippets)
+    monkeypatch.setenv("KCLI_DOCKER_API", "0")
+    by_cli, cli_stats = _observe(sb, snippets)
+    assert all(s.api_exchanges == 2 and s.round_trips == 1 for s in api_stats.values()), api_stats
+    assert all(s.api_exchanges == 0 and s.round_trips == 1 for s in cli_stats.values()), cli_stats
+    api, cli = view_from_sections(by_api), view_from_sections(by_cli)
+    assert sum(len(p) for p in api.pods.values()) >= 4
+    assert api.pods == cli.pods
+    assert api.used_ips == cli.used_ips and api.dns_running == cli.dns_running
+    assert all(api.dns_running.values())
+    for node in by_api:
+        net_api = parse_host_facts(by_api[node]).pod_network
+        assert net_api is not None and net_api == parse_host_facts(by_cli[node]).pod_network
+        assert not api.facts[node].docker_error
+
+
+def test_a_refused_docker_socket_channel_falls_back_to_the_cli_and_is_remembered(sb, tmp_path, monkeypatch):
+    """sshd refuses the channel (here: no socket at that path; elsewhere AllowStreamLocalForwarding
+    no): the observation reads the same through the CLI, and the next one does not ask again."""
+    from kcli.core.cluster import view_from_sections
+    from kcli.core.facts import dockerapi
+    from kcli.core.facts.view_script import VIEW_SNIPPETS
+
+    monkeypatch.setenv("KCLI_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(dockerapi, "SOCKET", "/run/kcli-no-such-docker.sock")
+    first, stats = _observe(sb, VIEW_SNIPPETS)
+    assert all(s.api_exchanges == 0 and s.round_trips == 2 for s in stats.values()), stats  # script, then the CLI part
+    assert all(view_from_sections(first).dns_running.values())
+    again, stats = _observe(sb, VIEW_SNIPPETS)
+    assert all(s.api_exchanges == 0 and s.round_trips == 1 for s in stats.values()), stats  # remembered: CLI at once
+    assert view_from_sections(again).pods == view_from_sections(first).pods
+    assert len(list((tmp_path / "home" / "cache" / "docker-api-off").iterdir())) == 3

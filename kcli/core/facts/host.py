@@ -10,7 +10,8 @@ from typing import Any
 
 from kcli.core.facts.node import NODE_SNIPPETS, NodeFacts, parse_node_facts
 from kcli.core.facts.sections import Section
-from kcli.core.network import POD_NETWORK, VXLAN_DEV
+from kcli.core.facts.view_script import PODNET_SNIPPET
+from kcli.core.network import VXLAN_DEV
 
 MANAGED_FILES = {
     "modules": "/etc/modules-load.d/kcli.conf",
@@ -72,7 +73,7 @@ def host_snippets(address: str) -> dict[str, str]:
         "sysctl": "; ".join(f"echo {k}=$(sysctl -n {k} 2>/dev/null)" for k in SYSCTLS),
         "disk": "df -Pk /var/lib/docker 2>/dev/null || df -Pk /",
         "clock": "date +%s.%N",
-        "podnet": f"docker network inspect {POD_NETWORK}",
+        "podnet": PODNET_SNIPPET,
         "daemon_backup": f"if [ -e {DAEMON_BACKUP} ]; then echo backup; elif [ -e {DAEMON_ABSENT_MARK} ]; then echo absent; else echo none; fi",
         **files,
     }

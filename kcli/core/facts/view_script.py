@@ -14,6 +14,7 @@ PODS_SNIPPET = (
     "ids=$(docker ps -aq --filter label=io.kcli.managed=true) || exit; "
     f"docker inspect {POD_NETWORK} {DNS_CONTAINER} $ids 2>/dev/null; true"
 )
+PODNET_SNIPPET = f"docker network inspect {POD_NETWORK}"  # the pod network (get nodes, bootstrap)
 SECRET_VOLUMES = "/run/kcli/pods"  # kcli.core.podrun.SECRET_DIR: tmpfs, empty after a reboot
 VIEW_SNIPPETS = {
     "cpus": "nproc",
