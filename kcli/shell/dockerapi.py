@@ -38,7 +38,15 @@ RECV = 256 * 1024
 
 
 class ApiUnavailable(Exception):
-    """The docker socket could not be reached or read over this connection."""
+    """The docker socket could not be reached or read over this connection. ``prohibited``: sshd
+    refuses such channels (``AllowStreamLocalForwarding no``), which will not change soon."""
+
+    def __init__(self, message: str, *, prohibited: bool = False) -> None:
+        super().__init__(message)
+        self.prohibited = prohibited
+
+
+OPEN_ADMINISTRATIVELY_PROHIBITED = 1  # RFC 4254 5.1 (2: the connect failed, e.g. dockerd is down)
 
 
 def open_unix_channel(transport: Any, path: str, timeout: float) -> paramiko.Channel:
@@ -76,7 +84,11 @@ def open_unix_channel(transport: Any, path: str, timeout: float) -> paramiko.Cha
         raise ApiUnavailable(f"no answer opening {path} within {timeout:g}s")
     opened = transport._channels.get(chanid)  # noqa: SLF001 - None: the server refused it
     if opened is None:
-        raise ApiUnavailable(f"the server refused a channel to {path}")
+        why = transport.get_exception()  # paramiko's ChannelException(code, text) for the refusal
+        code = getattr(why, "code", None)
+        raise ApiUnavailable(
+            f"the server refused a channel to {path}: {why}", prohibited=code == OPEN_ADMINISTRATIVELY_PROHIBITED
+        )
     return cast(paramiko.Channel, opened)
 
 
@@ -136,7 +148,7 @@ def _off_mark(host: Host) -> Path:
 
 def known_off(host: Host) -> bool:
     """Keep to the docker CLI on ``host``: its user reaches docker through sudo (the socket is
-    root's), or its sshd refused the channel within REMEMBER_OFF."""
+    root's), or its sshd prohibited the channel within REMEMBER_OFF."""
     if host.sudo and host.user != "root":
         return True
     try:
@@ -146,7 +158,8 @@ def known_off(host: Host) -> bool:
 
 
 def remember_off(host: Host) -> None:
-    """The channel was refused: the next commands keep to the CLI at once (no round trip lost)."""
+    """sshd prohibits the channel: the next commands keep to the CLI at once (no round trip lost).
+    (A refusal because the socket did not answer, dockerd being down, is not remembered.)"""
     mark = _off_mark(host)
     try:
         mark.parent.mkdir(parents=True, exist_ok=True)

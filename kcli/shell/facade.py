@@ -198,7 +198,7 @@ class Cluster:
         """Begin ``nodes()``'s round trip (every host) now, in the background (kcli get nodes)."""
         from kcli.shell.observe import start_observe
 
-        hosts, extra, _, _ = self._node_probe(None)
+        hosts, extra, _ = self._node_probe(None)
         start_observe(self.pool, hosts, None, per_host=extra)
 
     def start_connect(self) -> None:
@@ -272,13 +272,13 @@ class Cluster:
 
     def nodes(self, names: Sequence[str] | None = None) -> list[NodeStatus]:
         """Node status per host (all, or ``names``), unreachable ones NotReady: one round trip per node."""
-        from kcli.core.facts.node import docker_from_podnet, parse_node_facts
+        from kcli.core.facts.node import parse_node_facts
         from kcli.core.nodes import node_status
         from kcli.core.state import cordoned_of
         from kcli.shell.observe import observe
         from kcli.shell.seen import mark_seen
 
-        hosts, snippets, finish, recorded = self._node_probe(names)
+        hosts, snippets, finish = self._node_probe(names)
         cordoned = cordoned_of(self.store.peek())
         results = observe(self.pool, hosts, None, per_host=snippets)
         mark_seen(self.inv.cluster, list(results.values), unreachable=results.errors)
@@ -286,8 +286,6 @@ class Cluster:
         for h in hosts:
             sections = results.values.get(h.name)
             facts = parse_node_facts(sections) if sections is not None else None
-            if facts is not None and sections is not None and "docker" not in sections:
-                facts = docker_from_podnet(facts, sections.get("podnet"), recorded.get(h.name))
             joined_at, conds = finish(h, sections)
             statuses.append(
                 node_status(
@@ -301,30 +299,15 @@ class Cluster:
             )
         return statuses
 
-    def _node_probe(
-        self, names: Sequence[str] | None
-    ) -> tuple[list[Host], dict[str, dict[str, str]], Any, dict[str, str]]:
-        """What ``nodes(names)`` asks each host (its node facts and overlay check: a bootstrapped node
-        with a recorded docker version is not asked ``docker version``, kcli.core.facts.node), how
-        to finish, and the recorded versions."""
-        from kcli.core.facts.node import NODE_SNIPPETS, NODE_SNIPPETS_BOOTSTRAPPED
-        from kcli.shell.state_hooks import node_extras, recorded_docker_versions
+    def _node_probe(self, names: Sequence[str] | None) -> tuple[list[Host], dict[str, dict[str, str]], Any]:
+        """What ``nodes(names)`` asks each host (its node facts and, once bootstrapped, its overlay
+        check) and how to finish."""
+        from kcli.core.facts.node import NODE_SNIPPETS
+        from kcli.shell.state_hooks import node_extras
 
         hosts = [self.inv.host(n) for n in names] if names else list(self.inv.hosts)
         extra, finish = node_extras(self.inv, hosts, self.store)
-        recorded = recorded_docker_versions(self.store)
-        snippets = {
-            h.name: {
-                **(
-                    NODE_SNIPPETS_BOOTSTRAPPED
-                    if "podnet" in extra.get(h.name, {}) and h.name in recorded
-                    else NODE_SNIPPETS
-                ),
-                **extra.get(h.name, {}),
-            }
-            for h in hosts
-        }
-        return hosts, snippets, finish, recorded
+        return hosts, {h.name: {**NODE_SNIPPETS, **extra.get(h.name, {})} for h in hosts}, finish
 
     # -- changes -------------------------------------------------------------------------------
 

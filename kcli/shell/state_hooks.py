@@ -11,16 +11,6 @@ from kcli.core.state import leases_of, network_of
 from kcli.shell.statestore import StateStore
 
 
-def recorded_docker_versions(store: StateStore) -> dict[str, str]:
-    """Node -> the docker version its last bootstrap recorded (state ``nodes.N.facts.containerRuntime``)."""
-    out = {}
-    for name, rec in (store.peek().get("nodes") or {}).items():
-        runtime = str(((rec or {}).get("facts") or {}).get("containerRuntime") or "")
-        if runtime.startswith("docker://"):
-            out[name] = runtime[len("docker://") :]
-    return out
-
-
 def node_extras(inv, hosts, store: StateStore):
     """Return (per-host extra snippets, finish(host, sections) → (joined_at, extra conditions)),
     from the state as ``store`` has it parsed (read only)."""

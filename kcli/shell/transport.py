@@ -359,7 +359,8 @@ class SshConnection:
     # -- the docker API (kcli.shell.dockerapi) --------------------------------------------------
     def docker_api(self) -> DockerApi | None:
         """This host's dockerd over a channel of this connection, opened on first use; None when
-        it cannot be (the observation then runs the docker CLI; remembered, kcli.shell.dockerapi)."""
+        it cannot be (the observation then runs the docker CLI; a channel sshd prohibits is
+        remembered, kcli.shell.dockerapi)."""
         from kcli.core.facts.dockerapi import SOCKET
         from kcli.shell.dockerapi import ApiUnavailable, DockerApi, open_unix_channel, remember_off
 
@@ -372,9 +373,13 @@ class SshConnection:
                 if transport is None:
                     raise ApiUnavailable("not connected")
                 chan = open_unix_channel(transport, SOCKET, self.host.connect_timeout)
-            except (ApiUnavailable, paramiko.SSHException, OSError, EOFError):
+            except ApiUnavailable as exc:
                 self._api_off = True
-                remember_off(self.host)
+                if exc.prohibited:
+                    remember_off(self.host)
+                return None
+            except (paramiko.SSHException, OSError, EOFError):
+                self._api_off = True
                 return None
             self._api = DockerApi(chan, self.host.command_timeout)
             return self._api

@@ -210,9 +210,9 @@ def test_the_docker_api_and_the_docker_cli_observe_the_same_pods(sb, tmp_path, m
         assert not api.facts[node].docker_error
 
 
-def test_a_refused_docker_socket_channel_falls_back_to_the_cli_and_is_remembered(sb, tmp_path, monkeypatch):
-    """sshd refuses the channel (here: no socket at that path; elsewhere AllowStreamLocalForwarding
-    no): the observation reads the same through the CLI, and the next one does not ask again."""
+def test_a_refused_docker_socket_channel_falls_back_to_the_cli(sb, tmp_path, monkeypatch):
+    """sshd refuses the channel because nothing answers at that path (dockerd down, or its socket
+    elsewhere): the observation reads the same through the CLI, and the next one tries again."""
     from kcli.core.cluster import view_from_sections
     from kcli.core.facts import dockerapi
     from kcli.core.facts.view_script import VIEW_SNIPPETS
@@ -223,6 +223,29 @@ def test_a_refused_docker_socket_channel_falls_back_to_the_cli_and_is_remembered
     assert all(s.api_exchanges == 0 and s.round_trips == 2 for s in stats.values()), stats  # script, then the CLI part
     assert all(view_from_sections(first).dns_running.values())
     again, stats = _observe(sb, VIEW_SNIPPETS)
-    assert all(s.api_exchanges == 0 and s.round_trips == 1 for s in stats.values()), stats  # remembered: CLI at once
+    assert all(s.round_trips == 2 for s in stats.values()), stats  # not remembered: it may answer next time
     assert view_from_sections(again).pods == view_from_sections(first).pods
-    assert len(list((tmp_path / "home" / "cache" / "docker-api-off").iterdir())) == 3
+    assert not (tmp_path / "home" / "cache" / "docker-api-off").exists()
+
+
+def test_a_channel_sshd_prohibits_is_remembered(sb, tmp_path, monkeypatch):
+    """`AllowStreamLocalForwarding no` on a node: its observation reads docker through the CLI, and
+    the next command goes to the CLI at once (one round trip), while the other nodes keep the API."""
+    from kcli.core.cluster import view_from_sections
+    from kcli.core.facts.view_script import VIEW_SNIPPETS
+
+    node1 = sb.testinfra()["node1"]
+    conf = "/etc/ssh/sshd_config.d/zz-kcli-test.conf"
+    reload = "kill -HUP $(cat /run/sshd.pid) && sleep 1"
+    monkeypatch.setenv("KCLI_HOME", str(tmp_path / "home"))
+    node1.check_output(f"echo 'AllowStreamLocalForwarding no' > {conf} && {reload}")
+    try:
+        first, stats = _observe(sb, VIEW_SNIPPETS)
+        assert (stats["node1"].round_trips, stats["node1"].api_exchanges) == (2, 0), stats
+        assert all((s.round_trips, s.api_exchanges) == (1, 2) for n, s in stats.items() if n != "node1"), stats
+        again, stats = _observe(sb, VIEW_SNIPPETS)
+        assert (stats["node1"].round_trips, stats["node1"].api_exchanges) == (1, 0), stats  # remembered
+        assert view_from_sections(again).pods == view_from_sections(first).pods
+        assert len(list((tmp_path / "home" / "cache" / "docker-api-off").iterdir())) == 1
+    finally:
+        node1.check_output(f"rm -f {conf} && {reload}")

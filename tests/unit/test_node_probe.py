@@ -1,44 +1,32 @@
-"""get nodes on a bootstrapped node: docker's answer read from the pod network probe, the version
-from the last bootstrap's record (one docker CLI call per node, not two)."""
+"""get nodes' docker facts: `docker version --format '{{json .Server}}'` or, over the node's socket,
+dockerd's /version answer, read the same way (kcli.core.facts.node, kcli.core.facts.dockerapi)."""
 
 from __future__ import annotations
 
-from kcli.core.facts.node import NODE_SNIPPETS, NODE_SNIPPETS_BOOTSTRAPPED, NodeFacts, docker_from_podnet
+import json
+
+from kcli.core.facts.dockerapi import VERSION, Response, first_requests, section, served
+from kcli.core.facts.node import NODE_SNIPPETS, parse_node_facts
 from kcli.core.facts.sections import Section
-from kcli.shell.state_hooks import recorded_docker_versions
-from kcli.shell.statestore import StateStore
 
-FACTS = NodeFacts(hostname="n1", docker_error="docker not probed")
+SERVER = {"Version": "20.10.24+dfsg1", "ApiVersion": "1.41", "Os": "linux", "Arch": "amd64"}
 
 
-def test_the_bootstrapped_probe_asks_docker_once():
-    assert "docker" in NODE_SNIPPETS and "docker" not in NODE_SNIPPETS_BOOTSTRAPPED
-    assert set(NODE_SNIPPETS) - set(NODE_SNIPPETS_BOOTSTRAPPED) == {"docker"}
+def test_every_node_probe_asks_docker_and_the_api_answers_it():
+    assert served(NODE_SNIPPETS) == {"docker": "version"}
+    assert first_requests("version") == [VERSION]
 
 
-def test_docker_answers_when_the_pod_network_was_read():
-    f = docker_from_podnet(FACTS, Section("[{}]", 0), "24.0.7")
-    assert (f.docker_version, f.docker_error) == ("24.0.7", None)
-
-
-def test_a_missing_pod_network_is_drift_not_a_docker_failure():
-    f = docker_from_podnet(FACTS, Section("Error: No such network: kcli-pods", 1), None)
-    assert (f.docker_version, f.docker_error) == ("unknown", None)
+def test_the_api_answer_reads_as_the_cli_output():
+    by_cli = parse_node_facts({"docker": Section(json.dumps(SERVER), 0)})
+    by_api = parse_node_facts({"docker": section("version", [Response(200, json.dumps(SERVER).encode())], [])})
+    assert by_api == by_cli and by_api.container_runtime == "docker://20.10.24+dfsg1" and not by_api.docker_error
 
 
 def test_docker_not_answering_is_its_error():
     msg = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"
-    f = docker_from_podnet(FACTS, Section(msg, 1), "24.0.7")
-    assert (f.docker_version, f.docker_error) == (None, msg)
-    assert docker_from_podnet(FACTS, None, "24.0.7").docker_error == "docker not probed"
-
-
-def test_recorded_versions_come_from_the_state(tmp_path):
-    store = StateStore(tmp_path / "st", "c")
-    nodes = {
-        "n1": {"facts": {"containerRuntime": "docker://24.0.7"}},
-        "n2": {"facts": {"containerRuntime": "<unknown>"}},
-        "n3": {},
-    }
-    store.save({**store.load(), "nodes": nodes}, "nodes")
-    assert recorded_docker_versions(store) == {"n1": "24.0.7"}
+    assert parse_node_facts({"docker": Section(msg, 1)}).docker_error == msg
+    failed = section("version", [Response(500, b'{"message": "starting up"}')], [])
+    facts = parse_node_facts({"docker": failed})
+    assert facts.docker_version is None and facts.docker_error == "Error response from daemon: starting up"
+    assert parse_node_facts({}).docker_error == "docker not probed"

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from kcli.core.facts.sections import Section
-from kcli.core.facts.view_script import DNS_CONTAINER, PODNET_SNIPPET, PODS_SNIPPET
+from kcli.core.facts.view_script import DNS_CONTAINER, DOCKER_VERSION_SNIPPET, PODNET_SNIPPET, PODS_SNIPPET
 from kcli.core.network import POD_NETWORK
 
 SOCKET = "/var/run/docker.sock"
@@ -27,9 +27,10 @@ SOCKET = "/var/run/docker.sock"
 LIST_MANAGED = "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.kcli.managed%3Dtrue%22%5D%7D"
 NETWORK = f"/networks/{POD_NETWORK}"
 DNS = f"/containers/{DNS_CONTAINER}/json"
+VERSION = "/version"
 
 # snippet text → the query that answers it (a section whose snippet is anything else stays in the script)
-QUERIES: dict[str, str] = {PODS_SNIPPET: "pods", PODNET_SNIPPET: "podnet"}
+QUERIES: dict[str, str] = {PODS_SNIPPET: "pods", PODNET_SNIPPET: "podnet", DOCKER_VERSION_SNIPPET: "version"}
 
 
 class HttpError(ValueError):
@@ -137,6 +138,8 @@ def first_requests(query: str) -> list[str]:
         return [LIST_MANAGED, NETWORK, DNS]
     if query == "podnet":
         return [NETWORK]
+    if query == "version":
+        return [VERSION]
     raise ValueError(f"unknown docker API query {query!r}")
 
 
@@ -155,6 +158,11 @@ def then_requests(query: str, first: Sequence[Response]) -> list[str]:
 
 def section(query: str, first: Sequence[Response], then: Sequence[Response]) -> Section:
     """The section the query's CLI snippet would have printed (stderr folded in, its exit status)."""
+    if query == "version":  # `docker version --format '{{json .Server}}'`: the daemon's /version object
+        answer = first[0]
+        if answer.status == 200 and isinstance(answer.json(), dict):
+            return Section(json.dumps(answer.json()), 0)
+        return Section(f"Error response from daemon: {answer.message()}", 1)
     if query == "podnet":
         net = first[0]
         if net.status == 200:

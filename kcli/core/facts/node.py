@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from kcli.core.facts.sections import Section
+from kcli.core.facts.view_script import DOCKER_VERSION_SNIPPET
 
 NODE_SNIPPETS: dict[str, str] = {
     "hostname": "hostname",
@@ -18,13 +19,9 @@ NODE_SNIPPETS: dict[str, str] = {
     "meminfo": "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo",
     "uptime": "cat /proc/uptime",
     "now": "date +%s",
-    "docker": "docker version --format '{{json .Server}}'",
+    "docker": DOCKER_VERSION_SNIPPET,
     "init": "[ -d /run/systemd/system ] && echo systemd || echo none",
 }
-# `get nodes` on a bootstrapped node: its overlay check already asks docker for the pod network,
-# which shows whether docker answers; the version is the one its last bootstrap recorded (each
-# docker CLI call costs ~40 ms of a node's CPU, a third of the probe).
-NODE_SNIPPETS_BOOTSTRAPPED: dict[str, str] = {k: v for k, v in NODE_SNIPPETS.items() if k != "docker"}
 
 
 @dataclass(frozen=True)
@@ -58,18 +55,6 @@ def _int(s: str) -> int:
         return int(s.split()[0])
     except (ValueError, IndexError):
         return 0
-
-
-def docker_from_podnet(facts: NodeFacts, podnet: Section | None, recorded_version: str | None) -> NodeFacts:
-    """``facts`` of a probe without ``docker version`` (NODE_SNIPPETS_BOOTSTRAPPED): docker answers
-    when ``docker network inspect`` of the pod network did (or said the network is missing:
-    overlay drift, not a docker failure); the version is the recorded one."""
-    if podnet is None:
-        return replace(facts, docker_version=None, docker_error="docker not probed")
-    if podnet.rc == 0 or "No such network" in podnet.text:
-        return replace(facts, docker_version=recorded_version or "unknown", docker_error=None)
-    lines = podnet.text.strip().splitlines() or ["docker not answering"]
-    return replace(facts, docker_version=None, docker_error=lines[-1])
 
 
 def parse_node_facts(sections: Mapping[str, Section]) -> NodeFacts:

@@ -15,6 +15,7 @@ PODS_SNIPPET = (
     f"docker inspect {POD_NETWORK} {DNS_CONTAINER} $ids 2>/dev/null; true"
 )
 PODNET_SNIPPET = f"docker network inspect {POD_NETWORK}"  # the pod network (get nodes, bootstrap)
+DOCKER_VERSION_SNIPPET = "docker version --format '{{json .Server}}'"  # the node facts' docker
 SECRET_VOLUMES = "/run/kcli/pods"  # kcli.core.podrun.SECRET_DIR: tmpfs, empty after a reboot
 VIEW_SNIPPETS = {
     "cpus": "nproc",
