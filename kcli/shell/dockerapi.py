@@ -38,15 +38,13 @@ RECV = 256 * 1024
 
 
 class ApiUnavailable(Exception):
-    """The docker socket could not be reached or read over this connection. ``prohibited``: sshd
-    refuses such channels (``AllowStreamLocalForwarding no``), which will not change soon."""
+    """The docker socket could not be reached or read over this connection. ``refused``: sshd
+    refused the channel (forwarding disabled, or nothing answers at the socket: OpenSSH gives
+    both the same reason code)."""
 
-    def __init__(self, message: str, *, prohibited: bool = False) -> None:
+    def __init__(self, message: str, *, refused: bool = False) -> None:
         super().__init__(message)
-        self.prohibited = prohibited
-
-
-OPEN_ADMINISTRATIVELY_PROHIBITED = 1  # RFC 4254 5.1 (2: the connect failed, e.g. dockerd is down)
+        self.refused = refused
 
 
 def open_unix_channel(transport: Any, path: str, timeout: float) -> paramiko.Channel:
@@ -85,10 +83,7 @@ def open_unix_channel(transport: Any, path: str, timeout: float) -> paramiko.Cha
     opened = transport._channels.get(chanid)  # noqa: SLF001 - None: the server refused it
     if opened is None:
         why = transport.get_exception()  # paramiko's ChannelException(code, text) for the refusal
-        code = getattr(why, "code", None)
-        raise ApiUnavailable(
-            f"the server refused a channel to {path}: {why}", prohibited=code == OPEN_ADMINISTRATIVELY_PROHIBITED
-        )
+        raise ApiUnavailable(f"the server refused a channel to {path}: {why}", refused=True)
     return cast(paramiko.Channel, opened)
 
 
@@ -137,7 +132,7 @@ def enabled() -> bool:
     return os.environ.get("KCLI_DOCKER_API", "1") != "0"
 
 
-REMEMBER_OFF = 24 * 3600  # seconds a host whose sshd refused the channel is not asked again
+REMEMBER_OFF = 24 * 3600  # seconds a host whose sshd refuses the channel while docker answers is not asked again
 
 
 def _off_mark(host: Host) -> Path:
@@ -148,7 +143,7 @@ def _off_mark(host: Host) -> Path:
 
 def known_off(host: Host) -> bool:
     """Keep to the docker CLI on ``host``: its user reaches docker through sudo (the socket is
-    root's), or its sshd prohibited the channel within REMEMBER_OFF."""
+    root's), or its sshd refused the channel while docker answered, within REMEMBER_OFF."""
     if host.sudo and host.user != "root":
         return True
     try:
@@ -158,8 +153,8 @@ def known_off(host: Host) -> bool:
 
 
 def remember_off(host: Host) -> None:
-    """sshd prohibits the channel: the next commands keep to the CLI at once (no round trip lost).
-    (A refusal because the socket did not answer, dockerd being down, is not remembered.)"""
+    """sshd refused the channel though docker answered the CLI (forwarding disabled, or a socket
+    elsewhere): the next commands keep to the CLI at once (no round trip lost)."""
     mark = _off_mark(host)
     try:
         mark.parent.mkdir(parents=True, exist_ok=True)
@@ -222,7 +217,7 @@ def read_sections(
     def side() -> None:  # the channel is opened beside the script (the first one opened pays sshd's session set-up)
         api = conn.docker_api()
         if api is None:
-            failed.append(ApiUnavailable("no channel to the docker socket"))
+            failed.append(ApiUnavailable("no channel to the docker socket", refused=conn.docker_api_refused))
         elif after:
             opened.append(api)
         else:
@@ -238,7 +233,11 @@ def read_sections(
         ask(opened[0])
     if failed:
         conn.docker_api_failed(failed[0])
-        return {**sections, **(fallback or run_script)({n: snippets[n] for n in queries})}
+        by_cli = (fallback or run_script)({n: snippets[n] for n in queries})
+        refused = isinstance(failed[0], ApiUnavailable) and failed[0].refused
+        if refused and all(n in by_cli and by_cli[n].rc == 0 for n in queries):
+            remember_off(conn.host)  # docker answers, the channel is refused: it will be again
+        return {**sections, **by_cli}
     return {**sections, **result}
 
 

@@ -77,3 +77,14 @@ if TYPE_CHECKING:
     import paramiko
 else:
     paramiko = _import_paramiko()
+
+
+def _quiet_paramiko_log() -> None:
+    """paramiko logs what kcli reports itself (a refused channel, a failed handshake) and, with no
+    handler configured, Python would print those records on stderr: kcli's errors say it instead."""
+    import logging
+
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+
+_quiet_paramiko_log()

@@ -133,6 +133,7 @@ class SshConnection:
         self._api: DockerApi | None = None
         self._api_off = False  # the docker API did not answer on this connection: the CLI from now on
         self._api_lock = threading.Lock()
+        self.docker_api_refused = False  # sshd refused the channel to the docker socket
 
     # -- connection ---------------------------------------------------------------------------
     @property
@@ -359,10 +360,9 @@ class SshConnection:
     # -- the docker API (kcli.shell.dockerapi) --------------------------------------------------
     def docker_api(self) -> DockerApi | None:
         """This host's dockerd over a channel of this connection, opened on first use; None when
-        it cannot be (the observation then runs the docker CLI; a channel sshd prohibits is
-        remembered, kcli.shell.dockerapi)."""
+        it cannot be (the observation then runs the docker CLI, kcli.shell.dockerapi)."""
         from kcli.core.facts.dockerapi import SOCKET
-        from kcli.shell.dockerapi import ApiUnavailable, DockerApi, open_unix_channel, remember_off
+        from kcli.shell.dockerapi import ApiUnavailable, DockerApi, open_unix_channel
 
         self.connect()
         with self._api_lock:
@@ -374,9 +374,7 @@ class SshConnection:
                     raise ApiUnavailable("not connected")
                 chan = open_unix_channel(transport, SOCKET, self.host.connect_timeout)
             except ApiUnavailable as exc:
-                self._api_off = True
-                if exc.prohibited:
-                    remember_off(self.host)
+                self._api_off, self.docker_api_refused = True, exc.refused
                 return None
             except (paramiko.SSHException, OSError, EOFError):
                 self._api_off = True

@@ -211,8 +211,9 @@ def test_the_docker_api_and_the_docker_cli_observe_the_same_pods(sb, tmp_path, m
 
 
 def test_a_refused_docker_socket_channel_falls_back_to_the_cli(sb, tmp_path, monkeypatch):
-    """sshd refuses the channel because nothing answers at that path (dockerd down, or its socket
-    elsewhere): the observation reads the same through the CLI, and the next one tries again."""
+    """sshd refuses the channel because nothing answers at that path (a socket elsewhere): the
+    observation reads the same through the CLI, and as docker answered there the next command
+    goes to the CLI at once."""
     from kcli.core.cluster import view_from_sections
     from kcli.core.facts import dockerapi
     from kcli.core.facts.view_script import VIEW_SNIPPETS
@@ -223,9 +224,9 @@ def test_a_refused_docker_socket_channel_falls_back_to_the_cli(sb, tmp_path, mon
     assert all(s.api_exchanges == 0 and s.round_trips == 2 for s in stats.values()), stats  # script, then the CLI part
     assert all(view_from_sections(first).dns_running.values())
     again, stats = _observe(sb, VIEW_SNIPPETS)
-    assert all(s.round_trips == 2 for s in stats.values()), stats  # not remembered: it may answer next time
+    assert all(s.api_exchanges == 0 and s.round_trips == 1 for s in stats.values()), stats  # remembered
     assert view_from_sections(again).pods == view_from_sections(first).pods
-    assert not (tmp_path / "home" / "cache" / "docker-api-off").exists()
+    assert len(list((tmp_path / "home" / "cache" / "docker-api-off").iterdir())) == 3
 
 
 def test_a_channel_sshd_prohibits_is_remembered(sb, tmp_path, monkeypatch):
@@ -242,7 +243,7 @@ def test_a_channel_sshd_prohibits_is_remembered(sb, tmp_path, monkeypatch):
     try:
         first, stats = _observe(sb, VIEW_SNIPPETS)
         assert (stats["node1"].round_trips, stats["node1"].api_exchanges) == (2, 0), stats
-        assert all((s.round_trips, s.api_exchanges) == (1, 2) for n, s in stats.items() if n != "node1"), stats
+        assert all(s.round_trips == 1 and s.api_exchanges >= 1 for n, s in stats.items() if n != "node1"), stats
         again, stats = _observe(sb, VIEW_SNIPPETS)
         assert (stats["node1"].round_trips, stats["node1"].api_exchanges) == (1, 0), stats  # remembered
         assert view_from_sections(again).pods == view_from_sections(first).pods

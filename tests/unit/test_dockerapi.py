@@ -206,3 +206,45 @@ def test_the_api_client_reads_pipelined_answers_from_a_stream(monkeypatch):
     assert api.exchanges == 1
     with pytest.raises(ApiUnavailable):  # the other end is gone
         api.get(["/three"])
+
+
+class _RefusedConn:
+    """The parts of SshConnection that read_sections uses, for a host whose sshd refused the
+    channel (the SSH side of that is tested on the sandbox, tests/e2e/test_engine.py)."""
+
+    def __init__(self, host: Host) -> None:
+        from kcli.shell.transport import HostStats
+
+        self.host, self.stats, self.docker_api_refused = host, HostStats(), True
+
+    def docker_api_off(self) -> bool:
+        return False
+
+    def docker_api(self) -> None:
+        return None
+
+    def docker_api_failed(self, exc: BaseException) -> None:
+        pass
+
+
+@pytest.mark.parametrize("docker_answers", [True, False])
+def test_a_refusal_is_remembered_only_when_docker_answered_the_cli(monkeypatch, tmp_path: Path, docker_answers):
+    """Forwarding disabled (docker answers the CLI): remembered. dockerd down (the CLI fails too,
+    and OpenSSH refuses the channel with the same reason code): asked again next time."""
+    from kcli.shell.dockerapi import known_off, read_sections
+
+    monkeypatch.setenv("KCLI_HOME", str(tmp_path))
+    host = Host(name="a", address="10.0.0.9")
+    runs: list[dict] = []
+
+    def run_script(snippets):
+        runs.append(dict(snippets))
+        return {
+            n: Section("[]" if docker_answers else "Cannot connect to the Docker daemon", 0 if docker_answers else 1)
+            for n in snippets
+        }
+
+    got = read_sections(_RefusedConn(host), {"pods": PODS_SNIPPET, "now": "date +%s"}, run_script)  # type: ignore[arg-type]
+    assert runs == [{"now": "date +%s"}, {"pods": PODS_SNIPPET}]  # the script without the API's part, then that part
+    assert set(got) == {"pods", "now"}
+    assert known_off(host) is docker_answers
