@@ -201,10 +201,10 @@ def read_sections(
     result: dict[str, Section] = {}
     failed: list[BaseException] = []
     opened: list[DockerApi] = []
+    received: list[int] = []  # added to the stats once the script's thread is done with them
 
     def ask(api: DockerApi) -> None:
-        started = time.monotonic()
-        received = api.bytes_received
+        started, before = time.monotonic(), api.bytes_received
         try:
             result.update(api_sections(api, queries))
         except ApiUnavailable as exc:
@@ -212,7 +212,7 @@ def read_sections(
         finally:
             conn.stats.api_seconds += time.monotonic() - started
             conn.stats.api_exchanges = api.exchanges
-            conn.stats.bytes_received += api.bytes_received - received
+            received.append(api.bytes_received - before)
 
     def side() -> None:  # the channel is opened beside the script (the first one opened pays sshd's session set-up)
         api = conn.docker_api()
@@ -231,6 +231,7 @@ def read_sections(
         thread.join()
     if opened:
         ask(opened[0])
+    conn.stats.bytes_received += sum(received)
     if failed:
         conn.docker_api_failed(failed[0])
         by_cli = (fallback or run_script)({n: snippets[n] for n in queries})

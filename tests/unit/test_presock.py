@@ -46,3 +46,28 @@ def test_hosts_behind_an_ssh_config_are_not_connected_early(tmp_path):
     )
     presock.start(inv)  # a ProxyJump may apply: SshConnection decides how to reach the host
     assert presock.take("127.0.0.1", 9, timeout=1) is None
+
+
+def test_a_quickack_socket_acknowledges_at_once_after_every_read():
+    """kcli.shell.transport.QuickAckSocket: TCP_QUICKACK is on again after each read (the kernel
+    clears it), and everything else is the socket's own."""
+    import pytest
+
+    from kcli.shell.transport import QuickAckSocket
+
+    if not hasattr(socket, "TCP_QUICKACK"):
+        pytest.skip("TCP_QUICKACK is Linux's")
+    srv = _listener()
+    raw = socket.create_connection(srv.getsockname())
+    peer, _ = srv.accept()
+    sock = QuickAckSocket.wrap(raw)
+    assert sock is not raw
+    for payload in (b"first", b"second"):
+        peer.sendall(payload)
+        assert sock.recv(64) == payload
+        assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK) == 1
+    sock.settimeout(2.5)
+    assert raw.gettimeout() == 2.5 and sock.fileno() == raw.fileno()
+    sock.close()
+    for s in (peer, srv):
+        s.close()
