@@ -197,6 +197,7 @@ def read_sections(
     queries = served(snippets) if enabled() and not conn.docker_api_off() else {}
     if not queries:
         return run_script(snippets)
+    conn.connect()  # once, here: an unreachable host fails after one connect timeout, not two
     rest = {n: s for n, s in snippets.items() if n not in queries}
     result: dict[str, Section] = {}
     failed: list[BaseException] = []

@@ -217,6 +217,9 @@ class _RefusedConn:
 
         self.host, self.stats, self.docker_api_refused = host, HostStats(), True
 
+    def connect(self) -> None:
+        pass
+
     def docker_api_off(self) -> bool:
         return False
 
