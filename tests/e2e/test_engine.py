@@ -189,10 +189,10 @@ def test_the_docker_api_and_the_docker_cli_observe_the_same_pods(sb, tmp_path, m
     what it reads must be what the CLI snippets read: the same pods, addresses, DNS server and network."""
     from kcli.core.cluster import view_from_sections
     from kcli.core.facts.host import parse_host_facts
-    from kcli.core.facts.view_script import PODNET_SNIPPET, VIEW_SNIPPETS
+    from kcli.core.facts.view_script import DOCKER_VERSION_SNIPPET, PODNET_SNIPPET, VIEW_SNIPPETS
 
     sb("apply", "-f", write_manifest(tmp_path, "same.yaml", deployment("same-view", 4)))
-    snippets = {**VIEW_SNIPPETS, "podnet": PODNET_SNIPPET}
+    snippets = {**VIEW_SNIPPETS, "podnet": PODNET_SNIPPET, "docker": DOCKER_VERSION_SNIPPET}
     monkeypatch.setenv("KCLI_HOME", str(tmp_path / "home"))  # no remembered refusal
     by_api, api_stats = _observe(sb, snippets)
     monkeypatch.setenv("KCLI_DOCKER_API", "0")
@@ -208,6 +208,7 @@ def test_the_docker_api_and_the_docker_cli_observe_the_same_pods(sb, tmp_path, m
         net_api = parse_host_facts(by_api[node]).pod_network
         assert net_api is not None and net_api == parse_host_facts(by_cli[node]).pod_network
         assert not api.facts[node].docker_error
+        assert api.facts[node].docker_version and api.facts[node].docker_version == cli.facts[node].docker_version
 
 
 def test_a_refused_docker_socket_channel_falls_back_to_the_cli(sb, tmp_path, monkeypatch):

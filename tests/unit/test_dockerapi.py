@@ -72,6 +72,11 @@ def test_chunked_trailers_and_bodiless_statuses():
     assert parsed is not None and parsed[0] == Response(204, b"") and parsed[1] == b"rest"
 
 
+def test_the_server_header_is_kept():
+    parsed = parse_response(b"HTTP/1.1 200 OK\r\nServer: Docker/20.10.24+dfsg1 (linux)\r\nContent-Length: 2\r\n\r\nOK")
+    assert parsed is not None and parsed[0] == Response(200, b"OK", "Docker/20.10.24+dfsg1 (linux)")
+
+
 def test_a_body_without_length_ends_with_the_connection():
     raw = b"HTTP/1.1 500 Oops\r\nConnection: close\r\n\r\npartial"
     assert parse_response(raw) is None
