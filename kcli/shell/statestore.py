@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -121,8 +122,15 @@ class StateStore:
             tmp = target.with_name(target.name + ".tmp")
             tmp.write_text(files[name])
             os.replace(tmp, target)
+        # While git runs: parse what was written, for the rest of this run (the lock's release reads
+        # the generation) and for the next command (kept in the parsed cache, as its read would).
+        remember = threading.Thread(target=self._parsed_state, daemon=True) if STATE_FILE in changed else None
+        if remember is not None:
+            remember.start()
         self._git("add", "--", *changed)
         done = self._git("commit", "-m", message, check=False)  # 2 git processes per commit, not 4
+        if remember is not None:
+            remember.join()
         if done.returncode != 0:
             if self._git("diff", "--cached", "--quiet", check=False).returncode == 0:
                 return None  # the files are back to what the last commit holds: nothing to commit

@@ -55,3 +55,21 @@ def test_files_back_at_the_last_commit_commit_nothing(tmp_path):
 )
 def test_commit_id(summary, want):
     assert commit_id(summary) == want
+
+
+def test_a_commit_leaves_its_state_parsed_for_this_run_and_the_next(tmp_path, monkeypatch):
+    """What save wrote is parsed while git runs: this store reads it without parsing again, and
+    the next command's read of the same text comes from the parsed cache."""
+    from kcli.shell import parsedcache
+
+    monkeypatch.setenv("KCLI_HOME", str(tmp_path / "home"))
+    store = StateStore(tmp_path / "st", "c")
+    store.save({**store.load(), "pods": {"default/a": {"node": "n1"}}}, "one")
+    text = store.path.read_text()
+
+    def no_parse(_text: str):
+        raise AssertionError("parsed again")
+
+    assert store.peek()["pods"] == {"default/a": {"node": "n1"}} and store.generation() == 1
+    kept = parsedcache.load(store.path, text, no_parse, tag="state\0c")
+    assert kept == StateStore(tmp_path / "st", "c").load() and kept["generation"] == 1
