@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from kcli.shell.dockerapi import DockerApi
 
 CHUNK = 64 * 1024
+API_TIMEOUT = 60.0  # seconds a docker API read may take (an observation's own limit)
 
 
 @dataclass
@@ -411,7 +412,8 @@ class SshConnection:
             except (paramiko.SSHException, OSError, EOFError):
                 self._api_off = True
                 return None
-            self._api = DockerApi(chan, self.host.command_timeout)
+            # reads only: an answer slower than a look's own time limit means dockerd is stuck (as `docker ps` would hang)
+            self._api = DockerApi(chan, min(self.host.command_timeout, API_TIMEOUT))
             return self._api
 
     def docker_api_off(self) -> bool:
