@@ -3,9 +3,10 @@ says why): an OpenSSH ``direct-streamlocal@openssh.com`` channel to ``/var/run/d
 HTTP/1.1 on it, requests pipelined. Read-only: kcli asks it only what the observation's docker CLI
 snippets would print; every change still runs as argv in the node's script.
 
-When the channel cannot be opened (sshd's ``AllowStreamLocalForwarding no``, a user who may not
-use the socket without sudo) or an answer cannot be read, the connection falls back to the CLI
-snippets for good (one more round trip at most, once). ``KCLI_DOCKER_API=0`` keeps to the CLI."""
+When the channel cannot be opened (sshd's ``AllowStreamLocalForwarding no``, no socket there) or an
+answer cannot be read, the connection reads those sections with the CLI from then on (one more
+round trip, once); a refusal while docker answers the CLI is remembered for the next commands
+(``known_off``). A user reaching docker through sudo keeps to the CLI. ``KCLI_DOCKER_API=0`` too."""
 
 from __future__ import annotations
 
@@ -200,7 +201,7 @@ def read_sections(
     conn.connect()  # once, here: an unreachable host fails after one connect timeout, not two
     rest = {n: s for n, s in snippets.items() if n not in queries}
     result: dict[str, Section] = {}
-    failed: list[BaseException] = []
+    failed: list[ApiUnavailable] = []
     opened: list[DockerApi] = []
     received: list[int] = []  # added to the stats once the script's thread is done with them
 
@@ -236,8 +237,7 @@ def read_sections(
     if failed:
         conn.docker_api_failed(failed[0])
         by_cli = (fallback or run_script)({n: snippets[n] for n in queries})
-        refused = isinstance(failed[0], ApiUnavailable) and failed[0].refused
-        if refused and all(n in by_cli and by_cli[n].rc == 0 for n in queries):
+        if failed[0].refused and all(n in by_cli and by_cli[n].rc == 0 for n in queries):
             remember_off(conn.host)  # docker answers, the channel is refused: it will be again
         return {**sections, **by_cli}
     return {**sections, **result}

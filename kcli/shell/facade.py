@@ -185,7 +185,7 @@ class Cluster:
         """Begin the command's first read-only round trip to every node now (one thread per node:
         connect, run), so that the wait for the nodes overlaps the parsing, validation and imports
         still to come; the command's own look later takes the result (kcli.shell.transport,
-        SshConnection.start). ``what``: "apply" (the look before the lock) or "view" (get's
+        SshConnection.start_call). ``what``: "apply" (the look before the lock) or "view" (get's
         observation). Errors are left to the command's own look, which reports them as always."""
         try:
             from kcli.shell.clusterview import start_look, start_observe_cluster
@@ -203,8 +203,7 @@ class Cluster:
 
     def start_connect(self) -> None:
         """Open the connection to every host now, in the background (SshConnection.start_connect)."""
-        for h in self.inv.hosts:
-            self.pool.get(h).start_connect()
+        self.pool.start_connect()
 
     def stats(self) -> dict[str, HostStats]:
         """Round trips, bytes and time per host so far (--profile)."""

@@ -6,7 +6,7 @@ code runs, and only then connects to the nodes; for ``apply``, ``get`` and ``del
 for the nodes is most of the rest. ``begin(argv)``, called first thing by the entry point, guesses
 from the command line which inventory and state the command will use and what it reads first,
 and starts it: load the inventory, then open the SSH connections and run the command's first
-read-only round trip in background threads (``SshConnection.start``). The command then gets that
+read-only round trip in background threads (``SshConnection.start_call``). The command then gets that
 cluster from ``Cluster.load`` when it asks for the same inventory and state (``take``); a result
 started early is only used by a run of exactly the same command (anything else drops it), so a
 wrong guess costs the background work and nothing else. Nothing here writes to a node.
@@ -120,8 +120,7 @@ def _open(start: HeadStart) -> Cluster | None:
         from kcli.shell.transport import SshPool
 
         pool = SshPool(inv)
-        for h in inv.hosts:
-            pool.get(h).start_connect()
+        pool.start_connect()
         from kcli.shell.facade import Cluster
 
         cluster = Cluster(inv, start.state, pool=pool)

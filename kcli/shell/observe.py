@@ -47,7 +47,7 @@ def start_observe(
     timeout: float = 60,
 ) -> None:
     """Begin ``observe`` (without a fence) of the same arguments now, in the background: the later
-    ``observe`` call takes these results (kcli.shell.transport.SshConnection.start)."""
+    ``observe`` call takes these results (kcli.shell.transport.SshConnection.start_call)."""
     for h in hosts:
         merged = _snippets(h, snippets, per_host)
         pool.get(h).start_call(_key(merged, timeout), _reader(pool, h, merged, timeout))

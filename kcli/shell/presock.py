@@ -35,9 +35,7 @@ def start(inv: Inventory) -> None:
             timeout: float = h.connect_timeout,
         ) -> None:
             try:
-                sock = socket.create_connection((address, port), timeout=timeout)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                fut.set_result(sock)
+                fut.set_result(socket.create_connection((address, port), timeout=timeout))
             except BaseException as exc:  # noqa: BLE001 - the connection then opens its own socket
                 fut.set_exception(exc)
 

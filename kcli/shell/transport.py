@@ -144,6 +144,12 @@ class QuickAckSocket:
         return getattr(self._sock, name)
 
 
+def _tuned(sock: socket.socket) -> socket.socket:
+    """A node's TCP socket as SSH wants it: small packets sent at once, received ones acknowledged at once."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return QuickAckSocket.wrap(sock)
+
+
 class _StdinWriter(threading.Thread):
     """The thread sending a command's stdin; ``error`` is what stopped it early, if anything."""
 
@@ -266,16 +272,14 @@ class SshConnection:
 
         early = presock.take(self.host.address, self.host.port, deadline - time.monotonic())
         if early is not None:
-            return QuickAckSocket.wrap(early)
+            return _tuned(early)
         delay = 0.1
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ConnectError(f"{self.label}: connect timed out after {self.host.connect_timeout:g}s")
             try:
-                sock = socket.create_connection((self.host.address, self.host.port), timeout=remaining)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return QuickAckSocket.wrap(sock)
+                return _tuned(socket.create_connection((self.host.address, self.host.port), timeout=remaining))
             except TimeoutError as exc:
                 raise ConnectError(f"{self.label}: connect timed out after {self.host.connect_timeout:g}s") from exc
             except OSError as exc:
@@ -335,13 +339,6 @@ class SshConnection:
             words = ["sudo", "-n", "--", *words]
         return shlex.join(words)
 
-    def start(self, argv: Sequence[str], *, timeout: float | None = None) -> None:
-        """Run argv now, in the background: when the next ``run`` on this connection is the same argv
-        (without stdin), it takes this result instead of running it again; any other command drops
-        it (what it changed would make the result stale). A command starts its read-only look at
-        the nodes this way while it is still importing and parsing (the two overlap)."""
-        self.start_call(("run", tuple(argv)), lambda: self._run(argv, stdin=None, timeout=timeout))
-
     def start_call(self, key: Hashable, fn: Callable[[], Any]) -> None:
         """``fn()`` now, in a background thread; the next ``call(key, …)`` takes its result (or
         error), any other command or call drops it (``start`` for read-only work only)."""
@@ -375,13 +372,11 @@ class SshConnection:
         check: bool = False,
         allowed_exit_codes: Sequence[int] = (0,),
     ) -> CommandResult:
-        """Run argv on the host; stdin may be bytes or a stream (sent in chunks while reading)."""
-        if stdin is None:
-            result = self.call(("run", tuple(argv)), lambda: self._run(argv, stdin=None, timeout=timeout))
-        else:
-            with self._early_lock:
-                self._early.clear()
-            result = self._run(argv, stdin=stdin, timeout=timeout)
+        """Run argv on the host; stdin may be bytes or a stream (sent in chunks while reading). A
+        result started early (``start_call``) is dropped: what this command changes makes it stale."""
+        with self._early_lock:
+            self._early.clear()
+        result = self._run(argv, stdin=stdin, timeout=timeout)
         if check and result.exit_code not in allowed_exit_codes:
             raise CommandError(self.host.name, tuple(argv), result.exit_code, result.stderr)
         return result
@@ -516,6 +511,11 @@ class SshPool:
     inventory: Inventory
     _conns: dict[str, SshConnection] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start_connect(self) -> None:
+        """Open the connection to every host now, in the background (SshConnection.start_connect)."""
+        for h in self.inventory.hosts:
+            self.get(h).start_connect()
 
     def get(self, host: Host | str) -> SshConnection:
         h = self.inventory.host(host) if isinstance(host, str) else host

@@ -69,8 +69,8 @@ def test_sudo_prefix_for_non_root_users():
 
 
 def test_a_command_started_early_is_taken_only_by_the_very_next_run():
-    """SshConnection.start: the next run of the same argv takes the early result (one execution);
-    any other command first drops it, so a look started early never outlives a change."""
+    """SshConnection.start_call: the next call of the same key takes the early result (one
+    execution); any other command first drops it, so a look started early never outlives a change."""
     import threading
 
     from kcli.shell.transport import CommandResult
@@ -84,15 +84,19 @@ def test_a_command_started_early_is_taken_only_by_the_very_next_run():
         ran.append(tuple(argv))
         return CommandResult("a", tuple(argv), 0, f"out {len(ran)}", "", 0.0)
 
-    conn._run = fake_run  # type: ignore[method-assign]  # the SSH part; this test is about start/run
+    conn._run = fake_run  # type: ignore[method-assign]  # the SSH part; this test is about start_call/call
     look = ["sh", "-c", "look"]
-    conn.start(look)
+
+    def do_look():
+        return conn.execute(look)
+
+    conn.start_call("look", do_look)
     gate.set()
-    assert conn.run(look).stdout == "out 1"  # waited for and taken: ran once
+    assert conn.call("look", do_look).stdout == "out 1"  # waited for and taken: ran once
     assert ran == [tuple(look)]
-    conn.start(look)
+    conn.start_call("look", do_look)
     conn.run(["mkdir", "x"])  # another command first: the early look is dropped...
-    assert conn.run(look).stdout == "out 4"  # ...and the look runs afresh
+    assert conn.call("look", do_look).stdout == "out 4"  # ...and the look runs afresh
     assert len(ran) == 4 and ran[-1] == tuple(look)  # the early one (dropped), mkdir, the fresh look
 
 
